@@ -1,0 +1,247 @@
+//! `yoi`: author, check, test and operate Yoi plugins.
+//!
+//! Exit codes: 0 success; 1 the plugin or package has problems (or a test run
+//! had a failing handler); 2 usage error.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use yoi_host::{Dispatch, Host, HostError, HookPoint, Receipt, Status, ToolCall, ToolResult};
+
+#[derive(Parser)]
+#[command(name = "yoi", version, about = "Yoi plugin platform", propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Author and test plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Validate a package: manifest, digest, and the component against the
+    /// contract. Runs no plugin code.
+    Check {
+        /// The package folder (holding plugin.toml).
+        dir: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one hook of a package in a local host with a payload and print the outcome.
+    Test {
+        /// The package folder (holding plugin.toml).
+        dir: PathBuf,
+        /// The hook point to run, e.g. tool.pre_exec.
+        #[arg(long)]
+        hook: HookPoint,
+        /// The event as a JSON file, or `-` for standard input.
+        #[arg(long)]
+        payload: PathBuf,
+        /// Print the dispatch result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Plugin(PluginCommand::Check { dir, json }) => check(&dir, json),
+        Command::Plugin(PluginCommand::Test {
+            dir,
+            hook,
+            payload,
+            json,
+        }) => test(&dir, hook, &payload, json),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Plugin log lines are printed by the commands themselves; `YOI_LOG`
+/// (a tracing filter, e.g. `debug`) shows more.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("YOI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,yoi::plugin=off"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn load(dir: &Path) -> Result<(Host, yoi_host::PluginInfo), HostError> {
+    let mut host = Host::builder().build()?;
+    let info = host.load(dir)?;
+    Ok((host, info))
+}
+
+#[derive(Serialize)]
+struct CheckReport<'a> {
+    ok: bool,
+    package: &'a Path,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plugin: Option<yoi_host::PluginInfo>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    diagnostics: Vec<yoi_manifest::Diagnostic>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+fn check(dir: &Path, json: bool) -> Result<ExitCode> {
+    let (plugin, diagnostics, error) = match load(dir) {
+        Ok((_, info)) => (Some(info), Vec::new(), None),
+        Err(HostError::Package { diagnostics, .. }) => (None, diagnostics.0, None),
+        Err(e) => (None, Vec::new(), Some(e.to_string())),
+    };
+    let report = CheckReport {
+        ok: plugin.is_some(),
+        package: dir,
+        plugin,
+        diagnostics,
+        error,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if let Some(info) = &report.plugin {
+        let hooks: Vec<_> = info.hooks.iter().map(|h| h.point.as_str()).collect();
+        println!(
+            "ok: {}@{} ({})\n  digest: {}\n  hooks: {}",
+            info.id,
+            info.version,
+            dir.display(),
+            info.digest,
+            hooks.join(", ")
+        );
+    } else {
+        for d in &report.diagnostics {
+            println!("{d}");
+        }
+        if let Some(e) = &report.error {
+            println!("error: {e}");
+        }
+        let n = report.diagnostics.len().max(usize::from(report.error.is_some()));
+        println!("\n{}: {n} problem(s) found", dir.display());
+    }
+    Ok(ExitCode::from(if report.ok { 0 } else { 1 }))
+}
+
+fn read_payload(path: &Path) -> Result<String> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the payload from standard input")?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading the payload file {}", path.display()))
+    }
+}
+
+fn parse_payload<T: serde::de::DeserializeOwned>(text: &str, hook: HookPoint, example: &str) -> Result<T> {
+    serde_json::from_str(text)
+        .with_context(|| format!("the payload is not a {hook} event; expected JSON like {example}"))
+}
+
+fn test(dir: &Path, hook: HookPoint, payload: &Path, json: bool) -> Result<ExitCode> {
+    let text = read_payload(payload)?;
+    let (host, info) = load(dir)?;
+    if info.hooks.iter().all(|h| h.point != hook) {
+        anyhow::bail!(
+            "plugin {}@{} does not declare hook {hook} (it declares: {})",
+            info.id,
+            info.version,
+            info.hooks.iter().map(|h| h.point.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match hook {
+        HookPoint::ToolPreExec => {
+            let call: ToolCall = parse_payload(
+                &text,
+                hook,
+                r#"{"tool_name": "fetch", "input": {"url": "http://example.com"}, "call_id": "c1", "turn": 0}"#,
+            )?;
+            report(&runtime.block_on(host.tool_pre_exec(call)), json)
+        }
+        HookPoint::ToolPostExec => {
+            let result: ToolResult = parse_payload(
+                &text,
+                hook,
+                r#"{"tool_name": "fetch", "input": {}, "output": "text", "duration_ms": 12, "turn": 0}"#,
+            )?;
+            report(&runtime.block_on(host.tool_post_exec(result)), json)
+        }
+        other => anyhow::bail!(
+            "this host cannot run {other} yet; it runs: {}",
+            yoi_host::SUPPORTED_POINTS.map(HookPoint::as_str).join(", ")
+        ),
+    }
+}
+
+fn report<E: Serialize>(dispatch: &Dispatch<E>, json: bool) -> Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(dispatch)?);
+    } else {
+        for r in &dispatch.receipts {
+            print_receipt(r);
+        }
+        match &dispatch.blocked {
+            Some(b) => println!("result: {}", b.message()),
+            None => println!("result: {}", serde_json::to_string_pretty(&dispatch.data)?),
+        }
+    }
+    let failed = dispatch
+        .receipts
+        .iter()
+        .any(|r| matches!(r.status, Status::Error | Status::Timeout | Status::RejectedChange));
+    Ok(ExitCode::from(if failed { 1 } else { 0 }))
+}
+
+fn print_receipt(r: &Receipt) {
+    let status = serde_json::to_value(r.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    println!(
+        "{} {}@{}: {status} in {:.1} ms",
+        r.point,
+        r.plugin,
+        r.version,
+        r.duration.as_secs_f64() * 1000.0
+    );
+    if !r.changed.is_empty() {
+        println!("  changed: {}", r.changed.join(", "));
+    }
+    if let Some(detail) = &r.detail {
+        println!("  detail: {detail}");
+    }
+    for line in &r.logs {
+        let level = serde_json::to_value(line.level)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let fields = line.rendered_fields();
+        let sep = if fields.is_empty() { "" } else { "  " };
+        println!("  log {level}: {}{sep}{fields}", line.message);
+    }
+}

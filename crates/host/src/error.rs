@@ -1,0 +1,123 @@
+use std::path::PathBuf;
+
+use semver::Version;
+use yoi_manifest::{Diagnostics, HookPoint, PluginId};
+
+/// Why a plugin could not be loaded or the host could not start.
+///
+/// Every message names the plugin and version it is about and says what to
+/// do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostError {
+    /// The package folder failed validation (manifest, compatibility, digest).
+    #[error("package {} is not valid:\n{diagnostics}", dir.display())]
+    Package {
+        /// The package folder.
+        dir: PathBuf,
+        /// Every problem found.
+        diagnostics: Diagnostics,
+    },
+    /// The artifact is not a WebAssembly component this engine can compile.
+    #[error(
+        "plugin {plugin}@{version}: the artifact is not a valid WebAssembly component: {reason}\n  \
+         fix: build it with yoi-pdk for `wasm32-wasip2`; core modules and precompiled files are not accepted"
+    )]
+    Compile {
+        /// Plugin id.
+        plugin: PluginId,
+        /// Plugin version.
+        version: Version,
+        /// The compiler's reason.
+        reason: String,
+    },
+    /// The component imports interfaces Yoi does not provide.
+    #[error(
+        "plugin {plugin}@{version} imports {}, which Yoi does not provide\n  \
+         fix: plugins reach the outside world only through Yoi's host APIs (yoi:plugin/*); \
+         remove the code that needs these imports",
+        imports.join(", ")
+    )]
+    ForbiddenImports {
+        /// Plugin id.
+        plugin: PluginId,
+        /// Plugin version.
+        version: Version,
+        /// The refused import names.
+        imports: Vec<String>,
+    },
+    /// `plugin.toml` declares a hook the component does not export.
+    #[error(
+        "plugin {plugin}@{version} declares hook {point} in plugin.toml, but its component does not export `{interface}`\n  \
+         fix: add `{}` to the plugin's `yoi_pdk::register!` list, or remove the [[hooks]] entry",
+        point.as_str().replace('.', "_")
+    )]
+    MissingExport {
+        /// Plugin id.
+        plugin: PluginId,
+        /// Plugin version.
+        version: Version,
+        /// The declared point.
+        point: HookPoint,
+        /// The export the host looked for.
+        interface: String,
+    },
+    /// The component exports a hook `plugin.toml` does not declare.
+    #[error(
+        "plugin {plugin}@{version} exports `{interface}`, but plugin.toml declares no hook {point}\n  \
+         fix: add [[hooks]] with point = \"{point}\" to plugin.toml, or drop it from `yoi_pdk::register!`"
+    )]
+    UndeclaredExport {
+        /// Plugin id.
+        plugin: PluginId,
+        /// Plugin version.
+        version: Version,
+        /// The exported point.
+        point: HookPoint,
+        /// The export found.
+        interface: String,
+    },
+    /// The plugin declares a hook point this host does not run yet.
+    #[error(
+        "plugin {plugin}@{version} declares hook {point}, which contract {contract} does not define yet\n  \
+         fix: remove that [[hooks]] entry; this host runs {supported}"
+    )]
+    UnsupportedHook {
+        /// Plugin id.
+        plugin: PluginId,
+        /// Plugin version.
+        version: Version,
+        /// The declared point.
+        point: HookPoint,
+        /// The host's contract.
+        contract: &'static str,
+        /// The points this host runs.
+        supported: String,
+    },
+    /// A plugin with this id is already loaded.
+    #[error(
+        "plugin {plugin} is already loaded (version {loaded}); cannot load version {version} beside it\n  \
+         fix: load one version of each plugin per host"
+    )]
+    AlreadyLoaded {
+        /// Plugin id.
+        plugin: PluginId,
+        /// The loaded version.
+        loaded: Version,
+        /// The version that was refused.
+        version: Version,
+    },
+    /// The component could not be linked against the host's imports.
+    #[error("plugin {plugin}@{version} cannot be linked: {reason}")]
+    Link {
+        /// Plugin id.
+        plugin: PluginId,
+        /// Plugin version.
+        version: Version,
+        /// The linker's reason.
+        reason: String,
+    },
+    /// The wasm engine could not be configured.
+    #[error("the WebAssembly engine could not start: {0}")]
+    Engine(String),
+}

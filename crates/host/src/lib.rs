@@ -1,0 +1,49 @@
+//! The Yoi runtime: load plugin components and run them at hook points.
+//!
+//! An embedder builds a [`Host`], loads package folders (each a `plugin.toml`
+//! plus a component whose digest it pins), and calls a hook point with a
+//! typed event. The answer is a [`Dispatch`]: the event as the plugins left
+//! it, whether one of them blocked it, and one [`Receipt`] per handler.
+//!
+//! Plugins run sandboxed: a fresh instance per event, a memory cap, a time
+//! limit enforced inside wasm (epoch interruption), and no ambient authority —
+//! the only imports linked are Yoi's `log` and a WASI subset with nothing
+//! behind it (no files, sockets, environment or clocks; stdio captured;
+//! randomness for hash-map seeds). A component that imports anything else is
+//! refused at load time.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), yoi_host::HostError> {
+//! let mut host = yoi_host::Host::builder().build()?;
+//! host.load("examples/redact")?;
+//! let result = yoi_host::ToolResult {
+//!     tool_name: "read_env".into(),
+//!     input: serde_json::json!({}),
+//!     output: "OPENAI_API_KEY=sk-abcdef1234567890".into(),
+//!     duration_ms: 3,
+//!     turn: 0,
+//! };
+//! let outcome = host.tool_post_exec(result).await;
+//! assert_eq!(outcome.data.output, "OPENAI_API_KEY=sk-****");
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod bindings;
+mod dispatch;
+mod error;
+mod events;
+mod host;
+mod plugin;
+mod receipt;
+mod sandbox;
+
+pub use error::HostError;
+pub use events::{MAX_CHANGED_FIELD_BYTES, ToolCall, ToolResult};
+pub use host::{Handler, Host, HostBuilder};
+pub use plugin::{PluginInfo, SUPPORTED_POINTS};
+pub use receipt::{Blocked, Dispatch, LogLevel, LogLine, Receipt, Status};
+pub use yoi_manifest::{FailMode, HookPoint, PluginId};
+
+/// The WIT contract this host implements.
+pub const CONTRACT: &str = "yoi:plugin@0.1.0";

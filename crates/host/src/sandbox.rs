@@ -1,0 +1,209 @@
+//! What a plugin instance can reach: its store state, the WASI subset it may
+//! import (with nothing ambient behind it), and Yoi's host APIs.
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime::{Engine, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::{ClosedInputStream, MemoryOutputPipe};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::yoi::plugin::log;
+use crate::receipt::{LogLevel, LogLine};
+
+/// Bytes of stdout and of stderr kept per call. Writing more traps the call.
+pub(crate) const STDIO_CAPACITY: usize = 64 * 1024;
+/// Longest log message kept, in bytes; longer ones are cut.
+pub(crate) const MAX_LOG_MESSAGE: usize = 4 * 1024;
+/// Most log lines kept per call; later ones are counted, not stored.
+pub(crate) const MAX_LOG_LINES: usize = 256;
+/// Most key/value fields kept per log line.
+pub(crate) const MAX_LOG_FIELDS: usize = 16;
+
+/// The interfaces a plugin may import, without version. Everything else is
+/// refused at load time, never linked as a trap.
+///
+/// WASI is here because Rust's standard library for `wasm32-wasip2` imports it
+/// even when a plugin never touches it. Each instance gets an empty
+/// environment, no arguments, a closed stdin and captured stdout/stderr.
+/// Randomness is provided because `std::collections::HashMap` seeds itself
+/// from it; it reaches nothing outside the instance. Filesystem, sockets and
+/// clocks are not linked at all.
+pub(crate) const ALLOWED_IMPORTS: &[&str] = &[
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "yoi:plugin/types",
+    "yoi:plugin/log",
+];
+
+/// The data of one plugin instance's store.
+pub(crate) struct PluginState {
+    plugin: Arc<str>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+    logs: Vec<LogLine>,
+    dropped_logs: usize,
+}
+
+impl PluginState {
+    pub(crate) fn new(plugin: Arc<str>, memory_bytes: usize) -> Self {
+        let stdout = MemoryOutputPipe::new(STDIO_CAPACITY);
+        let stderr = MemoryOutputPipe::new(STDIO_CAPACITY);
+        let wasi = WasiCtx::builder()
+            .stdin(ClosedInputStream)
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_blocking_current_thread(false)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(memory_bytes)
+            .instances(64)
+            .memories(16)
+            .tables(64)
+            .table_elements(1 << 20)
+            .trap_on_grow_failure(true)
+            .build();
+        Self {
+            plugin,
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            stdout,
+            stderr,
+            logs: Vec::new(),
+            dropped_logs: 0,
+        }
+    }
+
+    /// Takes the log lines of the call, with captured stdout/stderr turned
+    /// into log lines of their own.
+    pub(crate) fn take_logs(&mut self) -> Vec<LogLine> {
+        for (pipe, level, stream) in [
+            (&self.stdout, LogLevel::Info, "stdout"),
+            (&self.stderr, LogLevel::Warn, "stderr"),
+        ] {
+            let bytes = pipe.contents();
+            if !bytes.is_empty() {
+                let text = String::from_utf8_lossy(&bytes);
+                let line = LogLine::new(level, &text, &[("stream".into(), stream.into())]);
+                emit(&self.plugin, &line);
+                self.logs.push(line);
+            }
+        }
+        if self.dropped_logs > 0 {
+            let n = self.dropped_logs.to_string();
+            self.logs.push(LogLine::new(
+                LogLevel::Warn,
+                "log lines dropped: per-call limit reached",
+                &[("dropped".into(), n)],
+            ));
+        }
+        std::mem::take(&mut self.logs)
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl log::Host for PluginState {
+    fn write(&mut self, level: log::Level, message: String, fields: Vec<(String, String)>) {
+        if self.logs.len() >= MAX_LOG_LINES {
+            self.dropped_logs += 1;
+            return;
+        }
+        let line = LogLine::new(level.into(), &message, &fields);
+        emit(&self.plugin, &line);
+        self.logs.push(line);
+    }
+}
+
+impl From<log::Level> for LogLevel {
+    fn from(level: log::Level) -> Self {
+        match level {
+            log::Level::Trace => LogLevel::Trace,
+            log::Level::Debug => LogLevel::Debug,
+            log::Level::Info => LogLevel::Info,
+            log::Level::Warn => LogLevel::Warn,
+            log::Level::Error => LogLevel::Error,
+        }
+    }
+}
+
+/// Sends a plugin's log line to `tracing`, tagged with the plugin id.
+fn emit(plugin: &str, line: &LogLine) {
+    let fields = line.rendered_fields();
+    let message = &line.message;
+    match line.level {
+        LogLevel::Trace => tracing::trace!(target: "yoi::plugin", plugin, fields, "{message}"),
+        LogLevel::Debug => tracing::debug!(target: "yoi::plugin", plugin, fields, "{message}"),
+        LogLevel::Info => tracing::info!(target: "yoi::plugin", plugin, fields, "{message}"),
+        LogLevel::Warn => tracing::warn!(target: "yoi::plugin", plugin, fields, "{message}"),
+        LogLevel::Error => tracing::error!(target: "yoi::plugin", plugin, fields, "{message}"),
+    }
+}
+
+struct HasTable;
+
+impl HasData for HasTable {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+struct HasState;
+
+impl HasData for HasState {
+    type Data<'a> = &'a mut PluginState;
+}
+
+/// The linker every plugin is instantiated with: exactly [`ALLOWED_IMPORTS`].
+pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::p2::bindings::{cli, random};
+    use wasmtime_wasi::random::WasiRandom;
+    use wasmtime_wasi_io::bindings::wasi::io;
+
+    let mut l = Linker::new(engine);
+    io::error::add_to_linker::<PluginState, HasTable>(&mut l, |s| &mut s.table)?;
+    io::poll::add_to_linker::<PluginState, HasTable>(&mut l, |s| &mut s.table)?;
+    io::streams::add_to_linker::<PluginState, HasTable>(&mut l, |s| &mut s.table)?;
+    cli::environment::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::exit::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::stdin::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::stdout::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::stderr::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::terminal_input::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::terminal_output::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::terminal_stdin::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::terminal_stdout::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    cli::terminal_stderr::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
+    random::random::add_to_linker::<PluginState, WasiRandom>(&mut l, |s| s.wasi.random())?;
+    random::insecure::add_to_linker::<PluginState, WasiRandom>(&mut l, |s| s.wasi.random())?;
+    random::insecure_seed::add_to_linker::<PluginState, WasiRandom>(&mut l, |s| s.wasi.random())?;
+    log::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
+    Ok(l)
+}

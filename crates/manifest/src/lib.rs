@@ -1,0 +1,40 @@
+//! Parse and validate Yoi plugin manifests (`plugin.toml`) and open packages.
+//!
+//! A package is a folder holding `plugin.toml` and the component artifact it
+//! names. [`Manifest::parse`] checks the manifest on its own and returns every
+//! problem at once as [`Diagnostics`]; [`Package::open`] also reads the
+//! artifact safely and verifies its digest.
+//!
+//! ```
+//! let text = r#"
+//! [plugin]
+//! id = "acme.guard"
+//! version = "1.2.0"
+//! contract = "yoi:plugin@0.1.0"
+//!
+//! [runtime]
+//! kind = "wasm-component"
+//! artifact = "guard.wasm"
+//! digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+//!
+//! [[hooks]]
+//! point = "tool.pre_exec"
+//! "#;
+//! let manifest = yoi_manifest::Manifest::parse(text).unwrap();
+//! assert_eq!(manifest.plugin.id.as_str(), "acme.guard");
+//! ```
+#![deny(missing_docs)]
+
+mod contract;
+mod diagnostic;
+mod digest;
+mod hook;
+mod manifest;
+mod package;
+
+pub use contract::{Compat, ContractVersion};
+pub use diagnostic::{Code, Diagnostic, Diagnostics};
+pub use digest::Digest;
+pub use hook::{FailMode, Hook, HookPoint, UnknownHookPoint};
+pub use manifest::{Manifest, PluginId, PluginMeta, Runtime};
+pub use package::{MAX_ARTIFACT_BYTES, MAX_MANIFEST_BYTES, MANIFEST_FILE, Package};

@@ -1,0 +1,259 @@
+//! Project automation: `cargo xtask <command>`.
+//!
+//! - `build-examples`: builds every guest under `examples/` as a component,
+//!   copies it into its package folder and writes its digest into `plugin.toml`.
+//! - `e2e`: `build-examples`, then the end-to-end tests against those components.
+//! - `ci`: formatting, clippy, every test, then `e2e`. CI runs exactly this.
+//! - `demo`: `build-examples`, then a scripted tool call through the examples.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+const GUEST_TARGET: &str = "wasm32-wasip2";
+const GUEST_PROFILE: &str = "guest";
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  build-examples  build the example plugins as components and fill their digests
+  e2e             build-examples, then run the end-to-end tests
+  ci              fmt check, clippy, all tests, then e2e (what CI runs)
+  demo            build-examples, then run a scripted tool call through them";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    match args.first().map(String::as_str) {
+        Some("build-examples") => build_examples(&root).map(drop),
+        Some("e2e") => e2e(&root),
+        Some("ci") => ci(&root),
+        Some("demo") => demo(&root),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
+        None => bail!("no command given\n\n{USAGE}"),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root.join(p) })
+        .unwrap_or_else(|| root.join("target"))
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs a command in `root`, echoing it, and fails if it fails.
+fn step(root: &Path, mut cmd: Command) -> Result<()> {
+    let shown = format!(
+        "{} {}",
+        cmd.get_program().to_string_lossy(),
+        cmd.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    eprintln!("xtask: $ {shown}");
+    let started = Instant::now();
+    let status = cmd
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("could not start `{shown}`"))?;
+    if !status.success() {
+        bail!("`{shown}` failed ({status})");
+    }
+    eprintln!("xtask: ok in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Installs the guest target with rustup when it is missing.
+fn ensure_guest_target() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    let installed = match installed {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Ok(out) => bail!(
+            "`rustup target list --installed` failed: {}\n  fix: repair the rustup installation, then retry",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => bail!(
+            "rustup is needed to install the {GUEST_TARGET} target but could not be run ({e})\n  \
+             fix: install Rust with rustup (https://rustup.rs), or add the {GUEST_TARGET} target to your toolchain yourself"
+        ),
+    };
+    if installed.lines().any(|l| l.trim() == GUEST_TARGET) {
+        return Ok(());
+    }
+    eprintln!("xtask: the {GUEST_TARGET} target is missing; installing it");
+    let status = Command::new("rustup")
+        .args(["target", "add", GUEST_TARGET])
+        .status()
+        .context("could not run `rustup target add`")?;
+    if !status.success() {
+        bail!(
+            "`rustup target add {GUEST_TARGET}` failed ({status})\n  \
+             fix: check the network or the toolchain, then run it by hand"
+        );
+    }
+    Ok(())
+}
+
+/// An example plugin: a guest crate with a `plugin.toml`.
+struct Example {
+    dir: PathBuf,
+    crate_name: String,
+    artifact: String,
+}
+
+fn find_examples(root: &Path) -> Result<Vec<Example>> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.join("examples")];
+    while let Some(dir) = dirs.pop() {
+        let entries = std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            if !path.is_dir() {
+                continue;
+            }
+            if path.join("plugin.toml").is_file() && path.join("Cargo.toml").is_file() {
+                found.push(read_example(path)?);
+            } else {
+                dirs.push(path);
+            }
+        }
+    }
+    found.sort_by(|a, b| a.dir.cmp(&b.dir));
+    Ok(found)
+}
+
+fn read_toml(path: &Path) -> Result<toml_edit::DocumentMut> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.parse()
+        .with_context(|| format!("{} is not valid TOML", path.display()))
+}
+
+fn read_example(dir: PathBuf) -> Result<Example> {
+    let cargo = read_toml(&dir.join("Cargo.toml"))?;
+    let manifest = read_toml(&dir.join("plugin.toml"))?;
+    let crate_name = cargo["package"]["name"]
+        .as_str()
+        .with_context(|| format!("{}: Cargo.toml has no package.name", dir.display()))?
+        .to_owned();
+    let artifact = manifest["runtime"]["artifact"]
+        .as_str()
+        .with_context(|| format!("{}: plugin.toml has no runtime.artifact", dir.display()))?
+        .to_owned();
+    Ok(Example {
+        dir,
+        crate_name,
+        artifact,
+    })
+}
+
+/// Builds all examples in one cargo run, then packages each one.
+fn build_examples(root: &Path) -> Result<Vec<Example>> {
+    ensure_guest_target()?;
+    let examples = find_examples(root)?;
+    if examples.is_empty() {
+        bail!("no example plugins found under {}", root.join("examples").display());
+    }
+    let mut cmd = cargo();
+    cmd.args(["build", "--profile", GUEST_PROFILE, "--target", GUEST_TARGET]);
+    for ex in &examples {
+        cmd.args(["-p", &ex.crate_name]);
+    }
+    step(root, cmd)?;
+
+    let out_dir = target_dir(root).join(GUEST_TARGET).join(GUEST_PROFILE);
+    for ex in &examples {
+        let built = out_dir.join(format!("{}.wasm", ex.crate_name.replace('-', "_")));
+        let bytes = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+        let dest = ex.dir.join(&ex.artifact);
+        std::fs::write(&dest, &bytes).with_context(|| format!("writing {}", dest.display()))?;
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        let updated = write_digest(&ex.dir.join("plugin.toml"), &digest)?;
+        eprintln!(
+            "xtask: {:<32} {:>7} bytes  {digest}{}",
+            dest.strip_prefix(root).unwrap_or(&dest).display(),
+            bytes.len(),
+            if updated { "  (digest updated)" } else { "" }
+        );
+    }
+    Ok(examples)
+}
+
+/// Writes `runtime.digest`, keeping the rest of the file as it is. Returns
+/// whether the file changed.
+fn write_digest(path: &Path, digest: &str) -> Result<bool> {
+    let mut doc = read_toml(path)?;
+    if doc["runtime"]["digest"].as_str() == Some(digest) {
+        return Ok(false);
+    }
+    let decor = doc["runtime"]["digest"]
+        .as_value()
+        .map(|v| v.decor().clone())
+        .unwrap_or_default();
+    let mut value = toml_edit::Value::from(digest);
+    *value.decor_mut() = decor;
+    doc["runtime"]["digest"] = toml_edit::Item::Value(value);
+    std::fs::write(path, doc.to_string()).with_context(|| format!("writing {}", path.display()))?;
+    Ok(true)
+}
+
+fn e2e(root: &Path) -> Result<()> {
+    build_examples(root)?;
+    let mut cmd = cargo();
+    cmd.args([
+        "test", "-p", "yoi-host", "-p", "yoi-cli", "--test", "e2e", "--", "--ignored",
+    ]);
+    step(root, cmd)
+}
+
+fn ci(root: &Path) -> Result<()> {
+    let started = Instant::now();
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--check"]);
+    step(root, fmt).context("formatting differs: run `cargo fmt --all`")?;
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    step(root, clippy)?;
+    let mut test = cargo();
+    test.args(["test", "--workspace"]);
+    step(root, test)?;
+    e2e(root)?;
+    eprintln!("xtask: ci passed in {:.0}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn demo(root: &Path) -> Result<()> {
+    build_examples(root)?;
+    let mut cmd = cargo();
+    cmd.args(["run", "--quiet", "-p", "yoi-host", "--example", "demo", "--"])
+        .arg(root.join("examples/guard"))
+        .arg(root.join("examples/redact"));
+    step(root, cmd)
+}
