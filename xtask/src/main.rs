@@ -133,7 +133,8 @@ fn find_examples(root: &Path) -> Result<Vec<Example>> {
     let mut found = Vec::new();
     let mut dirs = vec![root.join("examples")];
     while let Some(dir) = dirs.pop() {
-        let entries = std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
         for entry in entries {
             let path = entry?.path();
             if !path.is_dir() {
@@ -151,7 +152,8 @@ fn find_examples(root: &Path) -> Result<Vec<Example>> {
 }
 
 fn read_toml(path: &Path) -> Result<toml_edit::DocumentMut> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     text.parse()
         .with_context(|| format!("{} is not valid TOML", path.display()))
 }
@@ -179,10 +181,19 @@ fn build_examples(root: &Path) -> Result<Vec<Example>> {
     ensure_guest_target()?;
     let examples = find_examples(root)?;
     if examples.is_empty() {
-        bail!("no example plugins found under {}", root.join("examples").display());
+        bail!(
+            "no example plugins found under {}",
+            root.join("examples").display()
+        );
     }
     let mut cmd = cargo();
-    cmd.args(["build", "--profile", GUEST_PROFILE, "--target", GUEST_TARGET]);
+    cmd.args([
+        "build",
+        "--profile",
+        GUEST_PROFILE,
+        "--target",
+        GUEST_TARGET,
+    ]);
     for ex in &examples {
         cmd.args(["-p", &ex.crate_name]);
     }
@@ -191,7 +202,8 @@ fn build_examples(root: &Path) -> Result<Vec<Example>> {
     let out_dir = target_dir(root).join(GUEST_TARGET).join(GUEST_PROFILE);
     for ex in &examples {
         let built = out_dir.join(format!("{}.wasm", ex.crate_name.replace('-', "_")));
-        let bytes = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+        let bytes =
+            std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
         let dest = ex.dir.join(&ex.artifact);
         std::fs::write(&dest, &bytes).with_context(|| format!("writing {}", dest.display()))?;
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
@@ -228,7 +240,15 @@ fn e2e(root: &Path) -> Result<()> {
     build_examples(root)?;
     let mut cmd = cargo();
     cmd.args([
-        "test", "-p", "yoi-host", "-p", "yoi-cli", "--test", "e2e", "--", "--ignored",
+        "test",
+        "-p",
+        "yoi-host",
+        "-p",
+        "yoi-cli",
+        "--test",
+        "e2e",
+        "--",
+        "--ignored",
     ]);
     step(root, cmd)
 }
@@ -239,21 +259,39 @@ fn ci(root: &Path) -> Result<()> {
     fmt.args(["fmt", "--all", "--check"]);
     step(root, fmt).context("formatting differs: run `cargo fmt --all`")?;
     let mut clippy = cargo();
-    clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
     step(root, clippy)?;
     let mut test = cargo();
     test.args(["test", "--workspace"]);
     step(root, test)?;
     e2e(root)?;
-    eprintln!("xtask: ci passed in {:.0}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "xtask: ci passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
 fn demo(root: &Path) -> Result<()> {
     build_examples(root)?;
     let mut cmd = cargo();
-    cmd.args(["run", "--quiet", "-p", "yoi-host", "--example", "demo", "--"])
-        .arg(root.join("examples/guard"))
-        .arg(root.join("examples/redact"));
+    cmd.args([
+        "run",
+        "--quiet",
+        "-p",
+        "yoi-host",
+        "--example",
+        "demo",
+        "--",
+    ])
+    .arg(root.join("examples/guard"))
+    .arg(root.join("examples/redact"));
     step(root, cmd)
 }

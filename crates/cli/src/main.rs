@@ -10,10 +10,15 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
-use yoi_host::{Dispatch, Host, HostError, HookPoint, Receipt, Status, ToolCall, ToolResult};
+use yoi_host::{Dispatch, HookPoint, Host, HostError, Receipt, Status, ToolCall, ToolResult};
 
 #[derive(Parser)]
-#[command(name = "yoi", version, about = "Yoi plugin platform", propagate_version = true)]
+#[command(
+    name = "yoi",
+    version,
+    about = "Yoi plugin platform",
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -135,7 +140,10 @@ fn check(dir: &Path, json: bool) -> Result<ExitCode> {
         if let Some(e) = &report.error {
             println!("error: {e}");
         }
-        let n = report.diagnostics.len().max(usize::from(report.error.is_some()));
+        let n = report
+            .diagnostics
+            .len()
+            .max(usize::from(report.error.is_some()));
         println!("\n{}: {n} problem(s) found", dir.display());
     }
     Ok(ExitCode::from(if report.ok { 0 } else { 1 }))
@@ -154,7 +162,11 @@ fn read_payload(path: &Path) -> Result<String> {
     }
 }
 
-fn parse_payload<T: serde::de::DeserializeOwned>(text: &str, hook: HookPoint, example: &str) -> Result<T> {
+fn parse_payload<T: serde::de::DeserializeOwned>(
+    text: &str,
+    hook: HookPoint,
+    example: &str,
+) -> Result<T> {
     serde_json::from_str(text)
         .with_context(|| format!("the payload is not a {hook} event; expected JSON like {example}"))
 }
@@ -167,7 +179,11 @@ fn test(dir: &Path, hook: HookPoint, payload: &Path, json: bool) -> Result<ExitC
             "plugin {}@{} does not declare hook {hook} (it declares: {})",
             info.id,
             info.version,
-            info.hooks.iter().map(|h| h.point.as_str()).collect::<Vec<_>>().join(", ")
+            info.hooks
+                .iter()
+                .map(|h| h.point.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -210,10 +226,12 @@ fn report<E: Serialize>(dispatch: &Dispatch<E>, json: bool) -> Result<ExitCode> 
             None => println!("result: {}", serde_json::to_string_pretty(&dispatch.data)?),
         }
     }
-    let failed = dispatch
-        .receipts
-        .iter()
-        .any(|r| matches!(r.status, Status::Error | Status::Timeout | Status::RejectedChange));
+    let failed = dispatch.receipts.iter().any(|r| {
+        matches!(
+            r.status,
+            Status::Error | Status::Timeout | Status::RejectedChange
+        )
+    });
     Ok(ExitCode::from(if failed { 1 } else { 0 }))
 }
 

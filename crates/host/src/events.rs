@@ -1,8 +1,6 @@
 //! Typed events of the hook points this host dispatches, and each point's
 //! rights: which fields a plugin may change and whether it may block.
 
-use std::future::Future;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wasmtime::Store;
@@ -81,6 +79,23 @@ pub(crate) trait Point: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = CallResult<Self::Wit>> + Send + 'a;
 }
 
+/// Loads a point's export from an instance, calls `handle`, and maps the
+/// point's own outcome type to [`GuestOutcome`].
+macro_rules! call_export {
+    ($store:ident, $instance:ident, $indices:expr, $iface:ident, $event:ident) => {{
+        let indices = $indices
+            .as_ref()
+            .ok_or_else(|| missing_export(Self::POINT))?;
+        let guest = indices.load(&mut *$store, $instance)?;
+        let answer = guest.call_handle(&mut *$store, &$event).await?;
+        Ok(answer.map(|outcome| match outcome {
+            $iface::Outcome::Continue => GuestOutcome::Continue,
+            $iface::Outcome::Change(e) => GuestOutcome::Change(e),
+            $iface::Outcome::Block(r) => GuestOutcome::Block(r),
+        }))
+    }};
+}
+
 fn missing_export(point: HookPoint) -> wasmtime::Error {
     wasmtime::Error::msg(format!("the component has no export for {point}"))
 }
@@ -142,25 +157,13 @@ impl Point for ToolCall {
         Ok((next, changed))
     }
 
-    fn call<'a>(
-        store: &'a mut Store<PluginState>,
-        instance: &'a Instance,
-        exports: &'a HookExports,
+    async fn call(
+        store: &mut Store<PluginState>,
+        instance: &Instance,
+        exports: &HookExports,
         event: wit::ToolCall,
-    ) -> impl Future<Output = CallResult<wit::ToolCall>> + Send + 'a {
-        async move {
-            let indices = exports
-                .tool_pre_exec
-                .as_ref()
-                .ok_or_else(|| missing_export(Self::POINT))?;
-            let guest = indices.load(&mut *store, instance)?;
-            let answer = guest.call_handle(&mut *store, &event).await?;
-            Ok(answer.map(|outcome| match outcome {
-                pre::Outcome::Continue => GuestOutcome::Continue,
-                pre::Outcome::Change(e) => GuestOutcome::Change(e),
-                pre::Outcome::Block(r) => GuestOutcome::Block(r),
-            }))
-        }
+    ) -> CallResult<wit::ToolCall> {
+        call_export!(store, instance, exports.tool_pre_exec, pre, event)
     }
 }
 
@@ -210,25 +213,13 @@ impl Point for ToolResult {
         Ok((next, changed))
     }
 
-    fn call<'a>(
-        store: &'a mut Store<PluginState>,
-        instance: &'a Instance,
-        exports: &'a HookExports,
+    async fn call(
+        store: &mut Store<PluginState>,
+        instance: &Instance,
+        exports: &HookExports,
         event: wit::ToolResult,
-    ) -> impl Future<Output = CallResult<wit::ToolResult>> + Send + 'a {
-        async move {
-            let indices = exports
-                .tool_post_exec
-                .as_ref()
-                .ok_or_else(|| missing_export(Self::POINT))?;
-            let guest = indices.load(&mut *store, instance)?;
-            let answer = guest.call_handle(&mut *store, &event).await?;
-            Ok(answer.map(|outcome| match outcome {
-                post::Outcome::Continue => GuestOutcome::Continue,
-                post::Outcome::Change(e) => GuestOutcome::Change(e),
-                post::Outcome::Block(r) => GuestOutcome::Block(r),
-            }))
-        }
+    ) -> CallResult<wit::ToolResult> {
+        call_export!(store, instance, exports.tool_post_exec, post, event)
     }
 }
 
@@ -262,7 +253,12 @@ mod tests {
 
         let mut w = call().to_wit();
         w.input = "{not json".into();
-        assert!(call().accept_change(w).unwrap_err().contains("not valid JSON"));
+        assert!(
+            call()
+                .accept_change(w)
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
     }
 
     #[test]

@@ -9,13 +9,13 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
 use yoi_manifest::{Compat, FailMode, HookPoint, Package, PluginId};
 
+use crate::CONTRACT;
 use crate::dispatch::run_chain;
 use crate::error::HostError;
 use crate::events::{ToolCall, ToolResult};
 use crate::plugin::{LoadedPlugin, PluginInfo};
 use crate::receipt::Dispatch;
 use crate::sandbox::{self, PluginState};
-use crate::CONTRACT;
 
 /// How often the engine's epoch advances. A handler's time limit is enforced
 /// to within about one tick.
@@ -159,17 +159,22 @@ impl Host {
     /// Opens the package folder `dir`, verifies it and loads the plugin.
     pub fn load(&mut self, dir: impl AsRef<Path>) -> Result<PluginInfo, HostError> {
         let dir = dir.as_ref();
-        let package = Package::open(dir, &Self::compat()).map_err(|diagnostics| HostError::Package {
-            dir: dir.to_path_buf(),
-            diagnostics,
-        })?;
+        let package =
+            Package::open(dir, &Self::compat()).map_err(|diagnostics| HostError::Package {
+                dir: dir.to_path_buf(),
+                diagnostics,
+            })?;
         self.load_package(package)
     }
 
     /// Loads an already opened (digest-verified) package.
     pub fn load_package(&mut self, package: Package) -> Result<PluginInfo, HostError> {
         let manifest = &package.manifest;
-        if let Some(loaded) = self.plugins.iter().find(|p| p.info.id == manifest.plugin.id) {
+        if let Some(loaded) = self
+            .plugins
+            .iter()
+            .find(|p| p.info.id == manifest.plugin.id)
+        {
             return Err(HostError::AlreadyLoaded {
                 plugin: manifest.plugin.id.clone(),
                 loaded: loaded.info.version.clone(),
@@ -208,7 +213,13 @@ impl Host {
             .plugins
             .iter()
             .enumerate()
-            .filter_map(|(order, p)| p.info.hooks.iter().find(|h| h.point == point).map(|h| (order, p, h)))
+            .filter_map(|(order, p)| {
+                p.info
+                    .hooks
+                    .iter()
+                    .find(|h| h.point == point)
+                    .map(|h| (order, p, h))
+            })
             .collect();
         chain.sort_by(|(oa, pa, ha), (ob, pb, hb)| {
             hb.priority
@@ -216,7 +227,10 @@ impl Host {
                 .then_with(|| pa.info.id.cmp(&pb.info.id))
                 .then_with(|| oa.cmp(ob))
         });
-        chain.into_iter().map(|(_, p, h)| (Arc::clone(p), h.clone())).collect()
+        chain
+            .into_iter()
+            .map(|(_, p, h)| (Arc::clone(p), h.clone()))
+            .collect()
     }
 
     pub(crate) fn engine(&self) -> &Engine {

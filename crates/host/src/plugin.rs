@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::Engine;
+use wasmtime::component::{Component, InstancePre, Linker};
 use yoi_manifest::{ContractVersion, Digest, Hook, HookPoint, Package, PluginId};
 
+use crate::CONTRACT;
 use crate::bindings::exports::yoi::plugin::{tool_post_exec as post, tool_pre_exec as pre};
 use crate::error::HostError;
 use crate::sandbox::{ALLOWED_IMPORTS, PluginState};
-use crate::CONTRACT;
 
 /// The hook points this host dispatches.
 pub const SUPPORTED_POINTS: [HookPoint; 2] = [HookPoint::ToolPreExec, HookPoint::ToolPostExec];
@@ -72,11 +72,12 @@ impl LoadedPlugin {
             }
         }
 
-        let component = Component::new(engine, &package.artifact).map_err(|e| HostError::Compile {
-            plugin: plugin.clone(),
-            version: version.clone(),
-            reason: format!("{e:#}"),
-        })?;
+        let component =
+            Component::new(engine, &package.artifact).map_err(|e| HostError::Compile {
+                plugin: plugin.clone(),
+                version: version.clone(),
+                reason: format!("{e:#}"),
+            })?;
 
         let ty = component.component_type();
         let forbidden: Vec<String> = ty
@@ -93,7 +94,10 @@ impl LoadedPlugin {
             });
         }
         for (name, _) in ty.exports(engine) {
-            let Some(point) = SUPPORTED_POINTS.into_iter().find(|p| export_name(*p) == name) else {
+            let Some(point) = SUPPORTED_POINTS
+                .into_iter()
+                .find(|p| export_name(*p) == name)
+            else {
                 continue;
             };
             if manifest.hook(point).is_none() {
@@ -106,11 +110,13 @@ impl LoadedPlugin {
             }
         }
 
-        let pre = linker.instantiate_pre(&component).map_err(|e| HostError::Link {
-            plugin: plugin.clone(),
-            version: version.clone(),
-            reason: format!("{e:#}"),
-        })?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| HostError::Link {
+                plugin: plugin.clone(),
+                version: version.clone(),
+                reason: format!("{e:#}"),
+            })?;
 
         let mut exports = HookExports::default();
         for hook in &manifest.hooks {
@@ -183,6 +189,9 @@ mod tests {
 
     #[test]
     fn export_names_follow_the_contract() {
-        assert_eq!(export_name(HookPoint::ToolPreExec), "yoi:plugin/tool-pre-exec@0.1.0");
+        assert_eq!(
+            export_name(HookPoint::ToolPreExec),
+            "yoi:plugin/tool-pre-exec@0.1.0"
+        );
     }
 }

@@ -144,7 +144,11 @@ impl LogLine {
 pub(crate) fn clean(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max));
     for c in s.chars() {
-        let c = if c.is_control() && c != '\t' { '\u{fffd}' } else { c };
+        let c = if c.is_control() && c != '\t' {
+            '\u{fffd}'
+        } else {
+            c
+        };
         if out.len() + c.len_utf8() > max {
             out.push('…');
             break;

@@ -75,13 +75,23 @@ mod tests {
             "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(d.to_string().parse::<Digest>().unwrap(), d);
-        assert!("sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"
-            .parse::<Digest>()
-            .is_err());
+        assert!(
+            "sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"
+                .parse::<Digest>()
+                .is_err()
+        );
         assert!("md5:abc".parse::<Digest>().is_err());
         assert!("sha256:abc".parse::<Digest>().is_err());
-        assert!(format!("sha256:{}", "g".repeat(64)).parse::<Digest>().is_err());
+        assert!(
+            format!("sha256:{}", "g".repeat(64))
+                .parse::<Digest>()
+                .is_err()
+        );
         // Multi-byte characters must not be mistaken for the right length.
-        assert!(format!("sha256:{}é", "a".repeat(62)).parse::<Digest>().is_err());
+        assert!(
+            format!("sha256:{}é", "a".repeat(62))
+                .parse::<Digest>()
+                .is_err()
+        );
     }
 }

@@ -129,6 +129,15 @@ pub enum FailMode {
     Closed,
 }
 
+impl fmt::Display for FailMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FailMode::Open => "open",
+            FailMode::Closed => "closed",
+        })
+    }
+}
+
 /// One `[[hooks]]` entry of a manifest.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Hook {

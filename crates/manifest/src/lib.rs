@@ -37,4 +37,4 @@ pub use diagnostic::{Code, Diagnostic, Diagnostics};
 pub use digest::Digest;
 pub use hook::{FailMode, Hook, HookPoint, UnknownHookPoint};
 pub use manifest::{Manifest, PluginId, PluginMeta, Runtime};
-pub use package::{MAX_ARTIFACT_BYTES, MAX_MANIFEST_BYTES, MANIFEST_FILE, Package};
+pub use package::{MANIFEST_FILE, MAX_ARTIFACT_BYTES, MAX_MANIFEST_BYTES, Package};

@@ -23,15 +23,17 @@ impl PluginId {
             return Err("is empty".into());
         };
         if bytes.len() > 64 {
-            return Err(format!("is {} characters long; the limit is 64", bytes.len()));
+            return Err(format!(
+                "is {} characters long; the limit is 64",
+                bytes.len()
+            ));
         }
         if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
             return Err("must start with a lowercase letter or a digit".into());
         }
-        if let Some(bad) = s
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')))
-        {
+        if let Some(bad) = s.chars().find(|c| {
+            !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        }) {
             return Err(format!(
                 "contains `{}`; only lowercase letters, digits, `.`, `_` and `-` are allowed",
                 bad.escape_default()
@@ -236,14 +238,20 @@ fn validate(raw: RawManifest) -> Result<Manifest, Diagnostics> {
             "use lowercase letters, digits, `.`, `_` or `-`, starting with a letter or digit, e.g. `acme.redact`",
         )
     }));
-    let version = keep(&mut errs, Version::parse(&raw.plugin.version).map_err(|e| {
-        Diagnostic::new(
-            Code::VersionFormat,
-            "plugin.version",
-            format!("`{}` is not a semver version: {e}", raw.plugin.version.escape_default()),
-            "write a version like `1.2.0`",
-        )
-    }));
+    let version = keep(
+        &mut errs,
+        Version::parse(&raw.plugin.version).map_err(|e| {
+            Diagnostic::new(
+                Code::VersionFormat,
+                "plugin.version",
+                format!(
+                    "`{}` is not a semver version: {e}",
+                    raw.plugin.version.escape_default()
+                ),
+                "write a version like `1.2.0`",
+            )
+        }),
+    );
     let contract = keep(&mut errs, raw.plugin.contract.parse::<ContractVersion>().map_err(|why| {
         Diagnostic::new(
             Code::ContractFormat,
@@ -254,14 +262,17 @@ fn validate(raw: RawManifest) -> Result<Manifest, Diagnostics> {
     }));
     let engine = match &raw.plugin.engine {
         None => Some(None),
-        Some(text) => keep(&mut errs, VersionReq::parse(text).map(Some).map_err(|e| {
-            Diagnostic::new(
-                Code::EngineRange,
-                "plugin.engine",
-                format!("`{}` is not a semver range: {e}", text.escape_default()),
-                "write a range like `>=0.1, <0.2`, or remove the field to accept any host",
-            )
-        })),
+        Some(text) => keep(
+            &mut errs,
+            VersionReq::parse(text).map(Some).map_err(|e| {
+                Diagnostic::new(
+                    Code::EngineRange,
+                    "plugin.engine",
+                    format!("`{}` is not a semver range: {e}", text.escape_default()),
+                    "write a range like `>=0.1, <0.2`, or remove the field to accept any host",
+                )
+            }),
+        ),
     };
 
     if raw.runtime.kind != RUNTIME_KIND {
@@ -417,9 +428,13 @@ fn artifact_path(text: &str) -> Result<PathBuf, Diagnostic> {
         match part {
             Component::Normal(_) => depth += 1,
             Component::CurDir => {}
-            Component::ParentDir => return Err(bad("contains `..`, which could leave the package")),
+            Component::ParentDir => {
+                return Err(bad("contains `..`, which could leave the package"));
+            }
             Component::RootDir | Component::Prefix(_) => {
-                return Err(bad("is absolute; it must be relative to the package folder"));
+                return Err(bad(
+                    "is absolute; it must be relative to the package folder",
+                ));
             }
         }
     }
@@ -453,7 +468,12 @@ timeout_ms = 200
 "#;
 
     fn codes(text: &str) -> Vec<Code> {
-        Manifest::parse(text).unwrap_err().0.iter().map(|d| d.code).collect()
+        Manifest::parse(text)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(|d| d.code)
+            .collect()
     }
 
     #[test]
@@ -497,7 +517,14 @@ timeout_ms = 200
 
     #[test]
     fn artifact_paths_that_leave_the_package_are_refused() {
-        for bad in ["../x.wasm", "/etc/passwd", "a/../../x.wasm", "", ".", "a\\b.wasm"] {
+        for bad in [
+            "../x.wasm",
+            "/etc/passwd",
+            "a/../../x.wasm",
+            "",
+            ".",
+            "a\\b.wasm",
+        ] {
             let text = VALID.replace("\"guard.wasm\"", &format!("{bad:?}"));
             assert_eq!(codes(&text), vec![Code::ArtifactPath], "{bad}");
         }
@@ -510,7 +537,11 @@ timeout_ms = 200
         let err = Manifest::parse(&VALID.replace("priority = 10", "prio = 10")).unwrap_err();
         assert_eq!(err.0[0].code, Code::TomlSyntax);
         assert!(err.0[0].message.contains("prio"), "{}", err.0[0].message);
-        assert!(err.0[0].path.starts_with("plugin.toml:"), "{}", err.0[0].path);
+        assert!(
+            err.0[0].path.starts_with("plugin.toml:"),
+            "{}",
+            err.0[0].path
+        );
         assert_eq!(
             codes(&VALID.replace("tool.pre_exec", "tool.before")),
             vec![Code::HookPoint]
@@ -528,8 +559,14 @@ timeout_ms = 200
         };
         let ds = m.compatibility(&host);
         assert_eq!(ds.len(), 1);
-        assert!(ds[0].message.contains("yoi:plugin@0.2.0") && ds[0].message.contains("yoi:plugin@0.1.0"));
-        let newer = Compat { engine: Version::new(0, 3, 0), ..host };
+        assert!(
+            ds[0].message.contains("yoi:plugin@0.2.0")
+                && ds[0].message.contains("yoi:plugin@0.1.0")
+        );
+        let newer = Compat {
+            engine: Version::new(0, 3, 0),
+            ..host
+        };
         let m = Manifest::parse(VALID).unwrap();
         assert_eq!(m.compatibility(&newer)[0].code, Code::EngineIncompatible);
     }

@@ -42,7 +42,9 @@ impl Package {
                     Code::ManifestUnreadable,
                     manifest_path.display().to_string(),
                     e.describe(MAX_MANIFEST_BYTES),
-                    format!("give the package folder a UTF-8 `{MANIFEST_FILE}` (see docs/manifest.md)"),
+                    format!(
+                        "give the package folder a UTF-8 `{MANIFEST_FILE}` (see docs/manifest.md)"
+                    ),
                 )])
             })?;
         let manifest = Manifest::parse(&text)?;
@@ -61,7 +63,12 @@ impl Package {
 
 fn read_artifact(dir: &Path, manifest: &Manifest) -> Result<Vec<u8>, Diagnostics> {
     let one = |code, message: String, fix: &str| {
-        Diagnostics(vec![Diagnostic::new(code, "runtime.artifact", message, fix)])
+        Diagnostics(vec![Diagnostic::new(
+            code,
+            "runtime.artifact",
+            message,
+            fix,
+        )])
     };
     let rel = &manifest.runtime.artifact;
     let path = dir.join(rel);
@@ -188,16 +195,27 @@ mod tests {
         let err = Package::open(dir.path(), &compat()).unwrap_err();
         assert!(err.has(Code::DigestMismatch));
         let text = err.to_string();
-        assert!(text.contains(&pinned.to_string()) && text.contains(&Digest::of(b"tampered").to_string()));
+        assert!(
+            text.contains(&pinned.to_string())
+                && text.contains(&Digest::of(b"tampered").to_string())
+        );
     }
 
     #[test]
     fn refuses_missing_manifest_and_artifact() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(Package::open(dir.path(), &compat()).unwrap_err().has(Code::ManifestUnreadable));
+        assert!(
+            Package::open(dir.path(), &compat())
+                .unwrap_err()
+                .has(Code::ManifestUnreadable)
+        );
         write_package(dir.path(), b"x", &Digest::of(b"x").to_string());
         std::fs::remove_file(dir.path().join("p.wasm")).unwrap();
-        assert!(Package::open(dir.path(), &compat()).unwrap_err().has(Code::ArtifactMissing));
+        assert!(
+            Package::open(dir.path(), &compat())
+                .unwrap_err()
+                .has(Code::ArtifactMissing)
+        );
     }
 
     #[cfg(unix)]
@@ -208,7 +226,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_package(dir.path(), b"x", &Digest::of(b"x").to_string());
         std::fs::remove_file(dir.path().join("p.wasm")).unwrap();
-        std::os::unix::fs::symlink(outside.path().join("secret.wasm"), dir.path().join("p.wasm")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.wasm"),
+            dir.path().join("p.wasm"),
+        )
+        .unwrap();
         let err = Package::open(dir.path(), &compat()).unwrap_err();
         assert!(err.has(Code::ArtifactPath), "{err}");
     }

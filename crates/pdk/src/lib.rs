@@ -73,8 +73,8 @@ pub trait Plugin {
 
 /// The names most plugins need: `use yoi_pdk::prelude::*;`.
 pub mod prelude {
-    pub use crate::{json, log};
     pub use crate::{Error, HookResult, Outcome, Plugin, ToolCall, ToolResult};
+    pub use crate::{json, log};
 }
 
 /// Exports a [`Plugin`] type for the listed hook points.
@@ -175,19 +175,25 @@ pub mod __private {
     use tool_post_exec::exports::yoi::plugin::tool_post_exec as post;
     use tool_pre_exec::exports::yoi::plugin::tool_pre_exec as pre;
 
-    impl<P: Plugin> pre::Guest for P {
-        fn handle(event: ToolCall) -> Result<pre::Outcome, String> {
-            P::tool_pre_exec(event)
-                .map(|outcome| outcome.into_wit(pre::Outcome::Continue, pre::Outcome::Change, pre::Outcome::Block))
-                .map_err(|e| e.to_string())
-        }
+    /// Adapts a [`Plugin`] method to a hook interface's generated `Guest` trait.
+    macro_rules! guest_for_plugin {
+        ($iface:ident, $method:ident, $event:ty) => {
+            impl<P: Plugin> $iface::Guest for P {
+                fn handle(event: $event) -> Result<$iface::Outcome, String> {
+                    P::$method(event)
+                        .map(|outcome| {
+                            outcome.into_wit(
+                                $iface::Outcome::Continue,
+                                $iface::Outcome::Change,
+                                $iface::Outcome::Block,
+                            )
+                        })
+                        .map_err(|e| e.to_string())
+                }
+            }
+        };
     }
 
-    impl<P: Plugin> post::Guest for P {
-        fn handle(event: ToolResult) -> Result<post::Outcome, String> {
-            P::tool_post_exec(event)
-                .map(|outcome| outcome.into_wit(post::Outcome::Continue, post::Outcome::Change, post::Outcome::Block))
-                .map_err(|e| e.to_string())
-        }
-    }
+    guest_for_plugin!(pre, tool_pre_exec, ToolCall);
+    guest_for_plugin!(post, tool_post_exec, ToolResult);
 }

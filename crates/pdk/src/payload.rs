@@ -36,5 +36,6 @@ impl ToolResult {
 }
 
 fn parse_json<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, Error> {
-    serde_json::from_str(text).map_err(|e| Error::new(format!("{what} is not the expected JSON: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| Error::new(format!("{what} is not the expected JSON: {e}")))
 }

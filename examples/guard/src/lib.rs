@@ -13,7 +13,10 @@ impl Plugin for Guard {
     fn tool_pre_exec(mut call: ToolCall) -> HookResult<ToolCall> {
         if DENIED_TOOLS.contains(&call.tool_name.as_str()) {
             log::warn(&format!("refused tool `{}`", call.tool_name));
-            return Ok(Outcome::block(format!("tool `{}` is on the deny list", call.tool_name)));
+            return Ok(Outcome::block(format!(
+                "tool `{}` is on the deny list",
+                call.tool_name
+            )));
         }
         let mut input: Value = call.parse_input()?;
         if upgrade_url(&mut input) {
@@ -48,6 +51,8 @@ mod tests {
         assert!(upgrade_url(&mut input));
         assert_eq!(input["url"], "https://example.com/a");
         assert!(!upgrade_url(&mut input));
-        assert!(!upgrade_url(&mut yoi_pdk::json::json!({"path": "http://x"})));
+        assert!(!upgrade_url(
+            &mut yoi_pdk::json::json!({"path": "http://x"})
+        ));
     }
 }

@@ -22,7 +22,11 @@ impl Plugin for Redact {
         if count == 0 {
             return Ok(Outcome::Continue);
         }
-        log::write(log::Level::Info, "masked secrets in tool output", &[("count", &count.to_string())]);
+        log::write(
+            log::Level::Info,
+            "masked secrets in tool output",
+            &[("count", &count.to_string())],
+        );
         result.output = masked;
         Ok(Outcome::change(result))
     }
@@ -48,6 +52,9 @@ mod tests {
         let (out, n) = mask("key=sk-abcDEF123456 user=bob password=hunter2 Password: s3cr3t&x=1");
         assert_eq!(out, "key=sk-**** user=bob password=**** Password: ****&x=1");
         assert_eq!(n, 3);
-        assert_eq!(mask("sk-short and passwordless"), ("sk-short and passwordless".into(), 0));
+        assert_eq!(
+            mask("sk-short and passwordless"),
+            ("sk-short and passwordless".into(), 0)
+        );
     }
 }

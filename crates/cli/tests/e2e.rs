@@ -1,0 +1,194 @@
+//! End-to-end tests of the `yoi` binary against the example components.
+//! Run them with `cargo xtask e2e`, which builds the components first.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
+}
+
+fn yoi(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yoi"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("yoi runs");
+    let mut input = child.stdin.take().expect("stdin");
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).expect("write stdin");
+    }
+    drop(input);
+    child.wait_with_output().expect("yoi finishes")
+}
+
+/// `yoi plugin test EXAMPLE --hook tool.pre_exec --payload - [extra...]` with `stdin`.
+fn plugin_test(example_name: &str, stdin: &str, extra: &[&str]) -> Output {
+    let dir = example(example_name);
+    let mut args = vec![
+        "plugin",
+        "test",
+        dir.to_str().expect("utf-8 path"),
+        "--hook",
+        "tool.pre_exec",
+        "--payload",
+        "-",
+    ];
+    args.extend_from_slice(extra);
+    yoi(&args, Some(stdin))
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn check_accepts_each_example() {
+    for name in ["guard", "redact"] {
+        let dir = example(name);
+        let out = yoi(
+            &["plugin", "check", dir.to_str().expect("utf-8 path")],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(
+            text(&out).starts_with(&format!("ok: example.{name}@0.1.0")),
+            "{}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn check_reports_every_manifest_problem_with_code_and_fix() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        tmp.path().join("plugin.toml"),
+        r#"
+[plugin]
+id = "Bad Id"
+version = "one"
+contract = "yoi:plugin@0.1.0"
+
+[runtime]
+kind = "wasm"
+artifact = "../outside.wasm"
+digest = "sha256:XYZ"
+
+[[hooks]]
+point = "tool.pre_exec"
+fail = "maybe"
+"#,
+    )
+    .expect("write manifest");
+    let dir = tmp.path().to_str().expect("utf-8 path");
+    let out = yoi(&["plugin", "check", dir], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let shown = text(&out);
+    for code in ["E0101", "E0102", "E0104", "E0105", "E0103", "E0203"] {
+        assert!(shown.contains(code), "missing {code} in:\n{shown}");
+    }
+    assert!(shown.contains("fix: "), "{shown}");
+    assert!(shown.contains("6 problem(s) found"), "{shown}");
+
+    let json = yoi(&["plugin", "check", dir, "--json"], None);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON report");
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["diagnostics"].as_array().map(Vec::len), Some(6));
+    assert_eq!(report["diagnostics"][0]["code"], "E0101");
+    assert_eq!(report["diagnostics"][0]["path"], "plugin.id");
+}
+
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn check_refuses_a_tampered_artifact() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let src = example("guard");
+    std::fs::copy(src.join("plugin.toml"), tmp.path().join("plugin.toml")).expect("copy");
+    let mut wasm = std::fs::read(src.join("guard.wasm")).expect("artifact");
+    wasm.push(0);
+    std::fs::write(tmp.path().join("guard.wasm"), wasm).expect("write");
+    let out = yoi(
+        &["plugin", "check", tmp.path().to_str().expect("utf-8")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("E0302 digest-mismatch"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn test_runs_a_hook_with_a_payload_file_or_stdin() {
+    let guard = example("guard");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let payload = tmp.path().join("shell.json");
+    let shell = r#"{"tool_name": "shell", "input": {"cmd": "ls"}, "call_id": "c1"}"#;
+    std::fs::write(&payload, shell).expect("payload");
+    let args = [
+        "plugin",
+        "test",
+        guard.to_str().expect("utf-8"),
+        "--hook",
+        "tool.pre_exec",
+        "--payload",
+        payload.to_str().expect("utf-8"),
+    ];
+    let out = yoi(&args, None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let expected = "result: blocked by plugin example.guard: tool `shell` is on the deny list";
+    assert!(text(&out).contains(expected), "{}", text(&out));
+
+    let fetch = r#"{"tool_name": "fetch", "input": {"url": "http://example.com"}}"#;
+    let out = plugin_test("guard", fetch, &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let dispatch: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(dispatch["data"]["input"]["url"], "https://example.com");
+    assert_eq!(dispatch["receipts"][0]["status"], "ok");
+    assert_eq!(dispatch["receipts"][0]["changed"][0], "input");
+}
+
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn test_exits_1_when_a_handler_fails_and_2_on_usage_errors() {
+    let out = plugin_test("hostile/spin", r#"{"tool_name": "x", "input": {}}"#, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("timeout"), "{}", text(&out));
+
+    let out = yoi(
+        &[
+            "plugin",
+            "test",
+            "x",
+            "--hook",
+            "tool.whatever",
+            "--payload",
+            "-",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("unknown hook point"), "{}", text(&out));
+
+    let out = plugin_test("guard", r#"{"tool": "x"}"#, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("not a tool.pre_exec event"),
+        "{}",
+        text(&out)
+    );
+}
