@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap};
-use yoi_manifest::{FailMode, Hook};
+use yoi_manifest::FailMode;
 
 use crate::events::{GuestOutcome, Point};
 use crate::host::Host;
@@ -14,10 +14,6 @@ use crate::sandbox::PluginState;
 
 /// Longest error text kept in a receipt.
 const MAX_DETAIL: usize = 2048;
-/// Extra time past a handler's limit before the host stops waiting on it even
-/// if the guest has not noticed its deadline (for example while the host is
-/// busy in an import).
-const GRACE: Duration = Duration::from_millis(250);
 
 /// How one handler's run ended, before the point's rights are applied.
 enum Run<W> {
@@ -42,7 +38,7 @@ pub(crate) async fn run_chain<P: Point>(host: &Host, event: P) -> Dispatch<P> {
             );
             (Run::Failed(Status::Timeout, why), Vec::new())
         } else {
-            invoke::<P>(host, &plugin, &hook, limit, data.to_wit()).await
+            invoke::<P>(host, &plugin, limit, data.to_wit()).await
         };
 
         let mut receipt = Receipt {
@@ -118,7 +114,6 @@ pub(crate) async fn run_chain<P: Point>(host: &Host, event: P) -> Dispatch<P> {
 async fn invoke<P: Point>(
     host: &Host,
     plugin: &LoadedPlugin,
-    hook: &Hook,
     limit: Duration,
     event: P::Wit,
 ) -> (Run<P::Wit>, Vec<LogLine>) {
@@ -132,30 +127,26 @@ async fn invoke<P: Point>(
     store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
     store.epoch_deadline_trap();
 
-    let answer = {
-        let call = async {
-            let instance = plugin.pre.instantiate_async(&mut store).await?;
-            P::call(&mut store, &instance, &plugin.exports, event).await
-        };
-        tokio::time::timeout(limit + GRACE, call).await
-    };
-    let timed_out = || {
-        Run::Failed(
+    // The epoch deadline covers instantiation too (a start function may loop).
+    // Every import linked today returns at once, so the deadline inside wasm
+    // is the whole time limit; async host APIs will need a timer as well.
+    let answer = async {
+        let instance = plugin.pre.instantiate_async(&mut store).await?;
+        P::call(&mut store, &instance, &plugin.exports, event).await
+    }
+    .await;
+    let run = match answer {
+        Err(e) if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => Run::Failed(
             Status::Timeout,
             format!("stopped after its time limit of {} ms", limit.as_millis()),
-        )
-    };
-    let run = match answer {
-        Err(_elapsed) => timed_out(),
-        Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => timed_out(),
-        Ok(Err(e)) => Run::Failed(Status::Error, clean(&format!("trapped: {e:#}"), MAX_DETAIL)),
-        Ok(Ok(Err(message))) => Run::Failed(
+        ),
+        Err(e) => Run::Failed(Status::Error, clean(&format!("trapped: {e:#}"), MAX_DETAIL)),
+        Ok(Err(message)) => Run::Failed(
             Status::Error,
             clean(&format!("handler returned an error: {message}"), MAX_DETAIL),
         ),
-        Ok(Ok(Ok(outcome))) => Run::Answer(outcome),
+        Ok(Ok(outcome)) => Run::Answer(outcome),
     };
-    let _ = hook;
     // The store is dropped here: a trapped or timed-out instance is never reused.
     (run, store.data_mut().take_logs())
 }

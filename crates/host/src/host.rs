@@ -110,8 +110,8 @@ pub struct Handler {
 ///
 /// Every dispatch runs each handler in a fresh, sandboxed instance with its
 /// own memory cap and time limit; a handler that traps, loops or misbehaves
-/// affects only its own receipt. Dispatch methods are `async` and must run
-/// inside a Tokio runtime.
+/// affects only its own receipt. Dispatch methods are `async`; run them on a
+/// Tokio runtime (the WASI layer is built on Tokio).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), yoi_host::HostError> {
@@ -258,5 +258,50 @@ impl Host {
     /// Runs `tool.post_exec`; use the returned `data.output` as the tool's result.
     pub async fn tool_post_exec(&self, result: ToolResult) -> Dispatch<ToolResult> {
         run_chain(self, result).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_send<T: Send>(_: &T) {}
+    fn is_send_sync<T: Send + Sync>() {}
+
+    /// Embedders share one host across threads and spawn dispatches on a
+    /// multi-threaded runtime: both must stay possible.
+    #[test]
+    fn host_is_shareable_and_dispatch_futures_are_send() {
+        is_send_sync::<Host>();
+        let host = Host::builder().build().expect("host starts");
+        let call = ToolCall {
+            tool_name: "t".into(),
+            input: serde_json::Value::Null,
+            call_id: String::new(),
+            turn: 0,
+        };
+        is_send(&host.tool_pre_exec(call));
+        let result = ToolResult {
+            tool_name: "t".into(),
+            input: serde_json::Value::Null,
+            output: String::new(),
+            duration_ms: 0,
+            turn: 0,
+        };
+        is_send(&host.tool_post_exec(result));
+    }
+
+    #[tokio::test]
+    async fn a_host_without_plugins_passes_events_through() {
+        let host = Host::builder().build().expect("host starts");
+        let call = ToolCall {
+            tool_name: "t".into(),
+            input: serde_json::json!({"a": 1}),
+            call_id: "c".into(),
+            turn: 1,
+        };
+        let out = host.tool_pre_exec(call.clone()).await;
+        assert_eq!(out.data, call);
+        assert!(out.blocked.is_none() && out.receipts.is_empty());
     }
 }
