@@ -3,7 +3,7 @@
 //! Exit codes: 0 success; 1 the plugin or package has problems (or a test run
 //! had a failing handler); 2 usage error.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -34,9 +34,10 @@ enum Command {
 #[derive(Subcommand)]
 enum PluginCommand {
     /// Validate a package: manifest, digest, and the component against the
-    /// contract. Runs no plugin code.
+    /// contract. Runs no plugin code. Exit 0 when clean, 1 with problems.
     Check {
-        /// The package folder (holding plugin.toml).
+        /// The package folder, or its plugin.toml.
+        #[arg(value_name = "DIR|FILE")]
         dir: PathBuf,
         /// Print the result as JSON.
         #[arg(long)]
@@ -102,22 +103,56 @@ struct CheckReport<'a> {
     package: &'a Path,
     #[serde(skip_serializing_if = "Option::is_none")]
     plugin: Option<yoi_host::PluginInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     diagnostics: Vec<yoi_manifest::Diagnostic>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
 
-fn check(dir: &Path, json: bool) -> Result<ExitCode> {
-    let (plugin, diagnostics, error) = match load(dir) {
-        Ok((_, info)) => (Some(info), Vec::new(), None),
-        Err(HostError::Package { diagnostics, .. }) => (None, diagnostics.0, None),
-        Err(e) => (None, Vec::new(), Some(e.to_string())),
+/// `DIR` or `DIR/plugin.toml` → `DIR`.
+fn package_dir(path: &Path) -> PathBuf {
+    if path.is_file()
+        && path
+            .file_name()
+            .is_some_and(|n| n == yoi_manifest::MANIFEST_FILE)
+    {
+        path.parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    p.to_path_buf()
+                }
+            })
+            .unwrap_or_else(|| PathBuf::from("."))
+    } else {
+        path.to_path_buf()
+    }
+}
+
+fn check(path: &Path, json: bool) -> Result<ExitCode> {
+    let dir = package_dir(path);
+    let mut rendered = None;
+    let (plugin, file, diagnostics, error) = match load(&dir) {
+        Ok((_, info)) => (Some(info), None, Vec::new(), None),
+        Err(HostError::Package { diagnostics, .. }) => {
+            rendered = Some(diagnostics.render(std::io::stdout().is_terminal()));
+            (
+                None,
+                Some(diagnostics.file().to_owned()),
+                diagnostics.items().to_vec(),
+                None,
+            )
+        }
+        Err(e) => (None, None, Vec::new(), Some(e.to_string())),
     };
     let report = CheckReport {
         ok: plugin.is_some(),
-        package: dir,
+        package: &dir,
         plugin,
+        file,
         diagnostics,
         error,
     };
@@ -133,18 +168,10 @@ fn check(dir: &Path, json: bool) -> Result<ExitCode> {
             info.digest,
             hooks.join(", ")
         );
-    } else {
-        for d in &report.diagnostics {
-            println!("{d}");
-        }
-        if let Some(e) = &report.error {
-            println!("error: {e}");
-        }
-        let n = report
-            .diagnostics
-            .len()
-            .max(usize::from(report.error.is_some()));
-        println!("\n{}: {n} problem(s) found", dir.display());
+    } else if let Some(text) = rendered {
+        println!("{text}");
+    } else if let Some(e) = &report.error {
+        println!("error: {e}\n\n{}: 1 problem found", dir.display());
     }
     Ok(ExitCode::from(if report.ok { 0 } else { 1 }))
 }

@@ -100,7 +100,8 @@ fail = "maybe"
         assert!(shown.contains(code), "missing {code} in:\n{shown}");
     }
     assert!(shown.contains("fix: "), "{shown}");
-    assert!(shown.contains("6 problem(s) found"), "{shown}");
+    assert!(shown.contains("6 problems found"), "{shown}");
+    assert!(shown.contains("plugin.toml:3:6"), "{shown}");
 
     let json = yoi(&["plugin", "check", dir, "--json"], None);
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON report");

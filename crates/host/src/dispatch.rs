@@ -119,7 +119,7 @@ async fn invoke<P: Point>(
 ) -> (Run<P::Wit>, Vec<LogLine>) {
     let mut store = Store::new(
         host.engine(),
-        PluginState::new(plugin.name.clone(), host.memory_limit()),
+        PluginState::new(plugin.name.clone(), plugin.memory_limit),
     );
     store.limiter(|s| &mut s.limits);
     let tick = Host::epoch_tick();

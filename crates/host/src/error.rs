@@ -31,21 +31,6 @@ pub enum HostError {
         /// The compiler's reason.
         reason: String,
     },
-    /// The component imports interfaces Yoi does not provide.
-    #[error(
-        "plugin {plugin}@{version} imports {}, which Yoi does not provide\n  \
-         fix: plugins reach the outside world only through Yoi's host APIs (yoi:plugin/*); \
-         remove the code that needs these imports",
-        imports.join(", ")
-    )]
-    ForbiddenImports {
-        /// Plugin id.
-        plugin: PluginId,
-        /// Plugin version.
-        version: Version,
-        /// The refused import names.
-        imports: Vec<String>,
-    },
     /// `plugin.toml` declares a hook the component does not export.
     #[error(
         "plugin {plugin}@{version} declares hook {point} in plugin.toml, but its component does not export `{interface}`\n  \
@@ -61,38 +46,6 @@ pub enum HostError {
         point: HookPoint,
         /// The export the host looked for.
         interface: String,
-    },
-    /// The component exports a hook `plugin.toml` does not declare.
-    #[error(
-        "plugin {plugin}@{version} exports `{interface}`, but plugin.toml declares no hook {point}\n  \
-         fix: add [[hooks]] with point = \"{point}\" to plugin.toml, or drop it from `yoi_pdk::register!`"
-    )]
-    UndeclaredExport {
-        /// Plugin id.
-        plugin: PluginId,
-        /// Plugin version.
-        version: Version,
-        /// The exported point.
-        point: HookPoint,
-        /// The export found.
-        interface: String,
-    },
-    /// The plugin declares a hook point this host does not run yet.
-    #[error(
-        "plugin {plugin}@{version} declares hook {point}, which contract {contract} does not define yet\n  \
-         fix: remove that [[hooks]] entry; this host runs {supported}"
-    )]
-    UnsupportedHook {
-        /// Plugin id.
-        plugin: PluginId,
-        /// Plugin version.
-        version: Version,
-        /// The declared point.
-        point: HookPoint,
-        /// The host's contract.
-        contract: &'static str,
-        /// The points this host runs.
-        supported: String,
     },
     /// A plugin with this id is already loaded.
     #[error(

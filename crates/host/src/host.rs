@@ -13,9 +13,9 @@ use crate::CONTRACT;
 use crate::dispatch::run_chain;
 use crate::error::HostError;
 use crate::events::{ToolCall, ToolResult};
-use crate::plugin::{LoadedPlugin, PluginInfo};
+use crate::plugin::{LoadedPlugin, PluginInfo, SUPPORTED_POINTS};
 use crate::receipt::Dispatch;
-use crate::sandbox::{self, PluginState};
+use crate::sandbox::{self, ALLOWED_IMPORTS, PluginState};
 
 /// How often the engine's epoch advances. A handler's time limit is enforced
 /// to within about one tick.
@@ -39,7 +39,8 @@ impl Default for HostBuilder {
 
 impl HostBuilder {
     /// Largest linear memory one plugin instance may grow to, in bytes
-    /// (default 64 MiB). Growing past it traps that instance only.
+    /// (default 64 MiB). A plugin's `[limits] memory_mb` may ask for less,
+    /// never more. Growing past it traps that instance only.
     pub fn memory_limit(mut self, bytes: usize) -> Self {
         self.memory_limit = bytes;
         self
@@ -153,6 +154,9 @@ impl Host {
                 .unwrap_or_else(|e| unreachable!("CONTRACT is a valid contract: {e}")),
             engine: semver::Version::parse(env!("CARGO_PKG_VERSION"))
                 .unwrap_or_else(|e| unreachable!("the crate version is semver: {e}")),
+            hook_points: SUPPORTED_POINTS.to_vec(),
+            imports: ALLOWED_IMPORTS.iter().map(|i| (*i).to_owned()).collect(),
+            tools_interface: None,
         }
     }
 
@@ -181,7 +185,7 @@ impl Host {
                 version: manifest.plugin.version.clone(),
             });
         }
-        let plugin = LoadedPlugin::load(&self.engine, &self.linker, package)?;
+        let plugin = LoadedPlugin::load(&self.engine, &self.linker, package, self.memory_limit)?;
         let info = plugin.info.clone();
         tracing::info!(plugin = %info.id, version = %info.version, digest = %info.digest, "plugin loaded");
         self.plugins.push(Arc::new(plugin));
@@ -235,10 +239,6 @@ impl Host {
 
     pub(crate) fn engine(&self) -> &Engine {
         &self.engine
-    }
-
-    pub(crate) fn memory_limit(&self) -> usize {
-        self.memory_limit
     }
 
     pub(crate) fn chain_budget(&self) -> Duration {

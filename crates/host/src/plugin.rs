@@ -6,12 +6,12 @@ use std::sync::Arc;
 use serde::Serialize;
 use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre, Linker};
-use yoi_manifest::{ContractVersion, Digest, Hook, HookPoint, Package, PluginId};
+use yoi_manifest::{Digest, Hook, HookPoint, Package, PluginId};
 
 use crate::CONTRACT;
 use crate::bindings::exports::yoi::plugin::{tool_post_exec as post, tool_pre_exec as pre};
 use crate::error::HostError;
-use crate::sandbox::{ALLOWED_IMPORTS, PluginState};
+use crate::sandbox::PluginState;
 
 /// The hook points this host dispatches.
 pub const SUPPORTED_POINTS: [HookPoint; 2] = [HookPoint::ToolPreExec, HookPoint::ToolPostExec];
@@ -41,6 +41,8 @@ pub(crate) struct LoadedPlugin {
     pub(crate) name: Arc<str>,
     pub(crate) pre: InstancePre<PluginState>,
     pub(crate) exports: HookExports,
+    /// The plugin's `[limits] memory_mb`, clamped to the host's limit.
+    pub(crate) memory_limit: usize,
 }
 
 /// The export name of a hook point's interface in this host's contract.
@@ -55,60 +57,20 @@ impl LoadedPlugin {
         engine: &Engine,
         linker: &Linker<PluginState>,
         package: Package,
+        host_memory_limit: usize,
     ) -> Result<LoadedPlugin, HostError> {
         let manifest = package.manifest;
         let plugin = manifest.plugin.id.clone();
         let version = manifest.plugin.version.clone();
 
-        for hook in &manifest.hooks {
-            if !SUPPORTED_POINTS.contains(&hook.point) {
-                return Err(HostError::UnsupportedHook {
-                    plugin,
-                    version,
-                    point: hook.point,
-                    contract: CONTRACT,
-                    supported: SUPPORTED_POINTS.map(HookPoint::as_str).join(", "),
-                });
-            }
-        }
-
+        // Package::open already inspected the component against this host's
+        // contract (imports, exports, hook points); compiling comes next.
         let component =
             Component::new(engine, &package.artifact).map_err(|e| HostError::Compile {
                 plugin: plugin.clone(),
                 version: version.clone(),
                 reason: format!("{e:#}"),
             })?;
-
-        let ty = component.component_type();
-        let forbidden: Vec<String> = ty
-            .imports(engine)
-            .map(|(name, _)| name)
-            .filter(|name| !import_allowed(name))
-            .map(str::to_owned)
-            .collect();
-        if !forbidden.is_empty() {
-            return Err(HostError::ForbiddenImports {
-                plugin,
-                version,
-                imports: forbidden,
-            });
-        }
-        for (name, _) in ty.exports(engine) {
-            let Some(point) = SUPPORTED_POINTS
-                .into_iter()
-                .find(|p| export_name(*p) == name)
-            else {
-                continue;
-            };
-            if manifest.hook(point).is_none() {
-                return Err(HostError::UndeclaredExport {
-                    plugin,
-                    version,
-                    point,
-                    interface: name.to_owned(),
-                });
-            }
-        }
 
         let pre = linker
             .instantiate_pre(&component)
@@ -138,7 +100,13 @@ impl LoadedPlugin {
             }
         }
 
+        let requested = manifest.limits.memory_mb.map(|mb| {
+            usize::try_from(mb)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(1024 * 1024)
+        });
         Ok(LoadedPlugin {
+            memory_limit: requested.map_or(host_memory_limit, |r| r.min(host_memory_limit)),
             name: Arc::from(plugin.as_str()),
             info: PluginInfo {
                 id: plugin,
@@ -152,40 +120,9 @@ impl LoadedPlugin {
     }
 }
 
-/// Whether an import name is in [`ALLOWED_IMPORTS`] at a version this host
-/// implements: WASI 0.2.x, and Yoi's contract by its compatibility rule.
-fn import_allowed(name: &str) -> bool {
-    let (base, version) = name.split_once('@').unwrap_or((name, ""));
-    if !ALLOWED_IMPORTS.contains(&base) {
-        return false;
-    }
-    let Ok(version) = semver::Version::parse(version) else {
-        return false;
-    };
-    if base.starts_with("wasi:") {
-        return version.major == 0 && version.minor == 2;
-    }
-    match CONTRACT.parse::<ContractVersion>() {
-        Ok(host) => ContractVersion(version).runs_on(&host),
-        Err(_) => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn imports_are_checked_by_name_and_version() {
-        assert!(import_allowed("wasi:cli/stdout@0.2.6"));
-        assert!(import_allowed("yoi:plugin/log@0.1.0"));
-        assert!(!import_allowed("wasi:filesystem/types@0.2.6"));
-        assert!(!import_allowed("wasi:sockets/tcp@0.2.0"));
-        assert!(!import_allowed("wasi:cli/stdout@0.3.0"));
-        assert!(!import_allowed("yoi:plugin/log@0.2.0"));
-        assert!(!import_allowed("yoi:plugin/log"));
-        assert!(!import_allowed("env"));
-    }
 
     #[test]
     fn export_names_follow_the_contract() {

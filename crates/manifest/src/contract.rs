@@ -47,13 +47,21 @@ impl FromStr for ContractVersion {
     }
 }
 
-/// What a host supports, to check a manifest against.
+/// What a host supports, to check a package against.
 #[derive(Debug, Clone)]
 pub struct Compat {
     /// The contract version the host implements.
     pub contract: ContractVersion,
     /// The Yoi version of the host, matched against `plugin.engine`.
     pub engine: Version,
+    /// The hook points the host's contract defines.
+    pub hook_points: Vec<crate::HookPoint>,
+    /// Interfaces a component may import, without version, e.g.
+    /// `wasi:cli/stdout` or `yoi:plugin/log`. WASI imports must be 0.2.x;
+    /// `yoi:plugin/*` imports must be of the declared contract version.
+    pub imports: Vec<String>,
+    /// The interface tools are exported through, if the contract has one.
+    pub tools_interface: Option<String>,
 }
 
 #[cfg(test)]

@@ -25,16 +25,29 @@
 //! ```
 #![deny(missing_docs)]
 
+mod capability;
 mod contract;
 mod diagnostic;
 mod digest;
 mod hook;
+mod inspect;
 mod manifest;
 mod package;
+mod tool;
+mod walk;
 
+pub use capability::{Capabilities, FsAccess, FsMode, HostPattern, HttpsPattern, Scheme};
 pub use contract::{Compat, ContractVersion};
-pub use diagnostic::{Code, Diagnostic, Diagnostics};
+pub use diagnostic::{Code, Diagnostic, Diagnostics, Span};
 pub use digest::Digest;
 pub use hook::{FailMode, Hook, HookPoint, UnknownHookPoint};
-pub use manifest::{Manifest, PluginId, PluginMeta, Runtime};
+pub use inspect::{ComponentSummary, inspect, summarize};
+pub use manifest::{
+    Limits, Locations, MEMORY_MB_RANGE, Manifest, PRIORITY_RANGE, PluginId, PluginMeta, Runtime,
+    fields,
+};
 pub use package::{MANIFEST_FILE, MAX_ARTIFACT_BYTES, MAX_MANIFEST_BYTES, Package};
+pub use tool::{InputSchema, Tool, check_input_schema};
+
+/// JSON Schema of `plugin.toml` (draft-07), for editors and other tools.
+pub const MANIFEST_SCHEMA: &str = include_str!("../plugin.schema.json");

@@ -1,32 +1,72 @@
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 
 use semver::{Version, VersionReq};
-use serde::Deserialize;
+use serde::Serialize;
+use toml::de::{DeTable, DeValue};
 
+use crate::capability::{
+    Capabilities, FsAccess, FsMode, HttpsPattern, relative_path, valid_secret_key,
+};
 use crate::contract::{Compat, ContractVersion};
-use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, Span};
 use crate::digest::Digest;
 use crate::hook::{FailMode, Hook, HookPoint};
+use crate::tool::{InputSchema, Tool, check_input_schema, valid_tool_name};
+use crate::walk::{Cx, Table, to_json};
+
+/// The field names of each table of `plugin.toml`. The parser refuses any
+/// other field; `plugin.schema.json` lists the same ones (a test checks).
+#[allow(missing_docs)]
+pub mod fields {
+    pub const TOP: &[&str] = &[
+        "plugin",
+        "runtime",
+        "hooks",
+        "tools",
+        "capabilities",
+        "limits",
+    ];
+    pub const PLUGIN: &[&str] = &[
+        "id",
+        "version",
+        "name",
+        "description",
+        "authors",
+        "license",
+        "contract",
+        "engine",
+    ];
+    pub const RUNTIME: &[&str] = &["kind", "artifact", "digest"];
+    pub const HOOK: &[&str] = &["point", "priority", "fail", "timeout_ms"];
+    pub const TOOL: &[&str] = &["name", "description", "input_schema"];
+    pub const CAPABILITIES: &[&str] = &["https", "fs", "secrets", "log"];
+    pub const FS: &[&str] = &["path", "mode"];
+    pub const LIMITS: &[&str] = &["memory_mb"];
+}
+
+const DOCS: &str = "docs/manifest.md";
+/// The only runtime kind Yoi runs.
+pub(crate) const RUNTIME_KIND: &str = "wasm-component";
+/// Bounds of `hooks[].priority`.
+pub const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = -1_000_000..=1_000_000;
+/// Bounds of `limits.memory_mb`.
+pub const MEMORY_MB_RANGE: std::ops::RangeInclusive<i64> = 1..=4096;
 
 /// A validated plugin id: lowercase `[a-z0-9][a-z0-9._-]{0,63}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct PluginId(String);
 
 impl PluginId {
     /// Validates `s` as a plugin id.
     pub fn new(s: &str) -> Result<Self, String> {
-        let bytes = s.as_bytes();
-        let Some(first) = bytes.first() else {
+        let Some(first) = s.bytes().next() else {
             return Err("is empty".into());
         };
-        if bytes.len() > 64 {
-            return Err(format!(
-                "is {} characters long; the limit is 64",
-                bytes.len()
-            ));
+        if s.len() > 64 {
+            return Err(format!("is {} bytes long; the limit is 64", s.len()));
         }
         if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
             return Err("must start with a lowercase letter or a digit".into());
@@ -55,7 +95,7 @@ impl fmt::Display for PluginId {
 }
 
 /// The `[plugin]` table.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PluginMeta {
     /// Stable id, e.g. `acme.redact`.
     pub id: PluginId,
@@ -63,7 +103,7 @@ pub struct PluginMeta {
     pub version: Version,
     /// Display name.
     pub name: Option<String>,
-    /// One-paragraph description.
+    /// What the plugin does.
     pub description: Option<String>,
     /// Authors.
     pub authors: Vec<String>,
@@ -78,16 +118,43 @@ pub struct PluginMeta {
 }
 
 /// The `[runtime]` table.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Runtime {
-    /// The artifact's path inside the package: relative, no `..`.
+    /// The artifact's path inside the package: relative, `/`-separated, no `..`.
     pub artifact: PathBuf,
     /// The artifact's digest.
     pub digest: Digest,
 }
 
+/// The `[limits]` table: what the plugin asks for. The host clamps every
+/// value to its own maxima.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Linear memory cap per instance, in MiB.
+    pub memory_mb: Option<u32>,
+}
+
+/// Where each field was written, by path (`runtime.digest`, `hooks[0].point`).
+/// Not part of a manifest's value: two manifests that say the same thing are
+/// equal however they are laid out.
+#[derive(Debug, Clone, Default)]
+pub struct Locations(BTreeMap<String, Span>);
+
+impl PartialEq for Locations {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Locations {
+    /// Where `path` was written, if it was.
+    pub fn get(&self, path: &str) -> Option<&Span> {
+        self.0.get(path)
+    }
+}
+
 /// A validated `plugin.toml`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Manifest {
     /// `[plugin]`.
     pub plugin: PluginMeta,
@@ -95,6 +162,15 @@ pub struct Manifest {
     pub runtime: Runtime,
     /// `[[hooks]]`, in file order.
     pub hooks: Vec<Hook>,
+    /// `[[tools]]`, in file order.
+    pub tools: Vec<Tool>,
+    /// `[capabilities]`.
+    pub capabilities: Capabilities,
+    /// `[limits]`.
+    pub limits: Limits,
+    /// Field locations, for diagnostics found after parsing.
+    #[serde(skip)]
+    pub locations: Locations,
 }
 
 fn display<T: fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -111,105 +187,160 @@ fn display_opt<T: fmt::Display, S: serde::Serializer>(
     }
 }
 
-/// The only runtime kind Yoi runs.
-const RUNTIME_KIND: &str = "wasm-component";
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawManifest {
-    plugin: RawPlugin,
-    runtime: RawRuntime,
-    #[serde(default)]
-    hooks: Vec<RawHook>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPlugin {
-    id: String,
-    version: String,
-    name: Option<String>,
-    description: Option<String>,
-    #[serde(default)]
-    authors: Vec<String>,
-    license: Option<String>,
-    contract: String,
-    engine: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRuntime {
-    kind: String,
-    artifact: String,
-    digest: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHook {
-    point: String,
-    #[serde(default)]
-    priority: i32,
-    fail: Option<String>,
-    timeout_ms: Option<i64>,
-}
-
 impl Manifest {
     /// Parses and validates a manifest, returning every problem found.
     pub fn parse(text: &str) -> Result<Manifest, Diagnostics> {
-        let raw: RawManifest = toml::from_str(text).map_err(|e| {
-            let message = e.message().to_owned();
-            let path = match e.span() {
-                Some(span) => {
-                    let (line, col) = line_col(text, span.start);
-                    format!("plugin.toml:{line}:{col}")
-                }
-                None => "plugin.toml".to_owned(),
-            };
-            Diagnostics(vec![Diagnostic::new(
-                Code::TomlSyntax,
-                path,
-                message,
-                "see docs/manifest.md for the fields and their types",
-            )])
-        })?;
-        validate(raw)
+        let mut cx = Cx::new(text);
+        let (doc, syntax) = DeTable::parse_recoverable(text);
+        let fail = |cx: Cx<'_>| {
+            Err(Diagnostics::new(
+                cx.diags,
+                "plugin.toml",
+                Some(text.to_owned()),
+            ))
+        };
+        if !syntax.is_empty() {
+            // A broken tree would only add confusing follow-on problems.
+            for e in syntax {
+                cx.error(
+                    Code::TomlSyntax,
+                    "plugin.toml",
+                    e.span(),
+                    e.message().trim_end().to_owned(),
+                    "fix the TOML syntax at the marked spot",
+                );
+            }
+            return fail(cx);
+        }
+        let root = Table::root(&doc);
+        root.deny_unknown(&mut cx, fields::TOP, DOCS);
+        let mut locations = BTreeMap::new();
+
+        let plugin = root
+            .table(&mut cx, "plugin", Some("id, version and contract"))
+            .and_then(|t| read_plugin(&mut cx, &t, &mut locations));
+        let runtime = root
+            .table(&mut cx, "runtime", Some("kind, artifact and digest"))
+            .and_then(|t| read_runtime(&mut cx, &t, &mut locations));
+        let hooks = read_hooks(&mut cx, &root, &mut locations);
+        let tools = read_tools(&mut cx, &root, &mut locations);
+        if root.raw("hooks").is_none() && root.raw("tools").is_none() {
+            cx.error(
+                Code::NoEntryPoints,
+                "hooks",
+                None,
+                "the manifest declares no hooks and no tools, so the plugin would never run",
+                "add a `[[hooks]]` table with `point = \"tool.pre_exec\"` (or another point), or a `[[tools]]` table",
+            );
+        }
+        let capabilities = match root.table(&mut cx, "capabilities", None) {
+            Some(t) => read_capabilities(&mut cx, &t),
+            None => Some(Capabilities::none()),
+        };
+        let limits = match root.table(&mut cx, "limits", None) {
+            Some(t) => read_limits(&mut cx, &t),
+            None => Some(Limits::default()),
+        };
+
+        match (plugin, runtime, hooks, tools, capabilities, limits) {
+            (
+                Some(plugin),
+                Some(runtime),
+                Some(hooks),
+                Some(tools),
+                Some(capabilities),
+                Some(limits),
+            ) if cx.diags.is_empty() => {
+                let locations = Locations(
+                    locations
+                        .into_iter()
+                        .map(|(k, r)| (k, Span::locate(text, r)))
+                        .collect(),
+                );
+                Ok(Manifest {
+                    plugin,
+                    runtime,
+                    hooks,
+                    tools,
+                    capabilities,
+                    limits,
+                    locations,
+                })
+            }
+            _ => fail(cx),
+        }
     }
 
-    /// Checks the manifest against what a host supports: the contract version
-    /// and the `engine` range. Empty when compatible.
+    /// Checks the manifest against what a host supports: the contract
+    /// version, the `engine` range, the hook points it runs and whether it
+    /// runs tools. Empty when compatible.
     pub fn compatibility(&self, host: &Compat) -> Vec<Diagnostic> {
+        let at = |path: &str| self.locations.get(path).cloned();
         let mut out = Vec::new();
         if !self.plugin.contract.runs_on(&host.contract) {
-            out.push(Diagnostic::new(
-                Code::ContractIncompatible,
-                "plugin.contract",
-                format!(
-                    "the plugin targets {} but this host implements {}",
-                    self.plugin.contract, host.contract
-                ),
-                format!(
-                    "rebuild the plugin against {} (update yoi-pdk), or run it on a host that implements {}",
-                    host.contract, self.plugin.contract
-                ),
-            ));
+            out.push(
+                Diagnostic::new(
+                    Code::ContractIncompatible,
+                    "plugin.contract",
+                    format!(
+                        "the plugin targets {} but this host implements {}",
+                        self.plugin.contract, host.contract
+                    ),
+                    format!(
+                        "rebuild the plugin against {} (update yoi-pdk), or run it on a host that implements {}",
+                        host.contract, self.plugin.contract
+                    ),
+                )
+                .at(at("plugin.contract")),
+            );
         }
         if let Some(req) = &self.plugin.engine
             && !req.matches(&host.engine)
         {
-            out.push(Diagnostic::new(
-                Code::EngineIncompatible,
-                "plugin.engine",
-                format!(
-                    "the plugin supports Yoi `{req}` but this host is Yoi {}",
-                    host.engine
-                ),
-                format!(
-                    "widen `plugin.engine` to include {} if the plugin works there, or use a matching host",
-                    host.engine
-                ),
-            ));
+            out.push(
+                Diagnostic::new(
+                    Code::EngineIncompatible,
+                    "plugin.engine",
+                    format!("the plugin supports Yoi `{req}` but this host is Yoi {}", host.engine),
+                    format!(
+                        "widen `plugin.engine` to include {} if the plugin works there, or use a matching host",
+                        host.engine
+                    ),
+                )
+                .at(at("plugin.engine")),
+            );
+        }
+        for (i, hook) in self.hooks.iter().enumerate() {
+            if !host.hook_points.contains(&hook.point) {
+                let path = format!("hooks[{i}].point");
+                let runs: Vec<_> = host.hook_points.iter().map(|p| p.as_str()).collect();
+                out.push(
+                    Diagnostic::new(
+                        Code::HookUnsupported,
+                        &path,
+                        format!(
+                            "hook point `{}` is not part of contract {}, which this host implements",
+                            hook.point, host.contract
+                        ),
+                        format!("remove this hook; the contract defines: {}", runs.join(", ")),
+                    )
+                    .at(at(&path)),
+                );
+            }
+        }
+        if !self.tools.is_empty() && host.tools_interface.is_none() {
+            out.push(
+                Diagnostic::new(
+                    Code::ToolNotExported,
+                    "tools",
+                    format!(
+                        "contract {} has no tool interface, so tools cannot run",
+                        host.contract
+                    ),
+                    "remove the [[tools]] tables, or target a contract version that defines tools",
+                )
+                .at(at("tools[0].name")),
+            );
         }
         out
     }
@@ -218,375 +349,700 @@ impl Manifest {
     pub fn hook(&self, point: HookPoint) -> Option<&Hook> {
         self.hooks.iter().find(|h| h.point == point)
     }
+
+    /// Writes the manifest back as `plugin.toml` text. Parsing the result
+    /// gives an equal manifest.
+    pub fn to_toml(&self) -> String {
+        use toml::{Table as T, Value as V};
+        let s = |v: &str| V::String(v.to_owned());
+        let mut plugin = T::new();
+        plugin.insert("id".into(), s(self.plugin.id.as_str()));
+        plugin.insert("version".into(), s(&self.plugin.version.to_string()));
+        for (key, value) in [
+            ("name", &self.plugin.name),
+            ("description", &self.plugin.description),
+            ("license", &self.plugin.license),
+        ] {
+            if let Some(v) = value {
+                plugin.insert(key.into(), s(v));
+            }
+        }
+        if !self.plugin.authors.is_empty() {
+            plugin.insert(
+                "authors".into(),
+                V::Array(self.plugin.authors.iter().map(|a| s(a)).collect()),
+            );
+        }
+        plugin.insert("contract".into(), s(&self.plugin.contract.to_string()));
+        if let Some(engine) = &self.plugin.engine {
+            plugin.insert("engine".into(), s(&engine.to_string()));
+        }
+        let mut runtime = T::new();
+        runtime.insert("kind".into(), s(RUNTIME_KIND));
+        runtime.insert(
+            "artifact".into(),
+            s(&self.runtime.artifact.to_string_lossy()),
+        );
+        runtime.insert("digest".into(), s(&self.runtime.digest.to_string()));
+        let mut doc = T::new();
+        doc.insert("plugin".into(), V::Table(plugin));
+        doc.insert("runtime".into(), V::Table(runtime));
+        if !self.hooks.is_empty() {
+            let hooks = self.hooks.iter().map(|h| {
+                let mut t = T::new();
+                t.insert("point".into(), s(h.point.as_str()));
+                t.insert("priority".into(), V::Integer(i64::from(h.priority)));
+                t.insert("fail".into(), s(&h.fail.to_string()));
+                t.insert("timeout_ms".into(), V::Integer(i64::from(h.timeout_ms)));
+                V::Table(t)
+            });
+            doc.insert("hooks".into(), V::Array(hooks.collect()));
+        }
+        if !self.tools.is_empty() {
+            let tools = self.tools.iter().map(|tool| {
+                let mut t = T::new();
+                t.insert("name".into(), s(&tool.name));
+                t.insert("description".into(), s(&tool.description));
+                let schema = match &tool.input_schema {
+                    InputSchema::File(path) => s(path),
+                    InputSchema::Inline(json) => json_to_toml(json),
+                };
+                t.insert("input_schema".into(), schema);
+                V::Table(t)
+            });
+            doc.insert("tools".into(), V::Array(tools.collect()));
+        }
+        let caps = &self.capabilities;
+        let mut c = T::new();
+        c.insert(
+            "https".into(),
+            V::Array(caps.https.iter().map(|p| s(&p.to_string())).collect()),
+        );
+        let fs = caps.fs.iter().map(|f| {
+            let mut t = T::new();
+            t.insert("path".into(), s(&f.path));
+            t.insert(
+                "mode".into(),
+                s(if f.mode == FsMode::Ro { "ro" } else { "rw" }),
+            );
+            V::Table(t)
+        });
+        c.insert("fs".into(), V::Array(fs.collect()));
+        c.insert(
+            "secrets".into(),
+            V::Array(caps.secrets.iter().map(|k| s(k)).collect()),
+        );
+        c.insert("log".into(), V::Boolean(caps.log));
+        doc.insert("capabilities".into(), V::Table(c));
+        if let Some(mb) = self.limits.memory_mb {
+            let mut l = T::new();
+            l.insert("memory_mb".into(), V::Integer(i64::from(mb)));
+            doc.insert("limits".into(), V::Table(l));
+        }
+        toml::to_string(&doc)
+            .unwrap_or_else(|e| unreachable!("a toml::Table always serializes: {e}"))
+    }
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text.as_bytes()[..offset.min(text.len())];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
-    (line, col)
-}
-
-fn validate(raw: RawManifest) -> Result<Manifest, Diagnostics> {
-    let mut errs = Vec::new();
-
-    let id = keep(&mut errs, PluginId::new(&raw.plugin.id).map_err(|why| {
-        Diagnostic::new(
-            Code::IdFormat,
-            "plugin.id",
-            format!("`{}` {why}", raw.plugin.id.escape_default()),
-            "use lowercase letters, digits, `.`, `_` or `-`, starting with a letter or digit, e.g. `acme.redact`",
-        )
-    }));
-    let version = keep(
-        &mut errs,
-        Version::parse(&raw.plugin.version).map_err(|e| {
-            Diagnostic::new(
-                Code::VersionFormat,
-                "plugin.version",
-                format!(
-                    "`{}` is not a semver version: {e}",
-                    raw.plugin.version.escape_default()
-                ),
-                "write a version like `1.2.0`",
-            )
-        }),
-    );
-    let contract = keep(&mut errs, raw.plugin.contract.parse::<ContractVersion>().map_err(|why| {
-        Diagnostic::new(
-            Code::ContractFormat,
-            "plugin.contract",
-            format!("`{}` {why}", raw.plugin.contract.escape_default()),
-            "write `contract = \"yoi:plugin@0.1.0\"` (the version your yoi-pdk builds against)",
-        )
-    }));
-    let engine = match &raw.plugin.engine {
-        None => Some(None),
-        Some(text) => keep(
-            &mut errs,
-            VersionReq::parse(text).map(Some).map_err(|e| {
-                Diagnostic::new(
-                    Code::EngineRange,
-                    "plugin.engine",
-                    format!("`{}` is not a semver range: {e}", text.escape_default()),
-                    "write a range like `>=0.1, <0.2`, or remove the field to accept any host",
-                )
-            }),
+/// JSON → TOML for inline schemas. `null` has no TOML form; schemas written
+/// in TOML never contain it, so it cannot occur in a parsed manifest.
+fn json_to_toml(v: &serde_json::Value) -> toml::Value {
+    use serde_json::Value as J;
+    match v {
+        J::Null => toml::Value::String(String::new()),
+        J::Bool(b) => toml::Value::Boolean(*b),
+        J::Number(n) => n
+            .as_i64()
+            .map(toml::Value::Integer)
+            .unwrap_or_else(|| toml::Value::Float(n.as_f64().unwrap_or_default())),
+        J::String(s) => toml::Value::String(s.clone()),
+        J::Array(a) => toml::Value::Array(a.iter().map(json_to_toml).collect()),
+        J::Object(o) => toml::Value::Table(
+            o.iter()
+                .map(|(k, v)| (k.clone(), json_to_toml(v)))
+                .collect(),
         ),
-    };
-
-    if raw.runtime.kind != RUNTIME_KIND {
-        let hint = match raw.runtime.kind.as_str() {
-            "wasm" | "wasm-module" | "core-wasm" | "wasi" | "wasip1" | "extism" => {
-                "core WebAssembly modules are not run by Yoi: build a component with yoi-pdk \
-                 (`cargo build --target wasm32-wasip2`) and set `kind = \"wasm-component\"`"
-            }
-            _ => "set `kind = \"wasm-component\"`; it is the only runtime Yoi supports",
-        };
-        errs.push(Diagnostic::new(
-            Code::RuntimeKind,
-            "runtime.kind",
-            format!(
-                "runtime kind `{}` is not supported; Yoi runs WebAssembly components only",
-                raw.runtime.kind.escape_default()
-            ),
-            hint,
-        ));
     }
-    let artifact = keep(&mut errs, artifact_path(&raw.runtime.artifact));
-    let digest = keep(&mut errs, raw.runtime.digest.parse::<Digest>().map_err(|why| {
-        Diagnostic::new(
-            Code::DigestFormat,
-            "runtime.digest",
-            format!("`{}` {why}", raw.runtime.digest.escape_default()),
-            "write `sha256:` and the 64 lowercase hex digits of the artifact's SHA-256 (`sha256sum FILE`), or let `cargo xtask build-examples` fill it",
+}
+
+type Locs = BTreeMap<String, std::ops::Range<usize>>;
+
+/// Checks an optional metadata text: not blank, at most `max` characters.
+fn text_field(
+    cx: &mut Cx<'_>,
+    path: &str,
+    value: &str,
+    span: std::ops::Range<usize>,
+    max: usize,
+) -> bool {
+    let n = value.chars().count();
+    let problem = if value.trim().is_empty() {
+        Some("is empty".to_owned())
+    } else if n > max {
+        Some(format!("is {n} characters long; the limit is {max}"))
+    } else {
+        None
+    };
+    match problem {
+        Some(why) => {
+            cx.error(
+                Code::TextField,
+                path,
+                Some(span),
+                format!("`{path}` {why}"),
+                format!("write a non-empty text of at most {max} characters, or remove the field"),
+            );
+            false
+        }
+        None => true,
+    }
+}
+
+fn read_plugin(cx: &mut Cx<'_>, t: &Table<'_, '_>, locs: &mut Locs) -> Option<PluginMeta> {
+    t.deny_unknown(cx, fields::PLUGIN, DOCS);
+    let id = t
+        .required_string(cx, "id", "the plugin's stable id", "id = \"acme.redact\"")
+        .and_then(|f| {
+            locs.insert("plugin.id".into(), f.span.clone());
+            PluginId::new(f.value)
+                .map_err(|why| {
+                    cx.error(
+                        Code::IdFormat,
+                        "plugin.id",
+                        Some(f.span),
+                        format!("`{}` {why}", f.value.escape_default()),
+                        "use lowercase letters, digits, `.`, `_` or `-`, starting with a letter or digit, e.g. `acme.redact`",
+                    )
+                })
+                .ok()
+        });
+    let version = t
+        .required_string(
+            cx,
+            "version",
+            "the plugin's semver version",
+            "version = \"0.1.0\"",
         )
-    }));
-
-    let mut hooks = Vec::new();
-    let mut seen = BTreeSet::new();
-    if raw.hooks.is_empty() {
-        errs.push(Diagnostic::new(
-            Code::NoHooks,
-            "hooks",
-            "the manifest declares no hooks, so the plugin would never run",
-            "add a `[[hooks]]` table with `point = \"tool.pre_exec\"` (or another point)",
-        ));
-    }
-    for (i, h) in raw.hooks.iter().enumerate() {
-        if let Some(hook) = validate_hook(i, h, &mut errs) {
-            if !seen.insert(hook.point) {
-                errs.push(Diagnostic::new(
-                    Code::HookDuplicate,
-                    format!("hooks[{i}].point"),
-                    format!("hook point `{}` is declared more than once", hook.point),
-                    "declare each hook point once; one handler per point per plugin",
-                ));
+        .and_then(|f| {
+            Version::parse(f.value)
+                .map_err(|e| {
+                    cx.error(
+                        Code::VersionFormat,
+                        "plugin.version",
+                        Some(f.span),
+                        format!(
+                            "`{}` is not a semver version: {e}",
+                            f.value.escape_default()
+                        ),
+                        "write a version like `1.2.0`",
+                    )
+                })
+                .ok()
+        });
+    let contract = t
+        .required_string(cx, "contract", "the WIT contract it targets", "contract = \"yoi:plugin@0.1.0\"")
+        .and_then(|f| {
+            locs.insert("plugin.contract".into(), f.span.clone());
+            f.value
+                .parse::<ContractVersion>()
+                .map_err(|why| {
+                    cx.error(
+                        Code::ContractFormat,
+                        "plugin.contract",
+                        Some(f.span),
+                        format!("`{}` {why}", f.value.escape_default()),
+                        "write `contract = \"yoi:plugin@0.1.0\"` (the version your yoi-pdk builds against)",
+                    )
+                })
+                .ok()
+        });
+    let mut ok = true;
+    let engine = match t.string(cx, "engine") {
+        None => None,
+        Some(f) => {
+            locs.insert("plugin.engine".into(), f.span.clone());
+            match VersionReq::parse(f.value) {
+                Ok(req) => Some(req),
+                Err(e) => {
+                    ok = false;
+                    cx.error(
+                        Code::EngineRange,
+                        "plugin.engine",
+                        Some(f.span),
+                        format!("`{}` is not a semver range: {e}", f.value.escape_default()),
+                        "write a range like `>=0.1, <0.2`, or remove the field to accept any host",
+                    );
+                    None
+                }
             }
-            hooks.push(hook);
         }
-    }
-
-    match (id, version, contract, engine, artifact, digest) {
-        (Some(id), Some(version), Some(contract), Some(engine), Some(artifact), Some(digest))
-            if errs.is_empty() =>
-        {
-            Ok(Manifest {
-                plugin: PluginMeta {
-                    id,
-                    version,
-                    name: raw.plugin.name,
-                    description: raw.plugin.description,
-                    authors: raw.plugin.authors,
-                    license: raw.plugin.license,
-                    contract,
-                    engine,
-                },
-                runtime: Runtime { artifact, digest },
-                hooks,
-            })
-        }
-        _ => Err(Diagnostics(errs)),
-    }
-}
-
-/// Records the error of `r`, if any, and returns its value.
-fn keep<T>(errs: &mut Vec<Diagnostic>, r: Result<T, Diagnostic>) -> Option<T> {
-    r.map_err(|d| errs.push(d)).ok()
-}
-
-fn validate_hook(i: usize, h: &RawHook, errs: &mut Vec<Diagnostic>) -> Option<Hook> {
-    let point = h
-        .point
-        .parse::<HookPoint>()
-        .map_err(|_| {
-            let known: Vec<_> = HookPoint::ALL.iter().map(|p| p.as_str()).collect();
-            errs.push(Diagnostic::new(
-                Code::HookPoint,
-                format!("hooks[{i}].point"),
-                format!("`{}` is not a hook point", h.point.escape_default()),
-                format!("use one of: {}", known.join(", ")),
-            ));
+    };
+    let mut text = |key: &str, max: usize, cx: &mut Cx<'_>| {
+        t.string(cx, key).and_then(|f| {
+            let path = format!("plugin.{key}");
+            if text_field(cx, &path, f.value, f.span, max) {
+                Some(f.value.to_owned())
+            } else {
+                ok = false;
+                None
+            }
         })
-        .ok();
-    let fail = match h.fail.as_deref() {
-        None | Some("open") => Some(FailMode::Open),
-        Some("closed") => Some(FailMode::Closed),
-        Some(other) => {
-            errs.push(Diagnostic::new(
-                Code::HookFailMode,
-                format!("hooks[{i}].fail"),
-                format!("`{}` is not a fail mode", other.escape_default()),
-                "write `fail = \"open\"` (failures let the event through) or `fail = \"closed\"` (failures block it)",
-            ));
-            None
-        }
     };
-    let timeout_ms = match h.timeout_ms {
-        None => Some(Hook::DEFAULT_TIMEOUT_MS),
-        Some(ms) if (1..=i64::from(Hook::MAX_TIMEOUT_MS)).contains(&ms) => u32::try_from(ms).ok(),
-        Some(ms) => {
-            errs.push(Diagnostic::new(
-                Code::HookTimeout,
-                format!("hooks[{i}].timeout_ms"),
-                format!("{ms} ms is out of bounds"),
+    let name = text("name", 100, cx);
+    let description = text("description", 2000, cx);
+    let license = text("license", 200, cx);
+    let mut authors = Vec::new();
+    for (i, f) in t.strings(cx, "authors").into_iter().enumerate() {
+        if text_field(cx, &format!("plugin.authors[{i}]"), f.value, f.span, 200) {
+            authors.push(f.value.to_owned());
+        } else {
+            ok = false;
+        }
+    }
+    Some(PluginMeta {
+        id: id?,
+        version: version?,
+        name,
+        description,
+        authors,
+        license,
+        contract: contract?,
+        engine,
+    })
+    .filter(|_| ok)
+}
+
+fn read_runtime(cx: &mut Cx<'_>, t: &Table<'_, '_>, locs: &mut Locs) -> Option<Runtime> {
+    t.deny_unknown(cx, fields::RUNTIME, DOCS);
+    let kind_ok = t
+        .required_string(cx, "kind", "the runtime kind", "kind = \"wasm-component\"")
+        .map(|f| {
+            if f.value == RUNTIME_KIND {
+                return true;
+            }
+            let fix = match f.value {
+                "wasm" | "wasm-module" | "core-wasm" | "wasi" | "wasip1" | "wasm32-wasi"
+                | "extism" => {
+                    "core WebAssembly modules are not run by Yoi: build a component with yoi-pdk \
+                     (`cargo build --target wasm32-wasip2`) and set `kind = \"wasm-component\"`"
+                }
+                _ => "set `kind = \"wasm-component\"`; it is the only runtime Yoi supports",
+            };
+            cx.error(
+                Code::RuntimeKind,
+                "runtime.kind",
+                Some(f.span),
                 format!(
-                    "use 1 to {} ms (default {})",
-                    Hook::MAX_TIMEOUT_MS,
-                    Hook::DEFAULT_TIMEOUT_MS
+                    "runtime kind `{}` is not supported; Yoi runs WebAssembly components only",
+                    f.value.escape_default()
                 ),
-            ));
-            None
+                fix,
+            );
+            false
+        })
+        .unwrap_or(false);
+    let artifact = t
+        .required_string(cx, "artifact", "the component's path in the package", "artifact = \"plugin.wasm\"")
+        .and_then(|f| {
+            locs.insert("runtime.artifact".into(), f.span.clone());
+            match relative_path(f.value) {
+                Ok(p) if p != "." => Some(PathBuf::from(p)),
+                Ok(_) => {
+                    cx.error(
+                        Code::ArtifactPath,
+                        "runtime.artifact",
+                        Some(f.span),
+                        format!("`{}` does not name a file", f.value.escape_default()),
+                        "name the component file, e.g. `artifact = \"plugin.wasm\"`",
+                    );
+                    None
+                }
+                Err(why) => {
+                    cx.error(
+                        Code::ArtifactPath,
+                        "runtime.artifact",
+                        Some(f.span),
+                        format!("`{}` {why}", f.value.escape_default()),
+                        "name a file inside the package folder with a relative path, e.g. `artifact = \"plugin.wasm\"`",
+                    );
+                    None
+                }
+            }
+        });
+    let digest = t
+        .required_string(cx, "digest", "the artifact's sha256 digest", "digest = \"sha256:<64 hex digits>\"")
+        .and_then(|f| {
+            locs.insert("runtime.digest".into(), f.span.clone());
+            f.value
+                .parse::<Digest>()
+                .map_err(|why| {
+                    cx.error(
+                        Code::DigestFormat,
+                        "runtime.digest",
+                        Some(f.span),
+                        format!("`{}` {why}", f.value.escape_default()),
+                        "write `sha256:` and the 64 lowercase hex digits of the artifact's SHA-256 (`sha256sum FILE`)",
+                    )
+                })
+                .ok()
+        });
+    Some(Runtime {
+        artifact: artifact?,
+        digest: digest?,
+    })
+    .filter(|_| kind_ok)
+}
+
+fn read_hooks(cx: &mut Cx<'_>, root: &Table<'_, '_>, locs: &mut Locs) -> Option<Vec<Hook>> {
+    let mut hooks = Vec::new();
+    let mut ok = true;
+    let mut seen = BTreeSet::new();
+    for t in root.tables(cx, "hooks") {
+        t.deny_unknown(cx, fields::HOOK, DOCS);
+        let path = |key: &str| format!("{}.{key}", t.path);
+        let point = t
+            .required_string(cx, "point", "the hook point", "point = \"tool.pre_exec\"")
+            .and_then(|f| {
+                locs.insert(path("point"), f.span.clone());
+                match f.value.parse::<HookPoint>() {
+                    Ok(p) if !seen.insert(p) => {
+                        cx.error(
+                            Code::HookDuplicate,
+                            &path("point"),
+                            Some(f.span),
+                            format!("hook point `{p}` is declared more than once"),
+                            "declare each hook point once; one handler per point per plugin",
+                        );
+                        None
+                    }
+                    Ok(p) => Some(p),
+                    Err(_) => {
+                        let known: Vec<_> = HookPoint::ALL.iter().map(|p| p.as_str()).collect();
+                        let fix = match crate::walk::did_you_mean(f.value, &known) {
+                            Some(close) => format!("did you mean `{close}`?"),
+                            None => format!("use one of: {}", known.join(", ")),
+                        };
+                        cx.error(
+                            Code::HookPoint,
+                            &path("point"),
+                            Some(f.span),
+                            format!("`{}` is not a hook point", f.value.escape_default()),
+                            fix,
+                        );
+                        None
+                    }
+                }
+            });
+        let priority = match t.integer(cx, "priority") {
+            None => Some(0),
+            Some(f) if PRIORITY_RANGE.contains(&f.value) => i32::try_from(f.value).ok(),
+            Some(f) => {
+                cx.error(
+                    Code::HookPriority,
+                    &path("priority"),
+                    Some(f.span),
+                    format!("priority {} is out of bounds", f.value),
+                    format!(
+                        "use {} to {} (higher runs first; default 0)",
+                        PRIORITY_RANGE.start(),
+                        PRIORITY_RANGE.end()
+                    ),
+                );
+                None
+            }
+        };
+        let fail = match t.string(cx, "fail") {
+            None => Some(FailMode::Open),
+            Some(f) => match f.value {
+                "open" => Some(FailMode::Open),
+                "closed" => Some(FailMode::Closed),
+                other => {
+                    cx.error(
+                        Code::HookFailMode,
+                        &path("fail"),
+                        Some(f.span),
+                        format!("`{}` is not a fail mode", other.escape_default()),
+                        "write `fail = \"open\"` (failures let the event through) or `fail = \"closed\"` (failures block it)",
+                    );
+                    None
+                }
+            },
+        };
+        let timeout_ms = match t.integer(cx, "timeout_ms") {
+            None => Some(Hook::DEFAULT_TIMEOUT_MS),
+            Some(f) if (1..=i64::from(Hook::MAX_TIMEOUT_MS)).contains(&f.value) => {
+                u32::try_from(f.value).ok()
+            }
+            Some(f) => {
+                cx.error(
+                    Code::HookTimeout,
+                    &path("timeout_ms"),
+                    Some(f.span),
+                    format!("{} ms is out of bounds", f.value),
+                    format!(
+                        "use 1 to {} ms (default {})",
+                        Hook::MAX_TIMEOUT_MS,
+                        Hook::DEFAULT_TIMEOUT_MS
+                    ),
+                );
+                None
+            }
+        };
+        match (point, priority, fail, timeout_ms) {
+            (Some(point), Some(priority), Some(fail), Some(timeout_ms)) => hooks.push(Hook {
+                point,
+                priority,
+                fail,
+                timeout_ms,
+            }),
+            _ => ok = false,
         }
+    }
+    ok.then_some(hooks)
+}
+
+fn read_tools(cx: &mut Cx<'_>, root: &Table<'_, '_>, locs: &mut Locs) -> Option<Vec<Tool>> {
+    let mut tools = Vec::new();
+    let mut ok = true;
+    let mut seen = BTreeSet::new();
+    for t in root.tables(cx, "tools") {
+        t.deny_unknown(cx, fields::TOOL, DOCS);
+        let path = |key: &str| format!("{}.{key}", t.path);
+        let name = t
+            .required_string(cx, "name", "the tool's name", "name = \"get_weather\"")
+            .and_then(|f| {
+                locs.insert(path("name"), f.span.clone());
+                if !valid_tool_name(f.value) {
+                    cx.error(
+                        Code::ToolName,
+                        &path("name"),
+                        Some(f.span),
+                        format!("`{}` is not a valid tool name", f.value.escape_default()),
+                        "use 1 to 64 lowercase letters, digits, `_` or `-`, starting with a letter, e.g. `get_weather`",
+                    );
+                    None
+                } else if !seen.insert(f.value) {
+                    cx.error(
+                        Code::ToolDuplicate,
+                        &path("name"),
+                        Some(f.span),
+                        format!("tool `{}` is declared more than once", f.value),
+                        "give each tool a unique name",
+                    );
+                    None
+                } else {
+                    Some(f.value.to_owned())
+                }
+            });
+        let description = t
+            .required_string(
+                cx,
+                "description",
+                "what the tool does, for the model",
+                "description = \"Current weather for a city\"",
+            )
+            .and_then(|f| {
+                if f.value.trim().is_empty() || f.value.chars().count() > 4096 {
+                    cx.error(
+                        Code::ToolDescription,
+                        &path("description"),
+                        Some(f.span),
+                        "the description is empty or longer than 4096 characters",
+                        "say in one or two sentences what the tool does and when to use it",
+                    );
+                    None
+                } else {
+                    Some(f.value.to_owned())
+                }
+            });
+        let schema = match t.raw("input_schema") {
+            None => {
+                cx.error(
+                    Code::MissingField,
+                    &path("input_schema"),
+                    Some(t.span.clone()),
+                    format!("`[{}]` is missing `input_schema` (a JSON Schema)", t.path),
+                    "add `input_schema = { type = \"object\", properties = { ... } }` or a path to a JSON file in the package",
+                );
+                None
+            }
+            Some(v) => match v.get_ref() {
+                DeValue::String(file) => match relative_path(file) {
+                    Ok(p) if p != "." => Some(InputSchema::File(p)),
+                    other => {
+                        let why = other.err().unwrap_or_else(|| "does not name a file".into());
+                        cx.error(
+                            Code::ToolSchemaFile,
+                            &path("input_schema"),
+                            Some(v.span()),
+                            format!("schema file `{}` {why}", file.escape_default()),
+                            "name a JSON file inside the package with a relative path, e.g. `schemas/input.json`",
+                        );
+                        None
+                    }
+                },
+                DeValue::Table(_) => match to_json(v.get_ref())
+                    .and_then(|json| check_input_schema(&json).map(|()| json))
+                {
+                    Ok(json) => Some(InputSchema::Inline(json)),
+                    Err(why) => {
+                        cx.error(
+                            Code::ToolSchema,
+                            &path("input_schema"),
+                            Some(v.span()),
+                            format!("the input schema {why}"),
+                            "write a JSON Schema whose root is `type = \"object\"` (https://json-schema.org)",
+                        );
+                        None
+                    }
+                },
+                _ => {
+                    cx.error(
+                        Code::WrongType,
+                        &path("input_schema"),
+                        Some(v.span()),
+                        "expected a table (an inline JSON Schema) or a string (a schema file)",
+                        "write `input_schema = { type = \"object\" }` or `input_schema = \"schemas/input.json\"`",
+                    );
+                    None
+                }
+            },
+        };
+        match (name, description, schema) {
+            (Some(name), Some(description), Some(input_schema)) => tools.push(Tool {
+                name,
+                description,
+                input_schema,
+            }),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(tools)
+}
+
+fn read_capabilities(cx: &mut Cx<'_>, t: &Table<'_, '_>) -> Option<Capabilities> {
+    t.deny_unknown(cx, fields::CAPABILITIES, DOCS);
+    let mut ok = true;
+    let dup = |cx: &mut Cx<'_>, path: &str, span, what: String| {
+        cx.error(
+            Code::CapabilityDuplicate,
+            path,
+            Some(span),
+            format!("{what} is requested more than once"),
+            "request each capability once",
+        );
     };
-    Some(Hook {
-        point: point?,
-        priority: h.priority,
-        fail: fail?,
-        timeout_ms: timeout_ms?,
+    let mut https = Vec::new();
+    for (i, f) in t.strings(cx, "https").into_iter().enumerate() {
+        let path = format!("capabilities.https[{i}]");
+        match f.value.parse::<HttpsPattern>() {
+            Ok(p) if https.contains(&p) => {
+                ok = false;
+                dup(cx, &path, f.span, format!("`{p}`"));
+            }
+            Ok(p) => https.push(p),
+            Err(why) => {
+                ok = false;
+                cx.error(
+                    Code::HttpsPattern,
+                    &path,
+                    Some(f.span),
+                    format!("`{}` {why}", f.value.escape_default()),
+                    "write a host like `api.example.com`, `*.example.com` (subdomains only), optionally with `:port` or `http://`",
+                );
+            }
+        }
+    }
+    let mut fs: Vec<FsAccess> = Vec::new();
+    for entry in t.tables(cx, "fs") {
+        entry.deny_unknown(cx, fields::FS, DOCS);
+        let path = entry
+            .required_string(cx, "path", "a path in the data root", "path = \"cache\"")
+            .and_then(|f| match relative_path(f.value) {
+                Ok(p) if fs.iter().any(|e| e.path == p) => {
+                    dup(cx, &format!("{}.path", entry.path), f.span, format!("path `{p}`"));
+                    None
+                }
+                Ok(p) => Some(p),
+                Err(why) => {
+                    cx.error(
+                        Code::FsPath,
+                        &format!("{}.path", entry.path),
+                        Some(f.span),
+                        format!("`{}` {why}", f.value.escape_default()),
+                        "name a folder inside the plugin's data root with a relative path, e.g. `cache`",
+                    );
+                    None
+                }
+            });
+        let mode = entry
+            .required_string(cx, "mode", "`ro` or `rw`", "mode = \"ro\"")
+            .and_then(|f| match f.value {
+                "ro" => Some(FsMode::Ro),
+                "rw" => Some(FsMode::Rw),
+                other => {
+                    cx.error(
+                        Code::FsMode,
+                        &format!("{}.mode", entry.path),
+                        Some(f.span),
+                        format!("`{}` is not an access mode", other.escape_default()),
+                        "write `mode = \"ro\"` (read only) or `mode = \"rw\"` (read and write)",
+                    );
+                    None
+                }
+            });
+        match (path, mode) {
+            (Some(path), Some(mode)) => fs.push(FsAccess { path, mode }),
+            _ => ok = false,
+        }
+    }
+    let mut secrets: Vec<String> = Vec::new();
+    for (i, f) in t.strings(cx, "secrets").into_iter().enumerate() {
+        let path = format!("capabilities.secrets[{i}]");
+        if !valid_secret_key(f.value) {
+            ok = false;
+            cx.error(
+                Code::SecretKey,
+                &path,
+                Some(f.span),
+                format!("`{}` is not a valid secret key", f.value.escape_default()),
+                "use letters, digits, `_`, `.` or `-`, starting with a letter or `_`, e.g. `WEATHER_API_KEY`",
+            );
+        } else if secrets.iter().any(|s| s == f.value) {
+            ok = false;
+            dup(cx, &path, f.span, format!("secret `{}`", f.value));
+        } else {
+            secrets.push(f.value.to_owned());
+        }
+    }
+    let log = t.boolean(cx, "log").is_none_or(|f| f.value);
+    ok.then_some(Capabilities {
+        https,
+        fs,
+        secrets,
+        log,
     })
 }
 
-fn artifact_path(text: &str) -> Result<PathBuf, Diagnostic> {
-    let bad = |why: &str| {
-        Diagnostic::new(
-            Code::ArtifactPath,
-            "runtime.artifact",
-            format!("`{}` {why}", text.escape_default()),
-            "name a file inside the package folder with a relative path, e.g. `artifact = \"plugin.wasm\"`",
-        )
+fn read_limits(cx: &mut Cx<'_>, t: &Table<'_, '_>) -> Option<Limits> {
+    t.deny_unknown(cx, fields::LIMITS, DOCS);
+    let memory_mb = match t.integer(cx, "memory_mb") {
+        None => None,
+        Some(f) if MEMORY_MB_RANGE.contains(&f.value) => u32::try_from(f.value).ok(),
+        Some(f) => {
+            cx.error(
+                Code::LimitRange,
+                "limits.memory_mb",
+                Some(f.span),
+                format!("{} MiB is out of bounds", f.value),
+                format!(
+                    "use {} to {} MiB; the host clamps it to its own maximum",
+                    MEMORY_MB_RANGE.start(),
+                    MEMORY_MB_RANGE.end()
+                ),
+            );
+            return None;
+        }
     };
-    if text.is_empty() {
-        return Err(bad("is empty"));
-    }
-    if text.contains('\\') || text.contains('\0') {
-        return Err(bad("contains a backslash or NUL; use `/` between folders"));
-    }
-    let path = Path::new(text);
-    let mut depth = 0usize;
-    for part in path.components() {
-        match part {
-            Component::Normal(_) => depth += 1,
-            Component::CurDir => {}
-            Component::ParentDir => {
-                return Err(bad("contains `..`, which could leave the package"));
-            }
-            Component::RootDir | Component::Prefix(_) => {
-                return Err(bad(
-                    "is absolute; it must be relative to the package folder",
-                ));
-            }
-        }
-    }
-    if depth == 0 {
-        return Err(bad("does not name a file"));
-    }
-    Ok(path.to_path_buf())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const VALID: &str = r#"
-[plugin]
-id = "acme.guard"
-version = "1.2.0"
-contract = "yoi:plugin@0.1.0"
-engine = ">=0.1, <0.2"
-
-[runtime]
-kind = "wasm-component"
-artifact = "guard.wasm"
-digest = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-
-[[hooks]]
-point = "tool.pre_exec"
-priority = 10
-fail = "closed"
-timeout_ms = 200
-"#;
-
-    fn codes(text: &str) -> Vec<Code> {
-        Manifest::parse(text)
-            .unwrap_err()
-            .0
-            .iter()
-            .map(|d| d.code)
-            .collect()
-    }
-
-    #[test]
-    fn parses_a_valid_manifest() {
-        let m = Manifest::parse(VALID).unwrap();
-        assert_eq!(m.plugin.version, Version::new(1, 2, 0));
-        assert_eq!(m.hooks[0].point, HookPoint::ToolPreExec);
-        assert_eq!(m.hooks[0].fail, FailMode::Closed);
-        assert_eq!(m.hooks[0].timeout_ms, 200);
-    }
-
-    #[test]
-    fn reports_every_problem_at_once() {
-        let text = VALID
-            .replace("acme.guard", "Acme Guard")
-            .replace("\"1.2.0\"", "\"1.2\"")
-            .replace("sha256:ba78", "sha256:BA78")
-            .replace("wasm-component", "wasm")
-            .replace("\"closed\"", "\"shut\"")
-            .replace("timeout_ms = 200", "timeout_ms = 0");
-        assert_eq!(
-            codes(&text),
-            vec![
-                Code::IdFormat,
-                Code::VersionFormat,
-                Code::RuntimeKind,
-                Code::DigestFormat,
-                Code::HookFailMode,
-                Code::HookTimeout,
-            ]
-        );
-    }
-
-    #[test]
-    fn legacy_runtime_kind_says_what_to_do() {
-        let err = Manifest::parse(&VALID.replace("wasm-component", "wasm-module")).unwrap_err();
-        let d = &err.0[0];
-        assert_eq!(d.code, Code::RuntimeKind);
-        assert!(d.fix.contains("wasm32-wasip2"), "{}", d.fix);
-    }
-
-    #[test]
-    fn artifact_paths_that_leave_the_package_are_refused() {
-        for bad in [
-            "../x.wasm",
-            "/etc/passwd",
-            "a/../../x.wasm",
-            "",
-            ".",
-            "a\\b.wasm",
-        ] {
-            let text = VALID.replace("\"guard.wasm\"", &format!("{bad:?}"));
-            assert_eq!(codes(&text), vec![Code::ArtifactPath], "{bad}");
-        }
-        let ok = VALID.replace("\"guard.wasm\"", "\"./build/guard.wasm\"");
-        assert!(Manifest::parse(&ok).is_ok());
-    }
-
-    #[test]
-    fn unknown_fields_and_points_are_errors() {
-        let err = Manifest::parse(&VALID.replace("priority = 10", "prio = 10")).unwrap_err();
-        assert_eq!(err.0[0].code, Code::TomlSyntax);
-        assert!(err.0[0].message.contains("prio"), "{}", err.0[0].message);
-        assert!(
-            err.0[0].path.starts_with("plugin.toml:"),
-            "{}",
-            err.0[0].path
-        );
-        assert_eq!(
-            codes(&VALID.replace("tool.pre_exec", "tool.before")),
-            vec![Code::HookPoint]
-        );
-        let twice = format!("{VALID}\n[[hooks]]\npoint = \"tool.pre_exec\"\n");
-        assert_eq!(codes(&twice), vec![Code::HookDuplicate]);
-    }
-
-    #[test]
-    fn compatibility_names_both_versions() {
-        let m = Manifest::parse(&VALID.replace("@0.1.0", "@0.2.0")).unwrap();
-        let host = Compat {
-            contract: "yoi:plugin@0.1.0".parse().unwrap(),
-            engine: Version::new(0, 1, 0),
-        };
-        let ds = m.compatibility(&host);
-        assert_eq!(ds.len(), 1);
-        assert!(
-            ds[0].message.contains("yoi:plugin@0.2.0")
-                && ds[0].message.contains("yoi:plugin@0.1.0")
-        );
-        let newer = Compat {
-            engine: Version::new(0, 3, 0),
-            ..host
-        };
-        let m = Manifest::parse(VALID).unwrap();
-        assert_eq!(m.compatibility(&newer)[0].code, Code::EngineIncompatible);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn parsing_arbitrary_text_never_panics(text in "\\PC*") {
-            let _ = Manifest::parse(&text);
-        }
-
-        #[test]
-        fn parsing_mutated_manifests_never_panics(cut in 0usize..400, junk in "[\\[\\]=\"a-z0-9._ \n-]{0,20}") {
-            let cut = cut.min(VALID.len());
-            let text = format!("{}{}{}", &VALID[..cut], junk, &VALID[cut..]);
-            let _ = Manifest::parse(&text);
-        }
-
-        #[test]
-        fn plugin_ids_follow_the_pattern(id in "[a-z0-9][a-z0-9._-]{0,63}") {
-            proptest::prop_assert!(PluginId::new(&id).is_ok());
-        }
-    }
+    Some(Limits { memory_mb })
 }

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use crate::contract::Compat;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::digest::Digest;
+use crate::inspect::inspect;
 use crate::manifest::Manifest;
+use crate::tool::{InputSchema, check_input_schema};
 
 /// The manifest's file name inside a package folder.
 pub const MANIFEST_FILE: &str = "plugin.toml";
@@ -14,8 +16,8 @@ pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 /// Largest artifact read, in bytes.
 pub const MAX_ARTIFACT_BYTES: u64 = 64 * 1024 * 1024;
 
-/// An opened package: a validated manifest and artifact bytes whose digest
-/// matches the manifest.
+/// An opened package: a validated manifest, artifact bytes whose digest
+/// matches it, and the tools' input schemas.
 #[derive(Debug, Clone)]
 pub struct Package {
     /// The package folder.
@@ -24,76 +26,127 @@ pub struct Package {
     pub manifest: Manifest,
     /// The artifact's bytes, digest verified.
     pub artifact: Vec<u8>,
+    /// Each tool's input schema (inline or read from its file), in
+    /// `manifest.tools` order.
+    pub tool_schemas: Vec<serde_json::Value>,
 }
 
 impl Package {
-    /// Opens the package in `dir`: reads and validates `plugin.toml`, checks it
-    /// against the host's `compat`, reads the artifact (which must stay inside
-    /// `dir`, links included) and verifies its digest. Returns every problem
-    /// found.
+    /// Opens the package in `dir` and checks everything without running it:
+    /// reads and validates `plugin.toml`, checks it against the host's
+    /// `compat`, reads the artifact (which must stay inside `dir`, links
+    /// included), verifies its digest, reads tool schema files, and inspects
+    /// the component. Returns every problem found.
     pub fn open(dir: &Path, compat: &Compat) -> Result<Package, Diagnostics> {
         let manifest_path = dir.join(MANIFEST_FILE);
+        let file = manifest_path.display().to_string();
         let text = read_limited(&manifest_path, MAX_MANIFEST_BYTES)
             .and_then(|bytes| {
                 String::from_utf8(bytes).map_err(|_| ReadError::Other("is not UTF-8 text".into()))
             })
             .map_err(|e| {
-                Diagnostics(vec![Diagnostic::new(
+                let d = Diagnostic::new(
                     Code::ManifestUnreadable,
-                    manifest_path.display().to_string(),
-                    e.describe(MAX_MANIFEST_BYTES),
+                    MANIFEST_FILE,
+                    format!("`{MANIFEST_FILE}` {}", e.describe(MAX_MANIFEST_BYTES)),
                     format!(
                         "give the package folder a UTF-8 `{MANIFEST_FILE}` (see docs/manifest.md)"
                     ),
-                )])
+                );
+                Diagnostics::new(vec![d], file.clone(), None)
             })?;
-        let manifest = Manifest::parse(&text)?;
-        let compat_problems = manifest.compatibility(compat);
-        if !compat_problems.is_empty() {
-            return Err(Diagnostics(compat_problems));
+        let manifest = Manifest::parse(&text).map_err(|d| d.with_file(file.clone()))?;
+
+        let mut problems = manifest.compatibility(compat);
+        let at = |path: &str| manifest.locations.get(path).cloned();
+        let artifact = match read_artifact(dir, &manifest) {
+            Ok(bytes) => Some(bytes),
+            Err(d) => {
+                let field = if d.code == Code::DigestMismatch {
+                    "runtime.digest"
+                } else {
+                    "runtime.artifact"
+                };
+                problems.push((*d).at(at(field)));
+                None
+            }
+        };
+        let mut tool_schemas = Vec::new();
+        for (i, tool) in manifest.tools.iter().enumerate() {
+            match &tool.input_schema {
+                InputSchema::Inline(schema) => tool_schemas.push(schema.clone()),
+                InputSchema::File(rel) => match read_schema_file(dir, rel) {
+                    Ok(schema) => tool_schemas.push(schema),
+                    Err((code, why)) => problems.push(
+                        Diagnostic::new(
+                            code,
+                            format!("tools[{i}].input_schema"),
+                            format!("schema file `{rel}` {why}"),
+                            "put a JSON Schema file (root `\"type\": \"object\"`) at that path inside the package",
+                        )
+                        .at(at(&format!("tools[{i}].name"))),
+                    ),
+                },
+            }
         }
-        let artifact = read_artifact(dir, &manifest)?;
-        Ok(Package {
-            dir: dir.to_path_buf(),
-            manifest,
-            artifact,
-        })
+        if let Some(bytes) = &artifact {
+            problems.extend(inspect(&manifest, bytes, compat));
+        }
+        match artifact {
+            Some(artifact) if problems.is_empty() => Ok(Package {
+                dir: dir.to_path_buf(),
+                manifest,
+                artifact,
+                tool_schemas,
+            }),
+            _ => Err(Diagnostics::new(problems, file, Some(text))),
+        }
     }
 }
 
-fn read_artifact(dir: &Path, manifest: &Manifest) -> Result<Vec<u8>, Diagnostics> {
-    let one = |code, message: String, fix: &str| {
-        Diagnostics(vec![Diagnostic::new(
-            code,
-            "runtime.artifact",
-            message,
-            fix,
-        )])
-    };
-    let rel = &manifest.runtime.artifact;
-    let path = dir.join(rel);
-    // Resolve links: the file that is read must lie inside the package folder.
-    let (root, real) = match (dir.canonicalize(), path.canonicalize()) {
+/// Resolves `rel` inside `dir`, following links, and refuses anything that
+/// lands outside `dir`.
+fn inside(dir: &Path, rel: &Path) -> Result<PathBuf, (Code, String)> {
+    let (root, real) = match (dir.canonicalize(), dir.join(rel).canonicalize()) {
         (Ok(root), Ok(real)) => (root, real),
         _ => {
-            return Err(one(
+            return Err((
                 Code::ArtifactMissing,
-                format!("`{}` does not exist in {}", rel.display(), dir.display()),
-                "build the component and put it at that path (`cargo xtask build-examples` for the examples)",
+                "does not exist in the package folder".into(),
             ));
         }
     };
     if !real.starts_with(&root) {
-        return Err(one(
+        return Err((
             Code::ArtifactPath,
-            format!(
-                "`{}` resolves to {}, outside the package folder",
-                rel.display(),
-                real.display()
-            ),
-            "replace the link with the file itself",
+            "is a link that leads outside the package folder".to_owned(),
         ));
     }
+    Ok(real)
+}
+
+fn read_schema_file(dir: &Path, rel: &str) -> Result<serde_json::Value, (Code, String)> {
+    let real = inside(dir, Path::new(rel)).map_err(|(_, why)| (Code::ToolSchemaFile, why))?;
+    let bytes = read_limited(&real, MAX_MANIFEST_BYTES)
+        .map_err(|e| (Code::ToolSchemaFile, e.describe(MAX_MANIFEST_BYTES)))?;
+    let schema: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| (Code::ToolSchemaFile, format!("is not valid JSON: {e}")))?;
+    check_input_schema(&schema).map_err(|why| (Code::ToolSchema, why))?;
+    Ok(schema)
+}
+
+fn read_artifact(dir: &Path, manifest: &Manifest) -> Result<Vec<u8>, Box<Diagnostic>> {
+    let rel = &manifest.runtime.artifact;
+    let one =
+        |code, message: String, fix: &str| Diagnostic::new(code, "runtime.artifact", message, fix);
+    let real = inside(dir, rel).map_err(|(code, why)| {
+        let fix = if code == Code::ArtifactPath {
+            "replace the link with the file itself"
+        } else {
+            "build the component and put it at that path (`cargo xtask build-examples` for the examples)"
+        };
+        one(code, format!("`{}` {why}", rel.display()), fix)
+    })?;
     let bytes = read_limited(&real, MAX_ARTIFACT_BYTES).map_err(|e| {
         let code = match e {
             ReadError::TooLarge => Code::ArtifactTooLarge,
@@ -107,7 +160,7 @@ fn read_artifact(dir: &Path, manifest: &Manifest) -> Result<Vec<u8>, Diagnostics
     })?;
     let actual = Digest::of(&bytes);
     if actual != manifest.runtime.digest {
-        return Err(Diagnostics(vec![Diagnostic::new(
+        return Err(Box::new(Diagnostic::new(
             Code::DigestMismatch,
             "runtime.digest",
             format!(
@@ -116,7 +169,7 @@ fn read_artifact(dir: &Path, manifest: &Manifest) -> Result<Vec<u8>, Diagnostics
                 manifest.runtime.digest
             ),
             "if you rebuilt the component on purpose, write the new digest into plugin.toml; otherwise the artifact was altered: do not run it",
-        )]));
+        )));
     }
     Ok(bytes)
 }
@@ -163,6 +216,9 @@ mod tests {
         Compat {
             contract: "yoi:plugin@0.1.0".parse().unwrap(),
             engine: semver::Version::new(0, 1, 0),
+            hook_points: vec![crate::HookPoint::ToolPreExec],
+            imports: vec!["yoi:plugin/log".into()],
+            tools_interface: None,
         }
     }
 
@@ -180,11 +236,13 @@ mod tests {
     }
 
     #[test]
-    fn opens_a_package_whose_digest_matches() {
+    fn a_matching_digest_moves_on_to_inspection() {
         let dir = tempfile::tempdir().unwrap();
         write_package(dir.path(), b"bytes", &Digest::of(b"bytes").to_string());
-        let pkg = Package::open(dir.path(), &compat()).unwrap();
-        assert_eq!(pkg.artifact, b"bytes");
+        // The digest matches, so the next check is the component itself.
+        let err = Package::open(dir.path(), &compat()).unwrap_err();
+        assert!(err.has(Code::InvalidComponent), "{err}");
+        assert!(!err.has(Code::DigestMismatch));
     }
 
     #[test]

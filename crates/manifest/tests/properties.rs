@@ -1,0 +1,197 @@
+//! Property tests: the parser never panics, and every valid manifest survives
+//! being written out and parsed again.
+
+use proptest::collection::{btree_set, vec};
+use proptest::prelude::*;
+use yoi_manifest::{
+    Capabilities, Digest, FailMode, FsAccess, FsMode, Hook, HookPoint, HttpsPattern, InputSchema,
+    Limits, Locations, Manifest, PluginId, PluginMeta, Runtime, Tool,
+};
+
+fn text() -> impl Strategy<Value = String> {
+    "[A-Za-z][A-Za-z0-9 ,.!-]{0,30}"
+}
+
+fn hooks() -> impl Strategy<Value = Vec<Hook>> {
+    btree_set(0..HookPoint::ALL.len(), 1..4).prop_flat_map(|points| {
+        let n = points.len();
+        (
+            Just(points),
+            vec((-1_000_000i32..=1_000_000, any::<bool>(), 1u32..=30_000), n),
+        )
+            .prop_map(|(points, rest)| {
+                points
+                    .into_iter()
+                    .zip(rest)
+                    .map(|(i, (priority, closed, timeout_ms))| Hook {
+                        point: HookPoint::ALL[i],
+                        priority,
+                        fail: if closed {
+                            FailMode::Closed
+                        } else {
+                            FailMode::Open
+                        },
+                        timeout_ms,
+                    })
+                    .collect()
+            })
+    })
+}
+
+fn tools() -> impl Strategy<Value = Vec<Tool>> {
+    btree_set("[a-z][a-z0-9_-]{0,12}", 0..3).prop_flat_map(|names| {
+        let n = names.len();
+        (Just(names), vec((text(), any::<bool>(), "[a-z]{1,8}"), n)).prop_map(|(names, rest)| {
+            names
+                .into_iter()
+                .zip(rest)
+                .map(|(name, (description, inline, prop))| Tool {
+                    name,
+                    description,
+                    input_schema: if inline {
+                        InputSchema::Inline(serde_json::json!({
+                            "type": "object",
+                            "properties": { prop.clone(): { "type": "string", "maxLength": 64 } },
+                            "required": [prop],
+                        }))
+                    } else {
+                        InputSchema::File(format!("schemas/{prop}.json"))
+                    },
+                })
+                .collect()
+        })
+    })
+}
+
+fn https() -> impl Strategy<Value = Vec<HttpsPattern>> {
+    btree_set(
+        (
+            "(https://|http://)?",
+            "(\\*\\.)?[a-z]([a-z0-9-]{0,7}[a-z0-9])?\\.[a-z]{2,6}",
+            "(:[1-9][0-9]{0,3})?",
+        )
+            .prop_map(|(s, h, p)| format!("{s}{h}{p}")),
+        0..4,
+    )
+    .prop_map(|set| {
+        let mut out: Vec<HttpsPattern> = Vec::new();
+        for p in set {
+            let p: HttpsPattern = p.parse().expect("generated patterns are valid");
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    })
+}
+
+fn capabilities() -> impl Strategy<Value = Capabilities> {
+    (
+        https(),
+        btree_set("[a-z]{1,6}(/[a-z]{1,6}){0,2}", 0..3),
+        vec(any::<bool>(), 3),
+        btree_set("[A-Z_][A-Z0-9_]{0,10}", 0..3),
+        any::<bool>(),
+    )
+        .prop_map(|(https, paths, modes, secrets, log)| Capabilities {
+            https,
+            fs: paths
+                .into_iter()
+                .zip(modes)
+                .map(|(path, ro)| FsAccess {
+                    path,
+                    mode: if ro { FsMode::Ro } else { FsMode::Rw },
+                })
+                .collect(),
+            secrets: secrets.into_iter().collect(),
+            log,
+        })
+}
+
+prop_compose! {
+    fn manifest()(
+        id in "[a-z0-9][a-z0-9._-]{0,20}",
+        (major, minor, patch) in (0u64..5, 0u64..20, 0u64..50),
+        name in proptest::option::of(text()),
+        description in proptest::option::of(text()),
+        license in proptest::option::of("(MIT|Apache-2\\.0|MIT OR Apache-2\\.0)"),
+        authors in vec(text(), 0..3),
+        contract_minor in 0u64..3,
+        engine in proptest::option::of("(>=0\\.1, <0\\.2|\\^0\\.1|\\*|=1\\.2\\.3)"),
+        artifact in "[a-z]{1,8}(/[a-z]{1,8}){0,2}\\.wasm",
+        digest in any::<[u8; 16]>(),
+        hooks in hooks(),
+        tools in tools(),
+        capabilities in capabilities(),
+        memory_mb in proptest::option::of(1u32..=4096),
+    ) -> Manifest {
+        Manifest {
+            plugin: PluginMeta {
+                id: PluginId::new(&id).expect("generated ids are valid"),
+                version: semver::Version::new(major, minor, patch),
+                name,
+                description,
+                authors,
+                license,
+                contract: format!("yoi:plugin@0.{contract_minor}.0").parse().expect("contract"),
+                engine: engine.map(|e| e.parse().expect("generated ranges are valid")),
+            },
+            runtime: Runtime { artifact: artifact.into(), digest: Digest::of(&digest) },
+            hooks,
+            tools,
+            capabilities,
+            limits: Limits { memory_mb },
+            locations: Locations::default(),
+        }
+    }
+}
+
+/// Arbitrary TOML documents, to reach the checks behind the syntax.
+fn toml_value() -> impl Strategy<Value = toml::Value> {
+    let leaf = prop_oneof![
+        any::<i64>().prop_map(toml::Value::Integer),
+        any::<bool>().prop_map(toml::Value::Boolean),
+        "\\PC{0,12}".prop_map(toml::Value::String),
+        (-1e6f64..1e6).prop_map(toml::Value::Float),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            vec(inner.clone(), 0..4).prop_map(toml::Value::Array),
+            proptest::collection::btree_map(
+                "(plugin|runtime|hooks|tools|capabilities|limits|id|version|contract|kind|artifact|digest|point|fail|https|fs|path|mode|[a-z]{1,6})",
+                inner,
+                0..5
+            )
+            .prop_map(|m| toml::Value::Table(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in vec(any::<u8>(), 0..512)) {
+        let _ = Manifest::parse(&String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn arbitrary_toml_never_panics(doc in toml_value()) {
+        if let toml::Value::Table(table) = doc {
+            let text = toml::to_string(&table).unwrap_or_default();
+            if let Err(d) = Manifest::parse(&text) {
+                prop_assert!(!d.is_empty());
+                let _ = d.render(false);
+            }
+        }
+    }
+
+    #[test]
+    fn valid_manifests_survive_serialize_then_parse(m in manifest()) {
+        let text = m.to_toml();
+        let parsed = Manifest::parse(&text).map_err(|d| {
+            TestCaseError::fail(format!("{}\n---\n{text}", d.render(false)))
+        })?;
+        prop_assert_eq!(parsed, m);
+    }
+}

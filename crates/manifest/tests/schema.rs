@@ -1,0 +1,127 @@
+//! `plugin.schema.json` must agree with the parser: the same fields in every
+//! table, the same hook points, and it must accept every valid manifest.
+
+use std::path::Path;
+
+use serde_json::Value;
+use yoi_manifest::{HookPoint, MANIFEST_SCHEMA, fields};
+
+fn schema() -> Value {
+    serde_json::from_str(MANIFEST_SCHEMA).expect("plugin.schema.json is JSON")
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v["properties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .cloned()
+        .collect();
+    k.sort();
+    k
+}
+
+fn sorted(list: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_schema_is_a_valid_json_schema() {
+    jsonschema::meta::validate(&schema()).expect("valid draft-07 schema");
+}
+
+#[test]
+fn every_table_lists_exactly_the_parsers_fields() {
+    let s = schema();
+    let p = &s["properties"];
+    let tables = [
+        ("top level", &s, fields::TOP),
+        ("plugin", &p["plugin"], fields::PLUGIN),
+        ("runtime", &p["runtime"], fields::RUNTIME),
+        ("hooks", &p["hooks"]["items"], fields::HOOK),
+        ("tools", &p["tools"]["items"], fields::TOOL),
+        ("capabilities", &p["capabilities"], fields::CAPABILITIES),
+        (
+            "capabilities.fs",
+            &p["capabilities"]["properties"]["fs"]["items"],
+            fields::FS,
+        ),
+        ("limits", &p["limits"], fields::LIMITS),
+    ];
+    for (name, table, expected) in tables {
+        assert_eq!(keys(table), sorted(expected), "fields of {name}");
+        assert_eq!(
+            table["additionalProperties"], false,
+            "{name} must refuse unknown fields"
+        );
+    }
+}
+
+#[test]
+fn hook_points_match() {
+    let s = schema();
+    let listed: Vec<&str> = s["properties"]["hooks"]["items"]["properties"]["point"]["enum"]
+        .as_array()
+        .expect("enum")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let known: Vec<&str> = HookPoint::ALL.iter().map(|p| p.as_str()).collect();
+    assert_eq!(listed, known);
+}
+
+#[test]
+fn valid_manifests_and_the_examples_satisfy_the_schema() {
+    let validator = jsonschema::validator_for(&schema()).expect("schema compiles");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(root.join("tests/ui/valid"))
+        .expect("valid cases")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    for example in ["guard", "redact", "hostile/spin", "hostile/meddle"] {
+        files.push(
+            root.join("../../examples")
+                .join(example)
+                .join("plugin.toml"),
+        );
+    }
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read");
+        let doc: toml::Value = toml::from_str(&text).expect("toml");
+        let json = serde_json::to_value(doc).expect("json");
+        let errors: Vec<String> = validator
+            .iter_errors(&json)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", file.display());
+    }
+}
+
+#[test]
+fn the_schema_refuses_what_the_parser_refuses() {
+    let validator = jsonschema::validator_for(&schema()).expect("schema compiles");
+    for (name, bad) in [
+        (
+            "unknown field",
+            r#"{"plugin": {"id": "a", "version": "1.0.0", "contract": "yoi:plugin@0.1.0", "licence": "MIT"}, "runtime": {}, "hooks": []}"#,
+        ),
+        (
+            "core module kind",
+            r#"{"plugin": {"id": "a", "version": "1.0.0", "contract": "yoi:plugin@0.1.0"}, "runtime": {"kind": "wasm", "artifact": "a.wasm", "digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000"}, "hooks": [{"point": "tool.pre_exec"}]}"#,
+        ),
+        (
+            "parent dir artifact",
+            r#"{"plugin": {"id": "a", "version": "1.0.0", "contract": "yoi:plugin@0.1.0"}, "runtime": {"kind": "wasm-component", "artifact": "../a.wasm", "digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000"}, "hooks": [{"point": "tool.pre_exec"}]}"#,
+        ),
+        (
+            "no hooks or tools",
+            r#"{"plugin": {"id": "a", "version": "1.0.0", "contract": "yoi:plugin@0.1.0"}, "runtime": {"kind": "wasm-component", "artifact": "a.wasm", "digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000"}}"#,
+        ),
+    ] {
+        let json: Value = serde_json::from_str(bad).expect("case is JSON");
+        assert!(!validator.is_valid(&json), "schema accepted: {name}");
+    }
+}
