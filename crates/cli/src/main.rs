@@ -138,7 +138,8 @@ fn check(path: &Path, json: bool) -> Result<ExitCode> {
     let (plugin, file, diagnostics, error) = match load(&dir) {
         Ok((_, info)) => (Some(info), None, Vec::new(), None),
         Err(HostError::Package { diagnostics, .. }) => {
-            rendered = Some(diagnostics.render(std::io::stdout().is_terminal()));
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            rendered = Some(diagnostics.render(color));
             (
                 None,
                 Some(diagnostics.file().to_owned()),

@@ -125,3 +125,33 @@ fn the_schema_refuses_what_the_parser_refuses() {
         assert!(!validator.is_valid(&json), "schema accepted: {name}");
     }
 }
+
+fn doc(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn every_code_is_documented() {
+    let text = doc("diagnostics.md");
+    for code in yoi_manifest::Code::ALL {
+        let row = format!("| {} | {} |", code.as_str(), code.name());
+        assert!(
+            text.contains(&row),
+            "docs/diagnostics.md lacks the row `{row}`"
+        );
+    }
+}
+
+#[test]
+fn the_manifest_docs_example_parses() {
+    let text = doc("manifest.md");
+    let start = text.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let end = start + text[start..].find("```").expect("block end");
+    let manifest = yoi_manifest::Manifest::parse(&text[start..end]).map_err(|d| d.render(false));
+    let manifest = manifest.expect("the example in docs/manifest.md is valid");
+    assert_eq!(manifest.plugin.id.as_str(), "acme.weather");
+    assert_eq!(manifest.tools.len(), 1);
+}
