@@ -66,6 +66,17 @@ fn check_accepts_each_example() {
             "{}",
             text(&out)
         );
+        let file = dir.join("plugin.toml");
+        let out = yoi(
+            &["plugin", "check", file.to_str().expect("utf-8 path")],
+            None,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "a plugin.toml path works too: {}",
+            text(&out)
+        );
     }
 }
 
@@ -109,6 +120,9 @@ fail = "maybe"
     assert_eq!(report["diagnostics"].as_array().map(Vec::len), Some(6));
     assert_eq!(report["diagnostics"][0]["code"], "E0101");
     assert_eq!(report["diagnostics"][0]["path"], "plugin.id");
+    assert_eq!(report["diagnostics"][0]["span"]["line"], 3);
+    assert_eq!(report["diagnostics"][0]["span"]["column"], 6);
+    assert_eq!(report["diagnostics"][0]["name"], "id-format");
 }
 
 #[test]
