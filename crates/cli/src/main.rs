@@ -1,16 +1,17 @@
 //! `yoi`: author, check, test and operate Yoi plugins.
 //!
-//! Exit codes: 0 success; 1 the plugin or package has problems (or a test run
-//! had a failing handler); 2 usage error.
+//! Exit codes: 0 success; 1 the operation was refused or failed (the message
+//! says why and how to fix it), or a package has problems, or a test run had
+//! a failing handler; 2 usage error.
 
-use std::io::{IsTerminal, Read};
-use std::path::{Path, PathBuf};
+mod ops;
+mod plugin;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use serde::Serialize;
-use yoi_host::{Dispatch, HookPoint, Host, HostError, Receipt, Status, ToolCall, ToolResult};
+use yoi_host::HookPoint;
 
 #[derive(Parser)]
 #[command(
@@ -20,6 +21,12 @@ use yoi_host::{Dispatch, HookPoint, Host, HostError, Receipt, Status, ToolCall, 
     propagate_version = true
 )]
 struct Cli {
+    /// Registry folder. Default: $YOI_HOME, else the user's data folder (e.g. ~/.local/share/yoi).
+    #[arg(long, global = true, value_name = "DIR")]
+    registry: Option<PathBuf>,
+    /// Who is acting, for the audit log. Default: $YOI_ACTOR, else $USER.
+    #[arg(long, global = true)]
+    actor: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,6 +36,96 @@ enum Command {
     /// Author and test plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Publish a package folder into the registry (state: published).
+    Publish {
+        /// The package folder, or its plugin.toml.
+        #[arg(value_name = "DIR|FILE")]
+        package: PathBuf,
+    },
+    /// Make a version the active one of its plugin.
+    Activate {
+        /// ID@VERSION, e.g. acme.guard@1.2.0.
+        target: String,
+        /// Which hosts: all, beta, canary or internal.
+        #[arg(long, default_value = "all")]
+        scope: String,
+        /// Which share of subjects, 0-100.
+        #[arg(long, default_value_t = 100)]
+        rollout: u8,
+    },
+    /// Stop the active version; the plugin then has none.
+    Deactivate {
+        /// ID@VERSION.
+        target: String,
+    },
+    /// Return to an earlier version; the active one becomes rolled_back.
+    Rollback {
+        /// ID@VERSION of the earlier version.
+        target: String,
+    },
+    /// Grant (or with --deny, refuse) requested capabilities.
+    Grant {
+        /// Plugin id.
+        plugin: String,
+        /// Capabilities: https:HOST[:PORT], fs:PATH:ro|rw, secret:KEY, log.
+        #[arg(required = true)]
+        capabilities: Vec<String>,
+        /// Record a refusal instead of a grant.
+        #[arg(long)]
+        deny: bool,
+    },
+    /// Remove grants or refusals.
+    Revoke {
+        /// Plugin id.
+        plugin: String,
+        /// Capabilities, as granted.
+        #[arg(required = true)]
+        capabilities: Vec<String>,
+    },
+    /// Allow a disabled plugin to be activated again.
+    Enable {
+        /// Plugin id.
+        plugin: String,
+    },
+    /// Stop a plugin from being activated.
+    Disable {
+        /// Plugin id.
+        plugin: String,
+        /// Why, for the audit log.
+        #[arg(long)]
+        reason: String,
+    },
+    /// List plugins with their active version.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one plugin: versions, states, requested and granted capabilities.
+    Show {
+        /// Plugin id.
+        plugin: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the audit log and runtime events, oldest first.
+    Audit {
+        /// Only this plugin.
+        plugin: Option<String>,
+        /// Keep printing new entries until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Wipe the registry (the audit log is kept). Needs --yes.
+    Clear {
+        /// Confirm.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -62,20 +159,51 @@ enum PluginCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
+    let ctx = ops::Ctx::new(cli.registry, cli.actor);
     let result = match cli.command {
-        Command::Plugin(PluginCommand::Check { dir, json }) => check(&dir, json),
+        Command::Plugin(PluginCommand::Check { dir, json }) => plugin::check(&dir, json),
         Command::Plugin(PluginCommand::Test {
             dir,
             hook,
             payload,
             json,
-        }) => test(&dir, hook, &payload, json),
+        }) => plugin::test(&dir, hook, &payload, json),
+        Command::Publish { package } => ctx.publish(&package),
+        Command::Activate {
+            target,
+            scope,
+            rollout,
+        } => ctx.activate(&target, &scope, rollout),
+        Command::Deactivate { target } => ctx.deactivate(&target),
+        Command::Rollback { target } => ctx.rollback(&target),
+        Command::Grant {
+            plugin,
+            capabilities,
+            deny,
+        } => ctx.grant(&plugin, &capabilities, !deny),
+        Command::Revoke {
+            plugin,
+            capabilities,
+        } => ctx.revoke(&plugin, &capabilities),
+        Command::Enable { plugin } => ctx.enable(&plugin),
+        Command::Disable { plugin, reason } => ctx.disable(&plugin, &reason),
+        Command::List { json } => ctx.list(json),
+        Command::Show { plugin, json } => ctx.show(&plugin, json),
+        Command::Audit {
+            plugin,
+            follow,
+            json,
+        } => ctx.audit(plugin.as_deref(), follow, json),
+        Command::Clear { yes } => ctx.clear(yes),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            match e.downcast_ref::<ops::UsageError>() {
+                Some(_) => ExitCode::from(2),
+                None => ExitCode::from(1),
+            }
         }
     }
 }
@@ -89,205 +217,4 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-}
-
-fn load(dir: &Path) -> Result<(Host, yoi_host::PluginInfo), HostError> {
-    let mut host = Host::builder().build()?;
-    let info = host.load(dir)?;
-    Ok((host, info))
-}
-
-#[derive(Serialize)]
-struct CheckReport<'a> {
-    ok: bool,
-    package: &'a Path,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    plugin: Option<yoi_host::PluginInfo>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    diagnostics: Vec<yoi_manifest::Diagnostic>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-/// `DIR` or `DIR/plugin.toml` → `DIR`.
-fn package_dir(path: &Path) -> PathBuf {
-    if path.is_file()
-        && path
-            .file_name()
-            .is_some_and(|n| n == yoi_manifest::MANIFEST_FILE)
-    {
-        path.parent()
-            .map(|p| {
-                if p.as_os_str().is_empty() {
-                    PathBuf::from(".")
-                } else {
-                    p.to_path_buf()
-                }
-            })
-            .unwrap_or_else(|| PathBuf::from("."))
-    } else {
-        path.to_path_buf()
-    }
-}
-
-fn check(path: &Path, json: bool) -> Result<ExitCode> {
-    let dir = package_dir(path);
-    let mut rendered = None;
-    let (plugin, file, diagnostics, error) = match load(&dir) {
-        Ok((_, info)) => (Some(info), None, Vec::new(), None),
-        Err(HostError::Package { diagnostics, .. }) => {
-            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            rendered = Some(diagnostics.render(color));
-            (
-                None,
-                Some(diagnostics.file().to_owned()),
-                diagnostics.items().to_vec(),
-                None,
-            )
-        }
-        Err(e) => (None, None, Vec::new(), Some(e.to_string())),
-    };
-    let report = CheckReport {
-        ok: plugin.is_some(),
-        package: &dir,
-        plugin,
-        file,
-        diagnostics,
-        error,
-    };
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else if let Some(info) = &report.plugin {
-        let hooks: Vec<_> = info.hooks.iter().map(|h| h.point.as_str()).collect();
-        println!(
-            "ok: {}@{} ({})\n  digest: {}\n  hooks: {}",
-            info.id,
-            info.version,
-            dir.display(),
-            info.digest,
-            hooks.join(", ")
-        );
-    } else if let Some(text) = rendered {
-        println!("{text}");
-    } else if let Some(e) = &report.error {
-        println!("error: {e}\n\n{}: 1 problem found", dir.display());
-    }
-    Ok(ExitCode::from(if report.ok { 0 } else { 1 }))
-}
-
-fn read_payload(path: &Path) -> Result<String> {
-    if path == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading the payload from standard input")?;
-        Ok(text)
-    } else {
-        std::fs::read_to_string(path)
-            .with_context(|| format!("reading the payload file {}", path.display()))
-    }
-}
-
-fn parse_payload<T: serde::de::DeserializeOwned>(
-    text: &str,
-    hook: HookPoint,
-    example: &str,
-) -> Result<T> {
-    serde_json::from_str(text)
-        .with_context(|| format!("the payload is not a {hook} event; expected JSON like {example}"))
-}
-
-fn test(dir: &Path, hook: HookPoint, payload: &Path, json: bool) -> Result<ExitCode> {
-    let text = read_payload(payload)?;
-    let (host, info) = load(dir)?;
-    if info.hooks.iter().all(|h| h.point != hook) {
-        anyhow::bail!(
-            "plugin {}@{} does not declare hook {hook} (it declares: {})",
-            info.id,
-            info.version,
-            info.hooks
-                .iter()
-                .map(|h| h.point.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    match hook {
-        HookPoint::ToolPreExec => {
-            let call: ToolCall = parse_payload(
-                &text,
-                hook,
-                r#"{"tool_name": "fetch", "input": {"url": "http://example.com"}, "call_id": "c1", "turn": 0}"#,
-            )?;
-            report(&runtime.block_on(host.tool_pre_exec(call)), json)
-        }
-        HookPoint::ToolPostExec => {
-            let result: ToolResult = parse_payload(
-                &text,
-                hook,
-                r#"{"tool_name": "fetch", "input": {}, "output": "text", "duration_ms": 12, "turn": 0}"#,
-            )?;
-            report(&runtime.block_on(host.tool_post_exec(result)), json)
-        }
-        other => anyhow::bail!(
-            "this host cannot run {other} yet; it runs: {}",
-            yoi_host::SUPPORTED_POINTS.map(HookPoint::as_str).join(", ")
-        ),
-    }
-}
-
-fn report<E: Serialize>(dispatch: &Dispatch<E>, json: bool) -> Result<ExitCode> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(dispatch)?);
-    } else {
-        for r in &dispatch.receipts {
-            print_receipt(r);
-        }
-        match &dispatch.blocked {
-            Some(b) => println!("result: {}", b.message()),
-            None => println!("result: {}", serde_json::to_string_pretty(&dispatch.data)?),
-        }
-    }
-    let failed = dispatch.receipts.iter().any(|r| {
-        matches!(
-            r.status,
-            Status::Error | Status::Timeout | Status::RejectedChange
-        )
-    });
-    Ok(ExitCode::from(if failed { 1 } else { 0 }))
-}
-
-fn print_receipt(r: &Receipt) {
-    let status = serde_json::to_value(r.status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    println!(
-        "{} {}@{}: {status} in {:.1} ms",
-        r.point,
-        r.plugin,
-        r.version,
-        r.duration.as_secs_f64() * 1000.0
-    );
-    if !r.changed.is_empty() {
-        println!("  changed: {}", r.changed.join(", "));
-    }
-    if let Some(detail) = &r.detail {
-        println!("  detail: {detail}");
-    }
-    for line in &r.logs {
-        let level = serde_json::to_value(line.level)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let fields = line.rendered_fields();
-        let sep = if fields.is_empty() { "" } else { "  " };
-        println!("  log {level}: {}{sep}{fields}", line.message);
-    }
 }

@@ -207,3 +207,133 @@ fn test_exits_1_when_a_handler_fails_and_2_on_usage_errors() {
         text(&out)
     );
 }
+
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn operator_flow_publish_grant_activate_rollback_audit_clear() {
+    let home = tempfile::tempdir().expect("registry folder");
+    let reg = home.path().to_str().expect("utf-8").to_owned();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--registry", reg.as_str(), "--actor", "ops-test"];
+        all.extend_from_slice(args);
+        yoi(&all, None)
+    };
+    let guard = example("guard");
+    let guard = guard.to_str().expect("utf-8");
+
+    let out = run(&["publish", guard]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("published example.guard@0.1.0"),
+        "{}",
+        text(&out)
+    );
+    let again = run(&["publish", guard]);
+    assert!(
+        text(&again).contains("already published"),
+        "{}",
+        text(&again)
+    );
+
+    let refused = run(&["activate", "example.guard@0.1.0"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused).contains("yoi grant example.guard log"),
+        "{}",
+        text(&refused)
+    );
+
+    assert_eq!(
+        run(&["grant", "example.guard", "log"]).status.code(),
+        Some(0)
+    );
+    let out = run(&[
+        "activate",
+        "example.guard@0.1.0",
+        "--scope",
+        "canary",
+        "--rollout",
+        "25",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // A second version: same component, newer manifest version.
+    let v2 = tempfile::tempdir().expect("v2 package");
+    let src = example("guard");
+    std::fs::copy(src.join("guard.wasm"), v2.path().join("guard.wasm")).expect("copy");
+    let manifest = std::fs::read_to_string(src.join("plugin.toml")).expect("manifest");
+    std::fs::write(
+        v2.path().join("plugin.toml"),
+        manifest.replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1),
+    )
+    .expect("write");
+    assert_eq!(
+        run(&["publish", v2.path().to_str().expect("utf-8")])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["activate", "example.guard@0.2.0"]).status.code(),
+        Some(0)
+    );
+    let out = run(&["rollback", "example.guard@0.1.0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let show = run(&["show", "example.guard", "--json"]);
+    let show: serde_json::Value = serde_json::from_slice(&show.stdout).expect("show JSON");
+    let states: Vec<(&str, &str)> = show["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_str().unwrap_or(""),
+                v["state"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(states, vec![("0.1.0", "active"), ("0.2.0", "rolled_back")]);
+    assert_eq!(
+        show["versions"][0]["rollout"]["percent"], 100,
+        "rollback keeps the rolled-back rollout"
+    );
+
+    let list = run(&["list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).expect("list JSON");
+    assert_eq!(list[0]["active"], "0.1.0");
+
+    let audit = run(&["audit", "example.guard", "--json"]);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&audit.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let actions: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["record"]["action"].as_str().unwrap_or(""),
+                l["record"]["outcome"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("publish", "ok"),
+            ("publish", "ok"),
+            ("activate", "error"),
+            ("grant", "ok"),
+            ("activate", "ok"),
+            ("publish", "ok"),
+            ("activate", "ok"),
+            ("rollback", "ok"),
+        ]
+    );
+    assert!(lines.iter().all(|l| l["record"]["actor"] == "ops-test"));
+
+    assert_eq!(run(&["clear"]).status.code(), Some(2), "clear needs --yes");
+    assert_eq!(run(&["clear", "--yes"]).status.code(), Some(0));
+    let list = run(&["list", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "[]");
+}

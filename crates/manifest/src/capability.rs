@@ -225,7 +225,7 @@ pub struct FsAccess {
 
 /// Normalizes a relative path: `/`-separated, no empty or `.` parts, no
 /// `..`, not absolute. `.` alone (or an empty result) means the root.
-pub(crate) fn relative_path(text: &str) -> Result<String, String> {
+pub fn relative_path(text: &str) -> Result<String, String> {
     if text.is_empty() {
         return Err("is empty; write `.` for the whole data root".into());
     }
@@ -251,7 +251,7 @@ pub(crate) fn relative_path(text: &str) -> Result<String, String> {
 }
 
 /// Whether `key` is a valid secret key: `[A-Za-z_][A-Za-z0-9_.-]{0,127}`.
-pub(crate) fn valid_secret_key(key: &str) -> bool {
+pub fn valid_secret_key(key: &str) -> bool {
     let mut chars = key.chars();
     chars
         .next()

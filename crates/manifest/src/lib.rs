@@ -36,7 +36,10 @@ mod package;
 mod tool;
 mod walk;
 
-pub use capability::{Capabilities, FsAccess, FsMode, HostPattern, HttpsPattern, Scheme};
+pub use capability::{
+    Capabilities, FsAccess, FsMode, HostPattern, HttpsPattern, Scheme, relative_path,
+    valid_secret_key,
+};
 pub use contract::{Compat, ContractVersion};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Span};
 pub use digest::Digest;

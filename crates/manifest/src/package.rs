@@ -24,6 +24,8 @@ pub struct Package {
     pub dir: PathBuf,
     /// The validated manifest.
     pub manifest: Manifest,
+    /// The manifest's text, as read.
+    pub manifest_text: String,
     /// The artifact's bytes, digest verified.
     pub artifact: Vec<u8>,
     /// Each tool's input schema (inline or read from its file), in
@@ -96,6 +98,7 @@ impl Package {
             Some(artifact) if problems.is_empty() => Ok(Package {
                 dir: dir.to_path_buf(),
                 manifest,
+                manifest_text: text,
                 artifact,
                 tool_schemas,
             }),

@@ -1,8 +1,32 @@
-//! Yoi's plugin registry: published versions, activation, grants and the
-//! audit log (SPEC §3).
+//! Yoi's plugin registry: the system of record for published versions,
+//! activation and rollout, the operator's capability grants, the audit log
+//! and runtime events (SPEC §3).
 //!
-//! This crate holds its place in the layering (manifest → registry → host →
-//! cli) and has no operations yet: lifecycle state arrives with the registry
-//! work. Until then an embedder loads package folders directly with
-//! `yoi_host::Host::load`, which verifies each artifact's digest.
+//! The default store is one SQLite database file (WAL, serialized writers,
+//! crash-safe) plus content-addressed artifacts under `blobs/sha256/`, in a
+//! registry folder; nothing to start. Lifecycle code talks to storage through
+//! the [`Store`] trait, so another backend can be added beside it.
+//!
+//! Every operation, successful or refused, appends an [`AuditRecord`];
+//! refusals change nothing and say how to fix them.
 #![deny(missing_docs)]
+
+mod blobs;
+mod error;
+mod grant;
+mod model;
+mod registry;
+mod rollout;
+mod sqlite;
+mod store;
+
+pub use error::RegistryError;
+pub use grant::Capability;
+pub use model::{
+    AuditRecord, Change, EventRecord, GrantRecord, Outcome, Rollout, Scope, Snapshot, State,
+    VersionRecord,
+};
+pub use registry::{Activation, DATABASE_FILE, Published, Registry};
+pub use rollout::{applies, bucket};
+pub use sqlite::SqliteStore;
+pub use store::{Store, StoreResult, Tx};

@@ -1,0 +1,396 @@
+//! Operator commands over the registry: publish, activate, grant, inspect.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use semver::Version;
+use serde::Serialize;
+use yoi_host::Host;
+use yoi_manifest::{Manifest, Package};
+use yoi_registry::{Activation, Capability, Registry, Rollout, State};
+
+/// A command line that cannot be acted on (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct UsageError(pub(crate) String);
+
+pub(crate) struct Ctx {
+    registry: Option<PathBuf>,
+    actor: String,
+}
+
+/// `ID@VERSION` → (id, version).
+fn target(text: &str) -> Result<(String, Version)> {
+    let Some((id, version)) = text.rsplit_once('@') else {
+        return Err(UsageError(format!(
+            "`{text}` must be ID@VERSION, e.g. acme.guard@1.2.0"
+        ))
+        .into());
+    };
+    let version = Version::parse(version).map_err(|e| {
+        UsageError(format!(
+            "`{version}` in `{text}` is not a semver version: {e}"
+        ))
+    })?;
+    Ok((id.to_owned(), version))
+}
+
+fn print_json(value: &impl Serialize) -> Result<ExitCode> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+impl Ctx {
+    pub(crate) fn new(registry: Option<PathBuf>, actor: Option<String>) -> Self {
+        let actor = actor
+            .or_else(|| std::env::var("YOI_ACTOR").ok())
+            .or_else(|| std::env::var("USER").ok())
+            .or_else(|| std::env::var("USERNAME").ok())
+            .unwrap_or_else(|| "unknown".to_owned());
+        Ctx { registry, actor }
+    }
+
+    fn location(&self) -> Result<PathBuf> {
+        if let Some(dir) = &self.registry {
+            return Ok(dir.clone());
+        }
+        if let Some(home) = std::env::var_os("YOI_HOME").filter(|h| !h.is_empty()) {
+            return Ok(PathBuf::from(home));
+        }
+        dirs::data_dir().map(|d| d.join("yoi")).context(
+            "no user data folder is known on this system; pass --registry DIR or set YOI_HOME",
+        )
+    }
+
+    fn open(&self) -> Result<Registry> {
+        let dir = self.location()?;
+        Registry::open(&dir).with_context(|| format!("opening the registry at {}", dir.display()))
+    }
+
+    pub(crate) fn publish(&self, path: &Path) -> Result<ExitCode> {
+        let dir = crate::plugin::package_dir(path);
+        let package = match Package::open(&dir, &Host::compat()) {
+            Ok(p) => p,
+            Err(d) => {
+                println!("{}", d.render(false));
+                bail!(
+                    "{} was not published: fix the problems above and publish again",
+                    dir.display()
+                );
+            }
+        };
+        let registry = self.open()?;
+        let published = registry.publish(&package, &self.actor)?;
+        let record = published.record;
+        println!(
+            "published {}@{} ({}){}",
+            record.plugin,
+            record.version,
+            record.digest,
+            if published.created {
+                ""
+            } else {
+                "; it was already published with this digest, nothing changed"
+            }
+        );
+        let requested = Capability::requested_by(&package.manifest);
+        if !requested.is_empty() {
+            let caps: Vec<_> = requested.iter().map(|c| c.to_string()).collect();
+            println!(
+                "  requests: {}\n  next: yoi grant {} {} && yoi activate {}@{}",
+                caps.join(", "),
+                record.plugin,
+                caps.join(" "),
+                record.plugin,
+                record.version
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) fn activate(&self, t: &str, scope: &str, percent: u8) -> Result<ExitCode> {
+        let (id, version) = target(t)?;
+        let scope = scope.parse().map_err(UsageError)?;
+        if percent > 100 {
+            return Err(
+                UsageError(format!("--rollout {percent} is out of range; use 0 to 100")).into(),
+            );
+        }
+        let how = Activation {
+            actor: self.actor.clone(),
+            rollout: Rollout { scope, percent },
+        };
+        let r = self.open()?.activate(&id, &version, &how)?;
+        println!(
+            "activated {}@{} (scope {}, {}%)",
+            r.plugin, r.version, r.rollout.scope, r.rollout.percent
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) fn deactivate(&self, t: &str) -> Result<ExitCode> {
+        let (id, version) = target(t)?;
+        let r = self.open()?.deactivate(&id, &version, &self.actor)?;
+        println!(
+            "deactivated {}@{}; {} has no active version",
+            r.plugin, r.version, r.plugin
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) fn rollback(&self, t: &str) -> Result<ExitCode> {
+        let (id, version) = target(t)?;
+        let r = self.open()?.rollback(&id, &version, &self.actor)?;
+        println!("rolled back {} to {}", r.plugin, r.version);
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) fn grant(&self, plugin: &str, caps: &[String], granted: bool) -> Result<ExitCode> {
+        let done = self.open()?.grant(plugin, caps, granted, &self.actor)?;
+        let verb = if granted { "granted" } else { "denied" };
+        for cap in done {
+            println!("{verb} {cap} to {plugin}");
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) fn revoke(&self, plugin: &str, caps: &[String]) -> Result<ExitCode> {
+        self.open()?.revoke(plugin, caps, &self.actor)?;
+        println!("revoked {} from {plugin}", caps.join(", "));
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) fn enable(&self, plugin: &str) -> Result<ExitCode> {
+        self.open()?.enable(plugin, &self.actor)?;
+        println!("enabled {plugin}");
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) fn disable(&self, plugin: &str, reason: &str) -> Result<ExitCode> {
+        self.open()?.disable(plugin, reason, &self.actor)?;
+        println!("disabled {plugin}: {reason}");
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) fn list(&self, json: bool) -> Result<ExitCode> {
+        #[derive(Serialize)]
+        struct Row {
+            plugin: String,
+            active: Option<Version>,
+            rollout: Option<Rollout>,
+            latest: Version,
+            versions: usize,
+            disabled: Option<String>,
+        }
+        let snap = self.open()?.snapshot()?;
+        let mut rows: BTreeMap<String, Row> = BTreeMap::new();
+        for v in &snap.versions {
+            let row = rows.entry(v.plugin.clone()).or_insert_with(|| Row {
+                plugin: v.plugin.clone(),
+                active: None,
+                rollout: None,
+                latest: v.version.clone(),
+                versions: 0,
+                disabled: snap.disabled.get(&v.plugin).cloned(),
+            });
+            row.versions += 1;
+            row.latest = v.version.clone();
+            if v.state == State::Active {
+                row.active = Some(v.version.clone());
+                row.rollout = Some(v.rollout);
+            }
+        }
+        let rows: Vec<Row> = rows.into_values().collect();
+        if json {
+            return print_json(&rows);
+        }
+        if rows.is_empty() {
+            println!("no plugins published (yoi publish DIR)");
+        }
+        for r in rows {
+            let active = match (&r.active, r.rollout) {
+                (Some(v), Some(ro)) => format!("active {v} ({} {}%)", ro.scope, ro.percent),
+                _ => "no active version".to_owned(),
+            };
+            let disabled = r
+                .disabled
+                .map(|why| format!("  DISABLED: {why}"))
+                .unwrap_or_default();
+            println!(
+                "{:<32} {active:<32} latest {} ({} versions){disabled}",
+                r.plugin, r.latest, r.versions
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) fn show(&self, plugin: &str, json: bool) -> Result<ExitCode> {
+        let registry = self.open()?;
+        let versions = registry.versions(plugin)?;
+        if versions.is_empty() {
+            bail!("plugin {plugin} is not published; `yoi list` shows what is");
+        }
+        let grants = registry.grants(plugin)?;
+        let requested: Vec<String> = versions
+            .last()
+            .and_then(|v| Manifest::parse(&v.manifest).ok())
+            .map(|m| {
+                Capability::requested_by(&m)
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if json {
+            return print_json(&serde_json::json!({
+                "plugin": plugin,
+                "versions": versions,
+                "requested_by_latest": requested,
+                "grants": grants,
+            }));
+        }
+        println!("{plugin}");
+        for v in &versions {
+            let rollout = if v.state == State::Active {
+                format!(" ({} {}%)", v.rollout.scope, v.rollout.percent)
+            } else {
+                String::new()
+            };
+            println!(
+                "  {:<12} {:<12}{rollout} published {} by {}  {}",
+                v.version.to_string(),
+                v.state.as_str(),
+                time(v.published_at),
+                v.published_by,
+                v.digest
+            );
+        }
+        println!(
+            "  requested (latest): {}",
+            if requested.is_empty() {
+                "nothing".into()
+            } else {
+                requested.join(", ")
+            }
+        );
+        for g in &grants {
+            let verb = if g.granted { "granted" } else { "denied" };
+            println!("  {verb} {} by {} at {}", g.capability, g.by, time(g.at));
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) fn audit(&self, plugin: Option<&str>, follow: bool, json: bool) -> Result<ExitCode> {
+        let registry = self.open()?;
+        let (mut audit_cursor, mut event_cursor) = (0i64, 0i64);
+        loop {
+            let audits = registry.audits(plugin, audit_cursor, 10_000)?;
+            let events = registry.events(plugin, event_cursor, 10_000)?;
+            audit_cursor = audits.last().map_or(audit_cursor, |a| a.id);
+            event_cursor = events.last().map_or(event_cursor, |e| e.id);
+            let mut lines: Vec<(i64, String)> = Vec::new();
+            for a in audits {
+                let line = if json {
+                    serde_json::to_string(&serde_json::json!({"type": "audit", "record": a}))?
+                } else {
+                    let what = match (&a.plugin, &a.version) {
+                        (Some(p), Some(v)) => format!("{p}@{v}"),
+                        (Some(p), None) => p.clone(),
+                        _ => String::new(),
+                    };
+                    let outcome = if a.outcome == yoi_registry::Outcome::Ok {
+                        "ok"
+                    } else {
+                        "REFUSED"
+                    };
+                    let reason = a.reason.lines().next().unwrap_or_default();
+                    format!(
+                        "{} {:<10} {:<24} {outcome:<7} by {}: {reason}",
+                        time(a.at),
+                        a.action,
+                        what,
+                        a.actor
+                    )
+                };
+                lines.push((a.at, line));
+            }
+            for e in events {
+                let line = if json {
+                    serde_json::to_string(&serde_json::json!({"type": "event", "record": e}))?
+                } else {
+                    format!(
+                        "{} {:<10} {:<24} {}",
+                        time(e.at),
+                        e.kind,
+                        e.plugin,
+                        e.detail
+                    )
+                };
+                lines.push((e.at, line));
+            }
+            lines.sort_by_key(|(at, _)| *at);
+            for (_, line) in lines {
+                println!("{line}");
+            }
+            if !follow {
+                return Ok(ExitCode::SUCCESS);
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    pub(crate) fn clear(&self, yes: bool) -> Result<ExitCode> {
+        let dir = self.location()?;
+        if !yes {
+            return Err(UsageError(format!(
+                "`yoi clear` wipes every version, grant and stored artifact in {}; run `yoi clear --yes` to confirm",
+                dir.display()
+            ))
+            .into());
+        }
+        self.open()?.clear(&self.actor)?;
+        println!(
+            "cleared the registry at {} (the audit log is kept)",
+            dir.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_and_times_parse() {
+        assert_eq!(target("acme.x@1.2.3").unwrap().1, Version::new(1, 2, 3));
+        assert!(target("acme.x").is_err());
+        assert!(target("acme.x@latest").is_err());
+        assert_eq!(time(0), "1970-01-01 00:00:00Z");
+        assert_eq!(time(1_763_769_600_000), "2025-11-22 00:00:00Z");
+    }
+}

@@ -1,0 +1,121 @@
+//! Artifacts stored by content: `blobs/sha256/<hex>`. A blob is written to a
+//! temporary file, flushed to disk, renamed into place and the folder
+//! flushed, so it is either absent or complete; its digest is verified again
+//! every time it is read.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::error::RegistryError;
+
+/// The blob folder of a registry.
+pub(crate) struct Blobs {
+    dir: PathBuf,
+}
+
+fn sync_dir(dir: &Path) -> Result<(), RegistryError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| RegistryError::io(dir, e))
+}
+
+fn hex_of(digest: &str) -> Result<&str, RegistryError> {
+    digest
+        .strip_prefix("sha256:")
+        .filter(|h| {
+            h.len() == 64
+                && h.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        })
+        .ok_or_else(|| RegistryError::Invalid(format!("`{digest}` is not a sha256 digest")))
+}
+
+impl Blobs {
+    /// Opens the blob folder under `root`, removing temporary files that an
+    /// interrupted write left behind (no record ever points at them).
+    pub(crate) fn open(root: &Path) -> Result<Self, RegistryError> {
+        let dir = root.join("blobs");
+        for sub in ["sha256", "tmp"] {
+            fs::create_dir_all(dir.join(sub)).map_err(|e| RegistryError::io(dir.join(sub), e))?;
+        }
+        let tmp = dir.join("tmp");
+        for entry in fs::read_dir(&tmp).map_err(|e| RegistryError::io(&tmp, e))? {
+            let path = entry.map_err(|e| RegistryError::io(&tmp, e))?.path();
+            fs::remove_file(&path).map_err(|e| RegistryError::io(&path, e))?;
+        }
+        Ok(Blobs { dir })
+    }
+
+    pub(crate) fn path(&self, digest: &str) -> Result<PathBuf, RegistryError> {
+        Ok(self.dir.join("sha256").join(hex_of(digest)?))
+    }
+
+    /// Stores `bytes` under `digest` (which must be their digest). Storing
+    /// the same content twice is a no-op.
+    pub(crate) fn put(&self, digest: &str, bytes: &[u8]) -> Result<(), RegistryError> {
+        let actual = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+        if actual != digest {
+            return Err(RegistryError::CorruptBlob {
+                digest: digest.to_owned(),
+                actual,
+            });
+        }
+        let dest = self.path(digest)?;
+        if self.get(digest).is_ok() {
+            return Ok(());
+        }
+        let tmp = self.dir.join("tmp").join(format!(
+            "{}.{}.{:?}",
+            hex_of(digest)?,
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let write = || -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()
+        };
+        if let Err(e) = write() {
+            let _ = fs::remove_file(&tmp);
+            return Err(RegistryError::io(&tmp, e));
+        }
+        fs::rename(&tmp, &dest).map_err(|e| RegistryError::io(&dest, e))?;
+        sync_dir(&self.dir.join("sha256"))
+    }
+
+    /// Reads a blob and verifies its digest.
+    pub(crate) fn get(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
+        let path = self.path(digest)?;
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(RegistryError::MissingBlob {
+                    digest: digest.to_owned(),
+                    path,
+                });
+            }
+            Err(e) => return Err(RegistryError::io(&path, e)),
+        };
+        let actual = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        if actual != digest {
+            return Err(RegistryError::CorruptBlob {
+                digest: digest.to_owned(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Deletes every blob (for `clear`).
+    pub(crate) fn clear(&self) -> Result<(), RegistryError> {
+        let dir = self.dir.join("sha256");
+        for entry in fs::read_dir(&dir).map_err(|e| RegistryError::io(&dir, e))? {
+            let path = entry.map_err(|e| RegistryError::io(&dir, e))?.path();
+            fs::remove_file(&path).map_err(|e| RegistryError::io(&path, e))?;
+        }
+        sync_dir(&dir)
+    }
+}

@@ -1,0 +1,138 @@
+use std::path::PathBuf;
+
+/// Why a registry operation was refused or failed. Every message says what to
+/// do; refusals leave the registry unchanged and are recorded in the audit log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// `R0101`: the (id, version) exists with another digest.
+    #[error(
+        "R0101 {plugin}@{version} is already published with digest {existing}; versions are immutable, \
+         so {attempted} cannot replace it\n  fix: bump plugin.version and publish again"
+    )]
+    VersionImmutable {
+        /// Plugin id.
+        plugin: String,
+        /// Version.
+        version: String,
+        /// The stored digest.
+        existing: String,
+        /// The refused digest.
+        attempted: String,
+    },
+    /// `R0102`: no such version.
+    #[error(
+        "R0102 {plugin}@{version} is not published\n  fix: `yoi list` shows what is; publish it first with `yoi publish DIR`"
+    )]
+    NotFound {
+        /// Plugin id.
+        plugin: String,
+        /// Version.
+        version: String,
+    },
+    /// `R0103`: the operation does not apply to the version's state.
+    #[error("R0103 {plugin}@{version} is {state}: {why}")]
+    WrongState {
+        /// Plugin id.
+        plugin: String,
+        /// Version.
+        version: String,
+        /// Its state.
+        state: &'static str,
+        /// What the operation needed, and what to do.
+        why: String,
+    },
+    /// `R0104`: activation needs operator decisions on requested capabilities.
+    #[error(
+        "R0104 {plugin}@{version} requests capabilities that have no grant yet: {}\n  fix: grant them (narrowing is allowed), e.g.\n{}",
+        missing.join(", "),
+        missing.iter().map(|c| format!("    yoi grant {plugin} {c}")).collect::<Vec<_>>().join("\n")
+    )]
+    GrantsMissing {
+        /// Plugin id.
+        plugin: String,
+        /// Version.
+        version: String,
+        /// Requested capabilities without a decision.
+        missing: Vec<String>,
+    },
+    /// `R0105`: a grant that is not within what the plugin requests.
+    #[error("R0105 cannot grant `{capability}` to {plugin}: {why}\n  fix: a grant can only narrow a requested capability; requested: {}", if requested.is_empty() { "nothing".to_owned() } else { requested.join(", ") })]
+    GrantNotRequested {
+        /// Plugin id.
+        plugin: String,
+        /// The refused capability.
+        capability: String,
+        /// Why.
+        why: String,
+        /// What the plugin's versions request.
+        requested: Vec<String>,
+    },
+    /// `R0106`: a capability string that cannot be read.
+    #[error(
+        "R0106 `{text}` is not a capability: {why}\n  fix: write https:HOST[:PORT], fs:PATH:ro|rw, secret:KEY or log"
+    )]
+    BadCapability {
+        /// The text.
+        text: String,
+        /// Why.
+        why: String,
+    },
+    /// `R0107`: the plugin is disabled.
+    #[error(
+        "R0107 plugin {plugin} is disabled ({reason})\n  fix: `yoi enable {plugin}` once the cause is fixed"
+    )]
+    Disabled {
+        /// Plugin id.
+        plugin: String,
+        /// Why it was disabled.
+        reason: String,
+    },
+    /// `R0108`: a bad argument (rollout percent, id).
+    #[error("R0108 {0}")]
+    Invalid(String),
+    /// `R0201`: a stored artifact no longer matches its digest.
+    #[error(
+        "R0201 the stored artifact {digest} is corrupt (its bytes hash to {actual}); it will not be used\n  \
+         fix: publish the package again to restore it; other plugins are unaffected"
+    )]
+    CorruptBlob {
+        /// The expected digest.
+        digest: String,
+        /// What the bytes hash to.
+        actual: String,
+    },
+    /// `R0202`: a stored artifact is missing.
+    #[error("R0202 the stored artifact {digest} is missing from {}\n  fix: publish the package again to restore it", path.display())]
+    MissingBlob {
+        /// The digest.
+        digest: String,
+        /// Where it should be.
+        path: PathBuf,
+    },
+    /// `R0301`: the database failed.
+    #[error("R0301 registry database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// `R0302`: a file operation failed.
+    #[error("R0302 registry storage error at {}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// `R0303`: the stored data is not what this version of Yoi expects.
+    #[error(
+        "R0303 the registry data is unreadable: {0}\n  fix: it was written by a newer Yoi, or damaged; back up the registry folder and run `yoi doctor`"
+    )]
+    Schema(String),
+}
+
+impl RegistryError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        RegistryError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Capabilities as operators write them (`yoi grant acme.weather https:api.example.com`)
+//! and the rule that a grant can only narrow a request.
+
+use std::fmt;
+use std::str::FromStr;
+
+use yoi_manifest::{
+    FsMode, HostPattern, HttpsPattern, Manifest, Scheme, relative_path, valid_secret_key,
+};
+
+use crate::error::RegistryError;
+
+/// One capability: `https:HOST[:PORT]` (or `https:http://HOST:PORT`),
+/// `fs:PATH:ro|rw`, `secret:KEY`, or `log`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Capability {
+    /// Calls to hosts matching the pattern.
+    Https(HttpsPattern),
+    /// Files under a path of the plugin's data root.
+    Fs {
+        /// Relative path (`.` is the whole root).
+        path: String,
+        /// Mode.
+        mode: FsMode,
+    },
+    /// One secret.
+    Secret(String),
+    /// Logging.
+    Log,
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Capability::Https(p) => {
+                let text = p.to_string();
+                let short = match p.scheme {
+                    Scheme::Https => text.trim_start_matches("https://").to_owned(),
+                    Scheme::Http => text,
+                };
+                write!(f, "https:{short}")
+            }
+            Capability::Fs { path, mode } => {
+                let mode = if *mode == FsMode::Ro { "ro" } else { "rw" };
+                write!(f, "fs:{path}:{mode}")
+            }
+            Capability::Secret(key) => write!(f, "secret:{key}"),
+            Capability::Log => f.write_str("log"),
+        }
+    }
+}
+
+impl FromStr for Capability {
+    type Err = RegistryError;
+
+    fn from_str(text: &str) -> Result<Self, RegistryError> {
+        let bad = |why: String| RegistryError::BadCapability {
+            text: text.to_owned(),
+            why,
+        };
+        if text == "log" {
+            return Ok(Capability::Log);
+        }
+        let (kind, rest) = text
+            .split_once(':')
+            .ok_or_else(|| bad("it has no `kind:` prefix".into()))?;
+        match kind {
+            "https" => rest.parse().map(Capability::Https).map_err(bad),
+            "fs" => {
+                let (path, mode) = rest
+                    .rsplit_once(':')
+                    .ok_or_else(|| bad("an fs capability ends with `:ro` or `:rw`".into()))?;
+                let mode = match mode {
+                    "ro" => FsMode::Ro,
+                    "rw" => FsMode::Rw,
+                    other => return Err(bad(format!("mode `{other}` is neither ro nor rw"))),
+                };
+                let path = relative_path(path).map_err(|why| bad(format!("path {why}")))?;
+                Ok(Capability::Fs { path, mode })
+            }
+            "secret" if valid_secret_key(rest) => Ok(Capability::Secret(rest.to_owned())),
+            "secret" => Err(bad(format!("`{rest}` is not a valid secret key"))),
+            other => Err(bad(format!("unknown kind `{other}`"))),
+        }
+    }
+}
+
+impl Capability {
+    /// Everything a manifest requests.
+    pub fn requested_by(manifest: &Manifest) -> Vec<Capability> {
+        let caps = &manifest.capabilities;
+        let mut out: Vec<Capability> = caps.https.iter().cloned().map(Capability::Https).collect();
+        out.extend(caps.fs.iter().map(|f| Capability::Fs {
+            path: f.path.clone(),
+            mode: f.mode,
+        }));
+        out.extend(caps.secrets.iter().cloned().map(Capability::Secret));
+        if caps.log {
+            out.push(Capability::Log);
+        }
+        out
+    }
+
+    /// Whether `self`, as a grant, stays within the request `request`.
+    pub fn within(&self, request: &Capability) -> bool {
+        match (self, request) {
+            (Capability::Https(g), Capability::Https(r)) => {
+                let port = |p: &HttpsPattern| p.port.unwrap_or(p.scheme.default_port());
+                g.scheme == r.scheme
+                    && port(g) == port(r)
+                    && match (&g.host, &r.host) {
+                        (HostPattern::Exact(g), HostPattern::Exact(r)) => g == r,
+                        (HostPattern::Ip(g), HostPattern::Ip(r)) => g == r,
+                        (HostPattern::Exact(g), HostPattern::Subdomains(r)) => {
+                            g.ends_with(&format!(".{r}"))
+                        }
+                        (HostPattern::Subdomains(g), HostPattern::Subdomains(r)) => {
+                            g == r || g.ends_with(&format!(".{r}"))
+                        }
+                        _ => false,
+                    }
+            }
+            (Capability::Fs { path: gp, mode: gm }, Capability::Fs { path: rp, mode: rm }) => {
+                let inside = rp == "." || gp == rp || gp.starts_with(&format!("{rp}/"));
+                inside && (*gm == FsMode::Ro || *rm == FsMode::Rw)
+            }
+            (Capability::Secret(g), Capability::Secret(r)) => g == r,
+            (Capability::Log, Capability::Log) => true,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(s: &str) -> Capability {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn parses_and_prints_the_cli_forms() {
+        for s in [
+            "https:api.example.com",
+            "https:*.example.com:8443",
+            "https:http://127.0.0.1:8080",
+            "fs:cache/x:ro",
+            "fs:.:rw",
+            "secret:WEATHER_KEY",
+            "log",
+        ] {
+            assert_eq!(c(s).to_string(), s);
+        }
+        for bad in [
+            "https:",
+            "fs:cache",
+            "fs:../x:ro",
+            "fs:a:rx",
+            "secret:9x",
+            "net:x",
+            "shell",
+        ] {
+            assert!(bad.parse::<Capability>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn grants_may_only_narrow() {
+        assert!(c("https:api.example.com").within(&c("https:*.example.com")));
+        assert!(c("https:*.eu.example.com").within(&c("https:*.example.com")));
+        assert!(c("https:*.example.com").within(&c("https:*.example.com")));
+        assert!(!c("https:example.com").within(&c("https:*.example.com")));
+        assert!(!c("https:*.example.com").within(&c("https:api.example.com")));
+        assert!(!c("https:api.example.com:8443").within(&c("https:*.example.com")));
+        assert!(!c("https:http://api.example.com").within(&c("https:*.example.com")));
+        assert!(c("fs:cache/a:ro").within(&c("fs:cache:rw")));
+        assert!(c("fs:cache:ro").within(&c("fs:.:ro")));
+        assert!(!c("fs:cache:rw").within(&c("fs:cache:ro")));
+        assert!(!c("fs:cachex:ro").within(&c("fs:cache:ro")));
+        assert!(!c("secret:A").within(&c("secret:B")));
+        assert!(c("log").within(&c("log")));
+    }
+}

@@ -1,0 +1,230 @@
+//! The registry's records: versions, audit entries, runtime events, snapshots.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use semver::Version;
+use serde::Serialize;
+
+/// The lifecycle state of a published version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Stored and verified; not running.
+    Published,
+    /// The running version of its plugin (at most one per plugin).
+    Active,
+    /// Was active; deactivated or replaced by another activation.
+    Inactive,
+    /// Was active and was rolled back to an earlier version.
+    RolledBack,
+}
+
+impl State {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Published => "published",
+            State::Active => "active",
+            State::Inactive => "inactive",
+            State::RolledBack => "rolled_back",
+        }
+    }
+}
+
+impl FromStr for State {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "published" => State::Published,
+            "active" => State::Active,
+            "inactive" => State::Inactive,
+            "rolled_back" => State::RolledBack,
+            other => return Err(format!("unknown state `{other}`")),
+        })
+    }
+}
+
+/// Who an active version applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Every host.
+    All,
+    /// Hosts running as `beta`.
+    Beta,
+    /// Hosts running as `canary`.
+    Canary,
+    /// Hosts running as `internal`.
+    Internal,
+}
+
+impl Scope {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::All => "all",
+            Scope::Beta => "beta",
+            Scope::Canary => "canary",
+            Scope::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "all" => Scope::All,
+            "beta" => Scope::Beta,
+            "canary" => Scope::Canary,
+            "internal" => Scope::Internal,
+            other => {
+                return Err(format!(
+                    "unknown scope `{other}`; use all, beta, canary or internal"
+                ));
+            }
+        })
+    }
+}
+
+/// Which part of the audience an active version reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Rollout {
+    /// Which hosts.
+    pub scope: Scope,
+    /// Which share of subjects, 0–100.
+    pub percent: u8,
+}
+
+impl Default for Rollout {
+    fn default() -> Self {
+        Rollout {
+            scope: Scope::All,
+            percent: 100,
+        }
+    }
+}
+
+/// One published version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionRecord {
+    /// Plugin id.
+    pub plugin: String,
+    /// Version.
+    pub version: Version,
+    /// Artifact digest, `sha256:<hex>`.
+    pub digest: String,
+    /// The `plugin.toml` text it was published with.
+    pub manifest: String,
+    /// Lifecycle state.
+    pub state: State,
+    /// Rollout while active (and the last one it had).
+    pub rollout: Rollout,
+    /// Publish time, milliseconds since the Unix epoch.
+    pub published_at: i64,
+    /// Who published it.
+    pub published_by: String,
+    /// Last change, milliseconds since the Unix epoch.
+    pub updated_at: i64,
+    /// Publish order across the registry (higher is later).
+    pub seq: i64,
+}
+
+/// Whether an audited operation succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// It took effect.
+    Ok,
+    /// It was refused or failed; nothing changed.
+    Error,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRecord {
+    /// Position in the log (cursor).
+    pub id: i64,
+    /// Time, milliseconds since the Unix epoch.
+    pub at: i64,
+    /// Who did it.
+    pub actor: String,
+    /// The operation (`publish`, `activate`, ...).
+    pub action: String,
+    /// Plugin id, when the operation is about one.
+    pub plugin: Option<String>,
+    /// Version, when the operation is about one.
+    pub version: Option<String>,
+    /// Success or failure.
+    pub outcome: Outcome,
+    /// Why it failed, or what it did.
+    pub reason: String,
+}
+
+/// A runtime event a host reported (receipts, denials).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventRecord {
+    /// Position (cursor).
+    pub id: i64,
+    /// Time, milliseconds since the Unix epoch.
+    pub at: i64,
+    /// Kind, e.g. `receipt` or `permission_denied`.
+    pub kind: String,
+    /// Plugin id.
+    pub plugin: String,
+    /// Version.
+    pub version: Option<String>,
+    /// Details as JSON.
+    pub detail: serde_json::Value,
+}
+
+/// An operator's decision on one capability.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GrantRecord {
+    /// Plugin id.
+    pub plugin: String,
+    /// The capability, in `yoi grant` form (`https:api.example.com`).
+    pub capability: String,
+    /// `true` for a grant, `false` for an explicit denial.
+    pub granted: bool,
+    /// Who decided.
+    pub by: String,
+    /// When, milliseconds since the Unix epoch.
+    pub at: i64,
+}
+
+/// The whole registry at one instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Snapshot {
+    /// Every version, in publish order.
+    pub versions: Vec<VersionRecord>,
+    /// Plugin id → its active version.
+    pub active_versions: BTreeMap<String, Version>,
+    /// Operator decisions on capabilities.
+    pub grants: Vec<GrantRecord>,
+    /// Disabled plugin ids, with the reason.
+    pub disabled: BTreeMap<String, String>,
+    /// The audit log, oldest first.
+    pub audits: Vec<AuditRecord>,
+    /// The change counter when the snapshot was taken.
+    pub change_seq: i64,
+}
+
+/// A change notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The change counter after the change.
+    pub seq: i64,
+    /// The operation.
+    pub action: String,
+    /// The plugin it was about.
+    pub plugin: Option<String>,
+}

@@ -1,0 +1,631 @@
+//! Lifecycle operations. Each runs in one store transaction together with
+//! its audit record, so the log and the state never disagree; a refused
+//! operation changes nothing and is audited with its reason.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use semver::Version;
+use yoi_manifest::{Manifest, Package};
+
+use crate::blobs::Blobs;
+use crate::error::RegistryError;
+use crate::grant::Capability;
+use crate::model::{
+    AuditRecord, Change, EventRecord, GrantRecord, Outcome, Rollout, Scope, Snapshot, State,
+    VersionRecord,
+};
+use crate::rollout::applies;
+use crate::sqlite::SqliteStore;
+use crate::store::{Store, Tx};
+
+/// The result of [`Registry::publish`].
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The stored version.
+    pub record: VersionRecord,
+    /// `false` when the same version and digest were already published.
+    pub created: bool,
+}
+
+/// The database file inside a registry folder.
+pub const DATABASE_FILE: &str = "registry.db";
+
+/// How to activate a version.
+#[derive(Debug, Clone)]
+pub struct Activation {
+    /// Who is acting.
+    pub actor: String,
+    /// Which hosts and which share of subjects.
+    pub rollout: Rollout,
+}
+
+impl Activation {
+    /// Activation for everyone, by `actor`.
+    pub fn by(actor: impl Into<String>) -> Self {
+        Activation {
+            actor: actor.into(),
+            rollout: Rollout::default(),
+        }
+    }
+}
+
+/// The plugin registry: the system of record for versions, activation,
+/// grants and the audit log.
+///
+/// ```no_run
+/// # fn demo(package: &yoi_manifest::Package) -> Result<(), yoi_registry::RegistryError> {
+/// use yoi_registry::{Activation, Registry};
+///
+/// let registry = Registry::open("/var/lib/yoi".as_ref())?;
+/// let record = registry.publish(package, "ci")?.record;
+/// registry.grant(&record.plugin, &["log".to_owned()], true, "alice")?;
+/// registry.activate(&record.plugin, &record.version, &Activation::by("alice"))?;
+/// # Ok(()) }
+/// ```
+pub struct Registry<S: Store = SqliteStore> {
+    store: S,
+    blobs: Blobs,
+    root: PathBuf,
+    subscribers: Mutex<Vec<Sender<Change>>>,
+}
+
+impl Registry<SqliteStore> {
+    /// Opens (creating if needed) the registry in the folder `root`.
+    pub fn open(root: &Path) -> Result<Self, RegistryError> {
+        std::fs::create_dir_all(root).map_err(|e| RegistryError::io(root, e))?;
+        let store = SqliteStore::open(&root.join(DATABASE_FILE))?;
+        Self::with_store(root, store)
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn wrong_state(r: &VersionRecord, why: impl Into<String>) -> RegistryError {
+    RegistryError::WrongState {
+        plugin: r.plugin.clone(),
+        version: r.version.to_string(),
+        state: r.state.as_str(),
+        why: why.into(),
+    }
+}
+
+fn find(tx: &mut dyn Tx, plugin: &str, version: &Version) -> Result<VersionRecord, RegistryError> {
+    tx.version(plugin, version)?
+        .ok_or_else(|| RegistryError::NotFound {
+            plugin: plugin.to_owned(),
+            version: version.to_string(),
+        })
+}
+
+fn active_of(tx: &mut dyn Tx, plugin: &str) -> Result<Option<VersionRecord>, RegistryError> {
+    tx.active(plugin)
+}
+
+fn manifest_of(r: &VersionRecord) -> Result<Manifest, RegistryError> {
+    Manifest::parse(&r.manifest).map_err(|d| {
+        RegistryError::Schema(format!(
+            "the stored manifest of {}@{} no longer parses: {d}",
+            r.plugin, r.version
+        ))
+    })
+}
+
+/// Refuses to run a version whose requested capabilities lack a decision.
+fn check_grants(tx: &mut dyn Tx, r: &VersionRecord) -> Result<(), RegistryError> {
+    let decisions: Vec<(Option<Capability>, GrantRecord)> = tx
+        .grants(Some(&r.plugin))?
+        .into_iter()
+        .map(|g| (g.capability.parse().ok(), g))
+        .collect();
+    let missing: Vec<String> = Capability::requested_by(&manifest_of(r)?)
+        .into_iter()
+        .filter(|req| {
+            !decisions.iter().any(|(cap, g)| match cap {
+                Some(cap) if g.granted => cap.within(req),
+                _ => !g.granted && g.capability == req.to_string(),
+            })
+        })
+        .map(|c| c.to_string())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(RegistryError::GrantsMissing {
+            plugin: r.plugin.clone(),
+            version: r.version.to_string(),
+            missing,
+        })
+    }
+}
+
+fn check_enabled(tx: &mut dyn Tx, plugin: &str) -> Result<(), RegistryError> {
+    match tx.disabled(Some(plugin))?.into_iter().next() {
+        Some((plugin, reason)) => Err(RegistryError::Disabled { plugin, reason }),
+        None => Ok(()),
+    }
+}
+
+fn describe(rollout: Rollout) -> String {
+    format!("scope {} at {}%", rollout.scope, rollout.percent)
+}
+
+impl<S: Store> Registry<S> {
+    /// A registry over `store`, with blobs under `root`.
+    pub fn with_store(root: &Path, store: S) -> Result<Self, RegistryError> {
+        Ok(Registry {
+            blobs: Blobs::open(root)?,
+            store,
+            root: root.to_path_buf(),
+            subscribers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The registry folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Runs a change and its audit record in one transaction; on failure
+    /// records the refusal in a transaction of its own.
+    fn audited<R>(
+        &self,
+        actor: &str,
+        action: &str,
+        plugin: Option<&str>,
+        version: Option<&str>,
+        op: impl FnOnce(&mut dyn Tx) -> Result<(R, String), RegistryError>,
+    ) -> Result<R, RegistryError> {
+        let record = |outcome, reason: String| AuditRecord {
+            id: 0,
+            at: now_ms(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            plugin: plugin.map(str::to_owned),
+            version: version.map(str::to_owned),
+            outcome,
+            reason,
+        };
+        let result = self.store.write(|tx| {
+            let (value, reason) = op(tx)?;
+            tx.append_audit(&record(Outcome::Ok, reason))?;
+            Ok((value, tx.bump_change()?))
+        });
+        match result {
+            Ok((value, seq)) => {
+                self.notify(Change {
+                    seq,
+                    action: action.to_owned(),
+                    plugin: plugin.map(str::to_owned),
+                });
+                Ok(value)
+            }
+            Err(e) => {
+                // The refusal is recorded even though nothing changed; if the
+                // store itself is failing, the original error is what matters.
+                let _ = self
+                    .store
+                    .write(|tx| tx.append_audit(&record(Outcome::Error, e.to_string())));
+                Err(e)
+            }
+        }
+    }
+
+    /// [`Registry::audited`] for an operation on one existing version.
+    fn on_version<R>(
+        &self,
+        actor: &str,
+        action: &str,
+        plugin: &str,
+        version: &Version,
+        op: impl FnOnce(&mut dyn Tx, VersionRecord) -> Result<(R, String), RegistryError>,
+    ) -> Result<R, RegistryError> {
+        let v = version.to_string();
+        self.audited(actor, action, Some(plugin), Some(&v), |tx| {
+            let target = find(tx, plugin, version)?;
+            op(tx, target)
+        })
+    }
+
+    fn notify(&self, change: Change) {
+        let mut subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        subs.retain(|s| s.send(change.clone()).is_ok());
+    }
+
+    /// Notifications of every change made through this `Registry` value.
+    /// Other processes' changes show in [`Registry::change_seq`].
+    pub fn subscribe(&self) -> Receiver<Change> {
+        let (tx, rx) = channel();
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tx);
+        rx
+    }
+
+    /// A counter that grows with every change, from any process: poll it to
+    /// notice changes cheaply.
+    pub fn change_seq(&self) -> Result<i64, RegistryError> {
+        self.store.read(|tx| tx.change_seq())
+    }
+
+    /// Stores a verified package as a new version in state `published`.
+    /// Publishing the same (id, version) with the same digest again changes
+    /// nothing; with another digest it is refused.
+    pub fn publish(&self, package: &Package, actor: &str) -> Result<Published, RegistryError> {
+        let m = &package.manifest;
+        let plugin = m.plugin.id.as_str();
+        let version = m.plugin.version.to_string();
+        let digest = m.runtime.digest.to_string();
+        self.audited(actor, "publish", Some(plugin), Some(&version), |tx| {
+            if let Some(existing) = tx.version(plugin, &m.plugin.version)? {
+                if existing.digest == digest {
+                    let done = Published {
+                        record: existing,
+                        created: false,
+                    };
+                    return Ok((
+                        done,
+                        "already published with the same digest; nothing changed".into(),
+                    ));
+                }
+                return Err(RegistryError::VersionImmutable {
+                    plugin: plugin.to_owned(),
+                    version: version.clone(),
+                    existing: existing.digest,
+                    attempted: digest.clone(),
+                });
+            }
+            // The blob goes first: a record never points at a missing blob,
+            // and a blob without a record is harmless.
+            self.blobs.put(&digest, &package.artifact)?;
+            let now = now_ms();
+            let mut record = VersionRecord {
+                plugin: plugin.to_owned(),
+                version: m.plugin.version.clone(),
+                digest: digest.clone(),
+                manifest: package.manifest_text.clone(),
+                state: State::Published,
+                rollout: Rollout::default(),
+                published_at: now,
+                published_by: actor.to_owned(),
+                updated_at: now,
+                seq: 0,
+            };
+            record.seq = tx.insert_version(&record)?;
+            Ok((
+                Published {
+                    record,
+                    created: true,
+                },
+                format!("published with digest {digest}"),
+            ))
+        })
+    }
+
+    /// Makes a version the active one of its plugin. The previously active
+    /// version becomes `inactive`. Every capability the version requests must
+    /// have an operator decision (see [`Registry::grant`]).
+    pub fn activate(
+        &self,
+        plugin: &str,
+        version: &Version,
+        how: &Activation,
+    ) -> Result<VersionRecord, RegistryError> {
+        self.on_version(&how.actor, "activate", plugin, version, |tx, mut target| {
+            if how.rollout.percent > 100 {
+                return Err(RegistryError::Invalid(format!(
+                    "rollout {}% is out of range; use 0 to 100",
+                    how.rollout.percent
+                )));
+            }
+            check_enabled(tx, plugin)?;
+            check_grants(tx, &target)?;
+            let now = now_ms();
+            let mut reason = format!("active for {}", describe(how.rollout));
+            if let Some(mut previous) = active_of(tx, plugin)?
+                && previous.version != target.version
+            {
+                previous.state = State::Inactive;
+                previous.updated_at = now;
+                tx.update_version(&previous)?;
+                reason.push_str(&format!("; {} is now inactive", previous.version));
+            }
+            target.state = State::Active;
+            target.rollout = how.rollout;
+            target.updated_at = now;
+            tx.update_version(&target)?;
+            Ok((target, reason))
+        })
+    }
+
+    /// Stops the active version; the plugin then has no active version.
+    pub fn deactivate(
+        &self,
+        plugin: &str,
+        version: &Version,
+        actor: &str,
+    ) -> Result<VersionRecord, RegistryError> {
+        self.on_version(actor, "deactivate", plugin, version, |tx, mut target| {
+            if target.state != State::Active {
+                return Err(wrong_state(
+                    &target,
+                    "only the active version can be deactivated",
+                ));
+            }
+            target.state = State::Inactive;
+            target.updated_at = now_ms();
+            tx.update_version(&target)?;
+            Ok((
+                target,
+                "deactivated; the plugin has no active version".into(),
+            ))
+        })
+    }
+
+    /// Returns to `version`, published before the active one: the active
+    /// version becomes `rolled_back` and `version` active with its rollout.
+    pub fn rollback(
+        &self,
+        plugin: &str,
+        version: &Version,
+        actor: &str,
+    ) -> Result<VersionRecord, RegistryError> {
+        self.on_version(actor, "rollback", plugin, version, |tx, mut target| {
+            let Some(mut current) = active_of(tx, plugin)? else {
+                return Err(wrong_state(
+                    &target,
+                    format!("{plugin} has no active version to roll back from; use `yoi activate {plugin}@{version}`"),
+                ));
+            };
+            if current.version == target.version {
+                return Err(wrong_state(&target, "it is the active version already"));
+            }
+            if target.seq > current.seq {
+                return Err(wrong_state(
+                    &target,
+                    format!(
+                        "it was published after the active version {}; rollback returns to an earlier version (use `yoi activate` to move forward)",
+                        current.version
+                    ),
+                ));
+            }
+            check_enabled(tx, plugin)?;
+            check_grants(tx, &target)?;
+            let now = now_ms();
+            current.state = State::RolledBack;
+            current.updated_at = now;
+            tx.update_version(&current)?;
+            target.state = State::Active;
+            target.rollout = current.rollout;
+            target.updated_at = now;
+            tx.update_version(&target)?;
+            Ok((target, format!("rolled back from {}", current.version)))
+        })
+    }
+
+    /// Records the operator's decisions on capabilities of `plugin`: grants
+    /// (`granted = true`), which must lie within what some published version
+    /// requests, or denials, which must name a requested capability exactly.
+    pub fn grant(
+        &self,
+        plugin: &str,
+        capabilities: &[String],
+        granted: bool,
+        actor: &str,
+    ) -> Result<Vec<Capability>, RegistryError> {
+        let action = if granted { "grant" } else { "deny" };
+        self.audited(actor, action, Some(plugin), None, |tx| {
+            let mut requested = Vec::new();
+            for r in tx.versions(Some(plugin))? {
+                for cap in Capability::requested_by(&manifest_of(&r)?) {
+                    if !requested.contains(&cap) {
+                        requested.push(cap);
+                    }
+                }
+            }
+            let names =
+                |list: &[Capability]| list.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+            let mut done = Vec::new();
+            for text in capabilities {
+                let cap: Capability = text.parse()?;
+                let ok = if granted {
+                    requested.iter().any(|r| cap.within(r))
+                } else {
+                    requested.contains(&cap)
+                };
+                if !ok {
+                    return Err(RegistryError::GrantNotRequested {
+                        plugin: plugin.to_owned(),
+                        capability: cap.to_string(),
+                        why: if requested.is_empty() {
+                            "no published version of it requests anything (or it is not published)"
+                                .into()
+                        } else {
+                            "no published version requests it or anything that contains it".into()
+                        },
+                        requested: names(&requested),
+                    });
+                }
+                tx.put_grant(&GrantRecord {
+                    plugin: plugin.to_owned(),
+                    capability: cap.to_string(),
+                    granted,
+                    by: actor.to_owned(),
+                    at: now_ms(),
+                })?;
+                done.push(cap);
+            }
+            let verb = if granted { "granted" } else { "denied" };
+            Ok((done.clone(), format!("{verb} {}", names(&done).join(", "))))
+        })
+    }
+
+    /// Removes decisions on capabilities of `plugin`.
+    pub fn revoke(
+        &self,
+        plugin: &str,
+        capabilities: &[String],
+        actor: &str,
+    ) -> Result<(), RegistryError> {
+        self.audited(actor, "revoke", Some(plugin), None, |tx| {
+            let mut done = Vec::new();
+            for text in capabilities {
+                let cap = text.parse::<Capability>()?.to_string();
+                if !tx.delete_grant(plugin, &cap)? {
+                    return Err(RegistryError::Invalid(format!(
+                        "{plugin} has no grant or denial for `{cap}`; `yoi show {plugin}` lists its grants"
+                    )));
+                }
+                done.push(cap);
+            }
+            Ok(((), format!("revoked {}", done.join(", "))))
+        })
+    }
+
+    /// Disables a plugin: it cannot be activated (or rolled back to) until
+    /// enabled again. Hosts stop running it at their next reload.
+    pub fn disable(&self, plugin: &str, reason: &str, actor: &str) -> Result<(), RegistryError> {
+        self.audited(actor, "disable", Some(plugin), None, |tx| {
+            if tx.versions(Some(plugin))?.is_empty() {
+                return Err(RegistryError::Invalid(format!(
+                    "plugin {plugin} is not published"
+                )));
+            }
+            tx.set_disabled(plugin, Some(reason))?;
+            Ok(((), format!("disabled: {reason}")))
+        })
+    }
+
+    /// Enables a disabled plugin.
+    pub fn enable(&self, plugin: &str, actor: &str) -> Result<(), RegistryError> {
+        self.audited(actor, "enable", Some(plugin), None, |tx| {
+            if tx.disabled(Some(plugin))?.is_empty() {
+                return Err(RegistryError::Invalid(format!(
+                    "plugin {plugin} is not disabled"
+                )));
+            }
+            tx.set_disabled(plugin, None)?;
+            Ok(((), "enabled".into()))
+        })
+    }
+
+    /// Wipes versions, grants, flags, events and stored artifacts. The audit
+    /// log is kept, and records the wipe before it happens.
+    pub fn clear(&self, actor: &str) -> Result<(), RegistryError> {
+        self.audited(actor, "clear", None, None, |tx| {
+            let n = tx.versions(None)?.len();
+            tx.clear()?;
+            Ok(((), format!("cleared {n} versions")))
+        })?;
+        self.blobs.clear()
+    }
+
+    /// Everything, at one instant.
+    pub fn snapshot(&self) -> Result<Snapshot, RegistryError> {
+        self.store.read(|tx| {
+            let versions = tx.versions(None)?;
+            let active_versions = versions
+                .iter()
+                .filter(|v| v.state == State::Active)
+                .map(|v| (v.plugin.clone(), v.version.clone()))
+                .collect();
+            Ok(Snapshot {
+                active_versions,
+                versions,
+                grants: tx.grants(None)?,
+                disabled: tx.disabled(None)?.into_iter().collect(),
+                audits: tx.audits(None, 0, usize::MAX)?,
+                change_seq: tx.change_seq()?,
+            })
+        })
+    }
+
+    /// The versions of one plugin, in publish order.
+    pub fn versions(&self, plugin: &str) -> Result<Vec<VersionRecord>, RegistryError> {
+        self.store.read(|tx| tx.versions(Some(plugin)))
+    }
+
+    /// The active version of a plugin.
+    pub fn active(&self, plugin: &str) -> Result<Option<VersionRecord>, RegistryError> {
+        self.store.read(|tx| active_of(tx, plugin))
+    }
+
+    /// Decisions on a plugin's capabilities.
+    pub fn grants(&self, plugin: &str) -> Result<Vec<GrantRecord>, RegistryError> {
+        self.store.read(|tx| tx.grants(Some(plugin)))
+    }
+
+    /// Audit records after the cursor `after` (0 for the start).
+    pub fn audits(
+        &self,
+        plugin: Option<&str>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, RegistryError> {
+        self.store.read(|tx| tx.audits(plugin, after, limit))
+    }
+
+    /// Records runtime events (receipts, denials) in one transaction.
+    pub fn record_events(&self, events: &[EventRecord]) -> Result<i64, RegistryError> {
+        self.store.write(|tx| tx.append_events(events))
+    }
+
+    /// Runtime events after the cursor `after` (0 for the start).
+    pub fn events(
+        &self,
+        plugin: Option<&str>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, RegistryError> {
+        self.store.read(|tx| tx.events(plugin, after, limit))
+    }
+
+    /// A stored artifact, its digest verified.
+    pub fn artifact(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
+        self.blobs.get(digest)
+    }
+
+    /// Whether the active version of `plugin` applies to `subject` on a
+    /// host of scope `host_scope`: deterministic for a given plugin,
+    /// subject and rollout.
+    pub fn applies(
+        &self,
+        plugin: &str,
+        subject: &str,
+        host_scope: Scope,
+    ) -> Result<bool, RegistryError> {
+        Ok(self
+            .active(plugin)?
+            .is_some_and(|v| applies(plugin, subject, v.rollout, host_scope)))
+    }
+
+    /// Checks the registry's invariants: at most one active version per
+    /// plugin, and every version's artifact present and matching its digest.
+    /// Returns the problems found (empty when consistent).
+    pub fn verify(&self) -> Result<Vec<String>, RegistryError> {
+        let snapshot = self.snapshot()?;
+        let mut problems = Vec::new();
+        let mut seen = std::collections::BTreeMap::new();
+        for v in &snapshot.versions {
+            if v.state == State::Active
+                && seen.insert(v.plugin.clone(), v.version.clone()).is_some()
+            {
+                problems.push(format!("{} has more than one active version", v.plugin));
+            }
+            if let Err(e) = self.blobs.get(&v.digest) {
+                problems.push(format!("{}@{}: {e}", v.plugin, v.version));
+            }
+            if let Err(e) = manifest_of(v) {
+                problems.push(e.to_string());
+            }
+        }
+        Ok(problems)
+    }
+}

@@ -1,0 +1,437 @@
+//! The default store: SQLite in WAL mode, one file, no server. Writes use
+//! `BEGIN IMMEDIATE`, so writers in several processes are serialized and a
+//! read-modify-write never loses an update; `synchronous = FULL` makes a
+//! committed operation durable. A process killed at any instant leaves the
+//! last committed state.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use semver::Version;
+
+use crate::error::RegistryError;
+use crate::model::{AuditRecord, EventRecord, GrantRecord, Outcome, Rollout, VersionRecord};
+use crate::store::{Store, StoreResult, Tx};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how
+/// many ran. Never edit a released step: add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    "CREATE TABLE versions (
+        plugin       TEXT    NOT NULL,
+        version      TEXT    NOT NULL,
+        digest       TEXT    NOT NULL,
+        manifest     TEXT    NOT NULL,
+        state        TEXT    NOT NULL CHECK (state IN ('published', 'active', 'inactive', 'rolled_back')),
+        scope        TEXT    NOT NULL CHECK (scope IN ('all', 'beta', 'canary', 'internal')),
+        percent      INTEGER NOT NULL CHECK (percent BETWEEN 0 AND 100),
+        published_at INTEGER NOT NULL,
+        published_by TEXT    NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        seq          INTEGER NOT NULL UNIQUE,
+        PRIMARY KEY (plugin, version)
+    );
+    -- At most one active version per plugin, enforced by the database itself.
+    CREATE UNIQUE INDEX one_active ON versions (plugin) WHERE state = 'active';
+    CREATE TABLE grants (
+        plugin     TEXT    NOT NULL,
+        capability TEXT    NOT NULL,
+        granted    INTEGER NOT NULL,
+        by_actor   TEXT    NOT NULL,
+        at         INTEGER NOT NULL,
+        PRIMARY KEY (plugin, capability)
+    );
+    CREATE TABLE disabled (plugin TEXT PRIMARY KEY, reason TEXT NOT NULL);
+    CREATE TABLE audit (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      INTEGER NOT NULL,
+        actor   TEXT    NOT NULL,
+        action  TEXT    NOT NULL,
+        plugin  TEXT,
+        version TEXT,
+        outcome TEXT    NOT NULL CHECK (outcome IN ('ok', 'error')),
+        reason  TEXT    NOT NULL
+    );
+    CREATE INDEX audit_plugin ON audit (plugin, id);
+    CREATE TABLE events (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      INTEGER NOT NULL,
+        kind    TEXT    NOT NULL,
+        plugin  TEXT    NOT NULL,
+        version TEXT,
+        detail  TEXT    NOT NULL
+    );
+    CREATE INDEX events_plugin ON events (plugin, id);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('change_seq', 0), ('version_seq', 0);",
+];
+
+/// SQLite storage in one database file.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<Self, RegistryError> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory store, for tests.
+    pub fn in_memory() -> Result<Self, RegistryError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Self, RegistryError> {
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Snapshots read the whole log: keep it in memory between reads.
+        conn.pragma_update(None, "cache_size", -32_768)?;
+        conn.pragma_update(None, "mmap_size", 268_435_456)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let applied: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let applied = usize::try_from(applied).unwrap_or(usize::MAX);
+        if applied > MIGRATIONS.len() {
+            return Err(RegistryError::Schema(format!(
+                "schema version {applied} is newer than this Yoi knows ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(
+                None,
+                "user_version",
+                i64::try_from(i + 1).unwrap_or(i64::MAX),
+            )?;
+        }
+        tx.commit()?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<R>(
+        &self,
+        behavior: TransactionBehavior,
+        commit: bool,
+        f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>,
+    ) -> StoreResult<R> {
+        // A panic while holding the lock cannot leave a half-done transaction
+        // (it rolls back on drop), so a poisoned lock is safe to reuse.
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(behavior)?;
+        let mut sql = SqlTx { tx };
+        let out = f(&mut sql)?;
+        if commit {
+            sql.tx.commit()?;
+        }
+        Ok(out)
+    }
+}
+
+impl Store for SqliteStore {
+    fn write<R>(&self, f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {
+        self.with(TransactionBehavior::Immediate, true, f)
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {
+        self.with(TransactionBehavior::Deferred, false, f)
+    }
+}
+
+struct SqlTx<'c> {
+    tx: Transaction<'c>,
+}
+
+fn bad_row(what: &str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("stored {what} `{value}` is not valid").into(),
+    )
+}
+
+/// The columns `version_row` reads, in its order. Reading by position, not
+/// by name, matters when a snapshot reads 100,000 rows.
+const VERSION_COLUMNS: &str = "plugin, version, digest, manifest, state, scope, percent, published_at, published_by, updated_at, seq";
+
+fn version_row(row: &Row<'_>) -> rusqlite::Result<VersionRecord> {
+    let version: String = row.get(1)?;
+    let state: String = row.get(4)?;
+    let scope: String = row.get(5)?;
+    let percent: i64 = row.get(6)?;
+    Ok(VersionRecord {
+        plugin: row.get(0)?,
+        version: Version::parse(&version).map_err(|_| bad_row("version", &version))?,
+        digest: row.get(2)?,
+        manifest: row.get(3)?,
+        state: state.parse().map_err(|_| bad_row("state", &state))?,
+        rollout: Rollout {
+            scope: scope.parse().map_err(|_| bad_row("scope", &scope))?,
+            percent: u8::try_from(percent).map_err(|_| bad_row("percent", &percent.to_string()))?,
+        },
+        published_at: row.get(7)?,
+        published_by: row.get(8)?,
+        updated_at: row.get(9)?,
+        seq: row.get(10)?,
+    })
+}
+
+/// The columns `audit_row` reads, in its order.
+const AUDIT_COLUMNS: &str = "id, at, actor, action, plugin, version, outcome, reason";
+
+fn audit_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
+    let ok = matches!(row.get_ref(6)?, rusqlite::types::ValueRef::Text(b"ok"));
+    Ok(AuditRecord {
+        id: row.get(0)?,
+        at: row.get(1)?,
+        actor: row.get(2)?,
+        action: row.get(3)?,
+        plugin: row.get(4)?,
+        version: row.get(5)?,
+        outcome: if ok { Outcome::Ok } else { Outcome::Error },
+        reason: row.get(7)?,
+    })
+}
+
+fn event_row(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
+    let detail: String = row.get("detail")?;
+    Ok(EventRecord {
+        id: row.get("id")?,
+        at: row.get("at")?,
+        kind: row.get("kind")?,
+        plugin: row.get("plugin")?,
+        version: row.get("version")?,
+        detail: serde_json::from_str(&detail).map_err(|_| bad_row("event detail", &detail))?,
+    })
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Tx for SqlTx<'_> {
+    fn version(&mut self, plugin: &str, version: &Version) -> StoreResult<Option<VersionRecord>> {
+        Ok(self
+            .tx
+            .query_row(
+                &format!(
+                    "SELECT {VERSION_COLUMNS} FROM versions WHERE plugin = ?1 AND version = ?2"
+                ),
+                params![plugin, version.to_string()],
+                version_row,
+            )
+            .optional()?)
+    }
+
+    fn versions(&mut self, plugin: Option<&str>) -> StoreResult<Vec<VersionRecord>> {
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT {VERSION_COLUMNS} FROM versions WHERE ?1 IS NULL OR plugin = ?1 ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map(params![plugin], version_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn active(&mut self, plugin: &str) -> StoreResult<Option<VersionRecord>> {
+        Ok(self
+            .tx
+            .query_row(
+                &format!(
+                    "SELECT {VERSION_COLUMNS} FROM versions WHERE plugin = ?1 AND state = 'active'"
+                ),
+                params![plugin],
+                version_row,
+            )
+            .optional()?)
+    }
+
+    fn insert_version(&mut self, r: &VersionRecord) -> StoreResult<i64> {
+        let seq: i64 = self.tx.query_row(
+            "UPDATE meta SET value = value + 1 WHERE key = 'version_seq' RETURNING value",
+            [],
+            |row| row.get(0),
+        )?;
+        self.tx.execute(
+            "INSERT INTO versions (plugin, version, digest, manifest, state, scope, percent,
+                                   published_at, published_by, updated_at, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                r.plugin,
+                r.version.to_string(),
+                r.digest,
+                r.manifest,
+                r.state.as_str(),
+                r.rollout.scope.as_str(),
+                r.rollout.percent,
+                r.published_at,
+                r.published_by,
+                r.updated_at,
+                seq
+            ],
+        )?;
+        Ok(seq)
+    }
+
+    fn update_version(&mut self, r: &VersionRecord) -> StoreResult<()> {
+        self.tx.execute(
+            "UPDATE versions SET state = ?3, scope = ?4, percent = ?5, updated_at = ?6
+             WHERE plugin = ?1 AND version = ?2",
+            params![
+                r.plugin,
+                r.version.to_string(),
+                r.state.as_str(),
+                r.rollout.scope.as_str(),
+                r.rollout.percent,
+                r.updated_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn grants(&mut self, plugin: Option<&str>) -> StoreResult<Vec<GrantRecord>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT * FROM grants WHERE ?1 IS NULL OR plugin = ?1 ORDER BY plugin, capability",
+        )?;
+        let rows = stmt.query_map(params![plugin], |row| {
+            Ok(GrantRecord {
+                plugin: row.get("plugin")?,
+                capability: row.get("capability")?,
+                granted: row.get("granted")?,
+                by: row.get("by_actor")?,
+                at: row.get("at")?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn put_grant(&mut self, g: &GrantRecord) -> StoreResult<()> {
+        self.tx.execute(
+            "INSERT OR REPLACE INTO grants (plugin, capability, granted, by_actor, at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![g.plugin, g.capability, g.granted, g.by, g.at],
+        )?;
+        Ok(())
+    }
+
+    fn delete_grant(&mut self, plugin: &str, capability: &str) -> StoreResult<bool> {
+        let n = self.tx.execute(
+            "DELETE FROM grants WHERE plugin = ?1 AND capability = ?2",
+            params![plugin, capability],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn disabled(&mut self, plugin: Option<&str>) -> StoreResult<Vec<(String, String)>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT plugin, reason FROM disabled WHERE ?1 IS NULL OR plugin = ?1 ORDER BY plugin",
+        )?;
+        let rows = stmt.query_map(params![plugin], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn set_disabled(&mut self, plugin: &str, reason: Option<&str>) -> StoreResult<()> {
+        match reason {
+            Some(reason) => self.tx.execute(
+                "INSERT OR REPLACE INTO disabled (plugin, reason) VALUES (?1, ?2)",
+                params![plugin, reason],
+            )?,
+            None => self
+                .tx
+                .execute("DELETE FROM disabled WHERE plugin = ?1", params![plugin])?,
+        };
+        Ok(())
+    }
+
+    fn append_audit(&mut self, a: &AuditRecord) -> StoreResult<i64> {
+        self.tx.execute(
+            "INSERT INTO audit (at, actor, action, plugin, version, outcome, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                a.at,
+                a.actor,
+                a.action,
+                a.plugin,
+                a.version,
+                if a.outcome == Outcome::Ok {
+                    "ok"
+                } else {
+                    "error"
+                },
+                a.reason
+            ],
+        )?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    fn audits(
+        &mut self,
+        plugin: Option<&str>,
+        after: i64,
+        n: usize,
+    ) -> StoreResult<Vec<AuditRecord>> {
+        let mut stmt = self.tx.prepare_cached(
+            &format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit WHERE id > ?2 AND (?1 IS NULL OR plugin = ?1) ORDER BY id LIMIT ?3"
+            ),
+        )?;
+        let rows = stmt.query_map(params![plugin, after, limit(n)], audit_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn append_events(&mut self, events: &[EventRecord]) -> StoreResult<i64> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO events (at, kind, plugin, version, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for e in events {
+            stmt.execute(params![
+                e.at,
+                e.kind,
+                e.plugin,
+                e.version,
+                e.detail.to_string()
+            ])?;
+        }
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    fn events(
+        &mut self,
+        plugin: Option<&str>,
+        after: i64,
+        n: usize,
+    ) -> StoreResult<Vec<EventRecord>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT * FROM events WHERE id > ?2 AND (?1 IS NULL OR plugin = ?1) ORDER BY id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![plugin, after, limit(n)], event_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn bump_change(&mut self) -> StoreResult<i64> {
+        Ok(self.tx.query_row(
+            "UPDATE meta SET value = value + 1 WHERE key = 'change_seq' RETURNING value",
+            [],
+            |row| row.get(0),
+        )?)
+    }
+
+    fn change_seq(&mut self) -> StoreResult<i64> {
+        Ok(self.tx.query_row(
+            "SELECT value FROM meta WHERE key = 'change_seq'",
+            [],
+            |row| row.get(0),
+        )?)
+    }
+
+    fn clear(&mut self) -> StoreResult<()> {
+        self.tx.execute_batch(
+            "DELETE FROM versions; DELETE FROM grants; DELETE FROM disabled; DELETE FROM events;",
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,75 @@
+//! The storage seam: lifecycle code talks to a [`Store`] through
+//! transactions, so another database (for fleets of hosts) can be added
+//! without touching it.
+
+use semver::Version;
+
+use crate::error::RegistryError;
+use crate::model::{AuditRecord, EventRecord, GrantRecord, VersionRecord};
+
+/// Result of storage calls.
+pub type StoreResult<T> = Result<T, RegistryError>;
+
+/// A transactional store of registry records.
+pub trait Store: Send + Sync {
+    /// Runs `f` in one serializable write transaction: either all its
+    /// changes are stored or none are. Writers from other processes wait.
+    fn write<R>(&self, f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R>;
+
+    /// Runs `f` on a consistent read-only view.
+    fn read<R>(&self, f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R>;
+}
+
+/// What lifecycle code may do inside a transaction.
+pub trait Tx {
+    /// One version.
+    fn version(&mut self, plugin: &str, version: &Version) -> StoreResult<Option<VersionRecord>>;
+    /// All versions (of one plugin, or of all), in publish order.
+    fn versions(&mut self, plugin: Option<&str>) -> StoreResult<Vec<VersionRecord>>;
+    /// The active version of a plugin.
+    fn active(&mut self, plugin: &str) -> StoreResult<Option<VersionRecord>>;
+    /// Adds a version; `seq` is assigned by the store and returned.
+    fn insert_version(&mut self, record: &VersionRecord) -> StoreResult<i64>;
+    /// Stores a version's state, rollout and `updated_at`.
+    fn update_version(&mut self, record: &VersionRecord) -> StoreResult<()>;
+
+    /// Decisions on a plugin's capabilities (of all plugins with `None`).
+    fn grants(&mut self, plugin: Option<&str>) -> StoreResult<Vec<GrantRecord>>;
+    /// Adds or replaces a decision.
+    fn put_grant(&mut self, grant: &GrantRecord) -> StoreResult<()>;
+    /// Removes a decision; returns whether there was one.
+    fn delete_grant(&mut self, plugin: &str, capability: &str) -> StoreResult<bool>;
+
+    /// Disabled plugins and why (`plugin` limits it to one).
+    fn disabled(&mut self, plugin: Option<&str>) -> StoreResult<Vec<(String, String)>>;
+    /// Disables (`Some(reason)`) or enables (`None`) a plugin.
+    fn set_disabled(&mut self, plugin: &str, reason: Option<&str>) -> StoreResult<()>;
+
+    /// Appends to the audit log; returns the record's id.
+    fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<i64>;
+    /// Audit records with id > `after`, oldest first, at most `limit`.
+    fn audits(
+        &mut self,
+        plugin: Option<&str>,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditRecord>>;
+
+    /// Appends runtime events; returns the id of the last.
+    fn append_events(&mut self, events: &[EventRecord]) -> StoreResult<i64>;
+    /// Events with id > `after`, oldest first, at most `limit`.
+    fn events(
+        &mut self,
+        plugin: Option<&str>,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<EventRecord>>;
+
+    /// Increments the change counter; returns the new value.
+    fn bump_change(&mut self) -> StoreResult<i64>;
+    /// The change counter.
+    fn change_seq(&mut self) -> StoreResult<i64>;
+
+    /// Deletes versions, grants, disabled flags and events (not the audit log).
+    fn clear(&mut self) -> StoreResult<()>;
+}
