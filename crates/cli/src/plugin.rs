@@ -51,27 +51,19 @@ pub(crate) fn package_dir(path: &Path) -> PathBuf {
 
 pub(crate) fn check(path: &Path, json: bool) -> Result<ExitCode> {
     let dir = package_dir(path);
-    let mut rendered = None;
-    let (plugin, file, diagnostics, error) = match load(&dir) {
-        Ok((_, info)) => (Some(info), None, Vec::new(), None),
-        Err(HostError::Package { diagnostics, .. }) => {
-            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            rendered = Some(diagnostics.render(color));
-            (
-                None,
-                Some(diagnostics.file().to_owned()),
-                diagnostics.items().to_vec(),
-                None,
-            )
-        }
-        Err(e) => (None, None, Vec::new(), Some(e.to_string())),
+    let (plugin, problems, error) = match load(&dir) {
+        Ok((_, info)) => (Some(info), None, None),
+        Err(HostError::Package { diagnostics, .. }) => (None, Some(diagnostics), None),
+        Err(e) => (None, None, Some(e.to_string())),
     };
     let report = CheckReport {
         ok: plugin.is_some(),
         package: &dir,
         plugin,
-        file,
-        diagnostics,
+        file: problems.as_ref().map(|d| d.file().to_owned()),
+        diagnostics: problems
+            .as_ref()
+            .map_or_else(Vec::new, |d| d.items().to_vec()),
         error,
     };
     if json {
@@ -86,8 +78,9 @@ pub(crate) fn check(path: &Path, json: bool) -> Result<ExitCode> {
             info.digest,
             hooks.join(", ")
         );
-    } else if let Some(text) = rendered {
-        println!("{text}");
+    } else if let Some(problems) = &problems {
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        println!("{}", problems.render(color));
     } else if let Some(e) = &report.error {
         println!("error: {e}\n\n{}: 1 problem found", dir.display());
     }

@@ -38,7 +38,7 @@ pub(crate) async fn run_chain<P: Point>(host: &Host, event: P) -> Dispatch<P> {
             );
             (Run::Failed(Status::Timeout, why), Vec::new())
         } else {
-            invoke::<P>(host, &plugin, limit, data.to_wit()).await
+            invoke::<P>(host, plugin, limit, data.to_wit()).await
         };
 
         let mut receipt = Receipt {

@@ -1,5 +1,6 @@
 //! The embedder's entry point: build a [`Host`], load packages, dispatch.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
-use yoi_manifest::{Compat, FailMode, HookPoint, Package, PluginId};
+use yoi_manifest::{Compat, Diagnostics, FailMode, Hook, HookPoint, Package, PluginId};
 
 use crate::CONTRACT;
 use crate::dispatch::run_chain;
@@ -67,6 +68,7 @@ impl HostBuilder {
             engine,
             linker,
             plugins: Vec::new(),
+            chains: BTreeMap::new(),
             memory_limit: self.memory_limit,
             chain_budget: self.chain_budget,
         })
@@ -136,6 +138,9 @@ pub struct Host {
     engine: Engine,
     linker: Linker<PluginState>,
     plugins: Vec<Arc<LoadedPlugin>>,
+    /// Each point's handlers in run order, rebuilt when a plugin loads so a
+    /// dispatch never sorts.
+    chains: BTreeMap<HookPoint, Vec<(Arc<LoadedPlugin>, Hook)>>,
     memory_limit: usize,
     chain_budget: Duration,
 }
@@ -171,9 +176,22 @@ impl Host {
         self.load_package(package)
     }
 
-    /// Loads an already opened (digest-verified) package.
+    /// Loads an already opened (digest-verified) package. It is checked
+    /// against this host's contract again, whatever it was opened with.
     pub fn load_package(&mut self, package: Package) -> Result<PluginInfo, HostError> {
         let manifest = &package.manifest;
+        let problems = manifest.compatibility(&Self::compat());
+        if !problems.is_empty() {
+            let file = package.dir.join(yoi_manifest::MANIFEST_FILE);
+            return Err(HostError::Package {
+                dir: package.dir.clone(),
+                diagnostics: Diagnostics::new(
+                    problems,
+                    file.display().to_string(),
+                    Some(package.manifest_text.clone()),
+                ),
+            });
+        }
         if let Some(loaded) = self
             .plugins
             .iter()
@@ -189,6 +207,7 @@ impl Host {
         let info = plugin.info.clone();
         tracing::info!(plugin = %info.id, version = %info.version, digest = %info.digest, "plugin loaded");
         self.plugins.push(Arc::new(plugin));
+        self.rebuild_chains();
         Ok(info)
     }
 
@@ -201,7 +220,7 @@ impl Host {
     /// then plugin id, then load order.
     pub fn handlers(&self, point: HookPoint) -> Vec<Handler> {
         self.chain(point)
-            .into_iter()
+            .iter()
             .map(|(p, hook)| Handler {
                 plugin: p.info.id.clone(),
                 version: p.info.version.clone(),
@@ -212,29 +231,34 @@ impl Host {
             .collect()
     }
 
-    pub(crate) fn chain(&self, point: HookPoint) -> Vec<(Arc<LoadedPlugin>, yoi_manifest::Hook)> {
-        let mut chain: Vec<_> = self
-            .plugins
-            .iter()
-            .enumerate()
-            .filter_map(|(order, p)| {
-                p.info
-                    .hooks
-                    .iter()
-                    .find(|h| h.point == point)
-                    .map(|h| (order, p, h))
+    /// The handlers of `point` in run order.
+    pub(crate) fn chain(&self, point: HookPoint) -> &[(Arc<LoadedPlugin>, Hook)] {
+        self.chains.get(&point).map_or(&[], Vec::as_slice)
+    }
+
+    fn rebuild_chains(&mut self) {
+        let mut chains: BTreeMap<HookPoint, Vec<(usize, Arc<LoadedPlugin>, Hook)>> =
+            BTreeMap::new();
+        for (order, p) in self.plugins.iter().enumerate() {
+            for hook in &p.info.hooks {
+                chains
+                    .entry(hook.point)
+                    .or_default()
+                    .push((order, Arc::clone(p), hook.clone()));
+            }
+        }
+        self.chains = chains
+            .into_iter()
+            .map(|(point, mut chain)| {
+                chain.sort_by(|(oa, pa, ha), (ob, pb, hb)| {
+                    hb.priority
+                        .cmp(&ha.priority)
+                        .then_with(|| pa.info.id.cmp(&pb.info.id))
+                        .then_with(|| oa.cmp(ob))
+                });
+                (point, chain.into_iter().map(|(_, p, h)| (p, h)).collect())
             })
             .collect();
-        chain.sort_by(|(oa, pa, ha), (ob, pb, hb)| {
-            hb.priority
-                .cmp(&ha.priority)
-                .then_with(|| pa.info.id.cmp(&pb.info.id))
-                .then_with(|| oa.cmp(ob))
-        });
-        chain
-            .into_iter()
-            .map(|(_, p, h)| (Arc::clone(p), h.clone()))
-            .collect()
     }
 
     pub(crate) fn engine(&self) -> &Engine {

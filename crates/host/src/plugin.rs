@@ -95,7 +95,8 @@ impl LoadedPlugin {
                 HookPoint::ToolPostExec => {
                     exports.tool_post_exec = Some(post::GuestIndices::new(&pre).map_err(missing)?);
                 }
-                // Refused above: not in SUPPORTED_POINTS.
+                // Not in SUPPORTED_POINTS: `Host::load_package` refuses it
+                // through the manifest's compatibility check first.
                 _ => {}
             }
         }

@@ -7,7 +7,7 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
+use yoi_manifest::Digest;
 
 use crate::error::RegistryError;
 
@@ -22,15 +22,23 @@ fn sync_dir(dir: &Path) -> Result<(), RegistryError> {
         .map_err(|e| RegistryError::io(dir, e))
 }
 
-fn hex_of(digest: &str) -> Result<&str, RegistryError> {
+fn parse(digest: &str) -> Result<Digest, RegistryError> {
     digest
-        .strip_prefix("sha256:")
-        .filter(|h| {
-            h.len() == 64
-                && h.bytes()
-                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        .parse()
+        .map_err(|why| RegistryError::Invalid(format!("`{digest}` is not a sha256 digest: {why}")))
+}
+
+/// Refuses bytes whose digest is not `digest`.
+fn verify(digest: &str, bytes: &[u8]) -> Result<(), RegistryError> {
+    let actual = Digest::of(bytes);
+    if actual == parse(digest)? {
+        Ok(())
+    } else {
+        Err(RegistryError::CorruptBlob {
+            digest: digest.to_owned(),
+            actual: actual.to_string(),
         })
-        .ok_or_else(|| RegistryError::Invalid(format!("`{digest}` is not a sha256 digest")))
+    }
 }
 
 impl Blobs {
@@ -50,26 +58,20 @@ impl Blobs {
     }
 
     pub(crate) fn path(&self, digest: &str) -> Result<PathBuf, RegistryError> {
-        Ok(self.dir.join("sha256").join(hex_of(digest)?))
+        Ok(self.dir.join("sha256").join(parse(digest)?.hex()))
     }
 
     /// Stores `bytes` under `digest` (which must be their digest). Storing
     /// the same content twice is a no-op.
     pub(crate) fn put(&self, digest: &str, bytes: &[u8]) -> Result<(), RegistryError> {
-        let actual = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
-        if actual != digest {
-            return Err(RegistryError::CorruptBlob {
-                digest: digest.to_owned(),
-                actual,
-            });
-        }
+        verify(digest, bytes)?;
         let dest = self.path(digest)?;
         if self.get(digest).is_ok() {
             return Ok(());
         }
         let tmp = self.dir.join("tmp").join(format!(
             "{}.{}.{:?}",
-            hex_of(digest)?,
+            parse(digest)?.hex(),
             std::process::id(),
             std::thread::current().id()
         ));
@@ -99,13 +101,7 @@ impl Blobs {
             }
             Err(e) => return Err(RegistryError::io(&path, e)),
         };
-        let actual = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
-        if actual != digest {
-            return Err(RegistryError::CorruptBlob {
-                digest: digest.to_owned(),
-                actual,
-            });
-        }
+        verify(digest, &bytes)?;
         Ok(bytes)
     }
 
