@@ -4,7 +4,9 @@
 //!   copies it into its package folder and writes its digest into `plugin.toml`.
 //! - `e2e`: `build-examples`, then the end-to-end tests against those components.
 //! - `ci`: formatting, clippy, every test, then `e2e`. CI runs exactly this.
-//! - `demo`: `build-examples`, then a scripted tool call through the examples.
+//! - `bench`: `build-examples`, then the host's criterion benchmarks.
+//! - `demo`: `build-examples`, then the example agent host (`examples/agent-host`)
+//!   through the example plugins, every hook point in agent order.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,7 +24,8 @@ commands:
   build-examples  build the example plugins as components and fill their digests
   e2e             build-examples, then run the end-to-end tests
   ci              fmt check, clippy, all tests, then e2e (what CI runs)
-  demo            build-examples, then run a scripted tool call through them";
+  demo            build-examples, then run the example agent host through them
+  bench [ARGS]    build-examples, then the host's criterion benchmarks (ARGS go to criterion)";
 
 fn main() {
     if let Err(e) = run() {
@@ -39,6 +42,7 @@ fn run() -> Result<()> {
         Some("e2e") => e2e(&root),
         Some("ci") => ci(&root),
         Some("demo") => demo(&root),
+        Some("bench") => bench(&root, &args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -271,19 +275,20 @@ fn ci(root: &Path) -> Result<()> {
     Ok(())
 }
 
+fn bench(root: &Path, args: &[String]) -> Result<()> {
+    build_examples(root)?;
+    let mut cmd = cargo();
+    cmd.args(["bench", "-p", "yoi-host", "--bench", "dispatch", "--"])
+        .args(args);
+    step(root, cmd)
+}
+
 fn demo(root: &Path) -> Result<()> {
     build_examples(root)?;
     let mut cmd = cargo();
-    cmd.args([
-        "run",
-        "--quiet",
-        "-p",
-        "yoi-host",
-        "--example",
-        "demo",
-        "--",
-    ])
-    .arg(root.join("examples/guard"))
-    .arg(root.join("examples/redact"));
+    cmd.args(["run", "--quiet", "-p", "agent-host", "--"])
+        .arg(root.join("examples/guard"))
+        .arg(root.join("examples/redact"))
+        .arg(root.join("examples/policy"));
     step(root, cmd)
 }

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use yoi_host::{Dispatch, HookPoint, Host, HostError, Receipt, Status, ToolCall, ToolResult};
+use yoi_host::{Dispatch, HookPoint, Host, HostError, Receipt, Status};
 
 pub(crate) fn load(dir: &Path) -> Result<(Host, yoi_host::PluginInfo), HostError> {
-    let mut host = Host::builder().build()?;
+    let host = Host::builder().build()?;
     let info = host.load(dir)?;
     Ok((host, info))
 }
@@ -100,15 +100,6 @@ fn read_payload(path: &Path) -> Result<String> {
     }
 }
 
-fn parse_payload<T: serde::de::DeserializeOwned>(
-    text: &str,
-    hook: HookPoint,
-    example: &str,
-) -> Result<T> {
-    serde_json::from_str(text)
-        .with_context(|| format!("the payload is not a {hook} event; expected JSON like {example}"))
-}
-
 pub(crate) fn test(dir: &Path, hook: HookPoint, payload: &Path, json: bool) -> Result<ExitCode> {
     let text = read_payload(payload)?;
     let (host, info) = load(dir)?;
@@ -128,28 +119,11 @@ pub(crate) fn test(dir: &Path, hook: HookPoint, payload: &Path, json: bool) -> R
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    match hook {
-        HookPoint::ToolPreExec => {
-            let call: ToolCall = parse_payload(
-                &text,
-                hook,
-                r#"{"tool_name": "fetch", "input": {"url": "http://example.com"}, "call_id": "c1", "turn": 0}"#,
-            )?;
-            report(&runtime.block_on(host.tool_pre_exec(call)), json)
-        }
-        HookPoint::ToolPostExec => {
-            let result: ToolResult = parse_payload(
-                &text,
-                hook,
-                r#"{"tool_name": "fetch", "input": {}, "output": "text", "duration_ms": 12, "turn": 0}"#,
-            )?;
-            report(&runtime.block_on(host.tool_post_exec(result)), json)
-        }
-        other => anyhow::bail!(
-            "this host cannot run {other} yet; it runs: {}",
-            yoi_host::SUPPORTED_POINTS.map(HookPoint::as_str).join(", ")
-        ),
-    }
+    let payload: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!("the payload is not JSON; give the fields of a {hook} event as a JSON object (see docs/hooks.md)")
+    })?;
+    let dispatch = runtime.block_on(host.dispatch_json(hook, None, payload))?;
+    report(&dispatch, json)
 }
 
 fn report<E: Serialize>(dispatch: &Dispatch<E>, json: bool) -> Result<ExitCode> {

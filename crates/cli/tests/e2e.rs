@@ -29,13 +29,18 @@ fn yoi(args: &[&str], stdin: Option<&str>) -> Output {
 
 /// `yoi plugin test EXAMPLE --hook tool.pre_exec --payload - [extra...]` with `stdin`.
 fn plugin_test(example_name: &str, stdin: &str, extra: &[&str]) -> Output {
+    plugin_test_at(example_name, "tool.pre_exec", stdin, extra)
+}
+
+/// `yoi plugin test examples/<name> --hook <hook> --payload -` with `stdin`.
+fn plugin_test_at(example_name: &str, hook: &str, stdin: &str, extra: &[&str]) -> Output {
     let dir = example(example_name);
     let mut args = vec![
         "plugin",
         "test",
         dir.to_str().expect("utf-8 path"),
         "--hook",
-        "tool.pre_exec",
+        hook,
         "--payload",
         "-",
     ];
@@ -180,9 +185,31 @@ fn test_runs_a_hook_with_a_payload_file_or_stdin() {
 #[test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 fn test_exits_1_when_a_handler_fails_and_2_on_usage_errors() {
-    let out = plugin_test("hostile/spin", r#"{"tool_name": "x", "input": {}}"#, &[]);
+    let out = plugin_test(
+        "hostile/probe",
+        r#"{"tool_name": "x #probe:loop", "input": {}}"#,
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("timeout"), "{}", text(&out));
+
+    // Every hook point can be tested, with its own payload fields.
+    let out = plugin_test_at(
+        "hostile/probe",
+        "model.pre_call",
+        r#"{"model": "m #probe:set:max_tokens=64", "turn": 2}"#,
+        &["--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let dispatch: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(dispatch["data"]["max_tokens"], 64);
+    let out = plugin_test_at("hostile/probe", "model.pre_call", r#"{"modle": "m"}"#, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("unknown field `modle`"),
+        "{}",
+        text(&out)
+    );
 
     let out = yoi(
         &[
@@ -202,7 +229,7 @@ fn test_exits_1_when_a_handler_fails_and_2_on_usage_errors() {
     let out = plugin_test("guard", r#"{"tool": "x"}"#, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out).contains("not a tool.pre_exec event"),
+        text(&out).contains("not a valid tool.pre_exec event"),
         "{}",
         text(&out)
     );

@@ -1,19 +1,29 @@
-//! Runs a hook point's chain: ordering, time limits, fail modes, change and
-//! block rights, receipts.
+//! Runs a hook point's chain: ordering, rollout, time limits, fail modes,
+//! change and block rights, the crash guard, receipts.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use wasmtime::{Store, Trap};
 use yoi_manifest::FailMode;
+use yoi_registry::EventRecord;
 
 use crate::events::{GuestOutcome, Point};
-use crate::host::Host;
-use crate::plugin::LoadedPlugin;
+use crate::host::{EPOCH_TICK, Host, Shared};
+use crate::plugin::{LoadedPlugin, Origin, Warm};
 use crate::receipt::{Blocked, Dispatch, LogLine, Receipt, Status, clean};
 use crate::sandbox::PluginState;
 
 /// Longest error text kept in a receipt.
 const MAX_DETAIL: usize = 2048;
+
+/// A warm instance whose memory grew past this is not kept for reuse.
+const RECYCLE_MEMORY: usize = 16 * 1024 * 1024;
+
+/// Slack on top of a handler's limit before the host-side timer cancels it.
+/// The epoch deadline stops code running inside wasm; the timer stops a call
+/// that waits on an async host function.
+const TIMER_GRACE: Duration = Duration::from_millis(20);
 
 /// How one handler's run ended, before the point's rights are applied.
 enum Run<W> {
@@ -21,24 +31,35 @@ enum Run<W> {
     Failed(Status, String),
 }
 
-pub(crate) async fn run_chain<P: Point>(host: &Host, event: P) -> Dispatch<P> {
+pub(crate) async fn run_chain<P: Point>(
+    host: &Host,
+    subject: Option<&str>,
+    event: P,
+) -> Dispatch<P> {
+    let shared = &*host.shared;
+    let budget = shared.settings.chain_budget;
+    // One snapshot for the whole chain, however the plugins change meanwhile.
+    let snapshot = shared.snapshot.load_full();
     let started = Instant::now();
     let mut data = event;
     let mut blocked = None;
     let mut receipts = Vec::new();
 
-    for (plugin, hook) in host.chain(P::POINT) {
-        let left = host.chain_budget().saturating_sub(started.elapsed());
+    for (plugin, hook) in snapshot.chain(P::POINT) {
+        if !applies(plugin, subject) {
+            continue;
+        }
+        let left = budget.saturating_sub(started.elapsed());
         let limit = Duration::from_millis(u64::from(hook.timeout_ms)).min(left);
         let t0 = Instant::now();
         let (run, logs) = if limit.is_zero() {
             let why = format!(
                 "not run: the chain budget of {} ms was used up",
-                host.chain_budget().as_millis()
+                budget.as_millis()
             );
             (Run::Failed(Status::Timeout, why), Vec::new())
         } else {
-            invoke::<P>(host, plugin, limit, data.to_wit()).await
+            invoke::<P>(shared, plugin, limit, data.to_wit()).await
         };
 
         let mut receipt = Receipt {
@@ -93,10 +114,14 @@ pub(crate) async fn run_chain<P: Point>(host: &Host, event: P) -> Dispatch<P> {
             }
         }
         receipt.duration = t0.elapsed();
+        crash_guard(shared, plugin, &mut receipt);
         tracing::debug!(
             plugin = %receipt.plugin, point = %P::POINT, status = ?receipt.status,
             duration_ms = receipt.duration.as_secs_f64() * 1000.0, "hook handler finished"
         );
+        if let Some(sink) = &shared.sink {
+            sink.send(event_record(&receipt, subject));
+        }
         receipts.push(receipt);
         if stop {
             break;
@@ -110,43 +135,162 @@ pub(crate) async fn run_chain<P: Point>(host: &Host, event: P) -> Dispatch<P> {
     }
 }
 
-/// Runs one handler in a fresh instance with its memory cap and time limit.
+/// Whether a plugin on a partial rollout runs for this subject. Without a
+/// subject, only plugins that reach everyone run.
+fn applies(plugin: &LoadedPlugin, subject: Option<&str>) -> bool {
+    match (plugin.info.rollout, subject) {
+        (None, _) => true,
+        (Some(r), _) if r.percent >= 100 => true,
+        (Some(r), Some(subject)) => {
+            yoi_registry::bucket(plugin.info.id.as_str(), subject) < r.percent
+        }
+        (Some(_), None) => false,
+    }
+}
+
+/// Counts failures; when a plugin reaches the limit within the window, it is
+/// unloaded and, if it came from the registry, disabled there.
+fn crash_guard(shared: &Shared, plugin: &Arc<LoadedPlugin>, receipt: &mut Receipt) {
+    let limit = shared.settings.guard_failures;
+    if limit == 0 {
+        return;
+    }
+    match receipt.status {
+        Status::Ok | Status::Blocked => plugin.record_success(),
+        Status::RejectedChange => {}
+        Status::Timeout | Status::Error => {
+            let window = shared.settings.guard_window;
+            let n = plugin.record_failure(window);
+            if n < limit as usize || !shared.remove(plugin.info.id.as_str(), Some(plugin)) {
+                return;
+            }
+            let reason = format!(
+                "{n} failures within {} s (crash guard); last: {}",
+                window.as_secs(),
+                receipt.detail.as_deref().unwrap_or("unknown")
+            );
+            tracing::error!(plugin = %plugin.info.id, version = %plugin.info.version, "plugin unloaded: {reason}");
+            let mut note = format!(
+                "crash guard: {n} failures within {} s; the plugin was unloaded",
+                window.as_secs()
+            );
+            if plugin.info.origin == Origin::Registry
+                && let Some(registry) = &shared.settings.registry
+            {
+                match registry.auto_disable(plugin.info.id.as_str(), &reason, &shared.settings.name)
+                {
+                    Ok(()) => note.push_str(&format!(
+                        " and disabled in the registry; `yoi enable {}` re-enables it",
+                        plugin.info.id
+                    )),
+                    Err(e) => {
+                        tracing::error!(plugin = %plugin.info.id, error = %e, "could not disable the plugin in the registry")
+                    }
+                }
+            }
+            let detail = receipt.detail.get_or_insert_with(String::new);
+            detail.push_str(&format!(" ({note})"));
+        }
+    }
+}
+
+fn event_record(receipt: &Receipt, subject: Option<&str>) -> EventRecord {
+    let at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    EventRecord {
+        id: 0,
+        at,
+        kind: "receipt".into(),
+        plugin: receipt.plugin.to_string(),
+        version: Some(receipt.version.to_string()),
+        detail: serde_json::json!({
+            "point": receipt.point,
+            "status": receipt.status,
+            "changed": receipt.changed,
+            "detail": receipt.detail,
+            "duration_ms": receipt.duration.as_secs_f64() * 1000.0,
+            "subject": subject,
+        }),
+    }
+}
+
+/// Runs one handler with its memory cap and time limit, in a warm instance
+/// of the plugin when one is idle (and reuse is on), else a fresh one.
 async fn invoke<P: Point>(
-    host: &Host,
+    shared: &Shared,
     plugin: &LoadedPlugin,
     limit: Duration,
     event: P::Wit,
 ) -> (Run<P::Wit>, Vec<LogLine>) {
-    let mut store = Store::new(
-        host.engine(),
-        PluginState::new(plugin.name.clone(), plugin.memory_limit),
-    );
-    store.limiter(|s| &mut s.limits);
-    let tick = Host::epoch_tick();
-    let ticks = limit.as_nanos().div_ceil(tick.as_nanos()) + 1;
+    let reuse = shared.settings.reuse_instances;
+    let (mut store, mut instance) = match plugin.take_idle().filter(|_| reuse) {
+        Some(Warm { store, instance }) => (store, Some(instance)),
+        None => {
+            let mut store = Store::new(
+                &shared.engine,
+                PluginState::new(plugin.name.clone(), plugin.memory_limit),
+            );
+            store.limiter(|s| &mut s.limits);
+            store.epoch_deadline_trap();
+            (store, None)
+        }
+    };
+    let ticks = limit.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
     store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-    store.epoch_deadline_trap();
 
-    // The epoch deadline covers instantiation too (a start function may loop).
-    // Every import linked today returns at once, so the deadline inside wasm
-    // is the whole time limit; async host APIs will need a timer as well.
-    let answer = async {
-        let instance = plugin.pre.instantiate_async(&mut store).await?;
-        P::call(&mut store, &instance, &plugin.exports, event).await
-    }
+    // The epoch deadline covers instantiation too (a start function may
+    // loop). The timer covers time spent waiting on async host calls, which
+    // the epoch cannot interrupt.
+    let timer = limit + EPOCH_TICK * 2 + TIMER_GRACE;
+    let answer = tokio::time::timeout(timer, async {
+        let inst = match instance {
+            Some(inst) => inst,
+            None => {
+                let inst = plugin.pre.instantiate_async(&mut store).await?;
+                instance = Some(inst);
+                inst
+            }
+        };
+        P::call(&mut store, &inst, &plugin.exports, event).await
+    })
     .await;
+
+    let mut healthy = false;
     let run = match answer {
-        Err(e) if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => Run::Failed(
+        Err(_elapsed) => Run::Failed(
+            Status::Timeout,
+            format!(
+                "cancelled after its time limit of {} ms while waiting on the host",
+                limit.as_millis()
+            ),
+        ),
+        Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => Run::Failed(
             Status::Timeout,
             format!("stopped after its time limit of {} ms", limit.as_millis()),
         ),
-        Err(e) => Run::Failed(Status::Error, clean(&format!("trapped: {e:#}"), MAX_DETAIL)),
-        Ok(Err(message)) => Run::Failed(
-            Status::Error,
-            clean(&format!("handler returned an error: {message}"), MAX_DETAIL),
-        ),
-        Ok(Ok(outcome)) => Run::Answer(outcome),
+        Ok(Err(e)) => Run::Failed(Status::Error, clean(&format!("trapped: {e:#}"), MAX_DETAIL)),
+        Ok(Ok(Err(message))) => {
+            healthy = true;
+            Run::Failed(
+                Status::Error,
+                clean(&format!("handler returned an error: {message}"), MAX_DETAIL),
+            )
+        }
+        Ok(Ok(Ok(outcome))) => {
+            healthy = true;
+            Run::Answer(outcome)
+        }
     };
-    // The store is dropped here: a trapped or timed-out instance is never reused.
-    (run, store.data_mut().take_logs())
+    let (logs, used_stdio) = store.data_mut().take_logs();
+    // A trapped or timed-out instance is never reused: it is dropped here.
+    if reuse
+        && healthy
+        && !used_stdio
+        && store.data().limits.peak_memory <= RECYCLE_MEMORY
+        && let Some(instance) = instance
+    {
+        plugin.put_idle(Warm { store, instance });
+    }
+    (run, logs)
 }

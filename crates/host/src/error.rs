@@ -70,6 +70,37 @@ pub enum HostError {
         /// The linker's reason.
         reason: String,
     },
+    /// The host is in safe mode, so it loads no plugin.
+    #[error(
+        "the host is in safe mode: no plugin is loaded\n  \
+         fix: unset YOI_SAFE_MODE (or build the host with `safe_mode(false)`) once the faulty plugin is disabled"
+    )]
+    SafeMode,
+    /// A registry operation was asked of a host built without one.
+    #[error("this host has no registry\n  fix: build it with `Host::builder().registry(...)`")]
+    NoRegistry,
+    /// The registry could not be read; the loaded plugins did not change.
+    #[error("the registry could not be read; the loaded plugins are unchanged: {0}")]
+    Registry(#[source] yoi_registry::RegistryError),
+    /// The compile cache folder could not be opened.
+    #[error(
+        "the compile cache {} cannot be used: {reason}\n  fix: make the folder writable by the host, or choose another",
+        dir.display()
+    )]
+    Cache {
+        /// The cache folder.
+        dir: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// A JSON payload is not a valid event of its hook point.
+    #[error("{reason}\n  fix: give the fields of a {point} event (see docs/hooks.md)")]
+    Payload {
+        /// The hook point.
+        point: HookPoint,
+        /// What is wrong with the payload.
+        reason: String,
+    },
     /// The wasm engine could not be configured.
     #[error("the WebAssembly engine could not start: {0}")]
     Engine(String),

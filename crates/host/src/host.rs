@@ -1,44 +1,93 @@
-//! The embedder's entry point: build a [`Host`], load packages, dispatch.
+//! The embedder's entry point: build a [`Host`], load packages or boot from
+//! the registry, dispatch.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use serde::Serialize;
+use serde_json::Value;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
 use yoi_manifest::{Compat, Diagnostics, FailMode, Hook, HookPoint, Package, PluginId};
+use yoi_registry::{Registry, Scope};
 
 use crate::CONTRACT;
+use crate::cache::CompileCache;
 use crate::dispatch::run_chain;
 use crate::error::HostError;
-use crate::events::{ToolCall, ToolResult};
-use crate::plugin::{LoadedPlugin, PluginInfo, SUPPORTED_POINTS};
+use crate::events::{Event, dispatch_json};
+use crate::plugin::{LoadOptions, LoadedPlugin, Origin, PluginInfo, SUPPORTED_POINTS};
 use crate::receipt::Dispatch;
 use crate::sandbox::{self, ALLOWED_IMPORTS, PluginState};
+use crate::sink::EventSink;
 
 /// How often the engine's epoch advances. A handler's time limit is enforced
 /// to within about one tick.
-const EPOCH_TICK: Duration = Duration::from_millis(5);
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// The environment variable that starts every host in safe mode when set to
+/// `1` (or `true`).
+pub const SAFE_MODE_ENV: &str = "YOI_SAFE_MODE";
 
 /// Configures and builds a [`Host`].
-#[derive(Debug, Clone)]
+///
+/// ```no_run
+/// # fn demo() -> Result<(), yoi_host::HostError> {
+/// use std::sync::Arc;
+/// use yoi_host::Host;
+///
+/// let registry = Arc::new(yoi_registry::Registry::open("/var/lib/yoi".as_ref()).unwrap());
+/// let host = Host::builder()
+///     .registry(registry)
+///     .compile_cache("/var/cache/yoi")
+///     .crash_guard(5, std::time::Duration::from_secs(300))
+///     .build()?;
+/// println!("{:?}", host.boot_report());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
 pub struct HostBuilder {
-    memory_limit: usize,
-    chain_budget: Duration,
+    pub(crate) name: String,
+    pub(crate) memory_limit: usize,
+    pub(crate) chain_budget: Duration,
+    pub(crate) reuse_instances: bool,
+    pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) registry: Option<Arc<Registry>>,
+    pub(crate) scope: Scope,
+    pub(crate) safe_mode: Option<bool>,
+    pub(crate) guard_failures: u32,
+    pub(crate) guard_window: Duration,
 }
 
 impl Default for HostBuilder {
     fn default() -> Self {
         Self {
+            name: "yoi-host".into(),
             memory_limit: 64 * 1024 * 1024,
             chain_budget: Duration::from_millis(8000),
+            reuse_instances: true,
+            cache_dir: None,
+            registry: None,
+            scope: Scope::All,
+            safe_mode: None,
+            guard_failures: 5,
+            guard_window: Duration::from_secs(300),
         }
     }
 }
 
 impl HostBuilder {
+    /// The host's name, used as the actor of the audit entries it writes
+    /// (crash-guard `auto_disable`). Default `yoi-host`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
     /// Largest linear memory one plugin instance may grow to, in bytes
     /// (default 64 MiB). A plugin's `[limits] memory_mb` may ask for less,
     /// never more. Growing past it traps that instance only.
@@ -54,24 +103,112 @@ impl HostBuilder {
         self
     }
 
-    /// Starts the engine.
+    /// Whether a plugin's healthy instances are kept warm and reused for
+    /// later events (default `true`), or every event gets a fresh instance.
+    ///
+    /// Either way, an instance that trapped, timed out, wrote to stdout or
+    /// stderr, or grew its memory past 16 MiB is discarded, and no instance
+    /// is ever shared between plugins or used by two events at once. With
+    /// reuse, a plugin's globals may survive from one of its events to the
+    /// next; without it, every event starts from the component's initial
+    /// state, at the price of an instantiation per handler.
+    pub fn reuse_instances(mut self, reuse: bool) -> Self {
+        self.reuse_instances = reuse;
+        self
+    }
+
+    /// Keeps compiled components in `dir`, keyed by artifact digest and
+    /// engine, so a restart recompiles nothing. The folder must be writable
+    /// only by the host's user.
+    pub fn compile_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Boots from `registry`: the host loads each active version of each
+    /// enabled plugin, with its grants, and [`Host::reload`] follows changes.
+    /// Receipts are recorded in the registry's events table.
+    pub fn registry(mut self, registry: Arc<Registry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// The scope this host runs as (default `all`): versions activated for
+    /// another scope (`beta`, `canary`, `internal`) are not loaded here.
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// Safe mode: no plugin is loaded at all. When not set here, the
+    /// `YOI_SAFE_MODE` environment variable decides.
+    pub fn safe_mode(mut self, on: bool) -> Self {
+        self.safe_mode = Some(on);
+        self
+    }
+
+    /// The crash guard: `failures` handler failures (errors or timeouts)
+    /// within `window` unload the plugin and, for registry plugins, disable
+    /// it in the registry (`auto_disable`). A success resets the count.
+    /// Default 5 in 5 minutes; `failures = 0` turns the guard off.
+    pub fn crash_guard(mut self, failures: u32, window: Duration) -> Self {
+        self.guard_failures = failures;
+        self.guard_window = window;
+        self
+    }
+
+    /// Starts the engine, and boots from the registry if one is set.
     pub fn build(self) -> Result<Host, HostError> {
+        let engine_err = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
         let mut config = Config::new();
         config
             .wasm_component_model(true)
             .epoch_interruption(true)
             .max_wasm_stack(512 * 1024);
-        let engine = Engine::new(&config).map_err(|e| HostError::Engine(format!("{e:#}")))?;
-        let linker = sandbox::linker(&engine).map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        let engine = Engine::new(&config).map_err(engine_err)?;
+        let linker = sandbox::linker(&engine).map_err(engine_err)?;
         spawn_epoch_ticker(&engine)?;
-        Ok(Host {
-            engine,
-            linker,
-            plugins: Vec::new(),
-            chains: BTreeMap::new(),
-            memory_limit: self.memory_limit,
-            chain_budget: self.chain_budget,
-        })
+        let cache = self
+            .cache_dir
+            .as_deref()
+            .map(|dir| {
+                CompileCache::open(dir, &engine).map_err(|e| HostError::Cache {
+                    dir: dir.to_path_buf(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()?;
+        let sink = self
+            .registry
+            .as_ref()
+            .map(|r| EventSink::spawn(Arc::clone(r)))
+            .transpose()
+            .map_err(|e| HostError::Engine(format!("cannot start the event writer: {e}")))?;
+        let safe_mode = self.safe_mode.unwrap_or_else(|| {
+            std::env::var(SAFE_MODE_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+        });
+        if safe_mode {
+            tracing::warn!("safe mode: no plugin will be loaded");
+        }
+        let host = Host {
+            shared: Arc::new(Shared {
+                engine,
+                linker,
+                snapshot: ArcSwap::from_pointee(Snapshot::default()),
+                update: Mutex::new(()),
+                next_order: AtomicU64::new(0),
+                cache,
+                sink,
+                boot: Mutex::new(None),
+                settings: self,
+                safe_mode,
+            }),
+        };
+        if host.shared.settings.registry.is_some() {
+            let report = host.reload()?;
+            *host.shared.boot.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
+        }
+        Ok(host)
     }
 }
 
@@ -109,18 +246,99 @@ pub struct Handler {
     pub timeout_ms: u32,
 }
 
+/// The loaded plugins at one instant. Dispatch reads one snapshot from start
+/// to end; changes build the next snapshot and swap it in whole.
+#[derive(Default)]
+pub(crate) struct Snapshot {
+    pub(crate) plugins: Vec<Arc<LoadedPlugin>>,
+    /// Each point's handlers in run order, computed when the snapshot is
+    /// built so a dispatch never sorts.
+    pub(crate) chains: BTreeMap<HookPoint, Vec<(Arc<LoadedPlugin>, Hook)>>,
+    /// The registry change counter this snapshot reflects.
+    pub(crate) change_seq: Option<i64>,
+}
+
+impl Snapshot {
+    pub(crate) fn new(plugins: Vec<Arc<LoadedPlugin>>, change_seq: Option<i64>) -> Self {
+        let mut chains: BTreeMap<HookPoint, Vec<(Arc<LoadedPlugin>, Hook)>> = BTreeMap::new();
+        for p in &plugins {
+            for hook in &p.info.hooks {
+                chains
+                    .entry(hook.point)
+                    .or_default()
+                    .push((Arc::clone(p), hook.clone()));
+            }
+        }
+        for chain in chains.values_mut() {
+            chain.sort_by(|(pa, ha), (pb, hb)| {
+                hb.priority
+                    .cmp(&ha.priority)
+                    .then_with(|| pa.info.id.cmp(&pb.info.id))
+                    .then_with(|| pa.order.cmp(&pb.order))
+            });
+        }
+        Self {
+            plugins,
+            chains,
+            change_seq,
+        }
+    }
+
+    pub(crate) fn chain(&self, point: HookPoint) -> &[(Arc<LoadedPlugin>, Hook)] {
+        self.chains.get(&point).map_or(&[], Vec::as_slice)
+    }
+
+    pub(crate) fn find(&self, id: &str) -> Option<&Arc<LoadedPlugin>> {
+        self.plugins.iter().find(|p| p.info.id.as_str() == id)
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<PluginState>,
+    pub(crate) snapshot: ArcSwap<Snapshot>,
+    /// Serializes snapshot changes (loads, reloads, crash-guard unloads);
+    /// dispatch never takes it.
+    pub(crate) update: Mutex<()>,
+    next_order: AtomicU64,
+    pub(crate) cache: Option<CompileCache>,
+    pub(crate) sink: Option<EventSink>,
+    boot: Mutex<Option<crate::ReloadReport>>,
+    pub(crate) settings: HostBuilder,
+    pub(crate) safe_mode: bool,
+}
+
+impl Shared {
+    pub(crate) fn load_options(
+        &self,
+        origin: Origin,
+        rollout: Option<yoi_registry::Rollout>,
+        grants: Vec<String>,
+    ) -> LoadOptions<'_> {
+        LoadOptions {
+            origin,
+            rollout,
+            grants,
+            cache: self.cache.as_ref(),
+            host_memory_limit: self.settings.memory_limit,
+            order: self.next_order.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
+
 /// The Yoi runtime: loaded plugins and the hook points that run them.
 ///
-/// Every dispatch runs each handler in a fresh, sandboxed instance with its
-/// own memory cap and time limit; a handler that traps, loops or misbehaves
-/// affects only its own receipt. Dispatch methods are `async`; run them on a
-/// Tokio runtime (the WASI layer is built on Tokio).
+/// Each handler runs sandboxed with its own memory cap and time limit; a
+/// handler that traps, loops or misbehaves affects only its own receipt.
+/// `Host` is cheap to clone and `Send + Sync`: share it across threads and
+/// dispatch from many at once. Dispatch methods are `async`; run them on a
+/// Tokio runtime with timers enabled (`#[tokio::main]` does).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), yoi_host::HostError> {
 /// use yoi_host::{Host, ToolCall};
 ///
-/// let mut host = Host::builder().build()?;
+/// let host = Host::builder().build()?;
 /// host.load("examples/guard")?;
 /// let call = ToolCall {
 ///     tool_name: "shell".into(),
@@ -128,21 +346,15 @@ pub struct Handler {
 ///     call_id: "call-1".into(),
 ///     turn: 0,
 /// };
-/// let outcome = host.tool_pre_exec(call).await;
+/// let outcome = host.dispatch(call).await;
 /// if let Some(blocked) = &outcome.blocked {
 ///     println!("{}", blocked.message());
 /// }
 /// # Ok(()) }
 /// ```
+#[derive(Clone)]
 pub struct Host {
-    engine: Engine,
-    linker: Linker<PluginState>,
-    plugins: Vec<Arc<LoadedPlugin>>,
-    /// Each point's handlers in run order, rebuilt when a plugin loads so a
-    /// dispatch never sorts.
-    chains: BTreeMap<HookPoint, Vec<(Arc<LoadedPlugin>, Hook)>>,
-    memory_limit: usize,
-    chain_budget: Duration,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl Host {
@@ -165,9 +377,15 @@ impl Host {
         }
     }
 
+    /// Whether the host runs in safe mode (nothing loads).
+    pub fn safe_mode(&self) -> bool {
+        self.shared.safe_mode
+    }
+
     /// Opens the package folder `dir`, verifies it and loads the plugin.
-    pub fn load(&mut self, dir: impl AsRef<Path>) -> Result<PluginInfo, HostError> {
+    pub fn load(&self, dir: impl AsRef<Path>) -> Result<PluginInfo, HostError> {
         let dir = dir.as_ref();
+        self.refuse_in_safe_mode()?;
         let package =
             Package::open(dir, &Self::compat()).map_err(|diagnostics| HostError::Package {
                 dir: dir.to_path_buf(),
@@ -178,7 +396,8 @@ impl Host {
 
     /// Loads an already opened (digest-verified) package. It is checked
     /// against this host's contract again, whatever it was opened with.
-    pub fn load_package(&mut self, package: Package) -> Result<PluginInfo, HostError> {
+    pub fn load_package(&self, package: Package) -> Result<PluginInfo, HostError> {
+        self.refuse_in_safe_mode()?;
         let manifest = &package.manifest;
         let problems = manifest.compatibility(&Self::compat());
         if !problems.is_empty() {
@@ -192,34 +411,80 @@ impl Host {
                 ),
             });
         }
-        if let Some(loaded) = self
-            .plugins
-            .iter()
-            .find(|p| p.info.id == manifest.plugin.id)
-        {
+        let s = &self.shared;
+        self.already_loaded(&s.snapshot.load(), manifest)?;
+        let plugin = LoadedPlugin::load(
+            &s.engine,
+            &s.linker,
+            package,
+            s.load_options(Origin::Local, None, Vec::new()),
+        )?;
+        let info = plugin.info.clone();
+        let _update = s.update.lock().unwrap_or_else(|p| p.into_inner());
+        let current = s.snapshot.load_full();
+        // Checked again under the lock: another thread may have loaded it.
+        if let Some(loaded) = current.find(info.id.as_str()) {
             return Err(HostError::AlreadyLoaded {
-                plugin: manifest.plugin.id.clone(),
+                plugin: info.id.clone(),
                 loaded: loaded.info.version.clone(),
-                version: manifest.plugin.version.clone(),
+                version: info.version.clone(),
             });
         }
-        let plugin = LoadedPlugin::load(&self.engine, &self.linker, package, self.memory_limit)?;
-        let info = plugin.info.clone();
+        let mut plugins = current.plugins.clone();
+        plugins.push(Arc::new(plugin));
+        s.snapshot
+            .store(Arc::new(Snapshot::new(plugins, current.change_seq)));
         tracing::info!(plugin = %info.id, version = %info.version, digest = %info.digest, "plugin loaded");
-        self.plugins.push(Arc::new(plugin));
-        self.rebuild_chains();
         Ok(info)
     }
 
+    fn already_loaded(
+        &self,
+        snapshot: &Snapshot,
+        manifest: &yoi_manifest::Manifest,
+    ) -> Result<(), HostError> {
+        match snapshot.find(manifest.plugin.id.as_str()) {
+            Some(loaded) => Err(HostError::AlreadyLoaded {
+                plugin: manifest.plugin.id.clone(),
+                loaded: loaded.info.version.clone(),
+                version: manifest.plugin.version.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn refuse_in_safe_mode(&self) -> Result<(), HostError> {
+        if self.shared.safe_mode {
+            Err(HostError::SafeMode)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Unloads a plugin; dispatches already running finish with it. Returns
+    /// whether it was loaded.
+    pub fn unload(&self, plugin: &str) -> bool {
+        self.shared.remove(plugin, None)
+    }
+
     /// The loaded plugins, in load order.
-    pub fn plugins(&self) -> impl Iterator<Item = &PluginInfo> {
-        self.plugins.iter().map(|p| &p.info)
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        self.shared
+            .snapshot
+            .load()
+            .plugins
+            .iter()
+            .map(|p| p.info.clone())
+            .collect()
     }
 
     /// The handlers of `point` in the order they run: priority descending,
     /// then plugin id, then load order.
     pub fn handlers(&self, point: HookPoint) -> Vec<Handler> {
-        self.chain(point)
+        self.shared
+            .snapshot
+            .load()
+            .chain(point)
             .iter()
             .map(|(p, hook)| Handler {
                 plugin: p.info.id.clone(),
@@ -231,63 +496,90 @@ impl Host {
             .collect()
     }
 
-    /// The handlers of `point` in run order.
-    pub(crate) fn chain(&self, point: HookPoint) -> &[(Arc<LoadedPlugin>, Hook)] {
-        self.chains.get(&point).map_or(&[], Vec::as_slice)
+    /// What the boot from the registry loaded and refused (`None` without a
+    /// registry).
+    pub fn boot_report(&self) -> Option<crate::ReloadReport> {
+        self.shared
+            .boot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
-    fn rebuild_chains(&mut self) {
-        let mut chains: BTreeMap<HookPoint, Vec<(usize, Arc<LoadedPlugin>, Hook)>> =
-            BTreeMap::new();
-        for (order, p) in self.plugins.iter().enumerate() {
-            for hook in &p.info.hooks {
-                chains
-                    .entry(hook.point)
-                    .or_default()
-                    .push((order, Arc::clone(p), hook.clone()));
-            }
+    /// Runs the hook point of `event`'s type with every handler that applies
+    /// to all subjects (plugins on a partial rollout are skipped: use
+    /// [`Host::dispatch_for`]).
+    ///
+    /// The answer holds the event as the handlers left it, who blocked it
+    /// and why, and one receipt per handler. It never fails: a handler's
+    /// failure is in its receipt.
+    pub async fn dispatch<E: Event>(&self, event: E) -> Dispatch<E> {
+        run_chain(self, None, event).await
+    }
+
+    /// [`Host::dispatch`] for one subject (a user, session or work item):
+    /// a plugin on a partial rollout runs only when the subject falls in its
+    /// share, the same answer every time for the same subject.
+    pub async fn dispatch_for<E: Event>(&self, subject: &str, event: E) -> Dispatch<E> {
+        run_chain(self, Some(subject), event).await
+    }
+
+    /// Runs `point` with an event given as JSON (the point's event fields),
+    /// for tools that read payloads from files. Fails only when the payload
+    /// is not a valid event of that point.
+    pub async fn dispatch_json(
+        &self,
+        point: HookPoint,
+        subject: Option<&str>,
+        payload: Value,
+    ) -> Result<Dispatch<Value>, HostError> {
+        dispatch_json(self, subject, point, payload)
+            .await
+            .map_err(|reason| HostError::Payload { point, reason })
+    }
+
+    /// Waits until every receipt of finished dispatches is written to the
+    /// registry's events table (they are written in the background).
+    pub fn flush_events(&self) {
+        if let Some(sink) = &self.shared.sink {
+            sink.flush();
         }
-        self.chains = chains
-            .into_iter()
-            .map(|(point, mut chain)| {
-                chain.sort_by(|(oa, pa, ha), (ob, pb, hb)| {
-                    hb.priority
-                        .cmp(&ha.priority)
-                        .then_with(|| pa.info.id.cmp(&pb.info.id))
-                        .then_with(|| oa.cmp(ob))
-                });
-                (point, chain.into_iter().map(|(_, p, h)| (p, h)).collect())
-            })
+    }
+
+    /// Receipts that could not be recorded (queue full or registry error).
+    pub fn dropped_events(&self) -> u64 {
+        self.shared.sink.as_ref().map_or(0, EventSink::dropped)
+    }
+}
+
+impl Shared {
+    /// Takes a plugin out of the current snapshot. With `only`, removes it
+    /// only if it is still that very instance (a reload may have replaced it).
+    pub(crate) fn remove(&self, plugin: &str, only: Option<&Arc<LoadedPlugin>>) -> bool {
+        let _update = self.update.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.snapshot.load_full();
+        let Some(found) = current.find(plugin) else {
+            return false;
+        };
+        if only.is_some_and(|o| !Arc::ptr_eq(o, found)) {
+            return false;
+        }
+        let plugins = current
+            .plugins
+            .iter()
+            .filter(|p| p.info.id.as_str() != plugin)
+            .cloned()
             .collect();
-    }
-
-    pub(crate) fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    pub(crate) fn chain_budget(&self) -> Duration {
-        self.chain_budget
-    }
-
-    pub(crate) fn epoch_tick() -> Duration {
-        EPOCH_TICK
-    }
-
-    /// Runs `tool.pre_exec`. When the result is blocked, do not run the tool;
-    /// give the model [`Blocked::message`](crate::Blocked::message) instead.
-    pub async fn tool_pre_exec(&self, call: ToolCall) -> Dispatch<ToolCall> {
-        run_chain(self, call).await
-    }
-
-    /// Runs `tool.post_exec`; use the returned `data.output` as the tool's result.
-    pub async fn tool_post_exec(&self, result: ToolResult) -> Dispatch<ToolResult> {
-        run_chain(self, result).await
+        self.snapshot
+            .store(Arc::new(Snapshot::new(plugins, current.change_seq)));
+        true
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{ToolCall, ToolResult};
 
     fn is_send<T: Send>(_: &T) {}
     fn is_send_sync<T: Send + Sync>() {}
@@ -298,21 +590,8 @@ mod tests {
     fn host_is_shareable_and_dispatch_futures_are_send() {
         is_send_sync::<Host>();
         let host = Host::builder().build().expect("host starts");
-        let call = ToolCall {
-            tool_name: "t".into(),
-            input: serde_json::Value::Null,
-            call_id: String::new(),
-            turn: 0,
-        };
-        is_send(&host.tool_pre_exec(call));
-        let result = ToolResult {
-            tool_name: "t".into(),
-            input: serde_json::Value::Null,
-            output: String::new(),
-            duration_ms: 0,
-            turn: 0,
-        };
-        is_send(&host.tool_post_exec(result));
+        is_send(&host.dispatch(ToolCall::default()));
+        is_send(&host.dispatch_for("user", ToolResult::default()));
     }
 
     #[tokio::test]
@@ -324,8 +603,38 @@ mod tests {
             call_id: "c".into(),
             turn: 1,
         };
-        let out = host.tool_pre_exec(call.clone()).await;
+        let out = host.dispatch(call.clone()).await;
         assert_eq!(out.data, call);
         assert!(out.blocked.is_none() && out.receipts.is_empty());
+    }
+
+    #[test]
+    fn safe_mode_refuses_loads_and_says_how_to_leave_it() {
+        let host = Host::builder()
+            .safe_mode(true)
+            .build()
+            .expect("host starts");
+        assert!(host.safe_mode());
+        let err = host.load("does-not-matter").unwrap_err();
+        assert!(err.to_string().contains("YOI_SAFE_MODE"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn json_payloads_are_checked_against_the_point() {
+        let host = Host::builder().build().expect("host starts");
+        let err = host
+            .dispatch_json(
+                HookPoint::ModelPreCall,
+                None,
+                serde_json::json!({"modle": "x"}),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown field `modle`"), "{err}");
+        let ok = host
+            .dispatch_json(HookPoint::HostStart, None, serde_json::json!({"name": "a"}))
+            .await
+            .expect("valid");
+        assert_eq!(ok.data["name"], "a");
     }
 }

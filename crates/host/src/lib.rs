@@ -14,7 +14,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), yoi_host::HostError> {
-//! let mut host = yoi_host::Host::builder().build()?;
+//! let host = yoi_host::Host::builder().build()?;
 //! host.load("examples/redact")?;
 //! let result = yoi_host::ToolResult {
 //!     tool_name: "read_env".into(),
@@ -23,27 +23,37 @@
 //!     duration_ms: 3,
 //!     turn: 0,
 //! };
-//! let outcome = host.tool_post_exec(result).await;
+//! let outcome = host.dispatch(result).await;
 //! assert_eq!(outcome.data.output, "OPENAI_API_KEY=sk-****");
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
 
 mod bindings;
+mod cache;
 mod dispatch;
 mod error;
 mod events;
 mod host;
 mod plugin;
 mod receipt;
+mod reload;
 mod sandbox;
+mod sink;
 
+pub use cache::CacheUse;
 pub use error::HostError;
-pub use events::{MAX_CHANGED_FIELD_BYTES, ToolCall, ToolResult};
-pub use host::{Handler, Host, HostBuilder};
-pub use plugin::{PluginInfo, SUPPORTED_POINTS};
+pub use events::{
+    Compacted, Compaction, CreatedWorkItem, Delivered, Delivery, DeliveryMode, Event, HostStart,
+    HostStop, MAX_CHANGED_FIELD_BYTES, ModelCall, ModelResponse, NewWorkItem, PersistResult,
+    Prompt, ToolCall, ToolResult,
+};
+pub use host::{Handler, Host, HostBuilder, SAFE_MODE_ENV};
+pub use plugin::{Origin, PluginInfo, SUPPORTED_POINTS};
 pub use receipt::{Blocked, Dispatch, LogLevel, LogLine, Receipt, Status};
+pub use reload::{Refusal, ReloadReport, Watcher};
 pub use yoi_manifest::{FailMode, HookPoint, PluginId};
+pub use yoi_registry::{Registry, Rollout, Scope};
 
 /// The WIT contract this host implements.
 pub const CONTRACT: &str = "yoi:plugin@0.1.0";

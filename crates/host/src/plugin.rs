@@ -1,26 +1,39 @@
 //! A loaded plugin: its manifest, compiled component and hook exports, checked
-//! against the contract before anything runs.
+//! against the contract before anything runs; its warm instances; its
+//! failure record for the crash guard.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use wasmtime::Engine;
-use wasmtime::component::{Component, InstancePre, Linker};
+use wasmtime::component::{Component, Instance, InstancePre, Linker};
+use wasmtime::{Engine, Store};
 use yoi_manifest::{Digest, Hook, HookPoint, Package, PluginId};
+use yoi_registry::Rollout;
 
 use crate::CONTRACT;
-use crate::bindings::exports::yoi::plugin::{tool_post_exec as post, tool_pre_exec as pre};
+use crate::cache::{CacheUse, CompileCache};
 use crate::error::HostError;
+use crate::events::HookExports;
 use crate::sandbox::PluginState;
 
-/// The hook points this host dispatches.
-pub const SUPPORTED_POINTS: [HookPoint; 2] = [HookPoint::ToolPreExec, HookPoint::ToolPostExec];
+/// The hook points this host dispatches: all of them.
+pub const SUPPORTED_POINTS: [HookPoint; 14] = HookPoint::ALL;
 
-/// Export lookups of a plugin's hook interfaces, resolved once at load.
-#[derive(Default)]
-pub(crate) struct HookExports {
-    pub(crate) tool_pre_exec: Option<pre::GuestIndices>,
-    pub(crate) tool_post_exec: Option<post::GuestIndices>,
+/// Most idle warm instances kept per plugin. More concurrent events than
+/// this still run (each gets an instance); the extras are dropped after.
+const MAX_IDLE: usize = 8;
+
+/// Where a loaded plugin came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// A package folder given to [`Host::load`](crate::Host::load).
+    Local,
+    /// The active version in the registry.
+    Registry,
 }
 
 /// What the host knows about a loaded plugin.
@@ -34,6 +47,21 @@ pub struct PluginInfo {
     pub digest: Digest,
     /// Declared hooks, in manifest order.
     pub hooks: Vec<Hook>,
+    /// Where it came from.
+    pub origin: Origin,
+    /// Which part of the audience it reaches (registry plugins); `None`
+    /// means every subject.
+    pub rollout: Option<Rollout>,
+    /// Capabilities the operator granted, in `yoi grant` form.
+    pub grants: Vec<String>,
+    /// Whether the compiled code came from the compile cache.
+    pub cache: CacheUse,
+}
+
+/// A warm instance: a store and the instance living in it.
+pub(crate) struct Warm {
+    pub(crate) store: Store<PluginState>,
+    pub(crate) instance: Instance,
 }
 
 pub(crate) struct LoadedPlugin {
@@ -43,6 +71,14 @@ pub(crate) struct LoadedPlugin {
     pub(crate) exports: HookExports,
     /// The plugin's `[limits] memory_mb`, clamped to the host's limit.
     pub(crate) memory_limit: usize,
+    /// Registration order, the last tie-breaker of a chain.
+    pub(crate) order: u64,
+    /// Idle instances ready for the next event (when reuse is on).
+    idle: Mutex<Vec<Warm>>,
+    /// Recent failures, for the crash guard; `failing` lets a success skip
+    /// the lock when there is nothing to reset.
+    failures: Mutex<VecDeque<Instant>>,
+    failing: AtomicBool,
 }
 
 /// The export name of a hook point's interface in this host's contract.
@@ -51,26 +87,41 @@ pub(crate) fn export_name(point: HookPoint) -> String {
     format!("yoi:plugin/{}@{version}", point.wit_interface())
 }
 
+/// Where a plugin is loaded from and with what.
+pub(crate) struct LoadOptions<'a> {
+    pub(crate) origin: Origin,
+    pub(crate) rollout: Option<Rollout>,
+    pub(crate) grants: Vec<String>,
+    pub(crate) cache: Option<&'a CompileCache>,
+    pub(crate) host_memory_limit: usize,
+    /// Registration order, the last tie-breaker of a chain.
+    pub(crate) order: u64,
+}
+
 impl LoadedPlugin {
-    /// Compiles and checks a package. Nothing in the component runs here.
+    /// Compiles (or fetches from the cache) and checks a package whose
+    /// manifest and component were already inspected against this host's
+    /// contract. Nothing in the component runs here.
     pub(crate) fn load(
         engine: &Engine,
         linker: &Linker<PluginState>,
         package: Package,
-        host_memory_limit: usize,
+        opts: LoadOptions<'_>,
     ) -> Result<LoadedPlugin, HostError> {
         let manifest = package.manifest;
         let plugin = manifest.plugin.id.clone();
         let version = manifest.plugin.version.clone();
+        let digest = manifest.runtime.digest;
 
-        // Package::open already inspected the component against this host's
-        // contract (imports, exports, hook points); compiling comes next.
-        let component =
-            Component::new(engine, &package.artifact).map_err(|e| HostError::Compile {
-                plugin: plugin.clone(),
-                version: version.clone(),
-                reason: format!("{e:#}"),
-            })?;
+        let compiled = match opts.cache {
+            Some(cache) => cache.get_or_compile(engine, &digest, &package.artifact),
+            None => Component::new(engine, &package.artifact).map(|c| (c, CacheUse::Off)),
+        };
+        let (component, cache) = compiled.map_err(|e| HostError::Compile {
+            plugin: plugin.clone(),
+            version: version.clone(),
+            reason: format!("{e:#}"),
+        })?;
 
         let pre = linker
             .instantiate_pre(&component)
@@ -82,23 +133,14 @@ impl LoadedPlugin {
 
         let mut exports = HookExports::default();
         for hook in &manifest.hooks {
-            let missing = |_| HostError::MissingExport {
-                plugin: plugin.clone(),
-                version: version.clone(),
-                point: hook.point,
-                interface: export_name(hook.point),
-            };
-            match hook.point {
-                HookPoint::ToolPreExec => {
-                    exports.tool_pre_exec = Some(pre::GuestIndices::new(&pre).map_err(missing)?);
-                }
-                HookPoint::ToolPostExec => {
-                    exports.tool_post_exec = Some(post::GuestIndices::new(&pre).map_err(missing)?);
-                }
-                // Not in SUPPORTED_POINTS: `Host::load_package` refuses it
-                // through the manifest's compatibility check first.
-                _ => {}
-            }
+            exports
+                .resolve(hook.point, &pre)
+                .map_err(|_| HostError::MissingExport {
+                    plugin: plugin.clone(),
+                    version: version.clone(),
+                    point: hook.point,
+                    interface: export_name(hook.point),
+                })?;
         }
 
         let requested = manifest.limits.memory_mb.map(|mb| {
@@ -107,17 +149,84 @@ impl LoadedPlugin {
                 .saturating_mul(1024 * 1024)
         });
         Ok(LoadedPlugin {
-            memory_limit: requested.map_or(host_memory_limit, |r| r.min(host_memory_limit)),
+            memory_limit: requested
+                .map_or(opts.host_memory_limit, |r| r.min(opts.host_memory_limit)),
             name: Arc::from(plugin.as_str()),
+            order: opts.order,
             info: PluginInfo {
                 id: plugin,
                 version,
-                digest: manifest.runtime.digest,
+                digest,
                 hooks: manifest.hooks,
+                origin: opts.origin,
+                rollout: opts.rollout,
+                grants: opts.grants,
+                cache,
             },
             pre,
             exports,
+            idle: Mutex::new(Vec::new()),
+            failures: Mutex::new(VecDeque::new()),
+            failing: AtomicBool::new(false),
         })
+    }
+
+    /// The same compiled plugin under a new rollout or grants. Warm
+    /// instances are not carried over: they were made under the old grants.
+    pub(crate) fn redeployed(&self, rollout: Rollout, grants: Vec<String>) -> LoadedPlugin {
+        let mut info = self.info.clone();
+        info.rollout = Some(rollout);
+        info.grants = grants;
+        LoadedPlugin {
+            info,
+            name: Arc::clone(&self.name),
+            pre: self.pre.clone(),
+            exports: self.exports.clone(),
+            memory_limit: self.memory_limit,
+            order: self.order,
+            idle: Mutex::new(Vec::new()),
+            failures: Mutex::new(VecDeque::new()),
+            failing: AtomicBool::new(false),
+        }
+    }
+
+    /// An idle warm instance, if one is ready.
+    pub(crate) fn take_idle(&self) -> Option<Warm> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
+    /// Keeps a healthy instance for the next event.
+    pub(crate) fn put_idle(&self, warm: Warm) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(warm);
+        }
+    }
+
+    /// Records a handler success: the failure count starts again.
+    pub(crate) fn record_success(&self) {
+        if self.failing.load(Ordering::Relaxed) {
+            self.failures
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+            self.failing.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Records a failure; returns how many fell within `window`.
+    pub(crate) fn record_failure(&self, window: Duration) -> usize {
+        let now = Instant::now();
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        while failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > window)
+        {
+            failures.pop_front();
+        }
+        failures.push_back(now);
+        self.failing.store(true, Ordering::Relaxed);
+        failures.len()
     }
 }
 
@@ -130,6 +239,10 @@ mod tests {
         assert_eq!(
             export_name(HookPoint::ToolPreExec),
             "yoi:plugin/tool-pre-exec@0.1.0"
+        );
+        assert_eq!(
+            export_name(HookPoint::WorkItemPreCreate),
+            "yoi:plugin/work-item-pre-create@0.1.0"
         );
     }
 }

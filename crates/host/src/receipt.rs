@@ -25,6 +25,15 @@ impl<E> Dispatch<E> {
     pub fn is_blocked(&self) -> bool {
         self.blocked.is_some()
     }
+
+    /// The same answer with the data converted.
+    pub fn map_data<F>(self, f: impl FnOnce(E) -> F) -> Dispatch<F> {
+        Dispatch {
+            data: f(self.data),
+            blocked: self.blocked,
+            receipts: self.receipts,
+        }
+    }
 }
 
 /// Who stopped an event, and why.

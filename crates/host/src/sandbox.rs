@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker, ResourceTable};
-use wasmtime::{Engine, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::{ClosedInputStream, MemoryOutputPipe};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -50,12 +50,64 @@ pub(crate) const ALLOWED_IMPORTS: &[&str] = &[
     "yoi:plugin/log",
 ];
 
+/// The store limits, plus the largest memory size the instance reached, so
+/// the host can retire a warm instance that grew large instead of keeping
+/// its memory around.
+pub(crate) struct Limiter {
+    inner: StoreLimits,
+    pub(crate) peak_memory: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.peak_memory = self.peak_memory.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
+}
+
 /// The data of one plugin instance's store.
-pub(crate) struct PluginState {
+pub struct PluginState {
     plugin: Arc<str>,
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: Limiter,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
     logs: Vec<LogLine>,
@@ -87,7 +139,10 @@ impl PluginState {
             plugin,
             wasi,
             table: ResourceTable::new(),
-            limits,
+            limits: Limiter {
+                inner: limits,
+                peak_memory: 0,
+            },
             stdout,
             stderr,
             logs: Vec::new(),
@@ -96,14 +151,18 @@ impl PluginState {
     }
 
     /// Takes the log lines of the call, with captured stdout/stderr turned
-    /// into log lines of their own.
-    pub(crate) fn take_logs(&mut self) -> Vec<LogLine> {
+    /// into log lines of their own. The flag says whether stdout or stderr
+    /// was written: their buffers cannot be emptied, so such an instance is
+    /// not reused.
+    pub(crate) fn take_logs(&mut self) -> (Vec<LogLine>, bool) {
+        let mut stdio = false;
         for (pipe, level, stream) in [
             (&self.stdout, LogLevel::Info, "stdout"),
             (&self.stderr, LogLevel::Warn, "stderr"),
         ] {
             let bytes = pipe.contents();
             if !bytes.is_empty() {
+                stdio = true;
                 let text = String::from_utf8_lossy(&bytes);
                 let line = LogLine::new(level, &text, &[("stream".into(), stream.into())]);
                 emit(&self.plugin, &line);
@@ -111,14 +170,14 @@ impl PluginState {
             }
         }
         if self.dropped_logs > 0 {
-            let n = self.dropped_logs.to_string();
+            let n = std::mem::take(&mut self.dropped_logs).to_string();
             self.logs.push(LogLine::new(
                 LogLevel::Warn,
                 "log lines dropped: per-call limit reached",
                 &[("dropped".into(), n)],
             ));
         }
-        std::mem::take(&mut self.logs)
+        (std::mem::take(&mut self.logs), stdio)
     }
 }
 

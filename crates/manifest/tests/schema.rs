@@ -81,7 +81,7 @@ fn valid_manifests_and_the_examples_satisfy_the_schema() {
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
-    for example in ["guard", "redact", "hostile/spin", "hostile/meddle"] {
+    for example in ["guard", "redact", "policy", "hostile/probe"] {
         files.push(
             root.join("../../examples")
                 .join(example)

@@ -25,8 +25,9 @@
 //! Build it with `cargo build --target wasm32-wasip2 --release`; the output
 //! `.wasm` file is the component.
 //!
-//! Each event runs in a fresh instance, so a plugin keeps no state between
-//! events: handlers are associated functions, not methods.
+//! The host may run each event in a fresh instance or reuse a warm one, so a
+//! plugin must not rely on state kept between events: handlers are
+//! associated functions, not methods.
 #![deny(missing_docs)]
 
 extern crate self as yoi_pdk;
@@ -38,7 +39,10 @@ mod payload;
 
 pub use error::Error;
 pub use outcome::{HookResult, Outcome};
-pub use payload::{ToolCall, ToolResult};
+pub use payload::{
+    Compacted, Compaction, CreatedWorkItem, Delivered, Delivery, DeliveryMode, HostInfo, ModelCall,
+    ModelResponse, NewWorkItem, PersistResult, Prompt, ToolCall, ToolResult,
+};
 
 /// JSON support (`serde_json`), for reading and writing tool inputs.
 pub use serde_json as json;
@@ -58,22 +62,98 @@ pub const CONTRACT: &str = "yoi:plugin@0.1.0";
 /// the receipt and applies the hook's `fail` mode (`open` lets the chain go on,
 /// `closed` blocks the event).
 pub trait Plugin {
-    /// `tool.pre_exec`: before a tool runs. May change `input` or block the call.
-    fn tool_pre_exec(call: ToolCall) -> HookResult<ToolCall> {
-        let _ = call;
+    /// `work_item.pre_create`: before a work item is created. May change `title`, `payload`, `session_key`; may block (the item is not created).
+    fn work_item_pre_create(event: NewWorkItem) -> HookResult<NewWorkItem> {
+        let _ = event;
+        Ok(Outcome::Continue)
+    }
+
+    /// `work_item.post_create`: after a work item was created. Read-only: may not change or block.
+    fn work_item_post_create(event: CreatedWorkItem) -> HookResult<CreatedWorkItem> {
+        let _ = event;
+        Ok(Outcome::Continue)
+    }
+
+    /// `run.pre_prompt`: before an agent run's first model call. May change `system_prompt` and `user_message`; may not block.
+    fn run_pre_prompt(event: Prompt) -> HookResult<Prompt> {
+        let _ = event;
+        Ok(Outcome::Continue)
+    }
+
+    /// `model.pre_call`: before a model call. May change `model`, `temperature`, `max_tokens`; may block (the call is skipped and the agent loop ends).
+    fn model_pre_call(event: ModelCall) -> HookResult<ModelCall> {
+        let _ = event;
+        Ok(Outcome::Continue)
+    }
+
+    /// `model.post_call`: after a model call. Read-only.
+    fn model_post_call(event: ModelResponse) -> HookResult<ModelResponse> {
+        let _ = event;
+        Ok(Outcome::Continue)
+    }
+
+    /// `tool.pre_exec`: before a tool runs. May change `input`; may block the call (the model is told which plugin blocked it and why).
+    fn tool_pre_exec(event: ToolCall) -> HookResult<ToolCall> {
+        let _ = event;
         Ok(Outcome::Continue)
     }
 
     /// `tool.post_exec`: after a tool ran. May change `output`; may not block.
-    fn tool_post_exec(result: ToolResult) -> HookResult<ToolResult> {
-        let _ = result;
+    fn tool_post_exec(event: ToolResult) -> HookResult<ToolResult> {
+        let _ = event;
+        Ok(Outcome::Continue)
+    }
+
+    /// `tool.result_persist`: before a tool result is stored in the history. May change `result`; may not block.
+    fn tool_result_persist(event: PersistResult) -> HookResult<PersistResult> {
+        let _ = event;
+        Ok(Outcome::Continue)
+    }
+
+    /// `response.pre_deliver`: before a response is delivered. May change `content`; may block (delivery is suppressed).
+    fn response_pre_deliver(event: Delivery) -> HookResult<Delivery> {
+        let _ = event;
+        Ok(Outcome::Continue)
+    }
+
+    /// `response.post_deliver`: after a response was delivered (or failed). Read-only.
+    fn response_post_deliver(event: Delivered) -> HookResult<Delivered> {
+        let _ = event;
+        Ok(Outcome::Continue)
+    }
+
+    /// `context.pre_compact`: before the conversation is compacted. Read-only.
+    fn context_pre_compact(event: Compaction) -> HookResult<Compaction> {
+        let _ = event;
+        Ok(Outcome::Continue)
+    }
+
+    /// `context.post_compact`: after the conversation was compacted. May change `summary`; may not block.
+    fn context_post_compact(event: Compacted) -> HookResult<Compacted> {
+        let _ = event;
+        Ok(Outcome::Continue)
+    }
+
+    /// `host.start`: once when the host starts. Read-only.
+    fn host_start(event: HostInfo) -> HookResult<HostInfo> {
+        let _ = event;
+        Ok(Outcome::Continue)
+    }
+
+    /// `host.stop`: once when the host stops. Read-only.
+    fn host_stop(event: HostInfo) -> HookResult<HostInfo> {
+        let _ = event;
         Ok(Outcome::Continue)
     }
 }
 
 /// The names most plugins need: `use yoi_pdk::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Error, HookResult, Outcome, Plugin, ToolCall, ToolResult};
+    pub use crate::{
+        Compacted, Compaction, CreatedWorkItem, Delivered, Delivery, DeliveryMode, HostInfo,
+        ModelCall, ModelResponse, NewWorkItem, PersistResult, Prompt, ToolCall, ToolResult,
+    };
+    pub use crate::{Error, HookResult, Outcome, Plugin};
     pub use crate::{json, log};
 }
 
@@ -101,16 +181,52 @@ macro_rules! register {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __register_hook {
+    (work_item_pre_create, $plugin:ident) => {
+        $crate::__private::work_item_pre_create::export!($plugin with_types_in $crate::__private::work_item_pre_create);
+    };
+    (work_item_post_create, $plugin:ident) => {
+        $crate::__private::work_item_post_create::export!($plugin with_types_in $crate::__private::work_item_post_create);
+    };
+    (run_pre_prompt, $plugin:ident) => {
+        $crate::__private::run_pre_prompt::export!($plugin with_types_in $crate::__private::run_pre_prompt);
+    };
+    (model_pre_call, $plugin:ident) => {
+        $crate::__private::model_pre_call::export!($plugin with_types_in $crate::__private::model_pre_call);
+    };
+    (model_post_call, $plugin:ident) => {
+        $crate::__private::model_post_call::export!($plugin with_types_in $crate::__private::model_post_call);
+    };
     (tool_pre_exec, $plugin:ident) => {
         $crate::__private::tool_pre_exec::export!($plugin with_types_in $crate::__private::tool_pre_exec);
     };
     (tool_post_exec, $plugin:ident) => {
         $crate::__private::tool_post_exec::export!($plugin with_types_in $crate::__private::tool_post_exec);
     };
+    (tool_result_persist, $plugin:ident) => {
+        $crate::__private::tool_result_persist::export!($plugin with_types_in $crate::__private::tool_result_persist);
+    };
+    (response_pre_deliver, $plugin:ident) => {
+        $crate::__private::response_pre_deliver::export!($plugin with_types_in $crate::__private::response_pre_deliver);
+    };
+    (response_post_deliver, $plugin:ident) => {
+        $crate::__private::response_post_deliver::export!($plugin with_types_in $crate::__private::response_post_deliver);
+    };
+    (context_pre_compact, $plugin:ident) => {
+        $crate::__private::context_pre_compact::export!($plugin with_types_in $crate::__private::context_pre_compact);
+    };
+    (context_post_compact, $plugin:ident) => {
+        $crate::__private::context_post_compact::export!($plugin with_types_in $crate::__private::context_post_compact);
+    };
+    (host_start, $plugin:ident) => {
+        $crate::__private::host_start::export!($plugin with_types_in $crate::__private::host_start);
+    };
+    (host_stop, $plugin:ident) => {
+        $crate::__private::host_stop::export!($plugin with_types_in $crate::__private::host_stop);
+    };
     ($other:ident, $plugin:ident) => {
         ::core::compile_error!(::core::concat!(
             "yoi_pdk::register!: `", ::core::stringify!($other),
-            "` is not a hook point of yoi:plugin@0.1.0; expected one of: tool_pre_exec, tool_post_exec"
+            "` is not a hook point of yoi:plugin@0.1.0; expected one of: work_item_pre_create, work_item_post_create, run_pre_prompt, model_pre_call, model_post_call, tool_pre_exec, tool_post_exec, tool_result_persist, response_pre_deliver, response_post_deliver, context_pre_compact, context_post_compact, host_start, host_stop"
         ));
     };
 }
@@ -133,7 +249,7 @@ pub mod __private {
                      }",
             world: "yoi:pdk/base@0.1.0",
             runtime_path: "::yoi_pdk::__private::wit_bindgen::rt",
-            additional_derives: [PartialEq, Eq],
+            additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
             generate_all,
         });
     }
@@ -159,6 +275,36 @@ pub mod __private {
     }
 
     hook_bindings!(
+        work_item_pre_create,
+        "package yoi:pdk@0.1.0; world work-item-pre-create { export yoi:plugin/work-item-pre-create@0.1.0; }",
+        "yoi:pdk/work-item-pre-create@0.1.0",
+        "yoi_pdk::__private::work_item_pre_create"
+    );
+    hook_bindings!(
+        work_item_post_create,
+        "package yoi:pdk@0.1.0; world work-item-post-create { export yoi:plugin/work-item-post-create@0.1.0; }",
+        "yoi:pdk/work-item-post-create@0.1.0",
+        "yoi_pdk::__private::work_item_post_create"
+    );
+    hook_bindings!(
+        run_pre_prompt,
+        "package yoi:pdk@0.1.0; world run-pre-prompt { export yoi:plugin/run-pre-prompt@0.1.0; }",
+        "yoi:pdk/run-pre-prompt@0.1.0",
+        "yoi_pdk::__private::run_pre_prompt"
+    );
+    hook_bindings!(
+        model_pre_call,
+        "package yoi:pdk@0.1.0; world model-pre-call { export yoi:plugin/model-pre-call@0.1.0; }",
+        "yoi:pdk/model-pre-call@0.1.0",
+        "yoi_pdk::__private::model_pre_call"
+    );
+    hook_bindings!(
+        model_post_call,
+        "package yoi:pdk@0.1.0; world model-post-call { export yoi:plugin/model-post-call@0.1.0; }",
+        "yoi:pdk/model-post-call@0.1.0",
+        "yoi_pdk::__private::model_post_call"
+    );
+    hook_bindings!(
         tool_pre_exec,
         "package yoi:pdk@0.1.0; world tool-pre-exec { export yoi:plugin/tool-pre-exec@0.1.0; }",
         "yoi:pdk/tool-pre-exec@0.1.0",
@@ -170,22 +316,63 @@ pub mod __private {
         "yoi:pdk/tool-post-exec@0.1.0",
         "yoi_pdk::__private::tool_post_exec"
     );
+    hook_bindings!(
+        tool_result_persist,
+        "package yoi:pdk@0.1.0; world tool-result-persist { export yoi:plugin/tool-result-persist@0.1.0; }",
+        "yoi:pdk/tool-result-persist@0.1.0",
+        "yoi_pdk::__private::tool_result_persist"
+    );
+    hook_bindings!(
+        response_pre_deliver,
+        "package yoi:pdk@0.1.0; world response-pre-deliver { export yoi:plugin/response-pre-deliver@0.1.0; }",
+        "yoi:pdk/response-pre-deliver@0.1.0",
+        "yoi_pdk::__private::response_pre_deliver"
+    );
+    hook_bindings!(
+        response_post_deliver,
+        "package yoi:pdk@0.1.0; world response-post-deliver { export yoi:plugin/response-post-deliver@0.1.0; }",
+        "yoi:pdk/response-post-deliver@0.1.0",
+        "yoi_pdk::__private::response_post_deliver"
+    );
+    hook_bindings!(
+        context_pre_compact,
+        "package yoi:pdk@0.1.0; world context-pre-compact { export yoi:plugin/context-pre-compact@0.1.0; }",
+        "yoi:pdk/context-pre-compact@0.1.0",
+        "yoi_pdk::__private::context_pre_compact"
+    );
+    hook_bindings!(
+        context_post_compact,
+        "package yoi:pdk@0.1.0; world context-post-compact { export yoi:plugin/context-post-compact@0.1.0; }",
+        "yoi:pdk/context-post-compact@0.1.0",
+        "yoi_pdk::__private::context_post_compact"
+    );
+    hook_bindings!(
+        host_start,
+        "package yoi:pdk@0.1.0; world host-start { export yoi:plugin/host-start@0.1.0; }",
+        "yoi:pdk/host-start@0.1.0",
+        "yoi_pdk::__private::host_start"
+    );
+    hook_bindings!(
+        host_stop,
+        "package yoi:pdk@0.1.0; world host-stop { export yoi:plugin/host-stop@0.1.0; }",
+        "yoi:pdk/host-stop@0.1.0",
+        "yoi_pdk::__private::host_stop"
+    );
 
-    use crate::{Plugin, ToolCall, ToolResult};
-    use tool_post_exec::exports::yoi::plugin::tool_post_exec as post;
-    use tool_pre_exec::exports::yoi::plugin::tool_pre_exec as pre;
+    use crate::Plugin;
+    use crate::payload::*;
 
     /// Adapts a [`Plugin`] method to a hook interface's generated `Guest` trait.
     macro_rules! guest_for_plugin {
-        ($iface:ident, $method:ident, $event:ty) => {
-            impl<P: Plugin> $iface::Guest for P {
-                fn handle(event: $event) -> Result<$iface::Outcome, String> {
+        ($($iface:ident)::+, $method:ident, $event:ty) => {
+            impl<P: Plugin> $($iface)::+::Guest for P {
+                fn handle(event: $event) -> Result<$($iface)::+::Outcome, String> {
                     P::$method(event)
                         .map(|outcome| {
                             outcome.into_wit(
-                                $iface::Outcome::Continue,
-                                $iface::Outcome::Change,
-                                $iface::Outcome::Block,
+                                $($iface)::+::Outcome::Continue,
+                                $($iface)::+::Outcome::Change,
+                                $($iface)::+::Outcome::Block,
                             )
                         })
                         .map_err(|e| e.to_string())
@@ -194,6 +381,74 @@ pub mod __private {
         };
     }
 
-    guest_for_plugin!(pre, tool_pre_exec, ToolCall);
-    guest_for_plugin!(post, tool_post_exec, ToolResult);
+    guest_for_plugin!(
+        work_item_pre_create::exports::yoi::plugin::work_item_pre_create,
+        work_item_pre_create,
+        NewWorkItem
+    );
+    guest_for_plugin!(
+        work_item_post_create::exports::yoi::plugin::work_item_post_create,
+        work_item_post_create,
+        CreatedWorkItem
+    );
+    guest_for_plugin!(
+        run_pre_prompt::exports::yoi::plugin::run_pre_prompt,
+        run_pre_prompt,
+        Prompt
+    );
+    guest_for_plugin!(
+        model_pre_call::exports::yoi::plugin::model_pre_call,
+        model_pre_call,
+        ModelCall
+    );
+    guest_for_plugin!(
+        model_post_call::exports::yoi::plugin::model_post_call,
+        model_post_call,
+        ModelResponse
+    );
+    guest_for_plugin!(
+        tool_pre_exec::exports::yoi::plugin::tool_pre_exec,
+        tool_pre_exec,
+        ToolCall
+    );
+    guest_for_plugin!(
+        tool_post_exec::exports::yoi::plugin::tool_post_exec,
+        tool_post_exec,
+        ToolResult
+    );
+    guest_for_plugin!(
+        tool_result_persist::exports::yoi::plugin::tool_result_persist,
+        tool_result_persist,
+        PersistResult
+    );
+    guest_for_plugin!(
+        response_pre_deliver::exports::yoi::plugin::response_pre_deliver,
+        response_pre_deliver,
+        Delivery
+    );
+    guest_for_plugin!(
+        response_post_deliver::exports::yoi::plugin::response_post_deliver,
+        response_post_deliver,
+        Delivered
+    );
+    guest_for_plugin!(
+        context_pre_compact::exports::yoi::plugin::context_pre_compact,
+        context_pre_compact,
+        Compaction
+    );
+    guest_for_plugin!(
+        context_post_compact::exports::yoi::plugin::context_post_compact,
+        context_post_compact,
+        Compacted
+    );
+    guest_for_plugin!(
+        host_start::exports::yoi::plugin::host_start,
+        host_start,
+        HostInfo
+    );
+    guest_for_plugin!(
+        host_stop::exports::yoi::plugin::host_stop,
+        host_stop,
+        HostInfo
+    );
 }

@@ -23,8 +23,8 @@ mod store;
 pub use error::RegistryError;
 pub use grant::Capability;
 pub use model::{
-    AuditRecord, Change, EventRecord, GrantRecord, Outcome, Rollout, Scope, Snapshot, State,
-    VersionRecord,
+    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Outcome, Rollout, Scope, Snapshot,
+    State, VersionRecord,
 };
 pub use registry::{Activation, DATABASE_FILE, Published, Registry};
 pub use rollout::{applies, bucket};

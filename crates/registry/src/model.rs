@@ -218,6 +218,21 @@ pub struct Snapshot {
     pub change_seq: i64,
 }
 
+/// What hosts should run, read in one transaction: the active versions,
+/// their operators' grants, and which plugins are disabled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deployment {
+    /// Active versions of enabled plugins, by plugin id.
+    pub active: Vec<VersionRecord>,
+    /// Operator decisions on capabilities, of the plugins in `active`.
+    pub grants: Vec<GrantRecord>,
+    /// Disabled plugin ids, with the reason (their active versions are not
+    /// in `active`).
+    pub disabled: BTreeMap<String, String>,
+    /// The change counter when it was read.
+    pub change_seq: i64,
+}
+
 /// A change notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {

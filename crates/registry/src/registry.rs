@@ -2,6 +2,7 @@
 //! its audit record, so the log and the state never disagree; a refused
 //! operation changes nothing and is audited with its reason.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -13,8 +14,8 @@ use crate::blobs::Blobs;
 use crate::error::RegistryError;
 use crate::grant::Capability;
 use crate::model::{
-    AuditRecord, Change, EventRecord, GrantRecord, Outcome, Rollout, Scope, Snapshot, State,
-    VersionRecord,
+    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Outcome, Rollout, Scope, Snapshot,
+    State, VersionRecord,
 };
 use crate::rollout::applies;
 use crate::sqlite::SqliteStore;
@@ -503,6 +504,26 @@ impl<S: Store> Registry<S> {
         })
     }
 
+    /// Disables a plugin on behalf of a host whose crash guard tripped. The
+    /// audit entry has action `auto_disable`; re-enabling it is an operator's
+    /// decision (`yoi enable`).
+    pub fn auto_disable(
+        &self,
+        plugin: &str,
+        reason: &str,
+        host: &str,
+    ) -> Result<(), RegistryError> {
+        self.audited(host, "auto_disable", Some(plugin), None, |tx| {
+            if tx.versions(Some(plugin))?.is_empty() {
+                return Err(RegistryError::Invalid(format!(
+                    "plugin {plugin} is not published"
+                )));
+            }
+            tx.set_disabled(plugin, Some(reason))?;
+            Ok(((), format!("disabled by the crash guard: {reason}")))
+        })
+    }
+
     /// Enables a disabled plugin.
     pub fn enable(&self, plugin: &str, actor: &str) -> Result<(), RegistryError> {
         self.audited(actor, "enable", Some(plugin), None, |tx| {
@@ -542,6 +563,30 @@ impl<S: Store> Registry<S> {
                 grants: tx.grants(None)?,
                 disabled: tx.disabled(None)?.into_iter().collect(),
                 audits: tx.audits(None, 0, usize::MAX)?,
+                change_seq: tx.change_seq()?,
+            })
+        })
+    }
+
+    /// What hosts should run now, without the audit log: active versions of
+    /// enabled plugins, their grants, the disabled set, in one read.
+    pub fn deployment(&self) -> Result<Deployment, RegistryError> {
+        self.store.read(|tx| {
+            let disabled: BTreeMap<String, String> = tx.disabled(None)?.into_iter().collect();
+            let active: Vec<VersionRecord> = tx
+                .versions(None)?
+                .into_iter()
+                .filter(|v| v.state == State::Active && !disabled.contains_key(&v.plugin))
+                .collect();
+            let grants = tx
+                .grants(None)?
+                .into_iter()
+                .filter(|g| active.iter().any(|v| v.plugin == g.plugin))
+                .collect();
+            Ok(Deployment {
+                active,
+                grants,
+                disabled,
                 change_seq: tx.change_seq()?,
             })
         })

@@ -1,0 +1,259 @@
+//! Booting from the registry and following its changes: build the next
+//! snapshot off to the side, swap it in whole.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use serde::Serialize;
+use yoi_manifest::{Diagnostics, Manifest, Package};
+use yoi_registry::{Registry, Scope, VersionRecord};
+
+use crate::error::HostError;
+use crate::host::{Host, Shared, Snapshot};
+use crate::plugin::{LoadedPlugin, Origin, PluginInfo};
+
+/// What a boot or reload from the registry did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReloadReport {
+    /// Plugins loaded (compiled or taken from the compile cache) by this
+    /// reload.
+    pub loaded: Vec<PluginInfo>,
+    /// Plugins kept as they were (same version and digest).
+    pub kept: Vec<String>,
+    /// Plugins unloaded (deactivated, disabled, or activated for another scope).
+    pub unloaded: Vec<String>,
+    /// Versions that could not be loaded, and why. Other plugins are not
+    /// affected.
+    pub refused: Vec<Refusal>,
+    /// `true` when the host is in safe mode and loaded nothing.
+    pub safe_mode: bool,
+    /// The registry change counter the new snapshot reflects.
+    pub change_seq: i64,
+}
+
+/// A version the host would not load.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refusal {
+    /// Plugin id.
+    pub plugin: String,
+    /// Version.
+    pub version: String,
+    /// What is wrong, with the fix.
+    pub reason: String,
+    /// The version still running instead, if one was loaded before.
+    pub kept_previous: Option<String>,
+}
+
+impl Host {
+    /// Makes the loaded plugins match the registry: loads newly active
+    /// versions (re-verifying each artifact's digest before compiling),
+    /// unloads deactivated or disabled ones, keeps the rest. The new set is
+    /// swapped in at once; dispatches already running finish on the old one.
+    ///
+    /// A version that cannot be loaded is refused alone (its previous
+    /// version keeps running, if there was one) and listed in the report.
+    /// If the registry cannot be read, nothing changes and the error says why.
+    pub fn reload(&self) -> Result<ReloadReport, HostError> {
+        self.shared.reload()
+    }
+
+    /// Follows the registry in the background: reloads after every change
+    /// made through this process's `Registry`, and notices other processes'
+    /// changes by polling every `poll`. Stops when the returned [`Watcher`]
+    /// is dropped.
+    pub fn watch(&self, poll: Duration) -> Result<Watcher, HostError> {
+        let registry = self
+            .shared
+            .settings
+            .registry
+            .clone()
+            .ok_or(HostError::NoRegistry)?;
+        let changes = registry.subscribe();
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak: Weak<Shared> = Arc::downgrade(&self.shared);
+        let flag = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("yoi-watch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    let _ = changes.recv_timeout(poll);
+                    let Some(shared) = weak.upgrade() else { return };
+                    if flag.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let seen = shared.snapshot.load().change_seq;
+                    let now = registry.change_seq().ok();
+                    if now.is_some() && now != seen {
+                        match shared.reload() {
+                            Ok(report) => log_report(&report),
+                            Err(e) => tracing::error!(error = %e, "reload failed; the previous plugins keep running"),
+                        }
+                    }
+                }
+            })
+            .map_err(|e| HostError::Engine(format!("cannot start the watch thread: {e}")))?;
+        Ok(Watcher { stop })
+    }
+}
+
+/// Stops following the registry when dropped.
+#[derive(Debug)]
+pub struct Watcher {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn log_report(report: &ReloadReport) {
+    for p in &report.loaded {
+        tracing::info!(plugin = %p.id, version = %p.version, cache = ?p.cache, "plugin loaded");
+    }
+    for id in &report.unloaded {
+        tracing::info!(plugin = %id, "plugin unloaded");
+    }
+    for r in &report.refused {
+        tracing::error!(plugin = %r.plugin, version = %r.version, "plugin refused: {}", r.reason);
+    }
+}
+
+impl Shared {
+    pub(crate) fn reload(&self) -> Result<ReloadReport, HostError> {
+        let registry = self
+            .settings
+            .registry
+            .clone()
+            .ok_or(HostError::NoRegistry)?;
+        let _update = self.update.lock().unwrap_or_else(|p| p.into_inner());
+        let deployment = registry.deployment().map_err(HostError::Registry)?;
+        let mut report = ReloadReport {
+            change_seq: deployment.change_seq,
+            ..ReloadReport::default()
+        };
+        let current = self.snapshot.load_full();
+        if self.safe_mode {
+            report.safe_mode = true;
+            return Ok(report);
+        }
+
+        let mut next: Vec<Arc<LoadedPlugin>> = current
+            .plugins
+            .iter()
+            .filter(|p| p.info.origin == Origin::Local)
+            .cloned()
+            .collect();
+        let host_scope = self.settings.scope;
+        for record in &deployment.active {
+            let previous = current
+                .find(&record.plugin)
+                .filter(|p| p.info.origin == Origin::Registry);
+            if record.rollout.scope != Scope::All && record.rollout.scope != host_scope {
+                continue;
+            }
+            let grants: Vec<String> = deployment
+                .grants
+                .iter()
+                .filter(|g| g.plugin == record.plugin && g.granted)
+                .map(|g| g.capability.clone())
+                .collect();
+            if let Some(p) = previous
+                && p.info.version == record.version
+                && p.info.digest.to_string() == record.digest
+            {
+                report.kept.push(record.plugin.clone());
+                if p.info.rollout == Some(record.rollout) && p.info.grants == grants {
+                    next.push(Arc::clone(p));
+                } else {
+                    // Same code, new rollout or grants: no recompile.
+                    next.push(Arc::new(p.redeployed(record.rollout, grants)));
+                }
+                continue;
+            }
+            match self.load_record(&registry, record, grants) {
+                Ok(plugin) => {
+                    report.loaded.push(plugin.info.clone());
+                    next.push(Arc::new(plugin));
+                }
+                Err(reason) => {
+                    let kept_previous = previous.map(|p| {
+                        next.push(Arc::clone(p));
+                        p.info.version.to_string()
+                    });
+                    report.refused.push(Refusal {
+                        plugin: record.plugin.clone(),
+                        version: record.version.to_string(),
+                        reason,
+                        kept_previous,
+                    });
+                }
+            }
+        }
+        for p in &current.plugins {
+            if p.info.origin == Origin::Registry && !next.iter().any(|n| n.info.id == p.info.id) {
+                report.unloaded.push(p.info.id.to_string());
+            }
+        }
+        self.snapshot
+            .store(Arc::new(Snapshot::new(next, Some(deployment.change_seq))));
+        Ok(report)
+    }
+
+    /// Loads one active version from the registry's stored artifact.
+    fn load_record(
+        &self,
+        registry: &Registry,
+        record: &VersionRecord,
+        grants: Vec<String>,
+    ) -> Result<LoadedPlugin, String> {
+        let compat = Host::compat();
+        let name = format!("{}@{}", record.plugin, record.version);
+        let render = |items| {
+            Diagnostics::new(
+                items,
+                format!("{name}/plugin.toml"),
+                Some(record.manifest.clone()),
+            )
+            .to_string()
+        };
+        let manifest = Manifest::parse(&record.manifest)
+            .map_err(|d| format!("its stored manifest does not parse:\n{d}"))?;
+        let problems = manifest.compatibility(&compat);
+        if !problems.is_empty() {
+            return Err(render(problems));
+        }
+        if manifest.runtime.digest.to_string() != record.digest {
+            return Err(format!(
+                "its manifest names digest {} but the registry recorded {}; republish the package",
+                manifest.runtime.digest, record.digest
+            ));
+        }
+        // Re-reads the stored artifact and checks its digest before anything
+        // compiles: a changed blob is refused, not run.
+        let artifact = registry
+            .artifact(&record.digest)
+            .map_err(|e| e.to_string())?;
+        let problems = yoi_manifest::inspect(&manifest, &artifact, &compat);
+        if !problems.is_empty() {
+            return Err(render(problems));
+        }
+        let package = Package {
+            dir: PathBuf::from(format!("registry:{name}")),
+            manifest,
+            manifest_text: record.manifest.clone(),
+            artifact,
+            tool_schemas: Vec::new(),
+        };
+        LoadedPlugin::load(
+            &self.engine,
+            &self.linker,
+            package,
+            self.load_options(Origin::Registry, Some(record.rollout), grants),
+        )
+        .map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,169 @@
+//! The dispatcher's rules (SPEC §4.2) with real components: order, time
+//! limits, the chain budget, fail modes, blocking.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use yoi_host::{HookPoint, Status};
+
+use super::{Probe, altered_copy, call, example, host_with, probe, receipt_of, result, statuses};
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn handlers_run_by_priority_then_plugin_id() {
+    let a = probe(Probe {
+        id: "b.probe",
+        priority: 10,
+        ..Probe::default()
+    });
+    let b = probe(Probe {
+        id: "a.probe",
+        priority: 10,
+        ..Probe::default()
+    });
+    let low_guard = altered_copy("guard", |t| t.replace("priority = 100", "priority = -5"));
+    let top = probe(Probe {
+        id: "z.probe",
+        priority: 50,
+        ..Probe::default()
+    });
+    // Loaded in an order that matches none of the rules.
+    let host = host_with(&[a.path(), low_guard.path(), top.path(), b.path()]);
+    let order: Vec<_> = host
+        .handlers(HookPoint::ToolPreExec)
+        .into_iter()
+        .map(|h| (h.plugin.to_string(), h.priority))
+        .collect();
+    let expected = vec![
+        ("z.probe".to_owned(), 50),
+        ("a.probe".to_owned(), 10),
+        ("b.probe".to_owned(), 10),
+        ("example.guard".to_owned(), -5),
+    ];
+    assert_eq!(order, expected);
+    let out = host.dispatch(call("fetch", json!({}))).await;
+    let ran: Vec<_> = out.receipts.iter().map(|r| r.plugin.to_string()).collect();
+    assert_eq!(ran, ["z.probe", "a.probe", "b.probe", "example.guard"]);
+}
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_looping_handler_is_stopped_at_its_time_limit_and_the_chain_goes_on() {
+    let pkg = probe(Probe::default()); // 200 ms, fail open
+    let host = host_with(&[pkg.path(), &example("guard")]);
+    let started = Instant::now();
+    let out = host
+        .dispatch(call("fetch #probe:loop", json!({"url": "http://a"})))
+        .await;
+    let elapsed = started.elapsed();
+    let spin = receipt_of(&out, "hostile.probe");
+    assert_eq!(spin.status, Status::Timeout);
+    assert!(
+        spin.duration >= Duration::from_millis(200),
+        "{:?}",
+        spin.duration
+    );
+    assert!(
+        elapsed < Duration::from_millis(1500),
+        "stopped, not waited for: {elapsed:?}"
+    );
+    assert!(out.blocked.is_none(), "fail-open lets the event through");
+    assert_eq!(receipt_of(&out, "example.guard").changed, ["input"]);
+    assert_eq!(out.data.input, json!({"url": "https://a"}));
+}
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn the_chain_budget_bounds_the_whole_dispatch() {
+    let first = probe(Probe {
+        id: "first.probe",
+        priority: 20,
+        ..Probe::default()
+    });
+    let second = probe(Probe {
+        id: "second.probe",
+        priority: 10,
+        ..Probe::default()
+    });
+    let last_guard = altered_copy("guard", |t| t.replace("priority = 100", "priority = -5"));
+    let host = super::builder()
+        .chain_budget(Duration::from_millis(300))
+        .build()
+        .expect("host");
+    super::load_all(&host, &[first.path(), second.path(), last_guard.path()]);
+    let started = Instant::now();
+    let out = host.dispatch(call("fetch #probe:loop", json!({}))).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        statuses(&out),
+        [
+            ("first.probe".to_owned(), Status::Timeout),
+            ("second.probe".to_owned(), Status::Timeout),
+            ("example.guard".to_owned(), Status::Timeout),
+        ]
+    );
+    // The second got what was left (about 100 ms), the third nothing.
+    let second = &out.receipts[1];
+    assert!(
+        second.duration < Duration::from_millis(200),
+        "{:?}",
+        second.duration
+    );
+    let third = out.receipts[2].detail.as_deref().unwrap_or_default();
+    assert!(third.contains("chain budget of 300 ms"), "{third}");
+}
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn fail_closed_stops_the_chain_and_blocks_where_the_point_can_block() {
+    let closed = probe(Probe {
+        fail: "closed",
+        ..Probe::default()
+    });
+    let host = host_with(&[closed.path(), &example("guard"), &example("redact")]);
+
+    let out = host.dispatch(call("fetch #probe:err", json!({}))).await;
+    assert_eq!(
+        statuses(&out),
+        [("hostile.probe".to_owned(), Status::Error)]
+    );
+    let blocked = out.blocked.expect("fail-closed blocks tool.pre_exec");
+    assert!(blocked.reason.contains("fail-closed"), "{}", blocked.reason);
+    assert!(
+        blocked
+            .reason
+            .contains("probe failed at tool.pre_exec on purpose")
+    );
+
+    // tool.post_exec cannot block: the chain stops, the event goes on as it was.
+    let out = host.dispatch(result("#probe:err password=x")).await;
+    assert_eq!(
+        statuses(&out),
+        [("hostile.probe".to_owned(), Status::Error)]
+    );
+    assert!(out.blocked.is_none());
+    assert_eq!(
+        out.data.output, "#probe:err password=x",
+        "redact did not run"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_block_stops_the_chain_with_the_reason() {
+    let pkg = probe(Probe::default());
+    let host = host_with(&[pkg.path(), &example("guard")]);
+    let out = host.dispatch(call("fetch #probe:block", json!({}))).await;
+    assert_eq!(
+        statuses(&out),
+        [("hostile.probe".to_owned(), Status::Blocked)]
+    );
+    assert_eq!(
+        out.blocked.expect("blocked").message(),
+        "blocked by plugin hostile.probe: probe blocked tool.pre_exec"
+    );
+}
