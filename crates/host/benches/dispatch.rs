@@ -7,6 +7,7 @@
 //! - `dispatch/native_floor`: the guard plugin's logic as plain Rust
 //! - `dispatch/warm`: one `tool.pre_exec` dispatch to one plugin, warm instance
 //! - `dispatch/fresh`: the same with a fresh instance per event
+//! - `dispatch/fresh_pooled`: fresh instances from the pooling allocator
 //! - `dispatch/chain_10`: ten plugins on one hook, warm
 //! - `boot_50/cold` and `boot_50/warm`: 50 plugins from the registry,
 //!   compiling, and from the compile cache
@@ -104,6 +105,12 @@ fn dispatch(c: &mut Criterion) {
         .build()
         .expect("host");
     fresh.load(guard_dir()).expect("guard loads");
+    let pooled = Host::builder()
+        .reuse_instances(false)
+        .pooling_allocator(64)
+        .build()
+        .expect("host");
+    pooled.load(guard_dir()).expect("guard loads");
     let tmp = tempfile::tempdir().expect("temp");
     let chain = Host::builder().build().expect("host");
     for dir in guard_copies(tmp.path(), 10) {
@@ -118,6 +125,9 @@ fn dispatch(c: &mut Criterion) {
     group.bench_function("warm", |b| b.iter(|| rt.block_on(warm.dispatch(e.clone()))));
     group.bench_function("fresh", |b| {
         b.iter(|| rt.block_on(fresh.dispatch(e.clone())))
+    });
+    group.bench_function("fresh_pooled", |b| {
+        b.iter(|| rt.block_on(pooled.dispatch(e.clone())))
     });
     group.bench_function("chain_10", |b| {
         b.iter(|| rt.block_on(chain.dispatch(e.clone())))
@@ -166,6 +176,18 @@ fn boot(c: &mut Criterion) {
             assert_eq!(host.plugins().len(), 50);
         })
     });
+    // The fixed part: engine, linker, threads, an empty registry read.
+    let empty = Arc::new(Registry::open(&tmp.path().join("empty")).expect("registry"));
+    group.bench_function("host_only", |b| {
+        b.iter(|| {
+            let host = Host::builder()
+                .registry(Arc::clone(&empty))
+                .compile_cache(&cache)
+                .build()
+                .expect("boot");
+            assert!(host.plugins().is_empty());
+        })
+    });
     group.bench_function("warm", |b| {
         b.iter(|| {
             let host = Host::builder()
@@ -205,6 +227,21 @@ fn run_parallel(host: &Host, threads: usize, total: usize) -> Duration {
     started.elapsed()
 }
 
+fn run_native(threads: usize, total: usize) -> Duration {
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let e = event();
+                for _ in 0..total / threads {
+                    std::hint::black_box(native_guard(std::hint::black_box(&e)));
+                }
+            });
+        }
+    });
+    started.elapsed()
+}
+
 fn throughput(c: &mut Criterion) {
     const TOTAL: usize = 2000;
     let host = Host::builder().build().expect("host");
@@ -216,6 +253,13 @@ fn throughput(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("threads", threads), &threads, |b, &n| {
             b.iter_custom(|iters| (0..iters).map(|_| run_parallel(&host, n, TOTAL)).sum())
         });
+        // The floor: the same work in plain Rust, to see what the machine
+        // itself gives a second thread.
+        group.bench_with_input(
+            BenchmarkId::new("native_threads", threads),
+            &threads,
+            |b, &n| b.iter_custom(|iters| (0..iters).map(|_| run_native(n, TOTAL)).sum()),
+        );
     }
     group.finish();
 }

@@ -3,8 +3,9 @@
 //! An entry is keyed by the artifact digest and a fingerprint of the engine
 //! (wasmtime version, target and every setting that affects code), so a
 //! host with another engine never picks up a stale entry. Each file starts
-//! with the SHA-256 of the rest: a torn or corrupted entry is detected before
-//! the code is mapped, and rebuilt.
+//! with a CRC-32 of the rest: a torn or corrupted entry is detected before
+//! the code is loaded, and rebuilt. (A checksum, not a digest: it guards
+//! against accidents at a tenth of SHA-256's cost on the boot path.)
 //!
 //! Loading compiled code trusts the file. The checksum catches accidents
 //! (a crash mid-write, bit rot), not an attacker: the cache folder must be
@@ -13,6 +14,7 @@
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest as _, Sha256};
 use wasmtime::Engine;
@@ -97,9 +99,13 @@ impl CompileCache {
 
     fn store(&self, path: &Path, component: &Component) -> Result<(), String> {
         let code = component.serialize().map_err(|e| e.to_string())?;
-        let sum = Sha256::digest(&code);
+        let sum = crc32fast::hash(&code).to_le_bytes();
         // Write beside, then rename: a crash leaves the old entry or none.
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        // The temp name is unique per writer, so two hosts (or threads)
+        // filling the same entry never write into one file.
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
         let mut file = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
         file.write_all(&sum).map_err(|e| e.to_string())?;
         file.write_all(&code).map_err(|e| e.to_string())?;
@@ -114,8 +120,8 @@ impl CompileCache {
 
 /// The code after the checksum, if the checksum matches.
 fn verified(bytes: &[u8]) -> Option<&[u8]> {
-    let (sum, code) = bytes.split_at_checked(32)?;
-    (Sha256::digest(code).as_slice() == sum).then_some(code)
+    let (sum, code) = bytes.split_at_checked(4)?;
+    (crc32fast::hash(code).to_le_bytes() == sum).then_some(code)
 }
 
 /// A short stable name for everything that makes compiled code valid for
@@ -147,12 +153,12 @@ mod tests {
     #[test]
     fn checksum_guards_the_code() {
         let code = b"compiled";
-        let mut entry = Sha256::digest(code).to_vec();
+        let mut entry = crc32fast::hash(code).to_le_bytes().to_vec();
         entry.extend_from_slice(code);
         assert_eq!(verified(&entry), Some(&code[..]));
         let last = entry.len() - 1;
         entry[last] ^= 1;
         assert_eq!(verified(&entry), None);
-        assert_eq!(verified(&entry[..10]), None);
+        assert_eq!(verified(&entry[..3]), None);
     }
 }

@@ -2,13 +2,14 @@
 //! change and block rights, the crash guard, receipts.
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use wasmtime::{Store, Trap};
 use yoi_manifest::FailMode;
 use yoi_registry::EventRecord;
 
-use crate::events::{GuestOutcome, Point};
+use crate::events::{GuestOutcome, HookGuests, Point};
 use crate::host::{EPOCH_TICK, Host, Shared};
 use crate::plugin::{LoadedPlugin, Origin, Warm};
 use crate::receipt::{Blocked, Dispatch, LogLine, Receipt, Status, clean};
@@ -44,6 +45,8 @@ pub(crate) async fn run_chain<P: Point>(
     let mut data = event;
     let mut blocked = None;
     let mut receipts = Vec::new();
+    // The event in WIT form, rebuilt only when a handler changed it.
+    let mut wit = None;
 
     for (plugin, hook) in snapshot.chain(P::POINT) {
         if !applies(plugin, subject) {
@@ -59,7 +62,8 @@ pub(crate) async fn run_chain<P: Point>(
             );
             (Run::Failed(Status::Timeout, why), Vec::new())
         } else {
-            invoke::<P>(shared, plugin, limit, data.to_wit()).await
+            let event = wit.get_or_insert_with(|| data.to_wit());
+            invoke::<P>(shared, plugin, limit, event).await
         };
 
         let mut receipt = Receipt {
@@ -77,7 +81,10 @@ pub(crate) async fn run_chain<P: Point>(
             Run::Answer(GuestOutcome::Continue) => {}
             Run::Answer(GuestOutcome::Change(changed)) => match data.accept_change(changed) {
                 Ok((next, fields)) => {
-                    data = next;
+                    if !fields.is_empty() {
+                        data = next;
+                        wit = None;
+                    }
                     receipt.changed = fields;
                 }
                 Err(why) => {
@@ -221,11 +228,15 @@ async fn invoke<P: Point>(
     shared: &Shared,
     plugin: &LoadedPlugin,
     limit: Duration,
-    event: P::Wit,
+    event: &P::Wit,
 ) -> (Run<P::Wit>, Vec<LogLine>) {
     let reuse = shared.settings.reuse_instances;
-    let (mut store, mut instance) = match plugin.take_idle().filter(|_| reuse) {
-        Some(Warm { store, instance }) => (store, Some(instance)),
+    let (mut store, mut instance, mut guests) = match plugin.take_idle().filter(|_| reuse) {
+        Some(Warm {
+            store,
+            instance,
+            guests,
+        }) => (store, Some(instance), guests),
         None => {
             let mut store = Store::new(
                 &shared.engine,
@@ -233,7 +244,7 @@ async fn invoke<P: Point>(
             );
             store.limiter(|s| &mut s.limits);
             store.epoch_deadline_trap();
-            (store, None)
+            (store, None, HookGuests::default())
         }
     };
     let ticks = limit.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
@@ -241,20 +252,28 @@ async fn invoke<P: Point>(
 
     // The epoch deadline covers instantiation too (a start function may
     // loop). The timer covers time spent waiting on async host calls, which
-    // the epoch cannot interrupt.
-    let timer = limit + EPOCH_TICK * 2 + TIMER_GRACE;
-    let answer = tokio::time::timeout(timer, async {
-        let inst = match instance {
-            Some(inst) => inst,
-            None => {
-                let inst = plugin.pre.instantiate_async(&mut store).await?;
-                instance = Some(inst);
-                inst
-            }
+    // the epoch cannot interrupt. A call that finishes without waiting (the
+    // common case) never arms the timer.
+    let deadline = tokio::time::Instant::now() + limit + EPOCH_TICK * 2 + TIMER_GRACE;
+    let answer = {
+        let call = async {
+            let inst = match instance {
+                Some(inst) => inst,
+                None => {
+                    let inst = plugin.pre.instantiate_async(&mut store).await?;
+                    instance = Some(inst);
+                    inst
+                }
+            };
+            P::call(&mut store, &inst, &plugin.exports, &mut guests, event).await
         };
-        P::call(&mut store, &inst, &plugin.exports, event).await
-    })
-    .await;
+        let mut call = std::pin::pin!(call);
+        let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+        match first {
+            Poll::Ready(answer) => Ok(answer),
+            Poll::Pending => tokio::time::timeout_at(deadline, call).await,
+        }
+    };
 
     let mut healthy = false;
     let run = match answer {
@@ -290,7 +309,11 @@ async fn invoke<P: Point>(
         && store.data().limits.peak_memory <= RECYCLE_MEMORY
         && let Some(instance) = instance
     {
-        plugin.put_idle(Warm { store, instance });
+        plugin.put_idle(Warm {
+            store,
+            instance,
+            guests,
+        });
     }
     (run, logs)
 }

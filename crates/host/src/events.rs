@@ -56,12 +56,14 @@ pub trait Point: Clone + Send + Sync + Serialize + 'static {
     /// that changed, or why the change is refused.
     fn accept_change(&self, changed: Self::Wit) -> Result<(Self, Vec<&'static str>), String>;
 
-    /// Calls the point's export on an instance.
+    /// Calls the point's export on an instance. `guests` caches the
+    /// instance's looked-up exports, so a warm instance looks each up once.
     fn call<'a>(
         store: &'a mut Store<PluginState>,
         instance: &'a Instance,
         exports: &'a HookExports,
-        event: Self::Wit,
+        guests: &'a mut HookGuests,
+        event: &'a Self::Wit,
     ) -> impl Future<Output = CallResult<Self::Wit>> + Send + 'a;
 }
 
@@ -281,15 +283,21 @@ macro_rules! hook_points {
                     store: &mut Store<PluginState>,
                     instance: &Instance,
                     exports: &HookExports,
-                    event: wit::$wit,
+                    guests: &mut HookGuests,
+                    event: &wit::$wit,
                 ) -> CallResult<wit::$wit> {
                     use crate::bindings::exports::yoi::plugin::$module as iface;
-                    let indices = exports
-                        .$module
-                        .as_ref()
-                        .ok_or_else(|| missing_export(<Self as Point>::POINT))?;
-                    let guest = indices.load(&mut *store, instance)?;
-                    let answer = guest.call_handle(&mut *store, &event).await?;
+                    let guest = match &mut guests.$module {
+                        Some(guest) => guest,
+                        slot => {
+                            let indices = exports
+                                .$module
+                                .as_ref()
+                                .ok_or_else(|| missing_export(<Self as Point>::POINT))?;
+                            slot.insert(indices.load(&mut *store, instance)?)
+                        }
+                    };
+                    let answer = guest.call_handle(&mut *store, event).await?;
                     Ok(answer.map(|outcome| match outcome {
                         iface::Outcome::Continue => GuestOutcome::Continue,
                         iface::Outcome::Change(e) => GuestOutcome::Change(e),
@@ -298,6 +306,12 @@ macro_rules! hook_points {
                 }
             }
         )*
+
+        /// The exports of one instance, looked up on first use.
+        #[derive(Default)]
+        pub struct HookGuests {
+            $( $module: Option<crate::bindings::exports::yoi::plugin::$module::Guest>, )*
+        }
 
         /// Export lookups of a plugin's hook interfaces, resolved once at load.
         #[derive(Default, Clone)]

@@ -16,7 +16,7 @@ use yoi_registry::Rollout;
 use crate::CONTRACT;
 use crate::cache::{CacheUse, CompileCache};
 use crate::error::HostError;
-use crate::events::HookExports;
+use crate::events::{HookExports, HookGuests};
 use crate::sandbox::PluginState;
 
 /// The hook points this host dispatches: all of them.
@@ -58,10 +58,12 @@ pub struct PluginInfo {
     pub cache: CacheUse,
 }
 
-/// A warm instance: a store and the instance living in it.
+/// A warm instance: a store, the instance living in it, and its exports
+/// as looked up so far.
 pub(crate) struct Warm {
     pub(crate) store: Store<PluginState>,
     pub(crate) instance: Instance,
+    pub(crate) guests: HookGuests,
 }
 
 pub(crate) struct LoadedPlugin {

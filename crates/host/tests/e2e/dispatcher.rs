@@ -167,3 +167,30 @@ async fn a_block_stops_the_chain_with_the_reason() {
         "blocked by plugin hostile.probe: probe blocked tool.pre_exec"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn fresh_instances_from_the_pooling_allocator_behave_the_same() {
+    let pkg = probe(Probe::default());
+    let host = super::builder()
+        .reuse_instances(false)
+        .pooling_allocator(8)
+        .memory_limit(16 * 1024 * 1024)
+        .build()
+        .expect("host");
+    super::load_all(&host, &[pkg.path(), &example("guard")]);
+    for _ in 0..20 {
+        let out = host.dispatch(call("shell", json!({}))).await;
+        assert!(out.is_blocked());
+    }
+    // A trap (memory bomb) returns its slot: later events still run.
+    let out = host.dispatch(call("x #probe:grow", json!({}))).await;
+    assert_eq!(receipt_of(&out, "hostile.probe").status, Status::Error);
+    let out = host.dispatch(call("x", json!({}))).await;
+    assert_eq!(statuses(&out).len(), 2);
+    assert!(
+        out.receipts.iter().all(|r| r.status == Status::Ok),
+        "{:#?}",
+        out.receipts
+    );
+}

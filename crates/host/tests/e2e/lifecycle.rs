@@ -317,3 +317,33 @@ async fn hot_reload_under_concurrent_dispatch_loses_no_call() {
     );
     assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["0.1.0", "0.2.0"]);
 }
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_failed_reload_keeps_the_running_version_and_says_why() {
+    let (dir, reg) = registry();
+    publish_and_activate(&reg, &example("guard"), &Activation::by("alice"));
+    let host = super::builder()
+        .registry(Arc::clone(&reg))
+        .build()
+        .expect("boot");
+
+    // Version 0.2.0 (same artifact), published and activated; then the
+    // stored artifact rots before the host reloads.
+    let v2 = altered_copy("guard", |t| {
+        t.replace("version = \"0.1.0\"", "version = \"0.2.0\"")
+    });
+    let package = publish_and_activate(&reg, v2.path(), &Activation::by("alice"));
+    let blob = dir
+        .path()
+        .join("blobs/sha256")
+        .join(package.manifest.runtime.digest.hex());
+    std::fs::write(&blob, b"rotten").expect("rot");
+
+    let report = host.reload().expect("the registry itself is readable");
+    assert_eq!(report.refused.len(), 1, "{report:#?}");
+    assert_eq!(report.refused[0].version, "0.2.0");
+    assert_eq!(report.refused[0].kept_previous.as_deref(), Some("0.1.0"));
+    assert_eq!(host.plugins()[0].version.to_string(), "0.1.0");
+    assert!(host.dispatch(call("shell", json!({}))).await.is_blocked());
+}
