@@ -1,16 +1,21 @@
 //! The Yoi runtime: load plugin components and run them at hook points.
 //!
 //! An embedder builds a [`Host`], loads package folders (each a `plugin.toml`
-//! plus a component whose digest it pins), and calls a hook point with a
-//! typed event. The answer is a [`Dispatch`]: the event as the plugins left
-//! it, whether one of them blocked it, and one [`Receipt`] per handler.
+//! plus a component whose digest it pins) or boots from a [`Registry`], and
+//! dispatches typed events, one type per hook point ([`ToolCall`],
+//! [`Prompt`], [`ModelCall`], ...). The answer is a [`Dispatch`]: the event as
+//! the plugins left it, whether one of them blocked it, and one [`Receipt`]
+//! per handler.
 //!
-//! Plugins run sandboxed: a fresh instance per event, a memory cap, a time
-//! limit enforced inside wasm (epoch interruption), and no ambient authority —
-//! the only imports linked are Yoi's `log` and a WASI subset with nothing
-//! behind it (no files, sockets, environment or clocks; stdio captured;
-//! randomness for hash-map seeds). A component that imports anything else is
-//! refused at load time.
+//! Plugins run sandboxed: one instance per plugin per event (warm instances
+//! are reused unless [`HostBuilder::reuse_instances`] says otherwise), a
+//! memory cap, a time limit enforced inside wasm (epoch interruption), and no
+//! ambient authority — the only imports linked are Yoi's `log` and a WASI
+//! subset with nothing behind it (no files, sockets, environment or clocks;
+//! stdio captured; randomness for hash-map seeds). A component that imports
+//! anything else is refused at load time. A registry-backed host follows
+//! activations with hot reload, caches compiled code, and disables plugins
+//! that keep failing (the crash guard). `docs/hooks.md` has the whole story.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), yoi_host::HostError> {
