@@ -353,6 +353,22 @@ impl Shared {
     }
 }
 
+/// Refuses a second version of a plugin that `snapshot` already has.
+fn already_loaded(
+    snapshot: &Snapshot,
+    plugin: &PluginId,
+    version: &semver::Version,
+) -> Result<(), HostError> {
+    match snapshot.find(plugin.as_str()) {
+        Some(loaded) => Err(HostError::AlreadyLoaded {
+            plugin: plugin.clone(),
+            loaded: loaded.info.version.clone(),
+            version: version.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The Yoi runtime: loaded plugins and the hook points that run them.
 ///
 /// Each handler runs sandboxed with its own memory cap and time limit; a
@@ -439,7 +455,11 @@ impl Host {
             });
         }
         let s = &self.shared;
-        self.already_loaded(&s.snapshot.load(), manifest)?;
+        already_loaded(
+            &s.snapshot.load(),
+            &manifest.plugin.id,
+            &manifest.plugin.version,
+        )?;
         let plugin = LoadedPlugin::load(
             &s.engine,
             &s.linker,
@@ -450,34 +470,13 @@ impl Host {
         let _update = s.update.lock().unwrap_or_else(|p| p.into_inner());
         let current = s.snapshot.load_full();
         // Checked again under the lock: another thread may have loaded it.
-        if let Some(loaded) = current.find(info.id.as_str()) {
-            return Err(HostError::AlreadyLoaded {
-                plugin: info.id.clone(),
-                loaded: loaded.info.version.clone(),
-                version: info.version.clone(),
-            });
-        }
+        already_loaded(&current, &info.id, &info.version)?;
         let mut plugins = current.plugins.clone();
         plugins.push(Arc::new(plugin));
         s.snapshot
             .store(Arc::new(Snapshot::new(plugins, current.change_seq)));
         tracing::info!(plugin = %info.id, version = %info.version, digest = %info.digest, "plugin loaded");
         Ok(info)
-    }
-
-    fn already_loaded(
-        &self,
-        snapshot: &Snapshot,
-        manifest: &yoi_manifest::Manifest,
-    ) -> Result<(), HostError> {
-        match snapshot.find(manifest.plugin.id.as_str()) {
-            Some(loaded) => Err(HostError::AlreadyLoaded {
-                plugin: manifest.plugin.id.clone(),
-                loaded: loaded.info.version.clone(),
-                version: manifest.plugin.version.clone(),
-            }),
-            None => Ok(()),
-        }
     }
 
     fn refuse_in_safe_mode(&self) -> Result<(), HostError> {

@@ -150,27 +150,46 @@ impl LoadedPlugin {
                 .unwrap_or(usize::MAX)
                 .saturating_mul(1024 * 1024)
         });
-        Ok(LoadedPlugin {
-            memory_limit: requested
-                .map_or(opts.host_memory_limit, |r| r.min(opts.host_memory_limit)),
-            name: Arc::from(plugin.as_str()),
-            order: opts.order,
-            info: PluginInfo {
-                id: plugin,
-                version,
-                digest,
-                hooks: manifest.hooks,
-                origin: opts.origin,
-                rollout: opts.rollout,
-                grants: opts.grants,
-                cache,
-            },
+        let memory_limit =
+            requested.map_or(opts.host_memory_limit, |r| r.min(opts.host_memory_limit));
+        let info = PluginInfo {
+            id: plugin,
+            version,
+            digest,
+            hooks: manifest.hooks,
+            origin: opts.origin,
+            rollout: opts.rollout,
+            grants: opts.grants,
+            cache,
+        };
+        Ok(LoadedPlugin::new(
+            info,
             pre,
             exports,
+            memory_limit,
+            opts.order,
+        ))
+    }
+
+    /// A plugin with no warm instances and no recorded failures.
+    fn new(
+        info: PluginInfo,
+        pre: InstancePre<PluginState>,
+        exports: HookExports,
+        memory_limit: usize,
+        order: u64,
+    ) -> LoadedPlugin {
+        LoadedPlugin {
+            name: Arc::from(info.id.as_str()),
+            info,
+            pre,
+            exports,
+            memory_limit,
+            order,
             idle: Mutex::new(Vec::new()),
             failures: Mutex::new(VecDeque::new()),
             failing: AtomicBool::new(false),
-        })
+        }
     }
 
     /// The same compiled plugin under a new rollout or grants. Warm
@@ -179,17 +198,13 @@ impl LoadedPlugin {
         let mut info = self.info.clone();
         info.rollout = Some(rollout);
         info.grants = grants;
-        LoadedPlugin {
+        LoadedPlugin::new(
             info,
-            name: Arc::clone(&self.name),
-            pre: self.pre.clone(),
-            exports: self.exports.clone(),
-            memory_limit: self.memory_limit,
-            order: self.order,
-            idle: Mutex::new(Vec::new()),
-            failures: Mutex::new(VecDeque::new()),
-            failing: AtomicBool::new(false),
-        }
+            self.pre.clone(),
+            self.exports.clone(),
+            self.memory_limit,
+            self.order,
+        )
     }
 
     /// An idle warm instance, if one is ready.

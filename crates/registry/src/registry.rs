@@ -493,15 +493,13 @@ impl<S: Store> Registry<S> {
     /// Disables a plugin: it cannot be activated (or rolled back to) until
     /// enabled again. Hosts stop running it at their next reload.
     pub fn disable(&self, plugin: &str, reason: &str, actor: &str) -> Result<(), RegistryError> {
-        self.audited(actor, "disable", Some(plugin), None, |tx| {
-            if tx.versions(Some(plugin))?.is_empty() {
-                return Err(RegistryError::Invalid(format!(
-                    "plugin {plugin} is not published"
-                )));
-            }
-            tx.set_disabled(plugin, Some(reason))?;
-            Ok(((), format!("disabled: {reason}")))
-        })
+        self.set_disabled(
+            actor,
+            "disable",
+            plugin,
+            reason,
+            format!("disabled: {reason}"),
+        )
     }
 
     /// Disables a plugin on behalf of a host whose crash guard tripped. The
@@ -513,14 +511,27 @@ impl<S: Store> Registry<S> {
         reason: &str,
         host: &str,
     ) -> Result<(), RegistryError> {
-        self.audited(host, "auto_disable", Some(plugin), None, |tx| {
+        let done = format!("disabled by the crash guard: {reason}");
+        self.set_disabled(host, "auto_disable", plugin, reason, done)
+    }
+
+    /// The one way a plugin becomes disabled, audited as `action`.
+    fn set_disabled(
+        &self,
+        actor: &str,
+        action: &str,
+        plugin: &str,
+        reason: &str,
+        done: String,
+    ) -> Result<(), RegistryError> {
+        self.audited(actor, action, Some(plugin), None, |tx| {
             if tx.versions(Some(plugin))?.is_empty() {
                 return Err(RegistryError::Invalid(format!(
                     "plugin {plugin} is not published"
                 )));
             }
             tx.set_disabled(plugin, Some(reason))?;
-            Ok(((), format!("disabled by the crash guard: {reason}")))
+            Ok(((), done))
         })
     }
 
