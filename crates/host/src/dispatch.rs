@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use wasmtime::component::Instance;
 use wasmtime::{Store, Trap};
 use yoi_manifest::FailMode;
 use yoi_registry::EventRecord;
@@ -12,11 +13,11 @@ use yoi_registry::EventRecord;
 use crate::events::{GuestOutcome, HookGuests, Point};
 use crate::host::{EPOCH_TICK, Host, Shared};
 use crate::plugin::{LoadedPlugin, Origin, Warm};
-use crate::receipt::{Blocked, Dispatch, LogLine, Receipt, Status, clean};
+use crate::receipt::{Blocked, Denial, Dispatch, LogLine, Receipt, Status, clean};
 use crate::sandbox::PluginState;
 
 /// Longest error text kept in a receipt.
-const MAX_DETAIL: usize = 2048;
+pub(crate) const MAX_DETAIL: usize = 2048;
 
 /// A warm instance whose memory grew past this is not kept for reuse.
 const RECYCLE_MEMORY: usize = 16 * 1024 * 1024;
@@ -26,10 +27,49 @@ const RECYCLE_MEMORY: usize = 16 * 1024 * 1024;
 /// that waits on an async host function.
 const TIMER_GRACE: Duration = Duration::from_millis(20);
 
-/// How one handler's run ended, before the point's rights are applied.
-enum Run<W> {
-    Answer(GuestOutcome<W>),
+/// How one guest call ended, before the point's rights are applied.
+pub(crate) enum Run<O> {
+    Answer(O),
+    /// The guest returned its own error (the instance is healthy).
+    GuestError(String),
     Failed(Status, String),
+}
+
+/// What a call left besides its answer: log lines and refused host calls.
+#[derive(Default)]
+pub(crate) struct CallRecord {
+    pub(crate) logs: Vec<LogLine>,
+    pub(crate) denials: Vec<Denial>,
+}
+
+/// One call into a guest export: a hook handler or a tool.
+pub(crate) trait GuestCall: Sync {
+    type Out: Send;
+
+    fn call<'a>(
+        &'a self,
+        store: &'a mut Store<PluginState>,
+        instance: &'a Instance,
+        plugin: &'a LoadedPlugin,
+        guests: &'a mut HookGuests,
+    ) -> impl Future<Output = wasmtime::Result<Result<Self::Out, String>>> + Send + 'a;
+}
+
+/// A hook point's handler called with its event.
+struct HookCall<'e, P: Point>(&'e P::Wit);
+
+impl<P: Point> GuestCall for HookCall<'_, P> {
+    type Out = GuestOutcome<P::Wit>;
+
+    fn call<'a>(
+        &'a self,
+        store: &'a mut Store<PluginState>,
+        instance: &'a Instance,
+        plugin: &'a LoadedPlugin,
+        guests: &'a mut HookGuests,
+    ) -> impl Future<Output = wasmtime::Result<Result<Self::Out, String>>> + Send + 'a {
+        P::call(store, instance, &plugin.exports, guests, self.0)
+    }
 }
 
 pub(crate) async fn run_chain<P: Point>(
@@ -55,15 +95,22 @@ pub(crate) async fn run_chain<P: Point>(
         let left = budget.saturating_sub(started.elapsed());
         let limit = Duration::from_millis(u64::from(hook.timeout_ms)).min(left);
         let t0 = Instant::now();
-        let (run, logs) = if limit.is_zero() {
+        let (run, record) = if limit.is_zero() {
             let why = format!(
                 "not run: the chain budget of {} ms was used up",
                 budget.as_millis()
             );
-            (Run::Failed(Status::Timeout, why), Vec::new())
+            (Run::Failed(Status::Timeout, why), CallRecord::default())
         } else {
             let event = wit.get_or_insert_with(|| data.to_wit());
-            invoke::<P>(shared, plugin, limit, event).await
+            invoke(shared, plugin, limit, &HookCall::<P>(event)).await
+        };
+        let run = match run {
+            Run::GuestError(message) => Run::Failed(
+                Status::Error,
+                clean(&format!("handler returned an error: {message}"), MAX_DETAIL),
+            ),
+            other => other,
         };
 
         let mut receipt = Receipt {
@@ -74,7 +121,8 @@ pub(crate) async fn run_chain<P: Point>(
             changed: Vec::new(),
             detail: None,
             duration: Duration::ZERO,
-            logs,
+            logs: record.logs,
+            denials: record.denials,
         };
         let mut stop = false;
         match run {
@@ -106,6 +154,7 @@ pub(crate) async fn run_chain<P: Point>(
                 receipt.status = Status::RejectedChange;
                 receipt.detail = Some(format!("{} may not block; the block was ignored", P::POINT));
             }
+            Run::GuestError(_) => unreachable!("turned into Failed above"),
             Run::Failed(status, why) => {
                 receipt.status = status;
                 receipt.detail = Some(why.clone());
@@ -129,6 +178,13 @@ pub(crate) async fn run_chain<P: Point>(
         if let Some(sink) = &shared.sink {
             sink.send(event_record(&receipt, subject));
         }
+        record_denials(
+            shared,
+            &plugin.info,
+            &receipt.denials,
+            subject,
+            &P::POINT.to_string(),
+        );
         receipts.push(receipt);
         if stop {
             break;
@@ -144,7 +200,7 @@ pub(crate) async fn run_chain<P: Point>(
 
 /// Whether a plugin on a partial rollout runs for this subject. Without a
 /// subject, only plugins that reach everyone run.
-fn applies(plugin: &LoadedPlugin, subject: Option<&str>) -> bool {
+pub(crate) fn applies(plugin: &LoadedPlugin, subject: Option<&str>) -> bool {
     match (plugin.info.rollout, subject) {
         (None, _) => true,
         (Some(r), _) if r.percent >= 100 => true,
@@ -201,17 +257,90 @@ fn crash_guard(shared: &Shared, plugin: &Arc<LoadedPlugin>, receipt: &mut Receip
     }
 }
 
-fn event_record(receipt: &Receipt, subject: Option<&str>) -> EventRecord {
-    let at = SystemTime::now()
+/// Now, in milliseconds since the epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Sends one `permission_denied` event per denial to the registry, if the
+/// host has one. `during` is the hook point or tool that was running.
+pub(crate) fn record_denials(
+    shared: &Shared,
+    plugin: &crate::PluginInfo,
+    denials: &[Denial],
+    subject: Option<&str>,
+    during: &str,
+) {
+    let Some(sink) = &shared.sink else { return };
+    for d in denials {
+        sink.send(event(
+            "permission_denied",
+            &plugin.id,
+            &plugin.version,
+            serde_json::json!({
+                "capability": d.capability,
+                "target": d.target,
+                "reason": d.reason,
+                "granted": d.granted,
+                "fix": d.fix,
+                "during": during,
+                "subject": subject,
+            }),
+        ));
+    }
+}
+
+/// Records a plugin tool's run (kind `tool`) and its denials.
+pub(crate) fn record_tool_run(
+    shared: &Shared,
+    plugin: &LoadedPlugin,
+    tool: &str,
+    run: &crate::ToolRun,
+    subject: Option<&str>,
+) {
+    tracing::debug!(plugin = %plugin.info.id, tool, status = ?run.status, "tool finished");
+    if let Some(sink) = &shared.sink {
+        sink.send(event(
+            "tool",
+            &plugin.info.id,
+            &plugin.info.version,
+            serde_json::json!({
+                "tool": tool,
+                "status": run.status,
+                "detail": run.detail,
+                "duration_ms": run.duration.as_secs_f64() * 1000.0,
+                "subject": subject,
+            }),
+        ));
+    }
+    record_denials(shared, &plugin.info, &run.denials, subject, tool);
+}
+
+/// An event for the registry's events table, stamped now.
+fn event(
+    kind: &str,
+    plugin: &yoi_manifest::PluginId,
+    version: &semver::Version,
+    detail: serde_json::Value,
+) -> EventRecord {
     EventRecord {
         id: 0,
-        at,
-        kind: "receipt".into(),
-        plugin: receipt.plugin.to_string(),
-        version: Some(receipt.version.to_string()),
-        detail: serde_json::json!({
+        at: now_ms(),
+        kind: kind.into(),
+        plugin: plugin.to_string(),
+        version: Some(version.to_string()),
+        detail,
+    }
+}
+
+fn event_record(receipt: &Receipt, subject: Option<&str>) -> EventRecord {
+    event(
+        "receipt",
+        &receipt.plugin,
+        &receipt.version,
+        serde_json::json!({
             "point": receipt.point,
             "status": receipt.status,
             "changed": receipt.changed,
@@ -219,17 +348,18 @@ fn event_record(receipt: &Receipt, subject: Option<&str>) -> EventRecord {
             "duration_ms": receipt.duration.as_secs_f64() * 1000.0,
             "subject": subject,
         }),
-    }
+    )
 }
 
-/// Runs one handler with its memory cap and time limit, in a warm instance
-/// of the plugin when one is idle (and reuse is on), else a fresh one.
-async fn invoke<P: Point>(
+/// Runs one guest call with the plugin's memory cap and `limit`, in a warm
+/// instance of the plugin when one is idle (and reuse is on), else a fresh
+/// one.
+pub(crate) async fn invoke<C: GuestCall>(
     shared: &Shared,
     plugin: &LoadedPlugin,
     limit: Duration,
-    event: &P::Wit,
-) -> (Run<P::Wit>, Vec<LogLine>) {
+    call: &C,
+) -> (Run<C::Out>, CallRecord) {
     let reuse = shared.settings.reuse_instances;
     let (mut store, mut instance, mut guests) = match plugin.take_idle().filter(|_| reuse) {
         Some(Warm {
@@ -237,15 +367,11 @@ async fn invoke<P: Point>(
             instance,
             guests,
         }) => (store, Some(instance), guests),
-        None => {
-            let mut store = Store::new(
-                &shared.engine,
-                PluginState::new(plugin.name.clone(), plugin.memory_limit),
-            );
-            store.limiter(|s| &mut s.limits);
-            store.epoch_deadline_trap();
-            (store, None, HookGuests::default())
-        }
+        None => (
+            plugin.new_store(&shared.engine),
+            None,
+            HookGuests::default(),
+        ),
     };
     let ticks = limit.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
     store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
@@ -265,7 +391,7 @@ async fn invoke<P: Point>(
                     inst
                 }
             };
-            P::call(&mut store, &inst, &plugin.exports, &mut guests, event).await
+            call.call(&mut store, &inst, plugin, &mut guests).await
         };
         let mut call = std::pin::pin!(call);
         let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
@@ -291,10 +417,7 @@ async fn invoke<P: Point>(
         Ok(Err(e)) => Run::Failed(Status::Error, clean(&format!("trapped: {e:#}"), MAX_DETAIL)),
         Ok(Ok(Err(message))) => {
             healthy = true;
-            Run::Failed(
-                Status::Error,
-                clean(&format!("handler returned an error: {message}"), MAX_DETAIL),
-            )
+            Run::GuestError(message)
         }
         Ok(Ok(Ok(outcome))) => {
             healthy = true;
@@ -302,6 +425,7 @@ async fn invoke<P: Point>(
         }
     };
     let (logs, used_stdio) = store.data_mut().take_logs();
+    let denials = store.data_mut().take_denials();
     // A trapped or timed-out instance is never reused: it is dropped here.
     if reuse
         && healthy
@@ -315,5 +439,5 @@ async fn invoke<P: Point>(
             guests,
         });
     }
-    (run, logs)
+    (run, CallRecord { logs, denials })
 }

@@ -101,6 +101,26 @@ pub enum HostError {
         /// What is wrong with the payload.
         reason: String,
     },
+    /// A grant given to [`Host::load_with_grants`](crate::Host::load_with_grants)
+    /// is malformed or wider than the plugin's request.
+    #[error("plugin {plugin}: grant `{grant}` is refused: {reason}")]
+    Grant {
+        /// Plugin id.
+        plugin: PluginId,
+        /// The grant as given.
+        grant: String,
+        /// Why, and how to fix it.
+        reason: String,
+    },
+    /// A tool cannot be registered: a plugin's declared tool, or a native
+    /// tool the embedder registers.
+    #[error("tool {tool} cannot be registered: {reason}")]
+    Tool {
+        /// The tool's (namespaced) name.
+        tool: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
     /// The wasm engine could not be configured.
     #[error("the WebAssembly engine could not start: {0}")]
     Engine(String),

@@ -311,6 +311,8 @@ macro_rules! hook_points {
         #[derive(Default)]
         pub struct HookGuests {
             $( $module: Option<crate::bindings::exports::yoi::plugin::$module::Guest>, )*
+            /// The `tools` export, for tool plugins.
+            pub(crate) tools: Option<crate::bindings::exports::yoi::plugin::tools::Guest>,
         }
 
         /// Export lookups of a plugin's hook interfaces, resolved once at load.

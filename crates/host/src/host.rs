@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -16,6 +16,7 @@ use yoi_manifest::{Compat, Diagnostics, FailMode, Hook, HookPoint, Package, Plug
 use yoi_registry::{Registry, Scope};
 
 use crate::CONTRACT;
+use crate::api::{ApiSettings, SecretSource};
 use crate::cache::CompileCache;
 use crate::dispatch::run_chain;
 use crate::error::HostError;
@@ -24,6 +25,7 @@ use crate::plugin::{LoadOptions, LoadedPlugin, Origin, PluginInfo, SUPPORTED_POI
 use crate::receipt::Dispatch;
 use crate::sandbox::{self, ALLOWED_IMPORTS, PluginState};
 use crate::sink::EventSink;
+use crate::tools::NativeEntry;
 
 /// How often the engine's epoch advances. A handler's time limit is enforced
 /// to within about one tick.
@@ -62,6 +64,8 @@ pub struct HostBuilder {
     pub(crate) guard_failures: u32,
     pub(crate) guard_window: Duration,
     pub(crate) pool: Option<u32>,
+    pub(crate) api: ApiSettings,
+    pub(crate) tool_timeout: Duration,
 }
 
 impl Default for HostBuilder {
@@ -78,6 +82,8 @@ impl Default for HostBuilder {
             guard_failures: 5,
             guard_window: Duration::from_secs(300),
             pool: None,
+            api: ApiSettings::default(),
+            tool_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -116,6 +122,51 @@ impl HostBuilder {
     /// state, at the price of an instantiation per handler.
     pub fn reuse_instances(mut self, reuse: bool) -> Self {
         self.reuse_instances = reuse;
+        self
+    }
+
+    /// The folder holding each plugin's data root, `<dir>/<plugin id>/`,
+    /// which its `fs` grants are relative to. Without it, `fs` calls fail.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.api.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Bytes each plugin may keep in its data root (default 64 MiB). A write
+    /// that would pass it is refused and recorded as a denial.
+    pub fn fs_quota(mut self, bytes: u64) -> Self {
+        self.api.limits.fs_quota = bytes;
+        self
+    }
+
+    /// Where plugins' granted secrets come from (`secret:KEY` grants). Without
+    /// one, every secret reads as not found.
+    pub fn secrets(mut self, source: impl SecretSource + 'static) -> Self {
+        self.api.secrets = Some(Arc::new(source));
+        self
+    }
+
+    /// Bounds on a plugin's `https` calls: the longest a request may take,
+    /// redirects included (default 10 s; a handler's own time limit still
+    /// applies), and the largest request and response bodies (default 1 MiB
+    /// and 4 MiB).
+    pub fn https_limits(
+        mut self,
+        timeout: Duration,
+        request_bytes: usize,
+        response_bytes: usize,
+    ) -> Self {
+        let limits = &mut self.api.limits;
+        limits.http_timeout = timeout;
+        limits.http_request_bytes = request_bytes;
+        limits.http_response_bytes = response_bytes;
+        self
+    }
+
+    /// Longest one tool call may run (default 30 s), whether a plugin tool
+    /// or a native one.
+    pub fn tool_timeout(mut self, timeout: Duration) -> Self {
+        self.tool_timeout = timeout;
         self
     }
 
@@ -229,6 +280,7 @@ impl HostBuilder {
                 boot: Mutex::new(None),
                 settings: self,
                 safe_mode,
+                native: RwLock::new(Vec::new()),
             }),
         };
         if host.shared.settings.registry.is_some() {
@@ -333,6 +385,8 @@ pub(crate) struct Shared {
     boot: Mutex<Option<crate::ReloadReport>>,
     pub(crate) settings: HostBuilder,
     pub(crate) safe_mode: bool,
+    /// The embedder's own tools.
+    pub(crate) native: RwLock<Vec<Arc<NativeEntry>>>,
 }
 
 impl Shared {
@@ -348,6 +402,7 @@ impl Shared {
             grants,
             cache: self.cache.as_ref(),
             host_memory_limit: self.settings.memory_limit,
+            api: self.settings.api.clone(),
             order: self.next_order.fetch_add(1, Ordering::Relaxed),
         }
     }
@@ -416,7 +471,7 @@ impl Host {
                 .unwrap_or_else(|e| unreachable!("the crate version is semver: {e}")),
             hook_points: SUPPORTED_POINTS.to_vec(),
             imports: ALLOWED_IMPORTS.iter().map(|i| (*i).to_owned()).collect(),
-            tools_interface: None,
+            tools_interface: Some("yoi:plugin/tools".into()),
         }
     }
 
@@ -425,8 +480,26 @@ impl Host {
         self.shared.safe_mode
     }
 
-    /// Opens the package folder `dir`, verifies it and loads the plugin.
+    /// Opens the package folder `dir`, verifies it and loads the plugin
+    /// with no grants: its `https`, `fs` and `secrets` calls are all denied.
     pub fn load(&self, dir: impl AsRef<Path>) -> Result<PluginInfo, HostError> {
+        self.load_with_grants(dir, &[] as &[&str])
+    }
+
+    /// Like [`Host::load`], granting the plugin `grants`, written as for
+    /// `yoi grant` (`https:api.example.com`, `fs:notes:rw`, `secret:KEY`).
+    /// Each must stay within what the manifest requests.
+    ///
+    /// ```no_run
+    /// # fn demo(host: &yoi_host::Host) -> Result<(), yoi_host::HostError> {
+    /// host.load_with_grants("examples/notes", &["fs:notes:rw"])?;
+    /// # Ok(()) }
+    /// ```
+    pub fn load_with_grants(
+        &self,
+        dir: impl AsRef<Path>,
+        grants: &[impl AsRef<str>],
+    ) -> Result<PluginInfo, HostError> {
         let dir = dir.as_ref();
         self.refuse_in_safe_mode()?;
         let package =
@@ -434,14 +507,41 @@ impl Host {
                 dir: dir.to_path_buf(),
                 diagnostics,
             })?;
-        self.load_package(package)
+        self.load_package_with_grants(package, grants)
     }
 
-    /// Loads an already opened (digest-verified) package. It is checked
-    /// against this host's contract again, whatever it was opened with.
+    /// Loads an already opened (digest-verified) package with no grants. It
+    /// is checked against this host's contract again, whatever it was
+    /// opened with.
     pub fn load_package(&self, package: Package) -> Result<PluginInfo, HostError> {
+        self.load_package_with_grants(package, &[] as &[&str])
+    }
+
+    /// [`Host::load_package`] with grants, as in [`Host::load_with_grants`].
+    pub fn load_package_with_grants(
+        &self,
+        package: Package,
+        grants: &[impl AsRef<str>],
+    ) -> Result<PluginInfo, HostError> {
         self.refuse_in_safe_mode()?;
         let manifest = &package.manifest;
+        let requested = yoi_registry::Capability::requested_by(manifest);
+        let mut granted = Vec::new();
+        for text in grants {
+            let text = text.as_ref();
+            let refuse = |reason: String| HostError::Grant {
+                plugin: manifest.plugin.id.clone(),
+                grant: text.to_owned(),
+                reason,
+            };
+            let cap: yoi_registry::Capability = text.parse().map_err(|e| refuse(format!("{e}")))?;
+            if !requested.iter().any(|r| cap.within(r)) {
+                return Err(refuse(
+                    "plugin.toml does not request it, and a grant can only narrow a request; add it to [capabilities]".into(),
+                ));
+            }
+            granted.push(cap.to_string());
+        }
         let problems = manifest.compatibility(&Self::compat());
         if !problems.is_empty() {
             let file = package.dir.join(yoi_manifest::MANIFEST_FILE);
@@ -464,7 +564,7 @@ impl Host {
             &s.engine,
             &s.linker,
             package,
-            s.load_options(Origin::Local, None, Vec::new()),
+            s.load_options(Origin::Local, None, granted),
         )?;
         let info = plugin.info.clone();
         let _update = s.update.lock().unwrap_or_else(|p| p.into_inner());

@@ -34,6 +34,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod api;
 mod bindings;
 mod cache;
 mod dispatch;
@@ -45,7 +46,9 @@ mod receipt;
 mod reload;
 mod sandbox;
 mod sink;
+mod tools;
 
+pub use api::{EnvSecrets, SecretSource};
 pub use cache::CacheUse;
 pub use error::HostError;
 pub use events::{
@@ -55,8 +58,11 @@ pub use events::{
 };
 pub use host::{Handler, Host, HostBuilder, SAFE_MODE_ENV};
 pub use plugin::{Origin, PluginInfo, SUPPORTED_POINTS};
-pub use receipt::{Blocked, Dispatch, LogLevel, LogLine, Receipt, Status};
+pub use receipt::{Blocked, Denial, Dispatch, LogLevel, LogLine, Receipt, Status};
 pub use reload::{Refusal, ReloadReport, Watcher};
+pub use tools::{
+    NativeFuture, NativeTool, ToolOutcome, ToolRequest, ToolRun, ToolSource, ToolSpec, ToolStatus,
+};
 pub use yoi_manifest::{FailMode, HookPoint, PluginId};
 pub use yoi_registry::{Registry, Rollout, Scope};
 

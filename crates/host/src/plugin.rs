@@ -10,14 +10,17 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use wasmtime::component::{Component, Instance, InstancePre, Linker};
 use wasmtime::{Engine, Store};
-use yoi_manifest::{Digest, Hook, HookPoint, Package, PluginId};
+use yoi_manifest::{Digest, Hook, HookPoint, InputSchema, Package, PluginId};
 use yoi_registry::Rollout;
 
 use crate::CONTRACT;
+use crate::api::{ApiSettings, PluginApi};
+use crate::bindings::exports::yoi::plugin::tools::GuestIndices as ToolIndices;
 use crate::cache::{CacheUse, CompileCache};
 use crate::error::HostError;
 use crate::events::{HookExports, HookGuests};
 use crate::sandbox::PluginState;
+use crate::tools::PluginTool;
 
 /// The hook points this host dispatches: all of them.
 pub const SUPPORTED_POINTS: [HookPoint; 14] = HookPoint::ALL;
@@ -56,6 +59,8 @@ pub struct PluginInfo {
     pub grants: Vec<String>,
     /// Whether the compiled code came from the compile cache.
     pub cache: CacheUse,
+    /// Declared tools, namespaced: `<plugin id>.<tool>`.
+    pub tools: Vec<String>,
 }
 
 /// A warm instance: a store, the instance living in it, and its exports
@@ -71,6 +76,11 @@ pub(crate) struct LoadedPlugin {
     pub(crate) name: Arc<str>,
     pub(crate) pre: InstancePre<PluginState>,
     pub(crate) exports: HookExports,
+    /// The plugin's tools and the export that runs them.
+    pub(crate) tools: Vec<PluginTool>,
+    pub(crate) tool_exports: Option<ToolIndices>,
+    /// Its grants and the host APIs behind them.
+    pub(crate) api: Arc<PluginApi>,
     /// The plugin's `[limits] memory_mb`, clamped to the host's limit.
     pub(crate) memory_limit: usize,
     /// Registration order, the last tie-breaker of a chain.
@@ -85,8 +95,13 @@ pub(crate) struct LoadedPlugin {
 
 /// The export name of a hook point's interface in this host's contract.
 pub(crate) fn export_name(point: HookPoint) -> String {
+    interface_name(&point.wit_interface())
+}
+
+/// A `yoi:plugin` interface's full name in this host's contract.
+pub(crate) fn interface_name(interface: &str) -> String {
     let version = CONTRACT.rsplit_once('@').map_or("", |(_, v)| v);
-    format!("yoi:plugin/{}@{version}", point.wit_interface())
+    format!("yoi:plugin/{interface}@{version}")
 }
 
 /// Where a plugin is loaded from and with what.
@@ -96,6 +111,7 @@ pub(crate) struct LoadOptions<'a> {
     pub(crate) grants: Vec<String>,
     pub(crate) cache: Option<&'a CompileCache>,
     pub(crate) host_memory_limit: usize,
+    pub(crate) api: ApiSettings,
     /// Registration order, the last tie-breaker of a chain.
     pub(crate) order: u64,
 }
@@ -111,6 +127,7 @@ impl LoadedPlugin {
         opts: LoadOptions<'_>,
     ) -> Result<LoadedPlugin, HostError> {
         let manifest = package.manifest;
+        let api = Arc::new(PluginApi::new(&manifest, &opts.grants, opts.api));
         let plugin = manifest.plugin.id.clone();
         let version = manifest.plugin.version.clone();
         let digest = manifest.runtime.digest;
@@ -145,6 +162,40 @@ impl LoadedPlugin {
                 })?;
         }
 
+        let mut tools = Vec::new();
+        for (i, tool) in manifest.tools.iter().enumerate() {
+            let schema = match (&tool.input_schema, package.tool_schemas.get(i)) {
+                (InputSchema::Inline(schema), _) | (InputSchema::File(_), Some(schema)) => schema,
+                (InputSchema::File(file), None) => {
+                    return Err(HostError::Tool {
+                        tool: format!("{plugin}.{}", tool.name),
+                        reason: format!(
+                            "its input schema is the file `{file}`, which this source does not carry; write the schema inline in plugin.toml"
+                        ),
+                    });
+                }
+            };
+            tools.push(PluginTool::new(&plugin, tool, schema).map_err(|reason| {
+                HostError::Tool {
+                    tool: format!("{plugin}.{}", tool.name),
+                    reason,
+                }
+            })?);
+        }
+        let tool_exports = if tools.is_empty() {
+            None
+        } else {
+            Some(
+                ToolIndices::new(&pre).map_err(|_| HostError::Tool {
+                    tool: tools[0].qualified.clone(),
+                    reason: format!(
+                        "plugin.toml declares tools, but the component does not export `{}`; register them with `yoi_pdk::register!(tools: ...)`",
+                        interface_name("tools")
+                    ),
+                })?,
+            )
+        };
+
         let requested = manifest.limits.memory_mb.map(|mb| {
             usize::try_from(mb)
                 .unwrap_or(usize::MAX)
@@ -161,11 +212,13 @@ impl LoadedPlugin {
             rollout: opts.rollout,
             grants: opts.grants,
             cache,
+            tools: tools.iter().map(|t| t.qualified.clone()).collect(),
         };
         Ok(LoadedPlugin::new(
             info,
             pre,
             exports,
+            (tools, tool_exports, api),
             memory_limit,
             opts.order,
         ))
@@ -176,6 +229,7 @@ impl LoadedPlugin {
         info: PluginInfo,
         pre: InstancePre<PluginState>,
         exports: HookExports,
+        (tools, tool_exports, api): (Vec<PluginTool>, Option<ToolIndices>, Arc<PluginApi>),
         memory_limit: usize,
         order: u64,
     ) -> LoadedPlugin {
@@ -184,6 +238,9 @@ impl LoadedPlugin {
             info,
             pre,
             exports,
+            tools,
+            tool_exports,
+            api,
             memory_limit,
             order,
             idle: Mutex::new(Vec::new()),
@@ -197,14 +254,31 @@ impl LoadedPlugin {
     pub(crate) fn redeployed(&self, rollout: Rollout, grants: Vec<String>) -> LoadedPlugin {
         let mut info = self.info.clone();
         info.rollout = Some(rollout);
+        let api = Arc::new(self.api.regranted(&grants));
         info.grants = grants;
         LoadedPlugin::new(
             info,
             self.pre.clone(),
             self.exports.clone(),
+            (self.tools.clone(), self.tool_exports.clone(), api),
             self.memory_limit,
             self.order,
         )
+    }
+
+    /// A store for a new instance of this plugin, with its memory cap, its
+    /// host API context and an epoch deadline that traps.
+    pub(crate) fn new_store(&self, engine: &Engine) -> Store<PluginState> {
+        let state = PluginState::new(self.name.clone(), Arc::clone(&self.api), self.memory_limit);
+        let mut store = Store::new(engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// The tool named `name` (not namespaced).
+    pub(crate) fn tool(&self, qualified: &str) -> Option<&PluginTool> {
+        self.tools.iter().find(|t| t.qualified == qualified)
     }
 
     /// An idle warm instance, if one is ready.

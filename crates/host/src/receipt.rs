@@ -90,9 +90,29 @@ pub struct Receipt {
     pub duration: Duration,
     /// What the plugin logged during this run (and wrote to stdout/stderr).
     pub logs: Vec<LogLine>,
+    /// Host API calls its grants refused during this run.
+    pub denials: Vec<Denial>,
 }
 
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+/// A host API call refused by the plugin's grants. The guest got a typed
+/// `denied` error; the host logged it (with the fix) and, when it has a
+/// registry, recorded a `permission_denied` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Denial {
+    /// `https`, `fs` or `secret`.
+    pub capability: String,
+    /// What the plugin tried to reach: a URL (without query), a path, a key.
+    pub target: String,
+    /// Why it was refused.
+    pub reason: String,
+    /// What the plugin is granted of this capability, in `yoi grant` form.
+    pub granted: Vec<String>,
+    /// What the operator can do about it, e.g.
+    /// `to allow it, run `yoi grant acme.weather https:api.example.com``.
+    pub fix: String,
+}
+
+pub(crate) fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64() * 1000.0)
 }
 

@@ -8,8 +8,11 @@ use wasmtime::{Engine, ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::{ClosedInputStream, MemoryOutputPipe};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::yoi::plugin::log;
-use crate::receipt::{LogLevel, LogLine};
+use crate::api::{ApiFailure, PluginApi};
+use crate::bindings::yoi::plugin::fs::{self as wit_fs, Entry};
+use crate::bindings::yoi::plugin::types::ApiError;
+use crate::bindings::yoi::plugin::{https, log, secrets};
+use crate::receipt::{Denial, LogLevel, LogLine};
 
 /// Bytes of stdout and of stderr kept per call. Writing more traps the call.
 pub(crate) const STDIO_CAPACITY: usize = 64 * 1024;
@@ -19,6 +22,8 @@ pub(crate) const MAX_LOG_MESSAGE: usize = 4 * 1024;
 pub(crate) const MAX_LOG_LINES: usize = 256;
 /// Most key/value fields kept per log line.
 pub(crate) const MAX_LOG_FIELDS: usize = 16;
+/// Most denials recorded per call; later ones are still refused and logged.
+const MAX_DENIALS: usize = 64;
 
 /// The interfaces a plugin may import, without version. Everything else is
 /// refused at load time, never linked as a trap.
@@ -27,8 +32,10 @@ pub(crate) const MAX_LOG_FIELDS: usize = 16;
 /// even when a plugin never touches it. Each instance gets an empty
 /// environment, no arguments, a closed stdin and captured stdout/stderr.
 /// Randomness is provided because `std::collections::HashMap` seeds itself
-/// from it; it reaches nothing outside the instance. Filesystem, sockets and
-/// clocks are not linked at all.
+/// from it; it reaches nothing outside the instance. WASI filesystem, sockets
+/// and clocks are not linked at all: files, the network and secrets are
+/// reached only through Yoi's own `fs`, `https` and `secrets`, which check
+/// the plugin's grants on every call.
 pub(crate) const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:io/error",
     "wasi:io/poll",
@@ -48,6 +55,9 @@ pub(crate) const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:random/insecure-seed",
     "yoi:plugin/types",
     "yoi:plugin/log",
+    "yoi:plugin/https",
+    "yoi:plugin/fs",
+    "yoi:plugin/secrets",
 ];
 
 /// The store limits, plus the largest memory size the instance reached, so
@@ -105,6 +115,8 @@ impl ResourceLimiter for Limiter {
 /// The data of one plugin instance's store.
 pub struct PluginState {
     plugin: Arc<str>,
+    api: Arc<PluginApi>,
+    denials: Vec<Denial>,
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: Limiter,
@@ -115,7 +127,7 @@ pub struct PluginState {
 }
 
 impl PluginState {
-    pub(crate) fn new(plugin: Arc<str>, memory_bytes: usize) -> Self {
+    pub(crate) fn new(plugin: Arc<str>, api: Arc<PluginApi>, memory_bytes: usize) -> Self {
         let stdout = MemoryOutputPipe::new(STDIO_CAPACITY);
         let stderr = MemoryOutputPipe::new(STDIO_CAPACITY);
         let wasi = WasiCtx::builder()
@@ -137,6 +149,8 @@ impl PluginState {
             .build();
         Self {
             plugin,
+            api,
+            denials: Vec::new(),
             wasi,
             table: ResourceTable::new(),
             limits: Limiter {
@@ -179,6 +193,43 @@ impl PluginState {
         }
         (std::mem::take(&mut self.logs), stdio)
     }
+
+    /// Takes the denials of the call.
+    pub(crate) fn take_denials(&mut self) -> Vec<Denial> {
+        std::mem::take(&mut self.denials)
+    }
+
+    /// Hands a host API result to the guest; a denial is logged (with the
+    /// fix) and kept for the receipt first.
+    fn settle<T>(&mut self, result: Result<T, ApiFailure>) -> Result<T, ApiError> {
+        result.map_err(|failure| {
+            let (error, denial) = failure.into_wit();
+            if let Some(denial) = denial {
+                self.record_denial(denial);
+            }
+            error
+        })
+    }
+
+    fn record_denial(&mut self, d: Denial) {
+        tracing::warn!(
+            target: "yoi::grants", plugin = %self.plugin, capability = %d.capability,
+            target_ = %d.target, "permission denied: {}; {}", d.reason, d.fix
+        );
+        if self.logs.len() < MAX_LOG_LINES {
+            self.logs.push(LogLine::new(
+                LogLevel::Warn,
+                &format!("permission denied: {}; {}", d.reason, d.fix),
+                &[
+                    ("capability".into(), d.capability.clone()),
+                    ("target".into(), d.target.clone()),
+                ],
+            ));
+        }
+        if self.denials.len() < MAX_DENIALS {
+            self.denials.push(d);
+        }
+    }
 }
 
 impl WasiView for PluginState {
@@ -199,6 +250,73 @@ impl log::Host for PluginState {
         let line = LogLine::new(level.into(), &message, &fields);
         emit(&self.plugin, &line);
         self.logs.push(line);
+    }
+}
+
+impl https::Host for PluginState {
+    async fn send(&mut self, request: https::Request) -> Result<https::Response, ApiError> {
+        let api = Arc::clone(&self.api);
+        let result = api.send(request).await;
+        self.settle(result)
+    }
+}
+
+impl wit_fs::Host for PluginState {
+    fn read(&mut self, path: String) -> Result<Vec<u8>, ApiError> {
+        let r = self.api.fs_read(&path);
+        self.settle(r)
+    }
+
+    fn write(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
+        let r = self.api.fs_write(&path, &data, false);
+        self.settle(r)
+    }
+
+    fn append(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
+        let r = self.api.fs_write(&path, &data, true);
+        self.settle(r)
+    }
+
+    fn list_dir(&mut self, path: String) -> Result<Vec<Entry>, ApiError> {
+        let r = self.api.fs_list(&path);
+        self.settle(r)
+    }
+
+    fn stat(&mut self, path: String) -> Result<Entry, ApiError> {
+        let r = self.api.fs_stat(&path);
+        self.settle(r)
+    }
+
+    fn create_dir(&mut self, path: String) -> Result<(), ApiError> {
+        let r = self.api.fs_create_dir(&path);
+        self.settle(r)
+    }
+
+    fn remove(&mut self, path: String) -> Result<(), ApiError> {
+        let r = self.api.fs_remove(&path);
+        self.settle(r)
+    }
+
+    fn rename(&mut self, from: String, to: String) -> Result<(), ApiError> {
+        let r = self.api.fs_rename(&from, &to);
+        self.settle(r)
+    }
+
+    fn symlink(&mut self, target: String, link: String) -> Result<(), ApiError> {
+        let r = self.api.fs_symlink(&target, &link);
+        self.settle(r)
+    }
+
+    fn hard_link(&mut self, existing: String, link: String) -> Result<(), ApiError> {
+        let r = self.api.fs_hard_link(&existing, &link);
+        self.settle(r)
+    }
+}
+
+impl secrets::Host for PluginState {
+    fn get(&mut self, key: String) -> Result<String, ApiError> {
+        let r = self.api.secret(&key);
+        self.settle(r)
     }
 }
 
@@ -264,5 +382,8 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     random::insecure::add_to_linker::<PluginState, WasiRandom>(&mut l, |s| s.wasi.random())?;
     random::insecure_seed::add_to_linker::<PluginState, WasiRandom>(&mut l, |s| s.wasi.random())?;
     log::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
+    https::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
+    wit_fs::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
+    secrets::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     Ok(l)
 }

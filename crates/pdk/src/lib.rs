@@ -22,6 +22,28 @@
 //! yoi_pdk::register!(NoShell => tool_pre_exec);
 //! ```
 //!
+//! A tool is a typed function, registered the same way (see [`tool`]):
+//!
+//! ```no_run
+//! use yoi_pdk::prelude::*;
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Input {
+//!     city: String,
+//! }
+//!
+//! fn forecast(input: Input) -> Result<String, Error> {
+//!     let r = http::get(&format!("https://api.example.com/v1/forecast?city={}", input.city))?;
+//!     Ok(r.text()?.to_owned())
+//! }
+//!
+//! yoi_pdk::register!(tools: forecast);
+//! ```
+//!
+//! Host APIs are plain functions: [`http`], [`fs`], [`secrets`], [`log`].
+//! Each returns `Result<_, Error>`; a call the operator did not grant
+//! returns [`Error::Denied`] with the command that would allow it.
+//!
 //! Build it with `cargo build --target wasm32-wasip2 --release`; the output
 //! `.wasm` file is the component.
 //!
@@ -33,9 +55,13 @@
 extern crate self as yoi_pdk;
 
 mod error;
+pub mod fs;
+pub mod http;
 pub mod log;
 mod outcome;
 mod payload;
+pub mod secrets;
+pub mod tool;
 
 pub use error::Error;
 pub use outcome::{HookResult, Outcome};
@@ -149,24 +175,36 @@ pub trait Plugin {
 
 /// The names most plugins need: `use yoi_pdk::prelude::*;`.
 pub mod prelude {
+    pub use crate::tool::Json;
     pub use crate::{
         Compacted, Compaction, CreatedWorkItem, Delivered, Delivery, DeliveryMode, HostInfo,
         ModelCall, ModelResponse, NewWorkItem, PersistResult, Prompt, ToolCall, ToolResult,
     };
     pub use crate::{Error, HookResult, Outcome, Plugin};
-    pub use crate::{json, log};
+    pub use crate::{fs, http, json, log, secrets};
 }
 
-/// Exports a [`Plugin`] type for the listed hook points.
+/// Exports a [`Plugin`] type for the listed hook points, and tool
+/// functions as the plugin's tools.
 ///
 /// ```ignore
 /// yoi_pdk::register!(MyPlugin => tool_pre_exec, tool_post_exec);
+/// yoi_pdk::register!(tools: forecast, alerts);
+/// yoi_pdk::register!(MyPlugin => tool_pre_exec; tools: forecast);
 /// ```
 ///
-/// List exactly the hooks declared in `plugin.toml`: the component exports
-/// only these, and `yoi plugin check` compares the two. Use it once per crate.
+/// List exactly the hooks and tools declared in `plugin.toml` (a tool's
+/// function name is its `[[tools]] name`): the component exports only
+/// these, and `yoi plugin check` compares the two. Use it once per crate.
 #[macro_export]
 macro_rules! register {
+    (tools: $($tool:ident),+ $(,)?) => {
+        $crate::__register_tools!($($tool),+);
+    };
+    ($plugin:ident => $($hook:ident),+ ; tools: $($tool:ident),+ $(,)?) => {
+        $( $crate::__register_hook!($hook, $plugin); )+
+        $crate::__register_tools!($($tool),+);
+    };
     ($plugin:ident => $($hook:ident),+ $(,)?) => {
         $( $crate::__register_hook!($hook, $plugin); )+
     };
@@ -175,6 +213,31 @@ macro_rules! register {
             "yoi_pdk::register! needs the hook points to export, for example: \
              yoi_pdk::register!(MyPlugin => tool_pre_exec);"
         );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __register_tools {
+    ($($tool:ident),+) => {
+        #[doc(hidden)]
+        pub struct __YoiTools;
+
+        impl $crate::__private::tools::exports::yoi::plugin::tools::Guest for __YoiTools {
+            fn invoke(
+                call: $crate::__private::tools::exports::yoi::plugin::tools::Invocation,
+            ) -> ::core::result::Result<::std::string::String, ::std::string::String> {
+                match call.name.as_str() {
+                    $( ::core::stringify!($tool) => $crate::tool::__run(::core::stringify!($tool), $tool, &call.input), )+
+                    other => ::core::result::Result::Err(::std::format!(
+                        "this plugin has no tool `{other}`; its tools are: {}",
+                        [$( ::core::stringify!($tool) ),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        $crate::__private::tools::export!(__YoiTools with_types_in $crate::__private::tools);
     };
 }
 
@@ -251,6 +314,44 @@ pub mod __private {
             runtime_path: "::yoi_pdk::__private::wit_bindgen::rt",
             additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
             generate_all,
+        });
+    }
+
+    /// The grant-gated host APIs (`https`, `fs`, `secrets`). A component
+    /// imports only those its code calls.
+    #[allow(missing_docs)]
+    pub mod host_api {
+        wit_bindgen::generate!({
+            path: "../../wit/0.1.0",
+            inline: "package yoi:pdk@0.1.0;
+                     world host-api {
+                         import yoi:plugin/https@0.1.0;
+                         import yoi:plugin/fs@0.1.0;
+                         import yoi:plugin/secrets@0.1.0;
+                     }",
+            world: "yoi:pdk/host-api@0.1.0",
+            with: {
+                "yoi:plugin/types@0.1.0": crate::__private::base::yoi::plugin::types,
+                "yoi:plugin/https@0.1.0": generate,
+                "yoi:plugin/fs@0.1.0": generate,
+                "yoi:plugin/secrets@0.1.0": generate,
+            },
+            runtime_path: "::yoi_pdk::__private::wit_bindgen::rt",
+            additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
+        });
+    }
+
+    /// The `tools` export.
+    #[allow(missing_docs)]
+    pub mod tools {
+        wit_bindgen::generate!({
+            path: "../../wit/0.1.0",
+            inline: "package yoi:pdk@0.1.0; world tools { export yoi:plugin/tools@0.1.0; }",
+            world: "yoi:pdk/tools@0.1.0",
+            runtime_path: "::yoi_pdk::__private::wit_bindgen::rt",
+            pub_export_macro: true,
+            export_macro_name: "export",
+            default_bindings_module: "yoi_pdk::__private::tools",
         });
     }
 

@@ -8,10 +8,13 @@
 //! limits and fail modes with [`probe`].
 
 mod dispatcher;
+mod grants;
 mod hooks;
 mod hostile;
 mod lifecycle;
 mod packages;
+mod stub;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

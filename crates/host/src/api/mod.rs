@@ -1,0 +1,218 @@
+//! The grant-gated host APIs a plugin may call: `https`, `fs`, `secrets`.
+//!
+//! Each loaded plugin gets one [`PluginApi`]: its grants (parsed from the
+//! operator's `yoi grant` forms), what its manifest requested (to say how to
+//! fix a denial), and the host's limits. Every call is checked against the
+//! grants before anything is touched; a refusal becomes a [`Denial`] that the
+//! guest receives as a typed error and the host records.
+
+pub(crate) mod fs;
+pub(crate) mod https;
+mod secrets;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use yoi_manifest::{FsMode, HttpsPattern, Manifest, PluginId};
+use yoi_registry::Capability;
+
+pub use secrets::{EnvSecrets, SecretSource};
+
+use crate::bindings::yoi::plugin::types::{ApiError, Denial as WitDenial};
+use crate::receipt::Denial;
+
+/// Limits on host API calls, set on the [`HostBuilder`](crate::HostBuilder).
+#[derive(Debug, Clone)]
+pub(crate) struct ApiLimits {
+    /// Longest an `https` request may take, redirects included.
+    pub(crate) http_timeout: Duration,
+    /// Largest request body.
+    pub(crate) http_request_bytes: usize,
+    /// Largest response body.
+    pub(crate) http_response_bytes: usize,
+    /// Bytes a plugin may keep in its data root.
+    pub(crate) fs_quota: u64,
+    /// Largest file `fs.read` returns.
+    pub(crate) fs_read_bytes: u64,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        ApiLimits {
+            http_timeout: Duration::from_secs(10),
+            http_request_bytes: 1024 * 1024,
+            http_response_bytes: 4 * 1024 * 1024,
+            fs_quota: 64 * 1024 * 1024,
+            fs_read_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// What the host gives every plugin's API context.
+#[derive(Clone, Default)]
+pub(crate) struct ApiSettings {
+    pub(crate) limits: ApiLimits,
+    /// The folder under which each plugin gets `<plugin id>/` as its data root.
+    pub(crate) data_dir: Option<std::path::PathBuf>,
+    pub(crate) secrets: Option<Arc<dyn SecretSource>>,
+}
+
+/// A plugin's grants, parsed, plus how to talk about them.
+#[derive(Debug, Default)]
+pub(crate) struct Grants {
+    pub(crate) https: Vec<HttpsPattern>,
+    pub(crate) fs: Vec<(String, FsMode)>,
+    pub(crate) secrets: Vec<String>,
+    /// Everything granted, in `yoi grant` form.
+    pub(crate) all: Vec<Capability>,
+}
+
+impl Grants {
+    /// Parses `yoi grant` forms. The registry only stores valid ones, so an
+    /// entry that does not parse is skipped (and logged), never widened.
+    pub(crate) fn parse(plugin: &str, list: &[String]) -> Grants {
+        let mut g = Grants::default();
+        for text in list {
+            match text.parse::<Capability>() {
+                Ok(cap) => {
+                    match &cap {
+                        Capability::Https(p) => g.https.push(p.clone()),
+                        Capability::Fs { path, mode } => g.fs.push((path.clone(), *mode)),
+                        Capability::Secret(k) => g.secrets.push(k.clone()),
+                        Capability::Log => {}
+                    }
+                    g.all.push(cap);
+                }
+                Err(e) => {
+                    tracing::warn!(plugin, grant = %text, error = %e, "ignoring a grant that does not parse")
+                }
+            }
+        }
+        g
+    }
+
+    /// The granted capabilities of one kind, in `yoi grant` form.
+    fn of_kind(&self, kind: &str) -> Vec<String> {
+        self.all
+            .iter()
+            .map(ToString::to_string)
+            .filter(|c| c.split(':').next() == Some(kind))
+            .collect()
+    }
+}
+
+/// A plugin's view of the host APIs.
+pub(crate) struct PluginApi {
+    pub(crate) plugin: PluginId,
+    pub(crate) grants: Grants,
+    /// What the manifest requested: a grant can only narrow it.
+    requested: Vec<Capability>,
+    pub(crate) settings: ApiSettings,
+    /// Built on first use: a client whose resolver knows this plugin's grants.
+    pub(crate) http: OnceLock<Result<reqwest::Client, String>>,
+    pub(crate) fs: fs::FsState,
+}
+
+impl PluginApi {
+    pub(crate) fn new(manifest: &Manifest, grants: &[String], settings: ApiSettings) -> PluginApi {
+        let plugin = manifest.plugin.id.clone();
+        let data_root = settings
+            .data_dir
+            .as_ref()
+            .map(|dir| dir.join(plugin.as_str()));
+        PluginApi {
+            grants: Grants::parse(plugin.as_str(), grants),
+            requested: Capability::requested_by(manifest),
+            fs: fs::FsState::new(data_root, settings.limits.fs_quota),
+            plugin,
+            settings,
+            http: OnceLock::new(),
+        }
+    }
+
+    /// The same plugin under new grants.
+    pub(crate) fn regranted(&self, grants: &[String]) -> PluginApi {
+        PluginApi {
+            plugin: self.plugin.clone(),
+            grants: Grants::parse(self.plugin.as_str(), grants),
+            requested: self.requested.clone(),
+            settings: self.settings.clone(),
+            http: OnceLock::new(),
+            fs: fs::FsState::new(self.fs.root.clone(), self.settings.limits.fs_quota),
+        }
+    }
+
+    /// A denial of `capability` for `target`, with the operator's fix: the
+    /// `yoi grant` command for `needed`, or, when the manifest does not
+    /// request it, the manifest change that has to come first.
+    pub(crate) fn deny(
+        &self,
+        capability: &'static str,
+        target: impl Into<String>,
+        reason: impl Into<String>,
+        needed: Option<Capability>,
+    ) -> ApiFailure {
+        let fix = match needed {
+            Some(cap) if self.requested.iter().any(|r| cap.within(r)) => {
+                format!("to allow it, run `yoi grant {} {cap}`", self.plugin)
+            }
+            Some(cap) => format!(
+                "{} does not request `{cap}`: add it to [capabilities] in plugin.toml, publish a new version, then run `yoi grant {} {cap}`",
+                self.plugin, self.plugin
+            ),
+            None => "no grant allows this; change the plugin".to_owned(),
+        };
+        self.refuse(capability, target, reason, fix)
+    }
+
+    /// A denial with a fix of its own.
+    pub(crate) fn refuse(
+        &self,
+        capability: &'static str,
+        target: impl Into<String>,
+        reason: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> ApiFailure {
+        ApiFailure::Denied(Denial {
+            capability: capability.to_owned(),
+            target: target.into(),
+            reason: reason.into(),
+            granted: self.grants.of_kind(capability),
+            fix: fix.into(),
+        })
+    }
+}
+
+/// Why a host API call did not succeed, before it becomes the guest's
+/// `api-error`.
+#[derive(Debug)]
+pub(crate) enum ApiFailure {
+    Denied(Denial),
+    NotFound(String),
+    Invalid(String),
+    TooLarge(String),
+    Timeout(String),
+    Failed(String),
+}
+
+impl ApiFailure {
+    /// The guest's error, and the denial to record, if it was one.
+    pub(crate) fn into_wit(self) -> (ApiError, Option<Denial>) {
+        match self {
+            ApiFailure::Denied(d) => (
+                ApiError::Denied(WitDenial {
+                    capability: d.capability.clone(),
+                    target: d.target.clone(),
+                    reason: d.reason.clone(),
+                    fix: d.fix.clone(),
+                }),
+                Some(d),
+            ),
+            ApiFailure::NotFound(m) => (ApiError::NotFound(m), None),
+            ApiFailure::Invalid(m) => (ApiError::Invalid(m), None),
+            ApiFailure::TooLarge(m) => (ApiError::TooLarge(m), None),
+            ApiFailure::Timeout(m) => (ApiError::Timeout(m), None),
+            ApiFailure::Failed(m) => (ApiError::Failed(m), None),
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! `secrets`: the embedder's secret source, read only for granted keys.
+
+use std::collections::{BTreeMap, HashMap};
+
+use yoi_registry::Capability;
+
+use super::{ApiFailure, PluginApi};
+
+/// Where the host gets secret values from. The embedder supplies one with
+/// [`HostBuilder::secrets`](crate::HostBuilder::secrets); a plugin reaches a
+/// key only if the operator granted `secret:KEY`.
+pub trait SecretSource: Send + Sync {
+    /// The value of `key`, or `None` if the source has no such secret.
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+impl SecretSource for HashMap<String, String> {
+    fn get(&self, key: &str) -> Option<String> {
+        HashMap::get(self, key).cloned()
+    }
+}
+
+impl SecretSource for BTreeMap<String, String> {
+    fn get(&self, key: &str) -> Option<String> {
+        BTreeMap::get(self, key).cloned()
+    }
+}
+
+/// Secrets from environment variables: key `K` is read from `<prefix>K`.
+///
+/// ```
+/// let source = yoi_host::EnvSecrets::new("MYAPP_SECRET_");
+/// // a plugin granted `secret:WEATHER_KEY` reads $MYAPP_SECRET_WEATHER_KEY
+/// # let _ = source;
+/// ```
+#[derive(Debug, Clone)]
+pub struct EnvSecrets {
+    prefix: String,
+}
+
+impl EnvSecrets {
+    /// Reads `<prefix><key>` from the environment.
+    pub fn new(prefix: impl Into<String>) -> Self {
+        EnvSecrets {
+            prefix: prefix.into(),
+        }
+    }
+}
+
+impl SecretSource for EnvSecrets {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(format!("{}{key}", self.prefix)).ok()
+    }
+}
+
+impl PluginApi {
+    /// `secrets.get`: the value of a granted key.
+    pub(crate) fn secret(&self, key: &str) -> Result<String, ApiFailure> {
+        // The key is shown back in messages; keep it printable and short.
+        let shown: String = key
+            .chars()
+            .take(128)
+            .flat_map(char::escape_default)
+            .collect();
+        if !yoi_manifest::valid_secret_key(key) {
+            return Err(ApiFailure::Invalid(format!(
+                "`{shown}` is not a secret key (letters, digits, `_`, `.`, `-`; at most 128)"
+            )));
+        }
+        if !self.grants.secrets.iter().any(|k| k == key) {
+            return Err(self.deny(
+                "secret",
+                key,
+                format!("secret `{key}` is not granted"),
+                Some(Capability::Secret(key.to_owned())),
+            ));
+        }
+        let source = self.settings.secrets.as_ref().ok_or_else(|| {
+            ApiFailure::NotFound(format!(
+                "secret `{key}`: this host has no secret source (HostBuilder::secrets)"
+            ))
+        })?;
+        source
+            .get(key)
+            .ok_or_else(|| ApiFailure::NotFound(format!("secret `{key}` is not set on this host")))
+    }
+}

@@ -1,0 +1,634 @@
+//! The tool registry: plugin tools and the embedder's native tools, listed
+//! together for the model and called through one path that validates input
+//! against the tool's JSON Schema and runs `tool.pre_exec`,
+//! `tool.post_exec` and `tool.result_persist` around every tool.
+//!
+//! Plugin tools are namespaced `<plugin id>.<tool>` (`acme.weather.forecast`);
+//! native tool names may not contain `.`, so the two never clash.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use semver::Version;
+use serde::Serialize;
+use serde_json::Value;
+use wasmtime::Store;
+use wasmtime::component::Instance;
+use yoi_manifest::{PluginId, Tool};
+
+use crate::bindings::exports::yoi::plugin::tools::Invocation;
+use crate::dispatch::{self, CallRecord, GuestCall, MAX_DETAIL, Run};
+use crate::events::{HookGuests, MAX_CHANGED_FIELD_BYTES};
+use crate::host::Host;
+use crate::plugin::LoadedPlugin;
+use crate::receipt::{Blocked, Denial, LogLine, Receipt, Status, clean};
+use crate::sandbox::PluginState;
+use crate::{HostError, PersistResult, ToolCall, ToolResult};
+
+/// Errors shown for one invalid input, at most.
+const MAX_SCHEMA_ERRORS: usize = 8;
+
+/// Compiles a tool's input schema. `jsonschema` is built without remote
+/// references, so a schema can never make the host fetch anything.
+fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
+    yoi_manifest::check_input_schema(schema)?;
+    jsonschema::validator_for(schema).map_err(|e| format!("its input schema does not compile: {e}"))
+}
+
+/// Checks `input` against a compiled schema; the error lists what is wrong.
+fn validate(validator: &jsonschema::Validator, input: &Value) -> Result<(), String> {
+    let errors: Vec<String> = validator
+        .iter_errors(input)
+        .take(MAX_SCHEMA_ERRORS)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            if at.is_empty() {
+                e.to_string()
+            } else {
+                format!("at `{at}`: {e}")
+            }
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the input does not match the tool's schema: {}",
+            errors.join("; ")
+        ))
+    }
+}
+
+/// A tool a plugin declares, with its compiled schema.
+#[derive(Clone)]
+pub(crate) struct PluginTool {
+    /// The name in plugin.toml.
+    pub(crate) name: String,
+    /// `<plugin id>.<name>`.
+    pub(crate) qualified: String,
+    pub(crate) description: String,
+    pub(crate) schema: Value,
+    validator: Arc<jsonschema::Validator>,
+}
+
+impl PluginTool {
+    pub(crate) fn new(plugin: &PluginId, tool: &Tool, schema: &Value) -> Result<Self, String> {
+        Ok(PluginTool {
+            name: tool.name.clone(),
+            qualified: format!("{plugin}.{}", tool.name),
+            description: tool.description.clone(),
+            schema: schema.clone(),
+            validator: Arc::new(compile(schema)?),
+        })
+    }
+}
+
+/// The future a native tool returns: the result text, or an error text
+/// (both shown to the model).
+pub type NativeFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
+
+type NativeRun = Arc<dyn Fn(Value) -> NativeFuture + Send + Sync>;
+
+/// A tool the embedding application implements itself, listed and called
+/// beside plugin tools.
+///
+/// ```
+/// use serde_json::json;
+/// let clock = yoi_host::NativeTool::new(
+///     "clock",
+///     "The current time, as an RFC 3339 string.",
+///     json!({"type": "object", "properties": {}}),
+///     |_input| async { Ok("2026-11-22T10:00:00Z".to_owned()) },
+/// );
+/// # let _ = clock;
+/// ```
+#[derive(Clone)]
+pub struct NativeTool {
+    name: String,
+    description: String,
+    schema: Value,
+    run: NativeRun,
+}
+
+impl NativeTool {
+    /// A native tool: `[A-Za-z0-9_-]{1,64}` name, a description for the
+    /// model, a JSON Schema (object root) for its input, and the function
+    /// that runs it.
+    pub fn new<F, Fut>(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        input_schema: Value,
+        run: F,
+    ) -> Self
+    where
+        F: Fn(Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, String>> + Send + 'static,
+    {
+        NativeTool {
+            name: name.into(),
+            description: description.into(),
+            schema: input_schema,
+            run: Arc::new(move |input| Box::pin(run(input))),
+        }
+    }
+}
+
+/// A registered native tool with its compiled schema.
+pub(crate) struct NativeEntry {
+    tool: NativeTool,
+    validator: jsonschema::Validator,
+}
+
+/// Who implements a tool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ToolSource {
+    /// The embedding application ([`Host::register_tool`]).
+    Native,
+    /// A loaded plugin.
+    Plugin {
+        /// Plugin id.
+        id: PluginId,
+        /// Plugin version.
+        version: Version,
+    },
+}
+
+/// A tool as a model sees it, plus who implements it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolSpec {
+    /// The name the model calls: `<plugin id>.<tool>` for plugin tools.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// JSON Schema of its input.
+    pub input_schema: Value,
+    /// Who implements it.
+    pub source: ToolSource,
+}
+
+impl ToolSpec {
+    /// The `{name, description, input_schema}` object tool-calling model
+    /// APIs take.
+    pub fn definition(&self) -> Value {
+        serde_json::json!({
+            "name": self.name,
+            "description": self.description,
+            "input_schema": self.input_schema,
+        })
+    }
+}
+
+/// A model's request to call a tool.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct ToolRequest {
+    /// The tool's name, as listed by [`Host::tools`].
+    pub name: String,
+    /// Its input, a JSON object.
+    pub input: Value,
+    /// The model's id for the call.
+    pub call_id: String,
+    /// The agent loop's turn.
+    pub turn: u32,
+}
+
+/// How a tool call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolStatus {
+    /// The tool ran and returned a result.
+    Ok,
+    /// No tool by that name is available (to this subject).
+    UnknownTool,
+    /// The input did not match the tool's schema; the tool did not run.
+    InvalidInput,
+    /// A `tool.pre_exec` handler blocked the call; the tool did not run.
+    Blocked,
+    /// The tool returned an error, trapped, or failed to start.
+    Error,
+    /// The tool ran out of time and was stopped.
+    Timeout,
+}
+
+/// The record of a plugin tool's own run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolRun {
+    /// The plugin.
+    pub plugin: PluginId,
+    /// Its version.
+    pub version: Version,
+    /// How the guest call ended.
+    pub status: Status,
+    /// Error text, if it failed.
+    pub detail: Option<String>,
+    /// Wall time of the call, instantiation included.
+    #[serde(serialize_with = "crate::receipt::millis")]
+    pub duration: Duration,
+    /// What the plugin logged.
+    pub logs: Vec<LogLine>,
+    /// Host API calls its grants refused.
+    pub denials: Vec<Denial>,
+}
+
+/// The result of [`Host::call_tool`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolOutcome {
+    /// The tool's name.
+    pub name: String,
+    /// How it ended.
+    pub status: ToolStatus,
+    /// What the model sees: the result (after `tool.post_exec`), or the
+    /// reason it did not run.
+    pub output: String,
+    /// What goes into the history (after `tool.result_persist`).
+    pub persisted: String,
+    /// Set when a `tool.pre_exec` handler blocked the call.
+    pub blocked: Option<Blocked>,
+    /// The plugin tool's own run (`None` for native tools, or when it did
+    /// not run).
+    pub run: Option<ToolRun>,
+    /// Receipts of the hook handlers that ran around it, in order.
+    pub receipts: Vec<Receipt>,
+}
+
+/// Calling a plugin tool's export.
+struct ToolInvoke(Invocation);
+
+impl GuestCall for ToolInvoke {
+    type Out = String;
+
+    async fn call(
+        &self,
+        store: &mut Store<PluginState>,
+        instance: &Instance,
+        plugin: &LoadedPlugin,
+        guests: &mut HookGuests,
+    ) -> wasmtime::Result<Result<String, String>> {
+        let guest = match &mut guests.tools {
+            Some(guest) => guest,
+            slot => {
+                let indices = plugin
+                    .tool_exports
+                    .as_ref()
+                    .ok_or_else(|| wasmtime::format_err!("the component exports no tools"))?;
+                slot.insert(indices.load(&mut *store, instance)?)
+            }
+        };
+        guest.call_invoke(&mut *store, &self.0).await
+    }
+}
+
+fn valid_native_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Which tool a name refers to.
+enum Target {
+    Native(Arc<NativeEntry>),
+    Plugin(Arc<LoadedPlugin>, PluginTool),
+}
+
+impl Host {
+    /// Registers a native tool of the embedding application. It is listed
+    /// with plugin tools and called through [`Host::call_tool`], with the
+    /// same schema check and tool hooks.
+    pub fn register_tool(&self, tool: NativeTool) -> Result<(), HostError> {
+        let refuse = |reason: String| HostError::Tool {
+            tool: tool.name.clone(),
+            reason,
+        };
+        if !valid_native_name(&tool.name) {
+            return Err(refuse(
+                "native tool names are 1 to 64 letters, digits, `_` or `-` (a `.` is reserved for plugin tools)".into(),
+            ));
+        }
+        let validator =
+            compile(&tool.schema).map_err(|e| refuse(format!("its input schema {e}")))?;
+        let mut native = self
+            .shared
+            .native
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if native.iter().any(|n| n.tool.name == tool.name) {
+            return Err(refuse(
+                "a native tool with this name is already registered".into(),
+            ));
+        }
+        native.push(Arc::new(NativeEntry { tool, validator }));
+        Ok(())
+    }
+
+    /// Every tool: native tools, then plugin tools in load order.
+    pub fn tools(&self) -> Vec<ToolSpec> {
+        self.list_tools(None, true)
+    }
+
+    /// The tools available to `subject`: plugin tools on a partial rollout
+    /// are listed only for subjects the rollout reaches.
+    pub fn tools_for(&self, subject: &str) -> Vec<ToolSpec> {
+        self.list_tools(Some(subject), false)
+    }
+
+    fn list_tools(&self, subject: Option<&str>, all: bool) -> Vec<ToolSpec> {
+        let mut out: Vec<ToolSpec> = self
+            .shared
+            .native
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|n| ToolSpec {
+                name: n.tool.name.clone(),
+                description: n.tool.description.clone(),
+                input_schema: n.tool.schema.clone(),
+                source: ToolSource::Native,
+            })
+            .collect();
+        let snapshot = self.shared.snapshot.load();
+        for plugin in &snapshot.plugins {
+            if !all && !dispatch::applies(plugin, subject) {
+                continue;
+            }
+            out.extend(plugin.tools.iter().map(|t| ToolSpec {
+                name: t.qualified.clone(),
+                description: t.description.clone(),
+                input_schema: t.schema.clone(),
+                source: ToolSource::Plugin {
+                    id: plugin.info.id.clone(),
+                    version: plugin.info.version.clone(),
+                },
+            }));
+        }
+        out
+    }
+
+    fn find_tool(&self, name: &str, subject: Option<&str>) -> Option<Target> {
+        if let Some(n) = self
+            .shared
+            .native
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|n| n.tool.name == name)
+        {
+            return Some(Target::Native(Arc::clone(n)));
+        }
+        let snapshot = self.shared.snapshot.load();
+        snapshot.plugins.iter().find_map(|p| {
+            p.tool(name)
+                .filter(|_| dispatch::applies(p, subject))
+                .map(|t| Target::Plugin(Arc::clone(p), t.clone()))
+        })
+    }
+
+    /// Calls a tool for a model: checks the input against the tool's
+    /// schema, runs `tool.pre_exec` (which may change the input or block the
+    /// call), the tool, `tool.post_exec` (which may change the output) and
+    /// `tool.result_persist` (which may change what is stored). Never fails:
+    /// every way a call can end is a [`ToolStatus`] with an output the model
+    /// can read.
+    pub async fn call_tool(&self, request: ToolRequest) -> ToolOutcome {
+        self.run_tool(None, request).await
+    }
+
+    /// [`Host::call_tool`] for one subject (user, session, work item), so
+    /// plugins on a partial rollout apply as they do in
+    /// [`Host::dispatch_for`].
+    pub async fn call_tool_for(&self, subject: &str, request: ToolRequest) -> ToolOutcome {
+        self.run_tool(Some(subject), request).await
+    }
+
+    async fn run_tool(&self, subject: Option<&str>, request: ToolRequest) -> ToolOutcome {
+        let ToolRequest {
+            name,
+            input,
+            call_id,
+            turn,
+        } = request;
+        let mut outcome = ToolOutcome {
+            name: name.clone(),
+            status: ToolStatus::Ok,
+            output: String::new(),
+            persisted: String::new(),
+            blocked: None,
+            run: None,
+            receipts: Vec::new(),
+        };
+        let finish = |mut outcome: ToolOutcome, status, output: String| {
+            outcome.status = status;
+            outcome.persisted.clone_from(&output);
+            outcome.output = output;
+            outcome
+        };
+        let Some(target) = self.find_tool(&name, subject) else {
+            let known: Vec<String> = self
+                .list_tools(subject, false)
+                .into_iter()
+                .map(|t| t.name)
+                .collect();
+            let output = format!("unknown tool `{name}`; available: {}", known.join(", "));
+            return finish(outcome, ToolStatus::UnknownTool, output);
+        };
+        let validator = match &target {
+            Target::Native(n) => &n.validator,
+            Target::Plugin(_, t) => &*t.validator,
+        };
+        if let Err(why) = validate(validator, &input) {
+            return finish(outcome, ToolStatus::InvalidInput, why);
+        }
+
+        let pre = self
+            .dispatch_maybe_for(
+                subject,
+                ToolCall {
+                    tool_name: name.clone(),
+                    input,
+                    call_id: call_id.clone(),
+                    turn,
+                },
+            )
+            .await;
+        outcome.receipts.extend(pre.receipts);
+        if let Some(blocked) = pre.blocked {
+            let output = blocked.message();
+            outcome.blocked = Some(blocked);
+            return finish(outcome, ToolStatus::Blocked, output);
+        }
+        let input = pre.data.input;
+        if let Err(why) = validate(validator, &input) {
+            let output = format!("{why} (after a tool.pre_exec handler changed it)");
+            return finish(outcome, ToolStatus::InvalidInput, output);
+        }
+
+        let started = Instant::now();
+        let timeout = self.shared.settings.tool_timeout;
+        let (status, output) = match &target {
+            Target::Native(n) => {
+                match tokio::time::timeout(timeout, (n.tool.run)(input.clone())).await {
+                    Ok(Ok(text)) => (ToolStatus::Ok, text),
+                    Ok(Err(e)) => (ToolStatus::Error, format!("error: {e}")),
+                    Err(_) => (
+                        ToolStatus::Timeout,
+                        format!(
+                            "error: the tool took longer than {} ms",
+                            timeout.as_millis()
+                        ),
+                    ),
+                }
+            }
+            Target::Plugin(plugin, tool) => {
+                let (status, output, run) = self
+                    .run_plugin_tool(plugin, tool, &input, &call_id, subject)
+                    .await;
+                outcome.run = Some(run);
+                (status, output)
+            }
+        };
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+
+        let post = self
+            .dispatch_maybe_for(
+                subject,
+                ToolResult {
+                    tool_name: name.clone(),
+                    input,
+                    output,
+                    duration_ms,
+                    turn,
+                },
+            )
+            .await;
+        outcome.receipts.extend(post.receipts);
+        let output = post.data.output;
+        let persist = self
+            .dispatch_maybe_for(
+                subject,
+                PersistResult {
+                    tool_name: name.clone(),
+                    call_id,
+                    result: output.clone(),
+                },
+            )
+            .await;
+        outcome.receipts.extend(persist.receipts);
+        outcome.status = status;
+        outcome.output = output;
+        outcome.persisted = persist.data.result;
+        outcome
+    }
+
+    async fn dispatch_maybe_for<E: crate::Event>(
+        &self,
+        subject: Option<&str>,
+        event: E,
+    ) -> crate::Dispatch<E> {
+        dispatch::run_chain(self, subject, event).await
+    }
+
+    async fn run_plugin_tool(
+        &self,
+        plugin: &Arc<LoadedPlugin>,
+        tool: &PluginTool,
+        input: &Value,
+        call_id: &str,
+        subject: Option<&str>,
+    ) -> (ToolStatus, String, ToolRun) {
+        let shared = &*self.shared;
+        let invocation = ToolInvoke(Invocation {
+            name: tool.name.clone(),
+            input: input.to_string(),
+            call_id: call_id.to_owned(),
+        });
+        let limit = shared.settings.tool_timeout;
+        let t0 = Instant::now();
+        let (run, CallRecord { logs, denials }) =
+            dispatch::invoke(shared, plugin, limit, &invocation).await;
+        let (status, detail, output) = match run {
+            Run::Answer(text) if text.len() > MAX_CHANGED_FIELD_BYTES => {
+                let why = format!(
+                    "the tool returned {} bytes; results are limited to {MAX_CHANGED_FIELD_BYTES}",
+                    text.len()
+                );
+                (
+                    Status::Error,
+                    Some(why.clone()),
+                    (ToolStatus::Error, format!("error: {why}")),
+                )
+            }
+            Run::Answer(text) => (Status::Ok, None, (ToolStatus::Ok, text)),
+            Run::GuestError(message) => {
+                let message = clean(&message, MAX_DETAIL);
+                (
+                    Status::Error,
+                    Some(message.clone()),
+                    (ToolStatus::Error, format!("error: {message}")),
+                )
+            }
+            Run::Failed(status, why) => {
+                let tool_status = if status == Status::Timeout {
+                    ToolStatus::Timeout
+                } else {
+                    ToolStatus::Error
+                };
+                (
+                    status,
+                    Some(why.clone()),
+                    (tool_status, format!("error: {why}")),
+                )
+            }
+        };
+        let run = ToolRun {
+            plugin: plugin.info.id.clone(),
+            version: plugin.info.version.clone(),
+            status,
+            detail,
+            duration: t0.elapsed(),
+            logs,
+            denials,
+        };
+        dispatch::record_tool_run(shared, plugin, &tool.qualified, &run, subject);
+        (output.0, output.1, run)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn input_is_checked_against_the_schema() {
+        let schema = json!({
+            "type": "object",
+            "properties": {"city": {"type": "string", "minLength": 1}},
+            "required": ["city"],
+            "additionalProperties": false
+        });
+        let v = compile(&schema).unwrap();
+        assert!(validate(&v, &json!({"city": "Oslo"})).is_ok());
+        let err = validate(&v, &json!({"city": 3, "x": 1})).unwrap_err();
+        assert!(err.contains("/city"), "{err}");
+        assert!(err.contains("x"), "{err}");
+        assert!(validate(&v, &json!("Oslo")).is_err());
+    }
+
+    #[test]
+    fn schemas_that_are_not_object_schemas_are_refused() {
+        assert!(compile(&json!({"type": "string"})).is_err());
+        assert!(compile(&json!({"type": "object", "properties": 3})).is_err());
+    }
+
+    #[test]
+    fn native_names_cannot_look_like_plugin_tools() {
+        assert!(valid_native_name("read_file"));
+        assert!(valid_native_name("fetch-2"));
+        assert!(!valid_native_name("acme.fetch"));
+        assert!(!valid_native_name(""));
+        assert!(!valid_native_name(&"x".repeat(65)));
+    }
+}
