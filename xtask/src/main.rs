@@ -289,6 +289,8 @@ fn demo(root: &Path) -> Result<()> {
     cmd.args(["run", "--quiet", "-p", "agent-host", "--"])
         .arg(root.join("examples/guard"))
         .arg(root.join("examples/redact"))
-        .arg(root.join("examples/policy"));
+        .arg(root.join("examples/policy"))
+        .arg(root.join("examples/weather"))
+        .arg(root.join("examples/notes"));
     step(root, cmd)
 }

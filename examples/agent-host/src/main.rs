@@ -1,19 +1,27 @@
 //! An example embedding of `yoi-host`: a scripted agent loop with a scripted
-//! model, two native tools and no network, that calls every hook point in the
-//! order a real agent would, and prints what each plugin did.
+//! model, two native tools and the tools of the loaded plugins, that calls
+//! every hook point in the order a real agent would and prints what each
+//! plugin did. A stand-in weather service runs on 127.0.0.1:18451, so the
+//! weather plugin's HTTPS calls never leave the machine.
+//!
+//! The host plays the operator too: it grants each plugin what its manifest
+//! requests, and nothing more.
 //!
 //! ```text
 //! cargo xtask demo
-//! cargo run -p agent-host -- examples/guard examples/redact examples/policy
+//! cargo run -p agent-host -- examples/guard examples/redact examples/policy examples/weather examples/notes
 //! ```
 
+mod weather;
+
+use std::collections::HashMap;
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
 use yoi_host::{
     Compacted, Compaction, CreatedWorkItem, Delivered, Delivery, DeliveryMode, Dispatch, Host,
-    HostStart, HostStop, ModelCall, ModelResponse, NewWorkItem, PersistResult, Prompt, Status,
-    ToolCall, ToolResult,
+    HostStart, HostStop, ModelCall, ModelResponse, NativeTool, NewWorkItem, Prompt, Receipt,
+    Status, ToolRequest, ToolStatus,
 };
 
 /// What the scripted model does on a turn.
@@ -52,6 +60,25 @@ fn scripts() -> Vec<Script> {
             turns: vec![],
         },
         Script {
+            title: "Plan the Oslo trip",
+            request: "What is the weather in Oslo? Note it down. And in Atlantis?",
+            model: "large-2",
+            turns: vec![
+                Turn::Tool("example.weather.forecast", json!({"city": "Oslo"})),
+                Turn::Tool(
+                    "example.notes.add_note",
+                    json!({"title": "Oslo trip", "text": "Pack a rain jacket."}),
+                ),
+                Turn::Tool("example.notes.list_notes", json!({})),
+                Turn::Tool("example.weather.forecast", json!({"town": "Atlantis"})),
+                Turn::Tool("example.weather.forecast", json!({"city": "Atlantis"})),
+                Turn::Answer(
+                    "Oslo: light rain, 7 °C. I saved a note to pack a rain jacket. \
+                     I could not get a forecast for Atlantis.",
+                ),
+            ],
+        },
+        Script {
             title: "Draft the release notes",
             request: "Write release notes for 2.4.",
             model: "huge-9",
@@ -61,16 +88,25 @@ fn scripts() -> Vec<Script> {
 }
 
 /// The application's own tools. `fetch` leaks a secret on purpose, so the
-/// redact plugin has something to do.
-fn run_native_tool(call: &ToolCall) -> String {
-    match call.tool_name.as_str() {
-        "fetch" => format!(
-            "GET {} -> 200\nservice: billing\nconfig: api_key=sk-live-9f8e7d6c5b4a3210 password=hunter2",
-            call.input["url"].as_str().unwrap_or("?")
-        ),
-        "shell" => format!("ran {}", call.input["cmd"]),
-        other => format!("unknown tool {other}"),
-    }
+/// redact plugin has something to do; `shell` is on the guard's deny list.
+fn register_native_tools(host: &Host) -> Result<(), yoi_host::HostError> {
+    host.register_tool(NativeTool::new(
+        "fetch",
+        "Fetches a URL from the internal network.",
+        json!({"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]}),
+        |input| async move {
+            Ok(format!(
+                "GET {} -> 200\nservice: billing\nconfig: api_key=sk-live-9f8e7d6c5b4a3210 password=hunter2",
+                input["url"].as_str().unwrap_or("?")
+            ))
+        },
+    ))?;
+    host.register_tool(NativeTool::new(
+        "shell",
+        "Runs a shell command.",
+        json!({"type": "object", "properties": {"cmd": {"type": "string"}}, "required": ["cmd"]}),
+        |input| async move { Ok(format!("ran {}", input["cmd"])) },
+    ))
 }
 
 fn show<E>(point: &str, d: &Dispatch<E>) {
@@ -78,15 +114,26 @@ fn show<E>(point: &str, d: &Dispatch<E>) {
     if d.receipts.is_empty() {
         println!("      (no plugin handles this point)");
     }
-    for r in &d.receipts {
+    show_receipts(&d.receipts, false);
+}
+
+/// Prints receipts; `points` adds each one's hook point (for the hooks
+/// that run around a tool).
+fn show_receipts(receipts: &[Receipt], points: bool) {
+    for r in receipts {
         let what = match r.status {
             Status::Ok if r.changed.is_empty() => "let it through".to_owned(),
             Status::Ok => format!("changed {}", r.changed.join(", ")),
             Status::Blocked => format!("BLOCKED: {}", r.detail.as_deref().unwrap_or("")),
             status => format!("{status:?}: {}", r.detail.as_deref().unwrap_or("")),
         };
+        let point = if points {
+            format!(" {}", r.point)
+        } else {
+            String::new()
+        };
         println!(
-            "      {}@{}: {what} ({:.2} ms)",
+            "      {}@{}{point}: {what} ({:.2} ms)",
             r.plugin,
             r.version,
             r.duration.as_secs_f64() * 1000.0
@@ -144,7 +191,7 @@ async fn run_item(host: &Host, n: usize, script: Script) {
         json!({"role": "system", "content": prompt.data.system_prompt}),
         json!({"role": "user", "content": prompt.data.user_message}),
     ];
-    let tools = json!([{"name": "fetch"}, {"name": "shell"}]);
+    let tools = Value::Array(host.tools().iter().map(|t| t.definition()).collect());
     let mut answer = None;
     for (turn, step) in script.turns.into_iter().enumerate() {
         let turn = u32::try_from(turn).unwrap_or(u32::MAX);
@@ -194,43 +241,38 @@ async fn run_item(host: &Host, n: usize, script: Script) {
                 break;
             }
             Turn::Tool(name, input) => {
-                let call_id = format!("call-{turn}");
-                let pre = host
-                    .dispatch(ToolCall {
-                        tool_name: name.into(),
-                        input,
-                        call_id: call_id.clone(),
-                        turn,
-                    })
+                println!("  [tool {name} {input}]");
+                let outcome = host
+                    .call_tool_for(
+                        &item.session_key,
+                        ToolRequest {
+                            name: name.into(),
+                            input,
+                            call_id: format!("call-{turn}"),
+                            turn,
+                        },
+                    )
                     .await;
-                show("tool.pre_exec", &pre);
-                let output = match &pre.blocked {
-                    Some(b) => b.message(),
-                    None => {
-                        let raw = run_native_tool(&pre.data);
-                        let post = host
-                            .dispatch(ToolResult {
-                                tool_name: name.into(),
-                                input: pre.data.input.clone(),
-                                output: raw,
-                                duration_ms: 12,
-                                turn,
-                            })
-                            .await;
-                        show("tool.post_exec", &post);
-                        post.data.output
+                show_receipts(&outcome.receipts, true);
+                if let Some(run) = &outcome.run {
+                    println!(
+                        "      {}@{} ran the tool: {:?} ({:.2} ms)",
+                        run.plugin,
+                        run.version,
+                        run.status,
+                        run.duration.as_secs_f64() * 1000.0
+                    );
+                    for d in &run.denials {
+                        println!("        PERMISSION DENIED ({}): {}", d.capability, d.reason);
+                        println!("          fix: {}", d.fix);
                     }
+                }
+                let status = match outcome.status {
+                    ToolStatus::Ok => String::new(),
+                    other => format!(" [{other:?}]"),
                 };
-                let persist = host
-                    .dispatch(PersistResult {
-                        tool_name: name.into(),
-                        call_id,
-                        result: output.clone(),
-                    })
-                    .await;
-                show("tool.result_persist", &persist);
-                println!("  -> the model sees: {output:?}");
-                messages.push(json!({"role": "tool", "content": persist.data.result}));
+                println!("  -> the model sees{status}: {:?}", outcome.output);
+                messages.push(json!({"role": "tool", "content": outcome.persisted}));
             }
         }
     }
@@ -280,34 +322,61 @@ async fn run_item(host: &Host, n: usize, script: Script) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let dirs: Vec<String> = std::env::args().skip(1).collect();
-    if dirs.is_empty() {
-        eprintln!(
-            "usage: agent-host PACKAGE_DIR...\n  e.g. agent-host examples/guard examples/redact examples/policy"
-        );
-        return ExitCode::from(2);
-    }
-    let host = match Host::builder().build() {
-        Ok(host) => host,
+    match run(std::env::args().skip(1).collect()).await {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    for dir in &dirs {
-        match host.load(dir) {
-            Ok(info) => println!(
-                "loaded {}@{} ({} hooks) from {dir}",
-                info.id,
-                info.version,
-                info.hooks.len()
-            ),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
+            ExitCode::FAILURE
         }
     }
+}
+
+async fn run(dirs: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
+    if dirs.is_empty() {
+        return Err("usage: agent-host PACKAGE_DIR...\n  e.g. agent-host examples/guard examples/redact examples/policy examples/weather examples/notes".into());
+    }
+    let stand_in = weather::serve()?;
+    let data = std::env::temp_dir().join(format!("yoi-demo-{}", std::process::id()));
+    let secrets: HashMap<String, String> = [
+        ("WEATHER_API_URL".to_owned(), stand_in.clone()),
+        ("WEATHER_API_KEY".to_owned(), "demo-key".to_owned()),
+    ]
+    .into();
+    let host = Host::builder().data_dir(&data).secrets(secrets).build()?;
+    register_native_tools(&host)?;
+    for dir in &dirs {
+        // The operator's part: grant what the manifest requests.
+        let manifest = yoi_manifest::Manifest::parse(&std::fs::read_to_string(
+            std::path::Path::new(dir).join("plugin.toml"),
+        )?)
+        .map_err(|d| d.to_string())?;
+        let grants: Vec<String> = yoi_registry::Capability::requested_by(&manifest)
+            .iter()
+            .map(ToString::to_string)
+            .filter(|c| c != "log")
+            .collect();
+        let info = host.load_with_grants(dir, &grants)?;
+        println!(
+            "loaded {}@{} ({} hooks, {} tools) from {dir}{}",
+            info.id,
+            info.version,
+            info.hooks.len(),
+            info.tools.len(),
+            if grants.is_empty() {
+                String::new()
+            } else {
+                format!("\n  granted: {}", grants.join(", "))
+            }
+        );
+    }
+    println!(
+        "tools the model sees: {}",
+        host.tools()
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let me = || {
         (
             "agent-host".to_owned(),
@@ -341,5 +410,6 @@ async fn main() -> ExitCode {
             })
             .await,
     );
-    ExitCode::SUCCESS
+    let _ = std::fs::remove_dir_all(&data);
+    Ok(())
 }

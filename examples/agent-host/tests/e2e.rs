@@ -1,0 +1,48 @@
+//! The demo (`cargo xtask demo`) end to end: the agent host runs the example
+//! plugins, and what each did shows in its output. Run with `cargo xtask
+//! e2e`, which builds the components first.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn the_demo_runs_every_example_through_the_agent_loop() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new(env!("CARGO_BIN_EXE_agent-host"))
+        .args(["guard", "redact", "policy", "weather", "notes"].map(|e| examples.join(e)))
+        .output()
+        .expect("agent-host runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        // tools the model is offered, namespaced
+        "tools the model sees: fetch, shell, example.weather.forecast, example.notes.add_note",
+        // hooks around a native tool
+        "example.guard@0.1.0 tool.pre_exec: changed input",
+        "config: api_key=sk-**** password=****",
+        "blocked by plugin example.guard: tool `shell` is on the deny list",
+        // the weather tool against the local stand-in, through its grant
+        r#"the model sees: "{\"city\":\"Oslo\",\"summary\":\"light rain, 7 °C, wind 18 km/h\"}""#,
+        // the notes tool in its data root
+        "saved `Oslo trip` as notes/oslo-trip.md",
+        "the model sees: \"oslo-trip (33 bytes)\"",
+        // input checked against the schema before the plugin runs
+        "[InvalidInput]: \"the input does not match the tool's schema",
+        // a redirect to a host that is not granted
+        "PERMISSION DENIED (https): host `tracker.example.net` on port 443 over https is not granted",
+        "run `yoi grant example.weather https:tracker.example.net`",
+        // hook points beyond tools still run
+        "-> not created: blocked by plugin example.policy",
+        "[host.stop]",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+}
