@@ -97,6 +97,8 @@ codes! {
     HookUnsupported = "E0408", "hook-unsupported";
     /// Declared tools are not exported (or the contract has no tools).
     ToolNotExported = "E0409", "tool-not-exported";
+    /// The component exports tools, but the manifest declares none.
+    ToolsNotDeclared = "E0410", "tools-not-declared";
     /// A tool name breaks the naming rule.
     ToolName = "E0501", "tool-name";
     /// A tool's description is missing or empty.

@@ -196,6 +196,19 @@ pub fn inspect(manifest: &Manifest, bytes: &[u8], host: &Compat) -> Vec<Diagnost
             ));
         }
     }
+    if let (true, Some(iface)) = (manifest.tools.is_empty(), &host.tools_interface)
+        && summary
+            .exports
+            .iter()
+            .any(|e| e.split_once('@').map_or(e.as_str(), |(b, _)| b) == iface)
+    {
+        out.push(Diagnostic::new(
+            Code::ToolsNotDeclared,
+            "tools",
+            format!("the component exports tools (`{iface}`), but plugin.toml declares none, so no model would see them"),
+            "add a [[tools]] table (name, description, input_schema) for each function in `register!(tools: ...)`, or drop them from it",
+        ));
+    }
     if let (false, Some(iface)) = (manifest.tools.is_empty(), &host.tools_interface) {
         let exported = summary
             .exports

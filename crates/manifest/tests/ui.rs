@@ -22,8 +22,8 @@ fn ui_dir(sub: &str) -> PathBuf {
         .join(sub)
 }
 
-/// What the test host supports: contract 0.1.0 with two hook points, the
-/// same imports the Yoi host allows, and no tools.
+/// What the test host supports for manifests alone: contract 0.1.0 with two
+/// hook points, the same imports the Yoi host allows, and no tools.
 fn compat() -> Compat {
     Compat {
         contract: "yoi:plugin@0.1.0".parse().expect("contract"),
@@ -38,6 +38,14 @@ fn compat() -> Compat {
         .map(String::from)
         .to_vec(),
         tools_interface: None,
+    }
+}
+
+/// The test host for package folders: the same, with tools.
+fn package_compat() -> Compat {
+    Compat {
+        tools_interface: Some("yoi:plugin/tools".into()),
+        ..compat()
     }
 }
 
@@ -177,7 +185,7 @@ fn packages_report_the_expected_diagnostics() {
     for case in cases {
         let tmp = tempfile::tempdir().expect("temp dir");
         copy_case(&case, tmp.path());
-        let shown = match Package::open(tmp.path(), &compat()) {
+        let shown = match Package::open(tmp.path(), &package_compat()) {
             Ok(_) => "ok".to_owned(),
             Err(d) => d.with_file("plugin.toml").render(false),
         };

@@ -91,6 +91,22 @@ pub enum RegistryError {
     /// `R0108`: a bad argument (rollout percent, id).
     #[error("R0108 {0}")]
     Invalid(String),
+    /// `R0109`: a tool's input schema is a file in the package; the registry
+    /// keeps `plugin.toml` and the artifact only.
+    #[error(
+        "R0109 {plugin}@{version}: tool `{tool}` takes its input schema from the file `{file}`, which the registry does not store\n  \
+         fix: write the schema inline in plugin.toml (`input_schema = {{ type = \"object\", ... }}`) and publish again"
+    )]
+    SchemaFile {
+        /// Plugin id.
+        plugin: String,
+        /// Version.
+        version: String,
+        /// The tool.
+        tool: String,
+        /// The schema file.
+        file: String,
+    },
     /// `R0201`: a stored artifact no longer matches its digest.
     #[error(
         "R0201 the stored artifact {digest} is corrupt (its bytes hash to {actual}); it will not be used\n  \

@@ -283,6 +283,18 @@ impl<S: Store> Registry<S> {
                     attempted: digest.clone(),
                 });
             }
+            // A host booting from the registry has only plugin.toml and the
+            // artifact, so a schema kept in another file would be lost.
+            for tool in &m.tools {
+                if let yoi_manifest::InputSchema::File(file) = &tool.input_schema {
+                    return Err(RegistryError::SchemaFile {
+                        plugin: plugin.to_owned(),
+                        version: version.clone(),
+                        tool: tool.name.clone(),
+                        file: file.clone(),
+                    });
+                }
+            }
             // The blob goes first: a record never points at a missing blob,
             // and a blob without a record is harmless.
             self.blobs.put(&digest, &package.artifact)?;

@@ -70,10 +70,15 @@ pub(crate) struct Grants {
 impl Grants {
     /// Parses `yoi grant` forms. The registry only stores valid ones, so an
     /// entry that does not parse is skipped (and logged), never widened.
-    pub(crate) fn parse(plugin: &str, list: &[String]) -> Grants {
+    /// Grants are kept per plugin, not per version: one that the loaded
+    /// version no longer requests is dropped too.
+    pub(crate) fn parse(plugin: &str, list: &[String], requested: &[Capability]) -> Grants {
         let mut g = Grants::default();
         for text in list {
             match text.parse::<Capability>() {
+                Ok(cap) if !requested.iter().any(|r| cap.within(r)) => {
+                    tracing::warn!(plugin, grant = %text, "ignoring a grant this version does not request");
+                }
                 Ok(cap) => {
                     match &cap {
                         Capability::Https(p) => g.https.push(p.clone()),
@@ -120,9 +125,10 @@ impl PluginApi {
             .data_dir
             .as_ref()
             .map(|dir| dir.join(plugin.as_str()));
+        let requested = Capability::requested_by(manifest);
         PluginApi {
-            grants: Grants::parse(plugin.as_str(), grants),
-            requested: Capability::requested_by(manifest),
+            grants: Grants::parse(plugin.as_str(), grants, &requested),
+            requested,
             fs: fs::FsState::new(data_root, settings.limits.fs_quota),
             plugin,
             settings,
@@ -134,7 +140,7 @@ impl PluginApi {
     pub(crate) fn regranted(&self, grants: &[String]) -> PluginApi {
         PluginApi {
             plugin: self.plugin.clone(),
-            grants: Grants::parse(self.plugin.as_str(), grants),
+            grants: Grants::parse(self.plugin.as_str(), grants, &self.requested),
             requested: self.requested.clone(),
             settings: self.settings.clone(),
             http: OnceLock::new(),
@@ -214,5 +220,38 @@ impl ApiFailure {
             ApiFailure::Timeout(m) => (ApiError::Timeout(m), None),
             ApiFailure::Failed(m) => (ApiError::Failed(m), None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_outside_the_request_are_dropped() {
+        let requested: Vec<Capability> = ["https:*.example.com", "fs:notes:rw", "secret:A"]
+            .iter()
+            .map(|c| c.parse().unwrap())
+            .collect();
+        let given: Vec<String> = [
+            "https:api.example.com",
+            "https:evil.net",
+            "fs:notes/2026:ro",
+            "fs:.:rw",
+            "secret:A",
+            "secret:B",
+            "not a grant",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let g = Grants::parse("p", &given, &requested);
+        let kept: Vec<String> = g.all.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            kept,
+            ["https:api.example.com", "fs:notes/2026:ro", "secret:A"]
+        );
+        assert_eq!(g.of_kind("fs"), ["fs:notes/2026:ro"]);
+        assert_eq!(g.secrets, ["A"]);
     }
 }
