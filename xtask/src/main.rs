@@ -278,8 +278,10 @@ fn ci(root: &Path) -> Result<()> {
 fn bench(root: &Path, args: &[String]) -> Result<()> {
     build_examples(root)?;
     let mut cmd = cargo();
-    cmd.args(["bench", "-p", "yoi-host", "--bench", "dispatch", "--"])
-        .args(args);
+    cmd.args([
+        "bench", "-p", "yoi-host", "--bench", "dispatch", "--bench", "tools", "--",
+    ])
+    .args(args);
     step(root, cmd)
 }
 

@@ -117,6 +117,7 @@ pub struct PluginState {
     plugin: Arc<str>,
     api: Arc<PluginApi>,
     denials: Vec<Denial>,
+    dropped_denials: usize,
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: Limiter,
@@ -151,6 +152,7 @@ impl PluginState {
             plugin,
             api,
             denials: Vec::new(),
+            dropped_denials: 0,
             wasi,
             table: ResourceTable::new(),
             limits: Limiter {
@@ -196,6 +198,10 @@ impl PluginState {
 
     /// Takes the denials of the call.
     pub(crate) fn take_denials(&mut self) -> Vec<Denial> {
+        if self.dropped_denials > 0 {
+            let n = std::mem::take(&mut self.dropped_denials);
+            tracing::warn!(target: "yoi::grants", plugin = %self.plugin, "{n} more permission denials in one call were not recorded");
+        }
         std::mem::take(&mut self.denials)
     }
 
@@ -212,6 +218,12 @@ impl PluginState {
     }
 
     fn record_denial(&mut self, d: Denial) {
+        // A plugin that keeps calling what it may not is refused every time,
+        // but only the first denials of a call are logged and kept.
+        if self.denials.len() >= MAX_DENIALS {
+            self.dropped_denials += 1;
+            return;
+        }
         tracing::warn!(
             target: "yoi::grants", plugin = %self.plugin, capability = %d.capability,
             target_ = %d.target, "permission denied: {}; {}", d.reason, d.fix
@@ -226,9 +238,7 @@ impl PluginState {
                 ],
             ));
         }
-        if self.denials.len() < MAX_DENIALS {
-            self.denials.push(d);
-        }
+        self.denials.push(d);
     }
 }
 

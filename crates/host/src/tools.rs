@@ -324,18 +324,20 @@ impl Host {
         Ok(())
     }
 
-    /// Every tool: native tools, then plugin tools in load order.
+    /// The tools [`Host::call_tool`] runs: native tools, then plugin tools
+    /// in load order (plugins on a partial rollout need a subject, see
+    /// [`Host::tools_for`]).
     pub fn tools(&self) -> Vec<ToolSpec> {
-        self.list_tools(None, true)
+        self.list_tools(None)
     }
 
-    /// The tools available to `subject`: plugin tools on a partial rollout
-    /// are listed only for subjects the rollout reaches.
+    /// The tools [`Host::call_tool_for`] runs for `subject`: plugin tools on
+    /// a partial rollout are listed only for subjects the rollout reaches.
     pub fn tools_for(&self, subject: &str) -> Vec<ToolSpec> {
-        self.list_tools(Some(subject), false)
+        self.list_tools(Some(subject))
     }
 
-    fn list_tools(&self, subject: Option<&str>, all: bool) -> Vec<ToolSpec> {
+    fn list_tools(&self, subject: Option<&str>) -> Vec<ToolSpec> {
         let mut out: Vec<ToolSpec> = self
             .shared
             .native
@@ -351,7 +353,7 @@ impl Host {
             .collect();
         let snapshot = self.shared.snapshot.load();
         for plugin in &snapshot.plugins {
-            if !all && !dispatch::applies(plugin, subject) {
+            if !dispatch::applies(plugin, subject) {
                 continue;
             }
             out.extend(plugin.tools.iter().map(|t| ToolSpec {
@@ -427,7 +429,7 @@ impl Host {
         };
         let Some(target) = self.find_tool(&name, subject) else {
             let known: Vec<String> = self
-                .list_tools(subject, false)
+                .list_tools(subject)
                 .into_iter()
                 .map(|t| t.name)
                 .collect();

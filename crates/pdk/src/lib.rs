@@ -193,9 +193,10 @@ pub mod prelude {
 /// yoi_pdk::register!(MyPlugin => tool_pre_exec; tools: forecast);
 /// ```
 ///
-/// List exactly the hooks and tools declared in `plugin.toml` (a tool's
-/// function name is its `[[tools]] name`): the component exports only
-/// these, and `yoi plugin check` compares the two. Use it once per crate.
+/// List exactly the hooks and tools declared in `plugin.toml`: the
+/// component exports only these, and `yoi plugin check` compares the two. A
+/// tool's function name is its `[[tools]] name`, so name tools with `_`
+/// rather than `-`. Use it once per crate.
 #[macro_export]
 macro_rules! register {
     (tools: $($tool:ident),+ $(,)?) => {

@@ -140,10 +140,13 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// The URL without query and fragment, for messages and records (a query
-/// may carry a key).
+/// The URL without user info, query and fragment, for messages and records
+/// (any of them may carry a credential).
 fn shown(url: &Url) -> String {
     let mut u = url.clone();
+    // Only fails for URLs without a host, which have no user info anyway.
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
     u.set_query(None);
     u.set_fragment(None);
     u.to_string()

@@ -359,3 +359,49 @@ async fn every_refusal_leaves_a_permission_denied_event() {
         "tool runs are recorded too"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_partial_rollout_offers_its_tools_only_to_the_subjects_it_reaches() {
+    let (_dir, reg) = registry();
+    let half = Activation {
+        actor: "tester".into(),
+        rollout: yoi_registry::Rollout {
+            scope: yoi_registry::Scope::All,
+            percent: 50,
+        },
+    };
+    publish_and_activate(&reg, &example("notes"), &half);
+    let data = tempfile::tempdir().unwrap();
+    let host = builder()
+        .registry(reg)
+        .data_dir(data.path())
+        .build()
+        .unwrap();
+    let subjects: Vec<String> = (0..40).map(|i| format!("user-{i}")).collect();
+    let (inside, outside): (Vec<&String>, Vec<&String>) = subjects
+        .iter()
+        .partition(|s| yoi_registry::bucket("example.notes", s) < 50);
+    let (inside, outside) = (inside[0], outside[0]);
+
+    assert!(
+        host.tools().is_empty(),
+        "no subject: a partial rollout offers nothing"
+    );
+    assert_eq!(host.tools_for(inside).len(), 3);
+    assert!(host.tools_for(outside).is_empty());
+    let request = |name: &str| yoi_host::ToolRequest {
+        name: name.into(),
+        input: json!({}),
+        call_id: "c".into(),
+        turn: 0,
+    };
+    let out = host
+        .call_tool_for(inside, request("example.notes.list_notes"))
+        .await;
+    assert_eq!(out.status, ToolStatus::Ok, "{out:#?}");
+    let out = host
+        .call_tool_for(outside, request("example.notes.list_notes"))
+        .await;
+    assert_eq!(out.status, ToolStatus::UnknownTool, "{out:#?}");
+}
