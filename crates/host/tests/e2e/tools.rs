@@ -405,3 +405,50 @@ async fn a_partial_rollout_offers_its_tools_only_to_the_subjects_it_reaches() {
         .await;
     assert_eq!(out.status, ToolStatus::UnknownTool, "{out:#?}");
 }
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_hook_handler_refused_a_host_call_has_the_denial_on_its_receipt() {
+    let (_dir, reg) = registry();
+    let pkg = crate::probe(crate::Probe::default());
+    publish_and_activate(&reg, pkg.path(), &Activation::by("tester"));
+    let host = builder().registry(reg.clone()).build().unwrap();
+    let out = host
+        .dispatch(crate::call(
+            "fetch",
+            json!({"note": "#probe:secret:DB_PASSWORD"}),
+        ))
+        .await;
+    let receipt = crate::receipt_of(&out, "hostile.probe");
+    assert_eq!(
+        receipt.status,
+        yoi_host::Status::Ok,
+        "the handler went on: {receipt:#?}"
+    );
+    assert_eq!(receipt.denials.len(), 1, "{receipt:#?}");
+    let denial = &receipt.denials[0];
+    assert_eq!(
+        (denial.capability.as_str(), denial.target.as_str()),
+        ("secret", "DB_PASSWORD")
+    );
+    assert!(
+        denial.fix.contains("does not request `secret:DB_PASSWORD`"),
+        "{}",
+        denial.fix
+    );
+    assert!(
+        receipt.logs.iter().any(|l| l
+            .message
+            .starts_with("could not read secret DB_PASSWORD: permission denied")),
+        "the guest saw a typed denial: {:#?}",
+        receipt.logs
+    );
+    host.flush_events();
+    let events = reg.events(Some("hostile.probe"), 0, 100).unwrap();
+    let denied: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "permission_denied")
+        .collect();
+    assert_eq!(denied.len(), 1, "{events:#?}");
+    assert_eq!(denied[0].detail["during"], "tool.pre_exec");
+}

@@ -13,6 +13,8 @@
 //! - `recurse`: recurse without end (stack exhaustion)
 //! - `grow`: allocate until memory runs out
 //! - `stdout`: print to stdout
+//! - `secret:<KEY>`: read a secret through the host (denied unless granted);
+//!   the outcome is logged and the handler goes on
 //!
 //! Without a command it logs the point it saw and lets the event through.
 
@@ -48,6 +50,11 @@ fn probe<E: Serialize + DeserializeOwned>(point: &str, event: E) -> HookResult<E
                 {
                     set(&mut value, field, new);
                     changed = true;
+                } else if let Some(key) = other.strip_prefix("secret:") {
+                    match secrets::get(key) {
+                        Ok(_) => log::info(&format!("read secret {key}")),
+                        Err(e) => log::warn(&format!("could not read secret {key}: {e}")),
+                    }
                 } else if let Some(field) = other.strip_prefix("big:") {
                     value[field] = Value::String("x".repeat(5 << 20));
                     changed = true;
