@@ -130,7 +130,8 @@ impl PluginApi {
             .fs
             .iter()
             .filter(|(g, _)| g == "." || *g == path || path.starts_with(&format!("{g}/")))
-            .max_by_key(|(g, _)| if g == "." { 0 } else { g.len() });
+            // The longest path wins; for the same path, `rw` over `ro`.
+            .max_by_key(|(g, m)| (if g == "." { 0 } else { g.len() }, *m == FsMode::Rw));
         let Some((grant, mode)) = covering else {
             let suggest = match path.split_once('/') {
                 Some((top, _)) => top.to_owned(),
