@@ -4,7 +4,9 @@
 //! says why and how to fix it), or a package has problems, or a test run had
 //! a failing handler; 2 usage error.
 
+mod new;
 mod ops;
+mod pack;
 mod plugin;
 
 use std::path::PathBuf;
@@ -36,10 +38,10 @@ enum Command {
     /// Author and test plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
-    /// Publish a package folder into the registry (state: published).
+    /// Publish a package into the registry (state: published).
     Publish {
-        /// The package folder, or its plugin.toml.
-        #[arg(value_name = "DIR|FILE")]
+        /// A `.yoi` file from `yoi plugin pack`, a package folder, or its plugin.toml.
+        #[arg(value_name = "FILE.yoi|DIR")]
         package: PathBuf,
     },
     /// Make a version the active one of its plugin.
@@ -130,6 +132,27 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Create a plugin crate that builds and packs as generated.
+    New {
+        /// The plugin id, e.g. acme.redact; also the folder's name.
+        name: String,
+        /// A hook point to handle (repeatable), e.g. tool.pre_exec.
+        #[arg(long)]
+        hook: Vec<HookPoint>,
+        /// A tool to offer (repeatable), e.g. lookup.
+        #[arg(long)]
+        tool: Vec<String>,
+        /// Where to create it (default: ./NAME).
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
+    },
+    /// Build the component (wasm32-wasip2, release), write its digest into
+    /// plugin.toml, check everything, and write NAME-VERSION.yoi.
+    Pack {
+        /// The plugin crate (holding Cargo.toml and plugin.toml). Default: the current folder.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Validate a package: manifest, digest, and the component against the
     /// contract. Runs no plugin code. Exit 0 when clean, 1 with problems.
     Check {
@@ -140,17 +163,34 @@ enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Run one hook of a package in a local host with a payload and print the outcome.
+    /// Run one hook or tool of a package in a local host and print the
+    /// outcome, receipts and log lines. The plugin gets every capability it
+    /// requests; its files go to a temporary data root unless --data is given.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["hook", "tool"])))]
     Test {
-        /// The package folder (holding plugin.toml).
+        /// The package folder (holding plugin.toml). Default: the current folder.
+        #[arg(default_value = ".")]
         dir: PathBuf,
         /// The hook point to run, e.g. tool.pre_exec.
-        #[arg(long)]
-        hook: HookPoint,
-        /// The event as a JSON file, or `-` for standard input.
-        #[arg(long)]
-        payload: PathBuf,
-        /// Print the dispatch result as JSON.
+        #[arg(long, requires = "payload")]
+        hook: Option<HookPoint>,
+        /// The hook's event as a JSON file, or `-` for standard input.
+        #[arg(long, value_name = "FILE|-")]
+        payload: Option<PathBuf>,
+        /// The tool to call, by its name in plugin.toml (e.g. forecast).
+        #[arg(long, requires = "input")]
+        tool: Option<String>,
+        /// The tool's input as a JSON file, or `-` for standard input.
+        #[arg(long, value_name = "FILE|-")]
+        input: Option<PathBuf>,
+        /// A secret for the plugin, KEY=VALUE (repeatable). Otherwise granted
+        /// secrets are read from $YOI_SECRET_<KEY>.
+        #[arg(long, value_name = "KEY=VALUE")]
+        secret: Vec<String>,
+        /// Keep the plugin's data root in this folder (default: a temporary one).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -162,12 +202,34 @@ fn main() -> ExitCode {
     let ctx = ops::Ctx::new(cli.registry, cli.actor);
     let result = match cli.command {
         Command::Plugin(PluginCommand::Check { dir, json }) => plugin::check(&dir, json),
+        Command::Plugin(PluginCommand::New {
+            name,
+            hook,
+            tool,
+            path,
+        }) => new::new(&name, &hook, &tool, path.as_deref()),
+        Command::Plugin(PluginCommand::Pack { dir }) => pack::pack(&dir),
         Command::Plugin(PluginCommand::Test {
             dir,
             hook,
             payload,
+            tool,
+            input,
+            secret,
+            data,
             json,
-        }) => plugin::test(&dir, hook, &payload, json),
+        }) => match (hook, payload, tool, input) {
+            (Some(hook), Some(payload), _, _) => {
+                plugin::test(&dir, plugin::Run::Hook(hook, payload), &secret, data, json)
+            }
+            (_, _, Some(tool), Some(input)) => {
+                plugin::test(&dir, plugin::Run::Tool(tool, input), &secret, data, json)
+            }
+            _ => Err(ops::UsageError(
+                "give --hook POINT --payload FILE, or --tool NAME --input FILE".into(),
+            )
+            .into()),
+        },
         Command::Publish { package } => ctx.publish(&package),
         Command::Activate {
             target,

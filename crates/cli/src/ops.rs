@@ -93,15 +93,21 @@ impl Ctx {
 
     pub(crate) fn publish(&self, path: &Path) -> Result<ExitCode> {
         let dir = crate::plugin::package_dir(path);
-        let package = match Package::open(&dir, &Host::compat()) {
+        let opened = if dir.is_file() && dir.extension().is_some_and(|e| e == "yoi") {
+            Package::open_archive(&dir, &Host::compat())
+        } else {
+            Package::open(&dir, &Host::compat()).map_err(yoi_manifest::ArchiveError::Package)
+        };
+        let package = match opened {
             Ok(p) => p,
-            Err(d) => {
+            Err(yoi_manifest::ArchiveError::Package(d)) => {
                 println!("{}", d.render(false));
                 bail!(
                     "{} was not published: fix the problems above and publish again",
                     dir.display()
                 );
             }
+            Err(e) => bail!("{e}"),
         };
         let registry = self.open()?;
         let published = registry.publish(&package, &self.actor)?;

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use yoi_host::{Dispatch, HookPoint, Host, HostError, Receipt, Status};
+use yoi_host::{
+    Dispatch, EnvSecrets, HookPoint, Host, HostError, Receipt, SecretSource, Status, ToolOutcome,
+    ToolRequest, ToolStatus,
+};
 
 pub(crate) fn load(dir: &Path) -> Result<(Host, yoi_host::PluginInfo), HostError> {
     let host = Host::builder().build()?;
@@ -100,9 +103,156 @@ fn read_payload(path: &Path) -> Result<String> {
     }
 }
 
-pub(crate) fn test(dir: &Path, hook: HookPoint, payload: &Path, json: bool) -> Result<ExitCode> {
+/// What `yoi plugin test` runs.
+pub(crate) enum Run {
+    /// A hook point, with the event file.
+    Hook(HookPoint, PathBuf),
+    /// A tool (its plugin.toml name), with the input file.
+    Tool(String, PathBuf),
+}
+
+/// Secrets for a test run: `--secret KEY=VALUE`, then `$YOI_SECRET_<KEY>`.
+struct TestSecrets {
+    given: std::collections::HashMap<String, String>,
+    env: EnvSecrets,
+}
+
+impl SecretSource for TestSecrets {
+    fn get(&self, key: &str) -> Option<String> {
+        self.given.get(key).cloned().or_else(|| self.env.get(key))
+    }
+}
+
+/// A local host with the package loaded and granted everything it requests.
+fn test_host(dir: &Path, secrets: &[String], data: &Path) -> Result<(Host, yoi_host::PluginInfo)> {
+    let mut given = std::collections::HashMap::new();
+    for pair in secrets {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| crate::ops::UsageError(format!("--secret `{pair}` is not KEY=VALUE")))?;
+        given.insert(k.to_owned(), v.to_owned());
+    }
+    let host = Host::builder()
+        .data_dir(data)
+        .secrets(TestSecrets {
+            given,
+            env: EnvSecrets::new("YOI_SECRET_"),
+        })
+        .build()?;
+    let package = yoi_manifest::Package::open(dir, &Host::compat()).map_err(|diagnostics| {
+        HostError::Package {
+            dir: dir.to_path_buf(),
+            diagnostics,
+        }
+    })?;
+    let grants: Vec<String> = yoi_registry::Capability::requested_by(&package.manifest)
+        .iter()
+        .map(ToString::to_string)
+        .filter(|c| c != "log")
+        .collect();
+    let info = host.load_package_with_grants(package, &grants)?;
+    Ok((host, info))
+}
+
+pub(crate) fn test(
+    path: &Path,
+    what: Run,
+    secrets: &[String],
+    data: Option<PathBuf>,
+    json: bool,
+) -> Result<ExitCode> {
+    let dir = package_dir(path);
+    let temp;
+    let data = match data {
+        Some(d) => d,
+        None => {
+            temp = tempfile::tempdir().context("creating a temporary data root")?;
+            temp.path().to_path_buf()
+        }
+    };
+    let (host, info) = test_host(&dir, secrets, &data)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match what {
+        Run::Hook(hook, payload) => test_hook(&host, &info, hook, &payload, &runtime, json),
+        Run::Tool(tool, input) => test_tool(&host, &info, &tool, &input, &runtime, json),
+    }
+}
+
+fn test_tool(
+    host: &Host,
+    info: &yoi_host::PluginInfo,
+    tool: &str,
+    input: &Path,
+    runtime: &tokio::runtime::Runtime,
+    json: bool,
+) -> Result<ExitCode> {
+    let name = format!("{}.{tool}", info.id);
+    if !info.tools.contains(&name) {
+        anyhow::bail!(
+            "plugin {}@{} has no tool `{tool}` (its tools: {})",
+            info.id,
+            info.version,
+            if info.tools.is_empty() {
+                "none".to_owned()
+            } else {
+                info.tools
+                    .iter()
+                    .map(|t| t.rsplit('.').next().unwrap_or(t))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        );
+    }
+    let text = read_payload(input)?;
+    let input: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("the input of `{tool}` is not JSON; give a JSON object"))?;
+    let outcome = runtime.block_on(host.call_tool(ToolRequest {
+        name,
+        input,
+        call_id: "test-1".into(),
+        turn: 0,
+    }));
+    report_tool(&outcome, json)
+}
+
+fn report_tool(outcome: &ToolOutcome, json: bool) -> Result<ExitCode> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(outcome)?);
+    } else {
+        for r in &outcome.receipts {
+            print_receipt(r);
+        }
+        if let Some(run) = &outcome.run {
+            let status = serde_json::to_value(run.status)?;
+            println!(
+                "tool {}@{}: {} in {:.1} ms",
+                run.plugin,
+                run.version,
+                status.as_str().unwrap_or_default(),
+                run.duration.as_secs_f64() * 1000.0
+            );
+            print_logs(&run.logs);
+        }
+        let status = serde_json::to_value(outcome.status)?;
+        println!("status: {}", status.as_str().unwrap_or_default());
+        println!("result: {}", outcome.output);
+    }
+    let failed = !matches!(outcome.status, ToolStatus::Ok | ToolStatus::Blocked);
+    Ok(ExitCode::from(if failed { 1 } else { 0 }))
+}
+
+fn test_hook(
+    host: &Host,
+    info: &yoi_host::PluginInfo,
+    hook: HookPoint,
+    payload: &Path,
+    runtime: &tokio::runtime::Runtime,
+    json: bool,
+) -> Result<ExitCode> {
     let text = read_payload(payload)?;
-    let (host, info) = load(dir)?;
     if info.hooks.iter().all(|h| h.point != hook) {
         anyhow::bail!(
             "plugin {}@{} does not declare hook {hook} (it declares: {})",
@@ -115,10 +265,6 @@ pub(crate) fn test(dir: &Path, hook: HookPoint, payload: &Path, json: bool) -> R
                 .join(", ")
         );
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     let payload: serde_json::Value = serde_json::from_str(&text).with_context(|| {
         format!("the payload is not JSON; give the fields of a {hook} event as a JSON object (see docs/hooks.md)")
     })?;
@@ -165,7 +311,11 @@ fn print_receipt(r: &Receipt) {
     if let Some(detail) = &r.detail {
         println!("  detail: {detail}");
     }
-    for line in &r.logs {
+    print_logs(&r.logs);
+}
+
+fn print_logs(logs: &[yoi_host::LogLine]) {
+    for line in logs {
         let level = serde_json::to_value(line.level)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))

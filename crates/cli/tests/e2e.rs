@@ -364,3 +364,148 @@ fn operator_flow_publish_grant_activate_rollback_audit_clear() {
     let list = run(&["list", "--json"]);
     assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "[]");
 }
+
+/// Runs `yoi` in `dir` with the tutorial's environment; fails with its
+/// output unless it succeeds.
+fn run_in(dir: &Path, env: &[(&str, &Path)], args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_yoi"))
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
+        .env("YOI_ACTOR", "tutorial")
+        .stdin(Stdio::null())
+        .output()
+        .expect("yoi runs");
+    let all = text(&out);
+    assert!(
+        out.status.success(),
+        "`yoi {}` failed:\n{all}",
+        args.join(" ")
+    );
+    all
+}
+
+/// docs/authoring.md's tutorial, command by command, editing nothing.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn the_authoring_tutorial_works_as_written() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let home = work.path().join("registry");
+    // The generated crate builds in a target folder kept between runs.
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tutorial-target");
+    let env = [
+        ("YOI_HOME", home.as_path()),
+        ("CARGO_TARGET_DIR", target.as_path()),
+    ];
+
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/authoring.md"),
+    )
+    .expect("authoring.md");
+    let script = "yoi plugin new demo --hook tool.pre_exec\ncd demo\nyoi plugin pack\n\
+                  yoi publish demo-0.1.0.yoi\nyoi grant demo log\nyoi activate demo@0.1.0\n";
+    assert!(
+        docs.contains(script),
+        "the tutorial's commands changed; update this test"
+    );
+
+    let out = run_in(
+        work.path(),
+        &env,
+        &["plugin", "new", "demo", "--hook", "tool.pre_exec"],
+    );
+    assert!(
+        out.contains("created demo (hook tool.pre_exec) in demo"),
+        "{out}"
+    );
+    let crate_dir = work.path().join("demo");
+    for file in [
+        "Cargo.toml",
+        "plugin.toml",
+        "src/lib.rs",
+        "README.md",
+        ".gitignore",
+    ] {
+        assert!(crate_dir.join(file).is_file(), "{file} is missing");
+    }
+
+    let out = run_in(&crate_dir, &env, &["plugin", "pack"]);
+    for step in ["[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]"] {
+        assert!(out.contains(step), "pack shows its progress: {out}");
+    }
+    assert!(out.contains("packed ./demo-0.1.0.yoi"), "{out}");
+    let digest = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("digest: "))
+        .expect("pack prints the digest")
+        .to_owned();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    let manifest = std::fs::read_to_string(crate_dir.join("plugin.toml")).expect("manifest");
+    assert!(
+        manifest.contains(&format!("digest = \"{digest}\"")),
+        "{manifest}"
+    );
+    let out = run_in(&crate_dir, &env, &["plugin", "check", "."]);
+    assert!(out.contains("ok: demo@0.1.0"), "{out}");
+
+    let out = run_in(&crate_dir, &env, &["publish", "demo-0.1.0.yoi"]);
+    assert!(
+        out.contains(&format!("published demo@0.1.0 ({digest})")),
+        "{out}"
+    );
+    let out = run_in(&crate_dir, &env, &["grant", "demo", "log"]);
+    assert!(out.contains("granted log to demo"), "{out}");
+    let out = run_in(&crate_dir, &env, &["activate", "demo@0.1.0"]);
+    assert!(out.contains("activated demo@0.1.0"), "{out}");
+
+    // A host booted from that registry runs it.
+    let registry = std::sync::Arc::new(yoi_registry::Registry::open(&home).expect("registry"));
+    let host = yoi_host::Host::builder()
+        .registry(registry)
+        .build()
+        .expect("host");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let out = runtime.block_on(host.dispatch(yoi_host::ToolCall {
+        tool_name: "shell".into(),
+        input: serde_json::json!({"cmd": "ls"}),
+        call_id: "call-1".into(),
+        turn: 0,
+    }));
+    assert_eq!(out.receipts.len(), 1, "{:#?}", out.receipts);
+    let receipt = &out.receipts[0];
+    assert_eq!(receipt.plugin.as_str(), "demo");
+    assert_eq!(receipt.status, yoi_host::Status::Ok);
+    assert_eq!(receipt.logs[0].message, "tool.pre_exec");
+}
+
+/// The minimal hook plugin in docs/authoring.md is `examples/minimal`,
+/// verbatim, at most 15 lines, and it works.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn the_minimal_hook_plugin_is_short_and_works() {
+    let source = std::fs::read_to_string(example("minimal/src/lib.rs")).expect("lib.rs");
+    let lines = source.lines().count();
+    assert!(lines <= 15, "the minimal plugin is {lines} lines");
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/authoring.md"),
+    )
+    .expect("authoring.md");
+    assert!(
+        docs.contains(&format!("```rust\n{source}```")),
+        "docs/authoring.md quotes examples/minimal/src/lib.rs verbatim"
+    );
+    let out = plugin_test(
+        "minimal",
+        r#"{"tool_name": "shell", "input": {}, "call_id": "c", "turn": 0}"#,
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("result: blocked by plugin example.minimal: shell access is disabled"),
+        "{}",
+        text(&out)
+    );
+}

@@ -25,6 +25,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod archive;
 mod capability;
 mod contract;
 mod diagnostic;
@@ -36,6 +37,7 @@ mod package;
 mod tool;
 mod walk;
 
+pub use archive::{ArchiveError, MAX_ENTRIES, MAX_UNPACKED_BYTES};
 pub use capability::{
     Capabilities, FsAccess, FsMode, HostPattern, HttpsPattern, Scheme, relative_path,
     valid_secret_key,

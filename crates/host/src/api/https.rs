@@ -273,6 +273,8 @@ impl PluginApi {
         if err.is_timeout() {
             return ApiFailure::Timeout(format!("{} did not answer in time", shown(url)));
         }
+        // The client's own text would repeat the URL with its query.
+        let err = err.without_url();
         let mut why = err.to_string();
         let mut source = err.source();
         while let Some(e) = source {

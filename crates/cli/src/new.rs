@@ -1,0 +1,257 @@
+//! `yoi plugin new`: a plugin crate that builds and packs as generated.
+//!
+//! The files come from `templates/` (filled by plain `{{name}}`
+//! substitution), so what an author gets is readable in one place.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use yoi_host::HookPoint;
+
+use crate::ops::UsageError;
+
+const CARGO: &str = include_str!("../templates/Cargo.toml.tmpl");
+const MANIFEST: &str = include_str!("../templates/plugin.toml.tmpl");
+const HOOK_TOML: &str = include_str!("../templates/hook.toml.tmpl");
+const TOOL_TOML: &str = include_str!("../templates/tool.toml.tmpl");
+const LIB: &str = include_str!("../templates/lib.rs.tmpl");
+const HOOKS: &str = include_str!("../templates/hooks.rs.tmpl");
+const HOOK: &str = include_str!("../templates/hook.rs.tmpl");
+const TOOL: &str = include_str!("../templates/tool.rs.tmpl");
+const README: &str = include_str!("../templates/README.md.tmpl");
+const GITIGNORE: &str = include_str!("../templates/gitignore.tmpl");
+
+/// The PDK type of each point's event.
+fn event_type(point: HookPoint) -> Option<&'static str> {
+    Some(match point {
+        HookPoint::WorkItemPreCreate => "NewWorkItem",
+        HookPoint::WorkItemPostCreate => "CreatedWorkItem",
+        HookPoint::RunPrePrompt => "Prompt",
+        HookPoint::ModelPreCall => "ModelCall",
+        HookPoint::ModelPostCall => "ModelResponse",
+        HookPoint::ToolPreExec => "ToolCall",
+        HookPoint::ToolPostExec => "ToolResult",
+        HookPoint::ToolResultPersist => "PersistResult",
+        HookPoint::ResponsePreDeliver => "Delivery",
+        HookPoint::ResponsePostDeliver => "Delivered",
+        HookPoint::ContextPreCompact => "Compaction",
+        HookPoint::ContextPostCompact => "Compacted",
+        HookPoint::HostStart | HookPoint::HostStop => "HostInfo",
+        _ => return None,
+    })
+}
+
+fn fill(template: &str, vars: &[(&str, &str)]) -> String {
+    vars.iter().fold(template.to_owned(), |text, (k, v)| {
+        text.replace(&format!("{{{{{k}}}}}"), v)
+    })
+}
+
+/// `acme.notes-2` → `AcmeNotes2`.
+fn type_name(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut chars = p.chars();
+            chars.next().map_or_else(String::new, |c| {
+                c.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
+}
+
+/// How the generated crate depends on the PDK: `$YOI_PDK_PATH`, else this
+/// checkout's `crates/pdk` when `yoi` runs from one, else crates.io.
+fn pdk_dependency() -> String {
+    let local = std::env::var_os("YOI_PDK_PATH")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pdk");
+            here.join("Cargo.toml").is_file().then_some(here)
+        })
+        .and_then(|p| p.canonicalize().ok());
+    match local {
+        Some(path) => format!("{{ path = {:?} }}", path.display().to_string()),
+        None => format!("\"{}\"", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+pub(crate) fn new(
+    name: &str,
+    hooks: &[HookPoint],
+    tools: &[String],
+    at: Option<&Path>,
+) -> Result<ExitCode> {
+    let id = yoi_manifest::PluginId::new(name).map_err(|e| {
+        UsageError(format!(
+            "`{name}` cannot be a plugin id ({e}); use lowercase letters, digits, `.`, `_` and `-`, e.g. acme.redact"
+        ))
+    })?;
+    for tool in tools {
+        let ok = tool.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && tool.len() <= 64
+            && tool
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ok {
+            bail!(UsageError(format!(
+                "`{tool}` cannot be a tool name: use lowercase letters, digits and `_`, starting with a letter (it is also the Rust function's name)"
+            )));
+        }
+    }
+    if let Some(p) = hooks.iter().find(|p| event_type(**p).is_none()) {
+        bail!("this yoi does not know the event type of hook point {p}; update yoi");
+    }
+    let hooks: Vec<HookPoint> = if hooks.is_empty() && tools.is_empty() {
+        vec![HookPoint::ToolPreExec]
+    } else {
+        hooks.to_vec()
+    };
+    let dir = at.map_or_else(|| PathBuf::from(name), Path::to_path_buf);
+    if dir.exists()
+        && std::fs::read_dir(&dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!(UsageError(format!(
+            "{} already exists and is not empty; choose another name or folder",
+            dir.display()
+        )));
+    }
+    let crate_name = id.as_str().replace('.', "-");
+    let crate_file = crate_name.replace('-', "_");
+    let plugin_type = type_name(id.as_str());
+
+    let hook_toml: String = hooks
+        .iter()
+        .map(|p| fill(HOOK_TOML, &[("point", p.as_str())]))
+        .collect();
+    let tool_toml: String = tools
+        .iter()
+        .map(|t| fill(TOOL_TOML, &[("tool", t)]))
+        .collect();
+    let mut body = String::new();
+    let mut register = Vec::new();
+    if !hooks.is_empty() {
+        let methods: String = hooks
+            .iter()
+            .map(|p| {
+                let method = p.as_str().replace('.', "_");
+                fill(
+                    HOOK,
+                    &[
+                        ("point", p.as_str()),
+                        ("method", &method),
+                        ("event", event_type(*p).unwrap_or("HostInfo")),
+                    ],
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        body.push_str(&fill(
+            HOOKS,
+            &[("type", &plugin_type), ("methods", &methods)],
+        ));
+        let methods: Vec<String> = hooks.iter().map(|p| p.as_str().replace('.', "_")).collect();
+        register.push(format!("{plugin_type} => {}", methods.join(", ")));
+    }
+    for tool in tools {
+        body.push_str(&fill(
+            TOOL,
+            &[
+                ("tool", tool),
+                ("type", &format!("{}Input", type_name(tool))),
+            ],
+        ));
+    }
+    if !tools.is_empty() {
+        register.push(format!("tools: {}", tools.join(", ")));
+    }
+    let what: Vec<String> = hooks
+        .iter()
+        .map(|p| format!("hook {p}"))
+        .chain(tools.iter().map(|t| format!("tool {t}")))
+        .collect();
+    let test = match (hooks.first(), tools.first()) {
+        (Some(p), _) => format!("--hook {p} --payload event.json"),
+        (None, Some(t)) => format!("--tool {t} --input input.json"),
+        (None, None) => String::new(),
+    };
+
+    let files = [
+        (
+            "Cargo.toml",
+            fill(CARGO, &[("crate", &crate_name), ("pdk", &pdk_dependency())]),
+        ),
+        (
+            "plugin.toml",
+            fill(
+                MANIFEST,
+                &[
+                    ("id", id.as_str()),
+                    ("name", name),
+                    ("crate_file", &crate_file),
+                    ("hooks", &hook_toml),
+                    ("tools", &tool_toml),
+                ],
+            ),
+        ),
+        (
+            "src/lib.rs",
+            fill(
+                LIB,
+                &[
+                    ("name", name),
+                    ("body", &body),
+                    ("register", &register.join("; ")),
+                ],
+            ),
+        ),
+        (
+            "README.md",
+            fill(
+                README,
+                &[
+                    ("name", name),
+                    ("id", id.as_str()),
+                    ("what", &what.join(", ")),
+                    ("test", &test),
+                ],
+            ),
+        ),
+        (".gitignore", GITIGNORE.to_owned()),
+    ];
+    std::fs::create_dir_all(dir.join("src"))
+        .with_context(|| format!("creating {}", dir.display()))?;
+    for (file, text) in &files {
+        let path = dir.join(file);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!("created {} ({}) in {}", id, what.join(", "), dir.display());
+    for (file, _) in &files {
+        println!("  {file}");
+    }
+    println!("next: cd {} && yoi plugin pack", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_rust_types() {
+        assert_eq!(type_name("acme.notes-2"), "AcmeNotes2");
+        assert_eq!(type_name("demo"), "Demo");
+        assert_eq!(type_name("add_note"), "AddNote");
+    }
+
+    #[test]
+    fn templates_are_filled_by_name() {
+        assert_eq!(
+            fill("{{a}}-{{b}}-{{a}}", &[("a", "x"), ("b", "y")]),
+            "x-y-x"
+        );
+    }
+}
