@@ -42,6 +42,34 @@ fn event_type(point: HookPoint) -> Option<&'static str> {
     })
 }
 
+/// A sample event of `point` for `yoi plugin test`, as JSON.
+fn sample_event(point: HookPoint) -> serde_json::Value {
+    use yoi_host::*;
+    let value = match point {
+        HookPoint::WorkItemPreCreate => serde_json::to_value(NewWorkItem::default()),
+        HookPoint::WorkItemPostCreate => serde_json::to_value(CreatedWorkItem::default()),
+        HookPoint::RunPrePrompt => serde_json::to_value(Prompt::default()),
+        HookPoint::ModelPreCall => serde_json::to_value(ModelCall::default()),
+        HookPoint::ModelPostCall => serde_json::to_value(ModelResponse::default()),
+        HookPoint::ToolPreExec => serde_json::to_value(ToolCall {
+            tool_name: "shell".into(),
+            input: serde_json::json!({"cmd": "ls"}),
+            call_id: "call-1".into(),
+            turn: 0,
+        }),
+        HookPoint::ToolPostExec => serde_json::to_value(ToolResult::default()),
+        HookPoint::ToolResultPersist => serde_json::to_value(PersistResult::default()),
+        HookPoint::ResponsePreDeliver => serde_json::to_value(Delivery::default()),
+        HookPoint::ResponsePostDeliver => serde_json::to_value(Delivered::default()),
+        HookPoint::ContextPreCompact => serde_json::to_value(Compaction::default()),
+        HookPoint::ContextPostCompact => serde_json::to_value(Compacted::default()),
+        HookPoint::HostStart => serde_json::to_value(HostStart::default()),
+        HookPoint::HostStop => serde_json::to_value(HostStop::default()),
+        _ => Ok(serde_json::json!({})),
+    };
+    value.unwrap_or_default()
+}
+
 fn fill(template: &str, vars: &[(&str, &str)]) -> String {
     vars.iter().fold(template.to_owned(), |text, (k, v)| {
         text.replace(&format!("{{{{{k}}}}}"), v)
@@ -222,6 +250,18 @@ pub(crate) fn new(
         ),
         (".gitignore", GITIGNORE.to_owned()),
     ];
+    // Samples for the README's `yoi plugin test` line.
+    let mut samples = Vec::new();
+    if let Some(point) = hooks.first() {
+        samples.push((
+            "event.json",
+            serde_json::to_string_pretty(&sample_event(*point))? + "\n",
+        ));
+    }
+    if !tools.is_empty() {
+        samples.push(("input.json", "{ \"text\": \"hello\" }\n".to_owned()));
+    }
+    let files: Vec<(&str, String)> = files.into_iter().chain(samples).collect();
     std::fs::create_dir_all(dir.join("src"))
         .with_context(|| format!("creating {}", dir.display()))?;
     for (file, text) in &files {

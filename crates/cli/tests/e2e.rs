@@ -425,6 +425,7 @@ fn the_authoring_tutorial_works_as_written() {
         "src/lib.rs",
         "README.md",
         ".gitignore",
+        "event.json",
     ] {
         assert!(crate_dir.join(file).is_file(), "{file} is missing");
     }
@@ -447,6 +448,20 @@ fn the_authoring_tutorial_works_as_written() {
     );
     let out = run_in(&crate_dir, &env, &["plugin", "check", "."]);
     assert!(out.contains("ok: demo@0.1.0"), "{out}");
+    let out = run_in(
+        &crate_dir,
+        &env,
+        &[
+            "plugin",
+            "test",
+            "--hook",
+            "tool.pre_exec",
+            "--payload",
+            "event.json",
+        ],
+    );
+    assert!(out.contains("tool.pre_exec demo@0.1.0: ok"), "{out}");
+    assert!(out.contains("log info: tool.pre_exec"), "{out}");
 
     let out = run_in(&crate_dir, &env, &["publish", "demo-0.1.0.yoi"]);
     assert!(
@@ -508,4 +523,113 @@ fn the_minimal_hook_plugin_is_short_and_works() {
         "{}",
         text(&out)
     );
+}
+
+/// A generated tool plugin packs as generated, and `plugin test --tool`
+/// runs its tool; a granted plugin's files and secrets reach it in tests.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn generated_tools_pack_and_tools_run_under_plugin_test() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tutorial-target");
+    let env = [("CARGO_TARGET_DIR", target.as_path())];
+    let out = run_in(
+        work.path(),
+        &env,
+        &[
+            "plugin",
+            "new",
+            "acme.kit",
+            "--hook",
+            "tool.post_exec",
+            "--tool",
+            "lookup",
+            "--tool",
+            "find_all",
+        ],
+    );
+    assert!(
+        out.contains("created acme.kit (hook tool.post_exec, tool lookup, tool find_all)"),
+        "{out}"
+    );
+    let dir = work.path().join("acme.kit");
+    let out = run_in(&dir, &env, &["plugin", "pack"]);
+    assert!(out.contains("packed ./acme.kit-0.1.0.yoi"), "{out}");
+    let out = yoi(
+        &[
+            "plugin",
+            "test",
+            dir.to_str().expect("utf-8"),
+            "--tool",
+            "find_all",
+            "--input",
+            "-",
+        ],
+        Some(r#"{"text": "hello"}"#),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("result: find_all got: hello"),
+        "{}",
+        text(&out)
+    );
+    let out = yoi(
+        &[
+            "plugin",
+            "test",
+            dir.to_str().expect("utf-8"),
+            "--tool",
+            "lookup",
+            "--input",
+            "-",
+        ],
+        Some(r#"{"wrong": 1}"#),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("status: invalid_input"),
+        "{}",
+        text(&out)
+    );
+
+    // An example with fs and secrets: granted what it requests, in a data
+    // root of our choice.
+    let data = work.path().join("data");
+    let reach = example("hostile/reach");
+    let reach = reach.to_str().expect("utf-8");
+    let data_arg = data.to_str().expect("utf-8");
+    let out = yoi(
+        &[
+            "plugin", "test", reach, "--tool", "file", "--input", "-", "--data", data_arg,
+        ],
+        Some(r#"{"op": "write", "path": "a.txt", "data": "kept"}"#),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(data.join("hostile.reach/a.txt")).expect("written"),
+        "kept"
+    );
+    let out = yoi(
+        &[
+            "plugin",
+            "test",
+            reach,
+            "--tool",
+            "secret",
+            "--input",
+            "-",
+            "--secret",
+            "GRANTED_KEY=s3",
+            "--json",
+        ],
+        Some(r#"{"key": "GRANTED_KEY"}"#),
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["status"], "ok", "{json:#}");
+    assert_eq!(json["output"], r#"{"ok":"s3"}"#);
+    let out = yoi(
+        &["plugin", "test", reach, "--tool", "secret", "--input", "-"],
+        Some(r#"{"key": "NOT_REQUESTED"}"#),
+    );
+    assert!(text(&out).contains("permission denied"), "{}", text(&out));
 }

@@ -1,6 +1,23 @@
 /// What a hook handler decided about an event.
 ///
 /// `E` is the point's event type ([`crate::ToolCall`], [`crate::ToolResult`], ...).
+///
+/// ```
+/// use yoi_pdk::prelude::*;
+///
+/// fn decide(mut call: ToolCall) -> HookResult<ToolCall> {
+///     match call.tool_name.as_str() {
+///         "shell" => Ok(Outcome::block("no shell")),
+///         "fetch" => {
+///             call.set_input(&json::json!({"url": "https://example.com"}))?;
+///             Ok(Outcome::change(call))
+///         }
+///         _ => Ok(Outcome::Continue),
+///     }
+/// }
+/// # let call = ToolCall { tool_name: "shell".into(), input: "{}".into(), call_id: "c".into(), turn: 0 };
+/// # assert_eq!(decide(call).unwrap(), Outcome::block("no shell"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome<E> {
     /// Let the event through unchanged.
