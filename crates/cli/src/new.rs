@@ -22,52 +22,36 @@ const TOOL: &str = include_str!("../templates/tool.rs.tmpl");
 const README: &str = include_str!("../templates/README.md.tmpl");
 const GITIGNORE: &str = include_str!("../templates/gitignore.tmpl");
 
-/// The PDK type of each point's event.
-fn event_type(point: HookPoint) -> Option<&'static str> {
-    Some(match point {
-        HookPoint::WorkItemPreCreate => "NewWorkItem",
-        HookPoint::WorkItemPostCreate => "CreatedWorkItem",
-        HookPoint::RunPrePrompt => "Prompt",
-        HookPoint::ModelPreCall => "ModelCall",
-        HookPoint::ModelPostCall => "ModelResponse",
-        HookPoint::ToolPreExec => "ToolCall",
-        HookPoint::ToolPostExec => "ToolResult",
-        HookPoint::ToolResultPersist => "PersistResult",
-        HookPoint::ResponsePreDeliver => "Delivery",
-        HookPoint::ResponsePostDeliver => "Delivered",
-        HookPoint::ContextPreCompact => "Compaction",
-        HookPoint::ContextPostCompact => "Compacted",
-        HookPoint::HostStart | HookPoint::HostStop => "HostInfo",
-        _ => return None,
-    })
-}
-
-/// A sample event of `point` for `yoi plugin test`, as JSON.
-fn sample_event(point: HookPoint) -> serde_json::Value {
+/// Each point's PDK event type, and a sample event for `yoi plugin test`.
+fn point_template(point: HookPoint) -> Option<(&'static str, serde_json::Value)> {
+    use serde_json::to_value;
     use yoi_host::*;
-    let value = match point {
-        HookPoint::WorkItemPreCreate => serde_json::to_value(NewWorkItem::default()),
-        HookPoint::WorkItemPostCreate => serde_json::to_value(CreatedWorkItem::default()),
-        HookPoint::RunPrePrompt => serde_json::to_value(Prompt::default()),
-        HookPoint::ModelPreCall => serde_json::to_value(ModelCall::default()),
-        HookPoint::ModelPostCall => serde_json::to_value(ModelResponse::default()),
-        HookPoint::ToolPreExec => serde_json::to_value(ToolCall {
-            tool_name: "shell".into(),
-            input: serde_json::json!({"cmd": "ls"}),
-            call_id: "call-1".into(),
-            turn: 0,
-        }),
-        HookPoint::ToolPostExec => serde_json::to_value(ToolResult::default()),
-        HookPoint::ToolResultPersist => serde_json::to_value(PersistResult::default()),
-        HookPoint::ResponsePreDeliver => serde_json::to_value(Delivery::default()),
-        HookPoint::ResponsePostDeliver => serde_json::to_value(Delivered::default()),
-        HookPoint::ContextPreCompact => serde_json::to_value(Compaction::default()),
-        HookPoint::ContextPostCompact => serde_json::to_value(Compacted::default()),
-        HookPoint::HostStart => serde_json::to_value(HostStart::default()),
-        HookPoint::HostStop => serde_json::to_value(HostStop::default()),
-        _ => Ok(serde_json::json!({})),
+    let (event, sample) = match point {
+        HookPoint::WorkItemPreCreate => ("NewWorkItem", to_value(NewWorkItem::default())),
+        HookPoint::WorkItemPostCreate => ("CreatedWorkItem", to_value(CreatedWorkItem::default())),
+        HookPoint::RunPrePrompt => ("Prompt", to_value(Prompt::default())),
+        HookPoint::ModelPreCall => ("ModelCall", to_value(ModelCall::default())),
+        HookPoint::ModelPostCall => ("ModelResponse", to_value(ModelResponse::default())),
+        HookPoint::ToolPreExec => (
+            "ToolCall",
+            to_value(ToolCall {
+                tool_name: "shell".into(),
+                input: serde_json::json!({"cmd": "ls"}),
+                call_id: "call-1".into(),
+                turn: 0,
+            }),
+        ),
+        HookPoint::ToolPostExec => ("ToolResult", to_value(ToolResult::default())),
+        HookPoint::ToolResultPersist => ("PersistResult", to_value(PersistResult::default())),
+        HookPoint::ResponsePreDeliver => ("Delivery", to_value(Delivery::default())),
+        HookPoint::ResponsePostDeliver => ("Delivered", to_value(Delivered::default())),
+        HookPoint::ContextPreCompact => ("Compaction", to_value(Compaction::default())),
+        HookPoint::ContextPostCompact => ("Compacted", to_value(Compacted::default())),
+        HookPoint::HostStart => ("HostInfo", to_value(HostStart::default())),
+        HookPoint::HostStop => ("HostInfo", to_value(HostStop::default())),
+        _ => return None,
     };
-    value.unwrap_or_default()
+    Some((event, sample.unwrap_or_default()))
 }
 
 fn fill(template: &str, vars: &[(&str, &str)]) -> String {
@@ -128,7 +112,7 @@ pub(crate) fn new(
             )));
         }
     }
-    if let Some(p) = hooks.iter().find(|p| event_type(**p).is_none()) {
+    if let Some(p) = hooks.iter().find(|p| point_template(**p).is_none()) {
         bail!("this yoi does not know the event type of hook point {p}; update yoi");
     }
     let hooks: Vec<HookPoint> = if hooks.is_empty() && tools.is_empty() {
@@ -171,7 +155,10 @@ pub(crate) fn new(
                     &[
                         ("point", p.as_str()),
                         ("method", &method),
-                        ("event", event_type(*p).unwrap_or("HostInfo")),
+                        (
+                            "event",
+                            point_template(*p).map_or("HostInfo", |(event, _)| event),
+                        ),
                     ],
                 )
             })
@@ -255,7 +242,9 @@ pub(crate) fn new(
     if let Some(point) = hooks.first() {
         samples.push((
             "event.json",
-            serde_json::to_string_pretty(&sample_event(*point))? + "\n",
+            serde_json::to_string_pretty(
+                &point_template(*point).map(|(_, s)| s).unwrap_or_default(),
+            )? + "\n",
         ));
     }
     if !tools.is_empty() {

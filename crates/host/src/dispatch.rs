@@ -105,12 +105,14 @@ pub(crate) async fn run_chain<P: Point>(
             let event = wit.get_or_insert_with(|| data.to_wit());
             invoke(shared, plugin, limit, &HookCall::<P>(event)).await
         };
-        let run = match run {
-            Run::GuestError(message) => Run::Failed(
+        // A handler's own error is a failure like a trap, for the fail mode.
+        let answer = match run {
+            Run::Answer(outcome) => Ok(outcome),
+            Run::GuestError(message) => Err((
                 Status::Error,
                 clean(&format!("handler returned an error: {message}"), MAX_DETAIL),
-            ),
-            other => other,
+            )),
+            Run::Failed(status, why) => Err((status, why)),
         };
 
         let mut receipt = Receipt {
@@ -125,9 +127,9 @@ pub(crate) async fn run_chain<P: Point>(
             denials: record.denials,
         };
         let mut stop = false;
-        match run {
-            Run::Answer(GuestOutcome::Continue) => {}
-            Run::Answer(GuestOutcome::Change(changed)) => match data.accept_change(changed) {
+        match answer {
+            Ok(GuestOutcome::Continue) => {}
+            Ok(GuestOutcome::Change(changed)) => match data.accept_change(changed) {
                 Ok((next, fields)) => {
                     if !fields.is_empty() {
                         data = next;
@@ -140,7 +142,7 @@ pub(crate) async fn run_chain<P: Point>(
                     receipt.detail = Some(format!("{why}; the change was ignored"));
                 }
             },
-            Run::Answer(GuestOutcome::Block(reason)) if P::CAN_BLOCK => {
+            Ok(GuestOutcome::Block(reason)) if P::CAN_BLOCK => {
                 let reason = clean(&reason, MAX_DETAIL);
                 receipt.status = Status::Blocked;
                 receipt.detail = Some(reason.clone());
@@ -150,12 +152,11 @@ pub(crate) async fn run_chain<P: Point>(
                 });
                 stop = true;
             }
-            Run::Answer(GuestOutcome::Block(_)) => {
+            Ok(GuestOutcome::Block(_)) => {
                 receipt.status = Status::RejectedChange;
                 receipt.detail = Some(format!("{} may not block; the block was ignored", P::POINT));
             }
-            Run::GuestError(_) => unreachable!("turned into Failed above"),
-            Run::Failed(status, why) => {
+            Err((status, why)) => {
                 receipt.status = status;
                 receipt.detail = Some(why.clone());
                 if hook.fail == FailMode::Closed {
@@ -178,13 +179,16 @@ pub(crate) async fn run_chain<P: Point>(
         if let Some(sink) = &shared.sink {
             sink.send(event_record(&receipt, subject));
         }
-        record_denials(
-            shared,
-            &plugin.info,
-            &receipt.denials,
-            subject,
-            &P::POINT.to_string(),
-        );
+        // Most runs have no denial: no record, no allocation.
+        if !receipt.denials.is_empty() {
+            record_denials(
+                shared,
+                &plugin.info,
+                &receipt.denials,
+                subject,
+                P::POINT.as_str(),
+            );
+        }
         receipts.push(receipt);
         if stop {
             break;

@@ -276,11 +276,6 @@ impl LoadedPlugin {
         store
     }
 
-    /// The tool named `name` (not namespaced).
-    pub(crate) fn tool(&self, qualified: &str) -> Option<&PluginTool> {
-        self.tools.iter().find(|t| t.qualified == qualified)
-    }
-
     /// An idle warm instance, if one is ready.
     pub(crate) fn take_idle(&self) -> Option<Warm> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()

@@ -291,7 +291,8 @@ fn valid_native_name(name: &str) -> bool {
 /// Which tool a name refers to.
 enum Target {
     Native(Arc<NativeEntry>),
-    Plugin(Arc<LoadedPlugin>, PluginTool),
+    /// The plugin and the index of its tool.
+    Plugin(Arc<LoadedPlugin>, usize),
 }
 
 impl Host {
@@ -382,9 +383,11 @@ impl Host {
         }
         let snapshot = self.shared.snapshot.load();
         snapshot.plugins.iter().find_map(|p| {
-            p.tool(name)
+            p.tools
+                .iter()
+                .position(|t| t.qualified == name)
                 .filter(|_| dispatch::applies(p, subject))
-                .map(|t| Target::Plugin(Arc::clone(p), t.clone()))
+                .map(|i| Target::Plugin(Arc::clone(p), i))
         })
     }
 
@@ -438,23 +441,23 @@ impl Host {
         };
         let validator = match &target {
             Target::Native(n) => &n.validator,
-            Target::Plugin(_, t) => &*t.validator,
+            Target::Plugin(p, i) => &*p.tools[*i].validator,
         };
         if let Err(why) = validate(validator, &input) {
             return finish(outcome, ToolStatus::InvalidInput, why);
         }
 
-        let pre = self
-            .dispatch_maybe_for(
-                subject,
-                ToolCall {
-                    tool_name: name.clone(),
-                    input,
-                    call_id: call_id.clone(),
-                    turn,
-                },
-            )
-            .await;
+        let pre = dispatch::run_chain(
+            self,
+            subject,
+            ToolCall {
+                tool_name: name.clone(),
+                input,
+                call_id: call_id.clone(),
+                turn,
+            },
+        )
+        .await;
         outcome.receipts.extend(pre.receipts);
         if let Some(blocked) = pre.blocked {
             let output = blocked.message();
@@ -483,7 +486,8 @@ impl Host {
                     ),
                 }
             }
-            Target::Plugin(plugin, tool) => {
+            Target::Plugin(plugin, i) => {
+                let tool = &plugin.tools[*i];
                 let (status, output, run) = self
                     .run_plugin_tool(plugin, tool, &input, &call_id, subject)
                     .await;
@@ -493,43 +497,35 @@ impl Host {
         };
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
 
-        let post = self
-            .dispatch_maybe_for(
-                subject,
-                ToolResult {
-                    tool_name: name.clone(),
-                    input,
-                    output,
-                    duration_ms,
-                    turn,
-                },
-            )
-            .await;
+        let post = dispatch::run_chain(
+            self,
+            subject,
+            ToolResult {
+                tool_name: name.clone(),
+                input,
+                output,
+                duration_ms,
+                turn,
+            },
+        )
+        .await;
         outcome.receipts.extend(post.receipts);
         let output = post.data.output;
-        let persist = self
-            .dispatch_maybe_for(
-                subject,
-                PersistResult {
-                    tool_name: name.clone(),
-                    call_id,
-                    result: output.clone(),
-                },
-            )
-            .await;
+        let persist = dispatch::run_chain(
+            self,
+            subject,
+            PersistResult {
+                tool_name: name.clone(),
+                call_id,
+                result: output.clone(),
+            },
+        )
+        .await;
         outcome.receipts.extend(persist.receipts);
         outcome.status = status;
         outcome.output = output;
         outcome.persisted = persist.data.result;
         outcome
-    }
-
-    async fn dispatch_maybe_for<E: crate::Event>(
-        &self,
-        subject: Option<&str>,
-        event: E,
-    ) -> crate::Dispatch<E> {
-        dispatch::run_chain(self, subject, event).await
     }
 
     async fn run_plugin_tool(

@@ -120,12 +120,30 @@ pub(crate) struct PluginApi {
 
 impl PluginApi {
     pub(crate) fn new(manifest: &Manifest, grants: &[String], settings: ApiSettings) -> PluginApi {
-        let plugin = manifest.plugin.id.clone();
+        let requested = Capability::requested_by(manifest);
+        PluginApi::with(manifest.plugin.id.clone(), requested, grants, settings)
+    }
+
+    /// The same plugin under new grants.
+    pub(crate) fn regranted(&self, grants: &[String]) -> PluginApi {
+        PluginApi::with(
+            self.plugin.clone(),
+            self.requested.clone(),
+            grants,
+            self.settings.clone(),
+        )
+    }
+
+    fn with(
+        plugin: PluginId,
+        requested: Vec<Capability>,
+        grants: &[String],
+        settings: ApiSettings,
+    ) -> PluginApi {
         let data_root = settings
             .data_dir
             .as_ref()
             .map(|dir| dir.join(plugin.as_str()));
-        let requested = Capability::requested_by(manifest);
         PluginApi {
             grants: Grants::parse(plugin.as_str(), grants, &requested),
             requested,
@@ -133,18 +151,6 @@ impl PluginApi {
             plugin,
             settings,
             http: OnceLock::new(),
-        }
-    }
-
-    /// The same plugin under new grants.
-    pub(crate) fn regranted(&self, grants: &[String]) -> PluginApi {
-        PluginApi {
-            plugin: self.plugin.clone(),
-            grants: Grants::parse(self.plugin.as_str(), grants, &self.requested),
-            requested: self.requested.clone(),
-            settings: self.settings.clone(),
-            http: OnceLock::new(),
-            fs: fs::FsState::new(self.fs.root.clone(), self.settings.limits.fs_quota),
         }
     }
 
