@@ -4,8 +4,10 @@ wasmtime::component::bindgen!({
     path: "../../wit/0.1.0",
     world: "yoi:plugin/plugin",
     imports: {
-        // The only host call that waits: on the network.
+        // Host calls that wait: on the network, and on the filesystem
+        // (which runs on a blocking thread the deadline can abandon).
         "yoi:plugin/https.send": async,
+        "yoi:plugin/fs": async,
     },
     exports: { default: async },
 });

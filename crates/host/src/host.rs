@@ -139,6 +139,15 @@ impl HostBuilder {
         self
     }
 
+    /// Files, folders and links each plugin may keep in its data root
+    /// (default 10,000): empty files cost the disk inodes and directory
+    /// blocks that a byte quota does not see. A call that would pass it is
+    /// refused and recorded as a denial.
+    pub fn fs_entry_quota(mut self, entries: u64) -> Self {
+        self.api.limits.fs_entries = entries;
+        self
+    }
+
     /// Where plugins' granted secrets come from (`secret:KEY` grants). Without
     /// one, every secret reads as not found.
     pub fn secrets(mut self, source: impl SecretSource + 'static) -> Self {

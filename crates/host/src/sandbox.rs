@@ -271,55 +271,70 @@ impl https::Host for PluginState {
     }
 }
 
+/// Runs a filesystem call on a blocking thread. The kernel may not answer
+/// (a hung network mount, a device): the handler's host-side timer then
+/// abandons the wait and the instance, and the executor never blocks.
+async fn on_blocking_thread<T: Send + 'static>(
+    api: &Arc<PluginApi>,
+    call: impl FnOnce(&PluginApi) -> Result<T, ApiFailure> + Send + 'static,
+) -> Result<T, ApiFailure> {
+    let api = Arc::clone(api);
+    tokio::task::spawn_blocking(move || call(&api))
+        .await
+        .unwrap_or_else(|e| {
+            Err(ApiFailure::Failed(format!(
+                "the filesystem call failed: {e}"
+            )))
+        })
+}
+
+/// One `fs` import: the call runs off the executor, then settles.
+macro_rules! fs_call {
+    ($self:ident, |$api:ident| $body:expr) => {{
+        let r = on_blocking_thread(&$self.api, move |$api| $body).await;
+        $self.settle(r)
+    }};
+}
+
 impl wit_fs::Host for PluginState {
-    fn read(&mut self, path: String) -> Result<Vec<u8>, ApiError> {
-        let r = self.api.fs_read(&path);
-        self.settle(r)
+    async fn read(&mut self, path: String) -> Result<Vec<u8>, ApiError> {
+        fs_call!(self, |api| api.fs_read(&path))
     }
 
-    fn write(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
-        let r = self.api.fs_write(&path, &data, false);
-        self.settle(r)
+    async fn write(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
+        fs_call!(self, |api| api.fs_write(&path, &data, false))
     }
 
-    fn append(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
-        let r = self.api.fs_write(&path, &data, true);
-        self.settle(r)
+    async fn append(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
+        fs_call!(self, |api| api.fs_write(&path, &data, true))
     }
 
-    fn list_dir(&mut self, path: String) -> Result<Vec<Entry>, ApiError> {
-        let r = self.api.fs_list(&path);
-        self.settle(r)
+    async fn list_dir(&mut self, path: String) -> Result<Vec<Entry>, ApiError> {
+        fs_call!(self, |api| api.fs_list(&path))
     }
 
-    fn stat(&mut self, path: String) -> Result<Entry, ApiError> {
-        let r = self.api.fs_stat(&path);
-        self.settle(r)
+    async fn stat(&mut self, path: String) -> Result<Entry, ApiError> {
+        fs_call!(self, |api| api.fs_stat(&path))
     }
 
-    fn create_dir(&mut self, path: String) -> Result<(), ApiError> {
-        let r = self.api.fs_create_dir(&path);
-        self.settle(r)
+    async fn create_dir(&mut self, path: String) -> Result<(), ApiError> {
+        fs_call!(self, |api| api.fs_create_dir(&path))
     }
 
-    fn remove(&mut self, path: String) -> Result<(), ApiError> {
-        let r = self.api.fs_remove(&path);
-        self.settle(r)
+    async fn remove(&mut self, path: String) -> Result<(), ApiError> {
+        fs_call!(self, |api| api.fs_remove(&path))
     }
 
-    fn rename(&mut self, from: String, to: String) -> Result<(), ApiError> {
-        let r = self.api.fs_rename(&from, &to);
-        self.settle(r)
+    async fn rename(&mut self, from: String, to: String) -> Result<(), ApiError> {
+        fs_call!(self, |api| api.fs_rename(&from, &to))
     }
 
-    fn symlink(&mut self, target: String, link: String) -> Result<(), ApiError> {
-        let r = self.api.fs_symlink(&target, &link);
-        self.settle(r)
+    async fn symlink(&mut self, target: String, link: String) -> Result<(), ApiError> {
+        fs_call!(self, |api| api.fs_symlink(&target, &link))
     }
 
-    fn hard_link(&mut self, existing: String, link: String) -> Result<(), ApiError> {
-        let r = self.api.fs_hard_link(&existing, &link);
-        self.settle(r)
+    async fn hard_link(&mut self, existing: String, link: String) -> Result<(), ApiError> {
+        fs_call!(self, |api| api.fs_hard_link(&existing, &link))
     }
 }
 

@@ -1,19 +1,33 @@
 //! `fs`: files inside a plugin's data root, under its `fs` grants.
 //!
-//! Each grant is opened as its own capability directory (`cap-std`), and the
-//! path the plugin gives is resolved inside it: `..` and absolute paths are
-//! refused before anything is touched, and symbolic links — already there or
-//! made by the plugin, with or without a trailing slash — are followed only
-//! while they stay inside the grant's folder. `ro` grants refuse every call
-//! that writes, truncates, removes, renames or links. A byte quota covers
-//! the whole data root.
+//! The rule (docs/grants.md, "Where a call lands"): the grant that applies
+//! to a call is chosen by where the call really lands, after every symbolic
+//! link on the way has been followed, never by the text of the path. Each
+//! path is walked one component at a time from the data root, opening each
+//! folder with `O_NOFOLLOW` and resolving links by hand, so the walk knows
+//! the real location and holds a handle on the very folder the operation
+//! then runs in: a link swapped in between check and use makes the call
+//! fail, never land elsewhere. Grant paths are resolved the same way.
+//!
+//! Files are only ever opened with `O_NONBLOCK | O_NOFOLLOW` and checked on
+//! the opened handle, so a FIFO, socket or device is refused without being
+//! waited on. A write never opens an existing file for writing: it writes a
+//! new file and renames it over the old name, so a hard link to a read-only
+//! file (made before a grant was narrowed) is never written through; an
+//! append in place happens only to a file with a single name.
+//!
+//! Every call runs on a blocking thread (see `sandbox.rs`), so the host-side
+//! timer of the handler can abandon a call the kernel does not answer.
 
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use cap_std::ambient_authority;
-use cap_std::fs::{Dir, OpenOptions};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::io::Errno;
 use yoi_manifest::FsMode;
 use yoi_registry::Capability;
 
@@ -24,49 +38,176 @@ use crate::bindings::yoi::plugin::fs::{Entry, EntryKind};
 const MAX_PATH_BYTES: usize = 4096;
 /// Most entries `list` returns.
 const MAX_LIST: usize = 10_000;
+/// Most symbolic links followed while resolving one path (as Linux).
+const MAX_LINK_HOPS: usize = 40;
+/// Permissions of files and folders the host creates for a plugin.
+const FILE_MODE: u32 = 0o644;
+const DIR_MODE: u32 = 0o755;
 
 /// A plugin's data root and how much of its quota is used.
 pub(crate) struct FsState {
     pub(crate) root: Option<PathBuf>,
     quota: u64,
-    /// Bytes in the data root, counted on first use, then kept up to date by
-    /// every write; `None` when it has to be counted again.
-    usage: Mutex<Option<u64>>,
+    entry_quota: u64,
+    /// Bytes and entries in the data root, counted on first use, then kept
+    /// up to date by every change; `None` when it has to be counted again.
+    usage: Mutex<Option<Usage>>,
+}
+
+/// What a data root holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Usage {
+    /// Bytes of regular files (a file with several names counts for each).
+    pub(crate) bytes: u64,
+    /// Files, folders and links (the data root itself not included).
+    pub(crate) entries: u64,
 }
 
 impl FsState {
-    pub(crate) fn new(root: Option<PathBuf>, quota: u64) -> FsState {
+    pub(crate) fn new(root: Option<PathBuf>, quota: u64, entry_quota: u64) -> FsState {
         FsState {
             root,
             quota,
+            entry_quota,
             usage: Mutex::new(None),
         }
     }
 }
 
-/// A path resolved to the grant that covers it.
-struct Located {
-    /// The grant's folder (or, for a grant naming a file, its parent).
-    dir: Dir,
-    /// The path inside `dir`; `.` is the grant's folder itself.
-    rel: PathBuf,
-    /// The normalized path, as the plugin sees it.
-    path: String,
-    /// Whether `rel` is the granted path itself.
-    is_grant_root: bool,
-}
-
 /// What a call needs from a grant.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Need {
     Read,
     Write,
 }
 
-/// Sum of file sizes under `dir`, not following links.
-fn disk_usage(dir: &Path) -> io::Result<u64> {
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
+/// Whether the last component of a path is followed when it is a link.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Last {
+    /// Read, write, list: the call acts on what the link points to.
+    Follow,
+    /// Stat, remove, rename, making links: the call acts on the name itself.
+    Keep,
+}
+
+/// A path walked to where it really lands.
+struct Landing {
+    /// The folder the final name lives in, held open.
+    parent: OwnedFd,
+    /// The real path of `parent` from the data root.
+    parent_real: Vec<String>,
+    /// Folders that do not exist yet between `parent` and `name`.
+    missing: Vec<String>,
+    /// The final name; `None` when the path is the data root itself.
+    name: Option<String>,
+    /// Where the links followed on the way are (real paths).
+    links: Vec<String>,
+}
+
+/// A grant with its path resolved.
+struct RealGrant {
+    /// The path as granted.
+    text: String,
+    mode: FsMode,
+    /// Where it really is.
+    real: String,
+    /// Every place whose removal or replacement would change what the grant
+    /// reaches: its text path, its real path and the links on the way.
+    anchors: Vec<String>,
+}
+
+impl Landing {
+    /// The real path, `/`-joined; `.` for the data root.
+    fn real(&self) -> String {
+        let parts: Vec<&str> = self
+            .parent_real
+            .iter()
+            .chain(&self.missing)
+            .chain(&self.name)
+            .map(String::as_str)
+            .collect();
+        if parts.is_empty() {
+            ".".into()
+        } else {
+            parts.join("/")
+        }
+    }
+
+    /// The final name, or an error for a call that needs one.
+    fn name(&self, what: &str) -> Result<&str, ApiFailure> {
+        self.name
+            .as_deref()
+            .ok_or_else(|| ApiFailure::Invalid(format!("the data root itself cannot be {what}")))
+    }
+}
+
+/// A path resolved to the grant that covers where it lands.
+struct Located {
+    landing: Landing,
+    /// The path as the plugin gave it (normalized), for messages.
+    path: String,
+    /// The real path, for grant checks.
+    real: String,
+}
+
+fn errno_io(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+fn lstat(dir: impl AsFd, name: &str) -> Result<Stat, Errno> {
+    rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+}
+
+fn open_dir(dir: impl AsFd, name: &str) -> Result<OwnedFd, Errno> {
+    rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// What a file type is, in the contract's words.
+fn kind_of(ft: FileType) -> EntryKind {
+    match ft {
+        FileType::RegularFile => EntryKind::File,
+        FileType::Directory => EntryKind::Directory,
+        FileType::Symlink => EntryKind::Symlink,
+        _ => EntryKind::Other,
+    }
+}
+
+/// A special file in words, for refusals.
+fn describe(ft: FileType) -> &'static str {
+    match ft {
+        FileType::RegularFile => "a file",
+        FileType::Directory => "a folder",
+        FileType::Symlink => "a symbolic link",
+        FileType::Fifo => "a named pipe (FIFO)",
+        FileType::Socket => "a socket",
+        FileType::CharacterDevice => "a character device",
+        FileType::BlockDevice => "a block device",
+        _ => "an unknown kind of file",
+    }
+}
+
+/// Whether `grant` (a real path, `.` for the root) covers `real`.
+fn covers(grant: &str, real: &str) -> bool {
+    grant == "." || grant == real || real.starts_with(&format!("{grant}/"))
+}
+
+/// Whether `real` is a folder that holds `grant` (or is it).
+fn holds(real: &str, grant: &str) -> bool {
+    covers(real, grant)
+}
+
+/// Unique names for the files a write makes before renaming them in place.
+static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// The data root's size, not following links.
+fn disk_usage(root: &std::path::Path) -> io::Result<Usage> {
+    let mut usage = Usage::default();
+    let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
         let entries = match std::fs::read_dir(&d) {
             Ok(e) => e,
@@ -76,30 +217,39 @@ fn disk_usage(dir: &Path) -> io::Result<u64> {
         for entry in entries {
             let entry = entry?;
             let meta = entry.path().symlink_metadata()?;
+            usage.entries += 1;
             if meta.is_dir() {
                 stack.push(entry.path());
             } else if meta.is_file() {
-                total += meta.len();
+                usage.bytes += meta.len();
             }
         }
     }
-    Ok(total)
-}
-
-fn kind_of(ft: cap_std::fs::FileType) -> EntryKind {
-    if ft.is_symlink() {
-        EntryKind::Symlink
-    } else if ft.is_dir() {
-        EntryKind::Directory
-    } else {
-        EntryKind::File
-    }
+    Ok(usage)
 }
 
 impl PluginApi {
-    /// Normalizes the plugin's path and finds the most specific grant
-    /// covering it, with the mode `need` asks for.
-    fn locate(&self, raw: &str, need: Need) -> Result<Located, ApiFailure> {
+    /// Opens the data root (made on first use).
+    fn open_root(&self) -> Result<OwnedFd, ApiFailure> {
+        let root = self.fs.root.as_ref().ok_or_else(|| {
+            ApiFailure::Failed(
+                "this host has no data directory for plugins (HostBuilder::data_dir)".into(),
+            )
+        })?;
+        std::fs::create_dir_all(root)
+            .and_then(|()| {
+                rustix::fs::open(
+                    root,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(errno_io)
+            })
+            .map_err(|e| ApiFailure::Failed(format!("the plugin's data root: {e}")))
+    }
+
+    /// Checks the path's text: relative, no `..`, not too long.
+    fn normalize(&self, raw: &str) -> Result<String, ApiFailure> {
         let shown: String = raw
             .chars()
             .take(256)
@@ -110,37 +260,256 @@ impl PluginApi {
                 "the path is longer than {MAX_PATH_BYTES} bytes"
             )));
         }
-        if raw.starts_with('/') || raw.split('/').any(|part| part == "..") {
+        if raw.starts_with('/') {
             return Err(self.deny(
                 "fs",
                 shown,
-                "the path leaves the data root: paths are relative to it and may not contain `..`",
+                "the path is absolute: fs paths are relative to the plugin's data root (write `notes/a.md`, not `/notes/a.md`)",
                 None,
             ));
         }
-        let path = yoi_manifest::relative_path(raw)
-            .map_err(|why| ApiFailure::Invalid(format!("path `{shown}` {why}")))?;
+        if raw.split('/').any(|part| part == "..") {
+            return Err(self.deny(
+                "fs",
+                shown,
+                "the path climbs out with `..`: fs paths stay inside the plugin's data root",
+                None,
+            ));
+        }
+        yoi_manifest::relative_path(raw)
+            .map_err(|why| ApiFailure::Invalid(format!("path `{shown}` {why}")))
+    }
+
+    /// Walks `path` from the data root to where it lands. Links are followed
+    /// on the way (and at the end with [`Last::Follow`]); a link that climbs
+    /// above the data root or is absolute is an escape.
+    fn walk(&self, root: &OwnedFd, path: &str, last: Last) -> Result<Landing, ApiFailure> {
+        let mut pending: std::collections::VecDeque<String> = path
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .map(str::to_owned)
+            .collect();
+        let mut dirs: Vec<(OwnedFd, String)> = Vec::new();
+        let mut links = Vec::new();
+        let mut hops = 0;
+        let escape = |link: &str| {
+            self.refuse(
+                "fs",
+                path.to_owned(),
+                format!("`{path}` leads outside the plugin's data root through the link `{link}`"),
+                "symbolic links may only point inside the data root; no grant changes that",
+            )
+        };
+        let changed = |what: &str| {
+            ApiFailure::Failed(format!(
+                "`{path}` changed while it was being resolved ({what}); try again"
+            ))
+        };
+        let current = |dirs: &[(OwnedFd, String)]| -> Result<OwnedFd, ApiFailure> {
+            let fd = dirs.last().map_or(root.as_fd(), |(fd, _)| fd.as_fd());
+            fd.try_clone_to_owned()
+                .map_err(|e| ApiFailure::Failed(format!("`{path}`: {e}")))
+        };
+        while let Some(part) = pending.pop_front() {
+            if part == "." {
+                continue;
+            }
+            if part == ".." {
+                // Only link targets bring `..` here; the plugin's own text
+                // was refused before.
+                if dirs.pop().is_none() {
+                    return Err(escape(&part));
+                }
+                continue;
+            }
+            let is_last = pending.iter().all(|p| p == ".");
+            let parent = dirs.last().map_or(root.as_fd(), |(fd, _)| fd.as_fd());
+            let stat = match lstat(parent, &part) {
+                Ok(stat) => stat,
+                Err(Errno::NOENT) => {
+                    if is_last {
+                        return Ok(self.landing(
+                            current(&dirs)?,
+                            dirs,
+                            Vec::new(),
+                            Some(part),
+                            links,
+                        ));
+                    }
+                    // The rest does not exist: it lands there once made.
+                    let mut missing = vec![part];
+                    while let Some(p) = pending.pop_front() {
+                        match p.as_str() {
+                            "." => {}
+                            ".." => {
+                                return Err(ApiFailure::NotFound(format!(
+                                    "`{path}` does not exist"
+                                )));
+                            }
+                            _ => missing.push(p),
+                        }
+                    }
+                    let name = missing.pop();
+                    return Ok(self.landing(current(&dirs)?, dirs, missing, name, links));
+                }
+                Err(e) => return Err(self.io_failure(path, errno_io(e))),
+            };
+            match FileType::from_raw_mode(stat.st_mode) {
+                FileType::Symlink if !(is_last && last == Last::Keep) => {
+                    hops += 1;
+                    links.push(
+                        dirs.iter()
+                            .map(|(_, n)| n.as_str())
+                            .chain([part.as_str()])
+                            .collect::<Vec<_>>()
+                            .join("/"),
+                    );
+                    if hops > MAX_LINK_HOPS {
+                        return Err(ApiFailure::Invalid(format!(
+                            "`{path}` goes through more than {MAX_LINK_HOPS} symbolic links"
+                        )));
+                    }
+                    let target = rustix::fs::readlinkat(parent, part.as_str(), Vec::new())
+                        .map_err(|e| self.io_failure(path, errno_io(e)))?;
+                    let target = target.to_string_lossy().into_owned();
+                    if target.starts_with('/') || target.is_empty() {
+                        return Err(escape(&part));
+                    }
+                    for p in target.split('/').rev().filter(|p| !p.is_empty()) {
+                        pending.push_front(p.to_owned());
+                    }
+                }
+                FileType::Directory if !is_last => {
+                    let fd = open_dir(parent, &part).map_err(|e| match e {
+                        Errno::LOOP | Errno::NOTDIR => changed("a folder was replaced"),
+                        e => self.io_failure(path, errno_io(e)),
+                    })?;
+                    dirs.push((fd, part));
+                }
+                _ if is_last => {
+                    return Ok(self.landing(current(&dirs)?, dirs, Vec::new(), Some(part), links));
+                }
+                other => {
+                    return Err(ApiFailure::NotFound(format!(
+                        "`{path}`: `{part}` is {}, not a folder",
+                        describe(other)
+                    )));
+                }
+            }
+        }
+        // The path named a folder (or the root) and nothing follows: it
+        // lands on the last folder, as a name in its parent.
+        match dirs.pop() {
+            Some((_, name)) => {
+                Ok(self.landing(current(&dirs)?, dirs, Vec::new(), Some(name), links))
+            }
+            None => Ok(self.landing(current(&dirs)?, dirs, Vec::new(), None, links)),
+        }
+    }
+
+    fn landing(
+        &self,
+        parent: OwnedFd,
+        dirs: Vec<(OwnedFd, String)>,
+        missing: Vec<String>,
+        name: Option<String>,
+        links: Vec<String>,
+    ) -> Landing {
+        Landing {
+            parent,
+            parent_real: dirs.into_iter().map(|(_, n)| n).collect(),
+            missing,
+            name,
+            links,
+        }
+    }
+
+    /// The plugin's grants with their paths resolved to where they really
+    /// are. A missing `rw` grant folder is made (it is the plugin's to use).
+    fn real_grants(&self, root: &OwnedFd) -> Vec<RealGrant> {
+        let mut out = Vec::with_capacity(self.grants.fs.len());
+        for (grant, mode) in &self.grants.fs {
+            if grant == "." {
+                out.push(RealGrant {
+                    text: grant.clone(),
+                    mode: *mode,
+                    real: ".".into(),
+                    anchors: Vec::new(),
+                });
+                continue;
+            }
+            // A grant whose path leads outside covers nothing.
+            let Ok(landing) = self.walk(root, grant, Last::Follow) else {
+                continue;
+            };
+            if *mode == FsMode::Rw
+                && let Some(name) = &landing.name
+                && lstat(&landing.parent, name).is_err()
+            {
+                let mut made = landing.missing.clone();
+                made.push(name.clone());
+                if make_dirs(&landing.parent, &made).is_ok() {
+                    self.recount();
+                }
+            }
+            let real = landing.real();
+            let mut anchors = landing.links;
+            anchors.push(grant.clone());
+            anchors.push(real.clone());
+            out.push(RealGrant {
+                text: grant.clone(),
+                mode: *mode,
+                real,
+                anchors,
+            });
+        }
+        out
+    }
+
+    /// Walks `raw` and checks that a grant covers where it lands with the
+    /// mode `need` asks for.
+    fn locate(&self, raw: &str, need: Need, last: Last) -> Result<Located, ApiFailure> {
+        let path = self.normalize(raw)?;
+        let root = self.open_root()?;
+        let grants = self.real_grants(&root);
+        let landing = self.walk(&root, &path, last)?;
+        let real = landing.real();
         let needed_mode = if need == Need::Write {
             FsMode::Rw
         } else {
             FsMode::Ro
         };
-        let covering = self
-            .grants
-            .fs
+        let covering = grants
             .iter()
-            .filter(|(g, _)| g == "." || *g == path || path.starts_with(&format!("{g}/")))
-            // The longest path wins; for the same path, `rw` over `ro`.
-            .max_by_key(|(g, m)| (if g == "." { 0 } else { g.len() }, *m == FsMode::Rw));
-        let Some((grant, mode)) = covering else {
-            let suggest = match path.split_once('/') {
+            .filter(|g| covers(&g.real, &real))
+            // The deepest grant wins; for the same place, `rw` over `ro`.
+            .max_by_key(|g| {
+                (
+                    if g.real == "." {
+                        0
+                    } else {
+                        g.real.split('/').count()
+                    },
+                    g.mode == FsMode::Rw,
+                )
+            });
+        let via = if real == path {
+            String::new()
+        } else {
+            format!(" (it lands on `{real}`)")
+        };
+        let Some(RealGrant {
+            text: grant, mode, ..
+        }) = covering
+        else {
+            let suggest = match real.split_once('/') {
                 Some((top, _)) => top.to_owned(),
-                None => path.clone(),
+                None => real.clone(),
             };
             return Err(self.deny(
                 "fs",
                 path.clone(),
-                format!("no fs grant covers `{path}`"),
+                format!("no fs grant covers `{path}`{via}"),
                 Some(Capability::Fs {
                     path: suggest,
                     mode: needed_mode,
@@ -151,104 +520,97 @@ impl PluginApi {
             return Err(self.deny(
                 "fs",
                 path.clone(),
-                format!("`{grant}` is granted read-only; this call writes"),
+                format!("`{grant}` is granted read-only; this call writes to `{path}`{via}"),
                 Some(Capability::Fs {
                     path: grant.clone(),
                     mode: FsMode::Rw,
                 }),
             ));
         }
-        let root_path = self.fs.root.as_ref().ok_or_else(|| {
-            ApiFailure::Failed(
-                "this host has no data directory for plugins (HostBuilder::data_dir)".into(),
-            )
-        })?;
-        let io = |e: io::Error| self.io_failure(&path, e);
-        std::fs::create_dir_all(root_path).map_err(io)?;
-        let root = Dir::open_ambient_dir(root_path, ambient_authority()).map_err(io)?;
-        let rest = if grant == "." {
-            path.as_str()
-        } else {
-            path[grant.len()..].trim_start_matches('/')
-        };
-        let rest = if rest.is_empty() { "." } else { rest };
-        let located = |dir, rel: &str| Located {
-            dir,
-            rel: PathBuf::from(rel),
-            path: path.clone(),
-            is_grant_root: rest == ".",
-        };
-        if grant == "." {
-            return Ok(located(root, rest));
-        }
-        match root.metadata(grant) {
-            Ok(meta) if meta.is_file() && rest == "." => {
-                // A grant naming one file: only that file, opened from its
-                // folder.
-                let (parent, name) = grant.rsplit_once('/').unwrap_or((".", grant));
-                let dir = if parent == "." {
-                    root
+        Ok(Located {
+            landing,
+            path,
+            real,
+        })
+    }
+
+    /// Refuses to remove, move or replace a granted path or a folder that
+    /// holds one: grants are anchored by path, so moving them would carry a
+    /// read-only grant's files out from under it.
+    fn not_a_grant_anchor(&self, at: &Located, what: &str) -> Result<(), ApiFailure> {
+        let root = self.open_root()?;
+        for grant in self.real_grants(&root) {
+            if let Some(anchor) = grant.anchors.iter().find(|a| holds(&at.real, a)) {
+                let why = if &at.real == anchor {
+                    format!("`{}` is where the grant `{}` points", at.path, grant.text)
                 } else {
-                    root.open_dir(parent).map_err(io)?
+                    format!(
+                        "`{}` holds `{anchor}`, where the grant `{}` points",
+                        at.path, grant.text
+                    )
                 };
-                Ok(located(dir, name))
+                return Err(ApiFailure::Invalid(format!("{why}; it cannot be {what}")));
             }
-            Ok(meta) if meta.is_file() => Err(ApiFailure::NotFound(format!(
-                "`{grant}` is a file, so `{path}` does not exist"
-            ))),
-            Ok(_) => Ok(located(root.open_dir(grant).map_err(io)?, rest)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound && *mode == FsMode::Rw => {
-                root.create_dir_all(grant).map_err(io)?;
-                Ok(located(root.open_dir(grant).map_err(io)?, rest))
-            }
-            Err(e) => Err(io(e)),
-        }
-    }
-
-    fn io_failure(&self, path: &str, e: io::Error) -> ApiFailure {
-        match e.kind() {
-            io::ErrorKind::NotFound => ApiFailure::NotFound(format!("`{path}` does not exist")),
-            io::ErrorKind::PermissionDenied | io::ErrorKind::CrossesDevices => self.refuse(
-                "fs",
-                path,
-                format!("`{path}` leads outside its grant (through a symbolic link), or the system refused it: {e}"),
-                "symbolic links may only point inside the granted folder; no grant changes that",
-            ),
-            _ => ApiFailure::Failed(format!("`{path}`: {e}")),
-        }
-    }
-
-    fn not_on_grant_root(&self, at: &Located, what: &str) -> Result<(), ApiFailure> {
-        if at.is_grant_root {
-            return Err(ApiFailure::Invalid(format!(
-                "`{}` is the granted path itself; it cannot be {what}",
-                at.path
-            )));
         }
         Ok(())
     }
 
-    /// Accounts for a change of `add - remove` bytes; refuses it past the
-    /// quota.
-    fn reserve(&self, path: &str, add: u64, remove: u64) -> Result<(), ApiFailure> {
+    fn io_failure(&self, path: &str, e: io::Error) -> ApiFailure {
+        match e.raw_os_error().map(Errno::from_raw_os_error) {
+            Some(Errno::NOENT) => ApiFailure::NotFound(format!("`{path}` does not exist")),
+            Some(Errno::EXIST) => ApiFailure::Invalid(format!("`{path}` already exists")),
+            Some(Errno::NOTEMPTY) => {
+                ApiFailure::Invalid(format!("the folder `{path}` is not empty"))
+            }
+            Some(Errno::ISDIR) => ApiFailure::Invalid(format!("`{path}` is a folder")),
+            Some(Errno::NOTDIR) => {
+                ApiFailure::NotFound(format!("`{path}`: a part of it is not a folder"))
+            }
+            Some(Errno::LOOP) => ApiFailure::Failed(format!(
+                "`{path}` changed while it was being used (a link appeared); try again"
+            )),
+            Some(Errno::NXIO) => ApiFailure::Invalid(format!("`{path}` is not a regular file")),
+            Some(Errno::NOSPC | Errno::DQUOT) => {
+                ApiFailure::Failed(format!("`{path}`: the host's disk is full"))
+            }
+            _ => ApiFailure::Failed(format!("`{path}`: {e}")),
+        }
+    }
+
+    /// Applies a change of `add - remove` bytes and `entries` entries;
+    /// refuses it past a quota.
+    fn reserve(&self, path: &str, add: u64, remove: u64, entries: i64) -> Result<(), ApiFailure> {
         let mut usage = self.fs.usage.lock().unwrap_or_else(|p| p.into_inner());
         let current = match *usage {
-            Some(n) => n,
+            Some(u) => u,
             None => match &self.fs.root {
                 Some(root) => disk_usage(root).map_err(|e| self.io_failure(path, e))?,
-                None => 0,
+                None => Usage::default(),
             },
         };
-        let next = current.saturating_sub(remove).saturating_add(add);
-        if add > remove && next > self.fs.quota {
+        let next = Usage {
+            bytes: current.bytes.saturating_sub(remove).saturating_add(add),
+            entries: current.entries.saturating_add_signed(entries),
+        };
+        let over = if add > remove && next.bytes > self.fs.quota {
+            Some(format!(
+                "the write would bring the plugin's data to {} bytes; its quota is {} bytes",
+                next.bytes, self.fs.quota
+            ))
+        } else if entries > 0 && next.entries > self.fs.entry_quota {
+            Some(format!(
+                "the plugin would keep {} files, folders and links; its quota is {} entries",
+                next.entries, self.fs.entry_quota
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = over {
             *usage = Some(current);
             return Err(self.refuse(
                 "fs",
                 path,
-                format!(
-                    "the write would bring the plugin's data to {next} bytes; its quota is {} bytes",
-                    self.fs.quota
-                ),
+                reason,
                 "remove files the plugin no longer needs, or raise the host's quota (HostBuilder::fs_quota)",
             ));
         }
@@ -256,94 +618,235 @@ impl PluginApi {
         Ok(())
     }
 
-    /// Forgets the usage count after a failed write, so it is counted again.
+    /// Forgets the usage count after a failed change, so it is counted again.
     fn recount(&self) {
         *self.fs.usage.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    fn file_size(at: &Located) -> u64 {
-        at.dir
-            .symlink_metadata(&at.rel)
-            .ok()
-            .filter(|m| m.is_file())
-            .map_or(0, |m| m.len())
+    /// Opens the regular file at `at` for reading without blocking on it.
+    fn open_regular(&self, at: &Located) -> Result<(File, Stat), ApiFailure> {
+        let io = |e: Errno| self.io_failure(&at.path, errno_io(e));
+        let name = at.landing.name("read")?;
+        if !at.landing.missing.is_empty() {
+            return Err(ApiFailure::NotFound(format!(
+                "`{}` does not exist",
+                at.path
+            )));
+        }
+        // Refuse special files before opening them at all (opening some
+        // devices has effects), then check again on the handle.
+        let before = lstat(&at.landing.parent, name).map_err(io)?;
+        self.regular_only(at, &before)?;
+        let fd = rustix::fs::openat(
+            &at.landing.parent,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+            Mode::empty(),
+        )
+        .map_err(io)?;
+        let stat = rustix::fs::fstat(&fd).map_err(io)?;
+        self.regular_only(at, &stat)?;
+        Ok((File::from(fd), stat))
+    }
+
+    fn regular_only(&self, at: &Located, stat: &Stat) -> Result<(), ApiFailure> {
+        match FileType::from_raw_mode(stat.st_mode) {
+            FileType::RegularFile => Ok(()),
+            FileType::Directory => Err(ApiFailure::Invalid(format!("`{}` is a folder", at.path))),
+            other => Err(ApiFailure::Invalid(format!(
+                "`{}` is {}; only regular files can be read or written",
+                at.path,
+                describe(other)
+            ))),
+        }
     }
 
     pub(crate) fn fs_read(&self, path: &str) -> Result<Vec<u8>, ApiFailure> {
-        let at = self.locate(path, Need::Read)?;
-        let io = |e| self.io_failure(&at.path, e);
-        let meta = at.dir.metadata(&at.rel).map_err(io)?;
-        if meta.is_dir() {
-            return Err(ApiFailure::Invalid(format!("`{}` is a folder", at.path)));
-        }
+        let at = self.locate(path, Need::Read, Last::Follow)?;
+        let (file, stat) = self.open_regular(&at)?;
         let max = self.settings.limits.fs_read_bytes;
-        if meta.len() > max {
-            return Err(ApiFailure::TooLarge(format!(
-                "`{}` is {} bytes; reads are limited to {max}",
-                at.path,
-                meta.len()
-            )));
+        let size = u64::try_from(stat.st_size).unwrap_or(0);
+        let too_large = |n: u64| {
+            ApiFailure::TooLarge(format!(
+                "`{}` is {n} bytes; reads are limited to {max}",
+                at.path
+            ))
+        };
+        if size > max {
+            return Err(too_large(size));
         }
-        at.dir.read(&at.rel).map_err(io)
+        // The file may grow while it is read: read one byte past the limit
+        // to notice.
+        let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        file.take(max.saturating_add(1))
+            .read_to_end(&mut data)
+            .map_err(|e| self.io_failure(&at.path, e))?;
+        if data.len() as u64 > max {
+            return Err(too_large(data.len() as u64));
+        }
+        Ok(data)
+    }
+
+    /// Makes the folders a landing is missing (each must be granted `rw`,
+    /// which `locate` checked for the deepest).
+    fn make_missing(&self, at: &Located) -> Result<OwnedFd, ApiFailure> {
+        if at.landing.missing.is_empty() {
+            return at
+                .landing
+                .parent
+                .try_clone()
+                .map_err(|e| self.io_failure(&at.path, e));
+        }
+        self.reserve(&at.path, 0, 0, at.landing.missing.len() as i64)?;
+        make_dirs(&at.landing.parent, &at.landing.missing).map_err(|e| {
+            self.recount();
+            self.io_failure(&at.path, errno_io(e))
+        })
     }
 
     pub(crate) fn fs_write(&self, path: &str, data: &[u8], append: bool) -> Result<(), ApiFailure> {
-        let at = self.locate(path, Need::Write)?;
-        let io = |e| self.io_failure(&at.path, e);
-        if let Some(parent) = at.rel.parent().filter(|p| !p.as_os_str().is_empty()) {
-            // Missing folders are made; an existing one is followed (inside
-            // the grant only), so a link that leaves it is refused here.
-            match at.dir.metadata(parent) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    at.dir.create_dir_all(parent).map_err(io)?;
-                }
-                Err(e) => return Err(io(e)),
+        let at = self.locate(path, Need::Write, Last::Follow)?;
+        let name = at.landing.name("written")?.to_owned();
+        let dir = self.make_missing(&at)?;
+        let io = |e: Errno| self.io_failure(&at.path, errno_io(e));
+        let existing = match lstat(&dir, &name) {
+            Ok(stat) => {
+                self.regular_only(&at, &stat)?;
+                Some(stat)
             }
-        }
-        // An existing link at the path is followed by the write: it must
-        // resolve inside the grant.
-        if let Err(e) = at.dir.metadata(&at.rel)
-            && e.kind() != io::ErrorKind::NotFound
-        {
-            return Err(io(e));
-        }
-        let old = if append { 0 } else { Self::file_size(&at) };
-        self.reserve(&at.path, data.len() as u64, old)?;
-        let written = if append {
-            at.dir
-                .open_with(&at.rel, OpenOptions::new().append(true).create(true))
-                .and_then(|mut f| f.write_all(data))
-        } else {
-            at.dir.write(&at.rel, data)
+            Err(Errno::NOENT) => None,
+            Err(e) => return Err(io(e)),
         };
-        written.map_err(|e| {
+        let new_entry = i64::from(existing.is_none());
+        let old_size = existing.map_or(0, |s| u64::try_from(s.st_size).unwrap_or(0));
+        let shared = existing.is_some_and(|s| s.st_nlink > 1);
+
+        if append && !shared {
+            // One name only: appending in place changes nothing else.
+            self.reserve(&at.path, data.len() as u64, 0, new_entry)?;
+            let written = rustix::fs::openat(
+                &dir,
+                name.as_str(),
+                OFlags::WRONLY
+                    | OFlags::APPEND
+                    | OFlags::CREATE
+                    | OFlags::NOFOLLOW
+                    | OFlags::NONBLOCK
+                    | OFlags::CLOEXEC
+                    | OFlags::NOCTTY,
+                Mode::from_raw_mode(FILE_MODE),
+            )
+            .map_err(errno_io)
+            .and_then(|fd| {
+                let stat = rustix::fs::fstat(&fd).map_err(errno_io)?;
+                if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile
+                    || stat.st_nlink > 1
+                {
+                    // Swapped for something else since the check.
+                    return Err(io::Error::from_raw_os_error(Errno::NXIO.raw_os_error()));
+                }
+                File::from(fd).write_all(data)
+            });
+            return written.map_err(|e| {
+                self.recount();
+                self.io_failure(&at.path, e)
+            });
+        }
+
+        // A new file renamed over the old name: the old file's other names
+        // (hard links) keep the old content, and a failed write leaves the
+        // old file whole.
+        let mut content = Vec::new();
+        if append && let Some(stat) = existing {
+            let (file, _) = self.open_regular(&at)?;
+            let size = u64::try_from(stat.st_size).unwrap_or(0);
+            if size.saturating_add(data.len() as u64) > self.fs.quota {
+                return Err(self.refuse(
+                    "fs",
+                    at.path.clone(),
+                    format!("appending would make `{}` larger than the quota of {} bytes", at.path, self.fs.quota),
+                    "remove files the plugin no longer needs, or raise the host's quota (HostBuilder::fs_quota)",
+                ));
+            }
+            file.take(self.fs.quota)
+                .read_to_end(&mut content)
+                .map_err(|e| self.io_failure(&at.path, e))?;
+        }
+        content.extend_from_slice(data);
+        let removed = if shared { 0 } else { old_size };
+        self.reserve(&at.path, content.len() as u64, removed, new_entry)?;
+        let temp = format!(
+            ".{}.yoi-{}-{}",
+            name.chars().take(64).collect::<String>(),
+            std::process::id(),
+            TEMP_SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let result = rustix::fs::openat(
+            &dir,
+            temp.as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(FILE_MODE),
+        )
+        .map_err(errno_io)
+        .and_then(|fd| File::from(fd).write_all(&content))
+        .and_then(|()| {
+            rustix::fs::renameat(&dir, temp.as_str(), &dir, name.as_str()).map_err(errno_io)
+        });
+        result.map_err(|e| {
+            let _ = rustix::fs::unlinkat(&dir, temp.as_str(), AtFlags::empty());
             self.recount();
-            io(e)
+            self.io_failure(&at.path, e)
         })
     }
 
     pub(crate) fn fs_list(&self, path: &str) -> Result<Vec<Entry>, ApiFailure> {
-        let at = self.locate(path, Need::Read)?;
-        let io = |e| self.io_failure(&at.path, e);
+        let at = self.locate(path, Need::Read, Last::Follow)?;
+        let io = |e: Errno| self.io_failure(&at.path, errno_io(e));
+        if !at.landing.missing.is_empty() {
+            return Err(ApiFailure::NotFound(format!(
+                "`{}` does not exist",
+                at.path
+            )));
+        }
+        let dir = match &at.landing.name {
+            Some(name) => open_dir(&at.landing.parent, name).map_err(|e| match e {
+                Errno::NOTDIR => ApiFailure::Invalid(format!("`{}` is not a folder", at.path)),
+                e => io(e),
+            })?,
+            None => at
+                .landing
+                .parent
+                .try_clone()
+                .map_err(|e| self.io_failure(&at.path, e))?,
+        };
         let mut out = Vec::new();
-        for entry in at.dir.read_dir(&at.rel).map_err(io)? {
+        for entry in rustix::fs::Dir::read_from(&dir).map_err(io)? {
             let entry = entry.map_err(io)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == "." || name == ".." {
+                continue;
+            }
             if out.len() == MAX_LIST {
                 return Err(ApiFailure::TooLarge(format!(
                     "`{}` has more than {MAX_LIST} entries",
                     at.path
                 )));
             }
-            let kind = kind_of(entry.file_type().map_err(io)?);
-            let size = match kind {
-                EntryKind::File => entry.metadata().map(|m| m.len()).unwrap_or(0),
-                _ => 0,
+            let stat = match lstat(&dir, &name) {
+                Ok(s) => s,
+                // Removed meanwhile.
+                Err(Errno::NOENT) => continue,
+                Err(e) => return Err(io(e)),
             };
+            let kind = kind_of(FileType::from_raw_mode(stat.st_mode));
             out.push(Entry {
-                name: entry.file_name().to_string_lossy().into_owned(),
+                name,
+                size: if kind == EntryKind::File {
+                    u64::try_from(stat.st_size).unwrap_or(0)
+                } else {
+                    0
+                },
                 kind,
-                size,
             });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -351,16 +854,23 @@ impl PluginApi {
     }
 
     pub(crate) fn fs_stat(&self, path: &str) -> Result<Entry, ApiFailure> {
-        let at = self.locate(path, Need::Read)?;
-        let meta = at
-            .dir
-            .symlink_metadata(&at.rel)
-            .map_err(|e| self.io_failure(&at.path, e))?;
-        let kind = kind_of(meta.file_type());
+        let at = self.locate(path, Need::Read, Last::Keep)?;
+        let stat = match (&at.landing.name, at.landing.missing.is_empty()) {
+            (_, false) => {
+                return Err(ApiFailure::NotFound(format!(
+                    "`{}` does not exist",
+                    at.path
+                )));
+            }
+            (Some(name), true) => lstat(&at.landing.parent, name),
+            (None, true) => rustix::fs::fstat(&at.landing.parent),
+        }
+        .map_err(|e| self.io_failure(&at.path, errno_io(e)))?;
+        let kind = kind_of(FileType::from_raw_mode(stat.st_mode));
         Ok(Entry {
             name: at.path.clone(),
             size: if kind == EntryKind::File {
-                meta.len()
+                u64::try_from(stat.st_size).unwrap_or(0)
             } else {
                 0
             },
@@ -369,43 +879,87 @@ impl PluginApi {
     }
 
     pub(crate) fn fs_create_dir(&self, path: &str) -> Result<(), ApiFailure> {
-        let at = self.locate(path, Need::Write)?;
-        at.dir
-            .create_dir_all(&at.rel)
-            .map_err(|e| self.io_failure(&at.path, e))
-    }
-
-    pub(crate) fn fs_remove(&self, path: &str) -> Result<(), ApiFailure> {
-        let at = self.locate(path, Need::Write)?;
-        self.not_on_grant_root(&at, "removed")?;
-        let io = |e| self.io_failure(&at.path, e);
-        let meta = at.dir.symlink_metadata(&at.rel).map_err(io)?;
-        if meta.is_dir() {
-            at.dir.remove_dir(&at.rel).map_err(io)
-        } else {
-            at.dir.remove_file(&at.rel).map_err(io)?;
-            if meta.is_file() {
-                self.reserve(&at.path, 0, meta.len())?;
+        let at = self.locate(path, Need::Write, Last::Follow)?;
+        let Some(name) = at.landing.name.clone() else {
+            return Ok(());
+        };
+        let dir = self.make_missing(&at)?;
+        match lstat(&dir, &name) {
+            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Directory => Ok(()),
+            Ok(_) => Err(ApiFailure::Invalid(format!(
+                "`{}` exists and is not a folder",
+                at.path
+            ))),
+            Err(Errno::NOENT) => {
+                self.reserve(&at.path, 0, 0, 1)?;
+                rustix::fs::mkdirat(&dir, name.as_str(), Mode::from_raw_mode(DIR_MODE)).map_err(
+                    |e| {
+                        self.recount();
+                        self.io_failure(&at.path, errno_io(e))
+                    },
+                )
             }
-            Ok(())
+            Err(e) => Err(self.io_failure(&at.path, errno_io(e))),
         }
     }
 
+    pub(crate) fn fs_remove(&self, path: &str) -> Result<(), ApiFailure> {
+        let at = self.locate(path, Need::Write, Last::Keep)?;
+        self.not_a_grant_anchor(&at, "removed")?;
+        let name = at.landing.name("removed")?;
+        let io = |e: Errno| self.io_failure(&at.path, errno_io(e));
+        if !at.landing.missing.is_empty() {
+            return Err(ApiFailure::NotFound(format!(
+                "`{}` does not exist",
+                at.path
+            )));
+        }
+        let stat = lstat(&at.landing.parent, name).map_err(io)?;
+        let ft = FileType::from_raw_mode(stat.st_mode);
+        let flags = if ft == FileType::Directory {
+            AtFlags::REMOVEDIR
+        } else {
+            AtFlags::empty()
+        };
+        rustix::fs::unlinkat(&at.landing.parent, name, flags).map_err(io)?;
+        let bytes = if ft == FileType::RegularFile {
+            u64::try_from(stat.st_size).unwrap_or(0)
+        } else {
+            0
+        };
+        self.reserve(&at.path, 0, bytes, -1)
+    }
+
     pub(crate) fn fs_rename(&self, from: &str, to: &str) -> Result<(), ApiFailure> {
-        let src = self.locate(from, Need::Write)?;
-        let dst = self.locate(to, Need::Write)?;
-        self.not_on_grant_root(&src, "renamed")?;
-        self.not_on_grant_root(&dst, "replaced")?;
-        let replaced = Self::file_size(&dst);
-        src.dir
-            .rename(&src.rel, &dst.dir, &dst.rel)
-            .map_err(|e| self.io_failure(&src.path, e))?;
-        self.reserve(&dst.path, 0, replaced)
+        let src = self.locate(from, Need::Write, Last::Keep)?;
+        let dst = self.locate(to, Need::Write, Last::Keep)?;
+        self.not_a_grant_anchor(&src, "moved")?;
+        self.not_a_grant_anchor(&dst, "replaced")?;
+        let src_name = src.landing.name("moved")?;
+        if !src.landing.missing.is_empty() {
+            return Err(ApiFailure::NotFound(format!(
+                "`{}` does not exist",
+                src.path
+            )));
+        }
+        let dst_name = dst.landing.name("replaced")?.to_owned();
+        let dst_dir = self.make_missing(&dst)?;
+        let replaced = lstat(&dst_dir, &dst_name).ok();
+        rustix::fs::renameat(&src.landing.parent, src_name, &dst_dir, dst_name.as_str())
+            .map_err(|e| self.io_failure(&src.path, errno_io(e)))?;
+        match replaced {
+            Some(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => {
+                self.reserve(&dst.path, 0, u64::try_from(stat.st_size).unwrap_or(0), -1)
+            }
+            Some(_) => self.reserve(&dst.path, 0, 0, -1),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn fs_symlink(&self, target: &str, link: &str) -> Result<(), ApiFailure> {
-        let at = self.locate(link, Need::Write)?;
-        self.not_on_grant_root(&at, "replaced by a link")?;
+        let at = self.locate(link, Need::Write, Last::Keep)?;
+        self.not_a_grant_anchor(&at, "replaced by a link")?;
+        let name = at.landing.name("replaced by a link")?.to_owned();
         let shown: String = target
             .chars()
             .take(256)
@@ -416,43 +970,110 @@ impl PluginApi {
                 "link target `{shown}` must be a non-empty `/`-separated path"
             )));
         }
-        // Resolve the target by its text from the link's folder: it must not
-        // climb above the grant. (Following links is confined anyway; this
-        // keeps links that point outside from being made at all.)
-        let mut depth = at.rel.components().count() as i64 - 1;
-        let escapes = target.starts_with('/')
-            || target.split('/').any(|part| {
-                match part {
-                    "" | "." => {}
-                    ".." => depth -= 1,
-                    _ => depth += 1,
-                }
-                depth < 0
-            });
-        if escapes {
+        // The target, read as text from the link's real folder, must stay
+        // inside the data root and land under a grant. (Using the link is
+        // checked again where it really lands; this keeps links that point
+        // outside from being made at all.)
+        let mut at_parts: Vec<&str> = at
+            .landing
+            .parent_real
+            .iter()
+            .chain(&at.landing.missing)
+            .map(String::as_str)
+            .collect();
+        let mut escapes = target.starts_with('/');
+        for part in target.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => escapes |= at_parts.pop().is_none(),
+                p => at_parts.push(p),
+            }
+        }
+        let lands = if at_parts.is_empty() {
+            ".".to_owned()
+        } else {
+            at_parts.join("/")
+        };
+        let root = self.open_root()?;
+        let granted = self
+            .real_grants(&root)
+            .iter()
+            .any(|g| covers(&g.real, &lands));
+        if escapes || !granted {
             return Err(self.refuse(
                 "fs",
                 at.path.clone(),
-                format!("a link to `{shown}` would point outside the granted folder"),
-                "link targets must be relative and stay inside the grant; no grant changes that",
+                format!("a link to `{shown}` would point outside the plugin's granted folders"),
+                "link targets must be relative and stay inside the grants; no grant changes that",
             ));
         }
-        at.dir
-            .symlink(target, &at.rel)
-            .map_err(|e| self.io_failure(&at.path, e))
+        let dir = self.make_missing(&at)?;
+        self.reserve(&at.path, 0, 0, 1)?;
+        rustix::fs::symlinkat(target, &dir, name.as_str()).map_err(|e| {
+            self.recount();
+            self.io_failure(&at.path, errno_io(e))
+        })
     }
 
     pub(crate) fn fs_hard_link(&self, existing: &str, link: &str) -> Result<(), ApiFailure> {
-        let src = self.locate(existing, Need::Write)?;
-        let dst = self.locate(link, Need::Write)?;
-        self.not_on_grant_root(&dst, "replaced by a link")?;
-        let size = Self::file_size(&src);
-        self.reserve(&dst.path, size, 0)?;
-        src.dir
-            .hard_link(&src.rel, &dst.dir, &dst.rel)
-            .map_err(|e| {
-                self.recount();
-                self.io_failure(&src.path, e)
-            })
+        let src = self.locate(existing, Need::Write, Last::Keep)?;
+        let dst = self.locate(link, Need::Write, Last::Keep)?;
+        self.not_a_grant_anchor(&dst, "replaced by a link")?;
+        let src_name = src.landing.name("linked")?;
+        let stat = lstat(&src.landing.parent, src_name)
+            .map_err(|e| self.io_failure(&src.path, errno_io(e)))?;
+        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+            return Err(ApiFailure::Invalid(format!(
+                "`{}` is {}; only regular files can be hard-linked",
+                src.path,
+                describe(FileType::from_raw_mode(stat.st_mode))
+            )));
+        }
+        let dst_name = dst.landing.name("replaced by a link")?.to_owned();
+        let dst_dir = self.make_missing(&dst)?;
+        self.reserve(&dst.path, u64::try_from(stat.st_size).unwrap_or(0), 0, 1)?;
+        rustix::fs::linkat(
+            &src.landing.parent,
+            src_name,
+            &dst_dir,
+            dst_name.as_str(),
+            AtFlags::empty(),
+        )
+        .map_err(|e| {
+            self.recount();
+            self.io_failure(&src.path, errno_io(e))
+        })
+    }
+}
+
+/// Makes `names` as nested folders under `dir`, one at a time and without
+/// following links; returns the deepest.
+fn make_dirs(dir: &OwnedFd, names: &[String]) -> Result<OwnedFd, Errno> {
+    let mut current = dir
+        .try_clone()
+        .map_err(|e| e.raw_os_error().map_or(Errno::IO, Errno::from_raw_os_error))?;
+    for name in names {
+        match rustix::fs::mkdirat(&current, name.as_str(), Mode::from_raw_mode(DIR_MODE)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(e),
+        }
+        current = open_dir(&current, name)?;
+    }
+    Ok(current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_cover_by_whole_components() {
+        assert!(covers(".", "a/b"));
+        assert!(covers("a", "a"));
+        assert!(covers("a", "a/b"));
+        assert!(!covers("a", "ab"));
+        assert!(!covers("a/b", "a"));
+        assert!(holds("a", "a/b"));
+        assert!(!holds("a/b", "a"));
     }
 }

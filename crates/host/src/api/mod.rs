@@ -32,6 +32,8 @@ pub(crate) struct ApiLimits {
     pub(crate) http_response_bytes: usize,
     /// Bytes a plugin may keep in its data root.
     pub(crate) fs_quota: u64,
+    /// Files, folders and links a plugin may keep in its data root.
+    pub(crate) fs_entries: u64,
     /// Largest file `fs.read` returns.
     pub(crate) fs_read_bytes: u64,
 }
@@ -43,6 +45,7 @@ impl Default for ApiLimits {
             http_request_bytes: 1024 * 1024,
             http_response_bytes: 4 * 1024 * 1024,
             fs_quota: 64 * 1024 * 1024,
+            fs_entries: 10_000,
             fs_read_bytes: 16 * 1024 * 1024,
         }
     }
@@ -147,7 +150,11 @@ impl PluginApi {
         PluginApi {
             grants: Grants::parse(plugin.as_str(), grants, &requested),
             requested,
-            fs: fs::FsState::new(data_root, settings.limits.fs_quota),
+            fs: fs::FsState::new(
+                data_root,
+                settings.limits.fs_quota,
+                settings.limits.fs_entries,
+            ),
             plugin,
             settings,
             http: OnceLock::new(),

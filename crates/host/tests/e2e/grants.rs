@@ -368,8 +368,14 @@ async fn fs_stays_inside_the_grant_whatever_the_path_or_link() {
         );
     }
 
-    // Links the plugin makes must stay inside, and links inside work.
-    for target in ["../../outside", "/etc", "../private", "../notes/a.md"] {
+    // Links the plugin makes must land inside a grant, and links inside
+    // work, however their text gets there.
+    for target in [
+        "../../outside",
+        "/etc",
+        "../private",
+        "../../hostile.reach/notes",
+    ] {
         let (seen, _) = r
             .call(
                 "file",
@@ -378,17 +384,17 @@ async fn fs_stays_inside_the_grant_whatever_the_path_or_link() {
             .await;
         assert_eq!(seen["error"], "denied", "{target}: {seen:#}");
     }
-    let (seen, _) = r
-        .call(
-            "file",
-            json!({"op": "symlink", "path": "notes/alias", "to": "a.md"}),
-        )
-        .await;
-    assert_eq!(seen, json!({"ok": null}));
-    let (seen, _) = r
-        .call("file", json!({"op": "read", "path": "notes/alias"}))
-        .await;
-    assert_eq!(seen["ok"], "hi");
+    for (alias, target) in [("notes/alias", "a.md"), ("notes/round", "../notes/a.md")] {
+        let (seen, _) = r
+            .call(
+                "file",
+                json!({"op": "symlink", "path": alias, "to": target}),
+            )
+            .await;
+        assert_eq!(seen, json!({"ok": null}), "{target}");
+        let (seen, _) = r.call("file", json!({"op": "read", "path": alias})).await;
+        assert_eq!(seen["ok"], "hi");
+    }
 
     // Nothing outside changed, and nothing was pulled in.
     assert_eq!(

@@ -8,6 +8,7 @@
 //! limits and fail modes with [`probe`].
 
 mod dispatcher;
+mod fs_links;
 mod grants;
 mod hooks;
 mod hostile;

@@ -87,7 +87,8 @@ fn file(input: File) -> Result<Json<Value>, Error> {
         "append" => fs::append(path, data).map(|()| Value::Null),
         "list" => fs::list_dir(path)
             .map(|entries| entries.into_iter().map(|e| Value::from(e.name)).collect()),
-        "stat" => fs::stat(path).map(|e| json!({"name": e.name, "size": e.size})),
+        "stat" => fs::stat(path)
+            .map(|e| json!({"name": e.name, "size": e.size, "kind": kind_name(e.kind)})),
         "mkdir" => fs::create_dir(path).map(|()| Value::Null),
         "remove" => fs::remove(path).map(|()| Value::Null),
         "rename" => fs::rename(path, to).map(|()| Value::Null),
@@ -96,6 +97,15 @@ fn file(input: File) -> Result<Json<Value>, Error> {
         other => return Err(Error::new(format!("unknown op {other}"))),
     };
     report(result)
+}
+
+fn kind_name(kind: fs::EntryKind) -> &'static str {
+    match kind {
+        fs::EntryKind::File => "file",
+        fs::EntryKind::Directory => "directory",
+        fs::EntryKind::Symlink => "symlink",
+        fs::EntryKind::Other => "other",
+    }
 }
 
 fn secret(input: Secret) -> Result<Json<Value>, Error> {
