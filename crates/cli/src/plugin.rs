@@ -287,7 +287,7 @@ fn report<E: Serialize>(dispatch: &Dispatch<E>, json: bool) -> Result<ExitCode> 
     let failed = dispatch.receipts.iter().any(|r| {
         matches!(
             r.status,
-            Status::Error | Status::Timeout | Status::RejectedChange
+            Status::Error | Status::Timeout | Status::RejectedChange | Status::Busy
         )
     });
     Ok(ExitCode::from(if failed { 1 } else { 0 }))

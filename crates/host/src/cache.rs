@@ -59,8 +59,8 @@ impl CompileCache {
         &self,
         engine: &Engine,
         digest: &Digest,
-        artifact: &[u8],
-    ) -> wasmtime::Result<(Component, CacheUse)> {
+        compile: impl FnOnce() -> Result<Component, String>,
+    ) -> Result<(Component, CacheUse), String> {
         let path = self.path(digest);
         let found = match std::fs::read(&path) {
             Ok(bytes) => Some(bytes),
@@ -89,7 +89,7 @@ impl CompileCache {
                 }
             },
         };
-        let component = Component::new(engine, artifact)?;
+        let component = compile()?;
         if let Err(e) = self.store(&path, &component) {
             // A cache that cannot be written costs time, never correctness.
             tracing::warn!(path = %path.display(), error = %e, "could not write the compile cache");

@@ -2,6 +2,7 @@
 //! change and block rights, the crash guard, receipts.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -171,7 +172,7 @@ pub(crate) async fn run_chain<P: Point>(
             }
         }
         receipt.duration = t0.elapsed();
-        crash_guard(shared, plugin, &mut receipt);
+        crash_guard(shared, plugin, receipt.status, &mut receipt.detail);
         tracing::debug!(
             plugin = %receipt.plugin, point = %P::POINT, status = ?receipt.status,
             duration_ms = receipt.duration.as_secs_f64() * 1000.0, "hook handler finished"
@@ -215,16 +216,23 @@ pub(crate) fn applies(plugin: &LoadedPlugin, subject: Option<&str>) -> bool {
     }
 }
 
-/// Counts failures; when a plugin reaches the limit within the window, it is
-/// unloaded and, if it came from the registry, disabled there.
-fn crash_guard(shared: &Shared, plugin: &Arc<LoadedPlugin>, receipt: &mut Receipt) {
+/// Counts failures, whatever surface they came through (hooks, tools); when
+/// a plugin reaches the limit within the window, it is unloaded and, if it
+/// came from the registry, disabled there. `Busy` is the host's limit, not
+/// the plugin's failure, and counts for nothing.
+pub(crate) fn crash_guard(
+    shared: &Shared,
+    plugin: &Arc<LoadedPlugin>,
+    status: Status,
+    detail: &mut Option<String>,
+) {
     let limit = shared.settings.guard_failures;
     if limit == 0 {
         return;
     }
-    match receipt.status {
+    match status {
         Status::Ok | Status::Blocked => plugin.record_success(),
-        Status::RejectedChange => {}
+        Status::RejectedChange | Status::Busy => {}
         Status::Timeout | Status::Error => {
             let window = shared.settings.guard_window;
             let n = plugin.record_failure(window);
@@ -234,7 +242,7 @@ fn crash_guard(shared: &Shared, plugin: &Arc<LoadedPlugin>, receipt: &mut Receip
             let reason = format!(
                 "{n} failures within {} s (crash guard); last: {}",
                 window.as_secs(),
-                receipt.detail.as_deref().unwrap_or("unknown")
+                detail.as_deref().map_or("unknown", reason_of)
             );
             tracing::error!(plugin = %plugin.info.id, version = %plugin.info.version, "plugin unloaded: {reason}");
             let mut note = format!(
@@ -255,7 +263,7 @@ fn crash_guard(shared: &Shared, plugin: &Arc<LoadedPlugin>, receipt: &mut Receip
                     }
                 }
             }
-            let detail = receipt.detail.get_or_insert_with(String::new);
+            let detail = detail.get_or_insert_with(String::new);
             detail.push_str(&format!(" ({note})"));
         }
     }
@@ -355,6 +363,130 @@ fn event_record(receipt: &Receipt, subject: Option<&str>) -> EventRecord {
     )
 }
 
+/// Longest wasm backtrace kept in a receipt's detail, after the reason.
+const MAX_BACKTRACE: usize = 1024;
+/// Longest function name kept per backtrace frame.
+const MAX_FRAME: usize = 96;
+
+/// A trap in words: the reason first and whole (a trap code such as `call
+/// stack exhausted`, or the error's own message), then, on a line of its
+/// own, a trimmed wasm backtrace. The crash guard and `yoi list` keep only
+/// the first line.
+pub(crate) fn trap_detail(e: &wasmtime::Error) -> String {
+    let reason = match e.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => e
+            .chain()
+            .map(ToString::to_string)
+            // The backtrace is a context of its own; it comes below.
+            .filter(|c| !c.contains("wasm backtrace:"))
+            .collect::<Vec<_>>()
+            .join(": "),
+    };
+    let mut detail = clean(&format!("trapped: {reason}"), MAX_DETAIL - MAX_BACKTRACE);
+    if let Some(bt) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
+        let frames: Vec<String> = bt
+            .frames()
+            .iter()
+            .map(|f| {
+                let name = f.func_name().unwrap_or("<unnamed>");
+                clean(name, MAX_FRAME)
+            })
+            .collect();
+        if !frames.is_empty() {
+            detail.push('\n');
+            detail.push_str(&clean(
+                &format!("wasm backtrace: {}", frames.join(" <- ")),
+                MAX_BACKTRACE,
+            ));
+        }
+    }
+    detail
+}
+
+/// The first line of a detail: its reason without the backtrace.
+pub(crate) fn reason_of(detail: &str) -> &str {
+    detail.lines().next().unwrap_or_default()
+}
+
+/// Whether an instantiation failed because the pooling allocator had no
+/// free slot (the host's limit, not the plugin's fault).
+fn pool_full(e: &wasmtime::Error) -> bool {
+    e.chain()
+        .any(|c| c.is::<wasmtime::PoolConcurrencyLimitError>())
+}
+
+/// A call's place among the running calls: one permit of its plugin's and
+/// one of the host's, given back when the call ends.
+struct Slot<'a> {
+    _plugin: tokio::sync::SemaphorePermit<'a>,
+    _host: tokio::sync::SemaphorePermit<'a>,
+    pressure: &'a crate::host::PressureCounters,
+}
+
+impl<'a> Slot<'a> {
+    /// Takes a slot, waiting first come first served for at most the host's
+    /// queue wait and never past `limit`. The plugin's own permit comes
+    /// first, so a flooded plugin queues behind itself, not in front of
+    /// the others.
+    async fn take(
+        shared: &'a Shared,
+        plugin: &'a LoadedPlugin,
+        limit: Duration,
+    ) -> Result<(Slot<'a>, Duration), String> {
+        let pressure = &shared.pressure;
+        let slot = |p, h| {
+            let running = pressure.running.fetch_add(1, Ordering::Relaxed) + 1;
+            pressure.peak_running.fetch_max(running, Ordering::Relaxed);
+            Slot {
+                _plugin: p,
+                _host: h,
+                pressure,
+            }
+        };
+        // The common case: both free, no timer.
+        if let Ok(p) = plugin.calls.try_acquire() {
+            if let Ok(h) = shared.calls.try_acquire() {
+                return Ok((slot(p, h), Duration::ZERO));
+            }
+            drop(p);
+        }
+        let wait = limit.min(shared.settings.queue_wait);
+        let started = tokio::time::Instant::now();
+        let deadline = started + wait;
+        pressure.waiting.fetch_add(1, Ordering::Relaxed);
+        let plugin_permit = tokio::time::timeout_at(deadline, plugin.calls.acquire()).await;
+        let taken = match plugin_permit {
+            Ok(Ok(p)) => match tokio::time::timeout_at(deadline, shared.calls.acquire()).await {
+                Ok(Ok(h)) => Ok((slot(p, h), started.elapsed())),
+                _ => Err(format!(
+                    "not run: the host was running its limit of {} calls and none finished \
+                     within {} ms (the host's limit, not the plugin's failure; see \
+                     HostBuilder::concurrency)",
+                    shared.settings.max_calls,
+                    wait.as_millis()
+                )),
+            },
+            _ => Err(format!(
+                "not run: {} was already running its limit of {} calls and none finished \
+                 within {} ms (the host's limit, not the plugin's failure; see \
+                 HostBuilder::concurrency)",
+                plugin.info.id,
+                shared.settings.max_calls_per_plugin,
+                wait.as_millis()
+            )),
+        };
+        pressure.waiting.fetch_sub(1, Ordering::Relaxed);
+        taken
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.pressure.running.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Runs one guest call with the plugin's memory cap and `limit`, in a warm
 /// instance of the plugin when one is idle (and reuse is on), else a fresh
 /// one.
@@ -364,6 +496,15 @@ pub(crate) async fn invoke<C: GuestCall>(
     limit: Duration,
     call: &C,
 ) -> (Run<C::Out>, CallRecord) {
+    let (_slot, waited) = match Slot::take(shared, plugin, limit).await {
+        Ok(taken) => taken,
+        Err(why) => {
+            shared.pressure.busy.fetch_add(1, Ordering::Relaxed);
+            return (Run::Failed(Status::Busy, why), CallRecord::default());
+        }
+    };
+    // Waiting for the slot counts against the call's own limit.
+    let limit = limit.saturating_sub(waited);
     let reuse = shared.settings.reuse_instances;
     let (mut store, mut instance, mut guests) = match plugin.take_idle().filter(|_| reuse) {
         Some(Warm {
@@ -390,7 +531,15 @@ pub(crate) async fn invoke<C: GuestCall>(
             let inst = match instance {
                 Some(inst) => inst,
                 None => {
-                    let inst = plugin.pre.instantiate_async(&mut store).await?;
+                    let inst = match plugin.pre.instantiate_async(&mut store).await {
+                        Err(e) if pool_full(&e) => {
+                            // Idle warm instances hold pool slots: give them
+                            // back before refusing anyone.
+                            shared.evict_idle();
+                            plugin.pre.instantiate_async(&mut store).await?
+                        }
+                        other => other?,
+                    };
                     instance = Some(inst);
                     inst
                 }
@@ -414,11 +563,17 @@ pub(crate) async fn invoke<C: GuestCall>(
                 limit.as_millis()
             ),
         ),
+        Ok(Err(e)) if pool_full(&e) => Run::Failed(
+            Status::Busy,
+            "not run: the host's instance pool is full, even after evicting idle instances \
+             (the host's limit, not the plugin's failure; raise HostBuilder::pooling_allocator)"
+                .into(),
+        ),
         Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => Run::Failed(
             Status::Timeout,
             format!("stopped after its time limit of {} ms", limit.as_millis()),
         ),
-        Ok(Err(e)) => Run::Failed(Status::Error, clean(&format!("trapped: {e:#}"), MAX_DETAIL)),
+        Ok(Err(e)) => Run::Failed(Status::Error, trap_detail(&e)),
         Ok(Ok(Err(message))) => {
             healthy = true;
             Run::GuestError(message)
@@ -444,4 +599,36 @@ pub(crate) async fn invoke<C: GuestCall>(
         });
     }
     (run, CallRecord { logs, denials })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::{Engine, Instance, Module};
+
+    /// A recursion trap in a function with a 300-character name: the reason
+    /// comes first and whole, the backtrace after it, trimmed.
+    #[test]
+    fn a_trap_keeps_its_reason_first_whatever_the_backtrace() {
+        let name = "f".repeat(300);
+        let wat = format!(r#"(module (func ${name} (export "run") call ${name}))"#);
+        let engine = Engine::default();
+        let module = Module::new(&engine, wat::parse_str(&wat).unwrap()).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let run = instance
+            .get_typed_func::<(), ()>(&mut store, "run")
+            .unwrap();
+        let e = run.call(&mut store, ()).unwrap_err();
+        let detail = trap_detail(&e);
+        assert_eq!(
+            reason_of(&detail),
+            "trapped: wasm trap: call stack exhausted",
+            "{detail}"
+        );
+        assert!(detail.len() <= MAX_DETAIL, "{}", detail.len());
+        let backtrace = detail.lines().nth(1).unwrap_or_default();
+        assert!(backtrace.starts_with("wasm backtrace: fff"), "{detail}");
+        assert!(backtrace.len() <= MAX_BACKTRACE + 4);
+    }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
-use yoi_manifest::{Compat, Diagnostics, FailMode, Hook, HookPoint, Package, PluginId};
+use yoi_manifest::{CodeLimits, Compat, Diagnostics, FailMode, Hook, HookPoint, Package, PluginId};
 use yoi_registry::{Registry, Scope};
 
 use crate::CONTRACT;
@@ -21,7 +21,9 @@ use crate::cache::CompileCache;
 use crate::dispatch::run_chain;
 use crate::error::HostError;
 use crate::events::{Event, dispatch_json};
-use crate::plugin::{LoadOptions, LoadedPlugin, Origin, PluginInfo, SUPPORTED_POINTS};
+use crate::plugin::{
+    CompileBounds, LoadOptions, LoadedPlugin, Origin, PluginInfo, SUPPORTED_POINTS,
+};
 use crate::receipt::Dispatch;
 use crate::sandbox::{self, ALLOWED_IMPORTS, PluginState};
 use crate::sink::EventSink;
@@ -66,6 +68,10 @@ pub struct HostBuilder {
     pub(crate) pool: Option<u32>,
     pub(crate) api: ApiSettings,
     pub(crate) tool_timeout: Duration,
+    pub(crate) max_calls: u32,
+    pub(crate) max_calls_per_plugin: u32,
+    pub(crate) queue_wait: Duration,
+    pub(crate) compile: CompileBounds,
 }
 
 impl Default for HostBuilder {
@@ -84,6 +90,13 @@ impl Default for HostBuilder {
             pool: None,
             api: ApiSettings::default(),
             tool_timeout: Duration::from_secs(30),
+            max_calls: 64,
+            max_calls_per_plugin: 16,
+            queue_wait: Duration::from_millis(1000),
+            compile: CompileBounds {
+                limits: CodeLimits::default(),
+                timeout: Duration::from_secs(60),
+            },
         }
     }
 }
@@ -219,20 +232,61 @@ impl HostBuilder {
         self
     }
 
+    /// How many guest calls may run at once: in the whole host (default 64)
+    /// and for any one plugin (default 16). Each running call holds one
+    /// instance, which may grow to the memory limit, so the host's worst
+    /// case is about `host × memory_limit` for running calls plus the idle
+    /// warm instances (at most 8 per plugin, each under 16 MiB): with the
+    /// defaults, 64 × 64 MiB = 4 GiB plus 128 MiB per plugin
+    /// (docs/hooks.md, "Concurrency and memory"). A call beyond either
+    /// limit waits its turn, first come first served, for at most
+    /// [`HostBuilder::queue_wait`] and never past its own time limit; one
+    /// that gets no turn ends `busy`, which never counts against the plugin.
+    /// The per-plugin limit keeps one flooded plugin from taking every
+    /// slot from the others.
+    pub fn concurrency(mut self, host: u32, per_plugin: u32) -> Self {
+        self.max_calls = host.max(1);
+        self.max_calls_per_plugin = per_plugin.max(1);
+        self
+    }
+
+    /// Longest a call waits for a free slot before it ends `busy`
+    /// (default 1 s; a handler's own time limit still applies).
+    pub fn queue_wait(mut self, wait: Duration) -> Self {
+        self.queue_wait = wait;
+        self
+    }
+
+    /// Bounds on compiling a plugin: structural limits on its code, checked
+    /// by one cheap pass before the compiler runs (default
+    /// [`CodeLimits::default`], the limits every package is published
+    /// under; a host may only be stricter in effect), and the longest a
+    /// compile may take before it is given up (default 60 s). A refused
+    /// compile refuses that plugin only.
+    pub fn compile_limits(mut self, limits: CodeLimits, timeout: Duration) -> Self {
+        self.compile = CompileBounds { limits, timeout };
+        self
+    }
+
     /// Uses wasmtime's pooling allocator with room for `instances` live
     /// instances (warm ones included): memories, tables and stacks are
     /// reserved up front and recycled, which makes a fresh instance several
     /// times cheaper. The price is address space reserved at start (a few
-    /// GiB per slot, virtual, not resident) and a hard cap: a handler that
-    /// needs an instance when all slots are taken gets an `error` receipt.
-    /// Size it to at least `plugins × 8 + concurrent events`. Off by default.
+    /// GiB per slot, virtual, not resident) and a hard cap. Running calls
+    /// are kept within the pool ([`HostBuilder::concurrency`] is clamped to
+    /// it); when idle warm instances fill the rest, they are evicted before
+    /// a call is refused, and a call that still finds no slot ends `busy`,
+    /// never `error`. Off by default.
     pub fn pooling_allocator(mut self, instances: u32) -> Self {
         self.pool = Some(instances);
         self
     }
 
     /// Starts the engine, and boots from the registry if one is set.
-    pub fn build(self) -> Result<Host, HostError> {
+    pub fn build(mut self) -> Result<Host, HostError> {
+        if let Some(n) = self.pool {
+            self.max_calls = self.max_calls.min(n.max(1));
+        }
         let engine_err = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
         let mut config = Config::new();
         config
@@ -277,6 +331,7 @@ impl HostBuilder {
         if safe_mode {
             tracing::warn!("safe mode: no plugin will be loaded");
         }
+        let max_calls = self.max_calls as usize;
         let host = Host {
             shared: Arc::new(Shared {
                 engine,
@@ -290,6 +345,9 @@ impl HostBuilder {
                 settings: self,
                 safe_mode,
                 native: RwLock::new(Vec::new()),
+                calls: Arc::new(tokio::sync::Semaphore::new(max_calls)),
+                load_failures: Mutex::default(),
+                pressure: PressureCounters::default(),
             }),
         };
         if host.shared.settings.registry.is_some() {
@@ -396,6 +454,41 @@ pub(crate) struct Shared {
     pub(crate) safe_mode: bool,
     /// The embedder's own tools.
     pub(crate) native: RwLock<Vec<Arc<NativeEntry>>>,
+    /// One permit per guest call running in the whole host.
+    pub(crate) calls: Arc<tokio::sync::Semaphore>,
+    /// Recent load failures of registry plugins, for the crash guard.
+    pub(crate) load_failures:
+        Mutex<std::collections::HashMap<String, std::collections::VecDeque<std::time::Instant>>>,
+    pub(crate) pressure: PressureCounters,
+}
+
+/// Counters behind [`Host::pressure`].
+#[derive(Default)]
+pub(crate) struct PressureCounters {
+    pub(crate) running: AtomicU64,
+    pub(crate) waiting: AtomicU64,
+    pub(crate) peak_running: AtomicU64,
+    pub(crate) busy: AtomicU64,
+    pub(crate) evicted: AtomicU64,
+}
+
+/// How loaded the host is, for operators and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Pressure {
+    /// Guest calls running now.
+    pub running: u64,
+    /// Calls waiting for a slot now.
+    pub waiting: u64,
+    /// The most calls that ever ran at once.
+    pub peak_running: u64,
+    /// Calls that ended `busy`: no slot within their wait.
+    pub busy: u64,
+    /// Idle warm instances evicted to make room in the instance pool.
+    pub evicted: u64,
+    /// The host-wide limit on running calls.
+    pub limit: u64,
+    /// The per-plugin limit on running calls.
+    pub per_plugin_limit: u64,
 }
 
 impl Shared {
@@ -413,6 +506,8 @@ impl Shared {
             host_memory_limit: self.settings.memory_limit,
             api: self.settings.api.clone(),
             order: self.next_order.fetch_add(1, Ordering::Relaxed),
+            max_calls: self.settings.max_calls_per_plugin,
+            compile: self.settings.compile,
         }
     }
 }
@@ -681,6 +776,22 @@ impl Host {
         }
     }
 
+    /// How many guest calls run and wait now, the peak, and how many ended
+    /// `busy`.
+    pub fn pressure(&self) -> Pressure {
+        let p = &self.shared.pressure;
+        let s = &self.shared.settings;
+        Pressure {
+            running: p.running.load(Ordering::Relaxed),
+            waiting: p.waiting.load(Ordering::Relaxed),
+            peak_running: p.peak_running.load(Ordering::Relaxed),
+            busy: p.busy.load(Ordering::Relaxed),
+            evicted: p.evicted.load(Ordering::Relaxed),
+            limit: u64::from(s.max_calls),
+            per_plugin_limit: u64::from(s.max_calls_per_plugin),
+        }
+    }
+
     /// Receipts that could not be recorded (queue full or registry error).
     pub fn dropped_events(&self) -> u64 {
         self.shared.sink.as_ref().map_or(0, EventSink::dropped)
@@ -688,6 +799,18 @@ impl Host {
 }
 
 impl Shared {
+    /// Drops every idle warm instance in the host, to free pool slots.
+    pub(crate) fn evict_idle(&self) {
+        let n: usize = self
+            .snapshot
+            .load()
+            .plugins
+            .iter()
+            .map(|p| p.evict_idle())
+            .sum();
+        self.pressure.evicted.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
     /// Takes a plugin out of the current snapshot. With `only`, removes it
     /// only if it is still that very instance (a reload may have replaced it).
     pub(crate) fn remove(&self, plugin: &str, only: Option<&Arc<LoadedPlugin>>) -> bool {

@@ -56,14 +56,14 @@ pub use events::{
     HostStop, MAX_CHANGED_FIELD_BYTES, ModelCall, ModelResponse, NewWorkItem, PersistResult,
     Prompt, ToolCall, ToolResult,
 };
-pub use host::{Handler, Host, HostBuilder, SAFE_MODE_ENV};
+pub use host::{Handler, Host, HostBuilder, Pressure, SAFE_MODE_ENV};
 pub use plugin::{Origin, PluginInfo, SUPPORTED_POINTS};
 pub use receipt::{Blocked, Denial, Dispatch, LogLevel, LogLine, Receipt, Status};
 pub use reload::{Refusal, ReloadReport, Watcher};
 pub use tools::{
     NativeFuture, NativeTool, ToolOutcome, ToolRequest, ToolRun, ToolSource, ToolSpec, ToolStatus,
 };
-pub use yoi_manifest::{FailMode, HookPoint, PluginId};
+pub use yoi_manifest::{CodeLimits, FailMode, HookPoint, PluginId};
 pub use yoi_registry::{Registry, Rollout, Scope};
 
 /// The WIT contract this host implements.

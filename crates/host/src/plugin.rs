@@ -3,14 +3,16 @@
 //! failure record for the crash guard.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use wasmtime::component::{Component, Instance, InstancePre, Linker};
 use wasmtime::{Engine, Store};
-use yoi_manifest::{Digest, Hook, HookPoint, InputSchema, Package, PluginId};
+use yoi_manifest::{
+    CodeLimits, CodeStats, Digest, Hook, HookPoint, InputSchema, Package, PluginId,
+};
 use yoi_registry::Rollout;
 
 use crate::CONTRACT;
@@ -85,6 +87,9 @@ pub(crate) struct LoadedPlugin {
     pub(crate) memory_limit: usize,
     /// Registration order, the last tie-breaker of a chain.
     pub(crate) order: u64,
+    /// One permit per call of this plugin running now, `max_calls` in all.
+    pub(crate) calls: Arc<tokio::sync::Semaphore>,
+    max_calls: u32,
     /// Idle instances ready for the next event (when reuse is on).
     idle: Mutex<Vec<Warm>>,
     /// Recent failures, for the crash guard; `failing` lets a success skip
@@ -114,6 +119,79 @@ pub(crate) struct LoadOptions<'a> {
     pub(crate) api: ApiSettings,
     /// Registration order, the last tie-breaker of a chain.
     pub(crate) order: u64,
+    /// Most calls of this plugin running at once.
+    pub(crate) max_calls: u32,
+    /// Bounds on compiling it.
+    pub(crate) compile: CompileBounds,
+}
+
+/// What compiling one component may cost: structural limits checked before
+/// the compiler sees the bytes, and a wall-clock limit on the compile.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CompileBounds {
+    pub(crate) limits: CodeLimits,
+    pub(crate) timeout: Duration,
+}
+
+/// Compiles that ran past their time limit and still run in the
+/// background; past a few, new compiles are refused rather than piled up.
+static OVERDUE_COMPILES: AtomicUsize = AtomicUsize::new(0);
+const MAX_OVERDUE_COMPILES: usize = 2;
+
+/// Compiles `artifact` with bounded work: the code limits are checked first
+/// (one cheap pass, E0411), then the compile runs on its own thread and is
+/// given up after the timeout. Cranelift compiles each function on its own,
+/// so the limit on a function's size also bounds the compiler's memory
+/// (docs/hooks.md, "Compiling").
+pub(crate) fn compile_bounded(
+    engine: &Engine,
+    artifact: &[u8],
+    bounds: &CompileBounds,
+) -> Result<Component, String> {
+    CodeStats::measure(artifact, &bounds.limits)
+        .map_err(|why| format!("E0411 code-too-complex: the component {why}"))?;
+    if OVERDUE_COMPILES.load(Ordering::Relaxed) >= MAX_OVERDUE_COMPILES {
+        return Err(format!(
+            "{MAX_OVERDUE_COMPILES} earlier compiles overran their time limit and still run; \
+             try again once they finish"
+        ));
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    // Whether the caller gave up waiting; decided under the lock, so the
+    // overdue count is exact whichever side gets there first.
+    let gave_up = Arc::new(Mutex::new(false));
+    let engine = engine.clone();
+    let bytes = artifact.to_vec();
+    let flag = Arc::clone(&gave_up);
+    std::thread::Builder::new()
+        .name("yoi-compile".into())
+        .spawn(move || {
+            let compiled = Component::new(&engine, &bytes).map_err(|e| format!("{e:#}"));
+            let gave_up = flag.lock().unwrap_or_else(|p| p.into_inner());
+            if *gave_up {
+                OVERDUE_COMPILES.fetch_sub(1, Ordering::Relaxed);
+            } else {
+                let _ = tx.send(compiled);
+            }
+        })
+        .map_err(|e| format!("cannot start a compile thread: {e}"))?;
+    match rx.recv_timeout(bounds.timeout) {
+        Ok(compiled) => compiled,
+        Err(_) => {
+            let mut gave_up = gave_up.lock().unwrap_or_else(|p| p.into_inner());
+            // It may have finished just now.
+            if let Ok(compiled) = rx.try_recv() {
+                return compiled;
+            }
+            *gave_up = true;
+            OVERDUE_COMPILES.fetch_add(1, Ordering::Relaxed);
+            Err(format!(
+                "compiling took longer than {} s and was given up; the component is too \
+                 large to load on this host (HostBuilder::compile_limits)",
+                bounds.timeout.as_secs_f64()
+            ))
+        }
+    }
 }
 
 impl LoadedPlugin {
@@ -132,14 +210,15 @@ impl LoadedPlugin {
         let version = manifest.plugin.version.clone();
         let digest = manifest.runtime.digest;
 
+        let compile = || compile_bounded(engine, &package.artifact, &opts.compile);
         let compiled = match opts.cache {
-            Some(cache) => cache.get_or_compile(engine, &digest, &package.artifact),
-            None => Component::new(engine, &package.artifact).map(|c| (c, CacheUse::Off)),
+            Some(cache) => cache.get_or_compile(engine, &digest, compile),
+            None => compile().map(|c| (c, CacheUse::Off)),
         };
-        let (component, cache) = compiled.map_err(|e| HostError::Compile {
+        let (component, cache) = compiled.map_err(|reason| HostError::Compile {
             plugin: plugin.clone(),
             version: version.clone(),
-            reason: format!("{e:#}"),
+            reason,
         })?;
 
         let pre = linker
@@ -220,7 +299,7 @@ impl LoadedPlugin {
             exports,
             (tools, tool_exports, api),
             memory_limit,
-            opts.order,
+            (opts.order, opts.max_calls),
         ))
     }
 
@@ -231,7 +310,7 @@ impl LoadedPlugin {
         exports: HookExports,
         (tools, tool_exports, api): (Vec<PluginTool>, Option<ToolIndices>, Arc<PluginApi>),
         memory_limit: usize,
-        order: u64,
+        (order, max_calls): (u64, u32),
     ) -> LoadedPlugin {
         LoadedPlugin {
             name: Arc::from(info.id.as_str()),
@@ -243,6 +322,8 @@ impl LoadedPlugin {
             api,
             memory_limit,
             order,
+            calls: Arc::new(tokio::sync::Semaphore::new(max_calls as usize)),
+            max_calls,
             idle: Mutex::new(Vec::new()),
             failures: Mutex::new(VecDeque::new()),
             failing: AtomicBool::new(false),
@@ -262,7 +343,7 @@ impl LoadedPlugin {
             self.exports.clone(),
             (self.tools.clone(), self.tool_exports.clone(), api),
             self.memory_limit,
-            self.order,
+            (self.order, self.max_calls),
         )
     }
 
@@ -279,6 +360,11 @@ impl LoadedPlugin {
     /// An idle warm instance, if one is ready.
     pub(crate) fn take_idle(&self) -> Option<Warm> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
+    /// Drops the idle instances; returns how many.
+    pub(crate) fn evict_idle(&self) -> usize {
+        std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner())).len()
     }
 
     /// Keeps a healthy instance for the next event.

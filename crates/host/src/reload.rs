@@ -176,10 +176,17 @@ impl Shared {
             }
             match self.load_record(&registry, record, grants) {
                 Ok(plugin) => {
+                    self.load_failures
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&record.plugin);
                     report.loaded.push(plugin.info.clone());
                     next.push(Arc::new(plugin));
                 }
-                Err(reason) => {
+                Err((reason, plugins_fault)) => {
+                    if plugins_fault {
+                        self.count_load_failure(record, &reason);
+                    }
                     let kept_previous = previous.map(|p| {
                         next.push(Arc::clone(p));
                         p.info.version.to_string()
@@ -209,7 +216,8 @@ impl Shared {
         registry: &Registry,
         record: &VersionRecord,
         grants: Vec<String>,
-    ) -> Result<LoadedPlugin, String> {
+    ) -> Result<LoadedPlugin, (String, bool)> {
+        let not_its_fault = |reason: String| (reason, false);
         let compat = Host::compat();
         let name = format!("{}@{}", record.plugin, record.version);
         let render = |items| {
@@ -221,16 +229,16 @@ impl Shared {
             .to_string()
         };
         let manifest = Manifest::parse(&record.manifest)
-            .map_err(|d| format!("its stored manifest does not parse:\n{d}"))?;
+            .map_err(|d| not_its_fault(format!("its stored manifest does not parse:\n{d}")))?;
         let problems = manifest.compatibility(&compat);
         if !problems.is_empty() {
-            return Err(render(problems));
+            return Err(not_its_fault(render(problems)));
         }
         if manifest.runtime.digest.to_string() != record.digest {
-            return Err(format!(
+            return Err(not_its_fault(format!(
                 "its manifest names digest {} but the registry recorded {}; republish the package",
                 manifest.runtime.digest, record.digest
-            ));
+            )));
         }
         // Re-reads the stored artifact and checks its digest before anything
         // compiles: a changed blob is refused, not run. Bytes that match are
@@ -240,7 +248,7 @@ impl Shared {
         // hook's export is looked up before the plugin is accepted.
         let artifact = registry
             .artifact(&record.digest)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| not_its_fault(e.to_string()))?;
         let package = Package {
             dir: PathBuf::from(format!("registry:{name}")),
             manifest,
@@ -254,6 +262,57 @@ impl Shared {
             package,
             self.load_options(Origin::Registry, Some(record.rollout), grants),
         )
-        .map_err(|e| e.to_string())
+        .map_err(|e| {
+            // Code that does not compile, link or export what it declares
+            // is the plugin's failure; a compile given up for time may be
+            // the host's load, so it is not counted.
+            let fault = match &e {
+                HostError::Compile { reason, .. } => !reason.contains("was given up"),
+                HostError::Link { .. }
+                | HostError::MissingExport { .. }
+                | HostError::Tool { .. } => true,
+                _ => false,
+            };
+            (e.to_string(), fault)
+        })
+    }
+
+    /// A registry plugin's load failure counts for the crash guard like a
+    /// failed call: enough of them within the window disable it in the
+    /// registry, so a broken version stops costing every reload.
+    fn count_load_failure(&self, record: &VersionRecord, reason: &str) {
+        let limit = self.settings.guard_failures;
+        if limit == 0 {
+            return;
+        }
+        let window = self.settings.guard_window;
+        let n = {
+            let mut failures = self.load_failures.lock().unwrap_or_else(|p| p.into_inner());
+            let seen = failures.entry(record.plugin.clone()).or_default();
+            let now = std::time::Instant::now();
+            seen.retain(|t| now.duration_since(*t) <= window);
+            seen.push_back(now);
+            seen.len()
+        };
+        if n < limit as usize {
+            return;
+        }
+        let first_line = reason.lines().next().unwrap_or_default();
+        let why = format!(
+            "{n} failures within {} s (crash guard); last: failed to load {}@{}: {first_line}",
+            window.as_secs(),
+            record.plugin,
+            record.version
+        );
+        tracing::error!(plugin = %record.plugin, version = %record.version, "plugin disabled: {why}");
+        if let Some(registry) = &self.settings.registry
+            && let Err(e) = registry.auto_disable(&record.plugin, &why, &self.settings.name)
+        {
+            tracing::error!(plugin = %record.plugin, error = %e, "could not disable the plugin in the registry");
+        }
+        self.load_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&record.plugin);
     }
 }

@@ -210,6 +210,8 @@ pub enum ToolStatus {
     Error,
     /// The tool ran out of time and was stopped.
     Timeout,
+    /// The tool did not run: the host had no free slot for it in time.
+    Busy,
 }
 
 /// The record of a plugin tool's own run.
@@ -546,6 +548,11 @@ impl Host {
         let t0 = Instant::now();
         let (run, CallRecord { logs, denials }) =
             dispatch::invoke(shared, plugin, limit, &invocation).await;
+        let run_kind = match &run {
+            Run::Answer(_) => RunKind::Answer,
+            Run::GuestError(_) => RunKind::GuestError,
+            Run::Failed(..) => RunKind::Failed,
+        };
         let (status, detail, output) = match run {
             Run::Answer(text) if text.len() > MAX_CHANGED_FIELD_BYTES => {
                 let why = format!(
@@ -568,10 +575,10 @@ impl Host {
                 )
             }
             Run::Failed(status, why) => {
-                let tool_status = if status == Status::Timeout {
-                    ToolStatus::Timeout
-                } else {
-                    ToolStatus::Error
+                let tool_status = match status {
+                    Status::Timeout => ToolStatus::Timeout,
+                    Status::Busy => ToolStatus::Busy,
+                    _ => ToolStatus::Error,
                 };
                 (
                     status,
@@ -580,6 +587,14 @@ impl Host {
                 )
             }
         };
+        // A tool's own error is an answer for the model; a trap, a timeout
+        // or an oversized result is a failure of the plugin.
+        let mut detail = detail;
+        let guard_status = match run_kind {
+            RunKind::Answer | RunKind::Failed => status,
+            RunKind::GuestError => Status::RejectedChange,
+        };
+        dispatch::crash_guard(shared, plugin, guard_status, &mut detail);
         let run = ToolRun {
             plugin: plugin.info.id.clone(),
             version: plugin.info.version.clone(),
@@ -592,6 +607,13 @@ impl Host {
         dispatch::record_tool_run(shared, plugin, &tool.qualified, &run, subject);
         (output.0, output.1, run)
     }
+}
+
+/// How a tool's guest call ended, for the crash guard.
+enum RunKind {
+    Answer,
+    GuestError,
+    Failed,
 }
 
 #[cfg(test)]

@@ -99,6 +99,10 @@ codes! {
     ToolNotExported = "E0409", "tool-not-exported";
     /// The component exports tools, but the manifest declares none.
     ToolsNotDeclared = "E0410", "tools-not-declared";
+    /// A function of the component is too large or too deeply nested to
+    /// compile in bounded time and memory (docs/diagnostics.md lists the
+    /// limits).
+    CodeTooComplex = "E0411", "code-too-complex";
     /// A tool name breaks the naming rule.
     ToolName = "E0501", "tool-name";
     /// A tool's description is missing or empty.

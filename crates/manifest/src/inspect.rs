@@ -75,6 +75,8 @@ pub fn summarize(bytes: &[u8]) -> Result<ComponentSummary, (Code, String)> {
             _ => {}
         }
     }
+    crate::code::CodeStats::measure(bytes, &crate::code::CodeLimits::default())
+        .map_err(|why| (Code::CodeTooComplex, why))?;
     Ok(summary)
 }
 
@@ -87,13 +89,15 @@ pub fn inspect(manifest: &Manifest, bytes: &[u8], host: &Compat) -> Vec<Diagnost
     let summary = match summarize(bytes) {
         Ok(s) => s,
         Err((code, why)) => {
-            return vec![Diagnostic::new(
-                code,
-                "runtime.artifact",
-                format!("`{artifact}` {why}"),
-                "build the plugin with yoi-pdk: `cargo build --target wasm32-wasip2 --release` emits a component",
-            )
-            .at(at("runtime.artifact"))];
+            let fix = if code == Code::CodeTooComplex {
+                "split the function, or turn deep nesting into a table or a loop; every host compiles the plugins it loads, and these limits keep that bounded"
+            } else {
+                "build the plugin with yoi-pdk: `cargo build --target wasm32-wasip2 --release` emits a component"
+            };
+            return vec![
+                Diagnostic::new(code, "runtime.artifact", format!("`{artifact}` {why}"), fix)
+                    .at(at("runtime.artifact")),
+            ];
         }
     };
     let declared = &manifest.plugin.contract;

@@ -27,6 +27,7 @@
 
 mod archive;
 mod capability;
+mod code;
 mod contract;
 mod diagnostic;
 mod digest;
@@ -42,6 +43,7 @@ pub use capability::{
     Capabilities, FsAccess, FsMode, HostPattern, HttpsPattern, Scheme, relative_path,
     valid_secret_key,
 };
+pub use code::{CodeLimits, CodeStats};
 pub use contract::{Compat, ContractVersion};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Span};
 pub use digest::Digest;

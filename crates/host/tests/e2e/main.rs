@@ -7,9 +7,11 @@
 //! event's text; tests package it under different ids, priorities, time
 //! limits and fail modes with [`probe`].
 
+mod concurrency;
 mod dispatcher;
 mod fs_links;
 mod grants;
+mod guard;
 mod hooks;
 mod hostile;
 mod lifecycle;

@@ -13,6 +13,9 @@
 //! - `recurse`: recurse without end (stack exhaustion)
 //! - `grow`: allocate until memory runs out
 //! - `stdout`: print to stdout
+//! - `alloc:<MiB>`: hold that much memory, touched, until the call ends
+//! - `spin:<n>`: stay busy for `n` loop iterations (guests have no clock)
+//! - `yield:<n>`: make `n` fs calls, each a wait on the host
 //! - `secret:<KEY>`: read a secret through the host (denied unless granted);
 //!   the outcome is logged and the handler goes on
 //!
@@ -31,6 +34,7 @@ fn probe<E: Serialize + DeserializeOwned>(point: &str, event: E) -> HookResult<E
     collect(&value, &mut commands);
     log::write(log::Level::Info, "probe saw an event", &[("point", point)]);
     let mut changed = false;
+    let mut kept: Vec<Vec<u8>> = Vec::new();
     for command in commands {
         match command.as_str() {
             "block" => return Ok(Outcome::block(format!("probe blocked {point}"))),
@@ -54,6 +58,26 @@ fn probe<E: Serialize + DeserializeOwned>(point: &str, event: E) -> HookResult<E
                     match secrets::get(key) {
                         Ok(_) => log::info(&format!("read secret {key}")),
                         Err(e) => log::warn(&format!("could not read secret {key}: {e}")),
+                    }
+                } else if let Some(mb) = other.strip_prefix("alloc:") {
+                    // Holds `mb` MiB, touched, for the rest of the call.
+                    let mut held = vec![0u8; mb.trim().parse::<usize>().unwrap_or(0) << 20];
+                    for page in held.chunks_mut(4096) {
+                        page[0] = 1;
+                    }
+                    std::hint::black_box(&held);
+                    kept.push(held);
+                } else if let Some(n) = other.strip_prefix("yield:") {
+                    // `n` host round trips (an fs stat of a missing path),
+                    // each letting other calls run meanwhile.
+                    for _ in 0..n.trim().parse::<u32>().unwrap_or(0) {
+                        let _ = fs::stat("probe-yield");
+                    }
+                } else if let Some(n) = other.strip_prefix("spin:") {
+                    // Busy for `n` iterations (the guest has no clock).
+                    let mut x = 0u64;
+                    for i in 0..n.trim().parse::<u64>().unwrap_or(0) {
+                        x = std::hint::black_box(x.wrapping_add(i));
                     }
                 } else if let Some(field) = other.strip_prefix("big:") {
                     value[field] = Value::String("x".repeat(5 << 20));

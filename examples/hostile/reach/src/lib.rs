@@ -112,4 +112,12 @@ fn secret(input: Secret) -> Result<Json<Value>, Error> {
     report(secrets::get(&input.key).map(Value::from))
 }
 
-yoi_pdk::register!(tools: fetch, file, secret);
+#[derive(Deserialize)]
+struct Crash {}
+
+/// Traps on purpose, for the crash guard's tests.
+fn crash(_: Crash) -> Result<String, Error> {
+    panic!("reach crashed on purpose")
+}
+
+yoi_pdk::register!(tools: fetch, file, secret, crash);

@@ -1,0 +1,131 @@
+//! Many calls at once: the host runs at most its limits of calls, per
+//! plugin and in all, makes the rest wait their turn for a bounded time and
+//! answers `busy` when the wait runs out. `busy` is the host's limit, not
+//! the plugin's failure: the crash guard never counts it, so neither the
+//! flooded plugin nor a fail-closed guard beside it is unloaded.
+
+use std::time::Duration;
+
+use serde_json::json;
+use yoi_host::{Host, Status};
+
+use super::{Probe, builder, call, example, load_all, probe, receipt_of};
+
+/// 30 MiB held across host round trips (each lets other calls start), as a
+/// plugin waiting on the network or the disk would.
+const HEAVY: &str = "fetch #probe:alloc:30 #probe:yield:40 #probe:spin:1000000";
+
+/// Peak resident memory of this test process, in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Sends `n` heavy dispatches at once and returns (probe ok, probe busy),
+/// asserting that every one was answered and the guard always ran.
+async fn flood(host: &Host, n: usize) -> (usize, usize) {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let host = host.clone();
+            tokio::spawn(
+                async move { host.dispatch(call(HEAVY, json!({"url": "http://a"}))).await },
+            )
+        })
+        .collect();
+    let (mut ok, mut busy) = (0, 0);
+    let all = async {
+        for t in tasks {
+            let out = t.await.expect("dispatch task");
+            match receipt_of(&out, "flood.probe").status {
+                Status::Ok => ok += 1,
+                Status::Busy => busy += 1,
+                other => panic!("the flooded plugin ended {other:?}: {:#?}", out.receipts),
+            }
+            let guard = receipt_of(&out, "example.guard");
+            assert_eq!(guard.status, Status::Ok, "{guard:#?}");
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(300), all)
+        .await
+        .expect("every call is answered: no deadlock");
+    (ok, busy)
+}
+
+type Flooded = (Host, tempfile::TempDir, tempfile::TempDir);
+
+fn flooded(configure: impl FnOnce(yoi_host::HostBuilder) -> yoi_host::HostBuilder) -> Flooded {
+    let pkg = probe(Probe {
+        id: "flood.probe",
+        timeout_ms: 10_000,
+        ..Probe::default()
+    });
+    // The probe may stat its data root: its `yield` calls wait on the host.
+    let manifest = pkg.path().join("plugin.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(
+        &manifest,
+        format!("{text}\n[capabilities]\nfs = [{{ path = \".\", mode = \"ro\" }}]\n"),
+    )
+    .expect("manifest");
+    let data = tempfile::tempdir().expect("data dir");
+    let host = configure(
+        builder()
+            .crash_guard(3, Duration::from_secs(300))
+            .data_dir(data.path()),
+    )
+    .build()
+    .expect("host");
+    host.load_with_grants(pkg.path(), &["fs:.:ro"])
+        .expect("probe loads");
+    load_all(&host, &[&example("guard")]);
+    (host, pkg, data)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_thousand_concurrent_calls_are_bounded_answered_and_spare_bystanders() {
+    let (host, _pkg, _data) =
+        flooded(|b| b.concurrency(16, 8).queue_wait(Duration::from_millis(20)));
+    let (ok, busy) = flood(&host, 1000).await;
+    let pressure = host.pressure();
+    assert_eq!(ok + busy, 1000);
+    assert!(ok > 0, "{pressure:?}");
+    assert!(
+        busy >= 3,
+        "the flood should outrun a 20 ms wait ({busy} busy, {pressure:?})"
+    );
+    assert!(pressure.peak_running <= 16, "{pressure:?}");
+    assert_eq!(pressure.busy as usize, busy);
+    assert_eq!((pressure.running, pressure.waiting), (0, 0));
+    // Busy is the host's limit: nobody was unloaded by the crash guard.
+    let loaded: Vec<String> = host.plugins().iter().map(|p| p.id.to_string()).collect();
+    assert_eq!(loaded, ["flood.probe", "example.guard"]);
+    // 16 calls × 30 MiB at most, not 1000 × 30 MiB.
+    let peak = peak_rss();
+    assert!(peak < 3 << 30, "peak RSS {} MiB", peak >> 20);
+    // The guard is fail-closed and still guards.
+    let out = host.dispatch(call("shell", json!({"cmd": "ls"}))).await;
+    assert!(out.is_blocked(), "{:#?}", out.receipts);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_full_instance_pool_evicts_idle_instances_and_never_counts_against_plugins() {
+    // 10 slots: calls are clamped to 10, and warm instances of both plugins
+    // compete for the rest.
+    let (host, _pkg, _data) = flooded(|b| {
+        b.pooling_allocator(10)
+            .concurrency(64, 8)
+            .queue_wait(Duration::from_millis(20))
+    });
+    let (ok, busy) = flood(&host, 300).await;
+    let pressure = host.pressure();
+    assert_eq!(ok + busy, 300);
+    assert!(ok > 0);
+    assert!(pressure.peak_running <= 10, "{pressure:?}");
+    assert_eq!(host.plugins().len(), 2, "nobody unloaded: {pressure:?}");
+}
