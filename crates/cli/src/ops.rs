@@ -98,19 +98,41 @@ impl Ctx {
         } else {
             Package::open(&dir, &Host::compat()).map_err(yoi_manifest::ArchiveError::Package)
         };
+        let registry = self.open()?;
+        // A refusal before the registry sees the package is audited too.
+        let refused = |reason: &str| {
+            if let Err(e) = registry.record_refused_publish(
+                &self.actor,
+                &dir.display().to_string(),
+                None,
+                None,
+                reason,
+            ) {
+                eprintln!("warning: the refusal could not be recorded in the audit log: {e}");
+            }
+        };
         let package = match opened {
             Ok(p) => p,
             Err(yoi_manifest::ArchiveError::Package(d)) => {
+                let reason = d
+                    .items()
+                    .iter()
+                    .map(|i| format!("{} {}: {}", i.code.as_str(), i.code.name(), i.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                refused(&reason);
                 println!("{}", d.render(false));
                 bail!(
                     "{} was not published: fix the problems above and publish again",
                     dir.display()
                 );
             }
-            Err(e) => bail!("{e}"),
+            Err(e) => {
+                refused(&e.to_string());
+                bail!("{e}")
+            }
         };
-        let registry = self.open()?;
-        let published = registry.publish(&package, &self.actor)?;
+        let published = registry.publish(&package, &Host::compat(), &self.actor)?;
         let record = published.record;
         println!(
             "published {}@{} ({}){}",

@@ -148,7 +148,6 @@ fn test_host(dir: &Path, secrets: &[String], data: &Path) -> Result<(Host, yoi_h
     let grants: Vec<String> = yoi_registry::Capability::requested_by(&package.manifest)
         .iter()
         .map(ToString::to_string)
-        .filter(|c| c != "log")
         .collect();
     let info = host.load_package_with_grants(package, &grants)?;
     Ok((host, info))

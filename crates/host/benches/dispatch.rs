@@ -140,7 +140,10 @@ fn registry_of_50(root: &Path) -> Arc<Registry> {
     let reg = Arc::new(Registry::open(&root.join("registry")).expect("registry"));
     for dir in guard_copies(&root.join("packages"), 50) {
         let package = Package::open(&dir, &Host::compat()).expect("package");
-        let record = reg.publish(&package, "bench").expect("publish").record;
+        let record = reg
+            .publish(&package, &Host::compat(), "bench")
+            .expect("publish")
+            .record;
         let caps: Vec<String> = Capability::requested_by(&package.manifest)
             .iter()
             .map(ToString::to_string)

@@ -3,11 +3,12 @@
 //!
 //! `cargo bench -p yoi-registry`; results are recorded in docs/BENCHMARKS.md.
 
-use std::path::PathBuf;
-
 use criterion::{Criterion, criterion_group, criterion_main};
 use semver::Version;
-use yoi_manifest::{Digest, Manifest, Package};
+use yoi_manifest::Package;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 use yoi_registry::{
     Activation, AuditRecord, Outcome, Registry, Rollout, SqliteStore, State, Store, VersionRecord,
 };
@@ -22,16 +23,9 @@ fn manifest_text(plugin: &str, version: &str, digest: &str) -> String {
 
 fn package(plugin: &str, version: &str) -> Package {
     // A realistic artifact size (the example components are 15-130 KB).
-    let mut artifact = vec![0u8; 64 * 1024];
-    artifact[..version.len()].copy_from_slice(version.as_bytes());
-    let text = manifest_text(plugin, version, &Digest::of(&artifact).to_string());
-    Package {
-        dir: PathBuf::from("."),
-        manifest: Manifest::parse(&text).expect("manifest"),
-        manifest_text: text,
-        artifact,
-        tool_schemas: Vec::new(),
-    }
+    let mut tag = vec![0u8; 64 * 1024];
+    tag[..version.len()].copy_from_slice(version.as_bytes());
+    common::package_with(plugin, version, tag, "")
 }
 
 fn lifecycle(c: &mut Criterion) {
@@ -44,17 +38,19 @@ fn lifecycle(c: &mut Criterion) {
     group.bench_function("publish 64 KiB artifact", |b| {
         b.iter(|| {
             n += 1;
-            reg.publish(&package("bench.publish", &format!("1.0.{n}")), "bench")
-                .expect("publish");
+            reg.publish(
+                &package("bench.publish", &format!("1.0.{n}")),
+                &common::compat(),
+                "bench",
+            )
+            .expect("publish");
         })
     });
 
-    reg.publish(&package("bench.flip", "1.0.0"), "bench")
+    reg.publish(&package("bench.flip", "1.0.0"), &common::compat(), "bench")
         .expect("publish");
-    reg.publish(&package("bench.flip", "2.0.0"), "bench")
+    reg.publish(&package("bench.flip", "2.0.0"), &common::compat(), "bench")
         .expect("publish");
-    reg.grant("bench.flip", &["log".to_owned()], true, "bench")
-        .expect("grant");
     let (v1, v2) = (Version::new(1, 0, 0), Version::new(2, 0, 0));
     let how = Activation::by("bench");
     let mut flip = false;
@@ -67,19 +63,17 @@ fn lifecycle(c: &mut Criterion) {
     });
 
     let mut m = 0u64;
-    reg.grant("bench.publish", &["log".to_owned()], true, "bench")
-        .expect("grant");
     group.bench_function("publish + activate", |b| {
         b.iter(|| {
             m += 1;
             let record = reg
-                .publish(&package("bench.pa", &format!("1.0.{m}")), "bench")
+                .publish(
+                    &package("bench.pa", &format!("1.0.{m}")),
+                    &common::compat(),
+                    "bench",
+                )
                 .expect("publish")
                 .record;
-            if m == 1 {
-                reg.grant("bench.pa", &["log".to_owned()], true, "bench")
-                    .expect("grant");
-            }
             reg.activate("bench.pa", &record.version, &how)
                 .expect("activate");
         })

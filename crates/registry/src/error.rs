@@ -70,7 +70,7 @@ pub enum RegistryError {
     },
     /// `R0106`: a capability string that cannot be read.
     #[error(
-        "R0106 `{text}` is not a capability: {why}\n  fix: write https:HOST[:PORT], fs:PATH:ro|rw, secret:KEY or log"
+        "R0106 `{text}` is not a capability: {why}\n  fix: write https:HOST[:PORT], fs:PATH:ro|rw or secret:KEY"
     )]
     BadCapability {
         /// The text.
@@ -107,6 +107,20 @@ pub enum RegistryError {
         /// The schema file.
         file: String,
     },
+    /// `R0110`: the package failed the checks every publish runs: its
+    /// artifact does not match its digest, or the component does not fit
+    /// its manifest or this Yoi's contract.
+    #[error(
+        "R0110 {plugin}@{version} was not published:\n{problems}\n  fix: fix the problems above (`yoi plugin check` shows them) and publish again"
+    )]
+    PackageRejected {
+        /// Plugin id.
+        plugin: String,
+        /// Version.
+        version: String,
+        /// The problems, one per line, each with its code.
+        problems: String,
+    },
     /// `R0201`: a stored artifact no longer matches its digest.
     #[error(
         "R0201 the stored artifact {digest} is corrupt (its bytes hash to {actual}); it will not be used\n  \
@@ -128,7 +142,32 @@ pub enum RegistryError {
     },
     /// `R0301`: the database failed.
     #[error("R0301 registry database error: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(rusqlite::Error),
+    /// `R0304`: the database file is damaged. Nothing is read from or
+    /// written to it until it is restored.
+    #[error(
+        "R0304 the registry database {} is damaged ({detail}); nothing was read or written\n  fix: {}",
+        path.display(),
+        match backup {
+            Some(b) => format!(
+                "stop every process using the registry, move {} aside (with its -wal and -shm files), \
+                 then copy the last good copy {} to {} (docs/operations.md, \"Backups\")",
+                path.display(), b.display(), path.display()
+            ),
+            None => format!(
+                "there is no last good copy; move {} aside and publish the plugins again (docs/operations.md, \"Backups\")",
+                path.display()
+            ),
+        }
+    )]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite's check found.
+        detail: String,
+        /// The last good copy, when there is one.
+        backup: Option<PathBuf>,
+    },
     /// `R0302`: a file operation failed.
     #[error("R0302 registry storage error at {}: {source}", path.display())]
     Io {
@@ -150,5 +189,11 @@ impl RegistryError {
             path: path.into(),
             source,
         }
+    }
+}
+
+impl From<rusqlite::Error> for RegistryError {
+    fn from(e: rusqlite::Error) -> Self {
+        RegistryError::Database(e)
     }
 }

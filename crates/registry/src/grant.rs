@@ -11,7 +11,8 @@ use yoi_manifest::{
 use crate::error::RegistryError;
 
 /// One capability: `https:HOST[:PORT]` (or `https:http://HOST:PORT`),
-/// `fs:PATH:ro|rw`, `secret:KEY`, or `log`.
+/// `fs:PATH:ro|rw` or `secret:KEY`. Logging is not a capability: every
+/// plugin may log, capped, cleaned and tagged with its id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Capability {
     /// Calls to hosts matching the pattern.
@@ -25,8 +26,6 @@ pub enum Capability {
     },
     /// One secret.
     Secret(String),
-    /// Logging.
-    Log,
 }
 
 impl fmt::Display for Capability {
@@ -45,7 +44,6 @@ impl fmt::Display for Capability {
                 write!(f, "fs:{path}:{mode}")
             }
             Capability::Secret(key) => write!(f, "secret:{key}"),
-            Capability::Log => f.write_str("log"),
         }
     }
 }
@@ -59,7 +57,9 @@ impl FromStr for Capability {
             why,
         };
         if text == "log" {
-            return Ok(Capability::Log);
+            return Err(bad(
+                "logging needs no grant: every plugin may log (capped, cleaned and tagged with its id); leave `log` out".into(),
+            ));
         }
         let (kind, rest) = text
             .split_once(':')
@@ -95,9 +95,6 @@ impl Capability {
             mode: f.mode,
         }));
         out.extend(caps.secrets.iter().cloned().map(Capability::Secret));
-        if caps.log {
-            out.push(Capability::Log);
-        }
         out
     }
 
@@ -125,7 +122,6 @@ impl Capability {
                 inside && (*gm == FsMode::Ro || *rm == FsMode::Rw)
             }
             (Capability::Secret(g), Capability::Secret(r)) => g == r,
-            (Capability::Log, Capability::Log) => true,
             _ => false,
         }
     }
@@ -148,7 +144,6 @@ mod tests {
             "fs:cache/x:ro",
             "fs:.:rw",
             "secret:WEATHER_KEY",
-            "log",
         ] {
             assert_eq!(c(s).to_string(), s);
         }
@@ -160,6 +155,7 @@ mod tests {
             "secret:9x",
             "net:x",
             "shell",
+            "log",
         ] {
             assert!(bad.parse::<Capability>().is_err(), "{bad}");
         }
@@ -179,6 +175,7 @@ mod tests {
         assert!(!c("fs:cache:rw").within(&c("fs:cache:ro")));
         assert!(!c("fs:cachex:ro").within(&c("fs:cache:ro")));
         assert!(!c("secret:A").within(&c("secret:B")));
-        assert!(c("log").within(&c("log")));
+        let err = "log".parse::<Capability>().unwrap_err().to_string();
+        assert!(err.contains("logging needs no grant"), "{err}");
     }
 }

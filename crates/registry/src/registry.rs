@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use semver::Version;
-use yoi_manifest::{Manifest, Package};
+use yoi_manifest::{Compat, Digest, Manifest, Package};
 
 use crate::blobs::Blobs;
 use crate::error::RegistryError;
@@ -56,12 +56,12 @@ impl Activation {
 /// grants and the audit log.
 ///
 /// ```no_run
-/// # fn demo(package: &yoi_manifest::Package) -> Result<(), yoi_registry::RegistryError> {
+/// # fn demo(package: &yoi_manifest::Package, compat: &yoi_manifest::Compat) -> Result<(), yoi_registry::RegistryError> {
 /// use yoi_registry::{Activation, Registry};
 ///
 /// let registry = Registry::open("/var/lib/yoi".as_ref())?;
-/// let record = registry.publish(package, "ci")?.record;
-/// registry.grant(&record.plugin, &["log".to_owned()], true, "alice")?;
+/// let record = registry.publish(package, compat, "ci")?.record;
+/// registry.grant(&record.plugin, &["https:api.example.com".to_owned()], true, "alice")?;
 /// registry.activate(&record.plugin, &record.version, &Activation::by("alice"))?;
 /// # Ok(()) }
 /// ```
@@ -256,15 +256,51 @@ impl<S: Store> Registry<S> {
         self.store.read(|tx| tx.change_seq())
     }
 
-    /// Stores a verified package as a new version in state `published`.
-    /// Publishing the same (id, version) with the same digest again changes
-    /// nothing; with another digest it is refused.
-    pub fn publish(&self, package: &Package, actor: &str) -> Result<Published, RegistryError> {
+    /// Records a publish that was refused before a package could be opened
+    /// (an unreadable manifest, a digest mismatch, a failed inspection), so
+    /// the audit log holds every attempt. `what` names the package (a path
+    /// or an id).
+    pub fn record_refused_publish(
+        &self,
+        actor: &str,
+        what: &str,
+        plugin: Option<&str>,
+        version: Option<&str>,
+        reason: &str,
+    ) -> Result<(), RegistryError> {
+        let record = AuditRecord {
+            id: 0,
+            at: now_ms(),
+            actor: actor.to_owned(),
+            action: "publish".to_owned(),
+            plugin: plugin.map(str::to_owned),
+            version: version.map(str::to_owned),
+            outcome: Outcome::Error,
+            reason: format!("{what} was refused: {reason}"),
+        };
+        self.store.write(|tx| tx.append_audit(&record)).map(drop)
+    }
+
+    /// Stores a package as a new version in state `published`, after the
+    /// checks every publish runs, whoever builds the [`Package`]: the
+    /// artifact's bytes must match the manifest's digest, and the component
+    /// is inspected against the manifest and `compat` (the contract, allowed
+    /// imports, declared hooks and tools, code limits). Hosts booting from
+    /// the registry rely on that inspection. Publishing the same (id,
+    /// version) with the same digest again changes nothing; with another
+    /// digest it is refused. Every attempt is audited.
+    pub fn publish(
+        &self,
+        package: &Package,
+        compat: &Compat,
+        actor: &str,
+    ) -> Result<Published, RegistryError> {
         let m = &package.manifest;
         let plugin = m.plugin.id.as_str();
         let version = m.plugin.version.to_string();
         let digest = m.runtime.digest.to_string();
         self.audited(actor, "publish", Some(plugin), Some(&version), |tx| {
+            check_package(package, compat)?;
             if let Some(existing) = tx.version(plugin, &m.plugin.version)? {
                 if existing.digest == digest {
                     let done = Published {
@@ -696,4 +732,41 @@ impl<S: Store> Registry<S> {
         }
         Ok(problems)
     }
+}
+
+/// The checks every publish runs on a package, whoever built it.
+fn check_package(package: &Package, compat: &Compat) -> Result<(), RegistryError> {
+    let m = &package.manifest;
+    let mut problems = Vec::new();
+    let actual = Digest::of(&package.artifact);
+    if actual != m.runtime.digest {
+        problems.push(format!(
+            "E0302 digest-mismatch: the artifact hashes to {actual}, but plugin.toml names {}",
+            m.runtime.digest
+        ));
+    }
+    let found = m
+        .compatibility(compat)
+        .into_iter()
+        .chain(yoi_manifest::inspect(m, &package.artifact, compat));
+    for d in found {
+        problems.push(format!(
+            "{} {}: {}",
+            d.code.as_str(),
+            d.code.name(),
+            d.message
+        ));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(RegistryError::PackageRejected {
+        plugin: m.plugin.id.to_string(),
+        version: m.plugin.version.to_string(),
+        problems: problems
+            .iter()
+            .map(|p| format!("  {p}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    })
 }

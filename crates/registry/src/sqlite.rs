@@ -4,8 +4,9 @@
 //! committed operation durable. A process killed at any instant leaves the
 //! last committed state.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use semver::Version;
@@ -70,21 +71,137 @@ const MIGRATIONS: &[&str] = &[
 /// SQLite storage in one database file.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Where the last good copy is kept (`<database>.bak`), for file
+    /// stores; and when it was last written by this process.
+    backup: Option<(PathBuf, Mutex<Option<Instant>>)>,
+}
+
+/// Longest the integrity check at open may take; past it the open goes on
+/// unverified rather than keep an operator waiting on a huge database.
+const CHECK_LIMIT: Duration = Duration::from_secs(3);
+/// How often a healthy registry's last good copy is renewed, by the first
+/// open or write after that long (docs/operations.md, "Backups").
+pub const BACKUP_EVERY: Duration = Duration::from_secs(60 * 60);
+/// The suffix of the last good copy beside the database file.
+pub const BACKUP_SUFFIX: &str = ".bak";
+
+/// Whether a SQLite error says the file is damaged or not a database.
+fn is_corruption(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+/// Runs `PRAGMA quick_check`, interrupted after [`CHECK_LIMIT`]. `Ok(None)`
+/// means healthy (or not verified in time); `Ok(Some(why))` damaged.
+fn quick_check(conn: &Connection) -> Result<Option<String>, rusqlite::Error> {
+    let interrupt = conn.get_interrupt_handle();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let timer = std::thread::spawn(move || {
+        if wait.recv_timeout(CHECK_LIMIT).is_err() {
+            interrupt.interrupt();
+        }
+    });
+    let result: Result<Vec<String>, rusqlite::Error> =
+        conn.prepare("PRAGMA quick_check(8)").and_then(|mut st| {
+            st.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        });
+    let _ = done.send(());
+    let _ = timer.join();
+    match result {
+        Ok(rows) if rows.len() == 1 && rows[0] == "ok" => Ok(None),
+        Ok(rows) => Ok(Some(rows.join("; "))),
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) => {
+            Ok(None)
+        }
+        Err(e) if is_corruption(&e) => Ok(Some(e.to_string())),
+        Err(e) => Err(e),
+    }
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// Opens (creating if needed) the database at `path`, checks that it is
+    /// not damaged (R0304 if it is, with the way back), and migrates it. A
+    /// last good copy is kept beside it (`registry.db.bak`), written before
+    /// every migration and at most every [`BACKUP_EVERY`].
     pub fn open(path: &Path) -> Result<Self, RegistryError> {
-        let conn = Connection::open(path)?;
-        Self::init(conn)
+        let mut backup = path.as_os_str().to_owned();
+        backup.push(BACKUP_SUFFIX);
+        let backup = PathBuf::from(backup);
+        let corrupt = |detail: String| RegistryError::Corrupt {
+            path: path.to_path_buf(),
+            detail,
+            backup: backup.exists().then(|| backup.clone()),
+        };
+        let conn = Connection::open(path).map_err(|e| {
+            if is_corruption(&e) {
+                corrupt(e.to_string())
+            } else {
+                e.into()
+            }
+        })?;
+        match quick_check(&conn) {
+            Ok(None) => {}
+            Ok(Some(why)) => return Err(corrupt(why)),
+            Err(e) => return Err(e.into()),
+        }
+        let store = Self::init(conn, Some(backup.clone())).map_err(|e| match e {
+            RegistryError::Database(e) if is_corruption(&e) => corrupt(e.to_string()),
+            other => other,
+        })?;
+        store.backup_if_due(false);
+        Ok(store)
     }
 
     /// An in-memory store, for tests.
     pub fn in_memory() -> Result<Self, RegistryError> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(Connection::open_in_memory()?, None)
     }
 
-    fn init(mut conn: Connection) -> Result<Self, RegistryError> {
+    /// Writes the last good copy when it is missing or older than
+    /// [`BACKUP_EVERY`] (or always, with `now`). The copy is written with
+    /// `VACUUM INTO` beside it, then renamed over the old one, so a crash
+    /// leaves the old copy whole. A failed backup costs safety margin, never
+    /// the operation: it is reported on stderr.
+    fn backup_if_due(&self, now: bool) {
+        let Some((path, last)) = &self.backup else {
+            return;
+        };
+        let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+        let stale = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .map_or(true, |t| t.elapsed().map_or(true, |age| age > BACKUP_EVERY));
+        // A backup that failed is not tried again on every write.
+        let tried_lately = last.is_some_and(|t| t.elapsed() < Duration::from_secs(60));
+        if !now && (!stale || tried_lately) {
+            return;
+        }
+        *last = Some(Instant::now());
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        // Never replace a good copy with a copy of damage.
+        if !matches!(quick_check(&conn), Ok(None)) {
+            return;
+        }
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(".tmp-{}", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let _ = std::fs::remove_file(&tmp);
+        let written = conn
+            .execute("VACUUM INTO ?1", params![tmp.to_string_lossy()])
+            .map_err(|e| e.to_string())
+            .and_then(|_| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            eprintln!(
+                "yoi: warning: could not write the registry's last good copy {}: {e}",
+                path.display()
+            );
+        }
+    }
+
+    fn init(conn: Connection, backup: Option<PathBuf>) -> Result<Self, RegistryError> {
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -92,8 +209,7 @@ impl SqliteStore {
         // Snapshots read the whole log: keep it in memory between reads.
         conn.pragma_update(None, "cache_size", -32_768)?;
         conn.pragma_update(None, "mmap_size", 268_435_456)?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let applied: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let applied = usize::try_from(applied).unwrap_or(usize::MAX);
         if applied > MIGRATIONS.len() {
             return Err(RegistryError::Schema(format!(
@@ -101,6 +217,19 @@ impl SqliteStore {
                 MIGRATIONS.len()
             )));
         }
+        let store = Self {
+            conn: Mutex::new(conn),
+            backup: backup.map(|p| (p, Mutex::new(None))),
+        };
+        if applied > 0 && applied < MIGRATIONS.len() {
+            // A migration rewrites the schema: keep the data as it was.
+            store.backup_if_due(true);
+        }
+        let mut conn = store.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have migrated meanwhile.
+        let applied: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let applied = usize::try_from(applied).unwrap_or(usize::MAX);
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
             tx.execute_batch(sql)?;
             tx.pragma_update(
@@ -110,9 +239,8 @@ impl SqliteStore {
             )?;
         }
         tx.commit()?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
+        drop(conn);
+        Ok(store)
     }
 
     fn with<R>(
@@ -136,7 +264,9 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn write<R>(&self, f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {
-        self.with(TransactionBehavior::Immediate, true, f)
+        let out = self.with(TransactionBehavior::Immediate, true, f)?;
+        self.backup_if_due(false);
+        Ok(out)
     }
 
     fn read<R>(&self, f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {

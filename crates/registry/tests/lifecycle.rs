@@ -14,21 +14,25 @@ use yoi_registry::{Activation, Capability, Registry, Rollout, Scope, SqliteStore
 
 const PLUGINS: [&str; 2] = ["a.one", "b.two"];
 const VERSIONS: [&str; 3] = ["0.1.0", "0.2.0", "0.3.0"];
-const CAPS: [&str; 3] = ["log", "https:api.example.com", "https:evil.example.com"];
+const CAPS: [&str; 3] = [
+    "secret:A_KEY",
+    "https:api.example.com",
+    "https:evil.example.com",
+];
 
 fn requests(plugin: &str) -> Vec<&'static str> {
     if plugin == "b.two" {
-        vec!["https:api.example.com", "log"]
+        vec!["https:api.example.com", "secret:A_KEY"]
     } else {
-        vec!["log"]
+        vec!["secret:A_KEY"]
     }
 }
 
 fn package(plugin: &str, version: &str, variant: u8) -> Package {
     let https = if plugin == "b.two" {
-        "https = [\"api.example.com\"]\n"
+        "https = [\"api.example.com\"]\nsecrets = [\"A_KEY\"]\n"
     } else {
-        ""
+        "secrets = [\"A_KEY\"]\n"
     };
     let artifact = format!("{plugin}-{version}-{variant}").into_bytes();
     common::package_with(plugin, version, artifact, https)
@@ -237,7 +241,11 @@ fn run(reg: &Registry, op: &Op) -> bool {
     let ver = |v: usize| Version::parse(VERSIONS[v]).expect("v");
     match *op {
         Op::Publish(p, v, x) => reg
-            .publish(&package(PLUGINS[p], VERSIONS[v], x), "test")
+            .publish(
+                &package(PLUGINS[p], VERSIONS[v], x),
+                &common::compat(),
+                "test",
+            )
             .is_ok(),
         Op::Activate(p, v, percent, canary) => {
             let how = Activation {

@@ -26,11 +26,19 @@ fn subscribers_and_the_counter_see_every_committed_change_only() {
     let changes = reg.subscribe();
     let seq0 = reg.change_seq().expect("seq");
 
-    let p = common::package_with("n.plugin", "1.0.0", b"bytes".to_vec(), "");
-    let record = reg.publish(&p, "t").expect("publish").record;
+    let p = common::package_with(
+        "n.plugin",
+        "1.0.0",
+        b"bytes".to_vec(),
+        "secrets = [\"N_KEY\"]\n",
+    );
+    let record = reg
+        .publish(&p, &common::compat(), "t")
+        .expect("publish")
+        .record;
     let refused = reg.activate("n.plugin", &record.version, &Activation::by("t"));
     assert!(refused.is_err(), "no grant yet");
-    reg.grant("n.plugin", &["log".to_owned()], true, "t")
+    reg.grant("n.plugin", &["secret:N_KEY".to_owned()], true, "t")
         .expect("grant");
 
     let got: Vec<_> = changes.try_iter().map(|c| (c.seq, c.action)).collect();
@@ -97,14 +105,16 @@ fn applies_follows_the_active_rollout() {
     let dir = tempfile::tempdir().expect("temp dir");
     let reg = Registry::open(dir.path()).expect("registry");
     let p = common::package_with("r.plugin", "1.0.0", b"r".to_vec(), "");
-    let v = reg.publish(&p, "t").expect("publish").record.version;
+    let v = reg
+        .publish(&p, &common::compat(), "t")
+        .expect("publish")
+        .record
+        .version;
     assert!(
         !reg.applies("r.plugin", "user-1", Scope::All)
             .expect("applies"),
         "not active"
     );
-    reg.grant("r.plugin", &["log".to_owned()], true, "t")
-        .expect("grant");
     let how = |scope, percent| Activation {
         actor: "t".into(),
         rollout: Rollout { scope, percent },

@@ -353,7 +353,6 @@ async fn run(dirs: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
         let grants: Vec<String> = yoi_registry::Capability::requested_by(&manifest)
             .iter()
             .map(ToString::to_string)
-            .filter(|c| c != "log")
             .collect();
         let info = host.load_with_grants(dir, &grants)?;
         println!(

@@ -87,7 +87,6 @@ impl Grants {
                         Capability::Https(p) => g.https.push(p.clone()),
                         Capability::Fs { path, mode } => g.fs.push((path.clone(), *mode)),
                         Capability::Secret(k) => g.secrets.push(k.clone()),
-                        Capability::Log => {}
                     }
                     g.all.push(cap);
                 }

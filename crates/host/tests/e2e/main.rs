@@ -181,7 +181,7 @@ pub fn registry() -> (tempfile::TempDir, Arc<Registry>) {
 pub fn publish_and_activate(registry: &Registry, dir: &Path, how: &Activation) -> Package {
     let package = Package::open(dir, &Host::compat()).expect("package opens");
     let record = registry
-        .publish(&package, "tester")
+        .publish(&package, &Host::compat(), "tester")
         .expect("publish")
         .record;
     let caps: Vec<String> = Capability::requested_by(&package.manifest)
