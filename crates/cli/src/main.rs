@@ -153,8 +153,11 @@ enum PluginCommand {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
-    /// Validate a package: manifest, digest, and the component against the
-    /// contract. Runs no plugin code. Exit 0 when clean, 1 with problems.
+    /// Validate a package: manifest, digest, the component against the
+    /// contract, and its code against the compile limits (E0411). Decodes the
+    /// component but never compiles or runs it: a host compiles it at load,
+    /// bounded by those limits and a time limit. Exit 0 when clean, 1 with
+    /// problems.
     Check {
         /// The package folder, or its plugin.toml.
         #[arg(value_name = "DIR|FILE")]
@@ -164,7 +167,8 @@ enum PluginCommand {
         json: bool,
     },
     /// Run one hook or tool of a package in a local host and print the
-    /// outcome, receipts and log lines. The plugin gets every capability it
+    /// outcome, receipts and log lines. Compiles the component first (within
+    /// the host's compile limits). The plugin gets every capability it
     /// requests; its files go to a temporary data root unless --data is given.
     #[command(group(clap::ArgGroup::new("what").required(true).args(["hook", "tool"])))]
     Test {

@@ -8,6 +8,8 @@ wasmtime::component::bindgen!({
         // (which runs on a blocking thread the deadline can abandon).
         "yoi:plugin/https.send": async,
         "yoi:plugin/fs": async,
+        // The embedder's secret source may be remote (a vault).
+        "yoi:plugin/secrets": async,
     },
     exports: { default: async },
 });

@@ -97,11 +97,13 @@ pub(crate) async fn run_chain<P: Point>(
         let limit = Duration::from_millis(u64::from(hook.timeout_ms)).min(left);
         let t0 = Instant::now();
         let (run, record) = if limit.is_zero() {
+            // The earlier handlers spent the budget: not this plugin's
+            // failure.
             let why = format!(
-                "not run: the chain budget of {} ms was used up",
+                "not run: the chain budget of {} ms was used up by earlier handlers",
                 budget.as_millis()
             );
-            (Run::Failed(Status::Timeout, why), CallRecord::default())
+            (Run::Failed(Status::Busy, why), CallRecord::default())
         } else {
             let event = wit.get_or_insert_with(|| data.to_wit());
             invoke(shared, plugin, limit, &HookCall::<P>(event)).await
@@ -252,16 +254,23 @@ pub(crate) fn crash_guard(
             if plugin.info.origin == Origin::Registry
                 && let Some(registry) = &shared.settings.registry
             {
-                match registry.auto_disable(plugin.info.id.as_str(), &reason, &shared.settings.name)
-                {
-                    Ok(()) => note.push_str(&format!(
-                        " and disabled in the registry; `yoi enable {}` re-enables it",
-                        plugin.info.id
-                    )),
-                    Err(e) => {
-                        tracing::error!(plugin = %plugin.info.id, error = %e, "could not disable the plugin in the registry")
+                // A registry write may wait on another process's lock: it
+                // runs off the dispatch path, never inside the caller's time.
+                let registry = Arc::clone(registry);
+                let (id, host) = (plugin.info.id.to_string(), shared.settings.name.clone());
+                let disable = move || {
+                    if let Err(e) = registry.auto_disable(&id, &reason, &host) {
+                        tracing::error!(plugin = %id, error = %e, "could not disable the plugin in the registry");
                     }
+                };
+                match tokio::runtime::Handle::try_current() {
+                    Ok(rt) => drop(rt.spawn_blocking(disable)),
+                    Err(_) => disable(),
                 }
+                note.push_str(&format!(
+                    " and is being disabled in the registry; `yoi enable {}` re-enables it",
+                    plugin.info.id
+                ));
             }
             let detail = detail.get_or_insert_with(String::new);
             detail.push_str(&format!(" ({note})"));

@@ -68,10 +68,11 @@ pub enum Status {
     /// It changed a field its point does not allow, or blocked where blocking
     /// is not allowed, or returned malformed data; its change was ignored.
     RejectedChange,
-    /// It did not run: the host had no free slot for it within its wait
-    /// (the plugin's or the host's concurrency limit, or a full instance
-    /// pool). The host's limit, never the plugin's failure: the crash guard
-    /// does not count it. A fail-closed hook still stops the event.
+    /// It did not run: a limit of the host ran out first (no free slot
+    /// within its wait under the plugin's or the host's concurrency limit, a
+    /// full instance pool, or the chain's time budget spent by earlier
+    /// handlers). Never the plugin's failure: the crash guard does not count
+    /// it. A fail-closed hook still stops the event.
     Busy,
 }
 

@@ -271,9 +271,10 @@ impl https::Host for PluginState {
     }
 }
 
-/// Runs a filesystem call on a blocking thread. The kernel may not answer
-/// (a hung network mount, a device): the handler's host-side timer then
-/// abandons the wait and the instance, and the executor never blocks.
+/// Runs a host call that may block (the filesystem, the embedder's secret
+/// source) on a blocking thread. The kernel or a remote secret store may
+/// not answer: the handler's host-side timer then abandons the wait and
+/// the instance, and the executor never blocks.
 async fn on_blocking_thread<T: Send + 'static>(
     api: &Arc<PluginApi>,
     call: impl FnOnce(&PluginApi) -> Result<T, ApiFailure> + Send + 'static,
@@ -288,8 +289,9 @@ async fn on_blocking_thread<T: Send + 'static>(
         })
 }
 
-/// One `fs` import: the call runs off the executor, then settles.
-macro_rules! fs_call {
+/// One blocking import (`fs`, `secrets`): the call runs off the executor,
+/// then settles.
+macro_rules! blocking_call {
     ($self:ident, |$api:ident| $body:expr) => {{
         let r = on_blocking_thread(&$self.api, move |$api| $body).await;
         $self.settle(r)
@@ -298,50 +300,49 @@ macro_rules! fs_call {
 
 impl wit_fs::Host for PluginState {
     async fn read(&mut self, path: String) -> Result<Vec<u8>, ApiError> {
-        fs_call!(self, |api| api.fs_read(&path))
+        blocking_call!(self, |api| api.fs_read(&path))
     }
 
     async fn write(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
-        fs_call!(self, |api| api.fs_write(&path, &data, false))
+        blocking_call!(self, |api| api.fs_write(&path, &data, false))
     }
 
     async fn append(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
-        fs_call!(self, |api| api.fs_write(&path, &data, true))
+        blocking_call!(self, |api| api.fs_write(&path, &data, true))
     }
 
     async fn list_dir(&mut self, path: String) -> Result<Vec<Entry>, ApiError> {
-        fs_call!(self, |api| api.fs_list(&path))
+        blocking_call!(self, |api| api.fs_list(&path))
     }
 
     async fn stat(&mut self, path: String) -> Result<Entry, ApiError> {
-        fs_call!(self, |api| api.fs_stat(&path))
+        blocking_call!(self, |api| api.fs_stat(&path))
     }
 
     async fn create_dir(&mut self, path: String) -> Result<(), ApiError> {
-        fs_call!(self, |api| api.fs_create_dir(&path))
+        blocking_call!(self, |api| api.fs_create_dir(&path))
     }
 
     async fn remove(&mut self, path: String) -> Result<(), ApiError> {
-        fs_call!(self, |api| api.fs_remove(&path))
+        blocking_call!(self, |api| api.fs_remove(&path))
     }
 
     async fn rename(&mut self, from: String, to: String) -> Result<(), ApiError> {
-        fs_call!(self, |api| api.fs_rename(&from, &to))
+        blocking_call!(self, |api| api.fs_rename(&from, &to))
     }
 
     async fn symlink(&mut self, target: String, link: String) -> Result<(), ApiError> {
-        fs_call!(self, |api| api.fs_symlink(&target, &link))
+        blocking_call!(self, |api| api.fs_symlink(&target, &link))
     }
 
     async fn hard_link(&mut self, existing: String, link: String) -> Result<(), ApiError> {
-        fs_call!(self, |api| api.fs_hard_link(&existing, &link))
+        blocking_call!(self, |api| api.fs_hard_link(&existing, &link))
     }
 }
 
 impl secrets::Host for PluginState {
-    fn get(&mut self, key: String) -> Result<String, ApiError> {
-        let r = self.api.secret(&key);
-        self.settle(r)
+    async fn get(&mut self, key: String) -> Result<String, ApiError> {
+        blocking_call!(self, |api| api.secret(&key))
     }
 }
 

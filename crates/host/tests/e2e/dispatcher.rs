@@ -103,7 +103,7 @@ async fn the_chain_budget_bounds_the_whole_dispatch() {
         [
             ("first.probe".to_owned(), Status::Timeout),
             ("second.probe".to_owned(), Status::Timeout),
-            ("example.guard".to_owned(), Status::Timeout),
+            ("example.guard".to_owned(), Status::Busy),
         ]
     );
     // The second got what was left (about 100 ms), the third nothing.

@@ -160,7 +160,15 @@ async fn the_crash_guard_disables_a_failing_plugin_and_success_resets_it() {
     assert!(host.plugins().is_empty(), "unloaded");
     assert!(host.dispatch(panic()).await.receipts.is_empty());
 
-    let snapshot = reg.snapshot().expect("snapshot");
+    // The registry write runs off the dispatch path: wait for it.
+    let mut snapshot = reg.snapshot().expect("snapshot");
+    for _ in 0..100 {
+        if snapshot.disabled.contains_key("hostile.probe") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        snapshot = reg.snapshot().expect("snapshot");
+    }
     assert!(snapshot.disabled.contains_key("hostile.probe"));
     let audit = snapshot.audits.last().expect("audit");
     assert_eq!(
