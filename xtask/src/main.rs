@@ -5,6 +5,9 @@
 //! - `e2e`: `build-examples`, then the end-to-end tests against those components.
 //! - `ci`: formatting, clippy, every test, then `e2e`. CI runs exactly this.
 //! - `bench`: `build-examples`, then the host's criterion benchmarks.
+//! - `soak` (not in CI): the kill -9 crash test for 1000 cycles and the
+//!   1000-concurrent-call test for three minutes, each printing what it
+//!   checked.
 //! - `demo`: `build-examples`, then the example agent host (`examples/agent-host`)
 //!   through the example plugins, every hook point in agent order.
 
@@ -25,7 +28,8 @@ commands:
   e2e             build-examples, then run the end-to-end tests
   ci              fmt check, clippy, all tests, then e2e (what CI runs)
   demo            build-examples, then run the example agent host through them
-  bench [ARGS]    build-examples, then the host's criterion benchmarks (ARGS go to criterion)";
+  bench [ARGS]    build-examples, then the host's criterion benchmarks (ARGS go to criterion)
+  soak            the kill -9 crash test for 1000 cycles and 1000 concurrent calls for 3 minutes (not in ci)";
 
 fn main() {
     if let Err(e) = run() {
@@ -43,6 +47,7 @@ fn run() -> Result<()> {
         Some("ci") => ci(&root),
         Some("demo") => demo(&root),
         Some("bench") => bench(&root, &args[1..]),
+        Some("soak") => soak(&root),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -283,6 +288,43 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     ])
     .args(args);
     step(root, cmd)
+}
+
+/// Long runs of the hostile tests, outside CI: their figures go in the
+/// closing notes of hardening work and in docs/BENCHMARKS.md.
+fn soak(root: &Path) -> Result<()> {
+    build_examples(root)?;
+    // Release: after each kill the test re-hashes every stored artifact,
+    // thousands by the end.
+    let mut kills = cargo();
+    kills
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "yoi-registry",
+            "--test",
+            "processes",
+            "a_process_killed_at_any_instant",
+            "--",
+            "--nocapture",
+        ])
+        .env("YOI_SOAK_KILLS", "1000");
+    step(root, kills)?;
+    let mut flood = cargo();
+    flood
+        .args([
+            "test",
+            "--workspace",
+            "--test",
+            "e2e",
+            "concurrency::a_thousand_concurrent_calls",
+            "--",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("YOI_SOAK_SECS", "180");
+    step(root, flood)
 }
 
 fn demo(root: &Path) -> Result<()> {

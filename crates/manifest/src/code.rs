@@ -87,25 +87,28 @@ impl CodeStats {
                 Payload::CodeSectionEntry(body) => {
                     stats.bodies += 1;
                     let size = body.range().len() as u64;
-                    stats.function_bytes = stats.function_bytes.max(size);
-                    if size > limits.function_bytes {
-                        return Err(format!(
-                            "has a function of {size} bytes; the limit is {} bytes",
-                            limits.function_bytes
-                        ));
-                    }
+                    note(
+                        &mut stats.function_bytes,
+                        size,
+                        limits.function_bytes,
+                        || {
+                            format!(
+                                "has a function of {size} bytes; the limit is {} bytes",
+                                limits.function_bytes
+                            )
+                        },
+                    )?;
                     let mut locals = 0u64;
                     for local in body.get_locals_reader().map_err(|e| e.to_string())? {
                         let (n, _) = local.map_err(|e| e.to_string())?;
                         locals += u64::from(n);
                     }
-                    stats.locals = stats.locals.max(locals);
-                    if locals > limits.locals {
-                        return Err(format!(
+                    note(&mut stats.locals, locals, limits.locals, || {
+                        format!(
                             "has a function with {locals} locals; the limit is {}",
                             limits.locals
-                        ));
-                    }
+                        )
+                    })?;
                     let mut depth = 0u32;
                     let mut ops = body.get_operators_reader().map_err(|e| e.to_string())?;
                     while !ops.eof() {
@@ -116,13 +119,12 @@ impl CodeStats {
                             | Operator::TryTable { .. }
                             | Operator::Try { .. } => {
                                 depth += 1;
-                                stats.nesting = stats.nesting.max(depth);
-                                if depth > limits.nesting {
-                                    return Err(format!(
+                                note(&mut stats.nesting, depth, limits.nesting, || {
+                                    format!(
                                         "nests blocks {depth} deep in one function; the limit is {}",
                                         limits.nesting
-                                    ));
-                                }
+                                    )
+                                })?;
                             }
                             Operator::End => depth = depth.saturating_sub(1),
                             _ => {}
@@ -131,23 +133,32 @@ impl CodeStats {
                 }
                 _ => {}
             }
-            stats.functions = stats.functions.max(functions);
-            stats.types = stats.types.max(types);
-            if functions > limits.functions {
-                return Err(format!(
+            note(&mut stats.functions, functions, limits.functions, || {
+                format!(
                     "has {functions} functions in one module; the limit is {}",
                     limits.functions
-                ));
-            }
-            if types > limits.types {
-                return Err(format!(
+                )
+            })?;
+            note(&mut stats.types, types, limits.types, || {
+                format!(
                     "has {types} types in one module; the limit is {}",
                     limits.types
-                ));
-            }
+                )
+            })?;
         }
         Ok(stats)
     }
+}
+
+/// Keeps `value` if it is the largest seen, and refuses it past `limit`.
+fn note<T: Ord + Copy>(
+    largest: &mut T,
+    value: T,
+    limit: T,
+    why: impl FnOnce() -> String,
+) -> Result<(), String> {
+    *largest = (*largest).max(value);
+    if value > limit { Err(why()) } else { Ok(()) }
 }
 
 #[cfg(test)]

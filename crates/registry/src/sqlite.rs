@@ -184,10 +184,18 @@ impl SqliteStore {
         if !matches!(quick_check(&conn), Ok(None)) {
             return;
         }
+        // Copies interrupted by a crash are removed first.
+        if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+            let prefix = format!("{}.tmp-", name.to_string_lossy());
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(format!(".tmp-{}", std::process::id()));
         let tmp = PathBuf::from(tmp);
-        let _ = std::fs::remove_file(&tmp);
         let written = conn
             .execute("VACUUM INTO ?1", params![tmp.to_string_lossy()])
             .map_err(|e| e.to_string())

@@ -213,13 +213,24 @@ impl Lcg {
     }
 }
 
+/// Rounds of the kill test: 12 in CI; `cargo xtask soak` sets
+/// `YOI_SOAK_KILLS=1000`.
+fn kill_rounds() -> u32 {
+    std::env::var("YOI_SOAK_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12)
+}
+
 #[test]
 fn a_process_killed_at_any_instant_leaves_a_consistent_registry() {
     let dir = tempfile::tempdir().expect("temp dir");
     Registry::open(dir.path()).expect("create");
     let mut rng = Lcg(0x5eed);
     let mut last_versions = 0;
-    for round in 0..12 {
+    let rounds = kill_rounds();
+    let started = std::time::Instant::now();
+    for round in 0..rounds {
         let mut child = spawn(dir.path(), "churn");
         std::thread::sleep(Duration::from_millis(40 + rng.next(160)));
         child.kill().expect("SIGKILL");
@@ -262,6 +273,13 @@ fn a_process_killed_at_any_instant_leaves_a_consistent_registry() {
     assert!(
         last_versions >= 12,
         "the children made too little progress to test anything: {last_versions}"
+    );
+    println!(
+        "kill test: {rounds} SIGKILLs at random instants in {:.0} s; after each the registry \
+         reopened, passed its integrity check and verify(), held at most one active version, \
+         lost no committed version, left no temp file, and its change counter matched its \
+         audit log; {last_versions} versions committed in all",
+        started.elapsed().as_secs_f64()
     );
 }
 
