@@ -342,7 +342,12 @@ impl wit_fs::Host for PluginState {
 
 impl secrets::Host for PluginState {
     async fn get(&mut self, key: String) -> Result<String, ApiError> {
-        blocking_call!(self, |api| api.secret(&key))
+        // Refusals are decided inline; only the source is asked off-thread.
+        let source = match self.api.secret_source(&key) {
+            Ok(source) => source,
+            Err(refused) => return self.settle(Err(refused)),
+        };
+        blocking_call!(self, |_api| crate::api::fetch_secret(&*source, &key))
     }
 }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 use yoi_manifest::{FsMode, HttpsPattern, Manifest, PluginId};
 use yoi_registry::Capability;
 
+pub(crate) use secrets::fetch_secret;
 pub use secrets::{EnvSecrets, SecretSource};
 
 use crate::bindings::yoi::plugin::types::{ApiError, Denial as WitDenial};

@@ -1,6 +1,7 @@
 //! `secrets`: the embedder's secret source, read only for granted keys.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use yoi_registry::Capability;
 
@@ -54,8 +55,10 @@ impl SecretSource for EnvSecrets {
 }
 
 impl PluginApi {
-    /// `secrets.get`: the value of a granted key.
-    pub(crate) fn secret(&self, key: &str) -> Result<String, ApiFailure> {
+    /// `secrets.get`, first half: checks the key and the grant and returns
+    /// the source to ask. It touches nothing outside the host, so it runs
+    /// inline; only asking the source (which may be remote) waits.
+    pub(crate) fn secret_source(&self, key: &str) -> Result<Arc<dyn SecretSource>, ApiFailure> {
         // The key is shown back in messages; keep it printable and short.
         let shown: String = key
             .chars()
@@ -75,13 +78,17 @@ impl PluginApi {
                 Some(Capability::Secret(key.to_owned())),
             ));
         }
-        let source = self.settings.secrets.as_ref().ok_or_else(|| {
+        self.settings.secrets.clone().ok_or_else(|| {
             ApiFailure::NotFound(format!(
                 "secret `{key}`: this host has no secret source (HostBuilder::secrets)"
             ))
-        })?;
-        source
-            .get(key)
-            .ok_or_else(|| ApiFailure::NotFound(format!("secret `{key}` is not set on this host")))
+        })
     }
+}
+
+/// `secrets.get`, second half: the value from the source.
+pub(crate) fn fetch_secret(source: &dyn SecretSource, key: &str) -> Result<String, ApiFailure> {
+    source
+        .get(key)
+        .ok_or_else(|| ApiFailure::NotFound(format!("secret `{key}` is not set on this host")))
 }
