@@ -3,8 +3,11 @@
 //! Paths are relative (`notes/today.md`), `/`-separated, without `..`. A
 //! call reaches a path only under a granted `fs` capability
 //! (`fs = [{ path = "notes", mode = "rw" }]` in plugin.toml, then
-//! `yoi grant`); `ro` grants allow reading only. Writes count against a
-//! per-plugin quota. A refused call returns
+//! `yoi grant`); `ro` grants allow reading only. The grant that applies is
+//! the one covering where the call really lands, after symbolic links are
+//! followed. Only regular files are read or written (`EntryKind::Other`
+//! marks pipes, sockets and devices). Writes count against a per-plugin
+//! quota of bytes and entries. A refused call returns
 //! [`Error::Denied`](crate::Error::Denied).
 //!
 //! ```no_run
