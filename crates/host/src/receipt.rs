@@ -26,6 +26,23 @@ impl<E> Dispatch<E> {
         self.blocked.is_some()
     }
 
+    /// Whether any handler changed the event (and the host kept the change).
+    pub fn is_changed(&self) -> bool {
+        self.receipts.iter().any(|r| !r.changed.is_empty())
+    }
+
+    /// The fields the handlers changed, each once, in the order first
+    /// changed.
+    pub fn changed_fields(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for field in self.receipts.iter().flat_map(|r| &r.changed) {
+            if !out.contains(field) {
+                out.push(field);
+            }
+        }
+        out
+    }
+
     /// The same answer with the data converted.
     pub fn map_data<F>(self, f: impl FnOnce(E) -> F) -> Dispatch<F> {
         Dispatch {

@@ -1,6 +1,6 @@
 //! Yoi's plugin registry: the system of record for published versions,
 //! activation and rollout, the operator's capability grants, the audit log
-//! and runtime events (SPEC §3).
+//! and runtime events (docs/operations.md).
 //!
 //! The default store is one SQLite database file (WAL, serialized writers,
 //! crash-safe) plus content-addressed artifacts under `blobs/sha256/`, in a

@@ -1,4 +1,4 @@
-//! The dispatcher's rules (SPEC §4.2) with real components: order, time
+//! The dispatcher's rules (docs/hooks.md) with real components: order, time
 //! limits, the chain budget, fail modes, blocking.
 
 use std::time::{Duration, Instant};

@@ -46,12 +46,15 @@ async fn guard_rewrites_input_as_written_by_the_guest() {
     assert_eq!((out.data.call_id.as_str(), out.data.turn), ("call-1", 3));
     assert_eq!(out.receipts[0].status, Status::Ok);
     assert_eq!(out.receipts[0].changed, vec!["input"]);
+    assert!(out.is_changed());
+    assert_eq!(out.changed_fields(), ["input"]);
 
     let untouched = host
         .dispatch(call("fetch", json!({"url": "https://x"})))
         .await;
     assert_eq!(untouched.data.input, json!({"url": "https://x"}));
     assert!(untouched.receipts[0].changed.is_empty());
+    assert!(!untouched.is_changed());
 }
 
 #[tokio::test]
