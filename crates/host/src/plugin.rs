@@ -388,18 +388,25 @@ impl LoadedPlugin {
 
     /// Records a failure; returns how many fell within `window`.
     pub(crate) fn record_failure(&self, window: Duration) -> usize {
-        let now = Instant::now();
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        while failures
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > window)
-        {
-            failures.pop_front();
-        }
-        failures.push_back(now);
         self.failing.store(true, Ordering::Relaxed);
-        failures.len()
+        record_in_window(&mut failures, window)
     }
+}
+
+/// Records a failure now and forgets those older than `window`; returns
+/// how many are left. The crash guard's one counting rule, for calls and
+/// loads alike.
+pub(crate) fn record_in_window(failures: &mut VecDeque<Instant>, window: Duration) -> usize {
+    let now = Instant::now();
+    while failures
+        .front()
+        .is_some_and(|t| now.duration_since(*t) > window)
+    {
+        failures.pop_front();
+    }
+    failures.push_back(now);
+    failures.len()
 }
 
 #[cfg(test)]

@@ -289,10 +289,7 @@ impl Shared {
         let n = {
             let mut failures = self.load_failures.lock().unwrap_or_else(|p| p.into_inner());
             let seen = failures.entry(record.plugin.clone()).or_default();
-            let now = std::time::Instant::now();
-            seen.retain(|t| now.duration_since(*t) <= window);
-            seen.push_back(now);
-            seen.len()
+            crate::plugin::record_in_window(seen, window)
         };
         if n < limit as usize {
             return;

@@ -170,12 +170,15 @@ impl SqliteStore {
             return;
         };
         let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
-        let stale = std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .map_or(true, |t| t.elapsed().map_or(true, |age| age > BACKUP_EVERY));
-        // A backup that failed is not tried again on every write.
+        // A copy this process tried lately (made, or failed to make) is not
+        // tried again on every write; only then is the file's age read.
         let tried_lately = last.is_some_and(|t| t.elapsed() < Duration::from_secs(60));
-        if !now && (!stale || tried_lately) {
+        if !now
+            && (tried_lately
+                || std::fs::metadata(path)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age <= BACKUP_EVERY)))
+        {
             return;
         }
         *last = Some(Instant::now());

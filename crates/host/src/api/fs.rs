@@ -117,6 +117,22 @@ struct RealGrant {
 }
 
 impl Landing {
+    fn new(
+        parent: OwnedFd,
+        dirs: Vec<(OwnedFd, String)>,
+        missing: Vec<String>,
+        name: Option<String>,
+        links: Vec<String>,
+    ) -> Landing {
+        Landing {
+            parent,
+            parent_real: dirs.into_iter().map(|(_, n)| n).collect(),
+            missing,
+            name,
+            links,
+        }
+    }
+
     /// The real path, `/`-joined; `.` for the data root.
     fn real(&self) -> String {
         let parts: Vec<&str> = self
@@ -148,6 +164,9 @@ struct Located {
     path: String,
     /// The real path, for grant checks.
     real: String,
+    /// The plugin's grants as resolved for this call, so later checks of
+    /// the same call (anchors, link targets) do not walk them again.
+    grants: Vec<RealGrant>,
 }
 
 fn errno_io(e: Errno) -> io::Error {
@@ -328,7 +347,7 @@ impl PluginApi {
                 Ok(stat) => stat,
                 Err(Errno::NOENT) => {
                     if is_last {
-                        return Ok(self.landing(
+                        return Ok(Landing::new(
                             current(&dirs)?,
                             dirs,
                             Vec::new(),
@@ -350,7 +369,7 @@ impl PluginApi {
                         }
                     }
                     let name = missing.pop();
-                    return Ok(self.landing(current(&dirs)?, dirs, missing, name, links));
+                    return Ok(Landing::new(current(&dirs)?, dirs, missing, name, links));
                 }
                 Err(e) => return Err(self.io_failure(path, errno_io(e))),
             };
@@ -387,7 +406,13 @@ impl PluginApi {
                     dirs.push((fd, part));
                 }
                 _ if is_last => {
-                    return Ok(self.landing(current(&dirs)?, dirs, Vec::new(), Some(part), links));
+                    return Ok(Landing::new(
+                        current(&dirs)?,
+                        dirs,
+                        Vec::new(),
+                        Some(part),
+                        links,
+                    ));
                 }
                 other => {
                     return Err(ApiFailure::NotFound(format!(
@@ -400,27 +425,14 @@ impl PluginApi {
         // The path named a folder (or the root) and nothing follows: it
         // lands on the last folder, as a name in its parent.
         match dirs.pop() {
-            Some((_, name)) => {
-                Ok(self.landing(current(&dirs)?, dirs, Vec::new(), Some(name), links))
-            }
-            None => Ok(self.landing(current(&dirs)?, dirs, Vec::new(), None, links)),
-        }
-    }
-
-    fn landing(
-        &self,
-        parent: OwnedFd,
-        dirs: Vec<(OwnedFd, String)>,
-        missing: Vec<String>,
-        name: Option<String>,
-        links: Vec<String>,
-    ) -> Landing {
-        Landing {
-            parent,
-            parent_real: dirs.into_iter().map(|(_, n)| n).collect(),
-            missing,
-            name,
-            links,
+            Some((_, name)) => Ok(Landing::new(
+                current(&dirs)?,
+                dirs,
+                Vec::new(),
+                Some(name),
+                links,
+            )),
+            None => Ok(Landing::new(current(&dirs)?, dirs, Vec::new(), None, links)),
         }
     }
 
@@ -531,6 +543,7 @@ impl PluginApi {
             landing,
             path,
             real,
+            grants,
         })
     }
 
@@ -538,8 +551,7 @@ impl PluginApi {
     /// holds one: grants are anchored by path, so moving them would carry a
     /// read-only grant's files out from under it.
     fn not_a_grant_anchor(&self, at: &Located, what: &str) -> Result<(), ApiFailure> {
-        let root = self.open_root()?;
-        for grant in self.real_grants(&root) {
+        for grant in &at.grants {
             if let Some(anchor) = grant.anchors.iter().find(|a| holds(&at.real, a)) {
                 let why = if &at.real == anchor {
                     format!("`{}` is where the grant `{}` points", at.path, grant.text)
@@ -994,11 +1006,7 @@ impl PluginApi {
         } else {
             at_parts.join("/")
         };
-        let root = self.open_root()?;
-        let granted = self
-            .real_grants(&root)
-            .iter()
-            .any(|g| covers(&g.real, &lands));
+        let granted = at.grants.iter().any(|g| covers(&g.real, &lands));
         if escapes || !granted {
             return Err(self.refuse(
                 "fs",
