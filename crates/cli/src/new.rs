@@ -22,36 +22,23 @@ const TOOL: &str = include_str!("../templates/tool.rs.tmpl");
 const README: &str = include_str!("../templates/README.md.tmpl");
 const GITIGNORE: &str = include_str!("../templates/gitignore.tmpl");
 
-/// Each point's PDK event type, and a sample event for `yoi plugin test`.
+/// The PDK event type of `point` and a sample event for `yoi plugin test`,
+/// from the host's table of hook points.
 fn point_template(point: HookPoint) -> Option<(&'static str, serde_json::Value)> {
-    use serde_json::to_value;
-    use yoi_host::*;
-    let (event, sample) = match point {
-        HookPoint::WorkItemPreCreate => ("NewWorkItem", to_value(NewWorkItem::default())),
-        HookPoint::WorkItemPostCreate => ("CreatedWorkItem", to_value(CreatedWorkItem::default())),
-        HookPoint::RunPrePrompt => ("Prompt", to_value(Prompt::default())),
-        HookPoint::ModelPreCall => ("ModelCall", to_value(ModelCall::default())),
-        HookPoint::ModelPostCall => ("ModelResponse", to_value(ModelResponse::default())),
-        HookPoint::ToolPreExec => (
-            "ToolCall",
-            to_value(ToolCall {
-                tool_name: "shell".into(),
-                input: serde_json::json!({"cmd": "ls"}),
-                call_id: "call-1".into(),
-                turn: 0,
-            }),
-        ),
-        HookPoint::ToolPostExec => ("ToolResult", to_value(ToolResult::default())),
-        HookPoint::ToolResultPersist => ("PersistResult", to_value(PersistResult::default())),
-        HookPoint::ResponsePreDeliver => ("Delivery", to_value(Delivery::default())),
-        HookPoint::ResponsePostDeliver => ("Delivered", to_value(Delivered::default())),
-        HookPoint::ContextPreCompact => ("Compaction", to_value(Compaction::default())),
-        HookPoint::ContextPostCompact => ("Compacted", to_value(Compacted::default())),
-        HookPoint::HostStart => ("HostInfo", to_value(HostStart::default())),
-        HookPoint::HostStop => ("HostInfo", to_value(HostStop::default())),
-        _ => return None,
-    };
-    Some((event, sample.unwrap_or_default()))
+    let info = yoi_host::hook_points()
+        .into_iter()
+        .find(|i| i.point == point)?;
+    let mut sample = info.empty_event;
+    if point == HookPoint::ToolPreExec {
+        // A call worth looking at: what most first hooks are written for.
+        sample = serde_json::json!({
+            "tool_name": "shell",
+            "input": {"cmd": "ls"},
+            "call_id": "call-1",
+            "turn": 0
+        });
+    }
+    Some((info.record, sample))
 }
 
 fn fill(template: &str, vars: &[(&str, &str)]) -> String {
@@ -207,6 +194,7 @@ pub(crate) fn new(
                     ("id", id.as_str()),
                     ("name", name),
                     ("crate_file", &crate_file),
+                    ("contract", yoi_host::CONTRACT),
                     ("hooks", &hook_toml),
                     ("tools", &tool_toml),
                 ],

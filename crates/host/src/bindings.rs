@@ -1,15 +1,143 @@
-//! Host-side bindings of the `yoi:plugin@0.1.0` contract.
+//! Host-side bindings: one module per contract version this host serves,
+//! each generated from the frozen WIT folder of that version in the PDK
+//! crate (`crates/pdk/wit/<version>/`). docs/hooks.md ("Contract
+//! versions") says what changed between them.
+//!
+//! The newest module owns the types the rest of the host uses. An older
+//! module shares its event records (`with`, so the hook table converts an
+//! event once for every version) and converts the few host API types that
+//! differ at the edge, in `sandbox`. Adding a version is a new WIT folder,
+//! a new module here, a new [`Contract`] variant and its arm in each
+//! `match` the compiler then points at.
 
-wasmtime::component::bindgen!({
-    path: "../../wit/0.1.0",
-    world: "yoi:plugin/plugin",
-    imports: {
-        // Host calls that wait: on the network, and on the filesystem
-        // (which runs on a blocking thread the deadline can abandon).
-        "yoi:plugin/https.send": async,
-        "yoi:plugin/fs": async,
-        // The embedder's secret source may be remote (a vault).
-        "yoi:plugin/secrets": async,
-    },
-    exports: { default: async },
-});
+use semver::{Version, VersionReq};
+use yoi_manifest::ContractVersion;
+
+/// `yoi:plugin@0.2.0`: every hook handler also receives the hook context.
+pub(crate) mod v0_2 {
+    wasmtime::component::bindgen!({
+        path: "../pdk/wit/0.2.0",
+        world: "yoi:plugin/plugin",
+        imports: {
+            // Host calls that wait: on the network, and on the filesystem
+            // (which runs on a blocking thread the deadline can abandon).
+            "yoi:plugin/https.send": async,
+            "yoi:plugin/fs": async,
+            // The embedder's secret source may be remote (a vault).
+            "yoi:plugin/secrets": async,
+        },
+        exports: { default: async },
+    });
+}
+
+/// `yoi:plugin@0.1.0`: hook handlers receive the event alone.
+pub(crate) mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: "../pdk/wit/0.1.0",
+        world: "yoi:plugin/plugin",
+        imports: {
+            "yoi:plugin/https.send": async,
+            "yoi:plugin/fs": async,
+            "yoi:plugin/secrets": async,
+        },
+        exports: { default: async },
+        with: {
+            // The same records, field for field: one Rust type for both.
+            "yoi:plugin/types@0.1.0": super::v0_2::yoi::plugin::types,
+        },
+    });
+}
+
+/// The newest contract's bindings: what the host's own code speaks.
+pub(crate) use v0_2 as latest;
+
+/// A contract version this host serves, i.e. one bindings module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Contract {
+    V0_1,
+    V0_2,
+}
+
+impl Contract {
+    /// Every version served, oldest first.
+    pub(crate) const ALL: [Contract; 2] = [Contract::V0_1, Contract::V0_2];
+
+    /// The version the module was generated from (its WIT folder's name).
+    pub(crate) const fn generated_from(self) -> &'static str {
+        match self {
+            Contract::V0_1 => "0.1.0",
+            Contract::V0_2 => "0.2.0",
+        }
+    }
+
+    /// The versions a component may declare to run on this module: the
+    /// same minor for 0.x, the same major after (`plugin.contract`).
+    pub(crate) fn serves(self) -> VersionReq {
+        VersionReq::parse(&format!("^{}", self.generated_from()))
+            .unwrap_or_else(|e| unreachable!("a version is a valid requirement: {e}"))
+    }
+
+    /// This module's version as a contract string's version.
+    pub(crate) fn version(self) -> ContractVersion {
+        ContractVersion(
+            Version::parse(self.generated_from())
+                .unwrap_or_else(|e| unreachable!("module versions are semver: {e}")),
+        )
+    }
+
+    /// The module that runs a component built against `declared`.
+    pub(crate) fn serving(declared: &ContractVersion) -> Option<Contract> {
+        Contract::ALL
+            .into_iter()
+            .find(|c| c.serves().matches(&declared.0))
+    }
+
+    /// A `yoi:plugin` interface's full name in this version.
+    pub(crate) fn interface(self, interface: &str) -> String {
+        format!(
+            "{}/{interface}@{}",
+            ContractVersion::PACKAGE,
+            self.generated_from()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_module_is_generated_from_the_folder_it_names() {
+        for contract in Contract::ALL {
+            let dir = format!(
+                "{}/../pdk/wit/{}",
+                env!("CARGO_MANIFEST_DIR"),
+                contract.generated_from()
+            );
+            let worlds = std::fs::read_to_string(format!("{dir}/worlds.wit")).unwrap();
+            let package = format!("package {};", contract.version());
+            assert!(worlds.starts_with(&package), "{dir}: expected `{package}`");
+        }
+    }
+
+    #[test]
+    fn the_public_contract_is_the_newest_module() {
+        let newest = Contract::ALL[Contract::ALL.len() - 1];
+        assert_eq!(crate::CONTRACT, newest.version().to_string());
+        assert!(crate::Host::compat().newest() == Some(&newest.version()));
+    }
+
+    #[test]
+    fn a_version_is_served_by_one_module_or_none() {
+        let v = |s: &str| ContractVersion(Version::parse(s).unwrap());
+        assert_eq!(Contract::serving(&v("0.1.0")), Some(Contract::V0_1));
+        assert_eq!(Contract::serving(&v("0.1.7")), Some(Contract::V0_1));
+        assert_eq!(Contract::serving(&v("0.2.0")), Some(Contract::V0_2));
+        assert_eq!(Contract::serving(&v("0.3.0")), None);
+        assert_eq!(Contract::serving(&v("1.0.0")), None);
+        assert_eq!(
+            Contract::V0_1.interface("log"),
+            "yoi:plugin/log@0.1.0".to_owned()
+        );
+    }
+}

@@ -124,4 +124,10 @@ pub enum HostError {
     /// The wasm engine could not be configured.
     #[error("the WebAssembly engine could not start: {0}")]
     Engine(String),
+    /// [`Host::dispatch_blocking`](crate::Host::dispatch_blocking) could not
+    /// start its runtime.
+    #[error(
+        "cannot start a runtime for a blocking dispatch: {0}\n  fix: the process may be out of threads or file descriptors; dispatch from a Tokio runtime of your own instead"
+    )]
+    Runtime(String),
 }

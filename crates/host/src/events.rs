@@ -1,23 +1,69 @@
 //! Typed events of every hook point, and each point's rights: which fields a
-//! plugin may change and whether it may block.
-//!
-//! One table ([`hook_points!`]) defines, per point, the event struct the
-//! embedder passes, its WIT record, the export it calls, and per field whether
-//! a plugin may change it. Everything else (conversion to WIT, the change
-//! check, the export lookup) is derived from that table, so a point's rights
-//! are written down exactly once.
+//! plugin may change and whether it may block. The structs, their WIT form
+//! and the change check are derived from the table in `points`, so a
+//! point's rights are written down exactly once.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use wasmtime::Store;
-use wasmtime::component::{Instance, InstancePre};
 use yoi_manifest::HookPoint;
 
-use crate::bindings::yoi::plugin::types as wit;
-use crate::sandbox::PluginState;
+use crate::bindings::latest::yoi::plugin::types as wit;
 
 /// Largest text field a plugin may hand back in a change, in bytes.
 pub const MAX_CHANGED_FIELD_BYTES: usize = 4 * 1024 * 1024;
+
+/// Who and what an event is about: the ids the embedder knows, each
+/// optional. Handlers of contract 0.2.0 and later receive it (with the point
+/// and their own plugin id) next to the event and cannot change it; it lets
+/// a plugin apply per-agent or per-session policy. `subject` also decides
+/// partial rollouts ([`Host::dispatch_for`](crate::Host::dispatch_for)).
+///
+/// ```
+/// let ctx = yoi_host::HookContext {
+///     agent_id: Some("support-bot".into()),
+///     session_id: Some("s-42".into()),
+///     ..Default::default()
+/// };
+/// assert!(ctx.subject.is_none());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HookContext {
+    /// The work item the event belongs to.
+    pub work_item_id: Option<String>,
+    /// The job or agent run the event belongs to.
+    pub run_id: Option<String>,
+    /// The agent running.
+    pub agent_id: Option<String>,
+    /// The session (conversation, channel thread) the event belongs to.
+    pub session_id: Option<String>,
+    /// The subject rollout decisions use: a user, a session, a work item.
+    /// Without one, plugins on a partial rollout do not run.
+    pub subject: Option<String>,
+}
+
+impl HookContext {
+    /// A context with only a rollout subject.
+    pub fn for_subject(subject: impl Into<String>) -> Self {
+        HookContext {
+            subject: Some(subject.into()),
+            ..HookContext::default()
+        }
+    }
+
+    /// The WIT record one handler receives.
+    pub(crate) fn to_wit(&self, point: HookPoint, plugin: &str) -> wit::HookContext {
+        wit::HookContext {
+            point: point.as_str().to_owned(),
+            plugin_id: plugin.to_owned(),
+            work_item_id: self.work_item_id.clone(),
+            run_id: self.run_id.clone(),
+            agent_id: self.agent_id.clone(),
+            session_id: self.session_id.clone(),
+            subject: self.subject.clone(),
+        }
+    }
+}
 
 /// What a guest handler answered, with the point's WIT event type.
 pub enum GuestOutcome<W> {
@@ -26,23 +72,8 @@ pub enum GuestOutcome<W> {
     Block(String),
 }
 
-type CallResult<W> = wasmtime::Result<Result<GuestOutcome<W>, String>>;
-
-/// An event of one hook point: what [`Host::dispatch`](crate::Host::dispatch)
-/// takes. Implemented for every event type of this crate, and only those.
-pub trait Event: Point {
-    /// The point this event belongs to.
-    const POINT: HookPoint = <Self as Point>::POINT;
-    /// Whether a plugin may block the event.
-    const CAN_BLOCK: bool = <Self as Point>::CAN_BLOCK;
-    /// The fields a plugin may change, by name.
-    const CHANGEABLE: &'static [&'static str] = <Self as Point>::CHANGEABLE;
-}
-
-impl<T: Point> Event for T {}
-
-/// The host side of an [`Event`]: its rules, conversion to WIT, the change
-/// check and the export call. Public in name only (it is not reachable from
+/// The host side of an [`Event`]: its rules, conversion to WIT and the
+/// change check (the export call is in `exports`). Public in name only (it is not reachable from
 /// outside the crate), so the set of events stays closed.
 pub trait Point: Clone + Send + Sync + Serialize + 'static {
     const POINT: HookPoint;
@@ -55,16 +86,6 @@ pub trait Point: Clone + Send + Sync + Serialize + 'static {
     /// The event with a guest's change applied and the names of the fields
     /// that changed, or why the change is refused.
     fn accept_change(&self, changed: Self::Wit) -> Result<(Self, Vec<&'static str>), String>;
-
-    /// Calls the point's export on an instance. `guests` caches the
-    /// instance's looked-up exports, so a warm instance looks each up once.
-    fn call<'a>(
-        store: &'a mut Store<PluginState>,
-        instance: &'a Instance,
-        exports: &'a HookExports,
-        guests: &'a mut HookGuests,
-        event: &'a Self::Wit,
-    ) -> impl Future<Output = CallResult<Self::Wit>> + Send + 'a;
 }
 
 /// How a field crosses the boundary: its WIT form, and the check applied to
@@ -219,10 +240,25 @@ macro_rules! changeable {
     };
 }
 
-/// The table of hook points. Per point: the event struct, its `HookPoint`,
-/// its WIT record, the export module, whether it may block, and per field
-/// `change` (a plugin may change it) or `fixed`.
-macro_rules! hook_points {
+/// What the host knows about one hook point, from the table of points.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PointInfo {
+    /// The point.
+    pub point: HookPoint,
+    /// Its event record as the WIT and the PDK name it (`ToolCall`,
+    /// `HostInfo`): the type a PDK handler takes.
+    pub record: &'static str,
+    /// Whether a plugin may block the event.
+    pub can_block: bool,
+    /// The fields a plugin may change.
+    pub changeable: &'static [&'static str],
+    /// An event with every field empty, as JSON (`Host::dispatch_json`
+    /// takes this shape).
+    pub empty_event: Value,
+}
+
+/// The event types of the table's rows (`points`).
+macro_rules! define_events {
     ($(
         $(#[$doc:meta])*
         $event:ident = $variant:ident, $wit:ident, $module:ident, block: $block:literal {
@@ -278,92 +314,23 @@ macro_rules! hook_points {
                     refuse_fixed(<Self as Point>::POINT, <Self as Point>::CHANGEABLE, &touched)?;
                     Ok((next, changed))
                 }
-
-                async fn call(
-                    store: &mut Store<PluginState>,
-                    instance: &Instance,
-                    exports: &HookExports,
-                    guests: &mut HookGuests,
-                    event: &wit::$wit,
-                ) -> CallResult<wit::$wit> {
-                    use crate::bindings::exports::yoi::plugin::$module as iface;
-                    let guest = match &mut guests.$module {
-                        Some(guest) => guest,
-                        slot => {
-                            let indices = exports
-                                .$module
-                                .as_ref()
-                                .ok_or_else(|| missing_export(<Self as Point>::POINT))?;
-                            slot.insert(indices.load(&mut *store, instance)?)
-                        }
-                    };
-                    let answer = guest.call_handle(&mut *store, event).await?;
-                    Ok(answer.map(|outcome| match outcome {
-                        iface::Outcome::Continue => GuestOutcome::Continue,
-                        iface::Outcome::Change(e) => GuestOutcome::Change(e),
-                        iface::Outcome::Block(r) => GuestOutcome::Block(r),
-                    }))
-                }
             }
         )*
 
-        /// The exports of one instance, looked up on first use.
-        #[derive(Default)]
-        pub struct HookGuests {
-            $( $module: Option<crate::bindings::exports::yoi::plugin::$module::Guest>, )*
-            /// The `tools` export, for tool plugins.
-            pub(crate) tools: Option<crate::bindings::exports::yoi::plugin::tools::Guest>,
-        }
-
-        /// Export lookups of a plugin's hook interfaces, resolved once at load.
-        #[derive(Default, Clone)]
-        pub struct HookExports {
-            $( $module: Option<crate::bindings::exports::yoi::plugin::$module::GuestIndices>, )*
-        }
-
-        impl HookExports {
-            /// Resolves the export of `point`; `Err` when the component lacks it.
-            pub(crate) fn resolve(
-                &mut self,
-                point: HookPoint,
-                pre: &InstancePre<PluginState>,
-            ) -> wasmtime::Result<()> {
-                match point {
-                    $( HookPoint::$variant => {
-                        self.$module = Some(
-                            crate::bindings::exports::yoi::plugin::$module::GuestIndices::new(pre)?,
-                        );
-                    } )*
-                    other => return Err(missing_export(other)),
-                }
-                Ok(())
-            }
-        }
-
-        /// Runs `point` with a JSON event: for tools that take payloads from
-        /// files (`yoi plugin test`). The result's data is JSON again.
-        pub(crate) async fn dispatch_json(
-            host: &crate::Host,
-            subject: Option<&str>,
-            point: HookPoint,
-            payload: Value,
-        ) -> Result<crate::Dispatch<Value>, String> {
-            match point {
-                $( HookPoint::$variant => {
-                    let event: $event = serde_json::from_value(payload).map_err(|e| {
-                        format!("the payload is not a valid {} event: {e}", HookPoint::$variant)
-                    })?;
-                    let out = crate::dispatch::run_chain(host, subject, event).await;
-                    Ok(out.map_data(|d| serde_json::to_value(d).unwrap_or(Value::Null)))
-                } )*
-                other => Err(format!("{other} is not a hook point this host runs")),
-            }
+        /// Every hook point this host runs, in the order of the table of
+        /// points, with its event record and rights.
+        pub fn hook_points() -> Vec<PointInfo> {
+            vec![$(
+                PointInfo {
+                    point: HookPoint::$variant,
+                    record: stringify!($wit),
+                    can_block: $block,
+                    changeable: <$event as Point>::CHANGEABLE,
+                    empty_event: serde_json::to_value($event::default()).unwrap_or_default(),
+                },
+            )*]
         }
     };
-}
-
-fn missing_export(point: HookPoint) -> wasmtime::Error {
-    wasmtime::Error::msg(format!("the component has no export for {point}"))
 }
 
 /// Refuses a change that touches fields the point does not allow.
@@ -382,192 +349,12 @@ fn refuse_fixed(point: HookPoint, allowed: &[&str], touched: &[&str]) -> Result<
     ))
 }
 
-hook_points! {
-    /// `work_item.pre_create`: a work item about to be created. Plugins may
-    /// change `title`, `payload` and `session_key`, or block (the item is not
-    /// created).
-    NewWorkItem = WorkItemPreCreate, NewWorkItem, work_item_pre_create, block: true {
-        /// Title.
-        change title: String,
-        /// The item's payload.
-        change payload: Value,
-        /// The session the item belongs to.
-        change session_key: String,
-        /// Where the item came from (a channel, a schedule, an API client).
-        fixed source: String,
-        /// The host instance creating it.
-        fixed instance: String,
-    }
-
-    /// `work_item.post_create`: a work item that was created. Read-only.
-    CreatedWorkItem = WorkItemPostCreate, CreatedWorkItem, work_item_post_create, block: false {
-        /// The new item's id.
-        fixed id: String,
-        /// Title.
-        fixed title: String,
-        /// Payload.
-        fixed payload: Value,
-        /// Session key.
-        fixed session_key: String,
-        /// Where the item came from.
-        fixed source: String,
-    }
-
-    /// `run.pre_prompt`: an agent run's prompt before the first model call.
-    /// Plugins may change `system_prompt` and `user_message`; may not block.
-    Prompt = RunPrePrompt, Prompt, run_pre_prompt, block: false {
-        /// The system prompt.
-        change system_prompt: String,
-        /// The user's message.
-        change user_message: String,
-        /// The agent running.
-        fixed agent_id: String,
-        /// The work item the run is for.
-        fixed work_item_id: String,
-    }
-
-    /// `model.pre_call`: a model call about to be made. Plugins may change
-    /// `model`, `temperature` and `max_tokens`, or block (the call is skipped
-    /// and the agent loop ends).
-    ModelCall = ModelPreCall, ModelCall, model_pre_call, block: true {
-        /// Model name.
-        change model: String,
-        /// Sampling temperature, if set.
-        change temperature: Option<f64>,
-        /// Most tokens to generate, if set.
-        change max_tokens: Option<u32>,
-        /// The conversation so far (a JSON array of messages).
-        fixed messages: Value,
-        /// The tools offered to the model (a JSON array).
-        fixed tools: Value,
-        /// The model turn, counting from 0.
-        fixed turn: u32,
-    }
-
-    /// `model.post_call`: what a model call returned. Read-only.
-    ModelResponse = ModelPostCall, ModelResponse, model_post_call, block: false {
-        /// The provider's response message.
-        fixed response: Value,
-        /// Model name.
-        fixed model: String,
-        /// The model turn, counting from 0.
-        fixed turn: u32,
-        /// How long the call took, in milliseconds.
-        fixed duration_ms: u64,
-        /// Prompt tokens used.
-        fixed input_tokens: u64,
-        /// Completion tokens used.
-        fixed output_tokens: u64,
-        /// Cost in US dollars.
-        fixed cost_usd: f64,
-    }
-
-    /// `tool.pre_exec`: a tool call the model asked for, before it runs.
-    /// Plugins may change `input`, or block (do not run the tool; give the
-    /// model [`Blocked::message`](crate::Blocked::message) instead).
-    ToolCall = ToolPreExec, ToolCall, tool_pre_exec, block: true {
-        /// Name of the tool as the model sees it.
-        fixed tool_name: String,
-        /// The tool's input.
-        change input: Value,
-        /// Identifier of this call, unique within the run.
-        fixed call_id: String,
-        /// The model turn (from 0) that asked for the call.
-        fixed turn: u32,
-    }
-
-    /// `tool.post_exec`: a tool call that has run, with its result. Plugins
-    /// may change `output`; may not block.
-    ToolResult = ToolPostExec, ToolResult, tool_post_exec, block: false {
-        /// Name of the tool as the model sees it.
-        fixed tool_name: String,
-        /// The input the tool ran with.
-        fixed input: Value,
-        /// What the tool returned, as the model will see it.
-        change output: String,
-        /// How long the tool took, in milliseconds.
-        fixed duration_ms: u64,
-        /// The model turn (from 0) that asked for the call.
-        fixed turn: u32,
-    }
-
-    /// `tool.result_persist`: a tool result about to be stored in the
-    /// history. Plugins may change `result`; may not block.
-    PersistResult = ToolResultPersist, PersistResult, tool_result_persist, block: false {
-        /// Name of the tool.
-        fixed tool_name: String,
-        /// Identifier of the call.
-        fixed call_id: String,
-        /// The result as it will be stored.
-        change result: String,
-    }
-
-    /// `response.pre_deliver`: a response about to be delivered. Plugins may
-    /// change `content`, or block (delivery is suppressed).
-    Delivery = ResponsePreDeliver, Delivery, response_pre_deliver, block: true {
-        /// The content.
-        change content: String,
-        /// Where it goes.
-        fixed channel: String,
-        /// The work item it answers.
-        fixed work_item_id: String,
-        /// Streaming chunk or final response.
-        fixed mode: DeliveryMode,
-    }
-
-    /// `response.post_deliver`: a response that was delivered, or failed to
-    /// be. Read-only.
-    Delivered = ResponsePostDeliver, Delivered, response_post_deliver, block: false {
-        /// The content that was sent.
-        fixed content: String,
-        /// Where it went.
-        fixed channel: String,
-        /// Whether delivery succeeded.
-        fixed ok: bool,
-        /// The channel's answer or error, in words.
-        fixed detail: String,
-    }
-
-    /// `context.pre_compact`: the conversation is about to be compacted.
-    /// Read-only.
-    Compaction = ContextPreCompact, Compaction, context_pre_compact, block: false {
-        /// The messages to be compacted (a JSON array).
-        fixed messages: Value,
-    }
-
-    /// `context.post_compact`: the conversation was compacted. Plugins may
-    /// change `summary`; may not block.
-    Compacted = ContextPostCompact, Compacted, context_post_compact, block: false {
-        /// The messages that were compacted (a JSON array).
-        fixed messages: Value,
-        /// The summary that replaces them.
-        change summary: String,
-    }
-
-    /// `host.start`: the host started. Read-only.
-    HostStart = HostStart, HostInfo, host_start, block: false {
-        /// The embedding application's name.
-        fixed name: String,
-        /// Its version.
-        fixed version: String,
-        /// This running instance (a hostname, a pod name).
-        fixed instance: String,
-    }
-
-    /// `host.stop`: the host is stopping. Read-only.
-    HostStop = HostStop, HostInfo, host_stop, block: false {
-        /// The embedding application's name.
-        fixed name: String,
-        /// Its version.
-        fixed version: String,
-        /// This running instance.
-        fixed instance: String,
-    }
-}
+foreach_hook_point!(define_events);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Event;
     use serde_json::json;
 
     fn call() -> ToolCall {

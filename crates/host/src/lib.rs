@@ -34,37 +34,50 @@
 //! ```
 #![deny(missing_docs)]
 
+#[macro_use]
+mod points;
+
 mod api;
 mod bindings;
+mod builder;
 mod cache;
 mod dispatch;
 mod error;
 mod events;
+mod exports;
+mod guard;
 mod host;
+mod instances;
 mod plugin;
 mod receipt;
 mod reload;
+mod report;
 mod sandbox;
+mod settings;
 mod sink;
 mod tools;
+mod toolspec;
 
 pub use api::{EnvSecrets, SecretSource};
+pub use builder::HostBuilder;
 pub use cache::CacheUse;
+pub use dispatch::Event;
 pub use error::HostError;
 pub use events::{
-    Compacted, Compaction, CreatedWorkItem, Delivered, Delivery, DeliveryMode, Event, HostStart,
-    HostStop, MAX_CHANGED_FIELD_BYTES, ModelCall, ModelResponse, NewWorkItem, PersistResult,
-    Prompt, ToolCall, ToolResult,
+    Compacted, Compaction, CreatedWorkItem, Delivered, Delivery, DeliveryMode, HookContext,
+    HostStart, HostStop, MAX_CHANGED_FIELD_BYTES, ModelCall, ModelResponse, NewWorkItem,
+    PersistResult, PointInfo, Prompt, ToolCall, ToolResult, hook_points,
 };
-pub use host::{Handler, Host, HostBuilder, Pressure, SAFE_MODE_ENV};
+pub use host::{Handler, Host, Pressure, SAFE_MODE_ENV};
 pub use plugin::{Origin, PluginInfo, SUPPORTED_POINTS};
 pub use receipt::{Blocked, Denial, Dispatch, LogLevel, LogLine, Receipt, Status};
-pub use reload::{Refusal, ReloadReport, Watcher};
-pub use tools::{
-    NativeFuture, NativeTool, ToolOutcome, ToolRequest, ToolRun, ToolSource, ToolSpec, ToolStatus,
-};
+pub use reload::Watcher;
+pub use report::{Refusal, ReloadReport};
+pub use tools::{ToolOutcome, ToolRequest, ToolRun, ToolSource, ToolSpec, ToolStatus};
+pub use toolspec::{NativeFuture, NativeTool};
 pub use yoi_manifest::{CodeLimits, FailMode, HookPoint, PluginId};
 pub use yoi_registry::{Registry, Rollout, Scope};
 
-/// The WIT contract this host implements.
-pub const CONTRACT: &str = "yoi:plugin@0.1.0";
+/// The newest WIT contract this host implements: what new plugins target.
+/// [`Host::compat`] lists every version it runs.
+pub const CONTRACT: &str = "yoi:plugin@0.2.0";

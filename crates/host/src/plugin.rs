@@ -15,14 +15,13 @@ use yoi_manifest::{
 };
 use yoi_registry::Rollout;
 
-use crate::CONTRACT;
 use crate::api::{ApiSettings, PluginApi};
-use crate::bindings::exports::yoi::plugin::tools::GuestIndices as ToolIndices;
+use crate::bindings::Contract;
 use crate::cache::{CacheUse, CompileCache};
 use crate::error::HostError;
-use crate::events::{HookExports, HookGuests};
+use crate::exports::{Exports, Guests};
 use crate::sandbox::PluginState;
-use crate::tools::PluginTool;
+use crate::toolspec::PluginTool;
 
 /// The hook points this host dispatches: all of them.
 pub const SUPPORTED_POINTS: [HookPoint; 14] = HookPoint::ALL;
@@ -70,17 +69,17 @@ pub struct PluginInfo {
 pub(crate) struct Warm {
     pub(crate) store: Store<PluginState>,
     pub(crate) instance: Instance,
-    pub(crate) guests: HookGuests,
+    pub(crate) guests: Guests,
 }
 
 pub(crate) struct LoadedPlugin {
     pub(crate) info: PluginInfo,
     pub(crate) name: Arc<str>,
     pub(crate) pre: InstancePre<PluginState>,
-    pub(crate) exports: HookExports,
-    /// The plugin's tools and the export that runs them.
+    /// Its hook and tool exports, in the contract version it was built for.
+    pub(crate) exports: Exports,
+    /// The plugin's tools.
     pub(crate) tools: Vec<PluginTool>,
-    pub(crate) tool_exports: Option<ToolIndices>,
     /// Its grants and the host APIs behind them.
     pub(crate) api: Arc<PluginApi>,
     /// The plugin's `[limits] memory_mb`, clamped to the host's limit.
@@ -96,17 +95,6 @@ pub(crate) struct LoadedPlugin {
     /// the lock when there is nothing to reset.
     failures: Mutex<VecDeque<Instant>>,
     failing: AtomicBool,
-}
-
-/// The export name of a hook point's interface in this host's contract.
-pub(crate) fn export_name(point: HookPoint) -> String {
-    interface_name(&point.wit_interface())
-}
-
-/// A `yoi:plugin` interface's full name in this host's contract.
-pub(crate) fn interface_name(interface: &str) -> String {
-    let version = CONTRACT.rsplit_once('@').map_or("", |(_, v)| v);
-    format!("yoi:plugin/{interface}@{version}")
 }
 
 /// Where a plugin is loaded from and with what.
@@ -209,6 +197,15 @@ impl LoadedPlugin {
         let plugin = manifest.plugin.id.clone();
         let version = manifest.plugin.version.clone();
         let digest = manifest.runtime.digest;
+        let contract =
+            Contract::serving(&manifest.plugin.contract).ok_or_else(|| HostError::Compile {
+                plugin: plugin.clone(),
+                version: version.clone(),
+                reason: format!(
+                    "E0107 contract-incompatible: it targets {}, which this host does not serve",
+                    manifest.plugin.contract
+                ),
+            })?;
 
         let compile = || compile_bounded(engine, &package.artifact, &opts.compile);
         let compiled = match opts.cache {
@@ -228,18 +225,6 @@ impl LoadedPlugin {
                 version: version.clone(),
                 reason: format!("{e:#}"),
             })?;
-
-        let mut exports = HookExports::default();
-        for hook in &manifest.hooks {
-            exports
-                .resolve(hook.point, &pre)
-                .map_err(|_| HostError::MissingExport {
-                    plugin: plugin.clone(),
-                    version: version.clone(),
-                    point: hook.point,
-                    interface: export_name(hook.point),
-                })?;
-        }
 
         let mut tools = Vec::new();
         for (i, tool) in manifest.tools.iter().enumerate() {
@@ -261,19 +246,25 @@ impl LoadedPlugin {
                 }
             })?);
         }
-        let tool_exports = if tools.is_empty() {
-            None
-        } else {
-            Some(
-                ToolIndices::new(&pre).map_err(|_| HostError::Tool {
+
+        let points: Vec<HookPoint> = manifest.hooks.iter().map(|h| h.point).collect();
+        let exports = Exports::resolve(contract, &pre, &points, !tools.is_empty()).map_err(
+            |missing| match missing.point {
+                Some(point) => HostError::MissingExport {
+                    plugin: plugin.clone(),
+                    version: version.clone(),
+                    point,
+                    interface: missing.interface,
+                },
+                None => HostError::Tool {
                     tool: tools[0].qualified.clone(),
                     reason: format!(
                         "plugin.toml declares tools, but the component does not export `{}`; register them with `yoi_pdk::register!(tools: ...)`",
-                        interface_name("tools")
+                        missing.interface
                     ),
-                })?,
-            )
-        };
+                },
+            },
+        )?;
 
         let requested = manifest.limits.memory_mb.map(|mb| {
             usize::try_from(mb)
@@ -297,7 +288,7 @@ impl LoadedPlugin {
             info,
             pre,
             exports,
-            (tools, tool_exports, api),
+            (tools, api),
             memory_limit,
             (opts.order, opts.max_calls),
         ))
@@ -307,8 +298,8 @@ impl LoadedPlugin {
     fn new(
         info: PluginInfo,
         pre: InstancePre<PluginState>,
-        exports: HookExports,
-        (tools, tool_exports, api): (Vec<PluginTool>, Option<ToolIndices>, Arc<PluginApi>),
+        exports: Exports,
+        (tools, api): (Vec<PluginTool>, Arc<PluginApi>),
         memory_limit: usize,
         (order, max_calls): (u64, u32),
     ) -> LoadedPlugin {
@@ -318,7 +309,6 @@ impl LoadedPlugin {
             pre,
             exports,
             tools,
-            tool_exports,
             api,
             memory_limit,
             order,
@@ -341,7 +331,7 @@ impl LoadedPlugin {
             info,
             self.pre.clone(),
             self.exports.clone(),
-            (self.tools.clone(), self.tool_exports.clone(), api),
+            (self.tools.clone(), api),
             self.memory_limit,
             (self.order, self.max_calls),
         )
@@ -407,21 +397,4 @@ pub(crate) fn record_in_window(failures: &mut VecDeque<Instant>, window: Duratio
     }
     failures.push_back(now);
     failures.len()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn export_names_follow_the_contract() {
-        assert_eq!(
-            export_name(HookPoint::ToolPreExec),
-            "yoi:plugin/tool-pre-exec@0.1.0"
-        );
-        assert_eq!(
-            export_name(HookPoint::WorkItemPreCreate),
-            "yoi:plugin/work-item-pre-create@0.1.0"
-        );
-    }
 }

@@ -7,7 +7,10 @@ use semver::Version;
 use serde::Serialize;
 use yoi_manifest::{HookPoint, PluginId};
 
-use crate::sandbox::{MAX_LOG_FIELDS, MAX_LOG_MESSAGE};
+/// Longest log message kept, in bytes; longer ones are cut.
+const MAX_LOG_MESSAGE: usize = 4 * 1024;
+/// Most key/value fields kept per log line.
+const MAX_LOG_FIELDS: usize = 16;
 
 /// The result of dispatching one hook point.
 #[derive(Debug, Clone, Serialize)]

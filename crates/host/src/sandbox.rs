@@ -9,19 +9,16 @@ use wasmtime_wasi::p2::pipe::{ClosedInputStream, MemoryOutputPipe};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::api::{ApiFailure, PluginApi};
-use crate::bindings::yoi::plugin::fs::{self as wit_fs, Entry};
-use crate::bindings::yoi::plugin::types::ApiError;
-use crate::bindings::yoi::plugin::{https, log, secrets};
+use crate::bindings::latest::yoi::plugin::fs::{self as wit_fs, Entry};
+use crate::bindings::latest::yoi::plugin::types::ApiError;
+use crate::bindings::latest::yoi::plugin::{https, log, secrets};
+use crate::bindings::v0_1::yoi::plugin as v0_1;
 use crate::receipt::{Denial, LogLevel, LogLine};
 
 /// Bytes of stdout and of stderr kept per call. Writing more traps the call.
 pub(crate) const STDIO_CAPACITY: usize = 64 * 1024;
-/// Longest log message kept, in bytes; longer ones are cut.
-pub(crate) const MAX_LOG_MESSAGE: usize = 4 * 1024;
 /// Most log lines kept per call; later ones are counted, not stored.
 pub(crate) const MAX_LOG_LINES: usize = 256;
-/// Most key/value fields kept per log line.
-pub(crate) const MAX_LOG_FIELDS: usize = 16;
 /// Most denials recorded per call; later ones are still refused and logged.
 const MAX_DENIALS: usize = 64;
 
@@ -412,9 +409,113 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     random::random::add_to_linker::<PluginState, WasiRandom>(&mut l, |s| s.wasi.random())?;
     random::insecure::add_to_linker::<PluginState, WasiRandom>(&mut l, |s| s.wasi.random())?;
     random::insecure_seed::add_to_linker::<PluginState, WasiRandom>(&mut l, |s| s.wasi.random())?;
+    // Every contract version's host APIs, each under its own versioned
+    // name: one linker serves components of all of them.
     log::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     https::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     wit_fs::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     secrets::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
+    v0_1::log::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
+    v0_1::https::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
+    v0_1::fs::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
+    v0_1::secrets::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     Ok(l)
+}
+
+// Contract 0.1.0's host APIs: the same calls as the newest contract's, with
+// the records that are not shared converted at the edge.
+
+impl v0_1::log::Host for PluginState {
+    fn write(&mut self, level: v0_1::log::Level, message: String, fields: Vec<(String, String)>) {
+        let level = match level {
+            v0_1::log::Level::Trace => log::Level::Trace,
+            v0_1::log::Level::Debug => log::Level::Debug,
+            v0_1::log::Level::Info => log::Level::Info,
+            v0_1::log::Level::Warn => log::Level::Warn,
+            v0_1::log::Level::Error => log::Level::Error,
+        };
+        log::Host::write(self, level, message, fields);
+    }
+}
+
+impl v0_1::https::Host for PluginState {
+    async fn send(&mut self, r: v0_1::https::Request) -> Result<v0_1::https::Response, ApiError> {
+        use v0_1::https::Method as Old;
+        let method = match r.method {
+            Old::Get => https::Method::Get,
+            Old::Head => https::Method::Head,
+            Old::Post => https::Method::Post,
+            Old::Put => https::Method::Put,
+            Old::Patch => https::Method::Patch,
+            Old::Delete => https::Method::Delete,
+        };
+        let request = https::Request {
+            method,
+            url: r.url,
+            headers: r.headers,
+            body: r.body,
+            timeout_ms: r.timeout_ms,
+        };
+        let response = https::Host::send(self, request).await?;
+        Ok(v0_1::https::Response {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+            url: response.url,
+        })
+    }
+}
+
+fn old_entry(e: Entry) -> v0_1::fs::Entry {
+    use wit_fs::EntryKind as New;
+    v0_1::fs::Entry {
+        name: e.name,
+        kind: match e.kind {
+            New::File => v0_1::fs::EntryKind::File,
+            New::Directory => v0_1::fs::EntryKind::Directory,
+            New::Symlink => v0_1::fs::EntryKind::Symlink,
+            New::Other => v0_1::fs::EntryKind::Other,
+        },
+        size: e.size,
+    }
+}
+
+impl v0_1::fs::Host for PluginState {
+    async fn read(&mut self, path: String) -> Result<Vec<u8>, ApiError> {
+        wit_fs::Host::read(self, path).await
+    }
+    async fn write(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
+        wit_fs::Host::write(self, path, data).await
+    }
+    async fn append(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
+        wit_fs::Host::append(self, path, data).await
+    }
+    async fn list_dir(&mut self, path: String) -> Result<Vec<v0_1::fs::Entry>, ApiError> {
+        let entries = wit_fs::Host::list_dir(self, path).await?;
+        Ok(entries.into_iter().map(old_entry).collect())
+    }
+    async fn stat(&mut self, path: String) -> Result<v0_1::fs::Entry, ApiError> {
+        wit_fs::Host::stat(self, path).await.map(old_entry)
+    }
+    async fn create_dir(&mut self, path: String) -> Result<(), ApiError> {
+        wit_fs::Host::create_dir(self, path).await
+    }
+    async fn remove(&mut self, path: String) -> Result<(), ApiError> {
+        wit_fs::Host::remove(self, path).await
+    }
+    async fn rename(&mut self, from: String, to: String) -> Result<(), ApiError> {
+        wit_fs::Host::rename(self, from, to).await
+    }
+    async fn symlink(&mut self, target: String, link: String) -> Result<(), ApiError> {
+        wit_fs::Host::symlink(self, target, link).await
+    }
+    async fn hard_link(&mut self, existing: String, link: String) -> Result<(), ApiError> {
+        wit_fs::Host::hard_link(self, existing, link).await
+    }
+}
+
+impl v0_1::secrets::Host for PluginState {
+    async fn get(&mut self, key: String) -> Result<String, ApiError> {
+        secrets::Host::get(self, key).await
+    }
 }

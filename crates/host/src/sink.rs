@@ -1,12 +1,17 @@
-//! Receipts to the registry's events table, off the dispatch path: dispatch
-//! hands a record to a bounded queue and returns; one thread writes them in
-//! batches (one transaction per batch).
+//! Telemetry: receipts, tool runs and denials as records for the registry's
+//! events table, written off the dispatch path. Dispatch hands a record to a
+//! bounded queue and returns; one thread writes them in batches (one
+//! transaction per batch).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, channel, sync_channel};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use yoi_registry::{EventRecord, Registry};
+
+use crate::plugin::PluginInfo;
+use crate::receipt::{Denial, Receipt};
 
 /// Records waiting to be written; past this, new ones are dropped (and
 /// counted) rather than slowing dispatch down.
@@ -86,4 +91,72 @@ fn write_loop(registry: &Registry, rx: &Receiver<Msg>, dropped: &AtomicU64) {
             let _ = ack.send(());
         }
     }
+}
+
+/// Now, in milliseconds since the epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Sends one `permission_denied` event per denial to the registry, if the
+/// host has one. `during` is the hook point or tool that was running.
+pub(crate) fn record_denials(
+    sink: Option<&EventSink>,
+    plugin: &PluginInfo,
+    denials: &[Denial],
+    subject: Option<&str>,
+    during: &str,
+) {
+    let Some(sink) = sink else { return };
+    for d in denials {
+        sink.send(event(
+            "permission_denied",
+            &plugin.id,
+            &plugin.version,
+            serde_json::json!({
+                "capability": d.capability,
+                "target": d.target,
+                "reason": d.reason,
+                "granted": d.granted,
+                "fix": d.fix,
+                "during": during,
+                "subject": subject,
+            }),
+        ));
+    }
+}
+
+/// An event for the registry's events table, stamped now.
+pub(crate) fn event(
+    kind: &str,
+    plugin: &yoi_manifest::PluginId,
+    version: &semver::Version,
+    detail: serde_json::Value,
+) -> EventRecord {
+    EventRecord {
+        id: 0,
+        at: now_ms(),
+        kind: kind.into(),
+        plugin: plugin.to_string(),
+        version: Some(version.to_string()),
+        detail,
+    }
+}
+
+pub(crate) fn event_record(receipt: &Receipt, subject: Option<&str>) -> EventRecord {
+    event(
+        "receipt",
+        &receipt.plugin,
+        &receipt.version,
+        serde_json::json!({
+            "point": receipt.point,
+            "status": receipt.status,
+            "changed": receipt.changed,
+            "detail": receipt.detail,
+            "duration_ms": receipt.duration.as_secs_f64() * 1000.0,
+            "subject": subject,
+        }),
+    )
 }

@@ -6,8 +6,6 @@
 //! Plugin tools are namespaced `<plugin id>.<tool>` (`acme.weather.forecast`);
 //! native tool names may not contain `.`, so the two never clash.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,130 +14,19 @@ use serde::Serialize;
 use serde_json::Value;
 use wasmtime::Store;
 use wasmtime::component::Instance;
-use yoi_manifest::{PluginId, Tool};
+use yoi_manifest::PluginId;
 
-use crate::bindings::exports::yoi::plugin::tools::Invocation;
-use crate::dispatch::{self, CallRecord, GuestCall, MAX_DETAIL, Run};
-use crate::events::{HookGuests, MAX_CHANGED_FIELD_BYTES};
-use crate::host::Host;
+use crate::dispatch;
+use crate::events::{HookContext, MAX_CHANGED_FIELD_BYTES};
+use crate::exports::{Guests, ToolInvocation};
+use crate::host::{Host, Shared};
+use crate::instances::{self, CallRecord, GuestCall, MAX_DETAIL, Run};
 use crate::plugin::LoadedPlugin;
 use crate::receipt::{Blocked, Denial, LogLine, Receipt, Status, clean};
 use crate::sandbox::PluginState;
+use crate::sink::record_denials;
+use crate::toolspec::{NativeEntry, NativeTool, PluginTool, compile, validate};
 use crate::{HostError, PersistResult, ToolCall, ToolResult};
-
-/// Errors shown for one invalid input, at most.
-const MAX_SCHEMA_ERRORS: usize = 8;
-
-/// Compiles a tool's input schema. `jsonschema` is built without remote
-/// references, so a schema can never make the host fetch anything.
-fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
-    yoi_manifest::check_input_schema(schema)?;
-    jsonschema::validator_for(schema).map_err(|e| format!("its input schema does not compile: {e}"))
-}
-
-/// Checks `input` against a compiled schema; the error lists what is wrong.
-fn validate(validator: &jsonschema::Validator, input: &Value) -> Result<(), String> {
-    let errors: Vec<String> = validator
-        .iter_errors(input)
-        .take(MAX_SCHEMA_ERRORS)
-        .map(|e| {
-            let at = e.instance_path().to_string();
-            if at.is_empty() {
-                e.to_string()
-            } else {
-                format!("at `{at}`: {e}")
-            }
-        })
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "the input does not match the tool's schema: {}",
-            errors.join("; ")
-        ))
-    }
-}
-
-/// A tool a plugin declares, with its compiled schema.
-#[derive(Clone)]
-pub(crate) struct PluginTool {
-    /// The name in plugin.toml.
-    pub(crate) name: String,
-    /// `<plugin id>.<name>`.
-    pub(crate) qualified: String,
-    pub(crate) description: String,
-    pub(crate) schema: Value,
-    validator: Arc<jsonschema::Validator>,
-}
-
-impl PluginTool {
-    pub(crate) fn new(plugin: &PluginId, tool: &Tool, schema: &Value) -> Result<Self, String> {
-        Ok(PluginTool {
-            name: tool.name.clone(),
-            qualified: format!("{plugin}.{}", tool.name),
-            description: tool.description.clone(),
-            schema: schema.clone(),
-            validator: Arc::new(compile(schema)?),
-        })
-    }
-}
-
-/// The future a native tool returns: the result text, or an error text
-/// (both shown to the model).
-pub type NativeFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
-
-type NativeRun = Arc<dyn Fn(Value) -> NativeFuture + Send + Sync>;
-
-/// A tool the embedding application implements itself, listed and called
-/// beside plugin tools.
-///
-/// ```
-/// use serde_json::json;
-/// let clock = yoi_host::NativeTool::new(
-///     "clock",
-///     "The current time, as an RFC 3339 string.",
-///     json!({"type": "object", "properties": {}}),
-///     |_input| async { Ok("2026-11-22T10:00:00Z".to_owned()) },
-/// );
-/// # let _ = clock;
-/// ```
-#[derive(Clone)]
-pub struct NativeTool {
-    name: String,
-    description: String,
-    schema: Value,
-    run: NativeRun,
-}
-
-impl NativeTool {
-    /// A native tool: `[A-Za-z0-9_-]{1,64}` name, a description for the
-    /// model, a JSON Schema (object root) for its input, and the function
-    /// that runs it.
-    pub fn new<F, Fut>(
-        name: impl Into<String>,
-        description: impl Into<String>,
-        input_schema: Value,
-        run: F,
-    ) -> Self
-    where
-        F: Fn(Value) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<String, String>> + Send + 'static,
-    {
-        NativeTool {
-            name: name.into(),
-            description: description.into(),
-            schema: input_schema,
-            run: Arc::new(move |input| Box::pin(run(input))),
-        }
-    }
-}
-
-/// A registered native tool with its compiled schema.
-pub(crate) struct NativeEntry {
-    tool: NativeTool,
-    validator: jsonschema::Validator,
-}
 
 /// Who implements a tool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -256,7 +143,7 @@ pub struct ToolOutcome {
 }
 
 /// Calling a plugin tool's export.
-struct ToolInvoke(Invocation);
+struct ToolInvoke(ToolInvocation);
 
 impl GuestCall for ToolInvoke {
     type Out = String;
@@ -266,19 +153,12 @@ impl GuestCall for ToolInvoke {
         store: &mut Store<PluginState>,
         instance: &Instance,
         plugin: &LoadedPlugin,
-        guests: &mut HookGuests,
+        guests: &mut Guests,
     ) -> wasmtime::Result<Result<String, String>> {
-        let guest = match &mut guests.tools {
-            Some(guest) => guest,
-            slot => {
-                let indices = plugin
-                    .tool_exports
-                    .as_ref()
-                    .ok_or_else(|| wasmtime::format_err!("the component exports no tools"))?;
-                slot.insert(indices.load(&mut *store, instance)?)
-            }
-        };
-        guest.call_invoke(&mut *store, &self.0).await
+        plugin
+            .exports
+            .call_tool(store, instance, guests, &self.0)
+            .await
     }
 }
 
@@ -400,17 +280,22 @@ impl Host {
     /// every way a call can end is a [`ToolStatus`] with an output the model
     /// can read.
     pub async fn call_tool(&self, request: ToolRequest) -> ToolOutcome {
-        self.run_tool(None, request).await
+        self.call_tool_in(&HookContext::default(), request).await
     }
 
     /// [`Host::call_tool`] for one subject (user, session, work item), so
     /// plugins on a partial rollout apply as they do in
     /// [`Host::dispatch_for`].
     pub async fn call_tool_for(&self, subject: &str, request: ToolRequest) -> ToolOutcome {
-        self.run_tool(Some(subject), request).await
+        self.call_tool_in(&HookContext::for_subject(subject), request)
+            .await
     }
 
-    async fn run_tool(&self, subject: Option<&str>, request: ToolRequest) -> ToolOutcome {
+    /// [`Host::call_tool`] with the ids the embedder knows for the call; the
+    /// hook handlers around the tool receive them as in
+    /// [`Host::dispatch_in`].
+    pub async fn call_tool_in(&self, context: &HookContext, request: ToolRequest) -> ToolOutcome {
+        let subject = context.subject.as_deref();
         let ToolRequest {
             name,
             input,
@@ -451,7 +336,7 @@ impl Host {
 
         let pre = dispatch::run_chain(
             self,
-            subject,
+            context,
             ToolCall {
                 tool_name: name.clone(),
                 input,
@@ -501,7 +386,7 @@ impl Host {
 
         let post = dispatch::run_chain(
             self,
-            subject,
+            context,
             ToolResult {
                 tool_name: name.clone(),
                 input,
@@ -515,7 +400,7 @@ impl Host {
         let output = post.data.output;
         let persist = dispatch::run_chain(
             self,
-            subject,
+            context,
             PersistResult {
                 tool_name: name.clone(),
                 call_id,
@@ -539,7 +424,7 @@ impl Host {
         subject: Option<&str>,
     ) -> (ToolStatus, String, ToolRun) {
         let shared = &*self.shared;
-        let invocation = ToolInvoke(Invocation {
+        let invocation = ToolInvoke(ToolInvocation {
             name: tool.name.clone(),
             input: input.to_string(),
             call_id: call_id.to_owned(),
@@ -547,7 +432,7 @@ impl Host {
         let limit = shared.settings.tool_timeout;
         let t0 = Instant::now();
         let (run, CallRecord { logs, denials }) =
-            dispatch::invoke(shared, plugin, limit, &invocation).await;
+            instances::invoke(shared, plugin, limit, &invocation).await;
         let run_kind = match &run {
             Run::Answer(_) => RunKind::Answer,
             Run::GuestError(_) => RunKind::GuestError,
@@ -594,7 +479,7 @@ impl Host {
             RunKind::Answer | RunKind::Failed => status,
             RunKind::GuestError => Status::RejectedChange,
         };
-        dispatch::crash_guard(shared, plugin, guard_status, &mut detail);
+        crate::guard::crash_guard(shared, plugin, guard_status, &mut detail);
         let run = ToolRun {
             plugin: plugin.info.id.clone(),
             version: plugin.info.version.clone(),
@@ -604,7 +489,7 @@ impl Host {
             logs,
             denials,
         };
-        dispatch::record_tool_run(shared, plugin, &tool.qualified, &run, subject);
+        record_tool_run(shared, plugin, &tool.qualified, &run, subject);
         (output.0, output.1, run)
     }
 }
@@ -614,6 +499,38 @@ enum RunKind {
     Answer,
     GuestError,
     Failed,
+}
+
+/// Records a plugin tool's run (kind `tool`) and its denials.
+fn record_tool_run(
+    shared: &Shared,
+    plugin: &LoadedPlugin,
+    tool: &str,
+    run: &ToolRun,
+    subject: Option<&str>,
+) {
+    tracing::debug!(plugin = %plugin.info.id, tool, status = ?run.status, "tool finished");
+    if let Some(sink) = &shared.sink {
+        sink.send(crate::sink::event(
+            "tool",
+            &plugin.info.id,
+            &plugin.info.version,
+            serde_json::json!({
+                "tool": tool,
+                "status": run.status,
+                "detail": run.detail,
+                "duration_ms": run.duration.as_secs_f64() * 1000.0,
+                "subject": subject,
+            }),
+        ));
+    }
+    record_denials(
+        shared.sink.as_ref(),
+        &plugin.info,
+        &run.denials,
+        subject,
+        tool,
+    );
 }
 
 #[cfg(test)]

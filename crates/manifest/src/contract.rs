@@ -50,8 +50,10 @@ impl FromStr for ContractVersion {
 /// What a host supports, to check a package against.
 #[derive(Debug, Clone)]
 pub struct Compat {
-    /// The contract version the host implements.
-    pub contract: ContractVersion,
+    /// The contract versions the host implements, oldest first. A
+    /// component runs when it targets one of them (see
+    /// [`ContractVersion::runs_on`]).
+    pub contracts: Vec<ContractVersion>,
     /// The Yoi version of the host, matched against `plugin.engine`.
     pub engine: Version,
     /// The hook points the host's contract defines.
@@ -62,6 +64,28 @@ pub struct Compat {
     pub imports: Vec<String>,
     /// The interface tools are exported through, if the contract has one.
     pub tools_interface: Option<String>,
+}
+
+impl Compat {
+    /// Whether a component built against `contract` runs on this host.
+    pub fn runs(&self, contract: &ContractVersion) -> bool {
+        self.contracts.iter().any(|host| contract.runs_on(host))
+    }
+
+    /// The newest contract the host implements: what to rebuild against.
+    pub fn newest(&self) -> Option<&ContractVersion> {
+        self.contracts.iter().max_by(|a, b| a.0.cmp(&b.0))
+    }
+
+    /// The contracts as a list for messages: `yoi:plugin@0.1.0 and yoi:plugin@0.2.0`.
+    pub fn contracts_text(&self) -> String {
+        let all: Vec<String> = self.contracts.iter().map(ToString::to_string).collect();
+        match all.split_last() {
+            None => "no contract".into(),
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -277,18 +277,23 @@ impl Manifest {
     pub fn compatibility(&self, host: &Compat) -> Vec<Diagnostic> {
         let at = |path: &str| self.locations.get(path).cloned();
         let mut out = Vec::new();
-        if !self.plugin.contract.runs_on(&host.contract) {
+        if !host.runs(&self.plugin.contract) {
+            let newest = host.newest().map_or_else(
+                || "a contract this host implements".into(),
+                ToString::to_string,
+            );
             out.push(
                 Diagnostic::new(
                     Code::ContractIncompatible,
                     "plugin.contract",
                     format!(
                         "the plugin targets {} but this host implements {}",
-                        self.plugin.contract, host.contract
+                        self.plugin.contract,
+                        host.contracts_text()
                     ),
                     format!(
-                        "rebuild the plugin against {} (update yoi-pdk), or run it on a host that implements {}",
-                        host.contract, self.plugin.contract
+                        "rebuild the plugin against {newest} (update yoi-pdk), or run it on a host that implements {}",
+                        self.plugin.contract
                     ),
                 )
                 .at(at("plugin.contract")),
@@ -319,10 +324,14 @@ impl Manifest {
                         Code::HookUnsupported,
                         &path,
                         format!(
-                            "hook point `{}` is not part of contract {}, which this host implements",
-                            hook.point, host.contract
+                            "hook point `{}` is not part of {}, which this host implements",
+                            hook.point,
+                            host.contracts_text()
                         ),
-                        format!("remove this hook; the contract defines: {}", runs.join(", ")),
+                        format!(
+                            "remove this hook; the contract defines: {}",
+                            runs.join(", ")
+                        ),
                     )
                     .at(at(&path)),
                 );
@@ -334,8 +343,8 @@ impl Manifest {
                     Code::ToolNotExported,
                     "tools",
                     format!(
-                        "contract {} has no tool interface, so tools cannot run",
-                        host.contract
+                        "{} has no tool interface, so tools cannot run",
+                        host.contracts_text()
                     ),
                     "remove the [[tools]] tables, or target a contract version that defines tools",
                 )

@@ -217,7 +217,7 @@ mod tests {
 
     fn compat() -> Compat {
         Compat {
-            contract: "yoi:plugin@0.1.0".parse().unwrap(),
+            contracts: vec!["yoi:plugin@0.1.0".parse().unwrap()],
             engine: semver::Version::new(0, 1, 0),
             hook_points: vec![crate::HookPoint::ToolPreExec],
             imports: vec!["yoi:plugin/log".into()],

@@ -8,7 +8,7 @@ use yoi_manifest::{ArchiveError, Compat, Digest, HookPoint, Package};
 
 fn compat() -> Compat {
     Compat {
-        contract: "yoi:plugin@0.1.0".parse().expect("contract"),
+        contracts: vec!["yoi:plugin@0.1.0".parse().expect("contract")],
         engine: semver::Version::new(0, 1, 0),
         hook_points: vec![HookPoint::ToolPreExec],
         imports: vec![],

@@ -26,7 +26,7 @@ fn ui_dir(sub: &str) -> PathBuf {
 /// hook points, the same imports the Yoi host allows, and no tools.
 fn compat() -> Compat {
     Compat {
-        contract: "yoi:plugin@0.1.0".parse().expect("contract"),
+        contracts: vec!["yoi:plugin@0.1.0".parse().expect("contract")],
         engine: semver::Version::new(0, 1, 0),
         hook_points: vec![HookPoint::ToolPreExec, HookPoint::ToolPostExec],
         imports: [

@@ -32,7 +32,7 @@ use yoi_manifest::FsMode;
 use yoi_registry::Capability;
 
 use super::{ApiFailure, PluginApi};
-use crate::bindings::yoi::plugin::fs::{Entry, EntryKind};
+use crate::bindings::latest::yoi::plugin::fs::{Entry, EntryKind};
 
 /// Longest path accepted, in bytes.
 const MAX_PATH_BYTES: usize = 4096;

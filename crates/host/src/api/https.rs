@@ -22,7 +22,7 @@ use yoi_manifest::{HostPattern, HttpsPattern, Scheme};
 use yoi_registry::Capability;
 
 use super::{ApiFailure, PluginApi};
-use crate::bindings::yoi::plugin::https as wit;
+use crate::bindings::latest::yoi::plugin::https as wit;
 
 /// Most redirects followed for one request.
 const MAX_REDIRECTS: usize = 5;

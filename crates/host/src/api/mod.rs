@@ -19,7 +19,7 @@ use yoi_registry::Capability;
 pub(crate) use secrets::fetch_secret;
 pub use secrets::{EnvSecrets, SecretSource};
 
-use crate::bindings::yoi::plugin::types::{ApiError, Denial as WitDenial};
+use crate::bindings::latest::yoi::plugin::types::{ApiError, Denial as WitDenial};
 use crate::receipt::Denial;
 
 /// Limits on host API calls, set on the [`HostBuilder`](crate::HostBuilder).

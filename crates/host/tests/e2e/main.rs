@@ -8,6 +8,7 @@
 //! limits and fail modes with [`probe`].
 
 mod concurrency;
+mod contracts;
 mod dispatcher;
 mod fs_links;
 mod grants;
@@ -140,9 +141,10 @@ pub fn probe(p: Probe<'_>) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("temp dir");
     std::fs::write(tmp.path().join("probe.wasm"), &wasm).expect("write");
     let mut text = format!(
-        "[plugin]\nid = \"{}\"\nversion = \"0.1.0\"\ncontract = \"yoi:plugin@0.1.0\"\n\n\
+        "[plugin]\nid = \"{}\"\nversion = \"0.1.0\"\ncontract = \"{}\"\n\n\
          [runtime]\nkind = \"wasm-component\"\nartifact = \"probe.wasm\"\ndigest = \"{}\"\n",
         p.id,
+        yoi_host::CONTRACT,
         Digest::of(&wasm)
     );
     for point in p.points {

@@ -9,7 +9,7 @@ use yoi_manifest::{Compat, Digest, HookPoint, Manifest, Package};
 /// hook point and tools.
 pub fn compat() -> Compat {
     Compat {
-        contract: "yoi:plugin@0.1.0".parse().expect("contract"),
+        contracts: vec!["yoi:plugin@0.1.0".parse().expect("contract")],
         engine: semver::Version::new(0, 1, 0),
         hook_points: HookPoint::ALL.to_vec(),
         imports: vec!["yoi:plugin/log".into()],

@@ -1,0 +1,328 @@
+//! Configuring and starting a host: the engine, the linker, the epoch
+//! ticker, the compile cache, the event writer, and the boot from the
+//! registry.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use yoi_manifest::CodeLimits;
+use yoi_registry::{Registry, Scope};
+
+use crate::api::SecretSource;
+use crate::cache::CompileCache;
+use crate::error::HostError;
+use crate::host::{EPOCH_TICK, Host, PressureCounters, SAFE_MODE_ENV, Shared, Snapshot};
+use crate::plugin::CompileBounds;
+use crate::sandbox;
+use crate::settings::Settings;
+use crate::sink::EventSink;
+
+/// Configures and builds a [`Host`].
+///
+/// ```no_run
+/// # fn demo() -> Result<(), yoi_host::HostError> {
+/// use std::sync::Arc;
+/// use yoi_host::Host;
+///
+/// let registry = Arc::new(yoi_registry::Registry::open("/var/lib/yoi".as_ref()).unwrap());
+/// let host = Host::builder()
+///     .registry(registry)
+///     .compile_cache("/var/cache/yoi")
+///     .crash_guard(5, std::time::Duration::from_secs(300))
+///     .build()?;
+/// println!("{:?}", host.boot_report());
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Default)]
+pub struct HostBuilder {
+    pub(crate) settings: Settings,
+}
+
+impl Host {
+    /// A builder with the default limits.
+    pub fn builder() -> HostBuilder {
+        HostBuilder::default()
+    }
+}
+
+impl HostBuilder {
+    /// The host's name, used as the actor of the audit entries it writes
+    /// (crash-guard `auto_disable`). Default `yoi-host`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.settings.name = name.into();
+        self
+    }
+
+    /// Largest linear memory one plugin instance may grow to, in bytes
+    /// (default 64 MiB). A plugin's `[limits] memory_mb` may ask for less,
+    /// never more. Growing past it traps that instance only.
+    pub fn memory_limit(mut self, bytes: usize) -> Self {
+        self.settings.memory_limit = bytes;
+        self
+    }
+
+    /// Total time all handlers of one dispatch may take (default 8 s). A
+    /// handler gets the smaller of its own `timeout_ms` and what is left.
+    pub fn chain_budget(mut self, budget: Duration) -> Self {
+        self.settings.chain_budget = budget;
+        self
+    }
+
+    /// Whether a plugin's healthy instances are kept warm and reused for
+    /// later events (default `true`), or every event gets a fresh instance.
+    ///
+    /// Either way, an instance that trapped, timed out, wrote to stdout or
+    /// stderr, or grew its memory past 16 MiB is discarded, and no instance
+    /// is ever shared between plugins or used by two events at once. With
+    /// reuse, a plugin's globals may survive from one of its events to the
+    /// next; without it, every event starts from the component's initial
+    /// state, at the price of an instantiation per handler.
+    pub fn reuse_instances(mut self, reuse: bool) -> Self {
+        self.settings.reuse_instances = reuse;
+        self
+    }
+
+    /// The folder holding each plugin's data root, `<dir>/<plugin id>/`,
+    /// which its `fs` grants are relative to. Without it, `fs` calls fail.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.settings.api.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Bytes each plugin may keep in its data root (default 64 MiB). A write
+    /// that would pass it is refused and recorded as a denial.
+    pub fn fs_quota(mut self, bytes: u64) -> Self {
+        self.settings.api.limits.fs_quota = bytes;
+        self
+    }
+
+    /// Files, folders and links each plugin may keep in its data root
+    /// (default 10,000): empty files cost the disk inodes and directory
+    /// blocks that a byte quota does not see. A call that would pass it is
+    /// refused and recorded as a denial.
+    pub fn fs_entry_quota(mut self, entries: u64) -> Self {
+        self.settings.api.limits.fs_entries = entries;
+        self
+    }
+
+    /// Where plugins' granted secrets come from (`secret:KEY` grants). Without
+    /// one, every secret reads as not found.
+    pub fn secrets(mut self, source: impl SecretSource + 'static) -> Self {
+        self.settings.api.secrets = Some(Arc::new(source));
+        self
+    }
+
+    /// Bounds on a plugin's `https` calls: the longest a request may take,
+    /// redirects included (default 10 s; a handler's own time limit still
+    /// applies), and the largest request and response bodies (default 1 MiB
+    /// and 4 MiB).
+    pub fn https_limits(
+        mut self,
+        timeout: Duration,
+        request_bytes: usize,
+        response_bytes: usize,
+    ) -> Self {
+        let limits = &mut self.settings.api.limits;
+        limits.http_timeout = timeout;
+        limits.http_request_bytes = request_bytes;
+        limits.http_response_bytes = response_bytes;
+        self
+    }
+
+    /// Longest one tool call may run (default 30 s), whether a plugin tool
+    /// or a native one.
+    pub fn tool_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.tool_timeout = timeout;
+        self
+    }
+
+    /// Keeps compiled components in `dir`, keyed by artifact digest and
+    /// engine, so a restart recompiles nothing. The folder must be writable
+    /// only by the host's user.
+    pub fn compile_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.settings.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Boots from `registry`: the host loads each active version of each
+    /// enabled plugin, with its grants, and [`Host::reload`] follows changes.
+    /// Receipts are recorded in the registry's events table.
+    pub fn registry(mut self, registry: Arc<Registry>) -> Self {
+        self.settings.registry = Some(registry);
+        self
+    }
+
+    /// The scope this host runs as (default `all`): versions activated for
+    /// another scope (`beta`, `canary`, `internal`) are not loaded here.
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.settings.scope = scope;
+        self
+    }
+
+    /// Safe mode: no plugin is loaded at all. When not set here, the
+    /// `YOI_SAFE_MODE` environment variable decides.
+    pub fn safe_mode(mut self, on: bool) -> Self {
+        self.settings.safe_mode = Some(on);
+        self
+    }
+
+    /// The crash guard: `failures` handler failures (errors or timeouts)
+    /// within `window` unload the plugin and, for registry plugins, disable
+    /// it in the registry (`auto_disable`). A success resets the count.
+    /// Default 5 in 5 minutes; `failures = 0` turns the guard off.
+    pub fn crash_guard(mut self, failures: u32, window: Duration) -> Self {
+        self.settings.guard_failures = failures;
+        self.settings.guard_window = window;
+        self
+    }
+
+    /// How many guest calls may run at once: in the whole host (default 64)
+    /// and for any one plugin (default 16). Each running call holds one
+    /// instance, which may grow to the memory limit, so the host's worst
+    /// case is about `host × memory_limit` for running calls plus the idle
+    /// warm instances (at most 8 per plugin, each under 16 MiB): with the
+    /// defaults, 64 × 64 MiB = 4 GiB plus 128 MiB per plugin
+    /// (docs/hooks.md, "Concurrency and memory"). A call beyond either
+    /// limit waits its turn, first come first served, for at most
+    /// [`HostBuilder::queue_wait`] and never past its own time limit; one
+    /// that gets no turn ends `busy`, which never counts against the plugin.
+    /// The per-plugin limit keeps one flooded plugin from taking every
+    /// slot from the others.
+    pub fn concurrency(mut self, host: u32, per_plugin: u32) -> Self {
+        self.settings.max_calls = host.max(1);
+        self.settings.max_calls_per_plugin = per_plugin.max(1);
+        self
+    }
+
+    /// Longest a call waits for a free slot before it ends `busy`
+    /// (default 1 s; a handler's own time limit still applies).
+    pub fn queue_wait(mut self, wait: Duration) -> Self {
+        self.settings.queue_wait = wait;
+        self
+    }
+
+    /// Bounds on compiling a plugin: structural limits on its code, checked
+    /// by one cheap pass before the compiler runs (default
+    /// [`CodeLimits::default`], the limits every package is published
+    /// under; a host may only be stricter in effect), and the longest a
+    /// compile may take before it is given up (default 60 s). A refused
+    /// compile refuses that plugin only.
+    pub fn compile_limits(mut self, limits: CodeLimits, timeout: Duration) -> Self {
+        self.settings.compile = CompileBounds { limits, timeout };
+        self
+    }
+
+    /// Uses wasmtime's pooling allocator with room for `instances` live
+    /// instances (warm ones included): memories, tables and stacks are
+    /// reserved up front and recycled, which makes a fresh instance several
+    /// times cheaper. The price is address space reserved at start (a few
+    /// GiB per slot, virtual, not resident) and a hard cap. Running calls
+    /// are kept within the pool ([`HostBuilder::concurrency`] is clamped to
+    /// it); when idle warm instances fill the rest, they are evicted before
+    /// a call is refused, and a call that still finds no slot ends `busy`,
+    /// never `error`. Off by default.
+    pub fn pooling_allocator(mut self, instances: u32) -> Self {
+        self.settings.pool = Some(instances);
+        self
+    }
+
+    /// Starts the engine, and boots from the registry if one is set.
+    pub fn build(mut self) -> Result<Host, HostError> {
+        if let Some(n) = self.settings.pool {
+            self.settings.max_calls = self.settings.max_calls.min(n.max(1));
+        }
+        let engine_err = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(512 * 1024);
+        if let Some(n) = self.settings.pool {
+            let mut pool = PoolingAllocationConfig::new();
+            pool.total_component_instances(n)
+                .total_core_instances(n.saturating_mul(4))
+                .total_memories(n.saturating_mul(2))
+                .total_tables(n.saturating_mul(4))
+                .total_stacks(n)
+                .max_core_instances_per_component(16)
+                .max_memories_per_component(4)
+                .max_tables_per_component(16)
+                .max_memory_size(self.settings.memory_limit);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&config).map_err(engine_err)?;
+        let linker = sandbox::linker(&engine).map_err(engine_err)?;
+        spawn_epoch_ticker(&engine)?;
+        let cache = self
+            .settings
+            .cache_dir
+            .as_deref()
+            .map(|dir| {
+                CompileCache::open(dir, &engine).map_err(|e| HostError::Cache {
+                    dir: dir.to_path_buf(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()?;
+        let sink = self
+            .settings
+            .registry
+            .as_ref()
+            .map(|r| EventSink::spawn(Arc::clone(r)))
+            .transpose()
+            .map_err(|e| HostError::Engine(format!("cannot start the event writer: {e}")))?;
+        let safe_mode = self.settings.safe_mode.unwrap_or_else(|| {
+            std::env::var(SAFE_MODE_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+        });
+        if safe_mode {
+            tracing::warn!("safe mode: no plugin will be loaded");
+        }
+        let max_calls = self.settings.max_calls as usize;
+        let host = Host {
+            shared: Arc::new(Shared {
+                engine,
+                linker,
+                snapshot: ArcSwap::from_pointee(Snapshot::default()),
+                update: Mutex::new(()),
+                next_order: AtomicU64::new(0),
+                cache,
+                sink,
+                boot: Mutex::new(None),
+                settings: self.settings,
+                safe_mode,
+                native: RwLock::new(Vec::new()),
+                calls: Arc::new(tokio::sync::Semaphore::new(max_calls)),
+                load_failures: Mutex::default(),
+                pressure: PressureCounters::default(),
+            }),
+        };
+        if host.shared.settings.registry.is_some() {
+            let report = host.reload()?;
+            *host.shared.boot.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
+        }
+        Ok(host)
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] so running guests notice
+/// their deadlines. The thread ends once the engine is dropped.
+fn spawn_epoch_ticker(engine: &Engine) -> Result<(), HostError> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("yoi-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => return,
+                }
+            }
+        })
+        .map(drop)
+        .map_err(|e| HostError::Engine(format!("cannot start the epoch thread: {e}")))
+}

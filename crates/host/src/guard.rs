@@ -1,0 +1,69 @@
+//! The crash guard: a plugin that keeps failing is unloaded and, if it came
+//! from the registry, disabled there (docs/hooks.md, "Crash guard").
+
+use std::sync::Arc;
+
+use crate::host::Shared;
+use crate::instances::reason_of;
+use crate::plugin::{LoadedPlugin, Origin};
+use crate::receipt::Status;
+
+/// Counts failures, whatever surface they came through (hooks, tools); when
+/// a plugin reaches the limit within the window, it is unloaded and, if it
+/// came from the registry, disabled there. `Busy` is the host's limit, not
+/// the plugin's failure, and counts for nothing.
+pub(crate) fn crash_guard(
+    shared: &Shared,
+    plugin: &Arc<LoadedPlugin>,
+    status: Status,
+    detail: &mut Option<String>,
+) {
+    let limit = shared.settings.guard_failures;
+    if limit == 0 {
+        return;
+    }
+    match status {
+        Status::Ok | Status::Blocked => plugin.record_success(),
+        Status::RejectedChange | Status::Busy => {}
+        Status::Timeout | Status::Error => {
+            let window = shared.settings.guard_window;
+            let n = plugin.record_failure(window);
+            if n < limit as usize || !shared.remove(plugin.info.id.as_str(), Some(plugin)) {
+                return;
+            }
+            let reason = format!(
+                "{n} failures within {} s (crash guard); last: {}",
+                window.as_secs(),
+                detail.as_deref().map_or("unknown", reason_of)
+            );
+            tracing::error!(plugin = %plugin.info.id, version = %plugin.info.version, "plugin unloaded: {reason}");
+            let mut note = format!(
+                "crash guard: {n} failures within {} s; the plugin was unloaded",
+                window.as_secs()
+            );
+            if plugin.info.origin == Origin::Registry
+                && let Some(registry) = &shared.settings.registry
+            {
+                // A registry write may wait on another process's lock: it
+                // runs off the dispatch path, never inside the caller's time.
+                let registry = Arc::clone(registry);
+                let (id, host) = (plugin.info.id.to_string(), shared.settings.name.clone());
+                let disable = move || {
+                    if let Err(e) = registry.auto_disable(&id, &reason, &host) {
+                        tracing::error!(plugin = %id, error = %e, "could not disable the plugin in the registry");
+                    }
+                };
+                match tokio::runtime::Handle::try_current() {
+                    Ok(rt) => drop(rt.spawn_blocking(disable)),
+                    Err(_) => disable(),
+                }
+                note.push_str(&format!(
+                    " and is being disabled in the registry; `yoi enable {}` re-enables it",
+                    plugin.info.id
+                ));
+            }
+            let detail = detail.get_or_insert_with(String::new);
+            detail.push_str(&format!(" ({note})"));
+        }
+    }
+}

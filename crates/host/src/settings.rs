@@ -1,0 +1,63 @@
+//! What a host was built with: limits, time budgets, where its state
+//! lives. [`HostBuilder`](crate::HostBuilder) fills it in; the running host
+//! reads it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use yoi_manifest::CodeLimits;
+use yoi_registry::{Registry, Scope};
+
+use crate::api::ApiSettings;
+use crate::plugin::CompileBounds;
+
+/// The settings of one host; defaults in `Default`, documented on the
+/// builder's methods.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) name: String,
+    pub(crate) memory_limit: usize,
+    pub(crate) chain_budget: Duration,
+    pub(crate) reuse_instances: bool,
+    pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) registry: Option<Arc<Registry>>,
+    pub(crate) scope: Scope,
+    pub(crate) safe_mode: Option<bool>,
+    pub(crate) guard_failures: u32,
+    pub(crate) guard_window: Duration,
+    pub(crate) pool: Option<u32>,
+    pub(crate) api: ApiSettings,
+    pub(crate) tool_timeout: Duration,
+    pub(crate) max_calls: u32,
+    pub(crate) max_calls_per_plugin: u32,
+    pub(crate) queue_wait: Duration,
+    pub(crate) compile: CompileBounds,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            name: "yoi-host".into(),
+            memory_limit: 64 * 1024 * 1024,
+            chain_budget: Duration::from_millis(8000),
+            reuse_instances: true,
+            cache_dir: None,
+            registry: None,
+            scope: Scope::All,
+            safe_mode: None,
+            guard_failures: 5,
+            guard_window: Duration::from_secs(300),
+            pool: None,
+            api: ApiSettings::default(),
+            tool_timeout: Duration::from_secs(30),
+            max_calls: 64,
+            max_calls_per_plugin: 16,
+            queue_wait: Duration::from_millis(1000),
+            compile: CompileBounds {
+                limits: CodeLimits::default(),
+                timeout: Duration::from_secs(60),
+            },
+        }
+    }
+}

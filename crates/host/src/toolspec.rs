@@ -1,0 +1,124 @@
+//! What a tool is before the tool registry (`tools`) lists or calls it: a
+//! tool a plugin declares, a tool the embedder implements, and their input
+//! schemas, compiled once.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::Value;
+use yoi_manifest::{PluginId, Tool};
+
+/// Errors shown for one invalid input, at most.
+const MAX_SCHEMA_ERRORS: usize = 8;
+
+/// Compiles a tool's input schema. `jsonschema` is built without remote
+/// references, so a schema can never make the host fetch anything.
+pub(crate) fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
+    yoi_manifest::check_input_schema(schema)?;
+    jsonschema::validator_for(schema).map_err(|e| format!("its input schema does not compile: {e}"))
+}
+
+/// Checks `input` against a compiled schema; the error lists what is wrong.
+pub(crate) fn validate(validator: &jsonschema::Validator, input: &Value) -> Result<(), String> {
+    let errors: Vec<String> = validator
+        .iter_errors(input)
+        .take(MAX_SCHEMA_ERRORS)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            if at.is_empty() {
+                e.to_string()
+            } else {
+                format!("at `{at}`: {e}")
+            }
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the input does not match the tool's schema: {}",
+            errors.join("; ")
+        ))
+    }
+}
+
+/// A tool a plugin declares, with its compiled schema.
+#[derive(Clone)]
+pub(crate) struct PluginTool {
+    /// The name in plugin.toml.
+    pub(crate) name: String,
+    /// `<plugin id>.<name>`.
+    pub(crate) qualified: String,
+    pub(crate) description: String,
+    pub(crate) schema: Value,
+    pub(crate) validator: Arc<jsonschema::Validator>,
+}
+
+impl PluginTool {
+    pub(crate) fn new(plugin: &PluginId, tool: &Tool, schema: &Value) -> Result<Self, String> {
+        Ok(PluginTool {
+            name: tool.name.clone(),
+            qualified: format!("{plugin}.{}", tool.name),
+            description: tool.description.clone(),
+            schema: schema.clone(),
+            validator: Arc::new(compile(schema)?),
+        })
+    }
+}
+
+/// The future a native tool returns: the result text, or an error text
+/// (both shown to the model).
+pub type NativeFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
+
+type NativeRun = Arc<dyn Fn(Value) -> NativeFuture + Send + Sync>;
+
+/// A tool the embedding application implements itself, listed and called
+/// beside plugin tools.
+///
+/// ```
+/// use serde_json::json;
+/// let clock = yoi_host::NativeTool::new(
+///     "clock",
+///     "The current time, as an RFC 3339 string.",
+///     json!({"type": "object", "properties": {}}),
+///     |_input| async { Ok("2026-11-22T10:00:00Z".to_owned()) },
+/// );
+/// # let _ = clock;
+/// ```
+#[derive(Clone)]
+pub struct NativeTool {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) schema: Value,
+    pub(crate) run: NativeRun,
+}
+
+impl NativeTool {
+    /// A native tool: `[A-Za-z0-9_-]{1,64}` name, a description for the
+    /// model, a JSON Schema (object root) for its input, and the function
+    /// that runs it.
+    pub fn new<F, Fut>(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        input_schema: Value,
+        run: F,
+    ) -> Self
+    where
+        F: Fn(Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, String>> + Send + 'static,
+    {
+        NativeTool {
+            name: name.into(),
+            description: description.into(),
+            schema: input_schema,
+            run: Arc::new(move |input| Box::pin(run(input))),
+        }
+    }
+}
+
+/// A registered native tool with its compiled schema.
+pub(crate) struct NativeEntry {
+    pub(crate) tool: NativeTool,
+    pub(crate) validator: jsonschema::Validator,
+}

@@ -1,0 +1,111 @@
+//! Contract versions side by side: a component built for `yoi:plugin@0.1.0`
+//! (straight from the frozen WIT) and one built with the PDK for 0.2.0 run
+//! in one host, in one chain, and only the 0.2.0 one sees the hook context.
+
+use serde_json::json;
+use yoi_host::{HookContext, Status};
+
+use crate::{call, example, host_with, receipt_of};
+
+fn context(agent: &str) -> HookContext {
+    HookContext {
+        work_item_id: Some("wi-7".into()),
+        run_id: Some("run-3".into()),
+        agent_id: Some(agent.into()),
+        session_id: Some("s-42".into()),
+        subject: Some("user-1".into()),
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_0_1_component_and_a_0_2_component_share_one_chain() {
+    let host = host_with(&[&example("legacy"), &example("session")]);
+    let order: Vec<String> = host
+        .handlers(yoi_host::HookPoint::ToolPreExec)
+        .into_iter()
+        .map(|h| h.plugin.to_string())
+        .collect();
+    assert_eq!(order, ["example.legacy", "example.session"]);
+
+    let out = host
+        .dispatch_in(&context("support"), call("search", json!({"q": "refunds"})))
+        .await;
+    assert_eq!(receipt_of(&out, "example.legacy").status, Status::Ok);
+    assert_eq!(receipt_of(&out, "example.session").status, Status::Ok);
+    // The 0.1.0 handler changed the input first; the 0.2.0 handler saw that
+    // change and added what only its contract carries: the context.
+    assert_eq!(
+        out.data.input,
+        json!({
+            "checked_by": "legacy",
+            "q": "refunds",
+            "agent": "support",
+            "session": "s-42",
+            "point": "tool.pre_exec",
+            "plugin": "example.session",
+        })
+    );
+    assert_eq!(receipt_of(&out, "example.legacy").changed, ["input"]);
+}
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn the_context_drives_per_agent_policy() {
+    let host = host_with(&[&example("legacy"), &example("session")]);
+    let out = host
+        .dispatch_in(&context("intern"), call("deploy", json!({})))
+        .await;
+    let blocked = out.blocked.expect("the intern may not deploy");
+    assert_eq!(blocked.plugin.as_str(), "example.session");
+    assert_eq!(blocked.reason, "the intern agent may not deploy");
+
+    // The same call from another agent runs.
+    let out = host
+        .dispatch_in(&context("release-bot"), call("deploy", json!({})))
+        .await;
+    assert!(out.blocked.is_none());
+}
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn without_a_context_0_2_handlers_see_none_of_the_ids() {
+    let host = host_with(&[&example("session")]);
+    let out = host.dispatch(call("search", json!({}))).await;
+    assert_eq!(
+        out.data.input,
+        json!({
+            "agent": null,
+            "session": null,
+            "point": "tool.pre_exec",
+            "plugin": "example.session",
+        })
+    );
+}
+
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn a_blocking_embedder_needs_no_runtime_of_its_own() {
+    let host = host_with(&[&example("legacy")]);
+    let out = host
+        .dispatch_blocking(&HookContext::default(), call("search", json!({"q": 1})))
+        .expect("a runtime starts");
+    assert_eq!(out.data.input, json!({"checked_by": "legacy", "q": 1}));
+    assert!(out.is_changed());
+}
+
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn a_contract_the_host_does_not_serve_names_every_version_it_does() {
+    let dir = crate::altered_copy("legacy", |m| {
+        m.replace("yoi:plugin@0.1.0", "yoi:plugin@0.3.0")
+    });
+    let host = host_with(&[]);
+    let err = host.load(dir.path()).expect_err("0.3.0 is not served");
+    let text = err.to_string();
+    assert!(
+        text.contains("targets yoi:plugin@0.3.0")
+            && text.contains("yoi:plugin@0.1.0 and yoi:plugin@0.2.0"),
+        "{text}"
+    );
+}
