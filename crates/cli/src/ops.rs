@@ -145,7 +145,7 @@ impl Ctx {
                 "; it was already published with this digest, nothing changed"
             }
         );
-        let requested = Capability::requested_by(&package.manifest);
+        let requested = Capability::requested_by(package.manifest());
         if !requested.is_empty() {
             let caps: Vec<_> = requested.iter().map(|c| c.to_string()).collect();
             println!(
@@ -237,13 +237,13 @@ impl Ctx {
         let snap = self.open()?.snapshot()?;
         let mut rows: BTreeMap<String, Row> = BTreeMap::new();
         for v in &snap.versions {
-            let row = rows.entry(v.plugin.clone()).or_insert_with(|| Row {
-                plugin: v.plugin.clone(),
+            let row = rows.entry(v.plugin.to_string()).or_insert_with(|| Row {
+                plugin: v.plugin.to_string(),
                 active: None,
                 rollout: None,
                 latest: v.version.clone(),
                 versions: 0,
-                disabled: snap.disabled.get(&v.plugin).cloned(),
+                disabled: snap.disabled.get(v.plugin.as_str()).cloned(),
             });
             row.versions += 1;
             row.latest = v.version.clone();

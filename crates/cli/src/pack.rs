@@ -187,7 +187,8 @@ pub(crate) fn pack(path: &Path) -> Result<ExitCode> {
     };
     let out = dir.join(format!(
         "{}-{}.yoi",
-        package.manifest.plugin.id, package.manifest.plugin.version
+        package.manifest().plugin.id,
+        package.manifest().plugin.version
     ));
     step(5, &format!("writing {}", out.display()));
     package

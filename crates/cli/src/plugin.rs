@@ -145,7 +145,7 @@ fn test_host(dir: &Path, secrets: &[String], data: &Path) -> Result<(Host, yoi_h
             diagnostics,
         }
     })?;
-    let grants: Vec<String> = yoi_registry::Capability::requested_by(&package.manifest)
+    let grants: Vec<String> = yoi_host::Capability::requested_by(package.manifest())
         .iter()
         .map(ToString::to_string)
         .collect();

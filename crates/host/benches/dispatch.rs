@@ -144,14 +144,18 @@ fn registry_of_50(root: &Path) -> Arc<Registry> {
             .publish(&package, &Host::compat(), "bench")
             .expect("publish")
             .record;
-        let caps: Vec<String> = Capability::requested_by(&package.manifest)
+        let caps: Vec<String> = Capability::requested_by(package.manifest())
             .iter()
             .map(ToString::to_string)
             .collect();
-        reg.grant(&record.plugin, &caps, true, "bench")
+        reg.grant(record.plugin.as_str(), &caps, true, "bench")
             .expect("grant");
-        reg.activate(&record.plugin, &record.version, &Activation::by("bench"))
-            .expect("activate");
+        reg.activate(
+            record.plugin.as_str(),
+            &record.version,
+            &Activation::by("bench"),
+        )
+        .expect("activate");
     }
     reg
 }

@@ -10,7 +10,9 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use yoi_manifest::CodeLimits;
-use yoi_registry::{Registry, Scope};
+use yoi_manifest::Scope;
+#[cfg(feature = "registry")]
+use yoi_registry::Registry;
 
 use crate::api::SecretSource;
 use crate::cache::CompileCache;
@@ -151,6 +153,7 @@ impl HostBuilder {
     /// Boots from `registry`: the host loads each active version of each
     /// enabled plugin, with its grants, and [`Host::reload`] follows changes.
     /// Receipts are recorded in the registry's events table.
+    #[cfg(feature = "registry")]
     pub fn registry(mut self, registry: Arc<Registry>) -> Self {
         self.settings.registry = Some(registry);
         self
@@ -268,6 +271,7 @@ impl HostBuilder {
                 })
             })
             .transpose()?;
+        #[cfg(feature = "registry")]
         let sink = self
             .settings
             .registry
@@ -275,6 +279,8 @@ impl HostBuilder {
             .map(|r| EventSink::spawn(Arc::clone(r)))
             .transpose()
             .map_err(|e| HostError::Engine(format!("cannot start the event writer: {e}")))?;
+        #[cfg(not(feature = "registry"))]
+        let sink: Option<EventSink> = None;
         let safe_mode = self.settings.safe_mode.unwrap_or_else(|| {
             std::env::var(SAFE_MODE_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
         });
@@ -300,6 +306,7 @@ impl HostBuilder {
                 pressure: PressureCounters::default(),
             }),
         };
+        #[cfg(feature = "registry")]
         if host.shared.settings.registry.is_some() {
             let report = host.reload()?;
             *host.shared.boot.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);

@@ -80,7 +80,7 @@ pub(crate) async fn run_chain<P: Exported>(
     let mut wit = None;
 
     for (plugin, hook) in snapshot.chain(P::POINT) {
-        if !applies(plugin, subject) {
+        if !plugin.applies(subject, shared.settings.scope) {
             continue;
         }
         let left = budget.saturating_sub(started.elapsed());
@@ -193,19 +193,6 @@ pub(crate) async fn run_chain<P: Exported>(
         data,
         blocked,
         receipts,
-    }
-}
-
-/// Whether a plugin on a partial rollout runs for this subject. Without a
-/// subject, only plugins that reach everyone run.
-pub(crate) fn applies(plugin: &LoadedPlugin, subject: Option<&str>) -> bool {
-    match (plugin.info.rollout, subject) {
-        (None, _) => true,
-        (Some(r), _) if r.percent >= 100 => true,
-        (Some(r), Some(subject)) => {
-            yoi_registry::bucket(plugin.info.id.as_str(), subject) < r.percent
-        }
-        (Some(_), None) => false,
     }
 }
 

@@ -81,6 +81,7 @@ pub enum HostError {
     NoRegistry,
     /// The registry could not be read; the loaded plugins did not change.
     #[error("the registry could not be read; the loaded plugins are unchanged: {0}")]
+    #[cfg(feature = "registry")]
     Registry(#[source] yoi_registry::RegistryError),
     /// The compile cache folder could not be opened.
     #[error(

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use crate::host::Shared;
 use crate::instances::reason_of;
-use crate::plugin::{LoadedPlugin, Origin};
+use crate::plugin::LoadedPlugin;
+#[cfg(feature = "registry")]
+use crate::plugin::Origin;
 use crate::receipt::Status;
 
 /// Counts failures, whatever surface they came through (hooks, tools); when
@@ -41,29 +43,43 @@ pub(crate) fn crash_guard(
                 "crash guard: {n} failures within {} s; the plugin was unloaded",
                 window.as_secs()
             );
-            if plugin.info.origin == Origin::Registry
-                && let Some(registry) = &shared.settings.registry
-            {
-                // A registry write may wait on another process's lock: it
-                // runs off the dispatch path, never inside the caller's time.
-                let registry = Arc::clone(registry);
-                let (id, host) = (plugin.info.id.to_string(), shared.settings.name.clone());
-                let disable = move || {
-                    if let Err(e) = registry.auto_disable(&id, &reason, &host) {
-                        tracing::error!(plugin = %id, error = %e, "could not disable the plugin in the registry");
-                    }
-                };
-                match tokio::runtime::Handle::try_current() {
-                    Ok(rt) => drop(rt.spawn_blocking(disable)),
-                    Err(_) => disable(),
-                }
-                note.push_str(&format!(
-                    " and is being disabled in the registry; `yoi enable {}` re-enables it",
-                    plugin.info.id
-                ));
+            if let Some(more) = disable_in_registry(shared, plugin, reason) {
+                note.push_str(&more);
             }
             let detail = detail.get_or_insert_with(String::new);
             detail.push_str(&format!(" ({note})"));
         }
     }
+}
+
+/// Disables a registry plugin in the registry (off the dispatch path); says
+/// so for the receipt.
+#[cfg(feature = "registry")]
+fn disable_in_registry(shared: &Shared, plugin: &LoadedPlugin, reason: String) -> Option<String> {
+    let registry = match (&plugin.info.origin, &shared.settings.registry) {
+        (Origin::Registry, Some(registry)) => Arc::clone(registry),
+        _ => return None,
+    };
+    // A registry write may wait on another process's lock: it runs off the
+    // dispatch path, never inside the caller's time.
+    let (id, host) = (plugin.info.id.to_string(), shared.settings.name.clone());
+    let disable = move || {
+        if let Err(e) = registry.auto_disable(&id, &reason, &host) {
+            tracing::error!(plugin = %id, error = %e, "could not disable the plugin in the registry");
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => drop(rt.spawn_blocking(disable)),
+        Err(_) => disable(),
+    }
+    Some(format!(
+        " and is being disabled in the registry; `yoi enable {}` re-enables it",
+        plugin.info.id
+    ))
+}
+
+/// Without a registry, an unloaded plugin has nowhere to be disabled.
+#[cfg(not(feature = "registry"))]
+fn disable_in_registry(_: &Shared, _: &LoadedPlugin, _: String) -> Option<String> {
+    None
 }

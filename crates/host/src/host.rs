@@ -2,7 +2,7 @@
 //! the registry, dispatch.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -11,7 +11,9 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
-use yoi_manifest::{Compat, Diagnostics, FailMode, Hook, HookPoint, Package, PluginId};
+use yoi_manifest::{
+    Capability, Compat, Diagnostics, FailMode, Hook, HookPoint, Package, PluginId, Rollout,
+};
 
 use crate::bindings::Contract;
 use crate::cache::CompileCache;
@@ -111,6 +113,7 @@ pub(crate) struct Shared {
     /// One permit per guest call running in the whole host.
     pub(crate) calls: Arc<tokio::sync::Semaphore>,
     /// Recent load failures of registry plugins, for the crash guard.
+    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
     pub(crate) load_failures:
         Mutex<std::collections::HashMap<String, std::collections::VecDeque<std::time::Instant>>>,
     pub(crate) pressure: PressureCounters,
@@ -149,8 +152,8 @@ impl Shared {
     pub(crate) fn load_options(
         &self,
         origin: Origin,
-        rollout: Option<yoi_registry::Rollout>,
-        grants: Vec<String>,
+        rollout: Option<Rollout>,
+        grants: Vec<Capability>,
     ) -> LoadOptions<'_> {
         LoadOptions {
             origin,
@@ -261,6 +264,36 @@ impl Host {
         self.load_package_with_grants(package, grants)
     }
 
+    /// Loads a package held in memory: `plugin.toml`'s text and the
+    /// component's bytes, checked exactly as a folder is (limits, manifest,
+    /// this host's contract, the pinned digest, the component's imports and
+    /// exports). Tool schemas must be inline. `grants` as in
+    /// [`Host::load_with_grants`].
+    ///
+    /// ```no_run
+    /// # fn demo(host: &yoi_host::Host) -> Result<(), Box<dyn std::error::Error>> {
+    /// let manifest = std::fs::read_to_string("examples/minimal/plugin.toml")?;
+    /// let component = std::fs::read("examples/minimal/minimal.wasm")?;
+    /// host.load_bytes(&manifest, component, &[] as &[&str])?;
+    /// # Ok(()) }
+    /// ```
+    pub fn load_bytes(
+        &self,
+        manifest: &str,
+        component: Vec<u8>,
+        grants: &[impl AsRef<str>],
+    ) -> Result<PluginInfo, HostError> {
+        self.refuse_in_safe_mode()?;
+        let name = "memory";
+        let package = Package::from_bytes(name, manifest, component, &Self::compat()).map_err(
+            |diagnostics| HostError::Package {
+                dir: PathBuf::from(name),
+                diagnostics,
+            },
+        )?;
+        self.load_package_with_grants(package, grants)
+    }
+
     /// Loads an already opened (digest-verified) package with no grants. It
     /// is checked against this host's contract again, whatever it was
     /// opened with.
@@ -275,9 +308,10 @@ impl Host {
         grants: &[impl AsRef<str>],
     ) -> Result<PluginInfo, HostError> {
         self.refuse_in_safe_mode()?;
-        let manifest = &package.manifest;
-        let requested = yoi_registry::Capability::requested_by(manifest);
+        let manifest = package.manifest();
+        let requested = Capability::requested_by(manifest);
         let mut granted = Vec::new();
+        // Grants come in as the embedder wrote them: read once, here.
         for text in grants {
             let text = text.as_ref();
             let refuse = |reason: String| HostError::Grant {
@@ -285,23 +319,23 @@ impl Host {
                 grant: text.to_owned(),
                 reason,
             };
-            let cap: yoi_registry::Capability = text.parse().map_err(|e| refuse(format!("{e}")))?;
+            let cap: Capability = text.parse().map_err(|e| refuse(format!("{e}")))?;
             if !requested.iter().any(|r| cap.within(r)) {
                 return Err(refuse(
                     "plugin.toml does not request it, and a grant can only narrow a request; add it to [capabilities]".into(),
                 ));
             }
-            granted.push(cap.to_string());
+            granted.push(cap);
         }
         let problems = manifest.compatibility(&Self::compat());
         if !problems.is_empty() {
-            let file = package.dir.join(yoi_manifest::MANIFEST_FILE);
+            let file = package.dir().join(yoi_manifest::MANIFEST_FILE);
             return Err(HostError::Package {
-                dir: package.dir.clone(),
+                dir: package.dir().to_path_buf(),
                 diagnostics: Diagnostics::new(
                     problems,
                     file.display().to_string(),
-                    Some(package.manifest_text.clone()),
+                    Some(package.manifest_text().to_owned()),
                 ),
             });
         }

@@ -50,6 +50,7 @@ mod host;
 mod instances;
 mod plugin;
 mod receipt;
+#[cfg(feature = "registry")]
 mod reload;
 mod report;
 mod sandbox;
@@ -71,12 +72,15 @@ pub use events::{
 pub use host::{Handler, Host, Pressure, SAFE_MODE_ENV};
 pub use plugin::{Origin, PluginInfo, SUPPORTED_POINTS};
 pub use receipt::{Blocked, Denial, Dispatch, LogLevel, LogLine, Receipt, Status};
+#[cfg(feature = "registry")]
 pub use reload::Watcher;
 pub use report::{Refusal, ReloadReport};
 pub use tools::{ToolOutcome, ToolRequest, ToolRun, ToolSource, ToolSpec, ToolStatus};
 pub use toolspec::{NativeFuture, NativeTool};
+pub use yoi_manifest::{Capability, Rollout, Scope};
 pub use yoi_manifest::{CodeLimits, FailMode, HookPoint, PluginId};
-pub use yoi_registry::{Registry, Rollout, Scope};
+#[cfg(feature = "registry")]
+pub use yoi_registry::Registry;
 
 /// The newest WIT contract this host implements: what new plugins target.
 /// [`Host::compat`] lists every version it runs.

@@ -11,9 +11,9 @@ use serde::Serialize;
 use wasmtime::component::{Component, Instance, InstancePre, Linker};
 use wasmtime::{Engine, Store};
 use yoi_manifest::{
-    CodeLimits, CodeStats, Digest, Hook, HookPoint, InputSchema, Package, PluginId,
+    Capability, CodeLimits, CodeStats, Digest, Hook, HookPoint, InputSchema, Package, PluginId,
+    Rollout, Scope,
 };
-use yoi_registry::Rollout;
 
 use crate::api::{ApiSettings, PluginApi};
 use crate::bindings::Contract;
@@ -56,8 +56,8 @@ pub struct PluginInfo {
     /// Which part of the audience it reaches (registry plugins); `None`
     /// means every subject.
     pub rollout: Option<Rollout>,
-    /// Capabilities the operator granted, in `yoi grant` form.
-    pub grants: Vec<String>,
+    /// Capabilities the operator granted (`yoi grant` form in JSON).
+    pub grants: Vec<Capability>,
     /// Whether the compiled code came from the compile cache.
     pub cache: CacheUse,
     /// Declared tools, namespaced: `<plugin id>.<tool>`.
@@ -88,6 +88,7 @@ pub(crate) struct LoadedPlugin {
     pub(crate) order: u64,
     /// One permit per call of this plugin running now, `max_calls` in all.
     pub(crate) calls: Arc<tokio::sync::Semaphore>,
+    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
     max_calls: u32,
     /// Idle instances ready for the next event (when reuse is on).
     idle: Mutex<Vec<Warm>>,
@@ -101,7 +102,7 @@ pub(crate) struct LoadedPlugin {
 pub(crate) struct LoadOptions<'a> {
     pub(crate) origin: Origin,
     pub(crate) rollout: Option<Rollout>,
-    pub(crate) grants: Vec<String>,
+    pub(crate) grants: Vec<Capability>,
     pub(crate) cache: Option<&'a CompileCache>,
     pub(crate) host_memory_limit: usize,
     pub(crate) api: ApiSettings,
@@ -192,7 +193,8 @@ impl LoadedPlugin {
         package: Package,
         opts: LoadOptions<'_>,
     ) -> Result<LoadedPlugin, HostError> {
-        let manifest = package.manifest;
+        let tool_schemas = package.tool_schemas().to_vec();
+        let (manifest, artifact) = package.into_parts();
         let api = Arc::new(PluginApi::new(&manifest, &opts.grants, opts.api));
         let plugin = manifest.plugin.id.clone();
         let version = manifest.plugin.version.clone();
@@ -207,7 +209,7 @@ impl LoadedPlugin {
                 ),
             })?;
 
-        let compile = || compile_bounded(engine, &package.artifact, &opts.compile);
+        let compile = || compile_bounded(engine, &artifact, &opts.compile);
         let compiled = match opts.cache {
             Some(cache) => cache.get_or_compile(engine, &digest, compile),
             None => compile().map(|c| (c, CacheUse::Off)),
@@ -228,7 +230,7 @@ impl LoadedPlugin {
 
         let mut tools = Vec::new();
         for (i, tool) in manifest.tools.iter().enumerate() {
-            let schema = match (&tool.input_schema, package.tool_schemas.get(i)) {
+            let schema = match (&tool.input_schema, tool_schemas.get(i)) {
                 (InputSchema::Inline(schema), _) | (InputSchema::File(_), Some(schema)) => schema,
                 (InputSchema::File(file), None) => {
                     return Err(HostError::Tool {
@@ -322,7 +324,8 @@ impl LoadedPlugin {
 
     /// The same compiled plugin under a new rollout or grants. Warm
     /// instances are not carried over: they were made under the old grants.
-    pub(crate) fn redeployed(&self, rollout: Rollout, grants: Vec<String>) -> LoadedPlugin {
+    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
+    pub(crate) fn redeployed(&self, rollout: Rollout, grants: Vec<Capability>) -> LoadedPlugin {
         let mut info = self.info.clone();
         info.rollout = Some(rollout);
         let api = Arc::new(self.api.regranted(&grants));
@@ -335,6 +338,15 @@ impl LoadedPlugin {
             self.memory_limit,
             (self.order, self.max_calls),
         )
+    }
+
+    /// Whether this plugin runs for an event about `subject` on a host of
+    /// scope `scope`: one rule for hooks and tools, the rollout's own
+    /// ([`Rollout::applies`]). Plugins loaded from folders reach everyone.
+    pub(crate) fn applies(&self, subject: Option<&str>, scope: Scope) -> bool {
+        self.info
+            .rollout
+            .is_none_or(|r| r.applies(self.info.id.as_str(), subject, scope))
     }
 
     /// A store for a new instance of this plugin, with its memory cap, its

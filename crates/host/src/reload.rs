@@ -1,13 +1,13 @@
 //! Booting from the registry and following its changes: build the next
 //! snapshot off to the side, swap it in whole.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use yoi_manifest::{Diagnostics, Manifest, Package};
-use yoi_registry::{Registry, Scope, VersionRecord};
+use yoi_manifest::Capability;
+use yoi_manifest::Scope;
+use yoi_registry::{Registry, VersionRecord};
 
 use crate::error::HostError;
 use crate::host::{Host, Shared, Snapshot};
@@ -118,12 +118,14 @@ impl Shared {
         let host_scope = self.settings.scope;
         for record in &deployment.active {
             let previous = current
-                .find(&record.plugin)
+                .find(record.plugin.as_str())
                 .filter(|p| p.info.origin == Origin::Registry);
+            // Another scope's activation is not this host's to run at all
+            // (Rollout::applies would refuse every event of it anyway).
             if record.rollout.scope != Scope::All && record.rollout.scope != host_scope {
                 continue;
             }
-            let grants: Vec<String> = deployment
+            let grants: Vec<Capability> = deployment
                 .grants
                 .iter()
                 .filter(|g| g.plugin == record.plugin && g.granted)
@@ -131,9 +133,9 @@ impl Shared {
                 .collect();
             if let Some(p) = previous
                 && p.info.version == record.version
-                && p.info.digest.to_string() == record.digest
+                && p.info.digest == record.digest
             {
-                report.kept.push(record.plugin.clone());
+                report.kept.push(record.plugin.to_string());
                 if p.info.rollout == Some(record.rollout) && p.info.grants == grants {
                     next.push(Arc::clone(p));
                 } else {
@@ -147,7 +149,7 @@ impl Shared {
                     self.load_failures
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .remove(&record.plugin);
+                        .remove(record.plugin.as_str());
                     report.loaded.push(plugin.info.clone());
                     next.push(Arc::new(plugin));
                 }
@@ -160,7 +162,7 @@ impl Shared {
                         p.info.version.to_string()
                     });
                     report.refused.push(Refusal {
-                        plugin: record.plugin.clone(),
+                        plugin: record.plugin.to_string(),
                         version: record.version.to_string(),
                         reason,
                         kept_previous,
@@ -183,47 +185,19 @@ impl Shared {
         &self,
         registry: &Registry,
         record: &VersionRecord,
-        grants: Vec<String>,
+        grants: Vec<Capability>,
     ) -> Result<LoadedPlugin, (String, bool)> {
-        let not_its_fault = |reason: String| (reason, false);
-        let compat = Host::compat();
-        let name = format!("{}@{}", record.plugin, record.version);
-        let render = |items| {
-            Diagnostics::new(
-                items,
-                format!("{name}/plugin.toml"),
-                Some(record.manifest.clone()),
-            )
-            .to_string()
-        };
-        let manifest = Manifest::parse(&record.manifest)
-            .map_err(|d| not_its_fault(format!("its stored manifest does not parse:\n{d}")))?;
-        let problems = manifest.compatibility(&compat);
-        if !problems.is_empty() {
-            return Err(not_its_fault(render(problems)));
-        }
-        if manifest.runtime.digest.to_string() != record.digest {
-            return Err(not_its_fault(format!(
-                "its manifest names digest {} but the registry recorded {}; republish the package",
-                manifest.runtime.digest, record.digest
-            )));
-        }
-        // Re-reads the stored artifact and checks its digest before anything
-        // compiles: a changed blob is refused, not run. Bytes that match are
-        // the bytes inspected at publish, so they are not inspected again
-        // (that would double the cost of a warm boot); the linker still
-        // refuses any import this host does not provide, and every declared
-        // hook's export is looked up before the plugin is accepted.
-        let artifact = registry
-            .artifact(&record.digest)
-            .map_err(|e| not_its_fault(e.to_string()))?;
-        let package = Package {
-            dir: PathBuf::from(format!("registry:{name}")),
-            manifest,
-            manifest_text: record.manifest.clone(),
-            artifact,
-            tool_schemas: Vec::new(),
-        };
+        // The registry reopens what it stored as a verified package: the
+        // artifact's digest is checked before anything compiles (a changed
+        // blob is refused, not run) and the manifest against this host's
+        // contract. Bytes that match are the bytes inspected at publish, so
+        // they are not inspected again (that would double the cost of a
+        // warm boot); the linker still refuses any import this host does
+        // not provide, and every declared hook's export is looked up before
+        // the plugin is accepted.
+        let package = registry
+            .open_package(record, &Host::compat())
+            .map_err(|e| (e.to_string(), false))?;
         LoadedPlugin::load(
             &self.engine,
             &self.linker,
@@ -256,7 +230,7 @@ impl Shared {
         let window = self.settings.guard_window;
         let n = {
             let mut failures = self.load_failures.lock().unwrap_or_else(|p| p.into_inner());
-            let seen = failures.entry(record.plugin.clone()).or_default();
+            let seen = failures.entry(record.plugin.to_string()).or_default();
             crate::plugin::record_in_window(seen, window)
         };
         if n < limit as usize {
@@ -271,13 +245,13 @@ impl Shared {
         );
         tracing::error!(plugin = %record.plugin, version = %record.version, "plugin disabled: {why}");
         if let Some(registry) = &self.settings.registry
-            && let Err(e) = registry.auto_disable(&record.plugin, &why, &self.settings.name)
+            && let Err(e) = registry.auto_disable(record.plugin.as_str(), &why, &self.settings.name)
         {
             tracing::error!(plugin = %record.plugin, error = %e, "could not disable the plugin in the registry");
         }
         self.load_failures
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&record.plugin);
+            .remove(record.plugin.as_str());
     }
 }

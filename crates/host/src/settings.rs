@@ -3,11 +3,14 @@
 //! reads it.
 
 use std::path::PathBuf;
+#[cfg(feature = "registry")]
 use std::sync::Arc;
 use std::time::Duration;
 
 use yoi_manifest::CodeLimits;
-use yoi_registry::{Registry, Scope};
+use yoi_manifest::Scope;
+#[cfg(feature = "registry")]
+use yoi_registry::Registry;
 
 use crate::api::ApiSettings;
 use crate::plugin::CompileBounds;
@@ -21,6 +24,7 @@ pub(crate) struct Settings {
     pub(crate) chain_budget: Duration,
     pub(crate) reuse_instances: bool,
     pub(crate) cache_dir: Option<PathBuf>,
+    #[cfg(feature = "registry")]
     pub(crate) registry: Option<Arc<Registry>>,
     pub(crate) scope: Scope,
     pub(crate) safe_mode: Option<bool>,
@@ -43,6 +47,7 @@ impl Default for Settings {
             chain_budget: Duration::from_millis(8000),
             reuse_instances: true,
             cache_dir: None,
+            #[cfg(feature = "registry")]
             registry: None,
             scope: Scope::All,
             safe_mode: None,

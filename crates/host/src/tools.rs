@@ -236,7 +236,7 @@ impl Host {
             .collect();
         let snapshot = self.shared.snapshot.load();
         for plugin in &snapshot.plugins {
-            if !dispatch::applies(plugin, subject) {
+            if !plugin.applies(subject, self.shared.settings.scope) {
                 continue;
             }
             out.extend(plugin.tools.iter().map(|t| ToolSpec {
@@ -268,7 +268,7 @@ impl Host {
             p.tools
                 .iter()
                 .position(|t| t.qualified == name)
-                .filter(|_| dispatch::applies(p, subject))
+                .filter(|_| p.applies(subject, self.shared.settings.scope))
                 .map(|i| Target::Plugin(Arc::clone(p), i))
         })
     }

@@ -59,14 +59,30 @@ impl Package {
     fn archive_files(&self) -> Vec<PathBuf> {
         let mut files = vec![
             PathBuf::from(MANIFEST_FILE),
-            self.manifest.runtime.artifact.clone(),
+            self.manifest().runtime.artifact.clone(),
         ];
-        for tool in &self.manifest.tools {
+        for tool in &self.manifest().tools {
             if let InputSchema::File(file) = &tool.input_schema {
                 files.push(PathBuf::from(file));
             }
         }
         files
+    }
+
+    /// A tool schema file's contents, from the schema read when the package
+    /// was opened (the folder may be an archive, or gone).
+    fn schema_file(&self, rel: &Path) -> io::Result<Vec<u8>> {
+        let tools = &self.manifest().tools;
+        let at = tools
+            .iter()
+            .position(|t| matches!(&t.input_schema, InputSchema::File(f) if Path::new(f) == rel));
+        match at.and_then(|i| self.tool_schemas().get(i)) {
+            Some(schema) => serde_json::to_vec_pretty(schema).map_err(io::Error::other),
+            None => Err(io::Error::other(format!(
+                "no schema was read for `{}`",
+                rel.display()
+            ))),
+        }
     }
 
     /// Writes the package as a `.yoi` archive at `out` (through a temporary
@@ -83,11 +99,11 @@ impl Package {
             tar.mode(tar::HeaderMode::Deterministic);
             for rel in self.archive_files() {
                 let bytes = if rel == Path::new(MANIFEST_FILE) {
-                    self.manifest_text.as_bytes().to_vec()
-                } else if rel == self.manifest.runtime.artifact {
-                    self.artifact.clone()
+                    self.manifest_text().as_bytes().to_vec()
+                } else if rel == self.manifest().runtime.artifact {
+                    self.artifact().to_vec()
                 } else {
-                    std::fs::read(self.dir.join(&rel))?
+                    self.schema_file(&rel)?
                 };
                 let mut header = tar::Header::new_gnu();
                 header.set_size(bytes.len() as u64);

@@ -31,10 +31,12 @@ mod code;
 mod contract;
 mod diagnostic;
 mod digest;
+mod grant;
 mod hook;
 mod inspect;
 mod manifest;
 mod package;
+mod rollout;
 mod tool;
 mod walk;
 
@@ -47,6 +49,7 @@ pub use code::{CodeLimits, CodeStats};
 pub use contract::{Compat, ContractVersion};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Span};
 pub use digest::Digest;
+pub use grant::{Capability, CapabilityError};
 pub use hook::{FailMode, Hook, HookPoint, UnknownHookPoint};
 pub use inspect::{ComponentSummary, inspect, summarize};
 pub use manifest::{
@@ -54,6 +57,7 @@ pub use manifest::{
     fields,
 };
 pub use package::{MANIFEST_FILE, MAX_ARTIFACT_BYTES, MAX_MANIFEST_BYTES, Package};
+pub use rollout::{Rollout, Scope, applies, bucket};
 pub use tool::{InputSchema, Tool, check_input_schema};
 
 /// JSON Schema of `plugin.toml` (draft-07), for editors and other tools.

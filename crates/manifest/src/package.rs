@@ -18,22 +18,159 @@ pub const MAX_ARTIFACT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// An opened package: a validated manifest, artifact bytes whose digest
 /// matches it, and the tools' input schemas.
+///
+/// A `Package` exists only once it was opened and verified: from a folder
+/// ([`Package::open`]), a `.yoi` archive ([`Package::open_archive`]), bytes
+/// in memory ([`Package::from_bytes`]) or a registry's stored copy
+/// ([`Package::from_published`]). Its fields cannot be changed afterwards,
+/// so whoever holds one holds bytes that match their digest.
 #[derive(Debug, Clone)]
 pub struct Package {
-    /// The package folder.
-    pub dir: PathBuf,
-    /// The validated manifest.
-    pub manifest: Manifest,
-    /// The manifest's text, as read.
-    pub manifest_text: String,
-    /// The artifact's bytes, digest verified.
-    pub artifact: Vec<u8>,
-    /// Each tool's input schema (inline or read from its file), in
-    /// `manifest.tools` order.
-    pub tool_schemas: Vec<serde_json::Value>,
+    pub(crate) dir: PathBuf,
+    manifest: Manifest,
+    manifest_text: String,
+    artifact: Vec<u8>,
+    tool_schemas: Vec<serde_json::Value>,
+}
+
+/// How much of a package's contents to check when opening it from bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Everything: manifest, compatibility, digest, component inspection.
+    Full,
+    /// Everything but inspecting the component again: for bytes a registry
+    /// inspected when they were published, whose digest proves they are
+    /// those bytes.
+    Published,
 }
 
 impl Package {
+    /// Where the package came from: its folder, its archive, or the name it
+    /// was given when opened from bytes.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The validated manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The manifest's text, as read.
+    pub fn manifest_text(&self) -> &str {
+        &self.manifest_text
+    }
+
+    /// The artifact's bytes, digest verified.
+    pub fn artifact(&self) -> &[u8] {
+        &self.artifact
+    }
+
+    /// Each tool's input schema (inline or read from its file), in
+    /// `manifest().tools` order.
+    pub fn tool_schemas(&self) -> &[serde_json::Value] {
+        &self.tool_schemas
+    }
+
+    /// Takes the package apart: the manifest and the artifact bytes.
+    pub fn into_parts(self) -> (Manifest, Vec<u8>) {
+        (self.manifest, self.artifact)
+    }
+
+    /// Opens a package held in memory: `plugin.toml`'s text and the
+    /// artifact's bytes, checked exactly as [`Package::open`] checks a
+    /// folder (limits, manifest, compatibility, digest, component). Tool
+    /// schemas must be inline: there is no folder to read files from.
+    /// `name` says where the bytes came from in diagnostics.
+    pub fn from_bytes(
+        name: &str,
+        manifest_text: &str,
+        artifact: Vec<u8>,
+        compat: &Compat,
+    ) -> Result<Package, Diagnostics> {
+        Package::verify_bytes(name, manifest_text, artifact, compat, Check::Full)
+    }
+
+    /// Reopens a package a registry stored when it was published: the same
+    /// checks as [`Package::from_bytes`] except inspecting the component
+    /// again, which the registry did at publish. The digest check proves
+    /// these are the bytes it inspected.
+    pub fn from_published(
+        name: &str,
+        manifest_text: &str,
+        artifact: Vec<u8>,
+        compat: &Compat,
+    ) -> Result<Package, Diagnostics> {
+        Package::verify_bytes(name, manifest_text, artifact, compat, Check::Published)
+    }
+
+    fn verify_bytes(
+        name: &str,
+        text: &str,
+        artifact: Vec<u8>,
+        compat: &Compat,
+        check: Check,
+    ) -> Result<Package, Diagnostics> {
+        let file = format!("{name}/{MANIFEST_FILE}");
+        if text.len() as u64 > MAX_MANIFEST_BYTES {
+            let d = Diagnostic::new(
+                Code::ManifestUnreadable,
+                MANIFEST_FILE,
+                format!("`{MANIFEST_FILE}` is larger than the limit of {MAX_MANIFEST_BYTES} bytes"),
+                "a manifest is a few kilobytes; check that the right text was given",
+            );
+            return Err(Diagnostics::new(vec![d], file, None));
+        }
+        let manifest = Manifest::parse(text).map_err(|d| d.with_file(file.clone()))?;
+        let at = |path: &str| manifest.locations.get(path).cloned();
+        let mut problems = manifest.compatibility(compat);
+        let rel = manifest.runtime.artifact.display().to_string();
+        if artifact.len() as u64 > MAX_ARTIFACT_BYTES {
+            problems.push(
+                Diagnostic::new(
+                    Code::ArtifactTooLarge,
+                    "runtime.artifact",
+                    format!(
+                        "`{rel}` is {} bytes; the limit is {MAX_ARTIFACT_BYTES}",
+                        artifact.len()
+                    ),
+                    "release builds with opt-level \"s\" stay far below the limit",
+                )
+                .at(at("runtime.artifact")),
+            );
+        } else if let Err(d) = check_digest(&rel, &artifact, &manifest) {
+            problems.push((*d).at(at("runtime.digest")));
+        }
+        let mut tool_schemas = Vec::new();
+        for (i, tool) in manifest.tools.iter().enumerate() {
+            match &tool.input_schema {
+                InputSchema::Inline(schema) => tool_schemas.push(schema.clone()),
+                InputSchema::File(rel) => problems.push(
+                    Diagnostic::new(
+                        Code::ToolSchemaFile,
+                        format!("tools[{i}].input_schema"),
+                        format!("schema file `{rel}` cannot be read: this package was given as bytes, not a folder"),
+                        "write the schema inline in plugin.toml, or load the package from its folder",
+                    )
+                    .at(at(&format!("tools[{i}].name"))),
+                ),
+            }
+        }
+        if problems.is_empty() && check == Check::Full {
+            problems.extend(inspect(&manifest, &artifact, compat));
+        }
+        if !problems.is_empty() {
+            return Err(Diagnostics::new(problems, file, Some(text.to_owned())));
+        }
+        Ok(Package {
+            dir: PathBuf::from(name),
+            manifest,
+            manifest_text: text.to_owned(),
+            artifact,
+            tool_schemas,
+        })
+    }
+
     /// Opens the package in `dir` and checks everything without running it:
     /// reads and validates `plugin.toml`, checks it against the host's
     /// `compat`, reads the artifact (which must stay inside `dir`, links
@@ -161,20 +298,25 @@ fn read_artifact(dir: &Path, manifest: &Manifest) -> Result<Vec<u8>, Box<Diagnos
             "check the artifact path and size; release builds with opt-level \"s\" stay far below the limit",
         )
     })?;
-    let actual = Digest::of(&bytes);
+    check_digest(&rel.display().to_string(), &bytes, manifest)?;
+    Ok(bytes)
+}
+
+/// The one digest check: `bytes` must hash to what the manifest pins.
+fn check_digest(rel: &str, bytes: &[u8], manifest: &Manifest) -> Result<(), Box<Diagnostic>> {
+    let actual = Digest::of(bytes);
     if actual != manifest.runtime.digest {
         return Err(Box::new(Diagnostic::new(
             Code::DigestMismatch,
             "runtime.digest",
             format!(
-                "`{}` has digest {actual} but the manifest pins {}",
-                rel.display(),
+                "`{rel}` has digest {actual} but the manifest pins {}",
                 manifest.runtime.digest
             ),
             "if you rebuilt the component on purpose, write the new digest into plugin.toml; otherwise the artifact was altered: do not run it",
         )));
     }
-    Ok(bytes)
+    Ok(())
 }
 
 enum ReadError {
@@ -236,6 +378,46 @@ mod tests {
             ),
         )
         .unwrap();
+    }
+
+    fn manifest_text(digest: &str, extra: &str) -> String {
+        format!(
+            "[plugin]\nid = \"t.p\"\nversion = \"0.1.0\"\ncontract = \"yoi:plugin@0.1.0\"\n\
+             [runtime]\nkind = \"wasm-component\"\nartifact = \"p.wasm\"\ndigest = \"{digest}\"\n\
+             [[hooks]]\npoint = \"tool.pre_exec\"\n{extra}"
+        )
+    }
+
+    #[test]
+    fn bytes_are_checked_like_a_folder() {
+        let text = manifest_text(&Digest::of(b"original").to_string(), "");
+        let err = Package::from_bytes("mem", &text, b"tampered".to_vec(), &compat()).unwrap_err();
+        assert!(err.has(Code::DigestMismatch), "{err}");
+
+        // A matching digest still has to be a component...
+        let text = manifest_text(&Digest::of(b"bytes").to_string(), "");
+        let err = Package::from_bytes("mem", &text, b"bytes".to_vec(), &compat()).unwrap_err();
+        assert!(err.has(Code::InvalidComponent), "{err}");
+        // ...unless a registry inspected these very bytes when it stored them.
+        let p = Package::from_published("reg", &text, b"bytes".to_vec(), &compat()).unwrap();
+        assert_eq!((p.dir(), p.artifact()), (Path::new("reg"), &b"bytes"[..]));
+        // The digest is checked either way.
+        let err = Package::from_published("reg", &text, b"other".to_vec(), &compat()).unwrap_err();
+        assert!(err.has(Code::DigestMismatch), "{err}");
+    }
+
+    #[test]
+    fn bytes_carry_no_schema_files_and_no_oversized_artifact() {
+        let tool = "[[tools]]\nname = \"t\"\ndescription = \"T.\"\ninput_schema = \"s.json\"\n";
+        let text = manifest_text(&Digest::of(b"x").to_string(), tool);
+        let err = Package::from_published("mem", &text, b"x".to_vec(), &compat()).unwrap_err();
+        assert!(err.has(Code::ToolSchemaFile), "{err}");
+        assert!(err.to_string().contains("inline"), "{err}");
+
+        let big = vec![0u8; MAX_ARTIFACT_BYTES as usize + 1];
+        let text = manifest_text(&Digest::of(&big).to_string(), "");
+        let err = Package::from_bytes("mem", &text, big, &compat()).unwrap_err();
+        assert!(err.has(Code::ArtifactTooLarge), "{err}");
     }
 
     #[test]

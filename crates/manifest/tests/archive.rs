@@ -41,12 +41,12 @@ fn a_packed_package_opens_like_its_folder_and_packs_to_the_same_bytes() {
     package.write_archive(&out).expect("packed");
     let again = Package::open_archive(&out, &compat()).expect("archive opens");
     assert_eq!(
-        again.manifest.runtime.digest,
-        package.manifest.runtime.digest
+        again.manifest().runtime.digest,
+        package.manifest().runtime.digest
     );
-    assert_eq!(again.artifact, package.artifact);
-    assert_eq!(again.manifest_text, package.manifest_text);
-    assert_eq!(again.dir, out);
+    assert_eq!(again.artifact(), package.artifact());
+    assert_eq!(again.manifest_text(), package.manifest_text());
+    assert_eq!(again.dir(), out);
 
     let first = std::fs::read(&out).expect("read");
     package.write_archive(&out).expect("packed again");

@@ -97,9 +97,9 @@ fn snapshot(c: &mut Criterion) {
                     let digest = format!("sha256:{:064x}", i);
                     tx.insert_version(&VersionRecord {
                         manifest: manifest_text(&plugin, &version.to_string(), &digest),
-                        plugin,
+                        plugin: yoi_manifest::PluginId::new(&plugin).expect("id"),
                         version,
-                        digest,
+                        digest: digest.parse().expect("digest"),
                         state: if i % 10 == 9 {
                             State::Active
                         } else {

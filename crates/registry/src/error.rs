@@ -132,6 +132,20 @@ pub enum RegistryError {
         /// What the bytes hash to.
         actual: String,
     },
+    /// `R0203`: a stored version cannot be reopened as a package for this
+    /// host: its manifest no longer fits the host's contract or engine, or
+    /// its stored manifest and artifact disagree.
+    #[error(
+        "R0203 {plugin}@{version} cannot run on this host:\n{detail}\n  fix: publish a version built for this host (`yoi plugin check` shows what it needs)"
+    )]
+    StoredPackage {
+        /// Plugin id.
+        plugin: String,
+        /// Version.
+        version: String,
+        /// The problems, rendered.
+        detail: String,
+    },
     /// `R0202`: a stored artifact is missing.
     #[error("R0202 the stored artifact {digest} is missing from {}\n  fix: publish the package again to restore it", path.display())]
     MissingBlob {
@@ -195,5 +209,14 @@ impl RegistryError {
 impl From<rusqlite::Error> for RegistryError {
     fn from(e: rusqlite::Error) -> Self {
         RegistryError::Database(e)
+    }
+}
+
+impl From<yoi_manifest::CapabilityError> for RegistryError {
+    fn from(e: yoi_manifest::CapabilityError) -> Self {
+        RegistryError::BadCapability {
+            text: e.text,
+            why: e.why,
+        }
     }
 }

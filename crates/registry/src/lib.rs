@@ -13,20 +13,19 @@
 
 mod blobs;
 mod error;
-mod grant;
 mod model;
 mod registry;
-mod rollout;
 mod sqlite;
 mod store;
 
 pub use error::RegistryError;
-pub use grant::Capability;
 pub use model::{
-    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Outcome, Rollout, Scope, Snapshot,
-    State, VersionRecord,
+    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Outcome, Snapshot, State,
+    VersionRecord,
 };
 pub use registry::{Activation, DATABASE_FILE, Published, Registry};
-pub use rollout::{applies, bucket};
+// The grant and rollout model is the package's (yoi-manifest); re-exported
+// here because every registry call speaks it.
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreResult, Tx};
+pub use yoi_manifest::{Capability, CapabilityError, Rollout, Scope, applies, bucket};

@@ -1,11 +1,11 @@
 //! The registry's records: versions, audit entries, runtime events, snapshots.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::str::FromStr;
 
 use semver::Version;
 use serde::Serialize;
+use yoi_manifest::{Capability, Digest, PluginId, Rollout};
 
 /// The lifecycle state of a published version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -46,82 +46,15 @@ impl FromStr for State {
     }
 }
 
-/// Who an active version applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    /// Every host.
-    All,
-    /// Hosts running as `beta`.
-    Beta,
-    /// Hosts running as `canary`.
-    Canary,
-    /// Hosts running as `internal`.
-    Internal,
-}
-
-impl Scope {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::All => "all",
-            Scope::Beta => "beta",
-            Scope::Canary => "canary",
-            Scope::Internal => "internal",
-        }
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Scope {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "all" => Scope::All,
-            "beta" => Scope::Beta,
-            "canary" => Scope::Canary,
-            "internal" => Scope::Internal,
-            other => {
-                return Err(format!(
-                    "unknown scope `{other}`; use all, beta, canary or internal"
-                ));
-            }
-        })
-    }
-}
-
-/// Which part of the audience an active version reaches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub struct Rollout {
-    /// Which hosts.
-    pub scope: Scope,
-    /// Which share of subjects, 0–100.
-    pub percent: u8,
-}
-
-impl Default for Rollout {
-    fn default() -> Self {
-        Rollout {
-            scope: Scope::All,
-            percent: 100,
-        }
-    }
-}
-
 /// One published version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VersionRecord {
     /// Plugin id.
-    pub plugin: String,
+    pub plugin: PluginId,
     /// Version.
     pub version: Version,
-    /// Artifact digest, `sha256:<hex>`.
-    pub digest: String,
+    /// Artifact digest (`sha256:<hex>` in text and JSON).
+    pub digest: Digest,
     /// The `plugin.toml` text it was published with.
     pub manifest: String,
     /// Lifecycle state.
@@ -190,9 +123,9 @@ pub struct EventRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GrantRecord {
     /// Plugin id.
-    pub plugin: String,
-    /// The capability, in `yoi grant` form (`https:api.example.com`).
-    pub capability: String,
+    pub plugin: PluginId,
+    /// The capability (`https:api.example.com` in text and JSON).
+    pub capability: Capability,
     /// `true` for a grant, `false` for an explicit denial.
     pub granted: bool,
     /// Who decided.

@@ -11,13 +11,13 @@ use semver::Version;
 use yoi_manifest::{Compat, Digest, Manifest, Package};
 
 use crate::blobs::Blobs;
+use yoi_manifest::{Capability, Rollout, Scope, applies};
+
 use crate::error::RegistryError;
-use crate::grant::Capability;
 use crate::model::{
-    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Outcome, Rollout, Scope, Snapshot,
-    State, VersionRecord,
+    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Outcome, Snapshot, State,
+    VersionRecord,
 };
-use crate::rollout::applies;
 use crate::sqlite::SqliteStore;
 use crate::store::{Store, Tx};
 
@@ -61,8 +61,8 @@ impl Activation {
 ///
 /// let registry = Registry::open("/var/lib/yoi".as_ref())?;
 /// let record = registry.publish(package, compat, "ci")?.record;
-/// registry.grant(&record.plugin, &["https:api.example.com".to_owned()], true, "alice")?;
-/// registry.activate(&record.plugin, &record.version, &Activation::by("alice"))?;
+/// registry.grant(record.plugin.as_str(), &["https:api.example.com".to_owned()], true, "alice")?;
+/// registry.activate(record.plugin.as_str(), &record.version, &Activation::by("alice"))?;
 /// # Ok(()) }
 /// ```
 pub struct Registry<S: Store = SqliteStore> {
@@ -90,7 +90,7 @@ fn now_ms() -> i64 {
 
 fn wrong_state(r: &VersionRecord, why: impl Into<String>) -> RegistryError {
     RegistryError::WrongState {
-        plugin: r.plugin.clone(),
+        plugin: r.plugin.to_string(),
         version: r.version.to_string(),
         state: r.state.as_str(),
         why: why.into(),
@@ -120,17 +120,16 @@ fn manifest_of(r: &VersionRecord) -> Result<Manifest, RegistryError> {
 
 /// Refuses to run a version whose requested capabilities lack a decision.
 fn check_grants(tx: &mut dyn Tx, r: &VersionRecord) -> Result<(), RegistryError> {
-    let decisions: Vec<(Option<Capability>, GrantRecord)> = tx
-        .grants(Some(&r.plugin))?
-        .into_iter()
-        .map(|g| (g.capability.parse().ok(), g))
-        .collect();
+    let decisions = tx.grants(Some(r.plugin.as_str()))?;
     let missing: Vec<String> = Capability::requested_by(&manifest_of(r)?)
         .into_iter()
         .filter(|req| {
-            !decisions.iter().any(|(cap, g)| match cap {
-                Some(cap) if g.granted => cap.within(req),
-                _ => !g.granted && g.capability == req.to_string(),
+            !decisions.iter().any(|g| {
+                if g.granted {
+                    g.capability.within(req)
+                } else {
+                    g.capability == *req
+                }
             })
         })
         .map(|c| c.to_string())
@@ -139,7 +138,7 @@ fn check_grants(tx: &mut dyn Tx, r: &VersionRecord) -> Result<(), RegistryError>
         Ok(())
     } else {
         Err(RegistryError::GrantsMissing {
-            plugin: r.plugin.clone(),
+            plugin: r.plugin.to_string(),
             version: r.version.to_string(),
             missing,
         })
@@ -295,10 +294,10 @@ impl<S: Store> Registry<S> {
         compat: &Compat,
         actor: &str,
     ) -> Result<Published, RegistryError> {
-        let m = &package.manifest;
+        let m = package.manifest();
         let plugin = m.plugin.id.as_str();
         let version = m.plugin.version.to_string();
-        let digest = m.runtime.digest.to_string();
+        let digest = m.runtime.digest;
         self.audited(actor, "publish", Some(plugin), Some(&version), |tx| {
             check_package(package, compat)?;
             if let Some(existing) = tx.version(plugin, &m.plugin.version)? {
@@ -315,8 +314,8 @@ impl<S: Store> Registry<S> {
                 return Err(RegistryError::VersionImmutable {
                     plugin: plugin.to_owned(),
                     version: version.clone(),
-                    existing: existing.digest,
-                    attempted: digest.clone(),
+                    existing: existing.digest.to_string(),
+                    attempted: digest.to_string(),
                 });
             }
             // A host booting from the registry has only plugin.toml and the
@@ -333,13 +332,13 @@ impl<S: Store> Registry<S> {
             }
             // The blob goes first: a record never points at a missing blob,
             // and a blob without a record is harmless.
-            self.blobs.put(&digest, &package.artifact)?;
+            self.blobs.put(&digest.to_string(), package.artifact())?;
             let now = now_ms();
             let mut record = VersionRecord {
-                plugin: plugin.to_owned(),
+                plugin: m.plugin.id.clone(),
                 version: m.plugin.version.clone(),
-                digest: digest.clone(),
-                manifest: package.manifest_text.clone(),
+                digest,
+                manifest: package.manifest_text().to_owned(),
                 state: State::Published,
                 rollout: Rollout::default(),
                 published_at: now,
@@ -472,7 +471,9 @@ impl<S: Store> Registry<S> {
         let action = if granted { "grant" } else { "deny" };
         self.audited(actor, action, Some(plugin), None, |tx| {
             let mut requested = Vec::new();
+            let mut plugin_id = None;
             for r in tx.versions(Some(plugin))? {
+                plugin_id.get_or_insert_with(|| r.plugin.clone());
                 for cap in Capability::requested_by(&manifest_of(&r)?) {
                     if !requested.contains(&cap) {
                         requested.push(cap);
@@ -502,9 +503,12 @@ impl<S: Store> Registry<S> {
                         requested: names(&requested),
                     });
                 }
+                // A capability was found within a request, so a version
+                // (and with it the plugin's id) exists.
+                let Some(id) = &plugin_id else { continue };
                 tx.put_grant(&GrantRecord {
-                    plugin: plugin.to_owned(),
-                    capability: cap.to_string(),
+                    plugin: id.clone(),
+                    capability: cap.clone(),
                     granted,
                     by: actor.to_owned(),
                     at: now_ms(),
@@ -614,7 +618,7 @@ impl<S: Store> Registry<S> {
             let active_versions = versions
                 .iter()
                 .filter(|v| v.state == State::Active)
-                .map(|v| (v.plugin.clone(), v.version.clone()))
+                .map(|v| (v.plugin.to_string(), v.version.clone()))
                 .collect();
             Ok(Snapshot {
                 active_versions,
@@ -635,7 +639,7 @@ impl<S: Store> Registry<S> {
             let active: Vec<VersionRecord> = tx
                 .versions(None)?
                 .into_iter()
-                .filter(|v| v.state == State::Active && !disabled.contains_key(&v.plugin))
+                .filter(|v| v.state == State::Active && !disabled.contains_key(v.plugin.as_str()))
                 .collect();
             let grants = tx
                 .grants(None)?
@@ -692,8 +696,29 @@ impl<S: Store> Registry<S> {
     }
 
     /// A stored artifact, its digest verified.
-    pub fn artifact(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
-        self.blobs.get(digest)
+    pub fn artifact(&self, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
+        self.blobs.get(&digest.to_string())
+    }
+
+    /// A stored version as a [`Package`] a host can load: the artifact read
+    /// back and its digest verified (`R0201`, `R0202`), the stored manifest
+    /// checked against `compat` (`R0203`). The component itself is not
+    /// inspected again: publish did that, and the digest proves these are
+    /// the bytes it inspected.
+    pub fn open_package(
+        &self,
+        record: &VersionRecord,
+        compat: &Compat,
+    ) -> Result<Package, RegistryError> {
+        let artifact = self.artifact(&record.digest)?;
+        let name = format!("{}@{}", record.plugin, record.version);
+        Package::from_published(&name, &record.manifest, artifact, compat).map_err(|d| {
+            RegistryError::StoredPackage {
+                plugin: record.plugin.to_string(),
+                version: record.version.to_string(),
+                detail: d.to_string(),
+            }
+        })
     }
 
     /// Whether the active version of `plugin` applies to `subject` on a
@@ -723,7 +748,7 @@ impl<S: Store> Registry<S> {
             {
                 problems.push(format!("{} has more than one active version", v.plugin));
             }
-            if let Err(e) = self.blobs.get(&v.digest) {
+            if let Err(e) = self.blobs.get(&v.digest.to_string()) {
                 problems.push(format!("{}@{}: {e}", v.plugin, v.version));
             }
             if let Err(e) = manifest_of(v) {
@@ -736,19 +761,16 @@ impl<S: Store> Registry<S> {
 
 /// The checks every publish runs on a package, whoever built it.
 fn check_package(package: &Package, compat: &Compat) -> Result<(), RegistryError> {
-    let m = &package.manifest;
+    // The digest was verified when the package was opened (a `Package`
+    // cannot be changed afterwards), but it may have been opened against
+    // another host's contract: compatibility and the component are checked
+    // against the registry's.
+    let m = package.manifest();
     let mut problems = Vec::new();
-    let actual = Digest::of(&package.artifact);
-    if actual != m.runtime.digest {
-        problems.push(format!(
-            "E0302 digest-mismatch: the artifact hashes to {actual}, but plugin.toml names {}",
-            m.runtime.digest
-        ));
-    }
     let found = m
         .compatibility(compat)
         .into_iter()
-        .chain(yoi_manifest::inspect(m, &package.artifact, compat));
+        .chain(yoi_manifest::inspect(m, package.artifact(), compat));
     for d in found {
         problems.push(format!(
             "{} {}: {}",

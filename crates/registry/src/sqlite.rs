@@ -12,7 +12,9 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use semver::Version;
 
 use crate::error::RegistryError;
-use crate::model::{AuditRecord, EventRecord, GrantRecord, Outcome, Rollout, VersionRecord};
+use yoi_manifest::{PluginId, Rollout};
+
+use crate::model::{AuditRecord, EventRecord, GrantRecord, Outcome, VersionRecord};
 use crate::store::{Store, StoreResult, Tx};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
@@ -302,14 +304,16 @@ fn bad_row(what: &str, value: &str) -> rusqlite::Error {
 const VERSION_COLUMNS: &str = "plugin, version, digest, manifest, state, scope, percent, published_at, published_by, updated_at, seq";
 
 fn version_row(row: &Row<'_>) -> rusqlite::Result<VersionRecord> {
+    let plugin: String = row.get(0)?;
     let version: String = row.get(1)?;
+    let digest: String = row.get(2)?;
     let state: String = row.get(4)?;
     let scope: String = row.get(5)?;
     let percent: i64 = row.get(6)?;
     Ok(VersionRecord {
-        plugin: row.get(0)?,
+        plugin: PluginId::new(&plugin).map_err(|_| bad_row("plugin id", &plugin))?,
         version: Version::parse(&version).map_err(|_| bad_row("version", &version))?,
-        digest: row.get(2)?,
+        digest: digest.parse().map_err(|_| bad_row("digest", &digest))?,
         manifest: row.get(3)?,
         state: state.parse().map_err(|_| bad_row("state", &state))?,
         rollout: Rollout {
@@ -402,9 +406,9 @@ impl Tx for SqlTx<'_> {
                                    published_at, published_by, updated_at, seq)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
-                r.plugin,
+                r.plugin.as_str(),
                 r.version.to_string(),
-                r.digest,
+                r.digest.to_string(),
                 r.manifest,
                 r.state.as_str(),
                 r.rollout.scope.as_str(),
@@ -423,7 +427,7 @@ impl Tx for SqlTx<'_> {
             "UPDATE versions SET state = ?3, scope = ?4, percent = ?5, updated_at = ?6
              WHERE plugin = ?1 AND version = ?2",
             params![
-                r.plugin,
+                r.plugin.as_str(),
                 r.version.to_string(),
                 r.state.as_str(),
                 r.rollout.scope.as_str(),
@@ -439,9 +443,13 @@ impl Tx for SqlTx<'_> {
             "SELECT * FROM grants WHERE ?1 IS NULL OR plugin = ?1 ORDER BY plugin, capability",
         )?;
         let rows = stmt.query_map(params![plugin], |row| {
+            let id: String = row.get("plugin")?;
+            let capability: String = row.get("capability")?;
             Ok(GrantRecord {
-                plugin: row.get("plugin")?,
-                capability: row.get("capability")?,
+                plugin: PluginId::new(&id).map_err(|_| bad_row("plugin id", &id))?,
+                capability: capability
+                    .parse()
+                    .map_err(|_| bad_row("capability", &capability))?,
                 granted: row.get("granted")?,
                 by: row.get("by_actor")?,
                 at: row.get("at")?,
@@ -454,7 +462,13 @@ impl Tx for SqlTx<'_> {
         self.tx.execute(
             "INSERT OR REPLACE INTO grants (plugin, capability, granted, by_actor, at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![g.plugin, g.capability, g.granted, g.by, g.at],
+            params![
+                g.plugin.as_str(),
+                g.capability.to_string(),
+                g.granted,
+                g.by,
+                g.at
+            ],
         )?;
         Ok(())
     }

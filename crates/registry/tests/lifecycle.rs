@@ -122,7 +122,7 @@ impl Model {
                     Version::parse(VERSIONS[v]).expect("v"),
                 );
                 let digest = package(PLUGINS[p], VERSIONS[v], x)
-                    .manifest
+                    .manifest()
                     .runtime
                     .digest
                     .to_string();
@@ -290,7 +290,7 @@ proptest! {
             let stored: BTreeMap<(String, Version), (String, State, Rollout)> = snap
                 .versions
                 .iter()
-                .map(|v| ((v.plugin.clone(), v.version.clone()), (v.digest.clone(), v.state, v.rollout)))
+                .map(|v| ((v.plugin.to_string(), v.version.clone()), (v.digest.to_string(), v.state, v.rollout)))
                 .collect();
             let expected: BTreeMap<(String, Version), (String, State, Rollout)> = model
                 .versions
@@ -298,7 +298,7 @@ proptest! {
                 .map(|(k, m)| (k.clone(), (m.digest.clone(), m.state, m.rollout)))
                 .collect();
             prop_assert_eq!(&stored, &expected, "versions after step {} {:?}", i, op);
-            let order: Vec<_> = snap.versions.iter().map(|v| (v.plugin.clone(), v.version.clone())).collect();
+            let order: Vec<_> = snap.versions.iter().map(|v| (v.plugin.to_string(), v.version.clone())).collect();
             let mut by_seq: Vec<_> = model.versions.iter().map(|(k, m)| (m.seq, k.clone())).collect();
             by_seq.sort();
             prop_assert_eq!(order, by_seq.into_iter().map(|(_, k)| k).collect::<Vec<_>>());
@@ -307,7 +307,7 @@ proptest! {
                 prop_assert_eq!(snap.active_versions.get(p), want_active.as_ref());
             }
             let decisions: BTreeMap<(String, String), bool> =
-                snap.grants.iter().map(|g| ((g.plugin.clone(), g.capability.clone()), g.granted)).collect();
+                snap.grants.iter().map(|g| ((g.plugin.to_string(), g.capability.to_string()), g.granted)).collect();
             prop_assert_eq!(&decisions, &model.decisions);
             let disabled: BTreeSet<String> = snap.disabled.keys().cloned().collect();
             prop_assert_eq!(&disabled, &model.disabled);

@@ -308,7 +308,7 @@ fn a_corrupt_blob_is_refused_and_the_rest_keeps_working() {
         .publish(&package("good.plugin", "1.0.0", 0), &common::compat(), "t")
         .expect("publish")
         .record;
-    let hex = bad.digest.trim_start_matches("sha256:");
+    let hex = bad.digest.hex();
     let path = dir.path().join("blobs/sha256").join(hex);
     let mut bytes = std::fs::read(&path).expect("blob");
     bytes[0] ^= 0xff;

@@ -8,18 +8,20 @@ use yoi_registry::Registry;
 fn a_tool_schema_kept_in_a_file_is_refused_at_publish() {
     let dir = tempfile::tempdir().expect("temp dir");
     let reg = Registry::open(dir.path()).expect("registry");
-    let mut package = common::package_with("acme.files", "1.0.0", b"\0asm".to_vec(), "");
-    let text = package.manifest_text.replace(
+    let pkg = tempfile::tempdir().expect("package dir");
+    let artifact = common::component_exporting(b"\0asm", &["tool-pre-exec", "tools"]);
+    let text = common::manifest_text("acme.files", "1.0.0", &artifact, "").replace(
         "[capabilities]",
         "[[tools]]\nname = \"lookup\"\ndescription = \"Looks up.\"\ninput_schema = \"schema.json\"\n\n[capabilities]",
     );
-    package.artifact = common::component_exporting(b"\0asm", &["tool-pre-exec", "tools"]);
-    let text = text.replace(
-        &package.manifest.runtime.digest.to_string(),
-        &yoi_manifest::Digest::of(&package.artifact).to_string(),
-    );
-    package.manifest = yoi_manifest::Manifest::parse(&text).expect("manifest");
-    package.manifest_text = text;
+    std::fs::write(pkg.path().join("plugin.toml"), text).expect("manifest");
+    std::fs::write(pkg.path().join("p.wasm"), &artifact).expect("artifact");
+    std::fs::write(
+        pkg.path().join("schema.json"),
+        r#"{"type": "object", "properties": {}}"#,
+    )
+    .expect("schema");
+    let package = yoi_manifest::Package::open(pkg.path(), &common::compat()).expect("opens");
     let err = reg
         .publish(&package, &common::compat(), "tester")
         .unwrap_err()
@@ -40,45 +42,51 @@ fn a_tool_schema_kept_in_a_file_is_refused_at_publish() {
     );
 }
 
-/// The registry checks what it stores whoever built the `Package`: a
-/// library caller cannot publish bytes that do not match their digest or an
-/// uninspected component, and every refusal is audited.
+/// The registry checks what it stores against its own contract, whatever
+/// host the `Package` was opened for: a package opened by a host that
+/// allows more imports, or runs other hook points, is refused, and every
+/// refusal is audited.
 #[test]
-fn a_hand_built_package_is_checked_at_publish() {
+fn a_package_opened_for_another_host_is_checked_at_publish() {
     let dir = tempfile::tempdir().expect("temp dir");
     let reg = Registry::open(dir.path()).expect("registry");
     let compat = common::compat();
+    let lenient = yoi_manifest::Compat {
+        imports: vec!["yoi:plugin/log".into(), "wasi:sockets/tcp".into()],
+        ..common::compat()
+    };
 
-    let mut swapped = common::package_with("acme.swap", "1.0.0", b"a".to_vec(), "");
-    swapped.artifact = common::component(b"b");
-    let err = reg
-        .publish(&swapped, &compat, "tester")
-        .unwrap_err()
-        .to_string();
-    assert!(err.starts_with("R0110 acme.swap@1.0.0"), "{err}");
-    assert!(err.contains("E0302 digest-mismatch"), "{err}");
-
-    let mut not_a_component = common::package_with("acme.core", "1.0.0", b"a".to_vec(), "");
-    not_a_component.artifact = wat::parse_str("(module)").expect("module");
-    not_a_component.manifest.runtime.digest = yoi_manifest::Digest::of(&not_a_component.artifact);
-    let err = reg
-        .publish(&not_a_component, &compat, "tester")
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("E0401 not-a-component"), "{err}");
-
-    let mut missing_hook = common::package_with("acme.hooks", "1.0.0", b"a".to_vec(), "");
-    missing_hook.manifest = yoi_manifest::Manifest::parse(
-        &missing_hook
-            .manifest_text
-            .replace("tool.pre_exec", "model.pre_call"),
+    let sockets = wat::parse_str(
+        "(component (import \"wasi:sockets/tcp@0.2.0\" (instance)) \
+         (core module) (instance $i) (export \"yoi:plugin/tool-pre-exec@0.1.0\" (instance $i)))",
     )
-    .expect("manifest");
+    .expect("component");
+    let text = common::manifest_text("acme.net", "1.0.0", &sockets, "");
+    let opened = yoi_manifest::Package::from_bytes("test", &text, sockets, &lenient)
+        .expect("the lenient host accepts it");
     let err = reg
-        .publish(&missing_hook, &compat, "tester")
+        .publish(&opened, &compat, "tester")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("E0405 hook-not-exported"), "{err}");
+    assert!(err.starts_with("R0110 acme.net@1.0.0"), "{err}");
+    assert!(err.contains("wasi:sockets/tcp"), "{err}");
+
+    let other_points = yoi_manifest::Compat {
+        contracts: vec!["yoi:plugin@0.2.0".parse().expect("contract")],
+        ..common::compat()
+    };
+    let newer = common::component(b"n");
+    let text = common::manifest_text("acme.newer", "1.0.0", &newer, "")
+        .replace("yoi:plugin@0.1.0", "yoi:plugin@0.2.0");
+    // Opened without inspection (as a registry reopens what it stored), so
+    // only the contract differs.
+    let opened = yoi_manifest::Package::from_published("test", &text, newer, &other_points)
+        .expect("the other host accepts it");
+    let err = reg
+        .publish(&opened, &compat, "tester")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("E0107 contract-incompatible"), "{err}");
 
     assert!(reg.snapshot().expect("snapshot").versions.is_empty());
     let audits = reg.audits(None, 0, 10).expect("audits");
@@ -86,7 +94,7 @@ fn a_hand_built_package_is_checked_at_publish() {
         .iter()
         .filter(|a| a.action == "publish" && a.reason.starts_with("R0110"))
         .collect();
-    assert_eq!(refused.len(), 3, "{audits:#?}");
+    assert_eq!(refused.len(), 2, "{audits:#?}");
 
     reg.record_refused_publish(
         "tester",

@@ -28,8 +28,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
+use yoi_manifest::Capability;
 use yoi_manifest::FsMode;
-use yoi_registry::Capability;
 
 use super::{ApiFailure, PluginApi};
 use crate::bindings::latest::yoi::plugin::fs::{Entry, EntryKind};

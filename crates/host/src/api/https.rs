@@ -12,14 +12,14 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{AUTHORIZATION, COOKIE, HeaderMap, HeaderName, HeaderValue, LOCATION};
 use reqwest::{Method, Url};
+use yoi_manifest::Capability;
 use yoi_manifest::{HostPattern, HttpsPattern, Scheme};
-use yoi_registry::Capability;
 
 use super::{ApiFailure, PluginApi};
 use crate::bindings::latest::yoi::plugin::https as wit;
@@ -163,9 +163,17 @@ fn exact_grant(scheme: Scheme, host: &url::Host<&str>, port: u16) -> Capability 
     Capability::Https(HttpsPattern { scheme, host, port })
 }
 
+/// A plugin's HTTP client, built on first use: a client whose resolver
+/// knows this plugin's grants.
+#[derive(Default)]
+pub(crate) struct HttpState {
+    client: OnceLock<Result<reqwest::Client, String>>,
+}
+
 impl PluginApi {
     fn client(&self) -> Result<&reqwest::Client, ApiFailure> {
         self.http
+            .client
             .get_or_init(|| {
                 let loopback_names = self
                     .grants

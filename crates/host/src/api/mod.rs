@@ -6,15 +6,23 @@
 //! grants before anything is touched; a refusal becomes a [`Denial`] that the
 //! guest receives as a typed error and the host records.
 
+#[cfg(feature = "fs")]
 pub(crate) mod fs;
+#[cfg(feature = "https")]
 pub(crate) mod https;
 mod secrets;
+#[cfg(not(all(feature = "fs", feature = "https")))]
+mod unbuilt;
+#[cfg(not(feature = "fs"))]
+pub(crate) use unbuilt::fs;
+#[cfg(not(feature = "https"))]
+pub(crate) use unbuilt::https;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+use yoi_manifest::Capability;
 use yoi_manifest::{FsMode, HttpsPattern, Manifest, PluginId};
-use yoi_registry::Capability;
 
 pub(crate) use secrets::fetch_secret;
 pub use secrets::{EnvSecrets, SecretSource};
@@ -36,6 +44,7 @@ pub(crate) struct ApiLimits {
     /// Files, folders and links a plugin may keep in its data root.
     pub(crate) fs_entries: u64,
     /// Largest file `fs.read` returns.
+    #[cfg_attr(not(feature = "fs"), allow(dead_code))]
     pub(crate) fs_read_bytes: u64,
 }
 
@@ -72,29 +81,22 @@ pub(crate) struct Grants {
 }
 
 impl Grants {
-    /// Parses `yoi grant` forms. The registry only stores valid ones, so an
-    /// entry that does not parse is skipped (and logged), never widened.
-    /// Grants are kept per plugin, not per version: one that the loaded
-    /// version no longer requests is dropped too.
-    pub(crate) fn parse(plugin: &str, list: &[String], requested: &[Capability]) -> Grants {
+    /// Sorts the grants by kind. Grants are kept per plugin, not per
+    /// version: one that the loaded version no longer requests is dropped
+    /// (and logged), never widened.
+    pub(crate) fn new(plugin: &str, list: &[Capability], requested: &[Capability]) -> Grants {
         let mut g = Grants::default();
-        for text in list {
-            match text.parse::<Capability>() {
-                Ok(cap) if !requested.iter().any(|r| cap.within(r)) => {
-                    tracing::warn!(plugin, grant = %text, "ignoring a grant this version does not request");
-                }
-                Ok(cap) => {
-                    match &cap {
-                        Capability::Https(p) => g.https.push(p.clone()),
-                        Capability::Fs { path, mode } => g.fs.push((path.clone(), *mode)),
-                        Capability::Secret(k) => g.secrets.push(k.clone()),
-                    }
-                    g.all.push(cap);
-                }
-                Err(e) => {
-                    tracing::warn!(plugin, grant = %text, error = %e, "ignoring a grant that does not parse")
-                }
+        for cap in list {
+            if !requested.iter().any(|r| cap.within(r)) {
+                tracing::warn!(plugin, grant = %cap, "ignoring a grant this version does not request");
+                continue;
             }
+            match cap {
+                Capability::Https(p) => g.https.push(p.clone()),
+                Capability::Fs { path, mode } => g.fs.push((path.clone(), *mode)),
+                Capability::Secret(k) => g.secrets.push(k.clone()),
+            }
+            g.all.push(cap.clone());
         }
         g
     }
@@ -116,19 +118,25 @@ pub(crate) struct PluginApi {
     /// What the manifest requested: a grant can only narrow it.
     requested: Vec<Capability>,
     pub(crate) settings: ApiSettings,
-    /// Built on first use: a client whose resolver knows this plugin's grants.
-    pub(crate) http: OnceLock<Result<reqwest::Client, String>>,
+    #[cfg_attr(not(feature = "https"), allow(dead_code))]
+    pub(crate) http: https::HttpState,
+    #[cfg_attr(not(feature = "fs"), allow(dead_code))]
     pub(crate) fs: fs::FsState,
 }
 
 impl PluginApi {
-    pub(crate) fn new(manifest: &Manifest, grants: &[String], settings: ApiSettings) -> PluginApi {
+    pub(crate) fn new(
+        manifest: &Manifest,
+        grants: &[Capability],
+        settings: ApiSettings,
+    ) -> PluginApi {
         let requested = Capability::requested_by(manifest);
         PluginApi::with(manifest.plugin.id.clone(), requested, grants, settings)
     }
 
     /// The same plugin under new grants.
-    pub(crate) fn regranted(&self, grants: &[String]) -> PluginApi {
+    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
+    pub(crate) fn regranted(&self, grants: &[Capability]) -> PluginApi {
         PluginApi::with(
             self.plugin.clone(),
             self.requested.clone(),
@@ -140,7 +148,7 @@ impl PluginApi {
     fn with(
         plugin: PluginId,
         requested: Vec<Capability>,
-        grants: &[String],
+        grants: &[Capability],
         settings: ApiSettings,
     ) -> PluginApi {
         let data_root = settings
@@ -148,7 +156,7 @@ impl PluginApi {
             .as_ref()
             .map(|dir| dir.join(plugin.as_str()));
         PluginApi {
-            grants: Grants::parse(plugin.as_str(), grants, &requested),
+            grants: Grants::new(plugin.as_str(), grants, &requested),
             requested,
             fs: fs::FsState::new(
                 data_root,
@@ -157,7 +165,7 @@ impl PluginApi {
             ),
             plugin,
             settings,
-            http: OnceLock::new(),
+            http: https::HttpState::default(),
         }
     }
 
@@ -209,7 +217,9 @@ pub(crate) enum ApiFailure {
     Denied(Denial),
     NotFound(String),
     Invalid(String),
+    #[cfg_attr(not(any(feature = "https", feature = "fs")), allow(dead_code))]
     TooLarge(String),
+    #[cfg_attr(not(feature = "https"), allow(dead_code))]
     Timeout(String),
     Failed(String),
 }
@@ -246,19 +256,16 @@ mod tests {
             .iter()
             .map(|c| c.parse().unwrap())
             .collect();
-        let given: Vec<String> = [
+        let given = Capability::parse_all(&[
             "https:api.example.com",
             "https:evil.net",
             "fs:notes/2026:ro",
             "fs:.:rw",
             "secret:A",
             "secret:B",
-            "not a grant",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        let g = Grants::parse("p", &given, &requested);
+        ])
+        .unwrap();
+        let g = Grants::new("p", &given, &requested);
         let kept: Vec<String> = g.all.iter().map(ToString::to_string).collect();
         assert_eq!(
             kept,

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use yoi_registry::Capability;
+use yoi_manifest::Capability;
 
 use super::{ApiFailure, PluginApi};
 

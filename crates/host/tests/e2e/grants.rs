@@ -99,6 +99,7 @@ fn port_grant(stub: &Stub) -> String {
     format!("http://127.0.0.1:{}", stub.port)
 }
 
+#[cfg(feature = "https")]
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn a_granted_request_succeeds_and_redirects_are_rechecked() {
@@ -138,6 +139,7 @@ async fn a_granted_request_succeeds_and_redirects_are_rechecked() {
     );
 }
 
+#[cfg(feature = "https")]
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn hosts_schemes_and_ip_forms_outside_the_grant_are_refused() {
@@ -197,6 +199,7 @@ async fn hosts_schemes_and_ip_forms_outside_the_grant_are_refused() {
     );
 }
 
+#[cfg(feature = "https")]
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn granted_names_that_resolve_to_private_addresses_are_refused() {
@@ -222,6 +225,7 @@ async fn granted_names_that_resolve_to_private_addresses_are_refused() {
     }
 }
 
+#[cfg(feature = "https")]
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn slow_and_large_responses_are_bounded_without_blocking_others() {
@@ -273,6 +277,7 @@ async fn slow_and_large_responses_are_bounded_without_blocking_others() {
     assert_eq!(slow_seen["error"], "timeout");
 }
 
+#[cfg(feature = "https")]
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn a_call_waiting_on_the_network_is_stopped_at_its_time_limit() {
@@ -305,6 +310,7 @@ fn write_outside(dir: &Path) {
     std::fs::write(dir.join("secret.txt"), "outside").unwrap();
 }
 
+#[cfg(feature = "fs")]
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn fs_stays_inside_the_grant_whatever_the_path_or_link() {
@@ -408,6 +414,7 @@ async fn fs_stays_inside_the_grant_whatever_the_path_or_link() {
     );
 }
 
+#[cfg(feature = "fs")]
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn read_only_grants_refuse_every_write() {
@@ -466,6 +473,7 @@ async fn read_only_grants_refuse_every_write() {
     );
 }
 
+#[cfg(feature = "fs")]
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn the_quota_counts_every_byte_the_plugin_keeps() {

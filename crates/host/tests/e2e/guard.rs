@@ -6,10 +6,13 @@ use std::time::Duration;
 
 use serde_json::json;
 use yoi_host::{CodeLimits, Host, ToolStatus};
+#[cfg(feature = "registry")]
 use yoi_registry::Activation;
 
+use crate::example;
 use crate::grants::reach;
-use crate::{example, publish_and_activate, registry};
+#[cfg(feature = "registry")]
+use crate::{publish_and_activate, registry};
 
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
@@ -58,6 +61,7 @@ fn compiling_is_bounded_by_code_limits_and_time() {
     assert!(host.plugins().is_empty());
 }
 
+#[cfg(feature = "registry")]
 #[test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 fn a_registry_plugin_that_keeps_failing_to_load_is_disabled() {

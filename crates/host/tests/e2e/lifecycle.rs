@@ -65,7 +65,7 @@ async fn a_changed_artifact_is_refused_at_boot_and_the_others_run() {
     let blob = dir
         .path()
         .join("blobs/sha256")
-        .join(guard.manifest.runtime.digest.hex());
+        .join(guard.manifest().runtime.digest.hex());
     let mut bytes = std::fs::read(&blob).expect("stored artifact");
     bytes[100] ^= 0xff;
     std::fs::write(&blob, &bytes).expect("tamper");
@@ -307,7 +307,7 @@ async fn hot_reload_under_concurrent_dispatch_loses_no_call() {
     running("0.1.0").await;
     reg.activate(
         "example.redact",
-        &package.manifest.plugin.version,
+        &package.manifest().plugin.version,
         &Activation::by("alice"),
     )
     .expect("activate again");
@@ -345,7 +345,7 @@ async fn a_failed_reload_keeps_the_running_version_and_says_why() {
     let blob = dir
         .path()
         .join("blobs/sha256")
-        .join(package.manifest.runtime.digest.hex());
+        .join(package.manifest().runtime.digest.hex());
     std::fs::write(&blob, b"rotten").expect("rot");
 
     let report = host.reload().expect("the registry itself is readable");

@@ -7,14 +7,24 @@
 //! event's text; tests package it under different ids, priorities, time
 //! limits and fail modes with [`probe`].
 
+// With features off (`--no-default-features`) the tests that need them are
+// left out, and the helpers they share go unused.
+#![cfg_attr(
+    not(all(feature = "registry", feature = "https", feature = "fs")),
+    allow(unused)
+)]
+
 mod concurrency;
 mod contracts;
 mod dispatcher;
+mod features;
+#[cfg(feature = "fs")]
 mod fs_links;
 mod grants;
 mod guard;
 mod hooks;
 mod hostile;
+#[cfg(feature = "registry")]
 mod lifecycle;
 mod packages;
 mod stub;
@@ -24,9 +34,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::json;
+#[cfg(feature = "registry")]
+use yoi_host::{Capability, Registry};
 use yoi_host::{Dispatch, Host, Receipt, Status, ToolCall, ToolResult};
-use yoi_manifest::{Digest, Package};
-use yoi_registry::{Activation, Capability, Registry};
+use yoi_manifest::Digest;
+#[cfg(feature = "registry")]
+use yoi_manifest::Package;
+#[cfg(feature = "registry")]
+use yoi_registry::Activation;
 
 pub fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -173,6 +188,7 @@ pub fn statuses<E>(d: &Dispatch<E>) -> Vec<(String, Status)> {
 }
 
 /// A registry in a temp dir.
+#[cfg(feature = "registry")]
 pub fn registry() -> (tempfile::TempDir, Arc<Registry>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let registry = Registry::open(dir.path()).expect("registry opens");
@@ -180,23 +196,24 @@ pub fn registry() -> (tempfile::TempDir, Arc<Registry>) {
 }
 
 /// Publishes a package folder, grants everything it asks for, activates it.
+#[cfg(feature = "registry")]
 pub fn publish_and_activate(registry: &Registry, dir: &Path, how: &Activation) -> Package {
     let package = Package::open(dir, &Host::compat()).expect("package opens");
     let record = registry
         .publish(&package, &Host::compat(), "tester")
         .expect("publish")
         .record;
-    let caps: Vec<String> = Capability::requested_by(&package.manifest)
+    let caps: Vec<String> = Capability::requested_by(package.manifest())
         .iter()
         .map(ToString::to_string)
         .collect();
     if !caps.is_empty() {
         registry
-            .grant(&record.plugin, &caps, true, "tester")
+            .grant(record.plugin.as_str(), &caps, true, "tester")
             .expect("grant");
     }
     registry
-        .activate(&record.plugin, &record.version, how)
+        .activate(record.plugin.as_str(), &record.version, how)
         .expect("activate");
     package
 }

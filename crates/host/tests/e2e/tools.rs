@@ -4,11 +4,14 @@
 
 use serde_json::json;
 use yoi_host::{NativeTool, ToolSource, ToolStatus};
+#[cfg(feature = "registry")]
 use yoi_registry::Activation;
 
 use crate::grants::{assert_denied, call_tool};
 use crate::stub::{Reply, Stub};
-use crate::{altered_copy, builder, example, publish_and_activate, registry};
+use crate::{altered_copy, builder, example};
+#[cfg(feature = "registry")]
+use crate::{publish_and_activate, registry};
 
 fn weather_report() -> Reply {
     Reply {
@@ -74,6 +77,7 @@ async fn plugin_tools_are_listed_namespaced_beside_native_tools() {
     );
 }
 
+#[cfg(feature = "fs")]
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn notes_are_kept_through_the_fs_grant() {
@@ -131,6 +135,7 @@ async fn notes_are_kept_through_the_fs_grant() {
     );
 }
 
+#[cfg(feature = "https")]
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn the_weather_tool_reaches_only_its_granted_service() {
@@ -234,6 +239,7 @@ async fn input_failing_the_schema_is_refused_before_the_guest_runs() {
     );
 }
 
+#[cfg(feature = "fs")]
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn tool_hooks_run_around_plugin_and_native_tools() {
@@ -297,6 +303,7 @@ async fn tool_hooks_run_around_plugin_and_native_tools() {
     assert_eq!(run.plugin.as_str(), "example.notes");
 }
 
+#[cfg(feature = "registry")]
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn every_refusal_leaves_a_permission_denied_event() {
@@ -360,14 +367,15 @@ async fn every_refusal_leaves_a_permission_denied_event() {
     );
 }
 
+#[cfg(feature = "registry")]
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn a_partial_rollout_offers_its_tools_only_to_the_subjects_it_reaches() {
     let (_dir, reg) = registry();
     let half = Activation {
         actor: "tester".into(),
-        rollout: yoi_registry::Rollout {
-            scope: yoi_registry::Scope::All,
+        rollout: yoi_host::Rollout {
+            scope: yoi_host::Scope::All,
             percent: 50,
         },
     };
@@ -381,7 +389,7 @@ async fn a_partial_rollout_offers_its_tools_only_to_the_subjects_it_reaches() {
     let subjects: Vec<String> = (0..40).map(|i| format!("user-{i}")).collect();
     let (inside, outside): (Vec<&String>, Vec<&String>) = subjects
         .iter()
-        .partition(|s| yoi_registry::bucket("example.notes", s) < 50);
+        .partition(|s| yoi_manifest::bucket("example.notes", s) < 50);
     let (inside, outside) = (inside[0], outside[0]);
 
     assert!(
@@ -406,6 +414,7 @@ async fn a_partial_rollout_offers_its_tools_only_to_the_subjects_it_reaches() {
     assert_eq!(out.status, ToolStatus::UnknownTool, "{out:#?}");
 }
 
+#[cfg(feature = "registry")]
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn a_hook_handler_refused_a_host_call_has_the_denial_on_its_receipt() {

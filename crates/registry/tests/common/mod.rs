@@ -1,9 +1,7 @@
 //! Test packages: a manifest and a small real component built in memory,
 //! so registry tests need no build step.
 
-use std::path::PathBuf;
-
-use yoi_manifest::{Compat, Digest, HookPoint, Manifest, Package};
+use yoi_manifest::{Compat, Digest, HookPoint, Package};
 
 /// What the registry's tests publish against: the 0.1.0 contract with every
 /// hook point and tools.
@@ -42,17 +40,16 @@ pub fn component_exporting(tag: &[u8], interfaces: &[&str]) -> Vec<u8> {
 /// the given capability lines.
 pub fn package_with(plugin: &str, version: &str, tag: Vec<u8>, capabilities: &str) -> Package {
     let artifact = component(&tag);
-    let text = format!(
+    let text = manifest_text(plugin, version, &artifact, capabilities);
+    Package::from_bytes("test", &text, artifact, &compat()).expect("test package")
+}
+
+/// The `plugin.toml` text of [`package_with`].
+pub fn manifest_text(plugin: &str, version: &str, artifact: &[u8], capabilities: &str) -> String {
+    format!(
         "[plugin]\nid = \"{plugin}\"\nversion = \"{version}\"\ncontract = \"yoi:plugin@0.1.0\"\n\n\
          [runtime]\nkind = \"wasm-component\"\nartifact = \"p.wasm\"\ndigest = \"{}\"\n\n\
          [[hooks]]\npoint = \"tool.pre_exec\"\n\n[capabilities]\n{capabilities}",
-        Digest::of(&artifact)
-    );
-    Package {
-        dir: PathBuf::from("."),
-        manifest: Manifest::parse(&text).expect("test manifest"),
-        manifest_text: text,
-        artifact,
-        tool_schemas: Vec::new(),
-    }
+        Digest::of(artifact)
+    )
 }

@@ -1,14 +1,22 @@
 //! Capabilities as operators write them (`yoi grant acme.weather https:api.example.com`)
-//! and the rule that a grant can only narrow a request.
+//! and the rule that a grant can only narrow a request. What a package
+//! requests and what an operator may grant it are facts about the package,
+//! so every layer (registry, host, CLI) reads them from here.
 
 use std::fmt;
 use std::str::FromStr;
 
-use yoi_manifest::{
-    FsMode, HostPattern, HttpsPattern, Manifest, Scheme, relative_path, valid_secret_key,
-};
+use crate::{FsMode, HostPattern, HttpsPattern, Manifest, Scheme, relative_path, valid_secret_key};
 
-use crate::error::RegistryError;
+/// A capability string that cannot be read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a capability: {why}")]
+pub struct CapabilityError {
+    /// The text as given.
+    pub text: String,
+    /// What is wrong with it.
+    pub why: String,
+}
 
 /// One capability: `https:HOST[:PORT]` (or `https:http://HOST:PORT`),
 /// `fs:PATH:ro|rw` or `secret:KEY`. Logging is not a capability: every
@@ -49,10 +57,10 @@ impl fmt::Display for Capability {
 }
 
 impl FromStr for Capability {
-    type Err = RegistryError;
+    type Err = CapabilityError;
 
-    fn from_str(text: &str) -> Result<Self, RegistryError> {
-        let bad = |why: String| RegistryError::BadCapability {
+    fn from_str(text: &str) -> Result<Self, CapabilityError> {
+        let bad = |why: String| CapabilityError {
             text: text.to_owned(),
             why,
         };
@@ -85,7 +93,26 @@ impl FromStr for Capability {
     }
 }
 
+/// Written and read in `yoi grant` form, as the CLI and the HTTP API show it.
+impl serde::Serialize for Capability {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Capability {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl Capability {
+    /// Parses grants written in `yoi grant` form, all or nothing.
+    pub fn parse_all<S: AsRef<str>>(texts: &[S]) -> Result<Vec<Capability>, CapabilityError> {
+        texts.iter().map(|t| t.as_ref().parse()).collect()
+    }
+
     /// Everything a manifest requests.
     pub fn requested_by(manifest: &Manifest) -> Vec<Capability> {
         let caps = &manifest.capabilities;
