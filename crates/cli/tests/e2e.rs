@@ -446,6 +446,18 @@ fn the_authoring_tutorial_works_as_written() {
         assert!(crate_dir.join(file).is_file(), "{file} is missing");
     }
 
+    // `cargo xtask e2e` points the generated crate at the packaged PDK
+    // (`cargo package -p yoi-pdk`): what an author outside this repository
+    // builds against.
+    if let Some(pdk) = std::env::var_os("YOI_PDK_PATH") {
+        let cargo_toml = std::fs::read_to_string(crate_dir.join("Cargo.toml")).expect("Cargo.toml");
+        let pdk = Path::new(&pdk).canonicalize().expect("packaged PDK");
+        assert!(
+            cargo_toml.contains(&format!("{:?}", pdk.display().to_string())),
+            "{cargo_toml}"
+        );
+        assert!(pdk.join("wit").is_dir(), "the packaged PDK carries its WIT");
+    }
     let out = run_in(&crate_dir, &env, &["plugin", "pack"]);
     for step in ["[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]"] {
         assert!(out.contains(step), "pack shows its progress: {out}");

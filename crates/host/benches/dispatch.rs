@@ -6,6 +6,9 @@
 //!
 //! - `dispatch/native_floor`: the guard plugin's logic as plain Rust
 //! - `dispatch/warm`: one `tool.pre_exec` dispatch to one plugin, warm instance
+//! - `dispatch/warm_in_context`: the same with every id of the hook
+//!   context set (`Host::dispatch_in`)
+//! - `dispatch/blocking`: `Host::dispatch_blocking`, a runtime per call
 //! - `dispatch/fresh`: the same with a fresh instance per event
 //! - `dispatch/fresh_pooled`: fresh instances from the pooling allocator
 //! - `dispatch/chain_10`: ten plugins on one hook, warm
@@ -123,6 +126,19 @@ fn dispatch(c: &mut Criterion) {
         b.iter(|| native_guard(std::hint::black_box(&e)))
     });
     group.bench_function("warm", |b| b.iter(|| rt.block_on(warm.dispatch(e.clone()))));
+    let ctx = yoi_host::HookContext {
+        work_item_id: Some("wi-2026-11-0042".into()),
+        run_id: Some("run-7f3a".into()),
+        agent_id: Some("support-bot".into()),
+        session_id: Some("session-91c2".into()),
+        subject: Some("user-1234".into()),
+    };
+    group.bench_function("warm_in_context", |b| {
+        b.iter(|| rt.block_on(warm.dispatch_in(&ctx, e.clone())))
+    });
+    group.bench_function("blocking", |b| {
+        b.iter(|| warm.dispatch_blocking(&ctx, e.clone()).expect("runtime"))
+    });
     group.bench_function("fresh", |b| {
         b.iter(|| rt.block_on(fresh.dispatch(e.clone())))
     });

@@ -245,6 +245,10 @@ macro_rules! changeable {
 pub struct PointInfo {
     /// The point.
     pub point: HookPoint,
+    /// The event type an embedder passes (`ToolCall`, `HostStart`).
+    pub event: &'static str,
+    /// The event's fields, in order.
+    pub fields: &'static [&'static str],
     /// Its event record as the WIT and the PDK name it (`ToolCall`,
     /// `HostInfo`): the type a PDK handler takes.
     pub record: &'static str,
@@ -323,6 +327,8 @@ macro_rules! define_events {
             vec![$(
                 PointInfo {
                     point: HookPoint::$variant,
+                    event: stringify!($event),
+                    fields: &[$(stringify!($field)),*],
                     record: stringify!($wit),
                     can_block: $block,
                     changeable: <$event as Point>::CHANGEABLE,

@@ -1,7 +1,7 @@
 //! The Yoi runtime: load plugin components and run them at hook points.
 //!
 //! An embedder builds a [`Host`], loads package folders (each a `plugin.toml`
-//! plus a component whose digest it pins) or boots from a [`Registry`], and
+//! plus a component whose digest it pins) or boots from a `Registry`, and
 //! dispatches typed events, one type per hook point ([`ToolCall`],
 //! [`Prompt`], [`ModelCall`], ...). The answer is a [`Dispatch`]: the event as
 //! the plugins left it, whether one of them blocked it, and one [`Receipt`]
@@ -16,6 +16,31 @@
 //! anything else is refused at load time. A registry-backed host follows
 //! activations with hot reload, caches compiled code, and disables plugins
 //! that keep failing (the crash guard). `docs/hooks.md` has the whole story.
+//!
+//! Events carry the embedder's ids to plugins of contract 0.2.0 through a
+//! [`HookContext`] ([`Host::dispatch_in`]); components of every contract
+//! version [`Host::compat`] lists run side by side. A host without an async
+//! runtime uses [`Host::dispatch_blocking`]; a component held in memory
+//! loads with [`Host::load_bytes`].
+//!
+//! # Features
+//!
+//! A minimal host (`default-features = false`) loads plugins from folders or
+//! bytes, dispatches hooks and runs tools, with the `log` and `secrets` host
+//! APIs. Each default feature adds one part and what it needs:
+//!
+//! | feature | brings | compiles in |
+//! |---|---|---|
+//! | `registry` | `HostBuilder::registry`: boot from the registry, hot reload (`Host::reload`, `Host::watch`), receipts in its events table, crash-guard disables | `yoi-registry` and SQLite (bundled) |
+//! | `https` | the `https` host API | `reqwest`, `rustls` |
+//! | `fs` | the `fs` host API | `rustix` |
+//!
+//! Without `https` or `fs`, components that import those APIs still load;
+//! their calls fail with an error naming the feature to enable (the host's
+//! limit, never recorded as the plugin's denial). Tool input schemas are
+//! always checked: `jsonschema` comes with `yoi-manifest`, which validates
+//! them at publish, so a feature would not make a host smaller.
+//! docs/BENCHMARKS.md has the binary sizes.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), yoi_host::HostError> {
