@@ -10,7 +10,7 @@ use wasmtime::component::Instance;
 use yoi_manifest::{FailMode, HookPoint};
 
 use crate::error::HostError;
-use crate::events::{GuestOutcome, HookContext, Point};
+use crate::events::{CallContext, GuestOutcome, HookContext, Point};
 use crate::exports::{Exported, Guests};
 use crate::guard::crash_guard;
 use crate::host::Host;
@@ -35,7 +35,6 @@ impl<T: Exported> Event for T {}
 
 /// A hook point's handler called with its event.
 struct HookCall<'e, P: Point> {
-    context: &'e HookContext,
     event: &'e P::Wit,
 }
 
@@ -49,16 +48,7 @@ impl<P: Exported> GuestCall for HookCall<'_, P> {
         plugin: &'a LoadedPlugin,
         guests: &'a mut Guests,
     ) -> impl Future<Output = wasmtime::Result<Result<Self::Out, String>>> + Send + 'a {
-        let id = plugin.info.id.as_str();
-        P::call(
-            store,
-            instance,
-            &plugin.exports,
-            guests,
-            self.context,
-            id,
-            self.event,
-        )
+        P::call(store, instance, &plugin.exports, guests, self.event)
     }
 }
 
@@ -69,6 +59,9 @@ pub(crate) async fn run_chain<P: Exported>(
 ) -> Dispatch<P> {
     let shared = &*host.shared;
     let subject = context.subject.as_deref();
+    // Shared by every handler's call; copied once per dispatch (nothing to
+    // copy for an empty context).
+    let call_context = CallContext::new(Some(P::POINT), context);
     let budget = shared.settings.chain_budget;
     // One snapshot for the whole chain, however the plugins change meanwhile.
     let snapshot = shared.snapshot.load_full();
@@ -96,8 +89,8 @@ pub(crate) async fn run_chain<P: Exported>(
             (Run::Failed(Status::Busy, why), CallRecord::default())
         } else {
             let event = wit.get_or_insert_with(|| data.to_wit());
-            let call = HookCall::<P> { context, event };
-            invoke(shared, plugin, limit, &call).await
+            let call = HookCall::<P> { event };
+            invoke(shared, plugin, limit, &call, &call_context).await
         };
         // A handler's own error is a failure like a trap, for the fail mode.
         let answer = match run {

@@ -7,16 +7,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use yoi_manifest::HookPoint;
 
+use crate::bindings::latest::yoi::plugin::context::HookContext as WitContext;
 use crate::bindings::latest::yoi::plugin::types as wit;
 
 /// Largest text field a plugin may hand back in a change, in bytes.
 pub const MAX_CHANGED_FIELD_BYTES: usize = 4 * 1024 * 1024;
 
 /// Who and what an event is about: the ids the embedder knows, each
-/// optional. Handlers of contract 0.2.0 and later receive it (with the point
-/// and their own plugin id) next to the event and cannot change it; it lets
-/// a plugin apply per-agent or per-session policy. `subject` also decides
-/// partial rollouts ([`Host::dispatch_for`](crate::Host::dispatch_for)).
+/// optional. Plugins of contract 0.2.0 and later can read it (with the point
+/// and their own plugin id) during every call of the event, hook handlers
+/// and tools alike, and cannot change it; it lets a plugin apply per-agent
+/// or per-session policy. `subject` also decides partial rollouts
+/// ([`Host::dispatch_for`](crate::Host::dispatch_for)).
 ///
 /// ```
 /// let ctx = yoi_host::HookContext {
@@ -51,16 +53,42 @@ impl HookContext {
         }
     }
 
-    /// The WIT record one handler receives.
-    pub(crate) fn to_wit(&self, point: HookPoint, plugin: &str) -> wit::HookContext {
-        wit::HookContext {
-            point: point.as_str().to_owned(),
+    /// The WIT record a plugin reads (`context.current`).
+    pub(crate) fn to_wit(&self, point: Option<HookPoint>, plugin: &str) -> WitContext {
+        WitContext {
+            point: point.map(|p| p.as_str().to_owned()),
             plugin_id: plugin.to_owned(),
             work_item_id: self.work_item_id.clone(),
             run_id: self.run_id.clone(),
             agent_id: self.agent_id.clone(),
             session_id: self.session_id.clone(),
             subject: self.subject.clone(),
+        }
+    }
+}
+
+/// The context of one guest call: the embedder's ids for the event (shared
+/// by every call of a dispatch; `None` when it has none) and the point
+/// running, `None` for a tool.
+#[derive(Clone)]
+pub(crate) struct CallContext {
+    pub(crate) point: Option<HookPoint>,
+    pub(crate) ids: Option<std::sync::Arc<HookContext>>,
+}
+
+impl CallContext {
+    /// The context of calls of `point` (`None`: a tool) for `ids`. Nothing
+    /// is allocated for an empty context, the common case.
+    pub(crate) fn new(point: Option<HookPoint>, ids: &HookContext) -> Self {
+        let ids = (*ids != HookContext::default()).then(|| std::sync::Arc::new(ids.clone()));
+        CallContext { point, ids }
+    }
+
+    /// The WIT record a plugin reads.
+    pub(crate) fn to_wit(&self, plugin: &str) -> WitContext {
+        match &self.ids {
+            Some(ids) => ids.to_wit(self.point, plugin),
+            None => HookContext::default().to_wit(self.point, plugin),
         }
     }
 }

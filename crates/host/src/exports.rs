@@ -1,8 +1,8 @@
 //! A loaded plugin's exports, in the bindings of the contract version it was
 //! built for: looked up once at load ([`Exports`]), loaded once per instance
 //! ([`Guests`], kept with a warm instance), and the calls into them. This is
-//! the only place that knows how a hook or tool call differs between
-//! contract versions (0.2.0 passes the hook context, 0.1.0 does not).
+//! the only place that knows how a hook or tool export differs between
+//! contract versions (each version's interfaces are its own).
 
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
@@ -10,7 +10,7 @@ use yoi_manifest::HookPoint;
 
 use crate::bindings::Contract;
 use crate::bindings::latest::yoi::plugin::types as wit;
-use crate::events::{GuestOutcome, HookContext, Point};
+use crate::events::{GuestOutcome, Point};
 use crate::sandbox::PluginState;
 
 type CallResult<W> = wasmtime::Result<Result<GuestOutcome<W>, String>>;
@@ -143,8 +143,6 @@ pub trait Exported: Point {
         instance: &'a Instance,
         exports: &'a Exports,
         guests: &'a mut Guests,
-        context: &'a HookContext,
-        plugin: &'a str,
         event: &'a Self::Wit,
     ) -> impl Future<Output = CallResult<Self::Wit>> + Send + 'a;
 }
@@ -166,8 +164,6 @@ macro_rules! define_exports {
                     instance: &Instance,
                     exports: &Exports,
                     guests: &mut Guests,
-                    context: &HookContext,
-                    plugin: &str,
                     event: &wit::$wit,
                 ) -> CallResult<wit::$wit> {
                     let point = <Self as Point>::POINT;
@@ -176,8 +172,7 @@ macro_rules! define_exports {
                             hook_call!(v0_1, $module, point, e, g, store, instance, (event))
                         }
                         (Exports::V0_2(e), Guests::V0_2(g)) => {
-                            let context = context.to_wit(point, plugin);
-                            hook_call!(v0_2, $module, point, e, g, store, instance, (&context, event))
+                            hook_call!(v0_2, $module, point, e, g, store, instance, (event))
                         }
                         _ => Err(mixed_versions()),
                     }

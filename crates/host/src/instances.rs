@@ -9,6 +9,7 @@ use std::time::Duration;
 use wasmtime::component::Instance;
 use wasmtime::{Store, Trap};
 
+use crate::events::CallContext;
 use crate::exports::Guests;
 use crate::host::{EPOCH_TICK, PressureCounters, Shared};
 use crate::plugin::{LoadedPlugin, Warm};
@@ -186,6 +187,7 @@ pub(crate) async fn invoke<C: GuestCall>(
     plugin: &LoadedPlugin,
     limit: Duration,
     call: &C,
+    context: &CallContext,
 ) -> (Run<C::Out>, CallRecord) {
     let (_slot, waited) = match Slot::take(shared, plugin, limit).await {
         Ok(taken) => taken,
@@ -217,6 +219,9 @@ pub(crate) async fn invoke<C: GuestCall>(
     // the epoch cannot interrupt. A call that finishes without waiting (the
     // common case) never arms the timer.
     let deadline = tokio::time::Instant::now() + limit + EPOCH_TICK * 2 + TIMER_GRACE;
+    // What `context.current` answers during this call: two reference-count
+    // bumps, nothing copied until the plugin asks.
+    store.data_mut().set_context(Some(context.clone()));
     let answer = {
         let call = async {
             let inst = match instance {
@@ -274,6 +279,7 @@ pub(crate) async fn invoke<C: GuestCall>(
             Run::Answer(outcome)
         }
     };
+    store.data_mut().set_context(None);
     let (logs, used_stdio) = store.data_mut().take_logs();
     let denials = store.data_mut().take_denials();
     // A trapped or timed-out instance is never reused: it is dropped here.

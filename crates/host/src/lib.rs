@@ -17,8 +17,8 @@
 //! activations with hot reload, caches compiled code, and disables plugins
 //! that keep failing (the crash guard). `docs/hooks.md` has the whole story.
 //!
-//! Events carry the embedder's ids to plugins of contract 0.2.0 through a
-//! [`HookContext`] ([`Host::dispatch_in`]); components of every contract
+//! The embedder's ids for an event reach plugins of contract 0.2.0 as a
+//! [`HookContext`] ([`Host::dispatch_in`], [`Host::call_tool_in`]); components of every contract
 //! version [`Host::compat`] lists run side by side. A host without an async
 //! runtime uses [`Host::dispatch_blocking`]; a component held in memory
 //! loads with [`Host::load_bytes`].

@@ -11,8 +11,9 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::api::{ApiFailure, PluginApi};
 use crate::bindings::latest::yoi::plugin::fs::{self as wit_fs, Entry};
 use crate::bindings::latest::yoi::plugin::types::ApiError;
-use crate::bindings::latest::yoi::plugin::{https, log, secrets};
+use crate::bindings::latest::yoi::plugin::{context, https, log, secrets};
 use crate::bindings::v0_1::yoi::plugin as v0_1;
+use crate::events::{CallContext, HookContext};
 use crate::receipt::{Denial, LogLevel, LogLine};
 
 /// Bytes of stdout and of stderr kept per call. Writing more traps the call.
@@ -52,6 +53,7 @@ pub(crate) const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:random/insecure-seed",
     "yoi:plugin/types",
     "yoi:plugin/log",
+    "yoi:plugin/context",
     "yoi:plugin/https",
     "yoi:plugin/fs",
     "yoi:plugin/secrets",
@@ -122,9 +124,16 @@ pub struct PluginState {
     stderr: MemoryOutputPipe,
     logs: Vec<LogLine>,
     dropped_logs: usize,
+    /// The context of the call running, for `context.current`.
+    context: Option<CallContext>,
 }
 
 impl PluginState {
+    /// Sets the context the next call reads (`None` between calls).
+    pub(crate) fn set_context(&mut self, context: Option<CallContext>) {
+        self.context = context;
+    }
+
     pub(crate) fn new(plugin: Arc<str>, api: Arc<PluginApi>, memory_bytes: usize) -> Self {
         let stdout = MemoryOutputPipe::new(STDIO_CAPACITY);
         let stderr = MemoryOutputPipe::new(STDIO_CAPACITY);
@@ -160,6 +169,7 @@ impl PluginState {
             stderr,
             logs: Vec::new(),
             dropped_logs: 0,
+            context: None,
         }
     }
 
@@ -257,6 +267,17 @@ impl log::Host for PluginState {
         let line = LogLine::new(level.into(), &message, &fields);
         emit(&self.plugin, &line);
         self.logs.push(line);
+    }
+}
+
+impl context::Host for PluginState {
+    fn current(&mut self) -> context::HookContext {
+        match &self.context {
+            Some(c) => c.to_wit(&self.plugin),
+            // Guest code runs only inside a call; a start function may ask
+            // before any: it gets the plugin's id and nothing else.
+            None => HookContext::default().to_wit(None, &self.plugin),
+        }
     }
 }
 
@@ -412,6 +433,7 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     // Every contract version's host APIs, each under its own versioned
     // name: one linker serves components of all of them.
     log::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
+    context::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     https::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     wit_fs::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     secrets::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;

@@ -17,7 +17,7 @@ use wasmtime::component::Instance;
 use yoi_manifest::PluginId;
 
 use crate::dispatch;
-use crate::events::{HookContext, MAX_CHANGED_FIELD_BYTES};
+use crate::events::{CallContext, HookContext, MAX_CHANGED_FIELD_BYTES};
 use crate::exports::{Guests, ToolInvocation};
 use crate::host::{Host, Shared};
 use crate::instances::{self, CallRecord, GuestCall, MAX_DETAIL, Run};
@@ -376,7 +376,7 @@ impl Host {
             Target::Plugin(plugin, i) => {
                 let tool = &plugin.tools[*i];
                 let (status, output, run) = self
-                    .run_plugin_tool(plugin, tool, &input, &call_id, subject)
+                    .run_plugin_tool(plugin, tool, &input, &call_id, context)
                     .await;
                 outcome.run = Some(run);
                 (status, output)
@@ -421,9 +421,11 @@ impl Host {
         tool: &PluginTool,
         input: &Value,
         call_id: &str,
-        subject: Option<&str>,
+        context: &HookContext,
     ) -> (ToolStatus, String, ToolRun) {
         let shared = &*self.shared;
+        let subject = context.subject.as_deref();
+        let call_context = CallContext::new(None, context);
         let invocation = ToolInvoke(ToolInvocation {
             name: tool.name.clone(),
             input: input.to_string(),
@@ -432,7 +434,7 @@ impl Host {
         let limit = shared.settings.tool_timeout;
         let t0 = Instant::now();
         let (run, CallRecord { logs, denials }) =
-            instances::invoke(shared, plugin, limit, &invocation).await;
+            instances::invoke(shared, plugin, limit, &invocation, &call_context).await;
         let run_kind = match &run {
             Run::Answer(_) => RunKind::Answer,
             Run::GuestError(_) => RunKind::GuestError,

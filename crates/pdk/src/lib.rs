@@ -197,11 +197,9 @@ macro_rules! contract {
 
                 impl<P: crate::Plugin> $module::exports::yoi::plugin::$module::Guest for P {
                     fn handle(
-                        context: crate::HookContext,
                         event: crate::$event,
                     ) -> Result<$module::exports::yoi::plugin::$module::Outcome, String> {
                         use $module::exports::yoi::plugin::$module::Outcome as O;
-                        let _scope = crate::context::Scope::enter(context);
                         P::$module(event)
                             .map(|outcome| outcome.into_wit(O::Continue, O::Change, O::Block))
                             .map_err(|e| e.to_string())

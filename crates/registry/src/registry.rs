@@ -710,9 +710,23 @@ impl<S: Store> Registry<S> {
         record: &VersionRecord,
         compat: &Compat,
     ) -> Result<Package, RegistryError> {
-        let artifact = self.artifact(&record.digest)?;
+        let digest = record.digest.to_string();
+        // Hashed once, by the package check below.
+        let artifact = self.blobs.read_unverified(&digest)?;
         let name = format!("{}@{}", record.plugin, record.version);
         Package::from_published(&name, &record.manifest, artifact, compat).map_err(|d| {
+            if d.has(yoi_manifest::Code::DigestMismatch) {
+                // The stored bytes changed: say so as every blob read does
+                // (the error path reads and hashes them again).
+                return match self.blobs.get(&digest) {
+                    Err(e) => e,
+                    Ok(_) => RegistryError::StoredPackage {
+                        plugin: record.plugin.to_string(),
+                        version: record.version.to_string(),
+                        detail: d.to_string(),
+                    },
+                };
+            }
             RegistryError::StoredPackage {
                 plugin: record.plugin.to_string(),
                 version: record.version.to_string(),

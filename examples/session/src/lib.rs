@@ -1,6 +1,7 @@
 //! Per-agent policy from the hook context (contract 0.2.0): the `intern`
 //! agent may not run `deploy`, and every other call is stamped with the
 //! agent and session it came from, so later handlers and the tool see them.
+//! Its `whoami` tool answers with the context a tool call runs in.
 
 use yoi_pdk::prelude::*;
 
@@ -8,9 +9,7 @@ struct SessionPolicy;
 
 impl Plugin for SessionPolicy {
     fn tool_pre_exec(mut call: ToolCall) -> HookResult<ToolCall> {
-        let Some(ctx) = context() else {
-            return Ok(Outcome::Continue);
-        };
+        let ctx = context();
         if ctx.agent_id.as_deref() == Some("intern") && call.tool_name == "deploy" {
             return Ok(Outcome::block("the intern agent may not deploy"));
         }
@@ -26,4 +25,21 @@ impl Plugin for SessionPolicy {
     }
 }
 
-yoi_pdk::register!(SessionPolicy => tool_pre_exec);
+#[derive(serde::Deserialize)]
+struct Nothing {}
+
+/// The context of this very tool call, as JSON.
+fn whoami(_: Nothing) -> Result<Json<json::Value>, Error> {
+    let ctx = context();
+    Ok(Json(json::json!({
+        "point": ctx.point,
+        "plugin": ctx.plugin_id,
+        "work_item": ctx.work_item_id,
+        "run": ctx.run_id,
+        "agent": ctx.agent_id,
+        "session": ctx.session_id,
+        "subject": ctx.subject,
+    })))
+}
+
+yoi_pdk::register!(SessionPolicy => tool_pre_exec; tools: whoami);

@@ -20,7 +20,7 @@ pub(crate) mod https {
 
     /// Nothing to keep without an HTTP client.
     #[derive(Default)]
-    pub(crate) struct HttpState;
+    pub(crate) struct HttpState {}
 
     impl PluginApi {
         pub(crate) async fn send(&self, _req: wit::Request) -> Result<wit::Response, ApiFailure> {
@@ -37,11 +37,11 @@ pub(crate) mod fs {
     use crate::bindings::latest::yoi::plugin::fs::Entry;
 
     /// Nothing to keep without a filesystem API.
-    pub(crate) struct FsState;
+    pub(crate) struct FsState {}
 
     impl FsState {
         pub(crate) fn new(_root: Option<PathBuf>, _quota: u64, _entries: u64) -> FsState {
-            FsState
+            FsState {}
         }
     }
 

@@ -1,6 +1,7 @@
 //! Contract versions side by side: a component built for `yoi:plugin@0.1.0`
 //! (straight from the frozen WIT) and one built with the PDK for 0.2.0 run
-//! in one host, in one chain, and only the 0.2.0 one sees the hook context.
+//! in one host, in one chain, and the 0.2.0 one reads the hook context, in
+//! its hook handlers and in its tools.
 
 use serde_json::json;
 use yoi_host::{HookContext, Status};
@@ -79,6 +80,37 @@ async fn without_a_context_0_2_handlers_see_none_of_the_ids() {
             "session": null,
             "point": "tool.pre_exec",
             "plugin": "example.session",
+        })
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_tool_reads_the_context_of_its_call() {
+    let host = host_with(&[&example("session")]);
+    let out = host
+        .call_tool_in(
+            &context("support"),
+            yoi_host::ToolRequest {
+                name: "example.session.whoami".into(),
+                input: json!({}),
+                call_id: "c1".into(),
+                turn: 0,
+            },
+        )
+        .await;
+    assert_eq!(out.status, yoi_host::ToolStatus::Ok, "{out:#?}");
+    let seen: serde_json::Value = serde_json::from_str(&out.output).expect("JSON");
+    assert_eq!(
+        seen,
+        json!({
+            "point": null,
+            "plugin": "example.session",
+            "work_item": "wi-7",
+            "run": "run-3",
+            "agent": "support",
+            "session": "s-42",
+            "subject": "user-1",
         })
     );
 }

@@ -111,22 +111,7 @@ pub fn altered_copy(name: &str, edit: impl Fn(String) -> String) -> tempfile::Te
 
 /// Every hook point, as plugin.toml names them: the probe exports them all,
 /// so its packages must declare them all.
-pub const ALL_POINTS: [&str; 14] = [
-    "work_item.pre_create",
-    "work_item.post_create",
-    "run.pre_prompt",
-    "model.pre_call",
-    "model.post_call",
-    "tool.pre_exec",
-    "tool.post_exec",
-    "tool.result_persist",
-    "response.pre_deliver",
-    "response.post_deliver",
-    "context.pre_compact",
-    "context.post_compact",
-    "host.start",
-    "host.stop",
-];
+pub const ALL_POINTS: [yoi_host::HookPoint; 14] = yoi_host::HookPoint::ALL;
 
 /// How a probe package is declared.
 pub struct Probe<'a> {
@@ -134,7 +119,7 @@ pub struct Probe<'a> {
     pub priority: i32,
     pub timeout_ms: u32,
     pub fail: &'a str,
-    pub points: &'a [&'a str],
+    pub points: &'a [yoi_host::HookPoint],
 }
 
 impl Default for Probe<'_> {
