@@ -59,9 +59,9 @@ pub(crate) async fn run_chain<P: Exported>(
 ) -> Dispatch<P> {
     let shared = &*host.shared;
     let subject = context.subject.as_deref();
-    // Shared by every handler's call; copied once per dispatch (nothing to
-    // copy for an empty context).
-    let call_context = CallContext::new(Some(P::POINT), context);
+    // Shared by every handler's call; made for the first handler that runs
+    // (nothing to copy for an empty context).
+    let mut call_context = None;
     let budget = shared.settings.chain_budget;
     // One snapshot for the whole chain, however the plugins change meanwhile.
     let snapshot = shared.snapshot.load_full();
@@ -90,7 +90,9 @@ pub(crate) async fn run_chain<P: Exported>(
         } else {
             let event = wit.get_or_insert_with(|| data.to_wit());
             let call = HookCall::<P> { event };
-            invoke(shared, plugin, limit, &call, &call_context).await
+            let call_context =
+                call_context.get_or_insert_with(|| CallContext::new(Some(P::POINT), context));
+            invoke(shared, plugin, limit, &call, call_context).await
         };
         // A handler's own error is a failure like a trap, for the fail mode.
         let answer = match run {

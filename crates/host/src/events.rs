@@ -80,7 +80,12 @@ impl CallContext {
     /// The context of calls of `point` (`None`: a tool) for `ids`. Nothing
     /// is allocated for an empty context, the common case.
     pub(crate) fn new(point: Option<HookPoint>, ids: &HookContext) -> Self {
-        let ids = (*ids != HookContext::default()).then(|| std::sync::Arc::new(ids.clone()));
+        let empty = ids.work_item_id.is_none()
+            && ids.run_id.is_none()
+            && ids.agent_id.is_none()
+            && ids.session_id.is_none()
+            && ids.subject.is_none();
+        let ids = (!empty).then(|| std::sync::Arc::new(ids.clone()));
         CallContext { point, ids }
     }
 
