@@ -549,7 +549,7 @@ fn read_plugin(cx: &mut Cx<'_>, t: &Table<'_, '_>, locs: &mut Locs) -> Option<Pl
                 .ok()
         });
     let contract = t
-        .required_string(cx, "contract", "the WIT contract it targets", "contract = \"yoi:plugin@0.1.0\"")
+        .required_string(cx, "contract", "the WIT contract it targets", "contract = \"yoi:plugin@<version>\"")
         .and_then(|f| {
             locs.insert("plugin.contract".into(), f.span.clone());
             f.value
@@ -560,7 +560,7 @@ fn read_plugin(cx: &mut Cx<'_>, t: &Table<'_, '_>, locs: &mut Locs) -> Option<Pl
                         "plugin.contract",
                         Some(f.span),
                         format!("`{}` {why}", f.value.escape_default()),
-                        "write `contract = \"yoi:plugin@0.1.0\"` (the version your yoi-pdk builds against)",
+                        "write `contract = \"yoi:plugin@<version>\"` with the version your yoi-pdk builds against (`yoi_pdk::CONTRACT`; `yoi plugin new` writes it)",
                     )
                 })
                 .ok()
