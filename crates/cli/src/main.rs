@@ -122,6 +122,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Remove a version that is not active, or with --all every version of a
+    /// plugin (none active) with its grants. Artifacts no version refers to
+    /// are deleted.
+    Remove {
+        /// ID@VERSION, or ID with --all.
+        target: String,
+        /// Remove every version of the plugin.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Delete runtime events older than an age, and stored artifacts no
+    /// version refers to.
+    Prune {
+        /// Age of the oldest events kept, e.g. 30d, 12h (default: keep all).
+        #[arg(long, value_name = "DURATION")]
+        events_older_than: Option<String>,
+    },
     /// Wipe the registry (the audit log is kept). Needs --yes.
     Clear {
         /// Confirm.
@@ -260,6 +277,8 @@ fn main() -> ExitCode {
             follow,
             json,
         } => ctx.audit(plugin.as_deref(), follow, json),
+        Command::Remove { target, all } => ctx.remove(&target, all),
+        Command::Prune { events_older_than } => ctx.prune(events_older_than.as_deref()),
         Command::Clear { yes } => ctx.clear(yes),
     };
     match result {

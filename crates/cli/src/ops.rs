@@ -391,6 +391,53 @@ impl Ctx {
         }
     }
 
+    pub(crate) fn remove(&self, t: &str, all: bool) -> Result<ExitCode> {
+        let reg = self.open()?;
+        if all {
+            if t.contains('@') {
+                return Err(UsageError(format!(
+                    "--all removes every version of a plugin: give its id alone, e.g. `yoi remove {} --all`",
+                    t.split('@').next().unwrap_or(t)
+                ))
+                .into());
+            }
+            let removed = reg.remove_all(t, &self.actor)?;
+            let versions: Vec<String> = removed.iter().map(|r| r.version.to_string()).collect();
+            println!(
+                "removed {t}: {} version(s) ({}), its grants and flags",
+                removed.len(),
+                versions.join(", ")
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        let (id, version) = target(t).map_err(|_| {
+            UsageError(format!(
+                "`{t}` must be ID@VERSION (one version) or ID with --all (every version)"
+            ))
+        })?;
+        let r = reg.remove(&id, &version, &self.actor)?;
+        println!("removed {}@{} ({})", r.plugin, r.version, r.digest);
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) fn prune(&self, events_older_than: Option<&str>) -> Result<ExitCode> {
+        let age = events_older_than
+            .map(|text| {
+                humantime::parse_duration(text).map_err(|e| {
+                    UsageError(format!(
+                        "`{text}` is not a duration ({e}); write e.g. 30d, 12h or 90min"
+                    ))
+                })
+            })
+            .transpose()?;
+        let p = self.open()?.prune(age, &self.actor)?;
+        println!(
+            "pruned {} events and {} unreferenced artifacts ({} bytes)",
+            p.events, p.blobs, p.bytes
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+
     pub(crate) fn clear(&self, yes: bool) -> Result<ExitCode> {
         let dir = self.location()?;
         if !yes {

@@ -375,6 +375,46 @@ fn operator_flow_publish_grant_activate_rollback_audit_clear() {
     );
     assert!(lines.iter().all(|l| l["record"]["actor"] == "ops-test"));
 
+    // Removing: never the active version, and not with a malformed target.
+    let out = run(&["remove", "example.guard@0.1.0"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("R0111 example.guard@0.1.0 is active"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&["remove", "example.guard"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("ID@VERSION"), "{}", text(&out));
+    let out = run(&["remove", "example.guard", "--all"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one version is active: {}",
+        text(&out)
+    );
+    let out = run(&["remove", "example.guard@0.2.0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("removed example.guard@0.2.0"),
+        "{}",
+        text(&out)
+    );
+    let show = run(&["show", "example.guard", "--json"]);
+    let show: serde_json::Value = serde_json::from_slice(&show.stdout).expect("show JSON");
+    assert_eq!(show["versions"].as_array().map(Vec::len), Some(1));
+
+    let out = run(&["prune", "--events-older-than", "soon"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("e.g. 30d"), "{}", text(&out));
+    let out = run(&["prune", "--events-older-than", "30d"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).starts_with("pruned 0 events and 0 unreferenced artifacts"),
+        "{}",
+        text(&out)
+    );
+
     assert_eq!(run(&["clear"]).status.code(), Some(2), "clear needs --yes");
     assert_eq!(run(&["clear", "--yes"]).status.code(), Some(0));
     let list = run(&["list", "--json"]);

@@ -159,6 +159,17 @@ impl HostBuilder {
         self
     }
 
+    /// How long runtime events (receipts, denials, tool runs) stay in the
+    /// registry's events table (default 30 days; `None` keeps them all). The
+    /// host expires older ones as it writes, at most once an hour, audited
+    /// as `expire_events`. `yoi prune --events-older-than` does the same by
+    /// hand.
+    #[cfg(feature = "registry")]
+    pub fn event_retention(mut self, keep: Option<Duration>) -> Self {
+        self.settings.event_retention = keep;
+        self
+    }
+
     /// The scope this host runs as (default `all`): versions activated for
     /// another scope (`beta`, `canary`, `internal`) are not loaded here.
     pub fn scope(mut self, scope: Scope) -> Self {
@@ -276,7 +287,13 @@ impl HostBuilder {
             .settings
             .registry
             .as_ref()
-            .map(|r| EventSink::spawn(Arc::clone(r)))
+            .map(|r| {
+                let retention = crate::sink::Retention {
+                    keep: self.settings.event_retention,
+                    actor: self.settings.name.clone(),
+                };
+                EventSink::spawn(Arc::clone(r), retention)
+            })
             .transpose()
             .map_err(|e| HostError::Engine(format!("cannot start the event writer: {e}")))?;
         #[cfg(not(feature = "registry"))]

@@ -15,6 +15,11 @@ use yoi_registry::Registry;
 use crate::api::ApiSettings;
 use crate::plugin::CompileBounds;
 
+/// How long a host keeps runtime events in the registry by default: 30 days.
+#[cfg(feature = "registry")]
+pub(crate) const DEFAULT_EVENT_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(30 * 24 * 3600);
+
 /// The settings of one host; defaults in `Default`, documented on the
 /// builder's methods.
 #[derive(Clone)]
@@ -26,6 +31,9 @@ pub(crate) struct Settings {
     pub(crate) cache_dir: Option<PathBuf>,
     #[cfg(feature = "registry")]
     pub(crate) registry: Option<Arc<Registry>>,
+    /// How long runtime events are kept in the registry (`None`: forever).
+    #[cfg(feature = "registry")]
+    pub(crate) event_retention: Option<std::time::Duration>,
     pub(crate) scope: Scope,
     pub(crate) safe_mode: Option<bool>,
     pub(crate) guard_failures: u32,
@@ -49,6 +57,8 @@ impl Default for Settings {
             cache_dir: None,
             #[cfg(feature = "registry")]
             registry: None,
+            #[cfg(feature = "registry")]
+            event_retention: Some(DEFAULT_EVENT_RETENTION),
             scope: Scope::All,
             safe_mode: None,
             guard_failures: 5,

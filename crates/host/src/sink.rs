@@ -6,7 +6,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[cfg(feature = "registry")]
-pub(crate) use writer::EventSink;
+pub(crate) use writer::{EventSink, Retention};
 #[cfg(feature = "registry")]
 use yoi_registry::EventRecord;
 
@@ -19,6 +19,7 @@ mod writer {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, channel, sync_channel};
+    use std::time::{Duration, Instant};
 
     use yoi_registry::{EventRecord, Registry};
 
@@ -39,13 +40,16 @@ mod writer {
     }
 
     impl EventSink {
-        pub(crate) fn spawn(registry: Arc<Registry>) -> std::io::Result<Self> {
+        pub(crate) fn spawn(
+            registry: Arc<Registry>,
+            retention: Retention,
+        ) -> std::io::Result<Self> {
             let (tx, rx) = sync_channel(QUEUE);
             let dropped = Arc::new(AtomicU64::new(0));
             let counter = Arc::clone(&dropped);
             std::thread::Builder::new()
                 .name("yoi-events".into())
-                .spawn(move || write_loop(&registry, &rx, &counter))?;
+                .spawn(move || write_loop(&registry, &rx, &counter, &retention))?;
             Ok(Self { tx, dropped })
         }
 
@@ -73,7 +77,22 @@ mod writer {
         }
     }
 
-    fn write_loop(registry: &Registry, rx: &Receiver<Msg>, dropped: &AtomicU64) {
+    /// How long events are kept, and who the expiry is audited as.
+    pub(crate) struct Retention {
+        pub(crate) keep: Option<Duration>,
+        pub(crate) actor: String,
+    }
+
+    /// How often the writer expires old events.
+    const EXPIRE_EVERY: Duration = Duration::from_secs(3600);
+
+    fn write_loop(
+        registry: &Registry,
+        rx: &Receiver<Msg>,
+        dropped: &AtomicU64,
+        retention: &Retention,
+    ) {
+        let mut last_expiry: Option<Instant> = None;
         // Ends when the host (the only sender) is dropped.
         while let Ok(first) = rx.recv() {
             let mut batch = Vec::new();
@@ -98,6 +117,20 @@ mod writer {
             }
             for ack in acks {
                 let _ = ack.send(());
+            }
+            // The table would grow without bound: expire what is past the
+            // retention, off the dispatch path, at most once an hour.
+            if let Some(keep) = retention.keep
+                && last_expiry.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY)
+            {
+                last_expiry = Some(Instant::now());
+                match registry.expire_events(keep, &retention.actor) {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(expired = n, "expired runtime events past the retention")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not expire old runtime events"),
+                }
             }
         }
     }

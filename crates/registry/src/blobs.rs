@@ -112,6 +112,32 @@ impl Blobs {
         Ok(bytes)
     }
 
+    /// Every stored blob: its digest (`sha256:<hex>`) and size in bytes.
+    pub(crate) fn list(&self) -> Result<Vec<(String, u64)>, RegistryError> {
+        let dir = self.dir.join("sha256");
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| RegistryError::io(&dir, e))? {
+            let entry = entry.map_err(|e| RegistryError::io(&dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let size = entry.metadata().map_or(0, |m| m.len());
+            out.push((format!("sha256:{name}"), size));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Deletes one blob, if present; returns its size.
+    pub(crate) fn remove(&self, digest: &str) -> Result<u64, RegistryError> {
+        let path = self.path(digest)?;
+        let size = match fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(RegistryError::io(&path, e)),
+        };
+        fs::remove_file(&path).map_err(|e| RegistryError::io(&path, e))?;
+        Ok(size)
+    }
+
     /// Deletes every blob (for `clear`).
     pub(crate) fn clear(&self) -> Result<(), RegistryError> {
         let dir = self.dir.join("sha256");

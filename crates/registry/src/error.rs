@@ -121,6 +121,16 @@ pub enum RegistryError {
         /// The problems, one per line, each with its code.
         problems: String,
     },
+    /// `R0111`: an active version cannot be removed.
+    #[error(
+        "R0111 {plugin}@{version} is active and cannot be removed\n  fix: `yoi deactivate {plugin}@{version}` (or roll back to another version) first"
+    )]
+    RemoveActive {
+        /// Plugin id.
+        plugin: String,
+        /// Version.
+        version: String,
+    },
     /// `R0201`: a stored artifact no longer matches its digest.
     #[error(
         "R0201 the stored artifact {digest} is corrupt (its bytes hash to {actual}); it will not be used\n  \

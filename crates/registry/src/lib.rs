@@ -20,7 +20,7 @@ mod store;
 
 pub use error::RegistryError;
 pub use model::{
-    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Outcome, Snapshot, State,
+    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Outcome, Pruned, Snapshot, State,
     VersionRecord,
 };
 pub use registry::{Activation, DATABASE_FILE, Published, Registry};

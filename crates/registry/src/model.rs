@@ -46,6 +46,17 @@ impl FromStr for State {
     }
 }
 
+/// What [`Registry::prune`](crate::Registry::prune) deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    /// Runtime events older than the retention.
+    pub events: u64,
+    /// Stored artifacts no version referred to.
+    pub blobs: u64,
+    /// Bytes those artifacts took.
+    pub bytes: u64,
+}
+
 /// One published version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VersionRecord {

@@ -15,7 +15,7 @@ use yoi_manifest::{Capability, Rollout, Scope, applies};
 
 use crate::error::RegistryError;
 use crate::model::{
-    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Outcome, Snapshot, State,
+    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Outcome, Pruned, Snapshot, State,
     VersionRecord,
 };
 use crate::sqlite::SqliteStore;
@@ -107,6 +107,15 @@ fn find(tx: &mut dyn Tx, plugin: &str, version: &Version) -> Result<VersionRecor
 
 fn active_of(tx: &mut dyn Tx, plugin: &str) -> Result<Option<VersionRecord>, RegistryError> {
     tx.active(plugin)
+}
+
+/// Drops what the registry keeps per plugin once it has no version left.
+fn forget_plugin(tx: &mut dyn Tx, plugin: &str) -> Result<(), RegistryError> {
+    for g in tx.grants(Some(plugin))? {
+        tx.delete_grant(plugin, &g.capability.to_string())?;
+    }
+    tx.set_disabled(plugin, None)?;
+    Ok(())
 }
 
 fn manifest_of(r: &VersionRecord) -> Result<Manifest, RegistryError> {
@@ -597,6 +606,155 @@ impl<S: Store> Registry<S> {
             }
             tx.set_disabled(plugin, None)?;
             Ok(((), "enabled".into()))
+        })
+    }
+
+    /// Removes a version that is not active (`R0111` otherwise), audited as
+    /// `remove`. Its artifact is deleted when no other version refers to it.
+    /// The plugin's grants and disabled flag stay while other versions
+    /// remain.
+    pub fn remove(
+        &self,
+        plugin: &str,
+        version: &Version,
+        actor: &str,
+    ) -> Result<VersionRecord, RegistryError> {
+        let removed = self.on_version(actor, "remove", plugin, version, |tx, record| {
+            if record.state == State::Active {
+                return Err(RegistryError::RemoveActive {
+                    plugin: plugin.to_owned(),
+                    version: version.to_string(),
+                });
+            }
+            tx.delete_version(plugin, version)?;
+            let reason = if tx.versions(Some(plugin))?.is_empty() {
+                forget_plugin(tx, plugin)?;
+                "removed; it was the plugin's last version, so its grants went with it"
+            } else {
+                "removed"
+            };
+            Ok((record, reason.to_owned()))
+        })?;
+        self.collect_blob(&removed.digest)?;
+        Ok(removed)
+    }
+
+    /// Removes every version of a plugin, none of which may be active
+    /// (`R0111`), with its grants and disabled flag; audited as `remove`.
+    /// Artifacts no other plugin refers to are deleted.
+    pub fn remove_all(
+        &self,
+        plugin: &str,
+        actor: &str,
+    ) -> Result<Vec<VersionRecord>, RegistryError> {
+        let removed = self.audited(actor, "remove", Some(plugin), None, |tx| {
+            let versions = tx.versions(Some(plugin))?;
+            if versions.is_empty() {
+                return Err(RegistryError::NotFound {
+                    plugin: plugin.to_owned(),
+                    version: "*".into(),
+                });
+            }
+            if let Some(active) = versions.iter().find(|v| v.state == State::Active) {
+                return Err(RegistryError::RemoveActive {
+                    plugin: plugin.to_owned(),
+                    version: active.version.to_string(),
+                });
+            }
+            for v in &versions {
+                tx.delete_version(plugin, &v.version)?;
+            }
+            forget_plugin(tx, plugin)?;
+            let n = versions.len();
+            Ok((
+                versions,
+                format!("removed all {n} versions, its grants and flags"),
+            ))
+        })?;
+        for v in &removed {
+            self.collect_blob(&v.digest)?;
+        }
+        Ok(removed)
+    }
+
+    /// Deletes runtime events recorded more than `older_than` ago (when
+    /// given) and every stored artifact no version refers to (left by
+    /// removals, or by a publish interrupted between storing the artifact
+    /// and its record). Audited as `prune`.
+    pub fn prune(
+        &self,
+        older_than: Option<std::time::Duration>,
+        actor: &str,
+    ) -> Result<Pruned, RegistryError> {
+        self.audited(actor, "prune", None, None, |tx| {
+            let events = match older_than {
+                Some(age) => {
+                    let age = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+                    tx.delete_events_before(now_ms().saturating_sub(age))?
+                }
+                None => 0,
+            };
+            // Under the write lock: a publish stores its artifact inside its
+            // own write transaction, so it cannot interleave with this.
+            let in_use = tx.digests_in_use()?;
+            let mut pruned = Pruned {
+                events,
+                ..Pruned::default()
+            };
+            for (digest, _) in self.blobs.list()? {
+                if !in_use.contains(&digest) {
+                    pruned.bytes += self.blobs.remove(&digest)?;
+                    pruned.blobs += 1;
+                }
+            }
+            let reason = format!(
+                "deleted {} events and {} unreferenced artifacts ({} bytes)",
+                pruned.events, pruned.blobs, pruned.bytes
+            );
+            Ok((pruned, reason))
+        })
+    }
+
+    /// Deletes runtime events older than `older_than`: the retention a host
+    /// applies to the events table as it writes to it. Audited (as
+    /// `expire_events`, by `actor`) only when something was deleted, and it
+    /// is not a change hosts reload for.
+    pub fn expire_events(
+        &self,
+        older_than: std::time::Duration,
+        actor: &str,
+    ) -> Result<u64, RegistryError> {
+        let age = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        self.store.write(|tx| {
+            let n = tx.delete_events_before(now_ms().saturating_sub(age))?;
+            if n > 0 {
+                tx.append_audit(&AuditRecord {
+                    id: 0,
+                    at: now_ms(),
+                    actor: actor.to_owned(),
+                    action: "expire_events".into(),
+                    plugin: None,
+                    version: None,
+                    outcome: Outcome::Ok,
+                    reason: format!(
+                        "deleted {n} events older than {} s (the host's retention)",
+                        older_than.as_secs()
+                    ),
+                })?;
+            }
+            Ok(n)
+        })
+    }
+
+    /// Deletes one artifact if no version refers to it, under the write
+    /// lock (see `prune`).
+    fn collect_blob(&self, digest: &Digest) -> Result<(), RegistryError> {
+        let digest = digest.to_string();
+        self.store.write(|tx| {
+            if !tx.digests_in_use()?.contains(&digest) {
+                self.blobs.remove(&digest)?;
+            }
+            Ok(())
         })
     }
 

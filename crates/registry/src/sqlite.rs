@@ -68,6 +68,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_plugin ON events (plugin, id);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO meta (key, value) VALUES ('change_seq', 0), ('version_seq', 0);",
+    // 2: event retention deletes by age.
+    "CREATE INDEX events_at ON events (at);",
 ];
 
 /// SQLite storage in one database file.
@@ -471,6 +473,29 @@ impl Tx for SqlTx<'_> {
             ],
         )?;
         Ok(())
+    }
+
+    fn delete_version(&mut self, plugin: &str, version: &Version) -> StoreResult<bool> {
+        let n = self.tx.execute(
+            "DELETE FROM versions WHERE plugin = ?1 AND version = ?2",
+            params![plugin, version.to_string()],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn digests_in_use(&mut self) -> StoreResult<std::collections::BTreeSet<String>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT DISTINCT digest FROM versions")?;
+        let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delete_events_before(&mut self, at: i64) -> StoreResult<u64> {
+        let n = self
+            .tx
+            .execute("DELETE FROM events WHERE at < ?1", params![at])?;
+        Ok(n as u64)
     }
 
     fn delete_grant(&mut self, plugin: &str, capability: &str) -> StoreResult<bool> {

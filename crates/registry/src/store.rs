@@ -32,6 +32,10 @@ pub trait Tx {
     fn insert_version(&mut self, record: &VersionRecord) -> StoreResult<i64>;
     /// Stores a version's state, rollout and `updated_at`.
     fn update_version(&mut self, record: &VersionRecord) -> StoreResult<()>;
+    /// Deletes a version; returns whether there was one.
+    fn delete_version(&mut self, plugin: &str, version: &Version) -> StoreResult<bool>;
+    /// The artifact digests versions refer to, as stored (`sha256:<hex>`).
+    fn digests_in_use(&mut self) -> StoreResult<std::collections::BTreeSet<String>>;
 
     /// Decisions on a plugin's capabilities (of all plugins with `None`).
     fn grants(&mut self, plugin: Option<&str>) -> StoreResult<Vec<GrantRecord>>;
@@ -57,6 +61,9 @@ pub trait Tx {
 
     /// Appends runtime events; returns the id of the last.
     fn append_events(&mut self, events: &[EventRecord]) -> StoreResult<i64>;
+    /// Deletes events recorded before `at` (ms since the epoch); returns
+    /// how many.
+    fn delete_events_before(&mut self, at: i64) -> StoreResult<u64>;
     /// Events with id > `after`, oldest first, at most `limit`.
     fn events(
         &mut self,

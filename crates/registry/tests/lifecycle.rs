@@ -49,6 +49,8 @@ enum Op {
     Revoke(usize, usize),
     Disable(usize),
     Enable(usize),
+    Remove(usize, usize),
+    RemoveAll(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -64,7 +66,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (p.clone(), c.clone()).prop_map(|(p, c)| Op::Deny(p, c)),
         1 => (p.clone(), c).prop_map(|(p, c)| Op::Revoke(p, c)),
         1 => p.clone().prop_map(Op::Disable),
-        1 => p.prop_map(Op::Enable),
+        1 => p.clone().prop_map(Op::Enable),
+        2 => (p.clone(), v.clone()).prop_map(|(p, v)| Op::Remove(p, v)),
+        1 => p.prop_map(Op::RemoveAll),
     ]
 }
 
@@ -233,6 +237,39 @@ impl Model {
                 ok
             }
             Op::Enable(p) => self.disabled.remove(PLUGINS[p]),
+            Op::Remove(p, v) => {
+                let key = (
+                    PLUGINS[p].to_owned(),
+                    Version::parse(VERSIONS[v]).expect("v"),
+                );
+                let ok = self
+                    .versions
+                    .get(&key)
+                    .is_some_and(|m| m.state != State::Active);
+                if ok {
+                    self.versions.remove(&key);
+                    self.forget_if_gone(PLUGINS[p]);
+                }
+                ok
+            }
+            Op::RemoveAll(p) => {
+                let p = PLUGINS[p];
+                let versions = self.of(p);
+                let ok = !versions.is_empty() && self.active(p).is_none();
+                if ok {
+                    self.versions.retain(|(q, _), _| q != p);
+                    self.forget_if_gone(p);
+                }
+                ok
+            }
+        }
+    }
+
+    /// A plugin without versions keeps no grants and no flag.
+    fn forget_if_gone(&mut self, p: &str) {
+        if self.of(p).is_empty() {
+            self.decisions.retain(|(q, _), _| q != p);
+            self.disabled.remove(p);
         }
     }
 }
@@ -270,11 +307,13 @@ fn run(reg: &Registry, op: &Op) -> bool {
             .is_ok(),
         Op::Disable(p) => reg.disable(PLUGINS[p], "testing", "test").is_ok(),
         Op::Enable(p) => reg.enable(PLUGINS[p], "test").is_ok(),
+        Op::Remove(p, v) => reg.remove(PLUGINS[p], &ver(v), "test").is_ok(),
+        Op::RemoveAll(p) => reg.remove_all(PLUGINS[p], "test").is_ok(),
     }
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn registry_matches_the_model(ops in proptest::collection::vec(op(), 1..40)) {

@@ -11,6 +11,57 @@ use yoi_registry::{Activation, Rollout, Scope};
 
 use super::{Probe, altered_copy, call, example, probe, publish_and_activate, registry, result};
 
+/// The events table does not grow without bound: a host expires what is
+/// past its retention as it writes, and audits it.
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_host_expires_events_past_its_retention() {
+    let (_dir, reg) = registry();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let day = 24 * 3600 * 1000;
+    let old = |at: i64| yoi_registry::EventRecord {
+        id: 0,
+        at,
+        kind: "receipt".into(),
+        plugin: "example.guard".into(),
+        version: Some("0.1.0".into()),
+        detail: json!({}),
+    };
+    reg.record_events(&[old(now - 40 * day), old(now - 2 * day)])
+        .expect("events");
+    publish_and_activate(&reg, &example("guard"), &Activation::by("alice"));
+    let host = super::builder()
+        .name("host-a")
+        .registry(Arc::clone(&reg))
+        .event_retention(Some(Duration::from_secs(7 * 24 * 3600)))
+        .build()
+        .expect("boot");
+    host.dispatch(call("fetch", json!({}))).await;
+    host.flush_events();
+
+    let events = reg.events(None, 0, 100).expect("events");
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert!(events.iter().all(|e| e.at > now - 7 * day));
+    assert!(
+        events.iter().any(|e| e.at >= now),
+        "the new receipt is kept"
+    );
+    let audits = reg.audits(None, 0, 100).expect("audits");
+    let expiry = audits
+        .iter()
+        .find(|a| a.action == "expire_events")
+        .expect("the expiry is audited");
+    assert_eq!(expiry.actor, "host-a");
+    assert!(
+        expiry.reason.starts_with("deleted 1 events"),
+        "{}",
+        expiry.reason
+    );
+}
+
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn a_host_boots_from_the_registry_and_records_receipts() {
