@@ -4,6 +4,7 @@
 //! says why and how to fix it), or a package has problems, or a test run had
 //! a failing handler; 2 usage error.
 
+mod doctor;
 mod new;
 mod ops;
 mod pack;
@@ -138,6 +139,18 @@ enum Command {
         /// Age of the oldest events kept, e.g. 30d, 12h (default: keep all).
         #[arg(long, value_name = "DURATION")]
         events_older_than: Option<String>,
+    },
+    /// Check the registry without running any plugin: database integrity,
+    /// artifacts, active versions against this build, grants against
+    /// requests, disabled plugins, events, optionally a compile cache. Exit
+    /// 0 when healthy, 1 with problems.
+    Doctor {
+        /// Also check a host's compile cache folder.
+        #[arg(long, value_name = "DIR")]
+        compile_cache: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Wipe the registry (the audit log is kept). Needs --yes.
     Clear {
@@ -279,6 +292,10 @@ fn main() -> ExitCode {
         } => ctx.audit(plugin.as_deref(), follow, json),
         Command::Remove { target, all } => ctx.remove(&target, all),
         Command::Prune { events_older_than } => ctx.prune(events_older_than.as_deref()),
+        Command::Doctor {
+            compile_cache,
+            json,
+        } => ctx.doctor(compile_cache.as_deref(), json),
         Command::Clear { yes } => ctx.clear(yes),
     };
     match result {

@@ -438,6 +438,10 @@ impl Ctx {
         Ok(ExitCode::SUCCESS)
     }
 
+    pub(crate) fn doctor(&self, cache: Option<&Path>, json: bool) -> Result<ExitCode> {
+        crate::doctor::doctor(&self.location()?, cache, json)
+    }
+
     pub(crate) fn clear(&self, yes: bool) -> Result<ExitCode> {
         let dir = self.location()?;
         if !yes {

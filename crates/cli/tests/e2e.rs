@@ -235,16 +235,21 @@ fn test_exits_1_when_a_handler_fails_and_2_on_usage_errors() {
     );
 }
 
+/// `yoi` as the operator `ops-test` on the registry in `home`.
+fn operator(home: &Path) -> impl Fn(&[&str]) -> Output {
+    let reg = home.to_str().expect("utf-8").to_owned();
+    move |args: &[&str]| {
+        let mut all = vec!["--registry", reg.as_str(), "--actor", "ops-test"];
+        all.extend_from_slice(args);
+        yoi(&all, None)
+    }
+}
+
 #[test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 fn operator_flow_publish_grant_activate_rollback_audit_clear() {
     let home = tempfile::tempdir().expect("registry folder");
-    let reg = home.path().to_str().expect("utf-8").to_owned();
-    let run = |args: &[&str]| {
-        let mut all = vec!["--registry", reg.as_str(), "--actor", "ops-test"];
-        all.extend_from_slice(args);
-        yoi(&all, None)
-    };
+    let run = operator(home.path());
     let guard = example("guard");
     let guard = guard.to_str().expect("utf-8");
 
@@ -698,4 +703,152 @@ fn generated_tools_pack_and_tools_run_under_plugin_test() {
         Some(r#"{"key": "NOT_REQUESTED"}"#),
     );
     assert!(text(&out).contains("permission denied"), "{}", text(&out));
+}
+
+/// `yoi doctor` on a registry that goes wrong in each way it can: a grant
+/// that outlived the request it was made for, an active version this build
+/// cannot run, a tampered artifact, a damaged database. Each is reported
+/// with its code and fix, and the exit code says whether anything is wrong.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn doctor_finds_what_breaks_a_registry() {
+    let home = tempfile::tempdir().expect("registry folder");
+    let run = operator(home.path());
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0), "yoi {args:?}: {}", text(&out));
+    };
+    let example_path = |name: &str| example(name).to_str().expect("utf-8").to_owned();
+
+    // An empty folder is healthy: nothing was published.
+    let out = run(&["doctor"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("no registry at"), "{}", text(&out));
+
+    ok(&["publish", &example_path("guard")]);
+    ok(&["activate", "example.guard@0.1.0"]);
+    ok(&["publish", &example_path("weather")]);
+    ok(&[
+        "grant",
+        "example.weather",
+        "https:api.weather.example",
+        "https:http://127.0.0.1:18451",
+        "secret:WEATHER_API_KEY",
+        "secret:WEATHER_API_URL",
+    ]);
+    ok(&["activate", "example.weather@0.1.0"]);
+    let out = run(&["doctor"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).trim_end().ends_with("healthy"), "{}", text(&out));
+
+    // 0.2.0 no longer asks for the local stand-in; the grant for it stays.
+    let narrower = tempfile::tempdir().expect("package");
+    for file in ["weather.wasm", "plugin.toml"] {
+        std::fs::copy(example("weather").join(file), narrower.path().join(file)).expect("copy");
+    }
+    let manifest = narrower.path().join("plugin.toml");
+    let text_before = std::fs::read_to_string(&manifest).expect("manifest");
+    let changed = text_before
+        .replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1)
+        .replace(
+            "https = [\"api.weather.example\", \"http://127.0.0.1:18451\"]",
+            "https = [\"api.weather.example\"]",
+        );
+    assert_ne!(changed, text_before);
+    std::fs::write(&manifest, changed).expect("write");
+    ok(&["publish", narrower.path().to_str().expect("utf-8")]);
+    ok(&["activate", "example.weather@0.2.0"]);
+
+    // An active version built for a contract this build does not serve
+    // (published through the library with another host's compatibility).
+    {
+        let registry = yoi_registry::Registry::open(home.path()).expect("registry");
+        let other_host = yoi_manifest::Compat {
+            contracts: vec!["yoi:plugin@0.3.0".parse().expect("contract")],
+            ..yoi_host::Host::compat()
+        };
+        let component = wat::parse_str(
+            "(component (core module) (instance $i) \
+             (export \"yoi:plugin/tool-pre-exec@0.3.0\" (instance $i)))",
+        )
+        .expect("component");
+        let text = format!(
+            "[plugin]\nid = \"acme.future\"\nversion = \"1.0.0\"\ncontract = \"yoi:plugin@0.3.0\"\n\n\
+             [runtime]\nkind = \"wasm-component\"\nartifact = \"f.wasm\"\ndigest = \"{}\"\n\n\
+             [[hooks]]\npoint = \"tool.pre_exec\"\n",
+            yoi_manifest::Digest::of(&component)
+        );
+        let package = yoi_manifest::Package::from_bytes("future", &text, component, &other_host)
+            .expect("the other host accepts it");
+        registry
+            .publish(&package, &other_host, "ops-test")
+            .expect("publish");
+        registry
+            .activate(
+                "acme.future",
+                &semver::Version::new(1, 0, 0),
+                &yoi_registry::Activation::by("ops-test"),
+            )
+            .expect("activate");
+    }
+
+    // And guard's stored artifact is altered.
+    let snapshot = run(&["show", "example.guard", "--json"]);
+    let show: serde_json::Value = serde_json::from_slice(&snapshot.stdout).expect("show JSON");
+    let digest = show["versions"][0]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_owned();
+    let blob = home
+        .path()
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    std::fs::write(&blob, b"not the component").expect("tamper");
+
+    let out = run(&["doctor"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("error[R0105] example.weather: the grant `https:http://127.0.0.1:18451` is wider than what example.weather@0.2.0 requests"), "{all}");
+    assert!(
+        all.contains("fix: `yoi revoke example.weather https:http://127.0.0.1:18451`"),
+        "{all}"
+    );
+    assert!(all.contains("error[R0203] acme.future@1.0.0:"), "{all}");
+    assert!(all.contains("yoi:plugin@0.3.0"), "{all}");
+    assert!(all.contains("error[R0201] example.guard@0.1.0:"), "{all}");
+    assert!(all.contains("3 problem(s)"), "{all}");
+
+    let out = run(&["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["healthy"], false);
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["severity"] == "problem")
+        .map(|f| f["code"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(codes.len(), 3, "{codes:?}");
+    for code in ["R0105", "R0201", "R0203"] {
+        assert!(codes.contains(&code), "{codes:?}");
+    }
+    assert!(
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .all(|f| f["fix"].is_string())
+    );
+
+    // A damaged database: nothing else can be checked, and it says how back.
+    let db = home.path().join(yoi_registry::DATABASE_FILE);
+    let mut bytes = std::fs::read(&db).expect("db");
+    bytes[4096..8192].fill(0xa5);
+    std::fs::write(&db, bytes).expect("damage");
+    let out = run(&["doctor"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("error[R0304]"), "{all}");
+    assert!(all.contains("fix:"), "{all}");
 }

@@ -1,0 +1,329 @@
+//! `yoi doctor`: what is wrong with a registry (and a host's compile cache),
+//! each finding with its code and the fix. It never runs plugin code: it
+//! reads the database, the stored artifacts and manifests, nothing else.
+//! docs/operations.md ("Troubleshooting") is organised by the same codes.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde::Serialize;
+use yoi_host::{Capability, Host};
+use yoi_manifest::Manifest;
+use yoi_registry::{DATABASE_FILE, Registry, RegistryError, State};
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Severity {
+    /// Something a host or an operator will trip over.
+    Problem,
+    /// Worth knowing; nothing is broken.
+    Note,
+}
+
+/// One thing the doctor found.
+#[derive(Debug, Serialize)]
+struct Finding {
+    severity: Severity,
+    code: String,
+    /// The plugin or version it is about, when there is one.
+    subject: Option<String>,
+    message: String,
+    fix: Option<String>,
+}
+
+impl Finding {
+    /// A finding from a coded registry error (`R0201 … \n  fix: …`).
+    fn from_error(severity: Severity, subject: Option<String>, e: &RegistryError) -> Finding {
+        let text = e.to_string();
+        let (head, fix) = match text.split_once("\n  fix: ") {
+            Some((head, fix)) => (head.to_owned(), Some(fix.trim().to_owned())),
+            None => (text.clone(), None),
+        };
+        let (code, message) = match head.split_once(' ') {
+            Some((code, rest)) if code.starts_with('R') => (code.to_owned(), rest.to_owned()),
+            _ => ("R0302".to_owned(), head),
+        };
+        Finding {
+            severity,
+            code,
+            subject,
+            message,
+            fix,
+        }
+    }
+}
+
+/// What `yoi doctor --json` prints.
+#[derive(Serialize)]
+struct Report {
+    registry: PathBuf,
+    healthy: bool,
+    checked: Vec<String>,
+    findings: Vec<Finding>,
+}
+
+pub(crate) fn doctor(dir: &Path, cache: Option<&Path>, json: bool) -> Result<ExitCode> {
+    let mut report = Report {
+        registry: dir.to_path_buf(),
+        healthy: true,
+        checked: Vec::new(),
+        findings: Vec::new(),
+    };
+    if dir.join(DATABASE_FILE).is_file() {
+        check_registry(dir, &mut report);
+    } else {
+        report.checked.push(format!(
+            "no registry at {} yet (nothing was published there)",
+            dir.display()
+        ));
+    }
+    if let Some(cache) = cache {
+        check_cache(dir, cache, &mut report);
+    }
+    report.healthy = report.findings.iter().all(|f| f.severity == Severity::Note);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_text(&report);
+    }
+    Ok(if report.healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_text(report: &Report) {
+    println!("registry: {}", report.registry.display());
+    for line in &report.checked {
+        println!("  ok    {line}");
+    }
+    for f in &report.findings {
+        let label = match f.severity {
+            Severity::Problem => "error",
+            Severity::Note => "note",
+        };
+        let subject = f
+            .subject
+            .as_deref()
+            .map_or(String::new(), |s| format!(" {s}:"));
+        println!("{label}[{}]{subject} {}", f.code, f.message);
+        if let Some(fix) = &f.fix {
+            println!("  fix: {fix}");
+        }
+    }
+    let problems = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Problem)
+        .count();
+    if problems == 0 {
+        println!("healthy");
+    } else {
+        println!("{problems} problem(s)");
+    }
+}
+
+fn check_registry(dir: &Path, report: &mut Report) {
+    // Opening runs SQLite's integrity check and the schema migrations.
+    let opened = Registry::open(dir).and_then(|reg| {
+        let snap = reg.snapshot()?;
+        Ok((reg, snap))
+    });
+    let (reg, snap) = match opened {
+        Ok(opened) => opened,
+        Err(e) => {
+            report
+                .findings
+                .push(Finding::from_error(Severity::Problem, None, &e));
+            return;
+        }
+    };
+    report
+        .checked
+        .push("database integrity (quick_check) and schema".into());
+    let compat = Host::compat();
+    let plugins: BTreeSet<&str> = snap.versions.iter().map(|v| v.plugin.as_str()).collect();
+    let active = snap
+        .versions
+        .iter()
+        .filter(|v| v.state == State::Active)
+        .count();
+    let before = report.findings.len();
+    for v in &snap.versions {
+        let subject = Some(format!("{}@{}", v.plugin, v.version));
+        // An active version must run on this build; any other must at least
+        // still be there to roll back to.
+        let checked = if v.state == State::Active {
+            reg.open_package(v, &compat).map(drop)
+        } else {
+            reg.artifact(&v.digest).map(drop)
+        };
+        if let Err(e) = checked {
+            report
+                .findings
+                .push(Finding::from_error(Severity::Problem, subject, &e));
+        }
+    }
+    if report.findings.len() == before {
+        report.checked.push(format!(
+            "{} versions of {} plugins, {active} active: artifacts present and matching, active ones compatible with {}",
+            snap.versions.len(),
+            plugins.len(),
+            compat.contracts_text()
+        ));
+    }
+    check_grants(&snap, report);
+    for (plugin, reason) in &snap.disabled {
+        report.findings.push(Finding {
+            severity: Severity::Note,
+            code: "R0107".into(),
+            subject: Some(plugin.clone()),
+            message: format!("is disabled: {reason}"),
+            fix: Some(format!("`yoi enable {plugin}` once the cause is fixed")),
+        });
+    }
+    check_events(&reg, report);
+}
+
+/// Grants wider than what the running (or newest) version requests now: a
+/// later version may request less than the one the grant was made for.
+fn check_grants(snap: &yoi_registry::Snapshot, report: &mut Report) {
+    let mut wide = 0;
+    for g in snap.grants.iter().filter(|g| g.granted) {
+        let versions: Vec<_> = snap
+            .versions
+            .iter()
+            .filter(|v| v.plugin == g.plugin)
+            .collect();
+        let current = versions
+            .iter()
+            .find(|v| v.state == State::Active)
+            .or_else(|| versions.last());
+        let Some(current) = current else { continue };
+        let Ok(manifest) = Manifest::parse(&current.manifest) else {
+            continue;
+        };
+        let requested = Capability::requested_by(&manifest);
+        if requested.iter().any(|r| g.capability.within(r)) {
+            continue;
+        }
+        wide += 1;
+        let asks: Vec<String> = requested.iter().map(ToString::to_string).collect();
+        report.findings.push(Finding {
+            severity: Severity::Problem,
+            code: "R0105".into(),
+            subject: Some(g.plugin.to_string()),
+            message: format!(
+                "the grant `{}` is wider than what {}@{} requests ({})",
+                g.capability,
+                g.plugin,
+                current.version,
+                if asks.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    asks.join(", ")
+                }
+            ),
+            fix: Some(format!(
+                "`yoi revoke {} {}`, then grant what the version requests",
+                g.plugin, g.capability
+            )),
+        });
+    }
+    if wide == 0 {
+        report
+            .checked
+            .push("every grant within what its plugin's current version requests".into());
+    }
+}
+
+/// The events table: how far back it reaches (hosts keep 30 days).
+fn check_events(reg: &Registry, report: &mut Report) {
+    let Ok(oldest) = reg.events(None, 0, 1) else {
+        return;
+    };
+    let Some(oldest) = oldest.first() else {
+        report.checked.push("no runtime events recorded".into());
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let days = (now - oldest.at).max(0) / (24 * 3600 * 1000);
+    if days > 30 {
+        report.findings.push(Finding {
+            severity: Severity::Note,
+            code: "R0306".into(),
+            subject: None,
+            message: format!(
+                "the oldest runtime event is {days} days old; hosts keep 30 days by default, so no host with a retention writes here, or it was raised"
+            ),
+            fix: Some("`yoi prune --events-older-than 30d` deletes the older ones".into()),
+        });
+    } else {
+        report
+            .checked
+            .push(format!("runtime events reach back {days} days"));
+    }
+}
+
+/// A host's compile cache: its size and entries for artifacts no version
+/// refers to any more (left after removals; safe to delete).
+fn check_cache(registry: &Path, cache: &Path, report: &mut Report) {
+    let entries = match std::fs::read_dir(cache) {
+        Ok(entries) => entries,
+        Err(e) => {
+            report.findings.push(Finding {
+                severity: Severity::Problem,
+                code: "R0302".into(),
+                subject: None,
+                message: format!("the compile cache {} cannot be read: {e}", cache.display()),
+                fix: Some("pass the folder the host was given with `compile_cache`".into()),
+            });
+            return;
+        }
+    };
+    let in_use: BTreeSet<String> = Registry::open(registry)
+        .and_then(|r| r.snapshot())
+        .map(|s| s.versions.iter().map(|v| v.digest.hex()).collect())
+        .unwrap_or_default();
+    let (mut bytes, mut count, mut stale, mut stale_bytes) = (0u64, 0u64, 0u64, 0u64);
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(digest) = name
+            .strip_suffix(".cwasm")
+            .and_then(|n| n.split('-').next())
+        else {
+            continue;
+        };
+        let size = entry.metadata().map_or(0, |m| m.len());
+        bytes += size;
+        count += 1;
+        if !in_use.contains(digest) {
+            stale += 1;
+            stale_bytes += size;
+        }
+    }
+    report.checked.push(format!(
+        "compile cache {}: {count} entries, {bytes} bytes",
+        cache.display()
+    ));
+    if stale > 0 {
+        report.findings.push(Finding {
+            severity: Severity::Note,
+            code: "R0307".into(),
+            subject: None,
+            message: format!(
+                "{stale} compile cache entries ({stale_bytes} bytes) are for artifacts no version refers to"
+            ),
+            fix: Some(format!(
+                "delete them, or the whole folder (hosts recompile what they need): {}",
+                cache.display()
+            )),
+        });
+    }
+}
