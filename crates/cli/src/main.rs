@@ -123,6 +123,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The whole registry at one instant: versions, active versions, grants,
+    /// disabled plugins, one page of the audit log, the change counter.
+    Snapshot {
+        /// Audit records after this id (a page's `audits_next`).
+        #[arg(long, default_value_t = 0, value_name = "ID")]
+        after: i64,
+        /// Most audit records in the page.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a version that is not active, or with --all every version of a
     /// plugin (none active) with its grants. Artifacts no version refers to
     /// are deleted.
@@ -290,6 +303,7 @@ fn main() -> ExitCode {
             follow,
             json,
         } => ctx.audit(plugin.as_deref(), follow, json),
+        Command::Snapshot { after, limit, json } => ctx.snapshot(after, limit, json),
         Command::Remove { target, all } => ctx.remove(&target, all),
         Command::Prune { events_older_than } => ctx.prune(events_older_than.as_deref()),
         Command::Doctor {

@@ -391,6 +391,32 @@ impl Ctx {
         }
     }
 
+    pub(crate) fn snapshot(&self, after: i64, limit: usize, json: bool) -> Result<ExitCode> {
+        let snap = self.open()?.snapshot_page(after, limit)?;
+        if json {
+            return print_json(&snap);
+        }
+        let plugins: std::collections::BTreeSet<&str> =
+            snap.versions.iter().map(|v| v.plugin.as_str()).collect();
+        println!(
+            "change {}: {} versions of {} plugins, {} active, {} grant decisions, {} disabled",
+            snap.change_seq,
+            snap.versions.len(),
+            plugins.len(),
+            snap.active_versions.len(),
+            snap.grants.len(),
+            snap.disabled.len()
+        );
+        for (plugin, version) in &snap.active_versions {
+            println!("  active {plugin}@{version}");
+        }
+        println!("{} audit records after {after}", snap.audits.len());
+        if let Some(next) = snap.audits_next {
+            println!("more: yoi snapshot --after {next}");
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
     pub(crate) fn remove(&self, t: &str, all: bool) -> Result<ExitCode> {
         let reg = self.open()?;
         if all {

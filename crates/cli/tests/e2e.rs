@@ -380,6 +380,22 @@ fn operator_flow_publish_grant_activate_rollback_audit_clear() {
     );
     assert!(lines.iter().all(|l| l["record"]["actor"] == "ops-test"));
 
+    // The snapshot pages through the audit log.
+    let out = run(&["snapshot", "--json", "--limit", "3"]);
+    let snap: serde_json::Value = serde_json::from_slice(&out.stdout).expect("snapshot JSON");
+    assert_eq!(snap["audits"].as_array().map(Vec::len), Some(3));
+    assert_eq!(snap["active_versions"]["example.guard"], "0.1.0");
+    let next = snap["audits_next"].as_i64().expect("a next page");
+    let out = run(&["snapshot", "--json", "--after", &next.to_string()]);
+    let rest: serde_json::Value = serde_json::from_slice(&out.stdout).expect("snapshot JSON");
+    let all = run(&["snapshot", "--json", "--limit", "1000"]);
+    let all: serde_json::Value = serde_json::from_slice(&all.stdout).expect("snapshot JSON");
+    let count = |v: &serde_json::Value| v["audits"].as_array().map_or(0, Vec::len);
+    assert!(count(&rest) > 0);
+    assert_eq!(3 + count(&rest), count(&all), "{rest:#}");
+    assert!(rest["audits_next"].is_null());
+    assert_eq!(rest["seq"], snap["seq"]);
+
     // Removing: never the active version, and not with a malformed target.
     let out = run(&["remove", "example.guard@0.1.0"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

@@ -156,9 +156,14 @@ pub struct Snapshot {
     pub grants: Vec<GrantRecord>,
     /// Disabled plugin ids, with the reason.
     pub disabled: BTreeMap<String, String>,
-    /// The audit log, oldest first.
+    /// The audit log, oldest first: all of it, or one page of it
+    /// ([`Registry::snapshot_page`](crate::Registry::snapshot_page)).
     pub audits: Vec<AuditRecord>,
+    /// The cursor of the next page of audit records (the last id on this
+    /// page) when there may be more; `None` when this page reaches the end.
+    pub audits_next: Option<i64>,
     /// The change counter when the snapshot was taken.
+    #[serde(rename = "seq")]
     pub change_seq: i64,
 }
 

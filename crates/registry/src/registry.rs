@@ -771,6 +771,13 @@ impl<S: Store> Registry<S> {
 
     /// Everything, at one instant.
     pub fn snapshot(&self) -> Result<Snapshot, RegistryError> {
+        self.snapshot_page(0, usize::MAX)
+    }
+
+    /// [`Registry::snapshot`] with one page of the audit log: at most
+    /// `limit` records with an id above `after`, oldest first, and the
+    /// cursor of the next page in `audits_next`. Everything else is whole.
+    pub fn snapshot_page(&self, after: i64, limit: usize) -> Result<Snapshot, RegistryError> {
         self.store.read(|tx| {
             let versions = tx.versions(None)?;
             let active_versions = versions
@@ -778,12 +785,16 @@ impl<S: Store> Registry<S> {
                 .filter(|v| v.state == State::Active)
                 .map(|v| (v.plugin.to_string(), v.version.clone()))
                 .collect();
+            let audits = tx.audits(None, after, limit)?;
             Ok(Snapshot {
                 active_versions,
                 versions,
                 grants: tx.grants(None)?,
                 disabled: tx.disabled(None)?.into_iter().collect(),
-                audits: tx.audits(None, 0, usize::MAX)?,
+                audits_next: (audits.len() == limit && limit > 0)
+                    .then(|| audits.last().map(|a| a.id))
+                    .flatten(),
+                audits,
                 change_seq: tx.change_seq()?,
             })
         })
