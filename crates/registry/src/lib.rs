@@ -14,6 +14,7 @@
 mod blobs;
 mod error;
 mod model;
+mod operation;
 mod registry;
 mod sqlite;
 mod store;
@@ -23,6 +24,7 @@ pub use model::{
     AuditRecord, Change, Deployment, EventRecord, GrantRecord, Outcome, Pruned, Snapshot, State,
     VersionRecord,
 };
+pub use operation::{Answer, Operation};
 pub use registry::{Activation, DATABASE_FILE, Published, Registry};
 // The grant and rollout model is the package's (yoi-manifest); re-exported
 // here because every registry call speaks it.

@@ -22,7 +22,7 @@ use crate::sqlite::SqliteStore;
 use crate::store::{Store, Tx};
 
 /// The result of [`Registry::publish`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Published {
     /// The stored version.
     pub record: VersionRecord,
@@ -203,11 +203,13 @@ impl<S: Store> Registry<S> {
         };
         let result = self.store.write(|tx| {
             let (value, reason) = op(tx)?;
-            tx.append_audit(&record(Outcome::Ok, reason))?;
-            Ok((value, tx.bump_change()?))
+            let mut written = record(Outcome::Ok, reason);
+            written.id = tx.append_audit(&written)?;
+            Ok((value, tx.bump_change()?, written))
         });
         match result {
-            Ok((value, seq)) => {
+            Ok((value, seq, written)) => {
+                crate::operation::wrote(written);
                 self.notify(Change {
                     seq,
                     action: action.to_owned(),
@@ -218,9 +220,11 @@ impl<S: Store> Registry<S> {
             Err(e) => {
                 // The refusal is recorded even though nothing changed; if the
                 // store itself is failing, the original error is what matters.
-                let _ = self
-                    .store
-                    .write(|tx| tx.append_audit(&record(Outcome::Error, e.to_string())));
+                let mut written = record(Outcome::Error, e.to_string());
+                if let Ok(id) = self.store.write(|tx| tx.append_audit(&written)) {
+                    written.id = id;
+                    crate::operation::wrote(written);
+                }
                 Err(e)
             }
         }
@@ -276,17 +280,35 @@ impl<S: Store> Registry<S> {
         version: Option<&str>,
         reason: &str,
     ) -> Result<(), RegistryError> {
-        let record = AuditRecord {
+        let reason = format!("{what} was refused: {reason}");
+        self.record_refusal(actor, "publish", plugin, version, &reason)
+            .map(drop)
+    }
+
+    /// Records an operation refused before it reached the registry (a
+    /// request that does not parse, a missing confirmation), so the audit
+    /// log holds every attempt; returns the record written.
+    pub fn record_refusal(
+        &self,
+        actor: &str,
+        action: &str,
+        plugin: Option<&str>,
+        version: Option<&str>,
+        reason: &str,
+    ) -> Result<AuditRecord, RegistryError> {
+        let mut record = AuditRecord {
             id: 0,
             at: now_ms(),
             actor: actor.to_owned(),
-            action: "publish".to_owned(),
+            action: action.to_owned(),
             plugin: plugin.map(str::to_owned),
             version: version.map(str::to_owned),
             outcome: Outcome::Error,
-            reason: format!("{what} was refused: {reason}"),
+            reason: reason.to_owned(),
         };
-        self.store.write(|tx| tx.append_audit(&record)).map(drop)
+        record.id = self.store.write(|tx| tx.append_audit(&record))?;
+        crate::operation::wrote(record.clone());
+        Ok(record)
     }
 
     /// Stores a package as a new version in state `published`, after the

@@ -1,0 +1,233 @@
+//! Registry writes as data: an [`Operation`] is what an operator's client
+//! (the control plane's HTTP API, a script in the ops page) sends, and an
+//! [`Answer`] is what it gets back: `{ ok, error?, audit, record? }`, with
+//! the audit record the operation wrote, failures included.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use semver::Version;
+use serde::{Deserialize, Serialize};
+use yoi_manifest::{Rollout, Scope};
+
+use crate::error::RegistryError;
+use crate::model::AuditRecord;
+use crate::registry::{Activation, Registry};
+use crate::store::Store;
+
+thread_local! {
+    /// The audit record the last operation on this thread wrote. Operations
+    /// run synchronously on the caller's thread, so this is exactly the
+    /// record of the operation [`Registry::answer`] just ran.
+    static LAST_AUDIT: RefCell<Option<AuditRecord>> = const { RefCell::new(None) };
+}
+
+/// Keeps the audit record an operation just wrote, for its answer.
+pub(crate) fn wrote(record: AuditRecord) {
+    LAST_AUDIT.with(|last| *last.borrow_mut() = Some(record));
+}
+
+/// One registry write (publishing, which carries a package, is
+/// [`Registry::publish`] inside [`Registry::answer`]). In JSON, `op` names
+/// the operation: `{"op": "activate", "plugin": "acme.guard", "version":
+/// "1.2.0", "scope": "canary", "rollout_pct": 25}`. Unknown fields are
+/// refused.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Operation {
+    /// Make a version active (default scope `all`, 100 %).
+    Activate {
+        /// Plugin id.
+        plugin: String,
+        /// Version.
+        version: Version,
+        /// Which hosts.
+        #[serde(default = "all_hosts")]
+        scope: Scope,
+        /// Which share of subjects, 0–100.
+        #[serde(default = "everyone")]
+        rollout_pct: u8,
+    },
+    /// Stop the active version.
+    Deactivate {
+        /// Plugin id.
+        plugin: String,
+        /// Version.
+        version: Version,
+    },
+    /// Return to an earlier version.
+    Rollback {
+        /// Plugin id.
+        plugin: String,
+        /// The earlier version.
+        version: Version,
+    },
+    /// Grant requested capabilities (`yoi grant` forms).
+    Grant {
+        /// Plugin id.
+        plugin: String,
+        /// Capabilities.
+        capabilities: Vec<String>,
+    },
+    /// Record refusals of requested capabilities.
+    Deny {
+        /// Plugin id.
+        plugin: String,
+        /// Capabilities.
+        capabilities: Vec<String>,
+    },
+    /// Remove grants or refusals.
+    Revoke {
+        /// Plugin id.
+        plugin: String,
+        /// Capabilities, as decided.
+        capabilities: Vec<String>,
+    },
+    /// Allow a disabled plugin to be activated again.
+    Enable {
+        /// Plugin id.
+        plugin: String,
+    },
+    /// Stop a plugin from being activated.
+    Disable {
+        /// Plugin id.
+        plugin: String,
+        /// Why, for the audit log.
+        reason: String,
+    },
+    /// Remove a version that is not active, or (no version) every version.
+    Remove {
+        /// Plugin id.
+        plugin: String,
+        /// The version; absent: all of them.
+        #[serde(default)]
+        version: Option<Version>,
+    },
+    /// Delete old events and unreferenced artifacts.
+    Prune {
+        /// Age of the oldest events kept, in seconds; absent: keep all.
+        #[serde(default)]
+        events_older_than_secs: Option<u64>,
+    },
+    /// Wipe the registry; `confirm` must be `true`.
+    Clear {
+        /// Says the caller means it.
+        confirm: bool,
+    },
+}
+
+fn all_hosts() -> Scope {
+    Scope::All
+}
+
+fn everyone() -> u8 {
+    100
+}
+
+/// What every registry write answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Answer {
+    /// Whether it took effect.
+    pub ok: bool,
+    /// Why not, with its code and fix, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The audit record it wrote (a refusal is audited too); absent only
+    /// when the store could not be written at all.
+    pub audit: Option<AuditRecord>,
+    /// What it produced, when it returns something: the version record,
+    /// the capabilities decided, what was pruned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<serde_json::Value>,
+}
+
+impl<S: Store> Registry<S> {
+    /// Runs one registry write and answers for it with the audit record it
+    /// wrote. `write` calls one operation of this registry (for example
+    /// `|r| r.publish(&package, &compat, actor)`).
+    pub fn answer<T: Serialize>(
+        &self,
+        write: impl FnOnce(&Self) -> Result<T, RegistryError>,
+    ) -> Answer {
+        LAST_AUDIT.with(|last| last.borrow_mut().take());
+        let result = write(self);
+        let audit = LAST_AUDIT.with(|last| last.borrow_mut().take());
+        match result {
+            Ok(value) => Answer {
+                ok: true,
+                error: None,
+                audit,
+                record: serde_json::to_value(value).ok().filter(|v| !v.is_null()),
+            },
+            Err(e) => Answer {
+                ok: false,
+                error: Some(e.to_string()),
+                audit,
+                record: None,
+            },
+        }
+    }
+
+    /// Applies `operation` as `actor` and answers for it.
+    pub fn apply(&self, operation: &Operation, actor: &str) -> Answer {
+        match operation {
+            Operation::Activate {
+                plugin,
+                version,
+                scope,
+                rollout_pct,
+            } => {
+                let how = Activation {
+                    actor: actor.to_owned(),
+                    rollout: Rollout {
+                        scope: *scope,
+                        percent: *rollout_pct,
+                    },
+                };
+                self.answer(|r| r.activate(plugin, version, &how))
+            }
+            Operation::Deactivate { plugin, version } => {
+                self.answer(|r| r.deactivate(plugin, version, actor))
+            }
+            Operation::Rollback { plugin, version } => {
+                self.answer(|r| r.rollback(plugin, version, actor))
+            }
+            Operation::Grant {
+                plugin,
+                capabilities,
+            } => self.answer(|r| r.grant(plugin, capabilities, true, actor)),
+            Operation::Deny {
+                plugin,
+                capabilities,
+            } => self.answer(|r| r.grant(plugin, capabilities, false, actor)),
+            Operation::Revoke {
+                plugin,
+                capabilities,
+            } => self.answer(|r| r.revoke(plugin, capabilities, actor)),
+            Operation::Enable { plugin } => self.answer(|r| r.enable(plugin, actor)),
+            Operation::Disable { plugin, reason } => {
+                self.answer(|r| r.disable(plugin, reason, actor))
+            }
+            Operation::Remove {
+                plugin,
+                version: Some(version),
+            } => self.answer(|r| r.remove(plugin, version, actor)),
+            Operation::Remove {
+                plugin,
+                version: None,
+            } => self.answer(|r| r.remove_all(plugin, actor)),
+            Operation::Prune {
+                events_older_than_secs,
+            } => {
+                let age = events_older_than_secs.map(Duration::from_secs);
+                self.answer(|r| r.prune(age, actor))
+            }
+            Operation::Clear { confirm: true } => self.answer(|r| r.clear(actor)),
+            Operation::Clear { confirm: false } => self.answer(|r| {
+                let why = "clear wipes every version, grant and stored artifact: send `\"confirm\": true` to mean it";
+                r.record_refusal(actor, "clear", None, None, why)?;
+                Err::<(), _>(RegistryError::Invalid(why.into()))
+            }),
+        }
+    }
+}

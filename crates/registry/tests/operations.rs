@@ -1,0 +1,154 @@
+//! Registry writes as data: operations parse from the JSON clients send,
+//! and every answer carries the audit record the write left, refusals
+//! included.
+
+mod common;
+
+use yoi_registry::{Answer, Operation, Outcome, Registry};
+
+fn op(json: &str) -> Operation {
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"))
+}
+
+fn audit_of(answer: &Answer) -> &yoi_registry::AuditRecord {
+    answer
+        .audit
+        .as_ref()
+        .expect("every answer here has its audit record")
+}
+
+#[test]
+fn operations_parse_with_defaults_and_refuse_what_they_do_not_know() {
+    assert_eq!(
+        op(r#"{"op": "activate", "plugin": "acme.g", "version": "1.2.0"}"#),
+        Operation::Activate {
+            plugin: "acme.g".into(),
+            version: semver::Version::new(1, 2, 0),
+            scope: yoi_registry::Scope::All,
+            rollout_pct: 100,
+        }
+    );
+    assert_eq!(
+        op(r#"{"op": "remove", "plugin": "acme.g"}"#),
+        Operation::Remove {
+            plugin: "acme.g".into(),
+            version: None
+        }
+    );
+    for bad in [
+        r#"{"op": "activate", "plugin": "acme.g", "version": "1.2.0", "force": true}"#,
+        r#"{"op": "activate", "plugin": "acme.g", "version": "one"}"#,
+        r#"{"op": "activate", "plugin": "acme.g", "version": "1.2.0", "scope": "moon"}"#,
+        r#"{"op": "explode"}"#,
+        r#"{"plugin": "acme.g"}"#,
+        r#"{"op": "clear"}"#,
+    ] {
+        assert!(serde_json::from_str::<Operation>(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn every_answer_carries_the_audit_record_it_wrote() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let reg = Registry::open(dir.path()).expect("registry");
+    let activate = op(
+        r#"{"op": "activate", "plugin": "acme.g", "version": "1.0.0", "scope": "canary", "rollout_pct": 25}"#,
+    );
+
+    let refused = reg.apply(&activate, "alice");
+    assert!(!refused.ok);
+    assert!(
+        refused
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("R0102")),
+        "{refused:?}"
+    );
+    let audit = audit_of(&refused);
+    assert_eq!(
+        (audit.action.as_str(), audit.outcome),
+        ("activate", Outcome::Error)
+    );
+    assert_eq!(audit.actor, "alice");
+    assert!(audit.id > 0);
+
+    let package = common::package_with("acme.g", "1.0.0", b"g".to_vec(), "secrets = [\"K\"]");
+    let published = reg.answer(|r| r.publish(&package, &common::compat(), "ci"));
+    assert!(published.ok, "{published:?}");
+    assert_eq!(audit_of(&published).action, "publish");
+    let record = published.record.as_ref().expect("the version record");
+    assert!(
+        record["record"]["digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:")),
+        "{record:#}"
+    );
+
+    let missing = reg.apply(&activate, "alice");
+    assert!(
+        missing
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("R0104")),
+        "{missing:?}"
+    );
+    let granted = reg.apply(
+        &op(r#"{"op": "grant", "plugin": "acme.g", "capabilities": ["secret:K"]}"#),
+        "alice",
+    );
+    assert_eq!(granted.record, Some(serde_json::json!(["secret:K"])));
+
+    let done = reg.apply(&activate, "alice");
+    assert!(done.ok, "{done:?}");
+    let record = done.record.as_ref().expect("record");
+    assert_eq!(record["state"], "active");
+    assert_eq!(
+        record["rollout"],
+        serde_json::json!({"scope": "canary", "percent": 25})
+    );
+    let audit = audit_of(&done);
+    assert_eq!(
+        (audit.action.as_str(), audit.outcome),
+        ("activate", Outcome::Ok)
+    );
+    assert!(audit.reason.contains("canary"), "{}", audit.reason);
+    assert!(
+        audit.id > audit_of(&granted).id,
+        "each answer has its own record"
+    );
+
+    let json = serde_json::to_value(&done).expect("JSON");
+    assert_eq!(json["ok"], true);
+    assert!(json.get("error").is_none());
+    assert_eq!(json["audit"]["id"], audit.id);
+}
+
+#[test]
+fn clear_needs_its_confirmation_and_the_refusal_is_audited() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let reg = Registry::open(dir.path()).expect("registry");
+    let p = common::package_with("acme.c", "1.0.0", b"c".to_vec(), "");
+    reg.publish(&p, &common::compat(), "ci").expect("publish");
+
+    let refused = reg.apply(&op(r#"{"op": "clear", "confirm": false}"#), "bob");
+    assert!(!refused.ok);
+    assert!(
+        refused
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("\"confirm\": true")),
+        "{refused:?}"
+    );
+    assert_eq!(audit_of(&refused).action, "clear");
+    assert_eq!(audit_of(&refused).outcome, Outcome::Error);
+    assert_eq!(
+        reg.snapshot().expect("snapshot").versions.len(),
+        1,
+        "nothing wiped"
+    );
+
+    let cleared = reg.apply(&op(r#"{"op": "clear", "confirm": true}"#), "bob");
+    assert!(cleared.ok, "{cleared:?}");
+    assert_eq!(audit_of(&cleared).outcome, Outcome::Ok);
+    assert!(reg.snapshot().expect("snapshot").versions.is_empty());
+}
