@@ -187,6 +187,41 @@ fn check_registry(dir: &Path, report: &mut Report) {
         });
     }
     check_events(&reg, report);
+    check_tokens(dir, report);
+}
+
+/// `yoi serve`'s token file must be its owner's only: a token is an
+/// operator's authority.
+fn check_tokens(dir: &Path, report: &mut Report) {
+    let path = dir.join(crate::serve::TOKENS_FILE);
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            report.findings.push(Finding {
+                severity: Severity::Problem,
+                code: "R0308".into(),
+                subject: None,
+                message: format!(
+                    "{} can be read by others (mode {mode:o}); its tokens can write to the registry",
+                    path.display()
+                ),
+                fix: Some(format!(
+                    "`chmod 600 {}`, and replace the tokens if others may have read them",
+                    path.display()
+                )),
+            });
+            return;
+        }
+    }
+    let _ = meta;
+    report
+        .checked
+        .push(format!("{} readable by its owner only", path.display()));
 }
 
 /// Grants wider than what the running (or newest) version requests now: a

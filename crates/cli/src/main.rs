@@ -9,6 +9,7 @@ mod new;
 mod ops;
 mod pack;
 mod plugin;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -165,6 +166,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the registry over HTTP: snapshot, operations, package uploads,
+    /// a stream of changes. Every request needs a token from the registry's
+    /// serve-tokens file (created on first start).
+    Serve {
+        /// Address to listen on (loopback by default; port 0 picks one).
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: std::net::SocketAddr,
+    },
     /// Wipe the registry (the audit log is kept). Needs --yes.
     Clear {
         /// Confirm.
@@ -310,6 +319,7 @@ fn main() -> ExitCode {
             compile_cache,
             json,
         } => ctx.doctor(compile_cache.as_deref(), json),
+        Command::Serve { listen } => ctx.serve(listen),
         Command::Clear { yes } => ctx.clear(yes),
     };
     match result {

@@ -464,6 +464,12 @@ impl Ctx {
         Ok(ExitCode::SUCCESS)
     }
 
+    pub(crate) fn serve(&self, listen: std::net::SocketAddr) -> Result<ExitCode> {
+        let dir = self.location()?;
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::serve::serve(&dir, listen)
+    }
+
     pub(crate) fn doctor(&self, cache: Option<&Path>, json: bool) -> Result<ExitCode> {
         crate::doctor::doctor(&self.location()?, cache, json)
     }

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -857,6 +858,24 @@ fn doctor_finds_what_breaks_a_registry() {
             .all(|f| f["fix"].is_string())
     );
 
+    // A token file others can read.
+    let tokens = home.path().join("serve-tokens");
+    std::fs::write(&tokens, format!("rw operator {}\n", "a".repeat(64))).expect("tokens");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let all = text(&run(&["doctor"]));
+        assert!(all.contains("error[R0308]"), "{all}");
+        assert!(all.contains("chmod 600"), "{all}");
+        std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let all = text(&run(&["doctor"]));
+        assert!(
+            !all.contains("R0308") && all.contains("readable by its owner only"),
+            "{all}"
+        );
+    }
+
     // A damaged database: nothing else can be checked, and it says how back.
     let db = home.path().join(yoi_registry::DATABASE_FILE);
     let mut bytes = std::fs::read(&db).expect("db");
@@ -867,4 +886,285 @@ fn doctor_finds_what_breaks_a_registry() {
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(all.contains("error[R0304]"), "{all}");
     assert!(all.contains("fix:"), "{all}");
+}
+
+/// A real `yoi serve` on a loopback port, killed when dropped.
+struct Server {
+    child: std::process::Child,
+    /// Kept open for the server's life.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+    url: String,
+    rw: String,
+    ro: String,
+    _home: tempfile::TempDir,
+    home: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve() -> Server {
+    use std::io::BufRead;
+    let home = tempfile::tempdir().expect("registry folder");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yoi"))
+        .args(["--registry", home.path().to_str().expect("utf-8")])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("yoi serve starts");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("the address line");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned();
+    let tokens = std::fs::read_to_string(home.path().join("serve-tokens")).expect("token file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(home.path().join("serve-tokens"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the token file is the owner's only");
+    }
+    let token = |access: &str| {
+        tokens
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{access} ")))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .expect("a token")
+            .to_owned()
+    };
+    Server {
+        child,
+        _stdout: out,
+        url,
+        rw: token("rw"),
+        ro: token("ro"),
+        home: home.path().to_path_buf(),
+        _home: home,
+    }
+}
+
+fn guard_archive(dir: &Path) -> Vec<u8> {
+    let package = yoi_manifest::Package::open(&example("guard"), &yoi_host::Host::compat())
+        .expect("guard opens");
+    let out = dir.join("guard.yoi");
+    package.write_archive(&out).expect("archive");
+    std::fs::read(out).expect("read archive")
+}
+
+async fn send(
+    server: &Server,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> (u16, serde_json::Value) {
+    let client = reqwest::Client::new();
+    let url = format!("{}{path}", server.url);
+    let mut request = match &body {
+        Some(_) => client.post(&url),
+        None => client.get(&url),
+    };
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.body(body);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+/// The HTTP API on a real process: tokens, publish, activate, snapshot,
+/// every refusal audited, and the change stream.
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn serve_answers_every_write_with_its_audit_record() {
+    let server = serve();
+    let work = tempfile::tempdir().expect("temp");
+    let op = |json: serde_json::Value| Some(json.to_string().into_bytes());
+
+    // Tokens: none, unknown, read-only.
+    let (status, body) = send(&server, "/api/v1/snapshot", None, None).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = send(&server, "/api/v1/snapshot", Some(&"0".repeat(64)), None).await;
+    assert_eq!(status, 401);
+    let (status, body) = send(&server, "/api/v1/snapshot", Some(&server.ro), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["versions"], serde_json::json!([]));
+    let activate =
+        serde_json::json!({"op": "activate", "plugin": "example.guard", "version": "0.1.0"});
+    let (status, body) = send(
+        &server,
+        "/api/v1/operations",
+        Some(&server.ro),
+        op(activate.clone()),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+
+    // The change stream, opened before the writes.
+    let client = reqwest::Client::new();
+    let mut stream = client
+        .get(format!("{}/api/v1/changes", server.url))
+        .bearer_auth(&server.ro)
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(stream.status().as_u16(), 200);
+
+    // Publish a .yoi, then activate it.
+    let (status, body) = send(
+        &server,
+        "/api/v1/packages",
+        Some(&server.rw),
+        Some(guard_archive(work.path())),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ok"], true);
+    assert_eq!(body["audit"]["action"], "publish");
+    assert_eq!(body["audit"]["actor"], "operator");
+    assert_eq!(body["record"]["record"]["state"], "published");
+    let (status, body) = send(
+        &server,
+        "/api/v1/operations",
+        Some(&server.rw),
+        op(activate.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["record"]["state"], "active");
+    assert_eq!(body["audit"]["outcome"], "ok");
+
+    let first = tokio::time::timeout(Duration::from_secs(5), stream.chunk())
+        .await
+        .expect("a change arrives (the server polls four times a second)")
+        .expect("chunk")
+        .expect("data");
+    let first = String::from_utf8_lossy(&first).into_owned();
+    assert!(first.contains("event: plugins.updated"), "{first}");
+
+    // Refusals: each answered with its status and its audit record.
+    let (status, body) = send(
+        &server,
+        "/api/v1/operations",
+        Some(&server.rw),
+        op(serde_json::json!({"op": "rollback", "plugin": "example.guard", "version": "9.9.9"})),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["audit"]["outcome"], "error");
+    let (status, body) = send(
+        &server,
+        "/api/v1/operations",
+        Some(&server.rw),
+        Some(b"{not json".to_vec()),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["audit"]["action"], "request");
+    let (status, body) = send(
+        &server,
+        "/api/v1/operations",
+        Some(&server.rw),
+        op(serde_json::json!({"op": "activate", "plugin": "example.guard", "version": "0.1.0", "force": true})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| e.contains("force")),
+        "{body}"
+    );
+    let (status, _) = send(
+        &server,
+        "/api/v1/operations",
+        Some(&server.rw),
+        Some(vec![b' '; 200 * 1024]),
+    )
+    .await;
+    assert_eq!(
+        status, 413,
+        "an oversized body is refused before it is read"
+    );
+    let (status, body) = send(
+        &server,
+        "/api/v1/packages",
+        Some(&server.rw),
+        Some(b"not an archive".to_vec()),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["audit"]["action"], "publish");
+    let (status, body) = send(&server, "/api/v1/nothing", Some(&server.rw), None).await;
+    assert_eq!(status, 404, "{body}");
+
+    // Two writers at once: both answered and audited, one consistent state.
+    let deactivate =
+        serde_json::json!({"op": "deactivate", "plugin": "example.guard", "version": "0.1.0"});
+    let (a, b) = tokio::join!(
+        send(
+            &server,
+            "/api/v1/operations",
+            Some(&server.rw),
+            op(deactivate.clone())
+        ),
+        send(
+            &server,
+            "/api/v1/operations",
+            Some(&server.rw),
+            op(deactivate.clone())
+        ),
+    );
+    let oks = [&a, &b]
+        .iter()
+        .filter(|(_, body)| body["ok"] == true)
+        .count();
+    assert_eq!(oks, 1, "{a:?} {b:?}");
+    assert!(a.1["audit"]["id"] != b.1["audit"]["id"]);
+    let (_, snap) = send(
+        &server,
+        "/api/v1/snapshot?limit=1000",
+        Some(&server.ro),
+        None,
+    )
+    .await;
+    assert_eq!(snap["active_versions"], serde_json::json!({}));
+    let audits = snap["audits"].as_array().expect("audits");
+    assert_eq!(
+        audits
+            .iter()
+            .filter(|a| a["action"] == "deactivate")
+            .count(),
+        2,
+        "both writers are in the audit log"
+    );
+    // What the CLI reads is what the API serves.
+    let out = Command::new(env!("CARGO_BIN_EXE_yoi"))
+        .args([
+            "--registry",
+            server.home.to_str().expect("utf-8"),
+            "snapshot",
+            "--json",
+            "--limit",
+            "1000",
+        ])
+        .output()
+        .expect("yoi snapshot");
+    let cli: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(cli, snap);
 }
