@@ -216,30 +216,18 @@ async fn operate(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
         Ok(token) => token.actor.clone(),
         Err(refused) => return refused,
     };
-    let answer = tokio::task::spawn_blocking(move || {
-        match serde_json::from_slice::<Operation>(&body) {
-            Ok(op) => app.registry.apply(&op, &actor),
-            // A request that does not parse is refused, and audited.
-            Err(e) => app.registry.answer(|r| {
-                let why = format!("the operation is not valid JSON for this API: {e}");
-                r.record_refusal(&actor, "request", None, None, &why)?;
-                Err::<(), _>(yoi_registry::RegistryError::Invalid(why))
-            }),
+    let parsed = serde_json::from_slice::<Operation>(&body);
+    let answer = tokio::task::spawn_blocking(move || match parsed {
+        Ok(op) => answered(app.registry.apply(&op, &actor)),
+        // A request that does not parse is refused, and audited.
+        Err(e) => {
+            let why = format!("the operation is not valid JSON for this API: {e}");
+            let answer = app.registry.refused(&actor, "request", &why);
+            (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response()
         }
     })
     .await;
-    match answer {
-        Ok(answer)
-            if answer
-                .error
-                .as_deref()
-                .is_some_and(|e| e.contains("not valid JSON")) =>
-        {
-            (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response()
-        }
-        Ok(answer) => answered(answer),
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
+    answer.unwrap_or_else(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
 }
 
 /// A `.yoi` archive as the raw body: opened with the same checks as
@@ -257,11 +245,11 @@ async fn publish(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
             Ok(package) => app
                 .registry
                 .answer(|r| r.publish(&package, &compat, &actor)),
-            Err(e) => app.registry.answer(|r| {
-                let why = e.to_string();
-                r.record_refused_publish(&actor, "the uploaded package", None, None, &why)?;
-                Err::<(), _>(yoi_registry::RegistryError::Invalid(why))
-            }),
+            Err(e) => app.registry.refused(
+                &actor,
+                "publish",
+                &format!("the uploaded package was refused: {e}"),
+            ),
         })
     })
     .await;

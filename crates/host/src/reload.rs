@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use yoi_manifest::Capability;
 use yoi_manifest::Scope;
+use yoi_manifest::{Capability, Compat};
 use yoi_registry::{Registry, VersionRecord};
 
 use crate::error::HostError;
@@ -116,6 +116,7 @@ impl Shared {
             .cloned()
             .collect();
         let host_scope = self.settings.scope;
+        let compat = Host::compat();
         for record in &deployment.active {
             let previous = current
                 .find(record.plugin.as_str())
@@ -144,7 +145,7 @@ impl Shared {
                 }
                 continue;
             }
-            match self.load_record(&registry, record, grants) {
+            match self.load_record(&registry, &compat, record, grants) {
                 Ok(plugin) => {
                     self.load_failures
                         .lock()
@@ -184,6 +185,7 @@ impl Shared {
     fn load_record(
         &self,
         registry: &Registry,
+        compat: &Compat,
         record: &VersionRecord,
         grants: Vec<Capability>,
     ) -> Result<LoadedPlugin, (String, bool)> {
@@ -196,7 +198,7 @@ impl Shared {
         // not provide, and every declared hook's export is looked up before
         // the plugin is accepted.
         let package = registry
-            .open_package(record, &Host::compat())
+            .open_package(record, compat)
             .map_err(|e| (e.to_string(), false))?;
         LoadedPlugin::load(
             &self.engine,

@@ -168,6 +168,16 @@ impl<S: Store> Registry<S> {
         }
     }
 
+    /// Refuses a request that never reached an operation (it does not
+    /// parse, it lacks a confirmation): the refusal is audited as `action`
+    /// and answered like any other.
+    pub fn refused(&self, actor: &str, action: &str, why: &str) -> Answer {
+        self.answer(|r| {
+            r.record_refusal(actor, action, None, None, why)?;
+            Err::<(), _>(RegistryError::Invalid(why.to_owned()))
+        })
+    }
+
     /// Applies `operation` as `actor` and answers for it.
     pub fn apply(&self, operation: &Operation, actor: &str) -> Answer {
         match operation {
@@ -223,11 +233,11 @@ impl<S: Store> Registry<S> {
                 self.answer(|r| r.prune(age, actor))
             }
             Operation::Clear { confirm: true } => self.answer(|r| r.clear(actor)),
-            Operation::Clear { confirm: false } => self.answer(|r| {
-                let why = "clear wipes every version, grant and stored artifact: send `\"confirm\": true` to mean it";
-                r.record_refusal(actor, "clear", None, None, why)?;
-                Err::<(), _>(RegistryError::Invalid(why.into()))
-            }),
+            Operation::Clear { confirm: false } => self.refused(
+                actor,
+                "clear",
+                "clear wipes every version, grant and stored artifact: send `\"confirm\": true` to mean it",
+            ),
         }
     }
 }
