@@ -127,11 +127,16 @@ enum Command {
     /// The whole registry at one instant: versions, active versions, grants,
     /// disabled plugins, one page of the audit log, the change counter.
     Snapshot {
-        /// Audit records after this id (a page's `audits_next`).
-        #[arg(long, default_value_t = 0, value_name = "ID")]
-        after: i64,
-        /// Most audit records in the page.
-        #[arg(long, default_value_t = 100)]
+        /// Audit records after this id (a page's `audits_next`; 0 for the
+        /// start); without it, the newest.
+        #[arg(long, value_name = "ID")]
+        after: Option<i64>,
+        /// Runtime events after this id (a page's `events_next`); without
+        /// it, the newest.
+        #[arg(long, value_name = "ID")]
+        events_after: Option<i64>,
+        /// Most records of each log (at most 1000).
+        #[arg(long, default_value_t = serve::page_size())]
         limit: usize,
         /// Print JSON.
         #[arg(long)]
@@ -173,6 +178,11 @@ enum Command {
         /// Address to listen on (loopback by default; port 0 picks one).
         #[arg(long, default_value = "127.0.0.1:7878")]
         listen: std::net::SocketAddr,
+        /// A folder JSON package uploads may name artifacts in by file://
+        /// URL (links followed, never outside it). Repeatable; without it
+        /// file:// artifacts are refused.
+        #[arg(long, value_name = "DIR")]
+        files_from: Vec<PathBuf>,
     },
     /// Wipe the registry (the audit log is kept). Needs --yes.
     Clear {
@@ -312,14 +322,19 @@ fn main() -> ExitCode {
             follow,
             json,
         } => ctx.audit(plugin.as_deref(), follow, json),
-        Command::Snapshot { after, limit, json } => ctx.snapshot(after, limit, json),
+        Command::Snapshot {
+            after,
+            events_after,
+            limit,
+            json,
+        } => ctx.snapshot(serve::windows(after, events_after, limit), json),
         Command::Remove { target, all } => ctx.remove(&target, all),
         Command::Prune { events_older_than } => ctx.prune(events_older_than.as_deref()),
         Command::Doctor {
             compile_cache,
             json,
         } => ctx.doctor(compile_cache.as_deref(), json),
-        Command::Serve { listen } => ctx.serve(listen),
+        Command::Serve { listen, files_from } => ctx.serve(serve::Options { listen, files_from }),
         Command::Clear { yes } => ctx.clear(yes),
     };
     match result {

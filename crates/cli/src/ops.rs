@@ -391,8 +391,12 @@ impl Ctx {
         }
     }
 
-    pub(crate) fn snapshot(&self, after: i64, limit: usize, json: bool) -> Result<ExitCode> {
-        let snap = self.open()?.snapshot_page(after, limit)?;
+    pub(crate) fn snapshot(
+        &self,
+        (audits, events): (yoi_registry::Window, yoi_registry::Window),
+        json: bool,
+    ) -> Result<ExitCode> {
+        let snap = self.open()?.snapshot_page(audits, events)?;
         if json {
             return print_json(&snap);
         }
@@ -410,9 +414,16 @@ impl Ctx {
         for (plugin, version) in &snap.active_versions {
             println!("  active {plugin}@{version}");
         }
-        println!("{} audit records after {after}", snap.audits.len());
+        println!(
+            "{} audit records, {} runtime events",
+            snap.audits.len(),
+            snap.events.len()
+        );
         if let Some(next) = snap.audits_next {
-            println!("more: yoi snapshot --after {next}");
+            println!("more audit records: yoi snapshot --after {next}");
+        }
+        if let Some(next) = snap.events_next {
+            println!("more events: yoi snapshot --events-after {next}");
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -464,10 +475,10 @@ impl Ctx {
         Ok(ExitCode::SUCCESS)
     }
 
-    pub(crate) fn serve(&self, listen: std::net::SocketAddr) -> Result<ExitCode> {
+    pub(crate) fn serve(&self, options: crate::serve::Options) -> Result<ExitCode> {
         let dir = self.location()?;
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        crate::serve::serve(&dir, listen)
+        crate::serve::serve(&dir, options)
     }
 
     pub(crate) fn doctor(&self, cache: Option<&Path>, json: bool) -> Result<ExitCode> {

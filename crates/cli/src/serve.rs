@@ -18,23 +18,26 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
+use tokio::sync::{Notify, watch};
 use yoi_host::Host;
-use yoi_manifest::Package;
-use yoi_registry::{Answer, Operation, Registry};
+use yoi_manifest::{Digest, Package};
+use yoi_registry::{Answer, Marks, Operation, Registry, Window};
 
 /// The token file in the registry folder.
 pub(crate) const TOKENS_FILE: &str = "serve-tokens";
 /// Largest operation body.
 const MAX_OPERATION_BYTES: usize = 64 * 1024;
-/// Largest package upload: the artifact limit, with room for the archive.
-const MAX_PACKAGE_BYTES: usize = yoi_manifest::MAX_ARTIFACT_BYTES as usize + 2 * 1024 * 1024;
+/// Largest package upload: the artifact limit in base64 (a third larger),
+/// with room for the manifest or the archive around it.
+const MAX_UPLOAD_BYTES: usize = yoi_manifest::MAX_ARTIFACT_BYTES as usize / 3 * 4 + 2 * 1024 * 1024;
 
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +56,76 @@ struct Token {
 struct App {
     registry: Registry,
     tokens: Vec<Token>,
+    /// Folders `file://` artifact URLs may point into (canonical); empty:
+    /// such URLs are refused.
+    files_from: Vec<PathBuf>,
+    /// Where the registry stands, for the change stream.
+    marks: watch::Sender<Marks>,
+    /// Wakes the marks watcher early after this server wrote.
+    wrote: Notify,
+    /// Snapshots already serialized.
+    snapshots: SnapshotCache,
+}
+
+/// What a snapshot was read at and asked for. Every write moves a mark
+/// (state changes bump the change counter, each also appends an audit
+/// record, deleted events are audited, and audit ids only grow), so equal
+/// keys mean equal answers.
+type SnapshotKey = (Marks, Window, Window);
+
+/// The last few snapshots served, as JSON: dashboards polling an unchanged
+/// registry cost one cheap read of its marks, not a read and serialization
+/// of every version.
+#[derive(Default)]
+struct SnapshotCache {
+    entries: std::sync::Mutex<std::collections::VecDeque<(SnapshotKey, Bytes)>>,
+    /// Held while one is built, so a burst of requests after a change
+    /// builds it once.
+    building: std::sync::Mutex<()>,
+}
+
+impl SnapshotCache {
+    const KEPT: usize = 4;
+
+    fn get(&self, key: &SnapshotKey) -> Option<Bytes> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, b)| b.clone())
+    }
+
+    fn put(&self, key: SnapshotKey, body: Bytes) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|(k, _)| k.1 != key.1 || k.2 != key.2);
+        if entries.len() == Self::KEPT {
+            entries.pop_front();
+        }
+        entries.push_back((key, body));
+    }
+
+    /// The snapshot's JSON for `audits` and `events` as the registry stands.
+    fn serve(
+        &self,
+        registry: &Registry,
+        audits: Window,
+        events: Window,
+    ) -> Result<Bytes, yoi_registry::RegistryError> {
+        let key = (registry.marks()?, audits, events);
+        if let Some(body) = self.get(&key) {
+            return Ok(body);
+        }
+        let _one = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(body) = self.get(&key) {
+            return Ok(body);
+        }
+        // Read after the marks: if something was written in between, this
+        // holds more than the key says, and the next request's key differs.
+        let snapshot = registry.snapshot_page(audits, events)?;
+        let body = Bytes::from(serde_json::to_vec(&snapshot).unwrap_or_default());
+        self.put(key, body.clone());
+        Ok(body)
+    }
 }
 
 /// Reads the token file, creating it (owner-only) with one read-write
@@ -137,31 +210,70 @@ fn refuse(status: StatusCode, error: &str) -> Response {
 }
 
 impl App {
-    /// The token the request carries, if it may do `need`.
+    /// The actor the audit log records: the token's, or, when the request
+    /// names someone it acts for (an agent driving the page), `who via
+    /// token-actor`, so the log keeps both.
     #[allow(clippy::result_large_err)]
-    fn authorize(&self, headers: &HeaderMap, need: Access) -> Result<&Token, Response> {
+    fn actor(&self, token: &Token, asked: Option<&str>) -> Result<String, String> {
+        match asked {
+            None => Ok(token.actor.clone()),
+            Some(who) if who == token.actor => Ok(who.to_owned()),
+            Some(who) => {
+                let fine = !who.is_empty()
+                    && who.len() <= 64
+                    && who
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b));
+                if fine {
+                    Ok(format!("{who} via {}", token.actor))
+                } else {
+                    Err(format!(
+                        "`actor` must be 1 to 64 letters, digits or `._@-`, not {who:?}"
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The token the request carries, if it is one of ours.
+    fn token(&self, headers: &HeaderMap) -> Option<&Token> {
         let given = headers
-            .get("authorization")
+            .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                refuse(
-                    StatusCode::UNAUTHORIZED,
-                    "send `Authorization: Bearer <token>` with a token from the registry's serve-tokens file",
-                )
-            })?;
+            .and_then(|v| v.strip_prefix("Bearer "))?;
+        self.tokens.iter().find(|t| same(&t.secret, given))
+    }
+
+    /// The token the request carries, if it may do `need`; otherwise the
+    /// status and the reason.
+    fn authorize(
+        &self,
+        headers: &HeaderMap,
+        need: Access,
+    ) -> Result<&Token, (StatusCode, &'static str)> {
+        if !headers.contains_key(header::AUTHORIZATION) {
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                "send `Authorization: Bearer <token>` with a token from the registry's serve-tokens file",
+            ));
+        }
         let token = self
-            .tokens
-            .iter()
-            .find(|t| same(&t.secret, given))
-            .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "the token is not in serve-tokens"))?;
+            .token(headers)
+            .ok_or((StatusCode::UNAUTHORIZED, "the token is not in serve-tokens"))?;
         if need == Access::Write && token.access != Access::Write {
-            return Err(refuse(
+            return Err((
                 StatusCode::FORBIDDEN,
                 "this token may only read; writes need an `rw` token",
             ));
         }
         Ok(token)
+    }
+
+    /// [`App::authorize`] for reads, which are not audited.
+    #[allow(clippy::result_large_err)]
+    fn reader(&self, headers: &HeaderMap) -> Result<&Token, Response> {
+        self.authorize(headers, Access::Read)
+            .map_err(|(status, why)| refuse(status, why))
     }
 }
 
@@ -182,147 +294,497 @@ fn answered(answer: Answer) -> Response {
     (status_of(&answer), axum::Json(answer)).into_response()
 }
 
+/// A request refused before it became an operation (bad JSON, an unknown
+/// field, a bad `actor`): 400, and audited as `action`.
+fn bad_request(app: &App, actor: &str, action: &str, why: &str) -> Response {
+    let answer = app.registry.refused(actor, action, why);
+    (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response()
+}
+
+/// The snapshot's query: a cursor per log, or none for the newest records.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Page {
     #[serde(default)]
-    after: i64,
+    after: Option<i64>,
+    #[serde(default)]
+    events_after: Option<i64>,
     #[serde(default = "page_size")]
     limit: usize,
 }
 
-fn page_size() -> usize {
+/// Records per log in one snapshot unless asked otherwise.
+pub(crate) fn page_size() -> usize {
     100
+}
+
+/// The most records per log one snapshot carries.
+pub(crate) const MAX_PAGE: usize = 1000;
+
+/// The windows a snapshot query asks for; `yoi snapshot` uses the same, so
+/// the CLI prints exactly what the API answers.
+pub(crate) fn windows(
+    after: Option<i64>,
+    events_after: Option<i64>,
+    limit: usize,
+) -> (Window, Window) {
+    let limit = limit.min(MAX_PAGE);
+    (
+        Window::from_cursor(after, limit),
+        Window::from_cursor(events_after, limit),
+    )
 }
 
 async fn snapshot(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Query(page): Query<Page>,
+    page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if let Err(refused) = app.authorize(&headers, Access::Read) {
+    if let Err(refused) = app.reader(&headers) {
         return refused;
     }
-    let limit = page.limit.min(1000);
-    match tokio::task::spawn_blocking(move || app.registry.snapshot_page(page.after, limit)).await {
-        Ok(Ok(snap)) => axum::Json(snap).into_response(),
+    let Query(page) = match page {
+        Ok(page) => page,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("{e}; the query takes `after`, `events_after` and `limit`"),
+            );
+        }
+    };
+    let (audits, events) = windows(page.after, page.events_after, page.limit);
+    match tokio::task::spawn_blocking(move || app.snapshots.serve(&app.registry, audits, events))
+        .await
+    {
+        Ok(Ok(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
 
-async fn operate(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    let actor = match app.authorize(&headers, Access::Write) {
-        Ok(token) => token.actor.clone(),
+/// Who the token belongs to and what it may do: the page shows it.
+async fn whoami(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    match app.reader(&headers) {
+        Ok(token) => axum::Json(json!({
+            "actor": token.actor,
+            "access": if token.access == Access::Write { "rw" } else { "ro" },
+        }))
+        .into_response(),
+        Err(refused) => refused,
+    }
+}
+
+/// The actor the audit log names for a request with no valid token.
+const UNAUTHENTICATED: &str = "unauthenticated";
+
+/// Admits a write: the token must be `rw`, and the body must fit `limit`.
+/// The token is checked before a byte of the body is read. Every refusal
+/// is answered with its audit record, like any other failed write.
+async fn admit(
+    app: &Arc<App>,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    action: &'static str,
+    limit: usize,
+) -> Result<(Token, Bytes), Response> {
+    let audited = |actor: String, status: StatusCode, why: String| {
+        let app = app.clone();
+        async move {
+            let answer =
+                tokio::task::spawn_blocking(move || app.registry.refused(&actor, action, &why))
+                    .await;
+            match answer {
+                Ok(answer) => (status, axum::Json(answer)).into_response(),
+                Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+            }
+        }
+    };
+    let token = match app.authorize(headers, Access::Write) {
+        Ok(token) => token.clone(),
+        Err((status, why)) => {
+            let actor = match status {
+                // A read-only token is known: its actor tried to write.
+                StatusCode::FORBIDDEN => app
+                    .token(headers)
+                    .map_or(UNAUTHENTICATED.to_owned(), |t| t.actor.clone()),
+                _ => UNAUTHENTICATED.to_owned(),
+            };
+            return Err(audited(actor, status, why.to_owned()).await);
+        }
+    };
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok((token, bytes)),
+        Err(e) => {
+            let too_big = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            let (status, why) = if too_big {
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the body is larger than this route's limit of {limit} bytes"),
+                )
+            } else {
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!("the body could not be read: {e}"),
+                )
+            };
+            Err(audited(token.actor.clone(), status, why).await)
+        }
+    }
+}
+
+/// A JSON body as `T`, with the actor the audit log records for it; or the
+/// request's refusal (400, audited as `action`). `shape` says what `T`
+/// looks like when it does not parse.
+#[allow(clippy::result_large_err)]
+fn parse_as<T: serde::de::DeserializeOwned>(
+    app: &App,
+    token: &Token,
+    action: &str,
+    body: &[u8],
+    shape: &str,
+) -> Result<(T, String), Response> {
+    let refuse = |actor: &str, why: &str| bad_request(app, actor, action, why);
+    let mut value = serde_json::from_slice::<serde_json::Value>(body)
+        .map_err(|e| refuse(&token.actor, &format!("the body is not JSON: {e}")))?;
+    let actor = take_actor(&mut value)
+        .and_then(|asked| app.actor(token, asked.as_deref()))
+        .map_err(|why| refuse(&token.actor, &why))?;
+    let parsed =
+        serde_json::from_value::<T>(value).map_err(|e| refuse(&actor, &format!("{shape}: {e}")))?;
+    Ok((parsed, actor))
+}
+
+/// Splits the optional `actor` off a JSON object body.
+fn take_actor(value: &mut serde_json::Value) -> Result<Option<String>, String> {
+    match value.as_object_mut().and_then(|o| o.remove("actor")) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!("`actor` must be a string, not {other}")),
+    }
+}
+
+async fn operate(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let (token, body) = match admit(&app, &headers, body, "request", MAX_OPERATION_BYTES).await {
+        Ok(admitted) => admitted,
         Err(refused) => return refused,
     };
-    let parsed = serde_json::from_slice::<Operation>(&body);
-    let answer = tokio::task::spawn_blocking(move || match parsed {
-        Ok(op) => answered(app.registry.apply(&op, &actor)),
-        // A request that does not parse is refused, and audited.
-        Err(e) => {
-            let why = format!("the operation is not valid JSON for this API: {e}");
-            let answer = app.registry.refused(&actor, "request", &why);
-            (StatusCode::BAD_REQUEST, axum::Json(answer)).into_response()
+    let app2 = app.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let app = app2;
+        let shape = "the operation is not valid JSON for this API";
+        match parse_as::<Operation>(&app, &token, "request", &body, shape) {
+            Ok((op, actor)) => answered(app.registry.apply(&op, &actor)),
+            Err(refused) => refused,
         }
     })
     .await;
+    app.wrote.notify_one();
     answer.unwrap_or_else(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
 }
 
-/// A `.yoi` archive as the raw body: opened with the same checks as
-/// `yoi publish`, then published.
-async fn publish(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    let actor = match app.authorize(&headers, Access::Write) {
-        Ok(token) => token.actor.clone(),
+/// A package given as JSON: the manifest (plugin.toml's text, or the same
+/// as a JSON object), the artifact's digest, and the artifact as base64 or
+/// as a `file://` URL inside a folder the server allows.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonPackage {
+    manifest: serde_json::Value,
+    artifact_digest: String,
+    artifact: String,
+}
+
+impl App {
+    /// The manifest text and artifact bytes of a JSON package, or why not.
+    fn unpack(&self, pkg: JsonPackage) -> Result<(String, Vec<u8>), String> {
+        let manifest = match pkg.manifest {
+            serde_json::Value::String(text) => text,
+            value @ serde_json::Value::Object(_) => toml::to_string(&value)
+                .map_err(|e| format!("`manifest` cannot be written as plugin.toml: {e}"))?,
+            other => {
+                return Err(format!(
+                    "`manifest` must be plugin.toml's text or a JSON object, not {other}"
+                ));
+            }
+        };
+        let claimed: Digest = pkg
+            .artifact_digest
+            .parse()
+            .map_err(|e| format!("`artifact_digest`: {e}"))?;
+        let artifact = self.artifact(&pkg.artifact)?;
+        let actual = Digest::of(&artifact);
+        if actual != claimed {
+            return Err(format!(
+                "`artifact_digest` is {claimed} but the artifact's bytes hash to {actual}: \
+                 send the digest of the bytes you send"
+            ));
+        }
+        Ok((manifest, artifact))
+    }
+
+    /// The artifact's bytes: base64, or a `file://` URL that must land (links
+    /// followed) inside a `--files-from` folder. Other schemes are refused.
+    fn artifact(&self, given: &str) -> Result<Vec<u8>, String> {
+        // A URL has a scheme before `:`; base64 never holds a `:`.
+        let Some((scheme, _)) = given.split_once(':') else {
+            return base64::engine::general_purpose::STANDARD
+                .decode(given.trim())
+                .map_err(|e| format!("`artifact` is neither base64 nor a file:// URL: {e}"));
+        };
+        if !scheme.eq_ignore_ascii_case("file") {
+            return Err(format!(
+                "`artifact` uses the scheme `{scheme}:`; only base64 bytes and file:// URLs are accepted"
+            ));
+        }
+        if self.files_from.is_empty() {
+            return Err(
+                "file:// artifacts are off on this server: start `yoi serve --files-from DIR` \
+                 to allow files inside DIR, or send the artifact as base64"
+                    .into(),
+            );
+        }
+        let path = url::Url::parse(given)
+            .ok()
+            .and_then(|u| u.to_file_path().ok())
+            .ok_or_else(|| format!("`{given}` is not a file:// URL of a local path"))?;
+        let mut why = String::new();
+        for root in &self.files_from {
+            match yoi_manifest::read_artifact_in(root, &path) {
+                Ok(bytes) => return Ok(bytes),
+                Err(d) if d.code == yoi_manifest::Code::ArtifactPath => {}
+                Err(d) => return Err(format!("{} {}", d.code.as_str(), d.message)),
+            }
+            why = format!(
+                "`{}` is not inside a folder given with --files-from (links are followed)",
+                path.display()
+            );
+        }
+        Err(why)
+    }
+}
+
+/// Publishes a package: a `.yoi` archive as the raw body, opened with the
+/// same checks as `yoi publish`, or a JSON package (`Content-Type:
+/// application/json`, see [`JsonPackage`]).
+async fn publish(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let (token, body) = match admit(&app, &headers, body, "publish", MAX_UPLOAD_BYTES).await {
+        Ok(admitted) => admitted,
         Err(refused) => return refused,
     };
-    let answer = tokio::task::spawn_blocking(move || -> Result<Answer> {
-        let mut file = tempfile::Builder::new().suffix(".yoi").tempfile()?;
-        file.write_all(&body)?;
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let app2 = app.clone();
+    let answer = tokio::task::spawn_blocking(move || -> Result<Response> {
+        let app = app2;
         let compat = Host::compat();
-        Ok(match Package::open_archive(file.path(), &compat) {
-            Ok(package) => app
-                .registry
-                .answer(|r| r.publish(&package, &compat, &actor)),
-            Err(e) => app.registry.refused(
-                &actor,
+        let refused = |actor: &str, why: String| {
+            answered(app.registry.refused(
+                actor,
                 "publish",
-                &format!("the uploaded package was refused: {e}"),
-            ),
+                &format!("the uploaded package was refused: {why}"),
+            ))
+        };
+        if !json {
+            let mut file = tempfile::Builder::new().suffix(".yoi").tempfile()?;
+            file.write_all(&body)?;
+            return Ok(match Package::open_archive(file.path(), &compat) {
+                Ok(package) => answered(
+                    app.registry
+                        .answer(|r| r.publish(&package, &compat, &token.actor)),
+                ),
+                Err(e) => refused(&token.actor, e.to_string()),
+            });
+        }
+        let shape = "a JSON package is { manifest, artifact_digest, artifact, actor? }";
+        let (pkg, actor) = match parse_as::<JsonPackage>(&app, &token, "publish", &body, shape) {
+            Ok(parsed) => parsed,
+            Err(refused) => return Ok(refused),
+        };
+        Ok(match app.unpack(pkg) {
+            Ok((manifest, artifact)) => {
+                match Package::from_bytes("upload", &manifest, artifact, &compat) {
+                    Ok(package) => answered(
+                        app.registry
+                            .answer(|r| r.publish(&package, &compat, &actor)),
+                    ),
+                    Err(e) => refused(&actor, e.to_string()),
+                }
+            }
+            Err(why) => refused(&actor, why),
         })
     })
     .await;
+    app.wrote.notify_one();
     match answer {
-        Ok(Ok(answer)) => answered(answer),
+        Ok(Ok(response)) => response,
         Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
 
-/// `plugins.updated` whenever the registry's change counter moves, whoever
-/// moved it (this server, the CLI, a host's crash guard): polled, so
-/// changes from other processes arrive within a quarter of a second.
+/// Watches the registry's marks: after each write through this server at
+/// once, otherwise every quarter second, so changes from other processes
+/// (the CLI, a host's crash guard) arrive within that. One watcher serves
+/// every subscriber.
+async fn watch_marks(app: Arc<App>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            () = app.wrote.notified() => {}
+        }
+        let registry = app.clone();
+        if let Ok(Ok(now)) = tokio::task::spawn_blocking(move || registry.registry.marks()).await {
+            app.marks.send_if_modified(|marks| {
+                let moved = *marks != now;
+                *marks = now;
+                moved
+            });
+        }
+    }
+}
+
+/// The change stream: first `marks` (where the registry stands now), then
+/// `plugins.updated` with the new marks whenever the registry's state, its
+/// audit log or its runtime events move.
 async fn changes(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = app.authorize(&headers, Access::Read) {
+    if let Err(refused) = app.reader(&headers) {
         return refused;
     }
-    let start = app.registry.change_seq().unwrap_or(0);
-    let stream = futures_util::stream::unfold((app, start), |(app, mut seen)| async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            let now = app.registry.change_seq().unwrap_or(seen);
-            if now != seen {
-                seen = now;
-                let event = Event::default()
-                    .event("plugins.updated")
-                    .data(json!({ "seq": now }).to_string());
-                return Some((Ok::<_, std::convert::Infallible>(event), (app, seen)));
-            }
-        }
+    let mut rx = app.marks.subscribe();
+    let first = *rx.borrow_and_update();
+    let hello = Event::default()
+        .event("marks")
+        .data(json!(first).to_string());
+    let updates = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.changed().await.ok()?;
+        let now = *rx.borrow_and_update();
+        let event = Event::default()
+            .event("plugins.updated")
+            .data(json!(now).to_string());
+        Some((event, rx))
     });
+    let stream = futures_util::StreamExt::map(
+        futures_util::StreamExt::chain(futures_util::stream::iter([hello]), updates),
+        Ok::<_, std::convert::Infallible>,
+    );
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
 }
 
-pub(crate) fn serve(dir: &Path, listen: SocketAddr) -> Result<ExitCode> {
+/// The page and its assets, in the binary: no CDN, nothing fetched from
+/// elsewhere, and a policy that lets the page load only its own script.
+fn asset(body: &'static str, kind: &'static str) -> Response {
+    let mut response = ([(header::CONTENT_TYPE, kind)], body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+             img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// What `yoi serve` is started with.
+pub(crate) struct Options {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Folders `file://` artifacts may come from.
+    pub files_from: Vec<PathBuf>,
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/ops/plugins") }))
+        .route(
+            "/ops/plugins",
+            get(|| async {
+                asset(
+                    include_str!("page/plugins.html"),
+                    "text/html; charset=utf-8",
+                )
+            }),
+        )
+        .route(
+            "/ops/plugins.js",
+            get(|| async {
+                asset(
+                    include_str!("page/plugins.js"),
+                    "text/javascript; charset=utf-8",
+                )
+            }),
+        )
+        .route(
+            "/ops/plugins.css",
+            get(|| async { asset(include_str!("page/plugins.css"), "text/css; charset=utf-8") }),
+        )
+        .route("/api/v1/snapshot", get(snapshot))
+        .route("/api/v1/whoami", get(whoami))
+        .route("/api/v1/operations", post(operate))
+        .route("/api/v1/packages", post(publish))
+        .route("/api/v1/changes", get(changes))
+        .fallback(|| async { refuse(StatusCode::NOT_FOUND, "no such route; see docs/ops.md") })
+        .with_state(app)
+}
+
+pub(crate) fn serve(dir: &Path, options: Options) -> Result<ExitCode> {
     let registry = Registry::open(dir)
         .with_context(|| format!("opening the registry at {}", dir.display()))?;
     let tokens = tokens(dir)?;
-    let app = Arc::new(App { registry, tokens });
-    let router = Router::new()
-        .route("/api/v1/snapshot", get(snapshot))
-        .route(
-            "/api/v1/operations",
-            post(operate).layer(DefaultBodyLimit::max(MAX_OPERATION_BYTES)),
-        )
-        .route(
-            "/api/v1/packages",
-            post(publish).layer(DefaultBodyLimit::max(MAX_PACKAGE_BYTES)),
-        )
-        .route("/api/v1/changes", get(changes))
-        .fallback(|| async {
-            refuse(
-                StatusCode::NOT_FOUND,
-                "no such route; see docs/operations.md",
-            )
-        })
-        .with_state(app);
+    let mut files_from = Vec::new();
+    for folder in &options.files_from {
+        files_from.push(
+            folder
+                .canonicalize()
+                .with_context(|| format!("--files-from {}: no such folder", folder.display()))?,
+        );
+    }
+    let marks = registry.marks()?;
+    let app = Arc::new(App {
+        registry,
+        tokens,
+        files_from,
+        marks: watch::Sender::new(marks),
+        wrote: Notify::new(),
+        snapshots: SnapshotCache::default(),
+    });
+    let router = router(app.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
+        let listener = tokio::net::TcpListener::bind(options.listen)
             .await
-            .with_context(|| format!("listening on {listen}"))?;
+            .with_context(|| format!("listening on {}", options.listen))?;
         let addr = listener.local_addr()?;
+        tokio::spawn(watch_marks(app));
         // Whoever started the server may stop reading its output: that must
         // not stop the server, so write errors are ignored.
         let mut out = std::io::stdout();
         let _ = writeln!(
             out,
-            "listening on http://{addr}\ntokens: {}",
+            "listening on http://{addr}\npage: http://{addr}/ops/plugins (sign in with a token)\ntokens: {}",
             token_path(dir).display()
         );
         let _ = out.flush();

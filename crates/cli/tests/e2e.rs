@@ -2,15 +2,12 @@
 //! Run them with `cargo xtask e2e`, which builds the components first.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name)
-}
+mod support;
+use support::{example, guard_archive, next_event, send, serve};
 
 fn yoi(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_yoi"))
@@ -382,7 +379,7 @@ fn operator_flow_publish_grant_activate_rollback_audit_clear() {
     assert!(lines.iter().all(|l| l["record"]["actor"] == "ops-test"));
 
     // The snapshot pages through the audit log.
-    let out = run(&["snapshot", "--json", "--limit", "3"]);
+    let out = run(&["snapshot", "--json", "--after", "0", "--limit", "3"]);
     let snap: serde_json::Value = serde_json::from_slice(&out.stdout).expect("snapshot JSON");
     assert_eq!(snap["audits"].as_array().map(Vec::len), Some(3));
     assert_eq!(snap["active_versions"]["example.guard"], "0.1.0");
@@ -396,6 +393,19 @@ fn operator_flow_publish_grant_activate_rollback_audit_clear() {
     assert_eq!(3 + count(&rest), count(&all), "{rest:#}");
     assert!(rest["audits_next"].is_null());
     assert_eq!(rest["seq"], snap["seq"]);
+    // Without a cursor: the newest records, as a dashboard wants them.
+    let out = run(&["snapshot", "--json", "--limit", "2"]);
+    let newest: serde_json::Value = serde_json::from_slice(&out.stdout).expect("snapshot JSON");
+    let ids = |v: &serde_json::Value| -> Vec<i64> {
+        v["audits"]
+            .as_array()
+            .expect("audits")
+            .iter()
+            .filter_map(|a| a["id"].as_i64())
+            .collect()
+    };
+    assert_eq!(ids(&newest), ids(&all)[ids(&all).len() - 2..]);
+    assert!(newest["audits_next"].is_null());
 
     // Removing: never the active version, and not with a malformed target.
     let out = run(&["remove", "example.guard@0.1.0"]);
@@ -888,107 +898,6 @@ fn doctor_finds_what_breaks_a_registry() {
     assert!(all.contains("fix:"), "{all}");
 }
 
-/// A real `yoi serve` on a loopback port, killed when dropped.
-struct Server {
-    child: std::process::Child,
-    /// Kept open for the server's life.
-    _stdout: std::io::BufReader<std::process::ChildStdout>,
-    url: String,
-    rw: String,
-    ro: String,
-    _home: tempfile::TempDir,
-    home: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve() -> Server {
-    use std::io::BufRead;
-    let home = tempfile::tempdir().expect("registry folder");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_yoi"))
-        .args(["--registry", home.path().to_str().expect("utf-8")])
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("yoi serve starts");
-    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    out.read_line(&mut line).expect("the address line");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_owned();
-    let tokens = std::fs::read_to_string(home.path().join("serve-tokens")).expect("token file");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(home.path().join("serve-tokens"))
-            .expect("meta")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600, "the token file is the owner's only");
-    }
-    let token = |access: &str| {
-        tokens
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{access} ")))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .expect("a token")
-            .to_owned()
-    };
-    Server {
-        child,
-        _stdout: out,
-        url,
-        rw: token("rw"),
-        ro: token("ro"),
-        home: home.path().to_path_buf(),
-        _home: home,
-    }
-}
-
-fn guard_archive(dir: &Path) -> Vec<u8> {
-    let package = yoi_manifest::Package::open(&example("guard"), &yoi_host::Host::compat())
-        .expect("guard opens");
-    let out = dir.join("guard.yoi");
-    package.write_archive(&out).expect("archive");
-    std::fs::read(out).expect("read archive")
-}
-
-async fn send(
-    server: &Server,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Vec<u8>>,
-) -> (u16, serde_json::Value) {
-    let client = reqwest::Client::new();
-    let url = format!("{}{path}", server.url);
-    let mut request = match &body {
-        Some(_) => client.post(&url),
-        None => client.get(&url),
-    };
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.body(body);
-    }
-    let response = request.send().await.expect("the server answers");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
-    )
-}
-
 /// The HTTP API on a real process: tokens, publish, activate, snapshot,
 /// every refusal audited, and the change stream.
 #[tokio::test]
@@ -1016,6 +925,22 @@ async fn serve_answers_every_write_with_its_audit_record() {
     )
     .await;
     assert_eq!(status, 403, "{body}");
+    // Refused writes are audited like any failed write: the read-only
+    // token's actor, and a write without a valid token as `unauthenticated`.
+    assert_eq!(body["audit"]["actor"], "dashboard", "{body}");
+    assert_eq!(body["audit"]["outcome"], "error", "{body}");
+    for token in [None, Some("0".repeat(64))] {
+        let (status, body) = send(
+            &server,
+            "/api/v1/packages",
+            token.as_deref(),
+            Some(b"anything".to_vec()),
+        )
+        .await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["audit"]["actor"], "unauthenticated", "{body}");
+        assert_eq!(body["audit"]["action"], "publish", "{body}");
+    }
 
     // The change stream, opened before the writes.
     let client = reqwest::Client::new();
@@ -1051,13 +976,40 @@ async fn serve_answers_every_write_with_its_audit_record() {
     assert_eq!(body["record"]["state"], "active");
     assert_eq!(body["audit"]["outcome"], "ok");
 
-    let first = tokio::time::timeout(Duration::from_secs(5), stream.chunk())
-        .await
-        .expect("a change arrives (the server polls four times a second)")
-        .expect("chunk")
-        .expect("data");
-    let first = String::from_utf8_lossy(&first).into_owned();
-    assert!(first.contains("event: plugins.updated"), "{first}");
+    // First where the registry stood when the stream opened, then the
+    // change, which the server announces as soon as it wrote it.
+    let hello = next_event(&mut stream).await;
+    assert!(hello.starts_with("event: marks\n"), "{hello}");
+    let update = next_event(&mut stream).await;
+    assert!(update.starts_with("event: plugins.updated\n"), "{update}");
+    let marks: serde_json::Value =
+        serde_json::from_str(update.split("data: ").nth(1).expect("data").trim()).expect("JSON");
+    assert!(
+        marks["seq"].as_i64() > Some(0) && marks["audit"].as_i64() > Some(0),
+        "{marks}"
+    );
+    // A change by another process (here the CLI) arrives within a second.
+    for args in [
+        &["disable", "example.guard", "--reason", "by the CLI"][..],
+        &["enable", "example.guard"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_yoi"))
+            .arg("--registry")
+            .arg(&server.home)
+            .args(args)
+            .output()
+            .expect("yoi runs");
+        assert!(out.status.success(), "{}", text(&out));
+        let heard = tokio::time::timeout(Duration::from_secs(1), next_event(&mut stream))
+            .await
+            .expect("another process's change is announced within a second");
+        assert!(heard.starts_with("event: plugins.updated\n"), "{heard}");
+        // The snapshot served next holds the change (not a copy kept from
+        // before it).
+        let (_, snap) = send(&server, "/api/v1/snapshot", Some(&server.ro), None).await;
+        let disabled = snap["disabled"].get("example.guard").is_some();
+        assert_eq!(disabled, args[0] == "disable", "{args:?}: {snap}");
+    }
 
     // Refusals: each answered with its status and its audit record.
     let (status, body) = send(
@@ -1090,7 +1042,7 @@ async fn serve_answers_every_write_with_its_audit_record() {
         body["error"].as_str().is_some_and(|e| e.contains("force")),
         "{body}"
     );
-    let (status, _) = send(
+    let (status, body) = send(
         &server,
         "/api/v1/operations",
         Some(&server.rw),
@@ -1100,6 +1052,13 @@ async fn serve_answers_every_write_with_its_audit_record() {
     assert_eq!(
         status, 413,
         "an oversized body is refused before it is read"
+    );
+    assert_eq!(body["audit"]["outcome"], "error", "{body}");
+    assert!(
+        body["audit"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("limit of 65536 bytes")),
+        "{body}"
     );
     let (status, body) = send(
         &server,
@@ -1167,4 +1126,175 @@ async fn serve_answers_every_write_with_its_audit_record() {
         .expect("yoi snapshot");
     let cli: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(cli, snap);
+}
+
+/// A package as JSON: the manifest and the artifact as base64 or as a
+/// file:// URL. The URL is not trusted: only files inside a folder the
+/// operator named with --files-from, links followed, regular files only.
+/// Every refusal is answered with its reason and is in the audit log.
+#[tokio::test]
+#[ignore = "needs the example components: run with `cargo xtask e2e`"]
+async fn serve_takes_json_packages_and_refuses_hostile_artifacts() {
+    use base64::Engine as _;
+    use support::{send_json, serve_with};
+    let allowed = tempfile::tempdir().expect("allowed folder");
+    let outside = tempfile::tempdir().expect("outside folder");
+    let artifact = std::fs::read(example("guard").join("guard.wasm")).expect("artifact");
+    let digest = yoi_manifest::Digest::of(&artifact).to_string();
+    std::fs::write(allowed.path().join("guard.wasm"), &artifact).expect("copy");
+    std::fs::write(outside.path().join("guard.wasm"), &artifact).expect("copy");
+    std::os::unix::fs::symlink(
+        outside.path().join("guard.wasm"),
+        allowed.path().join("link.wasm"),
+    )
+    .expect("link");
+    mkfifo(&allowed.path().join("fifo.wasm"));
+    let manifest = |version: &str| -> String {
+        std::fs::read_to_string(example("guard").join("plugin.toml"))
+            .expect("manifest")
+            .replacen(
+                "version = \"0.1.0\"",
+                &format!("version = \"{version}\""),
+                1,
+            )
+    };
+    let url = |path: &Path| format!("file://{}", path.display());
+    let server = serve_with(&["--files-from", allowed.path().to_str().expect("utf-8")]);
+    let packages = "/api/v1/packages";
+
+    // Base64, with the manifest as text.
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&artifact);
+    let pkg = serde_json::json!({"manifest": manifest("1.0.0"), "artifact_digest": digest, "artifact": b64});
+    let (status, body) = send_json(&server, packages, &server.rw, &pkg).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["record"]["record"]["version"], "1.0.0");
+    // A file inside the allowed folder, with the manifest as a JSON object
+    // and an actor the token acts for.
+    let table: toml::Table = toml::from_str(&manifest("1.1.0")).expect("TOML");
+    let pkg = serde_json::json!({
+        "manifest": table, "artifact_digest": digest,
+        "artifact": url(&allowed.path().join("guard.wasm")), "actor": "build-7",
+    });
+    let (status, body) = send_json(&server, packages, &server.rw, &pkg).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["audit"]["actor"], "build-7 via operator");
+
+    // Hostile artifacts: each refused, with the reason, and audited.
+    let outside_file = outside.path().join("guard.wasm");
+    let escape = allowed
+        .path()
+        .join("../")
+        .join(outside.path().file_name().expect("name"))
+        .join("guard.wasm");
+    let cases: Vec<(String, &str)> = vec![
+        (
+            url(&outside_file),
+            "not inside a folder given with --files-from",
+        ),
+        (url(&escape), "not inside a folder given with --files-from"),
+        (
+            url(&allowed.path().join("link.wasm")),
+            "not inside a folder given with --files-from",
+        ),
+        (url(&allowed.path().join("fifo.wasm")), "not a regular file"),
+        (url(&allowed.path().join("missing.wasm")), "does not exist"),
+        (
+            "file://example.com/etc/passwd".into(),
+            "not a file:// URL of a local path",
+        ),
+        ("https://example.com/guard.wasm".into(), "scheme `https:`"),
+        ("data:application/wasm;base64,AAAA".into(), "scheme `data:`"),
+        (
+            "%%% not base64 %%%".into(),
+            "neither base64 nor a file:// URL",
+        ),
+    ];
+    for (i, (artifact, why)) in cases.iter().enumerate() {
+        let pkg = serde_json::json!({
+            "manifest": manifest(&format!("2.0.{i}")), "artifact_digest": digest, "artifact": artifact,
+        });
+        let (status, body) = send_json(&server, packages, &server.rw, &pkg).await;
+        assert_eq!(status, 422, "{artifact}: {body}");
+        let error = body["error"].as_str().expect("error");
+        assert!(error.contains(why), "{artifact}: {error}");
+        assert_eq!(body["audit"]["action"], "publish", "{body}");
+        assert_eq!(body["audit"]["outcome"], "error", "{body}");
+        assert!(
+            body["audit"]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains(why))
+        );
+    }
+    // A digest that is not the bytes', and a manifest that pins another.
+    let other = format!("sha256:{}", "0".repeat(64));
+    let pkg = serde_json::json!({"manifest": manifest("3.0.0"), "artifact_digest": other, "artifact": b64});
+    let (status, body) = send_json(&server, packages, &server.rw, &pkg).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("hash to")),
+        "{body}"
+    );
+    let pinned = manifest("3.0.1").replace(&digest, &other);
+    let pkg = serde_json::json!({"manifest": pinned, "artifact_digest": digest, "artifact": b64});
+    let (status, body) = send_json(&server, packages, &server.rw, &pkg).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| e.contains("E0")),
+        "coded: {body}"
+    );
+    // Malformed requests: 400, audited.
+    for (bad, why) in [
+        (
+            serde_json::json!({"manifest": "x", "artifact_digest": digest, "artifact": b64, "extra": 1}),
+            "unknown field",
+        ),
+        (
+            serde_json::json!({"manifest": 7, "artifact_digest": digest, "artifact": b64}),
+            "plugin.toml's text or a JSON object",
+        ),
+        (
+            serde_json::json!({"manifest": "x", "artifact_digest": digest, "artifact": b64, "actor": "a b"}),
+            "`actor`",
+        ),
+        (serde_json::json!([1, 2]), "a JSON package is"),
+    ] {
+        let (status, body) = send_json(&server, packages, &server.rw, &bad).await;
+        let expected = if why.contains("plugin.toml") {
+            422
+        } else {
+            400
+        };
+        assert_eq!(status, expected, "{bad}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.contains(why)),
+            "{bad}: {body}"
+        );
+        assert_eq!(body["audit"]["outcome"], "error", "{body}");
+    }
+    // Read-only tokens cannot publish.
+    let (status, _) = send_json(&server, packages, &server.ro, &pkg).await;
+    assert_eq!(status, 403);
+
+    // Without --files-from, file:// artifacts are off, with the fix.
+    let plain = support::serve();
+    let pkg = serde_json::json!({
+        "manifest": manifest("1.0.0"), "artifact_digest": digest,
+        "artifact": url(&allowed.path().join("guard.wasm")),
+    });
+    let (status, body) = send_json(&plain, packages, &plain.rw, &pkg).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("--files-from")),
+        "{body}"
+    );
+}
+
+/// A FIFO at `path`: opening it for reading would wait for a writer.
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(status.success());
 }

@@ -56,7 +56,9 @@ pub use manifest::{
     Limits, Locations, MEMORY_MB_RANGE, Manifest, PRIORITY_RANGE, PluginId, PluginMeta, Runtime,
     fields,
 };
-pub use package::{MANIFEST_FILE, MAX_ARTIFACT_BYTES, MAX_MANIFEST_BYTES, Package};
+pub use package::{
+    MANIFEST_FILE, MAX_ARTIFACT_BYTES, MAX_MANIFEST_BYTES, Package, read_artifact_in,
+};
 pub use rollout::{Rollout, Scope, applies, bucket};
 pub use tool::{InputSchema, Tool, check_input_schema};
 

@@ -1,4 +1,3 @@
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -335,8 +334,52 @@ impl ReadError {
     }
 }
 
+/// Reads a file a client named by path (a `file://` URL given to a
+/// server), with the checks a package folder's artifact gets: the path,
+/// links followed, must land inside `root`, and it must be a regular file
+/// of at most [`MAX_ARTIFACT_BYTES`]. The path is not trusted: it may be
+/// absolute, hold `..` or pass through links; only where it lands counts.
+pub fn read_artifact_in(root: &Path, path: &Path) -> Result<Vec<u8>, Box<Diagnostic>> {
+    let shown = path.display();
+    let field = "artifact";
+    let real = inside(root, path).map_err(|(code, _)| {
+        let why = if code == Code::ArtifactPath {
+            format!("`{shown}` leads outside {}", root.display())
+        } else {
+            format!("`{shown}` does not exist in {}", root.display())
+        };
+        Box::new(Diagnostic::new(
+            code,
+            field,
+            why,
+            "name a file inside a folder the server allows packages from",
+        ))
+    })?;
+    read_limited(&real, MAX_ARTIFACT_BYTES).map_err(|e| {
+        let code = match e {
+            ReadError::TooLarge => Code::ArtifactTooLarge,
+            _ => Code::ArtifactMissing,
+        };
+        Box::new(Diagnostic::new(
+            code,
+            field,
+            format!("`{shown}` {}", e.describe(MAX_ARTIFACT_BYTES)),
+            "name the built component (a regular file) itself",
+        ))
+    })
+}
+
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let file = File::open(path).map_err(ReadError::Io)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    // A FIFO put where a file was expected must not block the reader: open
+    // without waiting, then refuse anything but a regular file.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        rustix::fs::OFlags::NONBLOCK.bits() as i32,
+    );
+    let file = options.open(path).map_err(ReadError::Io)?;
     let meta = file.metadata().map_err(ReadError::Io)?;
     if !meta.is_file() {
         return Err(ReadError::Other("is not a regular file".into()));
@@ -386,6 +429,60 @@ mod tests {
              [runtime]\nkind = \"wasm-component\"\nartifact = \"p.wasm\"\ndigest = \"{digest}\"\n\
              [[hooks]]\npoint = \"tool.pre_exec\"\n{extra}"
         )
+    }
+
+    #[test]
+    fn a_named_file_must_land_inside_the_root_and_be_a_regular_file() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let base = root.path().canonicalize().unwrap();
+        std::fs::create_dir(base.join("sub")).unwrap();
+        std::fs::write(base.join("sub/p.wasm"), b"bytes").unwrap();
+        std::fs::write(outside.path().join("secret"), b"secret").unwrap();
+
+        // Relative, absolute, and through `..` that stays inside: read.
+        for path in [
+            PathBuf::from("sub/p.wasm"),
+            base.join("sub/p.wasm"),
+            base.join("sub/../sub/p.wasm"),
+        ] {
+            assert_eq!(
+                read_artifact_in(&base, &path).unwrap(),
+                b"bytes",
+                "{path:?}"
+            );
+        }
+        // Out by `..`, by an absolute path, or by a link: refused as a path.
+        std::os::unix::fs::symlink(outside.path().join("secret"), base.join("link")).unwrap();
+        for path in [
+            PathBuf::from("../")
+                .join(outside.path().file_name().unwrap())
+                .join("secret"),
+            outside.path().join("secret"),
+            base.join("link"),
+        ] {
+            let err = read_artifact_in(&base, &path).unwrap_err();
+            assert_eq!(err.code, Code::ArtifactPath, "{path:?}: {err:?}");
+        }
+        // Missing, a folder, a FIFO (which must not block), too large.
+        let err = read_artifact_in(&base, Path::new("nope.wasm")).unwrap_err();
+        assert_eq!(err.code, Code::ArtifactMissing);
+        let err = read_artifact_in(&base, Path::new("sub")).unwrap_err();
+        assert!(err.message.contains("not a regular file"), "{err:?}");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            base.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+            0,
+        )
+        .unwrap();
+        let err = read_artifact_in(&base, Path::new("fifo")).unwrap_err();
+        assert!(err.message.contains("not a regular file"), "{err:?}");
+        let big = std::fs::File::create(base.join("big.wasm")).unwrap();
+        big.set_len(MAX_ARTIFACT_BYTES + 1).unwrap();
+        let err = read_artifact_in(&base, Path::new("big.wasm")).unwrap_err();
+        assert_eq!(err.code, Code::ArtifactTooLarge);
     }
 
     #[test]

@@ -9,17 +9,8 @@ use yoi_manifest::Package;
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-use yoi_registry::{
-    Activation, AuditRecord, Outcome, Registry, Rollout, SqliteStore, State, Store, VersionRecord,
-};
-
-fn manifest_text(plugin: &str, version: &str, digest: &str) -> String {
-    format!(
-        "[plugin]\nid = \"{plugin}\"\nversion = \"{version}\"\ncontract = \"yoi:plugin@0.1.0\"\n\n\
-         [runtime]\nkind = \"wasm-component\"\nartifact = \"p.wasm\"\ndigest = \"{digest}\"\n\n\
-         [[hooks]]\npoint = \"tool.pre_exec\"\n"
-    )
-}
+mod seed;
+use yoi_registry::{Activation, Registry};
 
 fn package(plugin: &str, version: &str) -> Package {
     // A realistic artifact size (the example components are 15-130 KB).
@@ -84,50 +75,7 @@ fn lifecycle(c: &mut Criterion) {
 
 fn snapshot(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    {
-        // Seed through the store directly: 10,000 versions and 100,000
-        // audit rows in one transaction.
-        let store =
-            SqliteStore::open(&dir.path().join(yoi_registry::DATABASE_FILE)).expect("store");
-        store
-            .write(|tx| {
-                for i in 0..10_000u64 {
-                    let plugin = format!("plugin.{}", i / 10);
-                    let version = Version::new(1, 0, i % 10);
-                    let digest = format!("sha256:{:064x}", i);
-                    tx.insert_version(&VersionRecord {
-                        manifest: manifest_text(&plugin, &version.to_string(), &digest),
-                        plugin: yoi_manifest::PluginId::new(&plugin).expect("id"),
-                        version,
-                        digest: digest.parse().expect("digest"),
-                        state: if i % 10 == 9 {
-                            State::Active
-                        } else {
-                            State::Inactive
-                        },
-                        rollout: Rollout::default(),
-                        published_at: 1,
-                        published_by: "seed".into(),
-                        updated_at: 1,
-                        seq: 0,
-                    })?;
-                }
-                for i in 0..100_000i64 {
-                    tx.append_audit(&AuditRecord {
-                        id: 0,
-                        at: i,
-                        actor: "seed".into(),
-                        action: "activate".into(),
-                        plugin: Some(format!("plugin.{}", i % 1000)),
-                        version: Some("1.0.9".into()),
-                        outcome: Outcome::Ok,
-                        reason: "active for scope all at 100%".into(),
-                    })?;
-                }
-                Ok(())
-            })
-            .expect("seed");
-    }
+    seed::seed(dir.path(), 10_000, 100_000, 0);
     let reg = Registry::open(dir.path()).expect("registry");
     let mut group = c.benchmark_group("snapshot");
     group.sample_size(10);

@@ -21,8 +21,8 @@ mod store;
 
 pub use error::RegistryError;
 pub use model::{
-    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Outcome, Pruned, Snapshot, State,
-    VersionRecord,
+    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Marks, Outcome, Pruned, Snapshot,
+    State, VersionRecord, Window,
 };
 pub use operation::{Answer, Operation};
 pub use registry::{Activation, DATABASE_FILE, Published, Registry};

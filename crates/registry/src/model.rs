@@ -162,9 +162,76 @@ pub struct Snapshot {
     /// The cursor of the next page of audit records (the last id on this
     /// page) when there may be more; `None` when this page reaches the end.
     pub audits_next: Option<i64>,
+    /// Runtime events hosts reported (receipts, denials, auto-disables),
+    /// oldest first: one window of them, like `audits`.
+    pub events: Vec<EventRecord>,
+    /// The cursor of the next page of events, like `audits_next`.
+    pub events_next: Option<i64>,
     /// The change counter when the snapshot was taken.
     #[serde(rename = "seq")]
     pub change_seq: i64,
+}
+
+/// Which records of a log (the audit log, the runtime events) a snapshot
+/// carries. Records always come oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// At most `limit` records with an id above `after`: paging from a
+    /// cursor (`after: 0` is the start).
+    After {
+        /// The cursor: the last id the reader has.
+        after: i64,
+        /// Most records.
+        limit: usize,
+    },
+    /// The newest `limit` records: what a dashboard shows.
+    Latest {
+        /// Most records.
+        limit: usize,
+    },
+}
+
+impl Window {
+    /// Every record.
+    pub const ALL: Window = Window::After {
+        after: 0,
+        limit: usize::MAX,
+    };
+
+    /// The window a reader's optional cursor asks for: the page after it,
+    /// or without one the newest records.
+    pub fn from_cursor(after: Option<i64>, limit: usize) -> Window {
+        match after {
+            Some(after) => Window::After { after, limit },
+            None => Window::Latest { limit },
+        }
+    }
+
+    /// The cursor of the next page, given the page this window produced:
+    /// the last id when the page is full (there may be more), else `None`.
+    /// The newest records have nothing after them.
+    pub(crate) fn next(
+        self,
+        ids: impl DoubleEndedIterator<Item = i64> + ExactSizeIterator,
+    ) -> Option<i64> {
+        match self {
+            Window::After { limit, .. } if limit > 0 && ids.len() == limit => ids.last(),
+            _ => None,
+        }
+    }
+}
+
+/// Where the registry stands: each mark moves when its part is written, so
+/// a reader that polls them knows when to read again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Marks {
+    /// The change counter (lifecycle state: versions, grants, disabled).
+    pub seq: i64,
+    /// The newest audit record's id (refusals change no state but are
+    /// audited).
+    pub audit: i64,
+    /// The newest runtime event's id.
+    pub event: i64,
 }
 
 /// What hosts should run, read in one transaction: the active versions,

@@ -15,8 +15,8 @@ use yoi_manifest::{Capability, Rollout, Scope, applies};
 
 use crate::error::RegistryError;
 use crate::model::{
-    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Outcome, Pruned, Snapshot, State,
-    VersionRecord,
+    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Marks, Outcome, Pruned, Snapshot,
+    State, VersionRecord, Window,
 };
 use crate::sqlite::SqliteStore;
 use crate::store::{Store, Tx};
@@ -791,15 +791,15 @@ impl<S: Store> Registry<S> {
         self.blobs.clear()
     }
 
-    /// Everything, at one instant.
+    /// Everything, at one instant: every audit record and every event.
     pub fn snapshot(&self) -> Result<Snapshot, RegistryError> {
-        self.snapshot_page(0, usize::MAX)
+        self.snapshot_page(Window::ALL, Window::ALL)
     }
 
-    /// [`Registry::snapshot`] with one page of the audit log: at most
-    /// `limit` records with an id above `after`, oldest first, and the
-    /// cursor of the next page in `audits_next`. Everything else is whole.
-    pub fn snapshot_page(&self, after: i64, limit: usize) -> Result<Snapshot, RegistryError> {
+    /// [`Registry::snapshot`] with a window of the audit log and one of the
+    /// runtime events, each with the cursor of its next page
+    /// (`audits_next`, `events_next`). Everything else is whole.
+    pub fn snapshot_page(&self, audits: Window, events: Window) -> Result<Snapshot, RegistryError> {
         self.store.read(|tx| {
             let versions = tx.versions(None)?;
             let active_versions = versions
@@ -807,19 +807,27 @@ impl<S: Store> Registry<S> {
                 .filter(|v| v.state == State::Active)
                 .map(|v| (v.plugin.to_string(), v.version.clone()))
                 .collect();
-            let audits = tx.audits(None, after, limit)?;
+            let audit_page = tx.audits(None, audits)?;
+            let event_page = tx.events(None, events)?;
             Ok(Snapshot {
                 active_versions,
                 versions,
                 grants: tx.grants(None)?,
                 disabled: tx.disabled(None)?.into_iter().collect(),
-                audits_next: (audits.len() == limit && limit > 0)
-                    .then(|| audits.last().map(|a| a.id))
-                    .flatten(),
-                audits,
+                audits_next: audits.next(audit_page.iter().map(|a| a.id)),
+                audits: audit_page,
+                events_next: events.next(event_page.iter().map(|e| e.id)),
+                events: event_page,
                 change_seq: tx.change_seq()?,
             })
         })
+    }
+
+    /// The change counter and the newest audit and event ids: cheap to
+    /// poll, and each moves when its part of the registry is written, by
+    /// this process or any other.
+    pub fn marks(&self) -> Result<Marks, RegistryError> {
+        self.store.read(|tx| tx.marks())
     }
 
     /// What hosts should run now, without the audit log: active versions of
@@ -868,7 +876,8 @@ impl<S: Store> Registry<S> {
         after: i64,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, RegistryError> {
-        self.store.read(|tx| tx.audits(plugin, after, limit))
+        self.store
+            .read(|tx| tx.audits(plugin, Window::After { after, limit }))
     }
 
     /// Records runtime events (receipts, denials) in one transaction.
@@ -883,7 +892,8 @@ impl<S: Store> Registry<S> {
         after: i64,
         limit: usize,
     ) -> Result<Vec<EventRecord>, RegistryError> {
-        self.store.read(|tx| tx.events(plugin, after, limit))
+        self.store
+            .read(|tx| tx.events(plugin, Window::After { after, limit }))
     }
 
     /// A stored artifact, its digest verified.

@@ -14,7 +14,7 @@ use semver::Version;
 use crate::error::RegistryError;
 use yoi_manifest::{PluginId, Rollout};
 
-use crate::model::{AuditRecord, EventRecord, GrantRecord, Outcome, VersionRecord};
+use crate::model::{AuditRecord, EventRecord, GrantRecord, Marks, Outcome, VersionRecord, Window};
 use crate::store::{Store, StoreResult, Tx};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
@@ -362,6 +362,34 @@ fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// `select` (a query over a table with an `id` and a `plugin` column)
+/// narrowed to a window, oldest first. Parameters: ?1 plugin or NULL, ?2
+/// the cursor, ?3 the limit.
+fn windowed(select: &str, window: Window) -> String {
+    let filter = "(?1 IS NULL OR plugin = ?1)";
+    match window {
+        Window::After { .. } => format!("{select} WHERE id > ?2 AND {filter} ORDER BY id LIMIT ?3"),
+        // The newest first to use the index, then turned around. `?2` is
+        // unused but bound, so both forms take the same parameters.
+        Window::Latest { .. } => format!(
+            "SELECT * FROM ({select} WHERE {filter} AND ?2 = ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id"
+        ),
+    }
+}
+
+fn cursor(window: Window) -> i64 {
+    match window {
+        Window::After { after, .. } => after,
+        Window::Latest { .. } => 0,
+    }
+}
+
+fn bound(window: Window) -> i64 {
+    match window {
+        Window::After { limit: n, .. } | Window::Latest { limit: n } => limit(n),
+    }
+}
+
 impl Tx for SqlTx<'_> {
     fn version(&mut self, plugin: &str, version: &Version) -> StoreResult<Option<VersionRecord>> {
         Ok(self
@@ -548,18 +576,10 @@ impl Tx for SqlTx<'_> {
         Ok(self.tx.last_insert_rowid())
     }
 
-    fn audits(
-        &mut self,
-        plugin: Option<&str>,
-        after: i64,
-        n: usize,
-    ) -> StoreResult<Vec<AuditRecord>> {
-        let mut stmt = self.tx.prepare_cached(
-            &format!(
-                "SELECT {AUDIT_COLUMNS} FROM audit WHERE id > ?2 AND (?1 IS NULL OR plugin = ?1) ORDER BY id LIMIT ?3"
-            ),
-        )?;
-        let rows = stmt.query_map(params![plugin, after, limit(n)], audit_row)?;
+    fn audits(&mut self, plugin: Option<&str>, window: Window) -> StoreResult<Vec<AuditRecord>> {
+        let sql = windowed(&format!("SELECT {AUDIT_COLUMNS} FROM audit"), window);
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![plugin, cursor(window), bound(window)], audit_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -579,16 +599,10 @@ impl Tx for SqlTx<'_> {
         Ok(self.tx.last_insert_rowid())
     }
 
-    fn events(
-        &mut self,
-        plugin: Option<&str>,
-        after: i64,
-        n: usize,
-    ) -> StoreResult<Vec<EventRecord>> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT * FROM events WHERE id > ?2 AND (?1 IS NULL OR plugin = ?1) ORDER BY id LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![plugin, after, limit(n)], event_row)?;
+    fn events(&mut self, plugin: Option<&str>, window: Window) -> StoreResult<Vec<EventRecord>> {
+        let sql = windowed("SELECT * FROM events", window);
+        let mut stmt = self.tx.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![plugin, cursor(window), bound(window)], event_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -605,6 +619,23 @@ impl Tx for SqlTx<'_> {
             "SELECT value FROM meta WHERE key = 'change_seq'",
             [],
             |row| row.get(0),
+        )?)
+    }
+
+    fn marks(&mut self) -> StoreResult<Marks> {
+        // MAX of an integer primary key is one index lookup.
+        Ok(self.tx.query_row(
+            "SELECT (SELECT value FROM meta WHERE key = 'change_seq'), \
+                    (SELECT COALESCE(MAX(id), 0) FROM audit), \
+                    (SELECT COALESCE(MAX(id), 0) FROM events)",
+            [],
+            |row| {
+                Ok(Marks {
+                    seq: row.get(0)?,
+                    audit: row.get(1)?,
+                    event: row.get(2)?,
+                })
+            },
         )?)
     }
 

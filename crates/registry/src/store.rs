@@ -5,7 +5,7 @@
 use semver::Version;
 
 use crate::error::RegistryError;
-use crate::model::{AuditRecord, EventRecord, GrantRecord, VersionRecord};
+use crate::model::{AuditRecord, EventRecord, GrantRecord, Marks, VersionRecord, Window};
 
 /// Result of storage calls.
 pub type StoreResult<T> = Result<T, RegistryError>;
@@ -51,31 +51,24 @@ pub trait Tx {
 
     /// Appends to the audit log; returns the record's id.
     fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<i64>;
-    /// Audit records with id > `after`, oldest first, at most `limit`.
-    fn audits(
-        &mut self,
-        plugin: Option<&str>,
-        after: i64,
-        limit: usize,
-    ) -> StoreResult<Vec<AuditRecord>>;
+    /// The audit records in `window` (of one plugin, or of all), oldest
+    /// first.
+    fn audits(&mut self, plugin: Option<&str>, window: Window) -> StoreResult<Vec<AuditRecord>>;
 
     /// Appends runtime events; returns the id of the last.
     fn append_events(&mut self, events: &[EventRecord]) -> StoreResult<i64>;
     /// Deletes events recorded before `at` (ms since the epoch); returns
     /// how many.
     fn delete_events_before(&mut self, at: i64) -> StoreResult<u64>;
-    /// Events with id > `after`, oldest first, at most `limit`.
-    fn events(
-        &mut self,
-        plugin: Option<&str>,
-        after: i64,
-        limit: usize,
-    ) -> StoreResult<Vec<EventRecord>>;
+    /// The events in `window` (of one plugin, or of all), oldest first.
+    fn events(&mut self, plugin: Option<&str>, window: Window) -> StoreResult<Vec<EventRecord>>;
 
     /// Increments the change counter; returns the new value.
     fn bump_change(&mut self) -> StoreResult<i64>;
     /// The change counter.
     fn change_seq(&mut self) -> StoreResult<i64>;
+    /// The change counter and the newest audit and event ids, in one read.
+    fn marks(&mut self) -> StoreResult<Marks>;
 
     /// Deletes versions, grants, disabled flags and events (not the audit log).
     fn clear(&mut self) -> StoreResult<()>;

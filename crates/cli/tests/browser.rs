@@ -1,0 +1,386 @@
+//! The /ops/plugins page in a real browser: Debian's Chromium driven over
+//! WebDriver (chromedriver), against a real `yoi serve` process. `cargo
+//! xtask e2e` installs both when missing and points `YOI_CHROMEDRIVER` at
+//! the driver.
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+mod support;
+use support::{Process, example, guard_archive, send, serve};
+
+/// chromedriver on a free loopback port, stopped when dropped.
+struct Driver {
+    _process: Process,
+    url: String,
+}
+
+fn driver(binary: &str) -> Driver {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new(binary)
+        .arg(format!("--port={port}"))
+        .arg("--allowed-ips=127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{binary} starts: {e}"));
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "chromedriver did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Driver {
+        _process: Process(child),
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+    let chromium = std::env::var("YOI_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1440,1100",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session")
+}
+
+/// Waits until `script` (a function body returning a value) returns
+/// something truthy, and returns it.
+async fn until(page: &Client, what: &str, script: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let value = page.execute(script, vec![]).await.expect("script runs");
+        if !(value.is_null() || value == false) {
+            return value;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the page never showed {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs `call` (an expression over `window.yoi` giving a promise) in the
+/// page, as an agent driving the browser would, and returns what it
+/// resolved to.
+async fn script(page: &Client, call: &str, args: Vec<Value>) -> Value {
+    let body = format!(
+        "const done = arguments[arguments.length - 1]; const args = arguments; \
+         Promise.resolve().then(() => {call}).then(done, (e) => done({{ thrown: String(e) }}));"
+    );
+    page.execute_async(&body, args).await.expect("script runs")
+}
+
+/// An expression: the state the version table shows for a guard version.
+fn state_of(version: &str) -> String {
+    format!(
+        "(() => {{ const row = document.querySelector('#versions tr[data-plugin=\"example.guard\"][data-version=\"{version}\"]'); \
+         return row && row.dataset.state; }})()"
+    )
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver: run with `cargo xtask e2e`"]
+async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
+    let Ok(chromedriver) = std::env::var("YOI_CHROMEDRIVER") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser test: `cargo xtask e2e` installs chromium and chromium-driver"
+        );
+        eprintln!(
+            "\n\n*** SKIPPED the browser test: YOI_CHROMEDRIVER is not set. \
+             `cargo xtask e2e` installs Chromium and sets it. ***\n\n"
+        );
+        return;
+    };
+    let server = serve();
+    let driver = driver(&chromedriver);
+    let profile = tempfile::tempdir().expect("browser profile");
+    let page = browser(&driver, profile.path()).await;
+
+    // Signed in by the fragment, which never reaches the server.
+    page.goto(&format!("{}/ops/plugins#token={}", server.url, server.rw))
+        .await
+        .expect("the page opens");
+    until(
+        &page,
+        "the live stream",
+        "return document.getElementById('live').classList.contains('on')",
+    )
+    .await;
+    assert_eq!(
+        page.current_url().await.expect("url").fragment(),
+        None,
+        "the token is taken off the address bar"
+    );
+    let who = page.find(Locator::Id("who")).await.expect("who");
+    assert_eq!(who.text().await.expect("text"), "operator · may act");
+    // Marks this document: a reload would lose it.
+    page.execute(
+        "window.__sameDocument = true; window.__updates = []; \
+         document.addEventListener('yoi:plugins:updated', (e) => window.__updates.push(e.detail));",
+        vec![],
+    )
+    .await
+    .expect("script");
+
+    // An automation publishes and activates over the HTTP API...
+    let dir = tempfile::tempdir().expect("temp");
+    let (status, body) = send(
+        &server,
+        "/api/v1/packages",
+        Some(&server.rw),
+        Some(guard_archive(dir.path())),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let activate = json!({"op": "activate", "plugin": "example.guard", "version": "0.1.0"});
+    let (status, body) = send(
+        &server,
+        "/api/v1/operations",
+        Some(&server.rw),
+        Some(activate.to_string().into_bytes()),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // ...and a refusal whose text a hostile client chose.
+    let hostile = json!({"op": "enable", "plugin": "<img src=x onerror=window.__pwned=1>"});
+    let (status, _) = send(
+        &server,
+        "/api/v1/operations",
+        Some(&server.rw),
+        Some(hostile.to_string().into_bytes()),
+    )
+    .await;
+    assert!(status >= 400);
+
+    // The open page shows all of it without a reload.
+    let active = |v: &str| format!("return {} === 'active'", state_of(v));
+    until(&page, "0.1.0 active", &active("0.1.0")).await;
+    let card = page
+        .find(Locator::Css(".card[data-plugin=\"example.guard\"] .where"))
+        .await
+        .expect("the plugin's card");
+    assert_eq!(
+        card.text().await.expect("text"),
+        "0.1.0 on all hosts, 100% of subjects"
+    );
+    let log = until(
+        &page,
+        "the refusal in the audit log",
+        "const rows = [...document.querySelectorAll('#audits tbody tr')]; \
+         return rows.length >= 3 && rows.map((r) => r.innerText).join('\\n');",
+    )
+    .await;
+    let log = log.as_str().expect("text");
+    assert!(log.contains("publish") && log.contains("activate"), "{log}");
+    assert!(log.contains("<img src=x onerror"), "shown as text: {log}");
+    let pwned = page
+        .execute(
+            "return window.__pwned === undefined && window.__sameDocument === true",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(
+        pwned, true,
+        "no script from the data ran, and no reload happened"
+    );
+
+    // A browser-driving agent pushes a second version through `window.yoi`.
+    let mut manifest =
+        std::fs::read_to_string(example("guard").join("plugin.toml")).expect("manifest");
+    manifest = manifest.replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1);
+    let artifact = std::fs::read(example("guard").join("guard.wasm")).expect("artifact");
+    let digest = yoi_manifest::Digest::of(&artifact).to_string();
+    let pkg = json!({
+        "manifest": manifest,
+        "artifact_digest": digest,
+        "artifact": base64::engine::general_purpose::STANDARD.encode(&artifact),
+    });
+    let published = script(&page, "window.yoi.publishPlugin(args[0])", vec![pkg]).await;
+    assert_eq!(published["ok"], true, "{published}");
+    assert_eq!(published["audit"]["action"], "publish");
+    assert_eq!(published["audit"]["actor"], "agent via operator");
+    assert_eq!(published["record"]["record"]["version"], "0.2.0");
+    let activated = script(
+        &page,
+        "window.yoi.activatePlugin('example.guard', '0.2.0', { scope: 'canary', rolloutPct: 25 })",
+        vec![],
+    )
+    .await;
+    assert_eq!(activated["ok"], true, "{activated}");
+    assert_eq!(activated["audit"]["action"], "activate");
+    assert_eq!(activated["record"]["rollout"]["percent"], 25);
+    let seq = activated["audit"]["id"].as_i64().expect("audit id");
+    assert!(seq > 0);
+
+    // Malformed calls answer { ok: false, error }, never throw.
+    for call in [
+        "window.yoi.activatePlugin(42)",
+        "window.yoi.activatePlugin('example.guard', '0.2.0', { rolloutPct: 101 })",
+        "window.yoi.activatePlugin('example.guard', 'latest')",
+        "window.yoi.publishPlugin(null)",
+        "window.yoi.publishPlugin({ manifest: 1, artifact_digest: 'x', artifact: '' })",
+        "window.yoi.rollbackPlugin('example.guard')",
+        "window.yoi.clearPluginRegistry()",
+    ] {
+        let answer = script(&page, call, vec![]).await;
+        assert_eq!(answer["ok"], false, "{call}: {answer}");
+        assert!(
+            answer["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{call}: {answer}"
+        );
+        assert!(answer.get("thrown").is_none(), "{call}: {answer}");
+    }
+    // The server's own refusals come back the same way, with their audit.
+    let refused = script(
+        &page,
+        "window.yoi.deactivatePlugin('example.guard', '0.1.0')",
+        vec![],
+    )
+    .await;
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert_eq!(refused["audit"]["outcome"], "error", "{refused}");
+
+    // The DOM event carried the new snapshot.
+    let detail = until(
+        &page,
+        "the update event for 0.2.0",
+        "const u = window.__updates.filter((s) => s.active_versions['example.guard'] === '0.2.0'); \
+         return u.length > 0 && u[u.length - 1];",
+    )
+    .await;
+    assert!(detail["seq"].as_i64() > Some(0), "{detail}");
+    let snapshot = script(&page, "window.yoi.getPluginSnapshot()", vec![]).await;
+    assert_eq!(snapshot["ok"], true);
+    assert_eq!(
+        snapshot["record"]["active_versions"]["example.guard"],
+        "0.2.0"
+    );
+    until(&page, "0.2.0 active", &active("0.2.0")).await;
+
+    // An operator clicks rollback, confirms, and sees the new state.
+    page.find(Locator::Css(
+        "button[data-action=\"rollback\"][data-plugin=\"example.guard\"][data-version=\"0.1.0\"]",
+    ))
+    .await
+    .expect("the rollback button")
+    .click()
+    .await
+    .expect("click");
+    let asked = page
+        .wait()
+        .for_element(Locator::Css("dialog#confirm[open]"))
+        .await
+        .expect("a confirmation");
+    let question = asked
+        .find(Locator::Id("confirm-title"))
+        .await
+        .expect("title");
+    assert_eq!(
+        question.text().await.expect("text"),
+        "Roll back example.guard to 0.1.0?"
+    );
+    page.find(Locator::Id("confirm-yes"))
+        .await
+        .expect("confirm")
+        .click()
+        .await
+        .expect("click");
+    until(
+        &page,
+        "0.1.0 active again and 0.2.0 rolled back",
+        &format!(
+            "return {} === 'active' && {} === 'rolled_back'",
+            state_of("0.1.0"),
+            state_of("0.2.0")
+        ),
+    )
+    .await;
+    let shown = until(
+        &page,
+        "the call's answer",
+        "const box = document.getElementById('answer'); return !box.hidden && box.innerText;",
+    )
+    .await;
+    let shown = shown.as_str().expect("text");
+    assert!(
+        shown.contains("✓ Roll back example.guard to 0.1.0"),
+        "{shown}"
+    );
+    assert!(shown.contains("operator rollback ok"), "{shown}");
+    let same = page
+        .execute("return window.__sameDocument === true", vec![])
+        .await
+        .expect("script");
+    assert_eq!(same, true, "every update arrived without a reload");
+
+    // A screenshot of the page for docs/ops.md.
+    page.execute("window.scrollTo(0, 0)", vec![])
+        .await
+        .expect("scroll");
+    let png = page.screenshot().await.expect("screenshot");
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    std::fs::write(shots.join("ops-plugins.png"), png).expect("screenshot");
+
+    // A read-only token sees the page but cannot act.
+    page.execute("sessionStorage.clear()", vec![])
+        .await
+        .expect("script");
+    // Another document: a fragment change alone would not load the page.
+    page.goto("about:blank").await.expect("blank");
+    page.goto(&format!("{}/ops/plugins#token={}", server.url, server.ro))
+        .await
+        .expect("the page opens");
+    until(
+        &page,
+        "the read-only view",
+        "return document.getElementById('who').textContent === 'dashboard · read only' \
+         && document.querySelectorAll('#versions button:not([disabled])').length === 0 \
+         && document.querySelectorAll('#versions button[disabled]').length > 0",
+    )
+    .await;
+    let denied = script(
+        &page,
+        "window.yoi.deactivatePlugin('example.guard', '0.1.0')",
+        vec![],
+    )
+    .await;
+    assert_eq!(denied["ok"], false, "{denied}");
+    assert!(
+        denied["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("only read")),
+        "{denied}"
+    );
+    page.close().await.expect("close");
+}
