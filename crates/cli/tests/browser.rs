@@ -57,7 +57,7 @@ async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1440,1100",
+                "--disable-dev-shm-usage", "--window-size=1440,1500",
                 format!("--user-data-dir={}", profile.display()),
             ],
         }),
@@ -342,6 +342,56 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
         .await
         .expect("script");
     assert_eq!(same, true, "every update arrived without a reload");
+
+    // A host (another process's registry handle) reports runtime events:
+    // the page shows the problems among them as they arrive.
+    let host = yoi_registry::Registry::open(&server.home).expect("the registry");
+    let event = |kind: &str, detail: Value| yoi_registry::EventRecord {
+        id: 0,
+        at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
+        kind: kind.into(),
+        plugin: "example.guard".into(),
+        version: Some("0.1.0".into()),
+        detail,
+    };
+    host.record_events(&[
+        event(
+            "receipt",
+            json!({"point": "tool.pre_exec", "status": "ok", "changed": false, "detail": null, "duration_ms": 0.4}),
+        ),
+        event(
+            "receipt",
+            json!({"point": "tool.pre_exec", "status": "timeout", "changed": false, "detail": "over 500 ms", "duration_ms": 500.2}),
+        ),
+        event(
+            "permission_denied",
+            json!({"capability": "https", "target": "api.evil.example", "reason": "no grant covers it",
+                   "fix": "yoi grant example.guard https:api.evil.example", "during": "tool.pre_exec"}),
+        ),
+    ])
+    .expect("events");
+    let events = until(
+        &page,
+        "the host's problems in the events table",
+        "const rows = [...document.querySelectorAll('#events tbody tr[data-event]')]; \
+         return rows.length === 2 && rows.map((r) => r.innerText).join('\\n');",
+    )
+    .await;
+    let events = events.as_str().expect("text");
+    assert!(
+        events.contains("https to api.evil.example denied"),
+        "{events}"
+    );
+    assert!(
+        events.contains("tool.pre_exec: timeout (over 500 ms)"),
+        "{events}"
+    );
+    assert!(
+        !events.contains(": ok"),
+        "problems only by default: {events}"
+    );
 
     // A screenshot of the page for docs/ops.md.
     page.execute("window.scrollTo(0, 0)", vec![])
