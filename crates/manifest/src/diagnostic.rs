@@ -125,6 +125,16 @@ codes! {
     CapabilityDuplicate = "E0605", "capability-duplicate";
     /// A `[limits]` value is out of bounds.
     LimitRange = "E0701", "limit-range";
+    /// A `[config]` setting's name breaks the naming rule.
+    ConfigName = "E0801", "config-name";
+    /// A setting's `type` is missing or unknown.
+    ConfigType = "E0802", "config-type";
+    /// A setting's `schema` is not a valid JSON Schema for its type.
+    ConfigSchema = "E0803", "config-schema";
+    /// A setting's `default` does not fit its type and schema.
+    ConfigDefault = "E0804", "config-default";
+    /// A secret setting has a default, or a required one has a default.
+    ConfigDefaultNotAllowed = "E0805", "config-default-not-allowed";
 }
 
 impl fmt::Display for Code {

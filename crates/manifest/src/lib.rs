@@ -28,6 +28,7 @@
 mod archive;
 mod capability;
 mod code;
+mod config;
 mod contract;
 mod diagnostic;
 mod digest;
@@ -46,6 +47,7 @@ pub use capability::{
     valid_secret_key,
 };
 pub use code::{CodeLimits, CodeStats};
+pub use config::{Setting, SettingType, effective, valid_setting_name};
 pub use contract::{Compat, ContractVersion};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Span};
 pub use digest::Digest;

@@ -308,6 +308,34 @@ impl<'a, 'i> Table<'a, 'i> {
         out
     }
 
+    /// Every entry of this table as a named sub-table (`[config.NAME]`),
+    /// in file order, with the name and where it was written. An entry
+    /// that is not a table is reported.
+    pub(crate) fn named_tables(
+        &self,
+        cx: &mut Cx<'_>,
+    ) -> Vec<(&'a str, Range<usize>, Table<'a, 'i>)> {
+        let mut entries: Vec<_> = self.map.iter().collect();
+        entries.sort_by_key(|(k, _)| k.span().start);
+        let mut out = Vec::new();
+        for (key, v) in entries {
+            let name: &'a str = key.get_ref().as_ref();
+            match v.get_ref() {
+                DeValue::Table(map) => out.push((
+                    name,
+                    key.span(),
+                    Table {
+                        path: self.field_path(name),
+                        span: v.span(),
+                        map,
+                    },
+                )),
+                _ => self.wrong(cx, name, v, "a table"),
+            }
+        }
+        out
+    }
+
     /// The raw value of `key`, for fields that accept several shapes.
     pub(crate) fn raw(&self, key: &str) -> Option<&'a Spanned<DeValue<'i>>> {
         self.get(key)

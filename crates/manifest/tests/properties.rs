@@ -5,7 +5,7 @@ use proptest::collection::{btree_set, vec};
 use proptest::prelude::*;
 use yoi_manifest::{
     Capabilities, Digest, FailMode, FsAccess, FsMode, Hook, HookPoint, HttpsPattern, InputSchema,
-    Limits, Locations, Manifest, PluginId, PluginMeta, Runtime, Tool,
+    Limits, Locations, Manifest, PluginId, PluginMeta, Runtime, Setting, SettingType, Tool,
 };
 
 fn text() -> impl Strategy<Value = String> {
@@ -108,6 +108,50 @@ fn capabilities() -> impl Strategy<Value = Capabilities> {
         })
 }
 
+/// Settings of every type, with defaults that fit them (secret and
+/// required ones have none).
+fn config() -> impl Strategy<Value = Vec<Setting>> {
+    let setting = (
+        "[a-z][a-z0-9_]{0,10}",
+        0usize..6,
+        proptest::option::of(text()),
+        0u8..3,
+        any::<i64>(),
+        text(),
+        vec("[a-z]{1,6}", 0..3),
+    )
+        .prop_map(|(name, kind, description, flag, n, s, items)| {
+            let kind = SettingType::ALL[kind];
+            let (secret, required) = (flag == 1, flag == 2);
+            let default = (flag == 0).then(|| match kind {
+                SettingType::String => serde_json::json!(s),
+                SettingType::Integer => serde_json::json!(n),
+                SettingType::Number => serde_json::json!(n as f64 / 8.0),
+                SettingType::Boolean => serde_json::json!(n % 2 == 0),
+                SettingType::List => serde_json::json!(items),
+                SettingType::Object => serde_json::json!({ "name": s }),
+            });
+            let schema = (kind == SettingType::List)
+                .then(|| serde_json::json!({ "items": { "type": "string" } }));
+            Setting {
+                name,
+                kind,
+                description,
+                default,
+                secret,
+                required,
+                schema,
+            }
+        });
+    vec(setting, 0..4).prop_map(|settings| {
+        let mut seen = std::collections::BTreeSet::new();
+        settings
+            .into_iter()
+            .filter(|s| seen.insert(s.name.clone()))
+            .collect()
+    })
+}
+
 prop_compose! {
     fn manifest()(
         id in "[a-z0-9][a-z0-9._-]{0,20}",
@@ -124,6 +168,7 @@ prop_compose! {
         tools in tools(),
         capabilities in capabilities(),
         memory_mb in proptest::option::of(1u32..=4096),
+        config in config(),
     ) -> Manifest {
         Manifest {
             plugin: PluginMeta {
@@ -141,6 +186,7 @@ prop_compose! {
             tools,
             capabilities,
             limits: Limits { memory_mb },
+            config,
             locations: Locations::default(),
         }
     }

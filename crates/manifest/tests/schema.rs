@@ -49,6 +49,11 @@ fn every_table_lists_exactly_the_parsers_fields() {
             fields::FS,
         ),
         ("limits", &p["limits"], fields::LIMITS),
+        (
+            "config.NAME",
+            &p["config"]["additionalProperties"],
+            fields::SETTING,
+        ),
     ];
     for (name, table, expected) in tables {
         assert_eq!(keys(table), sorted(expected), "fields of {name}");
