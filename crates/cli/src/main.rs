@@ -4,6 +4,7 @@
 //! says why and how to fix it), or a package has problems, or a test run had
 //! a failing handler; 2 usage error.
 
+mod config;
 mod doctor;
 mod new;
 mod ops;
@@ -40,6 +41,9 @@ enum Command {
     /// Author and test plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Plugins' settings: set, unset, show (docs/configuration.md).
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Publish a package into the registry (state: published).
     Publish {
         /// A `.yoi` file from `yoi plugin pack`, a package folder, or its plugin.toml.
@@ -193,6 +197,47 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum ConfigCommand {
+    /// Set a setting's value. The value must fit the setting in the
+    /// plugin's active version (else its newest): text for a `string`
+    /// setting, JSON for the others. A secret's value is sealed at rest and
+    /// never shown again.
+    Set {
+        /// Plugin id.
+        plugin: String,
+        /// The setting's name (`yoi config show ID` lists them).
+        key: String,
+        /// The value.
+        value: String,
+        /// Which hosts: all, beta, canary or internal (a scope's value wins
+        /// over `all`'s on its hosts).
+        #[arg(long, default_value = "all")]
+        scope: String,
+    },
+    /// Remove a setting's value for a scope (the plugin then runs with the
+    /// value for `all`, or the default).
+    Unset {
+        /// Plugin id.
+        plugin: String,
+        /// The setting's name.
+        key: String,
+        /// Which hosts.
+        #[arg(long, default_value = "all")]
+        scope: String,
+    },
+    /// A plugin's settings and the values set, by scope (secrets masked).
+    Show {
+        /// Plugin id.
+        plugin: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Seal every secret value again with a new key and drop the old one.
+    RotateKey,
+}
+
+#[derive(Subcommand)]
 enum PluginCommand {
     /// Create a plugin crate that builds and packs as generated.
     New {
@@ -313,6 +358,17 @@ fn main() -> ExitCode {
             plugin,
             capabilities,
         } => ctx.revoke(&plugin, &capabilities),
+        Command::Config(ConfigCommand::Set {
+            plugin,
+            key,
+            value,
+            scope,
+        }) => ctx.config_set(&plugin, &key, &value, &scope),
+        Command::Config(ConfigCommand::Unset { plugin, key, scope }) => {
+            ctx.config_unset(&plugin, &key, &scope)
+        }
+        Command::Config(ConfigCommand::Show { plugin, json }) => ctx.config_show(&plugin, json),
+        Command::Config(ConfigCommand::RotateKey) => ctx.config_rotate_key(),
         Command::Enable { plugin } => ctx.enable(&plugin),
         Command::Disable { plugin, reason } => ctx.disable(&plugin, &reason),
         Command::List { json } => ctx.list(json),

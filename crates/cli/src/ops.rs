@@ -19,7 +19,7 @@ pub(crate) struct UsageError(pub(crate) String);
 
 pub(crate) struct Ctx {
     registry: Option<PathBuf>,
-    actor: String,
+    pub(crate) actor: String,
 }
 
 /// `ID@VERSION` → (id, version).
@@ -38,12 +38,12 @@ fn target(text: &str) -> Result<(String, Version)> {
     Ok((id.to_owned(), version))
 }
 
-fn print_json(value: &impl Serialize) -> Result<ExitCode> {
+pub(crate) fn print_json(value: &impl Serialize) -> Result<ExitCode> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(ExitCode::SUCCESS)
 }
 
-fn time(ms: i64) -> String {
+pub(crate) fn time(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -86,7 +86,7 @@ impl Ctx {
         )
     }
 
-    fn open(&self) -> Result<Registry> {
+    pub(crate) fn open(&self) -> Result<Registry> {
         let dir = self.location()?;
         Registry::open(&dir).with_context(|| format!("opening the registry at {}", dir.display()))
     }

@@ -283,8 +283,10 @@ fn status_of(answer: &Answer) -> StatusCode {
         return StatusCode::OK;
     };
     match error.split_whitespace().next().unwrap_or_default() {
-        "R0102" => StatusCode::NOT_FOUND,
-        "R0106" | "R0108" | "R0109" | "R0110" => StatusCode::UNPROCESSABLE_ENTITY,
+        "R0102" | "R0115" => StatusCode::NOT_FOUND,
+        "R0106" | "R0108" | "R0109" | "R0110" | "R0112" | "R0113" => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         code if code.starts_with("R03") => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::CONFLICT,
     }

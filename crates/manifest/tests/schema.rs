@@ -152,11 +152,40 @@ fn every_code_is_documented() {
 
 #[test]
 fn the_manifest_docs_example_parses() {
-    let text = doc("manifest.md");
-    let start = text.find("```toml\n").expect("a toml block") + "```toml\n".len();
-    let end = start + text[start..].find("```").expect("block end");
-    let manifest = yoi_manifest::Manifest::parse(&text[start..end]).map_err(|d| d.render(false));
-    let manifest = manifest.expect("the example in docs/manifest.md is valid");
+    let manifest = first_toml_example("manifest.md");
     assert_eq!(manifest.plugin.id.as_str(), "acme.weather");
     assert_eq!(manifest.tools.len(), 1);
+}
+
+#[test]
+fn the_configuration_docs_example_parses() {
+    let manifest = first_toml_example("configuration.md");
+    let names: Vec<&str> = manifest.config.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["deny", "mode", "max_calls", "api_key"]);
+    let api_key = manifest.setting("api_key").expect("api_key");
+    assert!(api_key.secret && api_key.required);
+    // The values the docs set are accepted, and the refusal they show is real.
+    let deny = manifest.setting("deny").expect("deny");
+    assert!(deny.parse_value(r#"["shell","rm"]"#).is_ok());
+    assert!(
+        manifest
+            .setting("mode")
+            .expect("mode")
+            .parse_value("lenient")
+            .is_ok()
+    );
+    let why = deny
+        .parse_value("[1]")
+        .expect_err("a number in a list of strings");
+    assert!(why.contains("at /0: 1 is not of type \"string\""), "{why}");
+}
+
+/// The first ```toml block of a document in docs/, parsed as a manifest.
+fn first_toml_example(name: &str) -> yoi_manifest::Manifest {
+    let text = doc(name);
+    let start = text.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let end = start + text[start..].find("```").expect("block end");
+    yoi_manifest::Manifest::parse(&text[start..end])
+        .map_err(|d| d.render(false))
+        .unwrap_or_else(|e| panic!("the example in docs/{name} is not valid:\n{e}"))
 }

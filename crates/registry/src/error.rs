@@ -131,6 +131,55 @@ pub enum RegistryError {
         /// Version.
         version: String,
     },
+    /// `R0112`: a setting the version does not declare.
+    #[error(
+        "R0112 `{key}` is not a setting of {plugin}@{version}; it declares: {}\n  fix: use one of those names (`yoi config show {plugin}` lists them)",
+        if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
+    )]
+    ConfigUndeclared {
+        /// Plugin id.
+        plugin: String,
+        /// The version whose manifest was read.
+        version: String,
+        /// The name asked for.
+        key: String,
+        /// The settings it declares.
+        declared: Vec<String>,
+    },
+    /// `R0113`: a value the setting does not accept.
+    #[error(
+        "R0113 {plugin}@{version} does not accept this value: {why}\n  fix: `yoi config show {plugin}` shows each setting's type and schema"
+    )]
+    ConfigInvalid {
+        /// Plugin id.
+        plugin: String,
+        /// The version whose schema refused it.
+        version: String,
+        /// The schema's reason.
+        why: String,
+    },
+    /// `R0114`: a version cannot run with the stored settings.
+    #[error("R0114 {plugin}@{version} cannot run with the stored settings:\n{problems}")]
+    ConfigIncompatible {
+        /// Plugin id.
+        plugin: String,
+        /// The version.
+        version: String,
+        /// One line per problem, each with its fix.
+        problems: String,
+    },
+    /// `R0115`: no value is set for the setting in that scope.
+    #[error(
+        "R0115 {plugin} has no value for `{key}` in scope {scope}\n  fix: `yoi config show {plugin}` lists the values set, by scope"
+    )]
+    ConfigNotSet {
+        /// Plugin id.
+        plugin: String,
+        /// The scope.
+        scope: String,
+        /// The setting.
+        key: String,
+    },
     /// `R0201`: a stored artifact no longer matches its digest.
     #[error(
         "R0201 the stored artifact {digest} is corrupt (its bytes hash to {actual}); it will not be used\n  \
@@ -192,6 +241,12 @@ pub enum RegistryError {
         /// The last good copy, when there is one.
         backup: Option<PathBuf>,
     },
+    /// `R0305`: the key that seals secret settings is missing, unreadable
+    /// or does not open a value.
+    #[error(
+        "R0305 secret settings cannot be read or written: {0}\n  fix: restore `config.key` in the registry folder from the backup made with the registry (docs/configuration.md, \"Secrets at rest\")"
+    )]
+    ConfigKey(String),
     /// `R0302`: a file operation failed.
     #[error("R0302 registry storage error at {}: {source}", path.display())]
     Io {

@@ -12,22 +12,28 @@
 #![deny(missing_docs)]
 
 mod blobs;
+mod config;
 mod error;
 mod model;
 mod operation;
 mod registry;
+mod sealed;
 mod sqlite;
 mod store;
 
+pub use config::NewValue;
 pub use error::RegistryError;
 pub use model::{
-    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Marks, Outcome, Pruned, Snapshot,
-    State, VersionRecord, Window,
+    AuditRecord, Change, ConfigRecord, Deployment, EventRecord, GrantRecord, Marks, Outcome,
+    Pruned, Snapshot, State, VersionRecord, Window,
 };
 pub use operation::{Answer, Operation};
 pub use registry::{Activation, DATABASE_FILE, Published, Registry};
 // The grant and rollout model is the package's (yoi-manifest); re-exported
 // here because every registry call speaks it.
+pub use sealed::{CONFIG_KEY_FILE, ConfigKeys};
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreResult, Tx};
-pub use yoi_manifest::{Capability, CapabilityError, Rollout, Scope, applies, bucket};
+pub use yoi_manifest::{
+    Capability, CapabilityError, Rollout, Scope, Setting, SettingType, applies, bucket,
+};

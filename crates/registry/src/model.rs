@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use semver::Version;
 use serde::Serialize;
-use yoi_manifest::{Capability, Digest, PluginId, Rollout};
+use yoi_manifest::{Capability, Digest, PluginId, Rollout, Scope};
 
 /// The lifecycle state of a published version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -145,6 +145,28 @@ pub struct GrantRecord {
     pub at: i64,
 }
 
+/// An operator's value for one setting of a plugin, in one scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigRecord {
+    /// Plugin id.
+    pub plugin: PluginId,
+    /// The hosts it is for: `all`, or one scope, which wins over `all`.
+    pub scope: Scope,
+    /// The setting's name.
+    pub key: String,
+    /// The value; `None` for a secret, which is never shown again.
+    pub value: Option<serde_json::Value>,
+    /// Whether the value is a secret (sealed at rest).
+    pub secret: bool,
+    /// Who set it.
+    pub set_by: String,
+    /// When, milliseconds since the Unix epoch.
+    pub set_at: i64,
+    /// The sealed value of a secret, as stored; never serialized.
+    #[serde(skip)]
+    pub sealed: Option<String>,
+}
+
 /// The whole registry at one instant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Snapshot {
@@ -156,6 +178,8 @@ pub struct Snapshot {
     pub grants: Vec<GrantRecord>,
     /// Disabled plugin ids, with the reason.
     pub disabled: BTreeMap<String, String>,
+    /// Operators' setting values (secrets without their value).
+    pub config: Vec<ConfigRecord>,
     /// The audit log, oldest first: all of it, or one page of it
     /// ([`Registry::snapshot_page`](crate::Registry::snapshot_page)).
     pub audits: Vec<AuditRecord>,

@@ -10,6 +10,7 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 use yoi_manifest::{Rollout, Scope};
 
+use crate::config::NewValue;
 use crate::error::RegistryError;
 use crate::model::AuditRecord;
 use crate::registry::{Activation, Registry};
@@ -108,6 +109,28 @@ pub enum Operation {
         /// Age of the oldest events kept, in seconds; absent: keep all.
         #[serde(default)]
         events_older_than_secs: Option<u64>,
+    },
+    /// Set a setting's value (`yoi config set`); a secret's is sealed.
+    ConfigSet {
+        /// Plugin id.
+        plugin: String,
+        /// The setting.
+        key: String,
+        /// The value, as JSON.
+        value: serde_json::Value,
+        /// Which hosts (default `all`; a scope's value wins over `all`'s).
+        #[serde(default = "all_hosts")]
+        scope: Scope,
+    },
+    /// Remove a setting's value for a scope.
+    ConfigUnset {
+        /// Plugin id.
+        plugin: String,
+        /// The setting.
+        key: String,
+        /// Which hosts (default `all`).
+        #[serde(default = "all_hosts")]
+        scope: Scope,
     },
     /// Wipe the registry; `confirm` must be `true`.
     Clear {
@@ -231,6 +254,17 @@ impl<S: Store> Registry<S> {
             } => {
                 let age = events_older_than_secs.map(Duration::from_secs);
                 self.answer(|r| r.prune(age, actor))
+            }
+            Operation::ConfigSet {
+                plugin,
+                key,
+                value,
+                scope,
+            } => self.answer(|r| {
+                r.set_config(plugin, *scope, key, NewValue::Json(value.clone()), actor)
+            }),
+            Operation::ConfigUnset { plugin, key, scope } => {
+                self.answer(|r| r.unset_config(plugin, *scope, key, actor))
             }
             Operation::Clear { confirm: true } => self.answer(|r| r.clear(actor)),
             Operation::Clear { confirm: false } => self.refused(

@@ -11,6 +11,8 @@ use semver::Version;
 use yoi_manifest::{Compat, Digest, Manifest, Package};
 
 use crate::blobs::Blobs;
+use crate::config::check_config;
+use crate::sealed::ConfigKeys;
 use yoi_manifest::{Capability, Rollout, Scope, applies};
 
 use crate::error::RegistryError;
@@ -66,10 +68,12 @@ impl Activation {
 /// # Ok(()) }
 /// ```
 pub struct Registry<S: Store = SqliteStore> {
-    store: S,
+    pub(crate) store: S,
     blobs: Blobs,
     root: PathBuf,
     subscribers: Mutex<Vec<Sender<Change>>>,
+    /// The keys secret settings are sealed with, once read (or supplied).
+    keys: Mutex<Option<ConfigKeys>>,
 }
 
 impl Registry<SqliteStore> {
@@ -81,7 +85,7 @@ impl Registry<SqliteStore> {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -115,10 +119,10 @@ fn forget_plugin(tx: &mut dyn Tx, plugin: &str) -> Result<(), RegistryError> {
         tx.delete_grant(plugin, &g.capability.to_string())?;
     }
     tx.set_disabled(plugin, None)?;
-    Ok(())
+    crate::config::forget_config(tx, plugin)
 }
 
-fn manifest_of(r: &VersionRecord) -> Result<Manifest, RegistryError> {
+pub(crate) fn manifest_of(r: &VersionRecord) -> Result<Manifest, RegistryError> {
     Manifest::parse(&r.manifest).map_err(|d| {
         RegistryError::Schema(format!(
             "the stored manifest of {}@{} no longer parses: {d}",
@@ -173,7 +177,40 @@ impl<S: Store> Registry<S> {
             store,
             root: root.to_path_buf(),
             subscribers: Mutex::new(Vec::new()),
+            keys: Mutex::new(None),
         })
+    }
+
+    /// Seals secret settings with `keys` (from the embedder's own secret
+    /// store) instead of the registry folder's `config.key`.
+    pub fn with_config_keys(self, keys: ConfigKeys) -> Self {
+        self.set_keys(keys);
+        self
+    }
+
+    pub(crate) fn set_keys(&self, keys: ConfigKeys) {
+        *self.keys.lock().unwrap_or_else(|p| p.into_inner()) = Some(keys);
+    }
+
+    /// The keys secret settings are sealed with: supplied, or read from
+    /// the key file, which `create` makes when there is none.
+    pub(crate) fn config_keys(&self, create: bool) -> Result<ConfigKeys, RegistryError> {
+        let mut cached = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(keys) = cached.as_ref() {
+            return Ok(keys.clone());
+        }
+        let keys = match ConfigKeys::read(&self.root)? {
+            Some(keys) => keys,
+            None if create => ConfigKeys::read_or_create(&self.root)?,
+            None => {
+                return Err(RegistryError::ConfigKey(format!(
+                    "{} does not exist",
+                    self.root.join(crate::sealed::CONFIG_KEY_FILE).display()
+                )));
+            }
+        };
+        *cached = Some(keys.clone());
+        Ok(keys)
     }
 
     /// The registry folder.
@@ -183,7 +220,7 @@ impl<S: Store> Registry<S> {
 
     /// Runs a change and its audit record in one transaction; on failure
     /// records the refusal in a transaction of its own.
-    fn audited<R>(
+    pub(crate) fn audited<R>(
         &self,
         actor: &str,
         action: &str,
@@ -397,6 +434,7 @@ impl<S: Store> Registry<S> {
         version: &Version,
         how: &Activation,
     ) -> Result<VersionRecord, RegistryError> {
+        let keys = self.config_keys(false).ok();
         self.on_version(&how.actor, "activate", plugin, version, |tx, mut target| {
             if how.rollout.percent > 100 {
                 return Err(RegistryError::Invalid(format!(
@@ -406,6 +444,7 @@ impl<S: Store> Registry<S> {
             }
             check_enabled(tx, plugin)?;
             check_grants(tx, &target)?;
+            check_config(tx, keys.as_ref(), &target, how.rollout.scope)?;
             let now = now_ms();
             let mut reason = format!("active for {}", describe(how.rollout));
             if let Some(mut previous) = active_of(tx, plugin)?
@@ -456,6 +495,7 @@ impl<S: Store> Registry<S> {
         version: &Version,
         actor: &str,
     ) -> Result<VersionRecord, RegistryError> {
+        let keys = self.config_keys(false).ok();
         self.on_version(actor, "rollback", plugin, version, |tx, mut target| {
             let Some(mut current) = active_of(tx, plugin)? else {
                 return Err(wrong_state(
@@ -477,6 +517,7 @@ impl<S: Store> Registry<S> {
             }
             check_enabled(tx, plugin)?;
             check_grants(tx, &target)?;
+            check_config(tx, keys.as_ref(), &target, current.rollout.scope)?;
             let now = now_ms();
             current.state = State::RolledBack;
             current.updated_at = now;
@@ -814,6 +855,7 @@ impl<S: Store> Registry<S> {
                 versions,
                 grants: tx.grants(None)?,
                 disabled: tx.disabled(None)?.into_iter().collect(),
+                config: tx.config(None)?,
                 audits_next: audits.next(audit_page.iter().map(|a| a.id)),
                 audits: audit_page,
                 events_next: events.next(event_page.iter().map(|e| e.id)),

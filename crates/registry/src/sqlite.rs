@@ -14,7 +14,9 @@ use semver::Version;
 use crate::error::RegistryError;
 use yoi_manifest::{PluginId, Rollout};
 
-use crate::model::{AuditRecord, EventRecord, GrantRecord, Marks, Outcome, VersionRecord, Window};
+use crate::model::{
+    AuditRecord, ConfigRecord, EventRecord, GrantRecord, Marks, Outcome, VersionRecord, Window,
+};
 use crate::store::{Store, StoreResult, Tx};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
@@ -70,6 +72,17 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO meta (key, value) VALUES ('change_seq', 0), ('version_seq', 0);",
     // 2: event retention deletes by age.
     "CREATE INDEX events_at ON events (at);",
+    // 3: operators' setting values; a secret's value is sealed.
+    "CREATE TABLE config (
+        plugin  TEXT    NOT NULL,
+        scope   TEXT    NOT NULL CHECK (scope IN ('all', 'beta', 'canary', 'internal')),
+        key     TEXT    NOT NULL,
+        value   TEXT    NOT NULL,
+        secret  INTEGER NOT NULL,
+        set_by  TEXT    NOT NULL,
+        set_at  INTEGER NOT NULL,
+        PRIMARY KEY (plugin, scope, key)
+    );",
 ];
 
 /// SQLite storage in one database file.
@@ -622,6 +635,87 @@ impl Tx for SqlTx<'_> {
         )?)
     }
 
+    fn config(&mut self, plugin: Option<&str>) -> StoreResult<Vec<ConfigRecord>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT plugin, scope, key, value, secret, set_by, set_at FROM config \
+             WHERE (?1 IS NULL OR plugin = ?1) ORDER BY plugin, scope, key",
+        )?;
+        let rows = stmt.query_map(params![plugin], |row| {
+            let (plugin, scope, value): (String, String, String) =
+                (row.get(0)?, row.get(1)?, row.get(3)?);
+            let secret: bool = row.get(4)?;
+            Ok((
+                plugin,
+                scope,
+                row.get::<_, String>(2)?,
+                value,
+                secret,
+                row.get(5)?,
+                row.get(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (plugin, scope, key, value, secret, set_by, set_at) = row?;
+            let bad = |why: String| {
+                RegistryError::Schema(format!("config row {plugin}/{scope}/{key}: {why}"))
+            };
+            let (value, sealed) = if secret {
+                (None, Some(value))
+            } else {
+                (
+                    Some(serde_json::from_str(&value).map_err(|e| bad(e.to_string()))?),
+                    None,
+                )
+            };
+            out.push(ConfigRecord {
+                plugin: PluginId::new(&plugin).map_err(&bad)?,
+                scope: scope.parse().map_err(|e: String| bad(e))?,
+                key,
+                value,
+                secret,
+                set_by,
+                set_at,
+                sealed,
+            });
+        }
+        Ok(out)
+    }
+
+    fn put_config(&mut self, r: &ConfigRecord) -> StoreResult<()> {
+        let stored = match (&r.sealed, &r.value) {
+            (Some(sealed), _) if r.secret => sealed.clone(),
+            (_, Some(value)) if !r.secret => value.to_string(),
+            _ => {
+                return Err(RegistryError::Schema(format!(
+                    "config {}/{}: a secret is stored sealed, a plain value as JSON",
+                    r.plugin, r.key
+                )));
+            }
+        };
+        self.tx.execute(
+            "INSERT OR REPLACE INTO config (plugin, scope, key, value, secret, set_by, set_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                r.plugin.as_str(),
+                r.scope.as_str(),
+                r.key,
+                stored,
+                r.secret,
+                r.set_by,
+                r.set_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delete_config(&mut self, plugin: &str, scope: &str, key: &str) -> StoreResult<bool> {
+        Ok(self.tx.execute(
+            "DELETE FROM config WHERE plugin = ?1 AND scope = ?2 AND key = ?3",
+            params![plugin, scope, key],
+        )? > 0)
+    }
+
     fn marks(&mut self) -> StoreResult<Marks> {
         // MAX of an integer primary key is one index lookup.
         Ok(self.tx.query_row(
@@ -641,7 +735,7 @@ impl Tx for SqlTx<'_> {
 
     fn clear(&mut self) -> StoreResult<()> {
         self.tx.execute_batch(
-            "DELETE FROM versions; DELETE FROM grants; DELETE FROM disabled; DELETE FROM events;",
+            "DELETE FROM versions; DELETE FROM grants; DELETE FROM config; DELETE FROM disabled; DELETE FROM events;",
         )?;
         Ok(())
     }

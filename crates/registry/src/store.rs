@@ -5,7 +5,9 @@
 use semver::Version;
 
 use crate::error::RegistryError;
-use crate::model::{AuditRecord, EventRecord, GrantRecord, Marks, VersionRecord, Window};
+use crate::model::{
+    AuditRecord, ConfigRecord, EventRecord, GrantRecord, Marks, VersionRecord, Window,
+};
 
 /// Result of storage calls.
 pub type StoreResult<T> = Result<T, RegistryError>;
@@ -49,6 +51,13 @@ pub trait Tx {
     /// Disables (`Some(reason)`) or enables (`None`) a plugin.
     fn set_disabled(&mut self, plugin: &str, reason: Option<&str>) -> StoreResult<()>;
 
+    /// Setting values (of one plugin, or of all), by plugin, scope, key.
+    fn config(&mut self, plugin: Option<&str>) -> StoreResult<Vec<ConfigRecord>>;
+    /// Adds or replaces a value (secrets as `sealed`, `value` `None`).
+    fn put_config(&mut self, record: &ConfigRecord) -> StoreResult<()>;
+    /// Removes a value; returns whether there was one.
+    fn delete_config(&mut self, plugin: &str, scope: &str, key: &str) -> StoreResult<bool>;
+
     /// Appends to the audit log; returns the record's id.
     fn append_audit(&mut self, record: &AuditRecord) -> StoreResult<i64>;
     /// The audit records in `window` (of one plugin, or of all), oldest
@@ -70,6 +79,7 @@ pub trait Tx {
     /// The change counter and the newest audit and event ids, in one read.
     fn marks(&mut self) -> StoreResult<Marks>;
 
-    /// Deletes versions, grants, disabled flags and events (not the audit log).
+    /// Deletes versions, grants, settings, disabled flags and events (not
+    /// the audit log).
     fn clear(&mut self) -> StoreResult<()>;
 }

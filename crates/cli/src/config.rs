@@ -1,0 +1,125 @@
+//! `yoi config`: operators' values for plugins' settings
+//! (docs/configuration.md). The registry checks and audits every change;
+//! this prints what it did, and never a secret.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde::Serialize;
+use yoi_registry::{ConfigRecord, NewValue, Scope};
+
+use crate::ops::{Ctx, UsageError, print_json, time};
+
+fn scope(text: &str) -> Result<Scope> {
+    Ok(text.parse().map_err(UsageError)?)
+}
+
+/// How a stored value prints.
+fn value_text(r: &ConfigRecord) -> String {
+    match &r.value {
+        Some(v) => v.to_string(),
+        None => "•••••• (secret)".into(),
+    }
+}
+
+impl Ctx {
+    pub(crate) fn config_set(
+        &self,
+        plugin: &str,
+        key: &str,
+        value: &str,
+        scope_text: &str,
+    ) -> Result<ExitCode> {
+        let scope = scope(scope_text)?;
+        let r = self.open()?.set_config(
+            plugin,
+            scope,
+            key,
+            NewValue::Text(value.to_owned()),
+            &self.actor,
+        )?;
+        println!("set {plugin} {key} for scope {scope} to {}", value_text(&r));
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) fn config_unset(
+        &self,
+        plugin: &str,
+        key: &str,
+        scope_text: &str,
+    ) -> Result<ExitCode> {
+        let scope = scope(scope_text)?;
+        self.open()?.unset_config(plugin, scope, key, &self.actor)?;
+        println!("unset {plugin} {key} for scope {scope}");
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) fn config_show(&self, plugin: &str, json: bool) -> Result<ExitCode> {
+        let registry = self.open()?;
+        let (version, settings) = registry.settings(plugin)?;
+        let values = registry.config(plugin)?;
+        if json {
+            #[derive(Serialize)]
+            struct Shown<'a> {
+                plugin: &'a str,
+                /// The version values are checked against.
+                version: String,
+                settings: &'a [yoi_registry::Setting],
+                values: &'a [ConfigRecord],
+            }
+            return print_json(&Shown {
+                plugin,
+                version: version.version.to_string(),
+                settings: &settings,
+                values: &values,
+            });
+        }
+        println!(
+            "{plugin}@{} ({}): {} settings",
+            version.version,
+            version.state.as_str(),
+            settings.len()
+        );
+        for s in &settings {
+            let mut traits = vec![s.kind.to_string()];
+            if s.secret {
+                traits.push("secret".into());
+            }
+            if s.required {
+                traits.push("required".into());
+            }
+            if let Some(d) = &s.default {
+                traits.push(format!("default {d}"));
+            }
+            println!("  {}  ({})", s.name, traits.join(", "));
+            if let Some(d) = &s.description {
+                println!("      {d}");
+            }
+            for r in values.iter().filter(|r| r.key == s.name) {
+                println!(
+                    "      {}: {}  (set by {}, {})",
+                    r.scope,
+                    value_text(r),
+                    r.set_by,
+                    time(r.set_at)
+                );
+            }
+        }
+        for r in values
+            .iter()
+            .filter(|r| !settings.iter().any(|s| s.name == r.key))
+        {
+            println!(
+                "  {} (scope {}) is set but not declared by {}: `yoi config unset {plugin} {} --scope {}`",
+                r.key, r.scope, version.version, r.key, r.scope
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) fn config_rotate_key(&self) -> Result<ExitCode> {
+        let n = self.open()?.rotate_config_key(&self.actor)?;
+        println!("sealed {n} secret values with a new key; the old key is gone from config.key");
+        Ok(ExitCode::SUCCESS)
+    }
+}
