@@ -218,6 +218,9 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
     let mut manifest =
         std::fs::read_to_string(example("guard").join("plugin.toml")).expect("manifest");
     manifest = manifest.replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1);
+    manifest.push_str(
+        "\n[config.deny]\ntype = \"list\"\ndefault = [\"shell\"]\n\n[config.token]\ntype = \"string\"\nsecret = true\n",
+    );
     let artifact = std::fs::read(example("guard").join("guard.wasm")).expect("artifact");
     let digest = yoi_manifest::Digest::of(&artifact).to_string();
     let pkg = json!({
@@ -286,6 +289,35 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
         "0.2.0"
     );
     until(&page, "0.2.0 active", &active("0.2.0")).await;
+
+    // Setting values show per plugin, a secret's never.
+    for (key, value) in [("deny", json!(["rm"])), ("token", json!("tok-4711-secret"))] {
+        let set =
+            json!({"op": "config_set", "plugin": "example.guard", "key": key, "value": value});
+        let (status, body) = send(
+            &server,
+            "/api/v1/operations",
+            Some(&server.rw),
+            Some(set.to_string().into_bytes()),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let settings = until(
+        &page,
+        "the settings",
+        "const el = document.querySelector('#settings [data-plugin=\"example.guard\"]'); \
+         return el && el.querySelectorAll('.setting').length === 2 && el.innerText;",
+    )
+    .await;
+    let settings = settings.as_str().expect("text");
+    assert!(settings.contains("deny = [\"rm\"]"), "{settings}");
+    assert!(settings.contains("token = •••••• secret"), "{settings}");
+    let html = page.source().await.expect("source");
+    assert!(
+        !html.contains("tok-4711-secret"),
+        "the page never holds a secret"
+    );
 
     // An operator clicks rollback, confirms, and sees the new state.
     page.find(Locator::Css(

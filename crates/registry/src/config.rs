@@ -81,9 +81,9 @@ fn open(record: &ConfigRecord, keys: Option<&ConfigKeys>) -> Result<Value, Regis
 }
 
 /// Whether `target` can run with the values stored for its plugin, on
-/// hosts of `scope`: every value must be of a setting it declares (secret
-/// as declared) and meet its schema, and every required setting must have
-/// a value for `all` or `scope`. Every problem is listed with its fix.
+/// hosts of `scope`: every value of a setting it declares must be secret as
+/// declared and meet its schema, and every required setting must have a
+/// value for `all` or `scope`. Every problem is listed with its fix.
 pub(crate) fn check_config(
     tx: &mut dyn Tx,
     keys: Option<&ConfigKeys>,
@@ -96,11 +96,10 @@ pub(crate) fn check_config(
     let mut problems = Vec::new();
     for r in &stored {
         let unset = format!("`yoi config unset {plugin} {} --scope {}`", r.key, r.scope);
+        // A value of a setting this version does not declare is not given
+        // to it (and applies again to a version that declares it, checked
+        // then): it never blocks a rollback.
         let Some(setting) = manifest.setting(&r.key) else {
-            problems.push(format!(
-                "  - `{}` (scope {}) is not a setting of {}\n    fix: {unset}",
-                r.key, r.scope, target.version
-            ));
             continue;
         };
         if setting.secret != r.secret {

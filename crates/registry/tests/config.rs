@@ -297,6 +297,29 @@ fn a_version_that_rejects_the_stored_values_is_not_activated() {
     reg.activate("c.guard", &v2, &canary)
         .expect("activate 2.0.0");
 
+    // Rolling back to 1.0.0, which does not declare `region`, is not
+    // blocked by its value; 1.0.0 just does not get it.
+    reg.rollback("c.guard", &v1, "ops")
+        .expect("rollback past region");
+    let (_, settings) = reg.settings("c.guard").expect("settings");
+    let manifest = yoi_manifest::Manifest::parse(
+        &reg.active("c.guard")
+            .expect("active")
+            .expect("one")
+            .manifest,
+    )
+    .expect("manifest");
+    assert!(settings.iter().all(|s| s.name != "region"));
+    let effective = reg
+        .effective_config(&manifest, Scope::Canary)
+        .expect("effective");
+    assert!(!effective.contains_key("region"), "{effective:?}");
+    let v1_active = reg.active("c.guard").expect("active").expect("one");
+    reg.deactivate("c.guard", &v1_active.version, "ops")
+        .expect("deactivate");
+    reg.activate("c.guard", &v2, &canary)
+        .expect("activate 2.0.0 again");
+
     // Removing the plugin removes its values.
     reg.deactivate("c.guard", &v2, "ops").expect("deactivate");
     reg.remove_all("c.guard", "ops").expect("remove");

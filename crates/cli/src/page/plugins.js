@@ -337,6 +337,23 @@
         }, `${g.granted ? '✓' : '✗'} ${g.capability}`)))) :
       [h('div', { class: 'empty' }, 'No capability decisions yet: plugins run with nothing granted.')]));
 
+    // Setting values per plugin; a secret's value never reaches the page.
+    const settings = new Map();
+    for (const c of snap.config || []) {
+      if (!settings.has(c.plugin)) settings.set(c.plugin, []);
+      settings.get(c.plugin).push(c);
+    }
+    $('settings').replaceChildren(...(settings.size ? [...settings.keys()].sort().map((id) =>
+      h('div', { class: 'grants', 'data-plugin': id }, h('b', {}, id),
+        settings.get(id).map((c) => h('span', {
+          class: 'setting', 'data-key': c.key, 'data-scope': c.scope,
+          title: `set by ${c.set_by}, ${when(c.set_at)}`,
+        },
+        c.scope === 'all' ? null : h('span', { class: 'state published' }, c.scope),
+        h('code', {}, c.key), ' = ',
+        c.secret ? h('span', { class: 'muted' }, '•••••• secret') : h('code', {}, JSON.stringify(c.value)))))) :
+      [h('div', { class: 'empty' }, 'No setting values: plugins run with their defaults.')]));
+
     // The audit log, newest first.
     const audits = [...snap.audits].reverse();
     $('audits').tBodies[0].replaceChildren(...(audits.length ? audits.map((a) => h('tr', { class: a.outcome === 'error' ? 'failed' : null, 'data-audit': a.id },
