@@ -37,7 +37,7 @@ fn main() {
     let _ = writeln!(out, "    contract: \"yoi:plugin@{version}\",");
     let _ = writeln!(
         out,
-        "    base: \"package yoi:pdk@{version}; world base {{ import yoi:plugin/types@{version}; import yoi:plugin/log@{version}; import yoi:plugin/context@{version}; }}\", \"yoi:pdk/base@{version}\","
+        "    base: \"package yoi:pdk@{version}; world base {{ import yoi:plugin/types@{version}; import yoi:plugin/log@{version}; import yoi:plugin/context@{version}; import yoi:plugin/config@{version}; }}\", \"yoi:pdk/base@{version}\","
     );
     let _ = writeln!(
         out,

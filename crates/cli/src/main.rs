@@ -298,6 +298,14 @@ enum PluginCommand {
         /// secrets are read from $YOI_SECRET_<KEY>.
         #[arg(long, value_name = "KEY=VALUE")]
         secret: Vec<String>,
+        /// A setting's value, KEY=VALUE (repeatable): text for a `string`
+        /// setting, JSON for the others. Unset ones take their defaults.
+        #[arg(long, value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// Setting values from a file: a JSON object, or TOML for `.toml`
+        /// (`--config` wins over it).
+        #[arg(long, value_name = "FILE")]
+        config_file: Option<PathBuf>,
         /// Keep the plugin's data root in this folder (default: a temporary one).
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
@@ -327,20 +335,38 @@ fn main() -> ExitCode {
             tool,
             input,
             secret,
+            config,
+            config_file,
             data,
             json,
-        }) => match (hook, payload, tool, input) {
-            (Some(hook), Some(payload), _, _) => {
-                plugin::test(&dir, plugin::Run::Hook(hook, payload), &secret, data, json)
+        }) => {
+            let config = plugin::TestConfig {
+                pairs: &config,
+                file: config_file.as_deref(),
+            };
+            match (hook, payload, tool, input) {
+                (Some(hook), Some(payload), _, _) => plugin::test(
+                    &dir,
+                    plugin::Run::Hook(hook, payload),
+                    &secret,
+                    &config,
+                    data,
+                    json,
+                ),
+                (_, _, Some(tool), Some(input)) => plugin::test(
+                    &dir,
+                    plugin::Run::Tool(tool, input),
+                    &secret,
+                    &config,
+                    data,
+                    json,
+                ),
+                _ => Err(ops::UsageError(
+                    "give --hook POINT --payload FILE, or --tool NAME --input FILE".into(),
+                )
+                .into()),
             }
-            (_, _, Some(tool), Some(input)) => {
-                plugin::test(&dir, plugin::Run::Tool(tool, input), &secret, data, json)
-            }
-            _ => Err(ops::UsageError(
-                "give --hook POINT --payload FILE, or --tool NAME --input FILE".into(),
-            )
-            .into()),
-        },
+        }
         Command::Publish { package } => ctx.publish(&package),
         Command::Activate {
             target,

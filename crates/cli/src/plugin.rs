@@ -124,7 +124,70 @@ impl SecretSource for TestSecrets {
 }
 
 /// A local host with the package loaded and granted everything it requests.
-fn test_host(dir: &Path, secrets: &[String], data: &Path) -> Result<(Host, yoi_host::PluginInfo)> {
+/// Setting values for `yoi plugin test`: `--config KEY=VALUE` (text for a
+/// `string` setting, JSON for the others) over a `--config-file` (a JSON
+/// object, or a TOML table for `.toml`).
+pub(crate) struct TestConfig<'a> {
+    pub(crate) pairs: &'a [String],
+    pub(crate) file: Option<&'a Path>,
+}
+
+impl TestConfig<'_> {
+    fn values(
+        &self,
+        manifest: &yoi_manifest::Manifest,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let usage = |m: String| anyhow::Error::from(crate::ops::UsageError(m));
+        let mut values = serde_json::Map::new();
+        if let Some(file) = self.file {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading --config-file {}", file.display()))?;
+            let parsed: serde_json::Value = if file.extension().is_some_and(|e| e == "toml") {
+                let table: toml::Table = toml::from_str(&text).map_err(|e| {
+                    usage(format!("--config-file {} is not TOML: {e}", file.display()))
+                })?;
+                serde_json::to_value(table)?
+            } else {
+                serde_json::from_str(&text).map_err(|e| {
+                    usage(format!("--config-file {} is not JSON: {e}", file.display()))
+                })?
+            };
+            let serde_json::Value::Object(object) = parsed else {
+                return Err(usage(format!(
+                    "--config-file {} must hold one object of settings",
+                    file.display()
+                )));
+            };
+            values.extend(object);
+        }
+        for pair in self.pairs {
+            let (key, text) = pair
+                .split_once('=')
+                .ok_or_else(|| usage(format!("--config `{pair}` is not KEY=VALUE")))?;
+            let setting = manifest.setting(key).ok_or_else(|| {
+                let declared: Vec<&str> = manifest.config.iter().map(|s| s.name.as_str()).collect();
+                usage(format!(
+                    "--config: `{key}` is not a setting of {}; it declares: {}",
+                    manifest.plugin.id,
+                    if declared.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        declared.join(", ")
+                    }
+                ))
+            })?;
+            values.insert(key.to_owned(), setting.parse_value(text).map_err(usage)?);
+        }
+        Ok(values)
+    }
+}
+
+fn test_host(
+    dir: &Path,
+    secrets: &[String],
+    config: &TestConfig<'_>,
+    data: &Path,
+) -> Result<(Host, yoi_host::PluginInfo)> {
     let mut given = std::collections::HashMap::new();
     for pair in secrets {
         let (k, v) = pair
@@ -149,7 +212,11 @@ fn test_host(dir: &Path, secrets: &[String], data: &Path) -> Result<(Host, yoi_h
         .iter()
         .map(ToString::to_string)
         .collect();
+    let values = config.values(package.manifest())?;
     let info = host.load_package_with_grants(package, &grants)?;
+    if !values.is_empty() {
+        host.configure(info.id.as_str(), values)?;
+    }
     Ok((host, info))
 }
 
@@ -157,6 +224,7 @@ pub(crate) fn test(
     path: &Path,
     what: Run,
     secrets: &[String],
+    config: &TestConfig<'_>,
     data: Option<PathBuf>,
     json: bool,
 ) -> Result<ExitCode> {
@@ -169,7 +237,7 @@ pub(crate) fn test(
             temp.path().to_path_buf()
         }
     };
-    let (host, info) = test_host(&dir, secrets, &data)?;
+    let (host, info) = test_host(&dir, secrets, config, &data)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -218,9 +218,8 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
     let mut manifest =
         std::fs::read_to_string(example("guard").join("plugin.toml")).expect("manifest");
     manifest = manifest.replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1);
-    manifest.push_str(
-        "\n[config.deny]\ntype = \"list\"\ndefault = [\"shell\"]\n\n[config.token]\ntype = \"string\"\nsecret = true\n",
-    );
+    // The guard declares `deny`; this version adds a secret setting.
+    manifest.push_str("\n[config.token]\ntype = \"string\"\nsecret = true\n");
     let artifact = std::fs::read(example("guard").join("guard.wasm")).expect("artifact");
     let digest = yoi_manifest::Digest::of(&artifact).to_string();
     let pkg = json!({

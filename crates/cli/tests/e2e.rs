@@ -791,16 +791,16 @@ fn doctor_finds_what_breaks_a_registry() {
     {
         let registry = yoi_registry::Registry::open(home.path()).expect("registry");
         let other_host = yoi_manifest::Compat {
-            contracts: vec!["yoi:plugin@0.3.0".parse().expect("contract")],
+            contracts: vec!["yoi:plugin@0.9.0".parse().expect("contract")],
             ..yoi_host::Host::compat()
         };
         let component = wat::parse_str(
             "(component (core module) (instance $i) \
-             (export \"yoi:plugin/tool-pre-exec@0.3.0\" (instance $i)))",
+             (export \"yoi:plugin/tool-pre-exec@0.9.0\" (instance $i)))",
         )
         .expect("component");
         let text = format!(
-            "[plugin]\nid = \"acme.future\"\nversion = \"1.0.0\"\ncontract = \"yoi:plugin@0.3.0\"\n\n\
+            "[plugin]\nid = \"acme.future\"\nversion = \"1.0.0\"\ncontract = \"yoi:plugin@0.9.0\"\n\n\
              [runtime]\nkind = \"wasm-component\"\nartifact = \"f.wasm\"\ndigest = \"{}\"\n\n\
              [[hooks]]\npoint = \"tool.pre_exec\"\n",
             yoi_manifest::Digest::of(&component)
@@ -841,7 +841,7 @@ fn doctor_finds_what_breaks_a_registry() {
         "{all}"
     );
     assert!(all.contains("error[R0203] acme.future@1.0.0:"), "{all}");
-    assert!(all.contains("yoi:plugin@0.3.0"), "{all}");
+    assert!(all.contains("yoi:plugin@0.9.0"), "{all}");
     assert!(all.contains("error[R0201] example.guard@0.1.0:"), "{all}");
     assert!(all.contains("3 problem(s)"), "{all}");
 
@@ -1308,17 +1308,16 @@ async fn config_values_are_checked_scoped_and_secrets_stay_sealed() {
     const SECRET: &str = "sk-e2e-secret-0042";
     let home = tempfile::tempdir().expect("registry");
     let run = operator(home.path());
-    // The guard package with settings declared.
+    // The guard package (it declares the setting `deny`).
     let pkg = tempfile::tempdir().expect("package");
     std::fs::copy(
         example("guard").join("guard.wasm"),
         pkg.path().join("guard.wasm"),
     )
     .expect("copy");
+    // The guard declares `deny`; a secret setting is added.
     let manifest = std::fs::read_to_string(example("guard").join("plugin.toml")).expect("read")
-        + "\n[config.deny]\ntype = \"list\"\ndescription = \"Tools to block.\"\n\
-           default = [\"shell\"]\nschema = { items = { type = \"string\" } }\n\n\
-           [config.api_key]\ntype = \"string\"\nsecret = true\n";
+        + "\n[config.api_key]\ntype = \"string\"\nsecret = true\n";
     std::fs::write(pkg.path().join("plugin.toml"), manifest).expect("write");
     let dir = pkg.path().to_str().expect("utf-8");
     let out = run(&["publish", dir]);
@@ -1365,7 +1364,7 @@ async fn config_values_are_checked_scoped_and_secrets_stay_sealed() {
     let shown = text(&out);
     assert!(out.status.success(), "{shown}");
     assert!(
-        shown.contains("deny  (list, default [\"shell\"])"),
+        shown.contains("deny  (list, default [\"shell\",\"delete_file\"])"),
         "{shown}"
     );
     assert!(shown.contains("all: [\"rm\",\"dd\"]"), "{shown}");
@@ -1394,6 +1393,52 @@ async fn config_values_are_checked_scoped_and_secrets_stay_sealed() {
             let found = bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes());
             assert!(!found, "the secret is readable in {}", path.display());
         }
+    }
+
+    // `yoi plugin test` takes values from --config and --config-file.
+    let payload = pkg.path().join("call.json");
+    std::fs::write(
+        &payload,
+        r#"{"tool_name":"curl","input":"{}","call_id":"c1","turn":1}"#,
+    )
+    .expect("payload");
+    let test = |extra: &[&str]| {
+        let mut args = vec!["plugin", "test", dir, "--hook", "tool.pre_exec"];
+        args.extend(["--payload", payload.to_str().expect("utf-8")]);
+        args.extend_from_slice(extra);
+        yoi(&args, None)
+    };
+    let out = test(&[]);
+    assert!(
+        text(&out).contains(": ok in"),
+        "the default lets curl through: {}",
+        text(&out)
+    );
+    let out = test(&["--config", r#"deny=["curl"]"#]);
+    assert!(
+        text(&out).contains("tool `curl` is on the deny list"),
+        "{}",
+        text(&out)
+    );
+    let file = pkg.path().join("settings.toml");
+    std::fs::write(&file, "deny = [\"curl\"]\n").expect("settings file");
+    let out = test(&["--config-file", file.to_str().expect("utf-8")]);
+    assert!(
+        text(&out).contains("tool `curl` is on the deny list"),
+        "{}",
+        text(&out)
+    );
+    for (bad, why) in [
+        ("deny=curl", "written as JSON"),
+        (
+            "denny=[]",
+            "`denny` is not a setting of example.guard; it declares: deny",
+        ),
+        ("deny", "is not KEY=VALUE"),
+    ] {
+        let out = test(&["--config", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out));
+        assert!(text(&out).contains(why), "{bad}: {}", text(&out));
     }
 
     // The same through the HTTP API.

@@ -13,10 +13,10 @@
 use semver::{Version, VersionReq};
 use yoi_manifest::ContractVersion;
 
-/// `yoi:plugin@0.2.0`: every hook handler also receives the hook context.
-pub(crate) mod v0_2 {
+/// `yoi:plugin@0.3.0`: the `config` import, the plugin's settings.
+pub(crate) mod v0_3 {
     wasmtime::component::bindgen!({
-        path: "../pdk/wit/0.2.0",
+        path: "../pdk/wit/0.3.0",
         world: "yoi:plugin/plugin",
         imports: {
             // Host calls that wait: on the network, and on the filesystem
@@ -30,43 +30,58 @@ pub(crate) mod v0_2 {
     });
 }
 
-/// `yoi:plugin@0.1.0`: hook handlers receive the event alone.
-pub(crate) mod v0_1 {
-    wasmtime::component::bindgen!({
-        path: "../pdk/wit/0.1.0",
-        world: "yoi:plugin/plugin",
-        imports: {
-            "yoi:plugin/https.send": async,
-            "yoi:plugin/fs": async,
-            "yoi:plugin/secrets": async,
-        },
-        exports: { default: async },
-        with: {
-            // The same records, field for field: one Rust type for both.
-            "yoi:plugin/types@0.1.0": super::v0_2::yoi::plugin::types,
-        },
-    });
+/// The bindings of an older contract version. Its records are the newest
+/// contract's, field for field, so it shares them (`with`): the hook table
+/// converts an event once for every version.
+macro_rules! older_contract {
+    ($(#[$doc:meta])* $module:ident, $path:literal, $types:literal) => {
+        $(#[$doc])*
+        pub(crate) mod $module {
+            wasmtime::component::bindgen!({
+                path: $path,
+                world: "yoi:plugin/plugin",
+                imports: {
+                    "yoi:plugin/https.send": async,
+                    "yoi:plugin/fs": async,
+                    "yoi:plugin/secrets": async,
+                },
+                exports: { default: async },
+                with: { $types: super::latest::yoi::plugin::types },
+            });
+        }
+    };
 }
 
+older_contract!(
+    /// `yoi:plugin@0.2.0`: every hook handler also receives the hook context.
+    v0_2, "../pdk/wit/0.2.0", "yoi:plugin/types@0.2.0"
+);
+older_contract!(
+    /// `yoi:plugin@0.1.0`: hook handlers receive the event alone.
+    v0_1, "../pdk/wit/0.1.0", "yoi:plugin/types@0.1.0"
+);
+
 /// The newest contract's bindings: what the host's own code speaks.
-pub(crate) use v0_2 as latest;
+pub(crate) use v0_3 as latest;
 
 /// A contract version this host serves, i.e. one bindings module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Contract {
     V0_1,
     V0_2,
+    V0_3,
 }
 
 impl Contract {
     /// Every version served, oldest first.
-    pub(crate) const ALL: [Contract; 2] = [Contract::V0_1, Contract::V0_2];
+    pub(crate) const ALL: [Contract; 3] = [Contract::V0_1, Contract::V0_2, Contract::V0_3];
 
     /// The version the module was generated from (its WIT folder's name).
     pub(crate) const fn generated_from(self) -> &'static str {
         match self {
             Contract::V0_1 => "0.1.0",
             Contract::V0_2 => "0.2.0",
+            Contract::V0_3 => "0.3.0",
         }
     }
 
@@ -133,7 +148,8 @@ mod tests {
         assert_eq!(Contract::serving(&v("0.1.0")), Some(Contract::V0_1));
         assert_eq!(Contract::serving(&v("0.1.7")), Some(Contract::V0_1));
         assert_eq!(Contract::serving(&v("0.2.0")), Some(Contract::V0_2));
-        assert_eq!(Contract::serving(&v("0.3.0")), None);
+        assert_eq!(Contract::serving(&v("0.3.0")), Some(Contract::V0_3));
+        assert_eq!(Contract::serving(&v("0.4.0")), None);
         assert_eq!(Contract::serving(&v("1.0.0")), None);
         assert_eq!(
             Contract::V0_1.interface("log"),

@@ -113,6 +113,17 @@ pub enum HostError {
         /// Why, and how to fix it.
         reason: String,
     },
+    /// Setting values a plugin's manifest does not declare or its schema
+    /// refuses, or a change asked of a plugin the registry configures.
+    #[error("plugin {plugin}: {reason}\n  fix: {fix}")]
+    Config {
+        /// Plugin id.
+        plugin: PluginId,
+        /// What is wrong.
+        reason: String,
+        /// How to fix it.
+        fix: String,
+    },
     /// A tool cannot be registered: a plugin's declared tool, or a native
     /// tool the embedder registers.
     #[error("tool {tool} cannot be registered: {reason}")]

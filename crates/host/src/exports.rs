@@ -156,6 +156,7 @@ macro_rules! define_exports {
     )*) => {
         contract_exports!(v0_1, Contract::V0_1, $($module = $variant),*);
         contract_exports!(v0_2, Contract::V0_2, $($module = $variant),*);
+        contract_exports!(v0_3, Contract::V0_3, $($module = $variant),*);
 
         $(
             impl Exported for crate::events::$event {
@@ -174,6 +175,9 @@ macro_rules! define_exports {
                         (Exports::V0_2(e), Guests::V0_2(g)) => {
                             hook_call!(v0_2, $module, point, e, g, store, instance, (event))
                         }
+                        (Exports::V0_3(e), Guests::V0_3(g)) => {
+                            hook_call!(v0_3, $module, point, e, g, store, instance, (event))
+                        }
                         _ => Err(mixed_versions()),
                     }
                 }
@@ -189,12 +193,14 @@ foreach_hook_point!(define_exports);
 pub enum Exports {
     V0_1(v0_1::Exports),
     V0_2(v0_2::Exports),
+    V0_3(v0_3::Exports),
 }
 
 /// The exports of one instance, loaded on first use.
 pub enum Guests {
     V0_1(v0_1::Guests),
     V0_2(v0_2::Guests),
+    V0_3(v0_3::Guests),
 }
 
 fn mixed_versions() -> wasmtime::Error {
@@ -213,6 +219,7 @@ impl Exports {
         Ok(match contract {
             Contract::V0_1 => Exports::V0_1(v0_1::Exports::resolve(pre, points, tools)?),
             Contract::V0_2 => Exports::V0_2(v0_2::Exports::resolve(pre, points, tools)?),
+            Contract::V0_3 => Exports::V0_3(v0_3::Exports::resolve(pre, points, tools)?),
         })
     }
 
@@ -221,6 +228,7 @@ impl Exports {
         match self {
             Exports::V0_1(_) => Guests::V0_1(v0_1::Guests::default()),
             Exports::V0_2(_) => Guests::V0_2(v0_2::Guests::default()),
+            Exports::V0_3(_) => Guests::V0_3(v0_3::Guests::default()),
         }
     }
 
@@ -235,6 +243,7 @@ impl Exports {
         match (self, guests) {
             (Exports::V0_1(e), Guests::V0_1(g)) => tool_call!(v0_1, e, g, store, instance, call),
             (Exports::V0_2(e), Guests::V0_2(g)) => tool_call!(v0_2, e, g, store, instance, call),
+            (Exports::V0_3(e), Guests::V0_3(g)) => tool_call!(v0_3, e, g, store, instance, call),
             _ => Err(mixed_versions()),
         }
     }

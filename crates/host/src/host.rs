@@ -154,11 +154,13 @@ impl Shared {
         origin: Origin,
         rollout: Option<Rollout>,
         grants: Vec<Capability>,
+        config: serde_json::Map<String, serde_json::Value>,
     ) -> LoadOptions<'_> {
         LoadOptions {
             origin,
             rollout,
             grants,
+            config,
             cache: self.cache.as_ref(),
             host_memory_limit: self.settings.memory_limit,
             api: self.settings.api.clone(),
@@ -349,7 +351,7 @@ impl Host {
             &s.engine,
             &s.linker,
             package,
-            s.load_options(Origin::Local, None, granted),
+            s.load_options(Origin::Local, None, granted, serde_json::Map::new()),
         )?;
         let info = plugin.info.clone();
         let _update = s.update.lock().unwrap_or_else(|p| p.into_inner());
@@ -370,6 +372,73 @@ impl Host {
         } else {
             Ok(())
         }
+    }
+
+    /// Sets the setting values of a plugin loaded from a folder or bytes
+    /// (the registry configures its own: `yoi config set`). Every value must
+    /// be of a setting its plugin.toml declares and meet its schema; the
+    /// rest take their defaults. Dispatches already running finish with the
+    /// old values; the next ones get new instances with the new values.
+    ///
+    /// ```no_run
+    /// # fn demo(host: &yoi_host::Host) -> Result<(), yoi_host::HostError> {
+    /// let values = serde_json::json!({ "deny": ["shell", "rm"] });
+    /// host.configure("example.guard", values.as_object().cloned().unwrap_or_default())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn configure(
+        &self,
+        plugin: &str,
+        values: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), HostError> {
+        let s = &self.shared;
+        let _update = s.update.lock().unwrap_or_else(|p| p.into_inner());
+        let current = s.snapshot.load_full();
+        let Some(loaded) = current.find(plugin) else {
+            return Err(HostError::Config {
+                plugin: yoi_manifest::PluginId::new(plugin).map_err(|why| HostError::Config {
+                    plugin: yoi_manifest::PluginId::new("invalid")
+                        .unwrap_or_else(|_| unreachable!()),
+                    reason: format!("`{plugin}` {why}"),
+                    fix: "name a loaded plugin".into(),
+                })?,
+                reason: "it is not loaded".into(),
+                fix: "load it first (`Host::plugins` lists what is loaded)".into(),
+            });
+        };
+        if loaded.info.origin != Origin::Local {
+            return Err(HostError::Config {
+                plugin: loaded.info.id.clone(),
+                reason: "its settings come from the registry".into(),
+                fix: format!("`yoi config set {plugin} KEY VALUE` (docs/configuration.md)"),
+            });
+        }
+        let config = loaded
+            .api
+            .config
+            .with_values(&values)
+            .map_err(|reason| HostError::Config {
+                plugin: loaded.info.id.clone(),
+                reason,
+                fix: "give values of the settings plugin.toml declares under [config], of their types".into(),
+            })?;
+        let next =
+            Arc::new(loaded.redeployed(loaded.info.rollout, loaded.info.grants.clone(), config));
+        let plugins = current
+            .plugins
+            .iter()
+            .map(|p| {
+                if p.info.id == next.info.id {
+                    Arc::clone(&next)
+                } else {
+                    Arc::clone(p)
+                }
+            })
+            .collect();
+        s.snapshot
+            .store(Arc::new(Snapshot::new(plugins, current.change_seq)));
+        tracing::info!(plugin = %plugin, "plugin reconfigured");
+        Ok(())
     }
 
     /// Unloads a plugin; dispatches already running finish with it. Returns

@@ -109,4 +109,4 @@ pub use yoi_registry::Registry;
 
 /// The newest WIT contract this host implements: what new plugins target.
 /// [`Host::compat`] lists every version it runs.
-pub const CONTRACT: &str = "yoi:plugin@0.2.0";
+pub const CONTRACT: &str = "yoi:plugin@0.3.0";

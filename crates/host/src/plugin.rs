@@ -15,6 +15,7 @@ use yoi_manifest::{
     Rollout, Scope,
 };
 
+use crate::api::config::PluginConfig;
 use crate::api::{ApiSettings, PluginApi};
 use crate::bindings::Contract;
 use crate::cache::{CacheUse, CompileCache};
@@ -112,6 +113,8 @@ pub(crate) struct LoadOptions<'a> {
     pub(crate) max_calls: u32,
     /// Bounds on compiling it.
     pub(crate) compile: CompileBounds,
+    /// The operator's setting values (the defaults fill the rest).
+    pub(crate) config: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What compiling one component may cost: structural limits checked before
@@ -195,7 +198,12 @@ impl LoadedPlugin {
     ) -> Result<LoadedPlugin, HostError> {
         let tool_schemas = package.tool_schemas().to_vec();
         let (manifest, artifact) = package.into_parts();
-        let api = Arc::new(PluginApi::new(&manifest, &opts.grants, opts.api));
+        let config = PluginConfig::new(&manifest, &opts.config).map_err(|reason| HostError::Config {
+            plugin: manifest.plugin.id.clone(),
+            reason,
+            fix: "give values of the settings plugin.toml declares under [config], of their types (docs/configuration.md)".into(),
+        })?;
+        let api = Arc::new(PluginApi::new(&manifest, &opts.grants, opts.api, config));
         let plugin = manifest.plugin.id.clone();
         let version = manifest.plugin.version.clone();
         let digest = manifest.runtime.digest;
@@ -322,13 +330,18 @@ impl LoadedPlugin {
         }
     }
 
-    /// The same compiled plugin under a new rollout or grants. Warm
-    /// instances are not carried over: they were made under the old grants.
-    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
-    pub(crate) fn redeployed(&self, rollout: Rollout, grants: Vec<Capability>) -> LoadedPlugin {
+    /// The same compiled plugin under a new rollout, grants or settings.
+    /// Warm instances are not carried over: they were made under the old
+    /// ones (and a guest may have read its settings once).
+    pub(crate) fn redeployed(
+        &self,
+        rollout: Option<Rollout>,
+        grants: Vec<Capability>,
+        config: PluginConfig,
+    ) -> LoadedPlugin {
         let mut info = self.info.clone();
-        info.rollout = Some(rollout);
-        let api = Arc::new(self.api.regranted(&grants));
+        info.rollout = rollout;
+        let api = Arc::new(self.api.redeployed(&grants, config));
         info.grants = grants;
         LoadedPlugin::new(
             info,

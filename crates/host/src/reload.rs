@@ -90,6 +90,34 @@ fn log_report(report: &ReloadReport) {
     }
 }
 
+/// Records that `record` was refused; the version running before (if any)
+/// goes on running.
+fn refuse(
+    next: &mut Vec<Arc<LoadedPlugin>>,
+    report: &mut ReloadReport,
+    record: &VersionRecord,
+    previous: Option<&Arc<LoadedPlugin>>,
+    reason: String,
+) {
+    let kept_previous = previous.map(|p| {
+        next.push(Arc::clone(p));
+        p.info.version.to_string()
+    });
+    report.refused.push(Refusal {
+        plugin: record.plugin.to_string(),
+        version: record.version.to_string(),
+        reason,
+        kept_previous,
+    });
+}
+
+/// The settings a stored version declares.
+fn settings_of(record: &VersionRecord) -> Result<Vec<yoi_manifest::Setting>, String> {
+    yoi_manifest::Manifest::parse(&record.manifest)
+        .map(|m| m.config)
+        .map_err(|d| format!("its stored manifest no longer parses: {d}"))
+}
+
 impl Shared {
     pub(crate) fn reload(&self) -> Result<ReloadReport, HostError> {
         let registry = self
@@ -132,20 +160,42 @@ impl Shared {
                 .filter(|g| g.plugin == record.plugin && g.granted)
                 .map(|g| g.capability.clone())
                 .collect();
+            let values = match settings_of(record).and_then(|settings| {
+                registry
+                    .effective_config(record.plugin.as_str(), &settings, host_scope)
+                    .map_err(|e| e.to_string())
+            }) {
+                Ok(values) => values,
+                Err(reason) => {
+                    // The settings cannot be read (a missing key file): the
+                    // plugin keeps running as it was, or is not loaded.
+                    refuse(&mut next, &mut report, record, previous, reason);
+                    continue;
+                }
+            };
             if let Some(p) = previous
                 && p.info.version == record.version
                 && p.info.digest == record.digest
             {
                 report.kept.push(record.plugin.to_string());
-                if p.info.rollout == Some(record.rollout) && p.info.grants == grants {
-                    next.push(Arc::clone(p));
-                } else {
-                    // Same code, new rollout or grants: no recompile.
-                    next.push(Arc::new(p.redeployed(record.rollout, grants)));
+                let config = p.api.config.with_values(&values);
+                match config {
+                    Ok(config)
+                        if p.info.rollout == Some(record.rollout)
+                            && p.info.grants == grants
+                            && config == p.api.config =>
+                    {
+                        next.push(Arc::clone(p));
+                    }
+                    // Same code, new rollout, grants or settings: no recompile.
+                    Ok(config) => {
+                        next.push(Arc::new(p.redeployed(Some(record.rollout), grants, config)));
+                    }
+                    Err(reason) => refuse(&mut next, &mut report, record, Some(p), reason),
                 }
                 continue;
             }
-            match self.load_record(&registry, &compat, record, grants) {
+            match self.load_record(&registry, &compat, record, grants, values) {
                 Ok(plugin) => {
                     self.load_failures
                         .lock()
@@ -158,16 +208,7 @@ impl Shared {
                     if plugins_fault {
                         self.count_load_failure(record, &reason);
                     }
-                    let kept_previous = previous.map(|p| {
-                        next.push(Arc::clone(p));
-                        p.info.version.to_string()
-                    });
-                    report.refused.push(Refusal {
-                        plugin: record.plugin.to_string(),
-                        version: record.version.to_string(),
-                        reason,
-                        kept_previous,
-                    });
+                    refuse(&mut next, &mut report, record, previous, reason);
                 }
             }
         }
@@ -188,6 +229,7 @@ impl Shared {
         compat: &Compat,
         record: &VersionRecord,
         grants: Vec<Capability>,
+        config: serde_json::Map<String, serde_json::Value>,
     ) -> Result<LoadedPlugin, (String, bool)> {
         // The registry reopens what it stored as a verified package: the
         // artifact's digest is checked before anything compiles (a changed
@@ -204,7 +246,7 @@ impl Shared {
             &self.engine,
             &self.linker,
             package,
-            self.load_options(Origin::Registry, Some(record.rollout), grants),
+            self.load_options(Origin::Registry, Some(record.rollout), grants, config),
         )
         .map_err(|e| {
             // Code that does not compile, link or export what it declares

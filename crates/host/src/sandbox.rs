@@ -11,8 +11,9 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::api::{ApiFailure, PluginApi};
 use crate::bindings::latest::yoi::plugin::fs::{self as wit_fs, Entry};
 use crate::bindings::latest::yoi::plugin::types::ApiError;
-use crate::bindings::latest::yoi::plugin::{context, https, log, secrets};
+use crate::bindings::latest::yoi::plugin::{config, context, https, log, secrets};
 use crate::bindings::v0_1::yoi::plugin as v0_1;
+use crate::bindings::v0_2::yoi::plugin as v0_2;
 use crate::events::{CallContext, HookContext};
 use crate::receipt::{Denial, LogLevel, LogLine};
 
@@ -54,6 +55,7 @@ pub(crate) const ALLOWED_IMPORTS: &[&str] = &[
     "yoi:plugin/types",
     "yoi:plugin/log",
     "yoi:plugin/context",
+    "yoi:plugin/config",
     "yoi:plugin/https",
     "yoi:plugin/fs",
     "yoi:plugin/secrets",
@@ -281,6 +283,19 @@ impl context::Host for PluginState {
     }
 }
 
+impl config::Host for PluginState {
+    fn get(&mut self, key: String) -> Result<Option<String>, config::ConfigError> {
+        self.api
+            .config
+            .get(&key)
+            .map_err(config::ConfigError::Undeclared)
+    }
+
+    fn all(&mut self) -> String {
+        self.api.config.all()
+    }
+}
+
 impl https::Host for PluginState {
     async fn send(&mut self, request: https::Request) -> Result<https::Response, ApiError> {
         let api = Arc::clone(&self.api);
@@ -434,110 +449,164 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     // name: one linker serves components of all of them.
     log::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     context::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
+    config::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     https::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     wit_fs::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     secrets::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
-    v0_1::log::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
-    v0_1::https::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
-    v0_1::fs::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
-    v0_1::secrets::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
+    v0_2::context::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
+    for_older_contracts!(link_older_host_apis, l);
     Ok(l)
 }
 
-// Contract 0.1.0's host APIs: the same calls as the newest contract's, with
+/// Runs `$m!` for every older contract version whose host APIs are
+/// adapters over the newest one's.
+macro_rules! for_older_contracts {
+    ($m:ident $(, $arg:ident)?) => {
+        $m!(v0_1 $(, $arg)?);
+        $m!(v0_2 $(, $arg)?);
+    };
+}
+use for_older_contracts;
+
+macro_rules! link_older_host_apis {
+    ($v:ident, $l:ident) => {
+        $v::log::add_to_linker::<PluginState, HasState>(&mut $l, |s| s)?;
+        $v::https::add_to_linker::<PluginState, HasState>(&mut $l, |s| s)?;
+        $v::fs::add_to_linker::<PluginState, HasState>(&mut $l, |s| s)?;
+        $v::secrets::add_to_linker::<PluginState, HasState>(&mut $l, |s| s)?;
+    };
+}
+use link_older_host_apis;
+
+impl v0_2::context::Host for PluginState {
+    fn current(&mut self) -> v0_2::context::HookContext {
+        let c = context::Host::current(self);
+        v0_2::context::HookContext {
+            point: c.point,
+            plugin_id: c.plugin_id,
+            work_item_id: c.work_item_id,
+            run_id: c.run_id,
+            agent_id: c.agent_id,
+            session_id: c.session_id,
+            subject: c.subject,
+        }
+    }
+}
+
+// The older contracts' host APIs (`log`, `https`, `fs` and `secrets` did
+// not change after 0.1.0): the same calls as the newest contract's, with
 // the records that are not shared converted at the edge.
+macro_rules! older_host_apis {
+    ($v:ident) => {
+        // A block of its own per version: `old_entry` is each one's.
+        const _: () = {
+            impl $v::log::Host for PluginState {
+                fn write(
+                    &mut self,
+                    level: $v::log::Level,
+                    message: String,
+                    fields: Vec<(String, String)>,
+                ) {
+                    let level = match level {
+                        $v::log::Level::Trace => log::Level::Trace,
+                        $v::log::Level::Debug => log::Level::Debug,
+                        $v::log::Level::Info => log::Level::Info,
+                        $v::log::Level::Warn => log::Level::Warn,
+                        $v::log::Level::Error => log::Level::Error,
+                    };
+                    log::Host::write(self, level, message, fields);
+                }
+            }
 
-impl v0_1::log::Host for PluginState {
-    fn write(&mut self, level: v0_1::log::Level, message: String, fields: Vec<(String, String)>) {
-        let level = match level {
-            v0_1::log::Level::Trace => log::Level::Trace,
-            v0_1::log::Level::Debug => log::Level::Debug,
-            v0_1::log::Level::Info => log::Level::Info,
-            v0_1::log::Level::Warn => log::Level::Warn,
-            v0_1::log::Level::Error => log::Level::Error,
+            impl $v::https::Host for PluginState {
+                async fn send(
+                    &mut self,
+                    r: $v::https::Request,
+                ) -> Result<$v::https::Response, ApiError> {
+                    use $v::https::Method as Old;
+                    let method = match r.method {
+                        Old::Get => https::Method::Get,
+                        Old::Head => https::Method::Head,
+                        Old::Post => https::Method::Post,
+                        Old::Put => https::Method::Put,
+                        Old::Patch => https::Method::Patch,
+                        Old::Delete => https::Method::Delete,
+                    };
+                    let request = https::Request {
+                        method,
+                        url: r.url,
+                        headers: r.headers,
+                        body: r.body,
+                        timeout_ms: r.timeout_ms,
+                    };
+                    let response = https::Host::send(self, request).await?;
+                    Ok($v::https::Response {
+                        status: response.status,
+                        headers: response.headers,
+                        body: response.body,
+                        url: response.url,
+                    })
+                }
+            }
+
+            fn old_entry(e: Entry) -> $v::fs::Entry {
+                use wit_fs::EntryKind as New;
+                $v::fs::Entry {
+                    name: e.name,
+                    kind: match e.kind {
+                        New::File => $v::fs::EntryKind::File,
+                        New::Directory => $v::fs::EntryKind::Directory,
+                        New::Symlink => $v::fs::EntryKind::Symlink,
+                        New::Other => $v::fs::EntryKind::Other,
+                    },
+                    size: e.size,
+                }
+            }
+
+            impl $v::fs::Host for PluginState {
+                async fn read(&mut self, path: String) -> Result<Vec<u8>, ApiError> {
+                    wit_fs::Host::read(self, path).await
+                }
+                async fn write(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
+                    wit_fs::Host::write(self, path, data).await
+                }
+                async fn append(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
+                    wit_fs::Host::append(self, path, data).await
+                }
+                async fn list_dir(&mut self, path: String) -> Result<Vec<$v::fs::Entry>, ApiError> {
+                    let entries = wit_fs::Host::list_dir(self, path).await?;
+                    Ok(entries.into_iter().map(old_entry).collect())
+                }
+                async fn stat(&mut self, path: String) -> Result<$v::fs::Entry, ApiError> {
+                    wit_fs::Host::stat(self, path).await.map(old_entry)
+                }
+                async fn create_dir(&mut self, path: String) -> Result<(), ApiError> {
+                    wit_fs::Host::create_dir(self, path).await
+                }
+                async fn remove(&mut self, path: String) -> Result<(), ApiError> {
+                    wit_fs::Host::remove(self, path).await
+                }
+                async fn rename(&mut self, from: String, to: String) -> Result<(), ApiError> {
+                    wit_fs::Host::rename(self, from, to).await
+                }
+                async fn symlink(&mut self, target: String, link: String) -> Result<(), ApiError> {
+                    wit_fs::Host::symlink(self, target, link).await
+                }
+                async fn hard_link(
+                    &mut self,
+                    existing: String,
+                    link: String,
+                ) -> Result<(), ApiError> {
+                    wit_fs::Host::hard_link(self, existing, link).await
+                }
+            }
+
+            impl $v::secrets::Host for PluginState {
+                async fn get(&mut self, key: String) -> Result<String, ApiError> {
+                    secrets::Host::get(self, key).await
+                }
+            }
         };
-        log::Host::write(self, level, message, fields);
-    }
+    };
 }
-
-impl v0_1::https::Host for PluginState {
-    async fn send(&mut self, r: v0_1::https::Request) -> Result<v0_1::https::Response, ApiError> {
-        use v0_1::https::Method as Old;
-        let method = match r.method {
-            Old::Get => https::Method::Get,
-            Old::Head => https::Method::Head,
-            Old::Post => https::Method::Post,
-            Old::Put => https::Method::Put,
-            Old::Patch => https::Method::Patch,
-            Old::Delete => https::Method::Delete,
-        };
-        let request = https::Request {
-            method,
-            url: r.url,
-            headers: r.headers,
-            body: r.body,
-            timeout_ms: r.timeout_ms,
-        };
-        let response = https::Host::send(self, request).await?;
-        Ok(v0_1::https::Response {
-            status: response.status,
-            headers: response.headers,
-            body: response.body,
-            url: response.url,
-        })
-    }
-}
-
-fn old_entry(e: Entry) -> v0_1::fs::Entry {
-    use wit_fs::EntryKind as New;
-    v0_1::fs::Entry {
-        name: e.name,
-        kind: match e.kind {
-            New::File => v0_1::fs::EntryKind::File,
-            New::Directory => v0_1::fs::EntryKind::Directory,
-            New::Symlink => v0_1::fs::EntryKind::Symlink,
-            New::Other => v0_1::fs::EntryKind::Other,
-        },
-        size: e.size,
-    }
-}
-
-impl v0_1::fs::Host for PluginState {
-    async fn read(&mut self, path: String) -> Result<Vec<u8>, ApiError> {
-        wit_fs::Host::read(self, path).await
-    }
-    async fn write(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
-        wit_fs::Host::write(self, path, data).await
-    }
-    async fn append(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
-        wit_fs::Host::append(self, path, data).await
-    }
-    async fn list_dir(&mut self, path: String) -> Result<Vec<v0_1::fs::Entry>, ApiError> {
-        let entries = wit_fs::Host::list_dir(self, path).await?;
-        Ok(entries.into_iter().map(old_entry).collect())
-    }
-    async fn stat(&mut self, path: String) -> Result<v0_1::fs::Entry, ApiError> {
-        wit_fs::Host::stat(self, path).await.map(old_entry)
-    }
-    async fn create_dir(&mut self, path: String) -> Result<(), ApiError> {
-        wit_fs::Host::create_dir(self, path).await
-    }
-    async fn remove(&mut self, path: String) -> Result<(), ApiError> {
-        wit_fs::Host::remove(self, path).await
-    }
-    async fn rename(&mut self, from: String, to: String) -> Result<(), ApiError> {
-        wit_fs::Host::rename(self, from, to).await
-    }
-    async fn symlink(&mut self, target: String, link: String) -> Result<(), ApiError> {
-        wit_fs::Host::symlink(self, target, link).await
-    }
-    async fn hard_link(&mut self, existing: String, link: String) -> Result<(), ApiError> {
-        wit_fs::Host::hard_link(self, existing, link).await
-    }
-}
-
-impl v0_1::secrets::Host for PluginState {
-    async fn get(&mut self, key: String) -> Result<String, ApiError> {
-        secrets::Host::get(self, key).await
-    }
-}
+for_older_contracts!(older_host_apis);

@@ -115,9 +115,6 @@ mod writer {
                 dropped.fetch_add(batch.len() as u64, Ordering::Relaxed);
                 tracing::error!(error = %e, lost = batch.len(), "could not record receipts in the registry");
             }
-            for ack in acks {
-                let _ = ack.send(());
-            }
             // The table would grow without bound: expire what is past the
             // retention, off the dispatch path, at most once an hour.
             if let Some(keep) = retention.keep
@@ -131,6 +128,11 @@ mod writer {
                     }
                     Err(e) => tracing::warn!(error = %e, "could not expire old runtime events"),
                 }
+            }
+            // Acknowledged last: a flush returns once what it waited for is
+            // written and the table is expired.
+            for ack in acks {
+                let _ = ack.send(());
             }
         }
     }

@@ -44,6 +44,9 @@ pub enum Error {
     Timeout(String),
     /// Any other host-side failure (a connection, an I/O error).
     Failed(String),
+    /// A setting is not declared under `[config]` in plugin.toml, or its
+    /// value does not fit the type the plugin reads it as.
+    Config(String),
     /// The plugin's own failure, made with [`Error::new`].
     Plugin(String),
 }
@@ -63,6 +66,7 @@ impl Error {
             | Error::TooLarge(m)
             | Error::Timeout(m)
             | Error::Failed(m)
+            | Error::Config(m)
             | Error::Plugin(m) => m,
         }
     }
@@ -76,6 +80,7 @@ impl fmt::Display for Error {
             Error::Invalid(m) => write!(f, "invalid request: {m}"),
             Error::TooLarge(m) => write!(f, "too large: {m}"),
             Error::Timeout(m) => write!(f, "timed out: {m}"),
+            Error::Config(m) => write!(f, "configuration: {m}"),
             Error::Failed(m) | Error::Plugin(m) => f.write_str(m),
         }
     }

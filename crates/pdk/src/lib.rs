@@ -54,6 +54,7 @@
 
 extern crate self as yoi_pdk;
 
+pub mod config;
 mod context;
 mod error;
 pub mod fs;
@@ -101,7 +102,7 @@ macro_rules! contract {
             pub use crate::tool::Json;
             pub use crate::{$($unique,)* DeliveryMode, HookContext};
             pub use crate::{Error, HookResult, Outcome, Plugin};
-            pub use crate::{context, fs, http, json, log, secrets};
+            pub use crate::{config, context, fs, http, json, log, secrets};
         }
 
         /// The hook handlers a plugin can implement.

@@ -270,15 +270,17 @@ impl<S: Store> Registry<S> {
         })
     }
 
-    /// What `manifest`'s plugin runs with on hosts of `scope`: every
-    /// declared setting with a value, the scope's over `all`'s over the
-    /// default, secrets opened. For hosts; never print it.
+    /// What `plugin` runs with on hosts of `scope`, given the `settings`
+    /// of its version: every declared setting with a value, the scope's
+    /// over `all`'s over the default, secrets opened. For hosts; never
+    /// print it.
     pub fn effective_config(
         &self,
-        manifest: &Manifest,
+        plugin: &str,
+        settings: &[Setting],
         scope: Scope,
     ) -> Result<serde_json::Map<String, Value>, RegistryError> {
-        let stored = self.config(manifest.plugin.id.as_str())?;
+        let stored = self.config(plugin)?;
         let keys = if stored.iter().any(|r| r.secret) {
             Some(self.config_keys(false)?)
         } else {
@@ -293,7 +295,7 @@ impl<S: Store> Registry<S> {
         ) {
             set.insert(r.key.clone(), open(r, keys.as_ref())?);
         }
-        Ok(yoi_manifest::effective(&manifest.config, &set))
+        Ok(yoi_manifest::effective(settings, &set))
     }
 
     /// Seals every secret value again with a new key, then drops the old

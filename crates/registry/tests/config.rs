@@ -151,7 +151,10 @@ fn a_scope_wins_over_all_which_wins_over_the_default() {
     let (_dir, reg) = registry();
     let (v1, _) = reg.settings("c.guard").expect("settings");
     let manifest = yoi_manifest::Manifest::parse(&v1.manifest).expect("manifest");
-    let effective = |scope| reg.effective_config(&manifest, scope).expect("effective");
+    let effective = |scope| {
+        reg.effective_config("c.guard", &manifest.config, scope)
+            .expect("effective")
+    };
     assert_eq!(
         effective(Scope::All)["deny"],
         json!(["shell"]),
@@ -219,7 +222,7 @@ fn a_secret_is_sealed_at_rest_and_never_shown_or_audited() {
     let (v1, _) = reg.settings("c.guard").expect("settings");
     let manifest = yoi_manifest::Manifest::parse(&v1.manifest).expect("manifest");
     let effective = reg
-        .effective_config(&manifest, Scope::All)
+        .effective_config("c.guard", &manifest.config, Scope::All)
         .expect("effective");
     assert_eq!(effective["api_key"], json!(SECRET));
 
@@ -230,14 +233,16 @@ fn a_secret_is_sealed_at_rest_and_never_shown_or_audited() {
     assert!(keys.contains("\nk2 ") && !keys.contains("\nk1 "), "{keys}");
     let reg = Registry::open(dir.path()).expect("reopen");
     let effective = reg
-        .effective_config(&manifest, Scope::All)
+        .effective_config("c.guard", &manifest.config, Scope::All)
         .expect("effective");
     assert_eq!(effective["api_key"], json!(SECRET));
 
     // Without the key file, a secret cannot be opened: a coded error.
     std::fs::remove_file(dir.path().join(yoi_registry::CONFIG_KEY_FILE)).expect("remove key");
     let reg = Registry::open(dir.path()).expect("reopen");
-    let e = reg.effective_config(&manifest, Scope::All).unwrap_err();
+    let e = reg
+        .effective_config("c.guard", &manifest.config, Scope::All)
+        .unwrap_err();
     assert_eq!(code(&e), "R0305", "{e}");
 }
 
@@ -311,7 +316,7 @@ fn a_version_that_rejects_the_stored_values_is_not_activated() {
     .expect("manifest");
     assert!(settings.iter().all(|s| s.name != "region"));
     let effective = reg
-        .effective_config(&manifest, Scope::Canary)
+        .effective_config("c.guard", &manifest.config, Scope::Canary)
         .expect("effective");
     assert!(!effective.contains_key("region"), "{effective:?}");
     let v1_active = reg.active("c.guard").expect("active").expect("one");

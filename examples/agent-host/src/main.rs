@@ -146,6 +146,37 @@ fn show_receipts(receipts: &[Receipt], points: bool) {
     }
 }
 
+/// An operator changes the guard's deny list while the host runs: no
+/// rebuild, no restart; the next call is decided by the new list.
+async fn reconfigure_guard(host: &Host) -> Result<(), Box<dyn std::error::Error>> {
+    if !host
+        .plugins()
+        .iter()
+        .any(|p| p.id.as_str() == "example.guard")
+    {
+        return Ok(());
+    }
+    let deny = json!({"deny": ["fetch"]});
+    println!("\n== the operator sets example.guard's deny list to [\"fetch\"], live");
+    host.configure(
+        "example.guard",
+        deny.as_object().cloned().unwrap_or_default(),
+    )?;
+    for (turn, tool) in ["shell", "fetch"].into_iter().enumerate() {
+        let out = host
+            .dispatch(yoi_host::ToolCall {
+                tool_name: tool.into(),
+                input: json!({"url": "https://status.internal/billing"}),
+                call_id: format!("after-{turn}"),
+                turn: turn as u32 + 1,
+            })
+            .await;
+        println!("  {tool}:");
+        show("tool.pre_exec", &out);
+    }
+    Ok(())
+}
+
 async fn run_item(host: &Host, n: usize, script: Script) {
     println!("\n== work item {n}: {:?}", script.title);
     let draft = host
@@ -397,6 +428,7 @@ async fn run(dirs: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
     for (n, script) in scripts().into_iter().enumerate() {
         run_item(&host, n + 1, script).await;
     }
+    reconfigure_guard(&host).await?;
     println!();
     let (name, version, instance) = me();
     show(

@@ -1,17 +1,24 @@
 //! Guard: stops tools on a deny list and upgrades plain-HTTP URLs in tool
-//! input to HTTPS before the tool runs (`tool.pre_exec`).
+//! input to HTTPS before the tool runs (`tool.pre_exec`). The deny list is
+//! a setting (`deny` in plugin.toml's `[config]`): operators change it with
+//! `yoi config set example.guard deny '["shell"]'`, without a rebuild.
 
 use yoi_pdk::json::Value;
 use yoi_pdk::prelude::*;
 
-/// Tools this plugin never lets run.
-const DENIED_TOOLS: &[&str] = &["shell", "delete_file"];
+/// The settings plugin.toml declares.
+#[derive(serde::Deserialize)]
+struct Settings {
+    /// Tools this plugin never lets run.
+    deny: Vec<String>,
+}
 
 struct Guard;
 
 impl Plugin for Guard {
     fn tool_pre_exec(mut call: ToolCall) -> HookResult<ToolCall> {
-        if DENIED_TOOLS.contains(&call.tool_name.as_str()) {
+        let settings: &Settings = config::load()?;
+        if settings.deny.contains(&call.tool_name) {
             log::warn(&format!("refused tool `{}`", call.tool_name));
             return Ok(Outcome::block(format!(
                 "tool `{}` is on the deny list",

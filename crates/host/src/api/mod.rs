@@ -6,6 +6,7 @@
 //! grants before anything is touched; a refusal becomes a [`Denial`] that the
 //! guest receives as a typed error and the host records.
 
+pub(crate) mod config;
 #[cfg(feature = "fs")]
 pub(crate) mod fs;
 #[cfg(feature = "https")]
@@ -122,6 +123,8 @@ pub(crate) struct PluginApi {
     pub(crate) http: https::HttpState,
     #[cfg_attr(not(feature = "fs"), allow(dead_code))]
     pub(crate) fs: fs::FsState,
+    /// The settings its instances read (`config`).
+    pub(crate) config: config::PluginConfig,
 }
 
 impl PluginApi {
@@ -129,19 +132,30 @@ impl PluginApi {
         manifest: &Manifest,
         grants: &[Capability],
         settings: ApiSettings,
+        config: config::PluginConfig,
     ) -> PluginApi {
         let requested = Capability::requested_by(manifest);
-        PluginApi::with(manifest.plugin.id.clone(), requested, grants, settings)
+        PluginApi::with(
+            manifest.plugin.id.clone(),
+            requested,
+            grants,
+            settings,
+            config,
+        )
     }
 
-    /// The same plugin under new grants.
-    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
-    pub(crate) fn regranted(&self, grants: &[Capability]) -> PluginApi {
+    /// The same plugin under new grants and settings.
+    pub(crate) fn redeployed(
+        &self,
+        grants: &[Capability],
+        config: config::PluginConfig,
+    ) -> PluginApi {
         PluginApi::with(
             self.plugin.clone(),
             self.requested.clone(),
             grants,
             self.settings.clone(),
+            config,
         )
     }
 
@@ -150,6 +164,7 @@ impl PluginApi {
         requested: Vec<Capability>,
         grants: &[Capability],
         settings: ApiSettings,
+        config: config::PluginConfig,
     ) -> PluginApi {
         let data_root = settings
             .data_dir
@@ -166,6 +181,7 @@ impl PluginApi {
             plugin,
             settings,
             http: https::HttpState::default(),
+            config,
         }
     }
 

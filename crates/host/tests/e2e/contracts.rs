@@ -1,7 +1,7 @@
-//! Contract versions side by side: a component built for `yoi:plugin@0.1.0`
-//! (straight from the frozen WIT) and one built with the PDK for 0.2.0 run
-//! in one host, in one chain, and the 0.2.0 one reads the hook context, in
-//! its hook handlers and in its tools.
+//! Contract versions side by side: components built for `yoi:plugin@0.1.0`
+//! and `0.2.0` (each straight from its frozen WIT) and ones built with the
+//! PDK for the newest contract run in one host, in one chain; the 0.2.0
+//! one reads the hook context, in its hook handlers and in its tools.
 
 use serde_json::json;
 use yoi_host::{HookContext, Status};
@@ -130,14 +130,14 @@ fn a_blocking_embedder_needs_no_runtime_of_its_own() {
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 fn a_contract_the_host_does_not_serve_names_every_version_it_does() {
     let dir = crate::altered_copy("legacy", |m| {
-        m.replace("yoi:plugin@0.1.0", "yoi:plugin@0.3.0")
+        m.replace("yoi:plugin@0.1.0", "yoi:plugin@0.4.0")
     });
     let host = host_with(&[]);
-    let err = host.load(dir.path()).expect_err("0.3.0 is not served");
+    let err = host.load(dir.path()).expect_err("0.4.0 is not served");
     let text = err.to_string();
     assert!(
-        text.contains("targets yoi:plugin@0.3.0")
-            && text.contains("yoi:plugin@0.1.0 and yoi:plugin@0.2.0"),
+        text.contains("targets yoi:plugin@0.4.0")
+            && text.contains("yoi:plugin@0.1.0, yoi:plugin@0.2.0 and yoi:plugin@0.3.0"),
         "{text}"
     );
 }

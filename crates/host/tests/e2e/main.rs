@@ -15,6 +15,7 @@
 )]
 
 mod concurrency;
+mod config;
 mod contracts;
 mod dispatcher;
 mod features;

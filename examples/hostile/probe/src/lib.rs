@@ -18,6 +18,8 @@
 //! - `yield:<n>`: make `n` fs calls, each a wait on the host
 //! - `secret:<KEY>`: read a secret through the host (denied unless granted);
 //!   the outcome is logged and the handler goes on
+//! - `config:<KEY>`: read a setting; the value or the error is logged and
+//!   the handler goes on
 //!
 //! Without a command it logs the point it saw and lets the event through.
 
@@ -54,6 +56,11 @@ fn probe<E: Serialize + DeserializeOwned>(point: &str, event: E) -> HookResult<E
                 {
                     set(&mut value, field, new);
                     changed = true;
+                } else if let Some(key) = other.strip_prefix("config:") {
+                    match config::get::<Value>(key) {
+                        Ok(value) => log::info(&format!("config {key} = {value:?}")),
+                        Err(e) => log::warn(&format!("could not read config {key}: {e}")),
+                    }
                 } else if let Some(key) = other.strip_prefix("secret:") {
                     match secrets::get(key) {
                         Ok(_) => log::info(&format!("read secret {key}")),
