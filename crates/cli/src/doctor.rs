@@ -187,41 +187,84 @@ fn check_registry(dir: &Path, report: &mut Report) {
         });
     }
     check_events(&reg, report);
-    check_tokens(dir, report);
+    check_secrets(&reg, &snap, report);
+    check_private_files(dir, report);
 }
 
-/// `yoi serve`'s token file must be its owner's only: a token is an
-/// operator's authority.
-fn check_tokens(dir: &Path, report: &mut Report) {
-    let path = dir.join(crate::serve::TOKENS_FILE);
-    let Ok(meta) = std::fs::metadata(&path) else {
-        return;
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            report.findings.push(Finding {
-                severity: Severity::Problem,
-                code: "R0308".into(),
-                subject: None,
-                message: format!(
-                    "{} can be read by others (mode {mode:o}); its tokens can write to the registry",
-                    path.display()
-                ),
-                fix: Some(format!(
-                    "`chmod 600 {}`, and replace the tokens if others may have read them",
-                    path.display()
-                )),
-            });
-            return;
+/// Files whose reader gets an operator's authority or secrets must be
+/// their owner's only: `yoi serve`'s tokens (R0308) and the key that seals
+/// secret settings (R0309).
+fn check_private_files(dir: &Path, report: &mut Report) {
+    for (file, code, risk, fix) in [
+        (
+            crate::serve::TOKENS_FILE,
+            "R0308",
+            "its tokens can write to the registry",
+            "replace the tokens if others may have read them",
+        ),
+        (
+            yoi_registry::CONFIG_KEY_FILE,
+            "R0309",
+            "it opens every secret setting",
+            "rotate the key (`yoi config rotate-key`) if others may have read it",
+        ),
+    ] {
+        let path = dir.join(file);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                report.findings.push(Finding {
+                    severity: Severity::Problem,
+                    code: code.into(),
+                    subject: None,
+                    message: format!(
+                        "{} can be read by others (mode {mode:o}); {risk}",
+                        path.display()
+                    ),
+                    fix: Some(format!("`chmod 600 {}`, and {fix}", path.display())),
+                });
+                continue;
+            }
+        }
+        let _ = (meta, code, risk, fix);
+        report
+            .checked
+            .push(format!("{} readable by its owner only", path.display()));
+    }
+}
+
+/// Secret settings must open with the registry's key: a host could not
+/// give them to its plugins otherwise.
+fn check_secrets(reg: &Registry, snap: &yoi_registry::Snapshot, report: &mut Report) {
+    let with_secrets: BTreeSet<&str> = snap
+        .config
+        .iter()
+        .filter(|c| c.secret)
+        .map(|c| c.plugin.as_str())
+        .collect();
+    let before = report.findings.len();
+    for plugin in &with_secrets {
+        if let Err(e) = reg.settings(plugin).and_then(|(_, settings)| {
+            reg.effective_config(plugin, &settings, yoi_registry::Scope::All)
+        }) {
+            report.findings.push(Finding::from_error(
+                Severity::Problem,
+                Some((*plugin).to_owned()),
+                &e,
+            ));
         }
     }
-    let _ = meta;
-    report
-        .checked
-        .push(format!("{} readable by its owner only", path.display()));
+    if !with_secrets.is_empty() && report.findings.len() == before {
+        report.checked.push(format!(
+            "secret settings of {} plugins open with the registry's key",
+            with_secrets.len()
+        ));
+    }
 }
 
 /// Grants wider than what the running (or newest) version requests now: a

@@ -1395,6 +1395,31 @@ async fn config_values_are_checked_scoped_and_secrets_stay_sealed() {
         }
     }
 
+    // `yoi doctor` checks the key that seals the secrets.
+    let out = run(&["doctor"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("secret settings of 1 plugins open"),
+        "{}",
+        text(&out)
+    );
+    let key = home.path().join("config.key");
+    let saved = std::fs::read(&key).expect("key file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let out = run(&["doctor"]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains("error[R0309]"), "{}", text(&out));
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    std::fs::remove_file(&key).expect("lose the key");
+    let out = run(&["doctor"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("error[R0305]"), "{}", text(&out));
+    std::fs::write(&key, saved).expect("restore the key");
+
     // `yoi plugin test` takes values from --config and --config-file.
     let payload = pkg.path().join("call.json");
     std::fs::write(

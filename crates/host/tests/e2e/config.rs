@@ -138,3 +138,44 @@ async fn registry_settings_reach_the_guest_and_a_change_reloads_without_a_recomp
         "`all` hosts keep theirs"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn redact_masks_what_its_patterns_setting_says() {
+    use crate::result;
+    use yoi_host::Status;
+
+    let host = host_with(&[&example("redact")]);
+    let text = "password=hunter2 account acct-12345";
+    let out = host.dispatch(result(text)).await;
+    assert_eq!(
+        out.data.output, "password=**** account acct-12345",
+        "the defaults"
+    );
+
+    host.configure(
+        "example.redact",
+        values(json!({"patterns": [{"pattern": "acct-[0-9]+", "replace": "acct-****"}]})),
+    )
+    .expect("configure");
+    let out = host.dispatch(result(text)).await;
+    assert_eq!(out.data.output, "password=hunter2 account acct-****");
+
+    // A pattern that is no regular expression passes the schema (a string)
+    // and fails in the plugin, with the reason in the receipt; fail-open
+    // lets the output through unchanged.
+    host.configure(
+        "example.redact",
+        values(json!({"patterns": [{"pattern": "acct-[", "replace": "x"}]})),
+    )
+    .expect("configure");
+    let out = host.dispatch(result(text)).await;
+    let r = receipt_of(&out, "example.redact");
+    assert_eq!(r.status, Status::Error);
+    let detail = r.detail.as_deref().unwrap_or_default();
+    assert!(
+        detail.contains("patterns[0] `acct-[` is not a regular expression"),
+        "{detail}"
+    );
+    assert_eq!(out.data.output, text);
+}
