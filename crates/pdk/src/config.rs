@@ -103,8 +103,12 @@ impl<'de> de::Deserializer<'de> for Declared {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
+        // A field with a value is declared; only the others are asked about
+        // (declared without a value, or not declared at all).
         for field in fields {
-            if let Err(wit::ConfigError::Undeclared(key)) = wit::get(field) {
+            if self.0.get(field).is_none()
+                && let Err(wit::ConfigError::Undeclared(key)) = wit::get(field)
+            {
                 return Err(de::Error::custom(format!("{UNDECLARED}{key}")));
             }
         }
