@@ -213,7 +213,6 @@ impl App {
     /// The actor the audit log records: the token's, or, when the request
     /// names someone it acts for (an agent driving the page), `who via
     /// token-actor`, so the log keeps both.
-    #[allow(clippy::result_large_err)]
     fn actor(&self, token: &Token, asked: Option<&str>) -> Result<String, String> {
         match asked {
             None => Ok(token.actor.clone()),

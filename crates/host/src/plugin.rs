@@ -198,7 +198,12 @@ impl LoadedPlugin {
     ) -> Result<LoadedPlugin, HostError> {
         let tool_schemas = package.tool_schemas().to_vec();
         let (manifest, artifact) = package.into_parts();
-        let config = PluginConfig::new(&manifest, &opts.config).map_err(|reason| HostError::Config {
+        let config = PluginConfig::new(&manifest, &Default::default());
+        let config = match opts.origin {
+            Origin::Registry => config.and_then(|c| c.with_deployed(opts.config)),
+            Origin::Local => config.and_then(|c| c.with_values(&opts.config)),
+        }
+        .map_err(|reason| HostError::Config {
             plugin: manifest.plugin.id.clone(),
             reason,
             fix: "give values of the settings plugin.toml declares under [config], of their types (docs/configuration.md)".into(),

@@ -111,13 +111,6 @@ fn refuse(
     });
 }
 
-/// The settings a stored version declares.
-fn settings_of(record: &VersionRecord) -> Result<Vec<yoi_manifest::Setting>, String> {
-    yoi_manifest::Manifest::parse(&record.manifest)
-        .map(|m| m.config)
-        .map_err(|d| format!("its stored manifest no longer parses: {d}"))
-}
-
 impl Shared {
     pub(crate) fn reload(&self) -> Result<ReloadReport, HostError> {
         let registry = self
@@ -160,16 +153,16 @@ impl Shared {
                 .filter(|g| g.plugin == record.plugin && g.granted)
                 .map(|g| g.capability.clone())
                 .collect();
-            let values = match settings_of(record).and_then(|settings| {
-                registry
-                    .effective_config(record.plugin.as_str(), &settings, host_scope)
-                    .map_err(|e| e.to_string())
-            }) {
+            let values = match registry.deployed_config(
+                &deployment.config,
+                record.plugin.as_str(),
+                host_scope,
+            ) {
                 Ok(values) => values,
-                Err(reason) => {
+                Err(e) => {
                     // The settings cannot be read (a missing key file): the
                     // plugin keeps running as it was, or is not loaded.
-                    refuse(&mut next, &mut report, record, previous, reason);
+                    refuse(&mut next, &mut report, record, previous, e.to_string());
                     continue;
                 }
             };
@@ -178,7 +171,7 @@ impl Shared {
                 && p.info.digest == record.digest
             {
                 report.kept.push(record.plugin.to_string());
-                let config = p.api.config.with_values(&values);
+                let config = p.api.config.with_deployed(values);
                 match config {
                     Ok(config)
                         if p.info.rollout == Some(record.rollout)

@@ -9,9 +9,6 @@ use std::sync::Arc;
 use serde_json::Value;
 use yoi_manifest::{PluginId, Tool};
 
-/// Errors shown for one invalid input, at most.
-const MAX_SCHEMA_ERRORS: usize = 8;
-
 /// Compiles a tool's input schema. `jsonschema` is built without remote
 /// references, so a schema can never make the host fetch anything.
 pub(crate) fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
@@ -21,18 +18,7 @@ pub(crate) fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
 
 /// Checks `input` against a compiled schema; the error lists what is wrong.
 pub(crate) fn validate(validator: &jsonschema::Validator, input: &Value) -> Result<(), String> {
-    let errors: Vec<String> = validator
-        .iter_errors(input)
-        .take(MAX_SCHEMA_ERRORS)
-        .map(|e| {
-            let at = e.instance_path().to_string();
-            if at.is_empty() {
-                e.to_string()
-            } else {
-                format!("at `{at}`: {e}")
-            }
-        })
-        .collect();
+    let errors = yoi_manifest::schema_errors(validator, input);
     if errors.is_empty() {
         Ok(())
     } else {

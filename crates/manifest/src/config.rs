@@ -139,17 +139,7 @@ impl Setting {
         let schema = self.json_schema();
         let validator = jsonschema::validator_for(&schema)
             .map_err(|e| format!("the setting's schema is not valid: {e}"))?;
-        let problems: Vec<String> = validator
-            .iter_errors(value)
-            .map(|e| {
-                let at = e.instance_path().to_string();
-                if at.is_empty() {
-                    e.to_string()
-                } else {
-                    format!("at {at}: {e}")
-                }
-            })
-            .collect();
+        let problems = crate::tool::schema_errors(&validator, value);
         if problems.is_empty() {
             Ok(())
         } else {

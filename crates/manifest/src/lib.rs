@@ -62,7 +62,7 @@ pub use package::{
     MANIFEST_FILE, MAX_ARTIFACT_BYTES, MAX_MANIFEST_BYTES, Package, read_artifact_in,
 };
 pub use rollout::{Rollout, Scope, applies, bucket};
-pub use tool::{InputSchema, Tool, check_input_schema};
+pub use tool::{InputSchema, MAX_SCHEMA_ERRORS, Tool, check_input_schema, schema_errors};
 
 /// JSON Schema of `plugin.toml` (draft-07), for editors and other tools.
 pub const MANIFEST_SCHEMA: &str = include_str!("../plugin.schema.json");

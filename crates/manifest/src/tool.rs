@@ -33,6 +33,28 @@ pub(crate) fn valid_tool_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'))
 }
 
+/// Most schema errors reported for one value: the first few say what to fix.
+pub const MAX_SCHEMA_ERRORS: usize = 8;
+
+/// What `value` gets wrong against a compiled JSON Schema, one line per
+/// error (`at /0: 1 is not of type "string"`), at most
+/// [`MAX_SCHEMA_ERRORS`]. Empty when it fits. The one wording of a schema
+/// error, for tool inputs and setting values alike.
+pub fn schema_errors(validator: &jsonschema::Validator, value: &Value) -> Vec<String> {
+    validator
+        .iter_errors(value)
+        .take(MAX_SCHEMA_ERRORS)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            if at.is_empty() {
+                e.to_string()
+            } else {
+                format!("at {at}: {e}")
+            }
+        })
+        .collect()
+}
+
 /// Checks that `schema` is a JSON Schema for an object input. Returns why not.
 pub fn check_input_schema(schema: &Value) -> Result<(), String> {
     if !schema.is_object() {

@@ -280,22 +280,40 @@ impl<S: Store> Registry<S> {
         settings: &[Setting],
         scope: Scope,
     ) -> Result<serde_json::Map<String, Value>, RegistryError> {
-        let stored = self.config(plugin)?;
-        let keys = if stored.iter().any(|r| r.secret) {
+        let set = self.deployed_config(&self.config(plugin)?, plugin, scope)?;
+        let set = set.into_iter().collect::<BTreeMap<_, _>>();
+        Ok(yoi_manifest::effective(settings, &set))
+    }
+
+    /// The operator's values of `plugin` among `stored` (a
+    /// [`Deployment`](crate::Deployment)'s `config`) for hosts of `scope`:
+    /// the scope's over `all`'s, secrets opened. Defaults are not applied:
+    /// the version's settings do that.
+    pub fn deployed_config(
+        &self,
+        stored: &[ConfigRecord],
+        plugin: &str,
+        scope: Scope,
+    ) -> Result<serde_json::Map<String, Value>, RegistryError> {
+        let mine: Vec<&ConfigRecord> = stored
+            .iter()
+            .filter(|r| r.plugin.as_str() == plugin)
+            .collect();
+        // The key is read only when there is a secret to open.
+        let keys = if mine.iter().any(|r| r.secret) {
             Some(self.config_keys(false)?)
         } else {
             None
         };
-        let mut set = BTreeMap::new();
+        let mut set = serde_json::Map::new();
         // `all` first, so the host's own scope wins.
-        for r in stored.iter().filter(|r| r.scope == Scope::All).chain(
-            stored
-                .iter()
+        for r in mine.iter().filter(|r| r.scope == Scope::All).chain(
+            mine.iter()
                 .filter(|r| r.scope == scope && scope != Scope::All),
         ) {
             set.insert(r.key.clone(), open(r, keys.as_ref())?);
         }
-        Ok(yoi_manifest::effective(settings, &set))
+        Ok(set)
     }
 
     /// Seals every secret value again with a new key, then drops the old

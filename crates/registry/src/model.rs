@@ -269,6 +269,10 @@ pub struct Deployment {
     /// Disabled plugin ids, with the reason (their active versions are not
     /// in `active`).
     pub disabled: BTreeMap<String, String>,
+    /// Operators' setting values of the plugins in `active`, as stored
+    /// (secrets sealed; [`Registry::deployed_config`](crate::Registry::deployed_config)
+    /// opens them for one plugin).
+    pub config: Vec<ConfigRecord>,
     /// The change counter when it was read.
     pub change_seq: i64,
 }

@@ -873,7 +873,8 @@ impl<S: Store> Registry<S> {
     }
 
     /// What hosts should run now, without the audit log: active versions of
-    /// enabled plugins, their grants, the disabled set, in one read.
+    /// enabled plugins, their grants and setting values, the disabled set,
+    /// in one read.
     pub fn deployment(&self) -> Result<Deployment, RegistryError> {
         self.store.read(|tx| {
             let disabled: BTreeMap<String, String> = tx.disabled(None)?.into_iter().collect();
@@ -887,10 +888,16 @@ impl<S: Store> Registry<S> {
                 .into_iter()
                 .filter(|g| active.iter().any(|v| v.plugin == g.plugin))
                 .collect();
+            let config = tx
+                .config(None)?
+                .into_iter()
+                .filter(|c| active.iter().any(|v| v.plugin == c.plugin))
+                .collect();
             Ok(Deployment {
                 active,
                 grants,
                 disabled,
+                config,
                 change_seq: tx.change_seq()?,
             })
         })

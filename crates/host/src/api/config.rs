@@ -32,6 +32,17 @@ impl PluginConfig {
         .with_values(set)
     }
 
+    /// The same settings with the registry's values: those of settings
+    /// this version does not declare (another version's) are not given to
+    /// it; the rest are checked.
+    pub(crate) fn with_deployed(
+        &self,
+        mut set: Map<String, Value>,
+    ) -> Result<PluginConfig, String> {
+        set.retain(|key, _| self.settings.iter().any(|s| s.name == *key));
+        self.with_values(&set)
+    }
+
     /// The same settings with other operator values.
     pub(crate) fn with_values(&self, set: &Map<String, Value>) -> Result<PluginConfig, String> {
         let mut problems = Vec::new();
@@ -107,6 +118,12 @@ mod tests {
         assert!(PluginConfig::new(&m, &set).unwrap_err().contains("integer"));
         let mut set = Map::new();
         set.insert("colour".into(), Value::from("red"));
+        // The registry may hold another version's settings: not given here.
+        let c = PluginConfig::new(&m, &Map::new()).expect("defaults");
+        assert_eq!(
+            c.with_deployed(set.clone()).expect("ignored").all(),
+            "{\"deny\":[\"shell\"]}"
+        );
         assert!(
             PluginConfig::new(&m, &set)
                 .unwrap_err()
