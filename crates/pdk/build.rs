@@ -47,6 +47,14 @@ fn main() {
         out,
         "    tools: \"package yoi:pdk@{version}; world tools {{ export yoi:plugin/tools@{version}; }}\", \"yoi:pdk/tools@{version}\","
     );
+    let _ = writeln!(
+        out,
+        "    provider: \"package yoi:pdk@{version}; world provider {{ export yoi:plugin/provider@{version}; }}\", \"yoi:pdk/provider@{version}\","
+    );
+    let _ = writeln!(
+        out,
+        "    observer: \"package yoi:pdk@{version}; world observer {{ export yoi:plugin/observer@{version}; }}\", \"yoi:pdk/observer@{version}\","
+    );
     let _ = writeln!(out, "    types: \"yoi:plugin/types@{version}\",");
     let _ = writeln!(out, "    https: \"yoi:plugin/https@{version}\",");
     let _ = writeln!(out, "    fs: \"yoi:plugin/fs@{version}\",");

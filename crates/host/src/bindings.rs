@@ -13,20 +13,28 @@
 use semver::{Version, VersionReq};
 use yoi_manifest::ContractVersion;
 
-/// `yoi:plugin@0.3.0`: the `config` import, the plugin's settings.
-pub(crate) mod v0_3 {
+/// `yoi:plugin@0.4.0`: providers (`provider` export, `completions`
+/// import with the chunk sink), observers (`observer` export), and
+/// `https.open`, which reads a response body as it arrives.
+pub(crate) mod v0_4 {
     wasmtime::component::bindgen!({
-        path: "../pdk/wit/0.3.0",
+        path: "../pdk/wit/0.4.0",
         world: "yoi:plugin/plugin",
         imports: {
             // Host calls that wait: on the network, and on the filesystem
             // (which runs on a blocking thread the deadline can abandon).
-            "yoi:plugin/https.send": async,
+            "yoi:plugin/https": async,
             "yoi:plugin/fs": async,
             // The embedder's secret source may be remote (a vault).
             "yoi:plugin/secrets": async,
+            // A chunk waits for the embedder to take it (backpressure).
+            "yoi:plugin/completions": async,
         },
         exports: { default: async },
+        with: {
+            "yoi:plugin/https.incoming-body": crate::api::https::IncomingBody,
+            "yoi:plugin/completions.sink": crate::providers::Sink,
+        },
     });
 }
 
@@ -53,6 +61,10 @@ macro_rules! older_contract {
 }
 
 older_contract!(
+    /// `yoi:plugin@0.3.0`: the `config` import, the plugin's settings.
+    v0_3, "../pdk/wit/0.3.0", "yoi:plugin/types@0.3.0"
+);
+older_contract!(
     /// `yoi:plugin@0.2.0`: every hook handler also receives the hook context.
     v0_2, "../pdk/wit/0.2.0", "yoi:plugin/types@0.2.0"
 );
@@ -62,7 +74,7 @@ older_contract!(
 );
 
 /// The newest contract's bindings: what the host's own code speaks.
-pub(crate) use v0_3 as latest;
+pub(crate) use v0_4 as latest;
 
 /// A contract version this host serves, i.e. one bindings module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,11 +82,17 @@ pub(crate) enum Contract {
     V0_1,
     V0_2,
     V0_3,
+    V0_4,
 }
 
 impl Contract {
     /// Every version served, oldest first.
-    pub(crate) const ALL: [Contract; 3] = [Contract::V0_1, Contract::V0_2, Contract::V0_3];
+    pub(crate) const ALL: [Contract; 4] = [
+        Contract::V0_1,
+        Contract::V0_2,
+        Contract::V0_3,
+        Contract::V0_4,
+    ];
 
     /// The version the module was generated from (its WIT folder's name).
     pub(crate) const fn generated_from(self) -> &'static str {
@@ -82,6 +100,7 @@ impl Contract {
             Contract::V0_1 => "0.1.0",
             Contract::V0_2 => "0.2.0",
             Contract::V0_3 => "0.3.0",
+            Contract::V0_4 => "0.4.0",
         }
     }
 
@@ -149,7 +168,8 @@ mod tests {
         assert_eq!(Contract::serving(&v("0.1.7")), Some(Contract::V0_1));
         assert_eq!(Contract::serving(&v("0.2.0")), Some(Contract::V0_2));
         assert_eq!(Contract::serving(&v("0.3.0")), Some(Contract::V0_3));
-        assert_eq!(Contract::serving(&v("0.4.0")), None);
+        assert_eq!(Contract::serving(&v("0.4.0")), Some(Contract::V0_4));
+        assert_eq!(Contract::serving(&v("0.5.0")), None);
         assert_eq!(Contract::serving(&v("1.0.0")), None);
         assert_eq!(
             Contract::V0_1.interface("log"),

@@ -244,6 +244,15 @@ impl HostBuilder {
         self
     }
 
+    /// When [`Host::complete`] tries the next provider of a model after one
+    /// failed (default: after `unavailable` and after a plugin provider's
+    /// trap or timeout, never after chunks were streamed; see
+    /// [`Fallback`](crate::Fallback)).
+    pub fn provider_fallback(mut self, fallback: crate::Fallback) -> Self {
+        self.settings.fallback = fallback;
+        self
+    }
+
     /// Starts the engine, and boots from the registry if one is set.
     pub fn build(mut self) -> Result<Host, HostError> {
         if let Some(n) = self.settings.pool {
@@ -306,7 +315,10 @@ impl HostBuilder {
         }
         let max_calls = self.settings.max_calls as usize;
         let host = Host {
-            shared: Arc::new(Shared {
+            shared: Arc::new_cyclic(|me| Shared {
+                me: me.clone(),
+                providers: RwLock::new(Vec::new()),
+                observers: crate::observe::Observers::default(),
                 engine,
                 linker,
                 snapshot: ArcSwap::from_pointee(Snapshot::default()),

@@ -15,6 +15,7 @@ use crate::exports::{Exported, Guests};
 use crate::guard::crash_guard;
 use crate::host::Host;
 use crate::instances::{CallRecord, GuestCall, MAX_DETAIL, Run, invoke};
+use crate::observe::{ObservationEvent, observe_denials};
 use crate::plugin::LoadedPlugin;
 use crate::receipt::{Blocked, Dispatch, Receipt, Status, clean};
 use crate::sandbox::PluginState;
@@ -168,6 +169,13 @@ pub(crate) async fn run_chain<P: Exported>(
         if let Some(sink) = &shared.sink {
             sink.send(event_record(&receipt, subject));
         }
+        shared.observers.emit(|| ObservationEvent::Receipt {
+            plugin: receipt.plugin.clone(),
+            version: receipt.version.clone(),
+            point: P::POINT,
+            status: receipt.status,
+            duration: receipt.duration,
+        });
         // Most runs have no denial: no record, no allocation.
         if !receipt.denials.is_empty() {
             record_denials(
@@ -177,6 +185,7 @@ pub(crate) async fn run_chain<P: Exported>(
                 subject,
                 P::POINT.as_str(),
             );
+            observe_denials(shared, &plugin.info, &receipt.denials);
         }
         receipts.push(receipt);
         if stop {
@@ -200,14 +209,37 @@ impl Host {
     /// and why, and one receipt per handler. It never fails: a handler's
     /// failure is in its receipt.
     pub async fn dispatch<E: Event>(&self, event: E) -> Dispatch<E> {
-        run_chain(self, &HookContext::default(), event).await
+        let out = run_chain(self, &HookContext::default(), event).await;
+        self.observe_model_response(&out.data);
+        out
+    }
+
+    /// A `model.post_call` the embedder dispatched itself is a model call
+    /// for the observers (those made through `Host::complete` are reported
+    /// there, with their provider).
+    fn observe_model_response<E: Event>(&self, data: &E) {
+        if <E as Event>::POINT != HookPoint::ModelPostCall {
+            return;
+        }
+        if let Some(r) = (data as &dyn std::any::Any).downcast_ref::<crate::ModelResponse>() {
+            self.shared.observers.emit(|| ObservationEvent::ModelCall {
+                model: r.model.clone(),
+                provider: None,
+                input_tokens: r.input_tokens,
+                output_tokens: r.output_tokens,
+                cost_usd: r.cost_usd,
+                duration: Duration::from_millis(r.duration_ms),
+            });
+        }
     }
 
     /// [`Host::dispatch`] for one subject (a user, session or work item):
     /// a plugin on a partial rollout runs only when the subject falls in its
     /// share, the same answer every time for the same subject.
     pub async fn dispatch_for<E: Event>(&self, subject: &str, event: E) -> Dispatch<E> {
-        run_chain(self, &HookContext::for_subject(subject), event).await
+        let out = run_chain(self, &HookContext::for_subject(subject), event).await;
+        self.observe_model_response(&out.data);
+        out
     }
 
     /// [`Host::dispatch`] with the ids the embedder knows for this event:
@@ -215,7 +247,9 @@ impl Host {
     /// `context.subject` decides partial rollouts as in
     /// [`Host::dispatch_for`].
     pub async fn dispatch_in<E: Event>(&self, context: &HookContext, event: E) -> Dispatch<E> {
-        run_chain(self, context, event).await
+        let out = run_chain(self, context, event).await;
+        self.observe_model_response(&out.data);
+        out
     }
 
     /// [`Host::dispatch_in`] for callers without an async runtime: runs the
@@ -232,7 +266,9 @@ impl Host {
             .enable_time()
             .build()
             .map_err(|e| HostError::Runtime(e.to_string()))?;
-        Ok(runtime.block_on(run_chain(self, context, event)))
+        let out = runtime.block_on(run_chain(self, context, event));
+        self.observe_model_response(&out.data);
+        Ok(out)
     }
 
     /// Runs `point` with an event given as JSON (the point's event fields),
@@ -273,6 +309,7 @@ macro_rules! define_json_dispatch {
                     let event: crate::events::$event = serde_json::from_value(payload)
                         .map_err(|e| format!("the payload is not a valid {point} event: {e}"))?;
                     let out = run_chain(host, context, event).await;
+                    host.observe_model_response(&out.data);
                     Ok(out.map_data(|d| serde_json::to_value(d).unwrap_or(Value::Null)))
                 } )*
                 other => Err(format!("{other} is not a hook point this host runs")),

@@ -133,6 +133,14 @@ pub enum HostError {
         /// What is wrong and how to fix it.
         reason: String,
     },
+    /// A native provider the embedder registers is malformed or taken.
+    #[error("provider {provider} cannot be registered: {reason}")]
+    Provider {
+        /// The provider's name.
+        provider: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
     /// The wasm engine could not be configured.
     #[error("the WebAssembly engine could not start: {0}")]
     Engine(String),

@@ -5,22 +5,41 @@
 //! contract versions (each version's interfaces are its own).
 
 use wasmtime::Store;
-use wasmtime::component::{Instance, InstancePre};
+use wasmtime::component::{Instance, InstancePre, Resource};
 use yoi_manifest::HookPoint;
 
 use crate::bindings::Contract;
+use crate::bindings::latest::exports::yoi::plugin::observer;
+use crate::bindings::latest::yoi::plugin::completions;
 use crate::bindings::latest::yoi::plugin::types as wit;
 use crate::events::{GuestOutcome, Point};
 use crate::sandbox::PluginState;
 
 type CallResult<W> = wasmtime::Result<Result<GuestOutcome<W>, String>>;
 
-/// Why a declared hook or tool has no export to run.
+/// What a manifest declares that needs an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wanted {
+    Hook(HookPoint),
+    Tools,
+    Provider,
+    Observer,
+}
+
+/// Why a declared hook, tool, provider or observer has no export to run.
 pub(crate) struct MissingExport {
     /// The interface's full name, e.g. `yoi:plugin/tool-pre-exec@0.2.0`.
     pub(crate) interface: String,
-    /// The point, or `None` for the tools interface.
-    pub(crate) point: Option<HookPoint>,
+    /// What was declared.
+    pub(crate) wanted: Wanted,
+}
+
+/// The exports beyond hooks and tools a manifest declares (contract 0.4.0
+/// and later).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Surfaces {
+    pub(crate) provider: bool,
+    pub(crate) observer: bool,
 }
 
 fn missing_export(point: HookPoint) -> wasmtime::Error {
@@ -30,7 +49,7 @@ fn missing_export(point: HookPoint) -> wasmtime::Error {
 /// The per-version export caches: one struct of lookups and one of loaded
 /// exports per contract module, with a field per hook point and `tools`.
 macro_rules! contract_exports {
-    ($v:ident, $contract:expr, $($module:ident = $variant:ident),*) => {
+    ($v:ident, $contract:expr, [$($surface:ident),*], $($module:ident = $variant:ident),*) => {
         pub mod $v {
             use super::*;
             use crate::bindings::$v::exports::yoi::plugin as ex;
@@ -39,12 +58,14 @@ macro_rules! contract_exports {
             pub struct Exports {
                 $( pub(super) $module: Option<ex::$module::GuestIndices>, )*
                 pub(super) tools: Option<ex::tools::GuestIndices>,
+                $( pub(super) $surface: Option<ex::$surface::GuestIndices>, )*
             }
 
             #[derive(Default)]
             pub struct Guests {
                 $( pub(super) $module: Option<ex::$module::Guest>, )*
                 pub(super) tools: Option<ex::tools::Guest>,
+                $( pub(super) $surface: Option<ex::$surface::Guest>, )*
             }
 
             impl Exports {
@@ -52,12 +73,13 @@ macro_rules! contract_exports {
                     pre: &InstancePre<PluginState>,
                     points: &[HookPoint],
                     tools: bool,
+                    surfaces: Surfaces,
                 ) -> Result<Self, MissingExport> {
                     let mut out = Exports::default();
                     for point in points {
                         let missing = || MissingExport {
                             interface: $contract.interface(&point.wit_interface()),
-                            point: Some(*point),
+                            wanted: Wanted::Hook(*point),
                         };
                         match point {
                             $( HookPoint::$variant => {
@@ -72,9 +94,28 @@ macro_rules! contract_exports {
                         out.tools = Some(ex::tools::GuestIndices::new(pre).map_err(|_| {
                             MissingExport {
                                 interface: $contract.interface("tools"),
-                                point: None,
+                                wanted: Wanted::Tools,
                             }
                         })?);
+                    }
+                    $(
+                        if surfaces.$surface {
+                            out.$surface = Some(ex::$surface::GuestIndices::new(pre).map_err(|_| {
+                                MissingExport {
+                                    interface: $contract.interface(stringify!($surface)),
+                                    wanted: surface_wanted(stringify!($surface)),
+                                }
+                            })?);
+                        }
+                    )*
+                    // Contracts before 0.4.0 have no such exports at all.
+                    for (declared, name, wanted) in [
+                        (surfaces.provider, "provider", Wanted::Provider),
+                        (surfaces.observer, "observer", Wanted::Observer),
+                    ] {
+                        if declared && ![$(stringify!($surface)),*].contains(&name) {
+                            return Err(MissingExport { interface: $contract.interface(name), wanted });
+                        }
                     }
                     Ok(out)
                 }
@@ -154,9 +195,10 @@ macro_rules! define_exports {
             $($fields:tt)*
         }
     )*) => {
-        contract_exports!(v0_1, Contract::V0_1, $($module = $variant),*);
-        contract_exports!(v0_2, Contract::V0_2, $($module = $variant),*);
-        contract_exports!(v0_3, Contract::V0_3, $($module = $variant),*);
+        contract_exports!(v0_1, Contract::V0_1, [], $($module = $variant),*);
+        contract_exports!(v0_2, Contract::V0_2, [], $($module = $variant),*);
+        contract_exports!(v0_3, Contract::V0_3, [], $($module = $variant),*);
+        contract_exports!(v0_4, Contract::V0_4, [provider, observer], $($module = $variant),*);
 
         $(
             impl Exported for crate::events::$event {
@@ -178,6 +220,9 @@ macro_rules! define_exports {
                         (Exports::V0_3(e), Guests::V0_3(g)) => {
                             hook_call!(v0_3, $module, point, e, g, store, instance, (event))
                         }
+                        (Exports::V0_4(e), Guests::V0_4(g)) => {
+                            hook_call!(v0_4, $module, point, e, g, store, instance, (event))
+                        }
                         _ => Err(mixed_versions()),
                     }
                 }
@@ -194,6 +239,7 @@ pub enum Exports {
     V0_1(v0_1::Exports),
     V0_2(v0_2::Exports),
     V0_3(v0_3::Exports),
+    V0_4(v0_4::Exports),
 }
 
 /// The exports of one instance, loaded on first use.
@@ -201,6 +247,7 @@ pub enum Guests {
     V0_1(v0_1::Guests),
     V0_2(v0_2::Guests),
     V0_3(v0_3::Guests),
+    V0_4(v0_4::Guests),
 }
 
 fn mixed_versions() -> wasmtime::Error {
@@ -215,11 +262,14 @@ impl Exports {
         pre: &InstancePre<PluginState>,
         points: &[HookPoint],
         tools: bool,
+        surfaces: Surfaces,
     ) -> Result<Exports, MissingExport> {
+        let (p, t, s) = (points, tools, surfaces);
         Ok(match contract {
-            Contract::V0_1 => Exports::V0_1(v0_1::Exports::resolve(pre, points, tools)?),
-            Contract::V0_2 => Exports::V0_2(v0_2::Exports::resolve(pre, points, tools)?),
-            Contract::V0_3 => Exports::V0_3(v0_3::Exports::resolve(pre, points, tools)?),
+            Contract::V0_1 => Exports::V0_1(v0_1::Exports::resolve(pre, p, t, s)?),
+            Contract::V0_2 => Exports::V0_2(v0_2::Exports::resolve(pre, p, t, s)?),
+            Contract::V0_3 => Exports::V0_3(v0_3::Exports::resolve(pre, p, t, s)?),
+            Contract::V0_4 => Exports::V0_4(v0_4::Exports::resolve(pre, p, t, s)?),
         })
     }
 
@@ -229,6 +279,7 @@ impl Exports {
             Exports::V0_1(_) => Guests::V0_1(v0_1::Guests::default()),
             Exports::V0_2(_) => Guests::V0_2(v0_2::Guests::default()),
             Exports::V0_3(_) => Guests::V0_3(v0_3::Guests::default()),
+            Exports::V0_4(_) => Guests::V0_4(v0_4::Guests::default()),
         }
     }
 
@@ -244,7 +295,73 @@ impl Exports {
             (Exports::V0_1(e), Guests::V0_1(g)) => tool_call!(v0_1, e, g, store, instance, call),
             (Exports::V0_2(e), Guests::V0_2(g)) => tool_call!(v0_2, e, g, store, instance, call),
             (Exports::V0_3(e), Guests::V0_3(g)) => tool_call!(v0_3, e, g, store, instance, call),
+            (Exports::V0_4(e), Guests::V0_4(g)) => tool_call!(v0_4, e, g, store, instance, call),
             _ => Err(mixed_versions()),
         }
+    }
+
+    /// Calls the plugin's provider export (contract 0.4.0 and later).
+    pub(crate) async fn call_provider(
+        &self,
+        store: &mut Store<PluginState>,
+        instance: &Instance,
+        guests: &mut Guests,
+        (name, request, sink): (
+            &str,
+            &completions::Request,
+            Resource<crate::providers::Sink>,
+        ),
+    ) -> wasmtime::Result<Result<completions::Response, completions::ProviderError>> {
+        let (Exports::V0_4(e), Guests::V0_4(g)) = (self, guests) else {
+            return Err(wasmtime::format_err!(
+                "the component's contract has no provider export"
+            ));
+        };
+        let guest = match &mut g.provider {
+            Some(guest) => guest,
+            slot => {
+                let indices = e
+                    .provider
+                    .as_ref()
+                    .ok_or_else(|| wasmtime::format_err!("the component exports no provider"))?;
+                slot.insert(indices.load(&mut *store, instance)?)
+            }
+        };
+        guest.call_complete(&mut *store, name, request, sink).await
+    }
+
+    /// Calls the plugin's observer export (contract 0.4.0 and later).
+    pub(crate) async fn call_observer(
+        &self,
+        store: &mut Store<PluginState>,
+        instance: &Instance,
+        guests: &mut Guests,
+        batch: &observer::Batch,
+    ) -> wasmtime::Result<Result<(), String>> {
+        let (Exports::V0_4(e), Guests::V0_4(g)) = (self, guests) else {
+            return Err(wasmtime::format_err!(
+                "the component's contract has no observer export"
+            ));
+        };
+        let guest = match &mut g.observer {
+            Some(guest) => guest,
+            slot => {
+                let indices = e
+                    .observer
+                    .as_ref()
+                    .ok_or_else(|| wasmtime::format_err!("the component exports no observer"))?;
+                slot.insert(indices.load(&mut *store, instance)?)
+            }
+        };
+        guest.call_observe(&mut *store, batch).await
+    }
+}
+
+/// What a surface export's name declares.
+fn surface_wanted(name: &str) -> Wanted {
+    if name == "provider" {
+        Wanted::Provider
+    } else {
+        Wanted::Observer
     }
 }

@@ -39,6 +39,13 @@ pub(crate) fn crash_guard(
                 detail.as_deref().map_or("unknown", reason_of)
             );
             tracing::error!(plugin = %plugin.info.id, version = %plugin.info.version, "plugin unloaded: {reason}");
+            shared
+                .observers
+                .emit(|| crate::observe::ObservationEvent::AutoDisable {
+                    plugin: plugin.info.id.clone(),
+                    version: plugin.info.version.clone(),
+                    failures: u32::try_from(n).unwrap_or(u32::MAX),
+                });
             let mut note = format!(
                 "crash guard: {n} failures within {} s; the plugin was unloaded",
                 window.as_secs()

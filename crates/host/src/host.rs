@@ -96,6 +96,12 @@ impl Snapshot {
 }
 
 pub(crate) struct Shared {
+    /// This host, for the threads that must not keep it alive (observers).
+    pub(crate) me: std::sync::Weak<Shared>,
+    /// The embedder's model providers, in registration order.
+    pub(crate) providers: RwLock<Vec<crate::providers::NativeProvider>>,
+    /// The observer queues and their delivery thread.
+    pub(crate) observers: crate::observe::Observers,
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<PluginState>,
     pub(crate) snapshot: ArcSwap<Snapshot>,
@@ -360,8 +366,7 @@ impl Host {
         already_loaded(&current, &info.id, &info.version)?;
         let mut plugins = current.plugins.clone();
         plugins.push(Arc::new(plugin));
-        s.snapshot
-            .store(Arc::new(Snapshot::new(plugins, current.change_seq)));
+        s.publish(Snapshot::new(plugins, current.change_seq));
         tracing::info!(plugin = %info.id, version = %info.version, digest = %info.digest, "plugin loaded");
         Ok(info)
     }
@@ -435,8 +440,7 @@ impl Host {
                 }
             })
             .collect();
-        s.snapshot
-            .store(Arc::new(Snapshot::new(plugins, current.change_seq)));
+        s.publish(Snapshot::new(plugins, current.change_seq));
         tracing::info!(plugin = %plugin, "plugin reconfigured");
         Ok(())
     }
@@ -546,9 +550,16 @@ impl Shared {
             .filter(|p| p.info.id.as_str() != plugin)
             .cloned()
             .collect();
-        self.snapshot
-            .store(Arc::new(Snapshot::new(plugins, current.change_seq)));
+        self.publish(Snapshot::new(plugins, current.change_seq));
         true
+    }
+
+    /// Swaps `snapshot` in, and gives its observers their queues. Callers
+    /// hold `update`.
+    pub(crate) fn publish(&self, snapshot: Snapshot) {
+        let snapshot = Arc::new(snapshot);
+        self.snapshot.store(Arc::clone(&snapshot));
+        self.observers.sync(&self.me, &snapshot);
     }
 }
 

@@ -286,6 +286,7 @@ pub(crate) async fn invoke<C: GuestCall>(
     if reuse
         && healthy
         && !used_stdio
+        && !store.data().holds_resources()
         && store.data().limits.peak_memory <= RECYCLE_MEMORY
         && let Some(instance) = instance
     {

@@ -73,7 +73,9 @@ mod exports;
 mod guard;
 mod host;
 mod instances;
+mod observe;
 mod plugin;
+mod providers;
 mod receipt;
 #[cfg(feature = "registry")]
 mod reload;
@@ -95,7 +97,13 @@ pub use events::{
     PersistResult, PointInfo, Prompt, ToolCall, ToolResult, hook_points,
 };
 pub use host::{Handler, Host, Pressure, SAFE_MODE_ENV};
+pub use observe::{Observation, ObservationEvent, ObserverStatus};
 pub use plugin::{Origin, PluginInfo, SUPPORTED_POINTS};
+pub use providers::{
+    Attempt, Chunk, ChunkSender, Completion, CompletionError, CompletionOutcome, CompletionRequest,
+    Fallback, FinishReason, Message, ModelToolCall, NativeProvider, ProviderError, ProviderFuture,
+    ProviderRoute, ProviderSource, Role, ToolDefinition, Usage,
+};
 pub use receipt::{Blocked, Denial, Dispatch, LogLevel, LogLine, Receipt, Status};
 #[cfg(feature = "registry")]
 pub use reload::Watcher;
@@ -103,10 +111,10 @@ pub use report::{Refusal, ReloadReport};
 pub use tools::{ToolOutcome, ToolRequest, ToolRun, ToolSource, ToolSpec, ToolStatus};
 pub use toolspec::{NativeFuture, NativeTool};
 pub use yoi_manifest::{Capability, Rollout, Scope};
-pub use yoi_manifest::{CodeLimits, FailMode, HookPoint, PluginId};
+pub use yoi_manifest::{CodeLimits, FailMode, HookPoint, ModelPattern, ObservationKind, PluginId};
 #[cfg(feature = "registry")]
 pub use yoi_registry::Registry;
 
 /// The newest WIT contract this host implements: what new plugins target.
 /// [`Host::compat`] lists every version it runs.
-pub const CONTRACT: &str = "yoi:plugin@0.3.0";
+pub const CONTRACT: &str = "yoi:plugin@0.4.0";

@@ -11,8 +11,8 @@ use serde::Serialize;
 use wasmtime::component::{Component, Instance, InstancePre, Linker};
 use wasmtime::{Engine, Store};
 use yoi_manifest::{
-    Capability, CodeLimits, CodeStats, Digest, Hook, HookPoint, InputSchema, Package, PluginId,
-    Rollout, Scope,
+    Capability, CodeLimits, CodeStats, Digest, Hook, HookPoint, InputSchema, ObservationKind,
+    Observer, Package, PluginId, Provider, Rollout, Scope,
 };
 
 use crate::api::config::PluginConfig;
@@ -20,7 +20,7 @@ use crate::api::{ApiSettings, PluginApi};
 use crate::bindings::Contract;
 use crate::cache::{CacheUse, CompileCache};
 use crate::error::HostError;
-use crate::exports::{Exports, Guests};
+use crate::exports::{Exports, Guests, Surfaces, Wanted};
 use crate::sandbox::PluginState;
 use crate::toolspec::PluginTool;
 
@@ -63,6 +63,10 @@ pub struct PluginInfo {
     pub cache: CacheUse,
     /// Declared tools, namespaced: `<plugin id>.<tool>`.
     pub tools: Vec<String>,
+    /// Declared model providers, namespaced: `<plugin id>.<provider>`.
+    pub providers: Vec<String>,
+    /// The observation kinds it receives (empty: not an observer).
+    pub observes: Vec<ObservationKind>,
 }
 
 /// A warm instance: a store, the instance living in it, and its exports
@@ -81,6 +85,10 @@ pub(crate) struct LoadedPlugin {
     pub(crate) exports: Exports,
     /// The plugin's tools.
     pub(crate) tools: Vec<PluginTool>,
+    /// The model providers it serves.
+    pub(crate) providers: Vec<Provider>,
+    /// What it observes, if it is an observer.
+    pub(crate) observer: Option<Observer>,
     /// Its grants and the host APIs behind them.
     pub(crate) api: Arc<PluginApi>,
     /// The plugin's `[limits] memory_mb`, clamped to the host's limit.
@@ -98,6 +106,14 @@ pub(crate) struct LoadedPlugin {
     failures: Mutex<VecDeque<Instant>>,
     failing: AtomicBool,
 }
+
+/// A plugin's parts besides its code: tools, host APIs, providers and
+/// observer.
+type Parts = (
+    Vec<PluginTool>,
+    Arc<PluginApi>,
+    (Vec<Provider>, Option<Observer>),
+);
 
 /// Where a plugin is loaded from and with what.
 pub(crate) struct LoadOptions<'a> {
@@ -263,23 +279,35 @@ impl LoadedPlugin {
         }
 
         let points: Vec<HookPoint> = manifest.hooks.iter().map(|h| h.point).collect();
-        let exports = Exports::resolve(contract, &pre, &points, !tools.is_empty()).map_err(
-            |missing| match missing.point {
-                Some(point) => HostError::MissingExport {
+        let surfaces = Surfaces {
+            provider: !manifest.providers.is_empty(),
+            observer: manifest.observer.is_some(),
+        };
+        let exports = Exports::resolve(contract, &pre, &points, !tools.is_empty(), surfaces)
+            .map_err(|missing| match missing.wanted {
+                Wanted::Hook(point) => HostError::MissingExport {
                     plugin: plugin.clone(),
                     version: version.clone(),
                     point,
                     interface: missing.interface,
                 },
-                None => HostError::Tool {
+                Wanted::Tools => HostError::Tool {
                     tool: tools[0].qualified.clone(),
                     reason: format!(
                         "plugin.toml declares tools, but the component does not export `{}`; register them with `yoi_pdk::register!(tools: ...)`",
                         missing.interface
                     ),
                 },
-            },
-        )?;
+                Wanted::Provider | Wanted::Observer => HostError::Compile {
+                    plugin: plugin.clone(),
+                    version: version.clone(),
+                    reason: format!(
+                        "plugin.toml declares {}, but the component does not export `{}`; target yoi:plugin@0.4.0 or later and register it with `yoi_pdk::register!`",
+                        if missing.wanted == Wanted::Provider { "[[providers]]" } else { "[observer]" },
+                        missing.interface
+                    ),
+                },
+            })?;
 
         let requested = manifest.limits.memory_mb.map(|mb| {
             usize::try_from(mb)
@@ -298,12 +326,21 @@ impl LoadedPlugin {
             grants: opts.grants,
             cache,
             tools: tools.iter().map(|t| t.qualified.clone()).collect(),
+            providers: manifest
+                .providers
+                .iter()
+                .map(|p| format!("{}.{}", manifest.plugin.id, p.name))
+                .collect(),
+            observes: manifest
+                .observer
+                .as_ref()
+                .map_or_else(Vec::new, |o| o.kinds.clone()),
         };
         Ok(LoadedPlugin::new(
             info,
             pre,
             exports,
-            (tools, api),
+            (tools, api, (manifest.providers, manifest.observer)),
             memory_limit,
             (opts.order, opts.max_calls),
         ))
@@ -314,7 +351,7 @@ impl LoadedPlugin {
         info: PluginInfo,
         pre: InstancePre<PluginState>,
         exports: Exports,
-        (tools, api): (Vec<PluginTool>, Arc<PluginApi>),
+        (tools, api, (providers, observer)): Parts,
         memory_limit: usize,
         (order, max_calls): (u64, u32),
     ) -> LoadedPlugin {
@@ -324,6 +361,8 @@ impl LoadedPlugin {
             pre,
             exports,
             tools,
+            providers,
+            observer,
             api,
             memory_limit,
             order,
@@ -352,7 +391,11 @@ impl LoadedPlugin {
             info,
             self.pre.clone(),
             self.exports.clone(),
-            (self.tools.clone(), api),
+            (
+                self.tools.clone(),
+                api,
+                (self.providers.clone(), self.observer.clone()),
+            ),
             self.memory_limit,
             (self.order, self.max_calls),
         )

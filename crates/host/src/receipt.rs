@@ -96,6 +96,20 @@ pub enum Status {
     Busy,
 }
 
+impl Status {
+    /// Its name, as in JSON: `ok`, `rejected_change`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Blocked => "blocked",
+            Status::Timeout => "timeout",
+            Status::Error => "error",
+            Status::RejectedChange => "rejected_change",
+            Status::Busy => "busy",
+        }
+    }
+}
+
 /// The record of one handler's run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Receipt {

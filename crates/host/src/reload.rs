@@ -11,6 +11,7 @@ use yoi_registry::{Registry, VersionRecord};
 
 use crate::error::HostError;
 use crate::host::{Host, Shared, Snapshot};
+use crate::observe::ObservationEvent;
 use crate::plugin::{LoadedPlugin, Origin};
 use crate::report::{Refusal, ReloadReport};
 
@@ -210,8 +211,21 @@ impl Shared {
                 report.unloaded.push(p.info.id.to_string());
             }
         }
-        self.snapshot
-            .store(Arc::new(Snapshot::new(next, Some(deployment.change_seq))));
+        self.publish(Snapshot::new(next, Some(deployment.change_seq)));
+        self.observers.emit(|| ObservationEvent::Reload {
+            loaded: self
+                .snapshot
+                .load()
+                .plugins
+                .iter()
+                .map(|p| format!("{}@{}", p.info.id, p.info.version))
+                .collect(),
+            refused: report
+                .refused
+                .iter()
+                .map(|r| (r.plugin.to_string(), r.reason.clone()))
+                .collect(),
+        });
         Ok(report)
     }
 

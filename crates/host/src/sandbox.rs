@@ -3,17 +3,19 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::{ClosedInputStream, MemoryOutputPipe};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::api::https::IncomingBody;
 use crate::api::{ApiFailure, PluginApi};
 use crate::bindings::latest::yoi::plugin::fs::{self as wit_fs, Entry};
 use crate::bindings::latest::yoi::plugin::types::ApiError;
 use crate::bindings::latest::yoi::plugin::{config, context, https, log, secrets};
 use crate::bindings::v0_1::yoi::plugin as v0_1;
 use crate::bindings::v0_2::yoi::plugin as v0_2;
+use crate::bindings::v0_3::yoi::plugin as v0_3;
 use crate::events::{CallContext, HookContext};
 use crate::receipt::{Denial, LogLevel, LogLine};
 
@@ -59,7 +61,11 @@ pub(crate) const ALLOWED_IMPORTS: &[&str] = &[
     "yoi:plugin/https",
     "yoi:plugin/fs",
     "yoi:plugin/secrets",
+    "yoi:plugin/completions",
 ];
+
+/// Most response bodies (`https.open`) one instance may hold open at once.
+const MAX_OPEN_BODIES: usize = 4;
 
 /// The store limits, plus the largest memory size the instance reached, so
 /// the host can retire a warm instance that grew large instead of keeping
@@ -128,6 +134,8 @@ pub struct PluginState {
     dropped_logs: usize,
     /// The context of the call running, for `context.current`.
     context: Option<CallContext>,
+    /// Response bodies the guest holds open (`https.open`).
+    open_bodies: usize,
 }
 
 impl PluginState {
@@ -172,7 +180,19 @@ impl PluginState {
             logs: Vec::new(),
             dropped_logs: 0,
             context: None,
+            open_bodies: 0,
         }
+    }
+
+    /// The instance's resources (sinks, response bodies).
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
+    /// Whether the guest still holds a response body: such an instance is
+    /// not kept warm, so no connection outlives its call.
+    pub(crate) fn holds_resources(&self) -> bool {
+        self.open_bodies > 0
     }
 
     /// Takes the log lines of the call, with captured stdout/stderr turned
@@ -301,6 +321,47 @@ impl https::Host for PluginState {
         let api = Arc::clone(&self.api);
         let result = api.send(request).await;
         self.settle(result)
+    }
+
+    async fn open(
+        &mut self,
+        request: https::Request,
+    ) -> Result<(https::ResponseHead, Resource<IncomingBody>), ApiError> {
+        if self.open_bodies >= MAX_OPEN_BODIES {
+            return Err(ApiError::Failed(format!(
+                "{MAX_OPEN_BODIES} responses are open already; drop one (read it to the end) first"
+            )));
+        }
+        let api = Arc::clone(&self.api);
+        let result = api.open(request).await;
+        let (head, body) = self.settle(result)?;
+        let body = self
+            .table
+            .push(body)
+            .map_err(|e| ApiError::Failed(format!("cannot keep the response: {e}")))?;
+        self.open_bodies += 1;
+        Ok((head, body))
+    }
+}
+
+impl https::HostIncomingBody for PluginState {
+    async fn read(
+        &mut self,
+        body: Resource<IncomingBody>,
+        max: u32,
+    ) -> Result<Option<Vec<u8>>, ApiError> {
+        let body = self
+            .table
+            .get_mut(&body)
+            .map_err(|e| ApiError::Failed(format!("no such response: {e}")))?;
+        let result = body.read(max).await;
+        self.settle(result)
+    }
+
+    async fn drop(&mut self, body: Resource<IncomingBody>) -> wasmtime::Result<()> {
+        self.table.delete(body)?;
+        self.open_bodies = self.open_bodies.saturating_sub(1);
+        Ok(())
     }
 }
 
@@ -453,7 +514,13 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     https::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     wit_fs::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     secrets::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
+    crate::bindings::latest::yoi::plugin::completions::add_to_linker::<PluginState, HasState>(
+        &mut l,
+        |s| s,
+    )?;
     v0_2::context::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
+    v0_3::context::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
+    v0_3::config::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     for_older_contracts!(link_older_host_apis, l);
     Ok(l)
 }
@@ -464,6 +531,7 @@ macro_rules! for_older_contracts {
     ($m:ident $(, $arg:ident)?) => {
         $m!(v0_1 $(, $arg)?);
         $m!(v0_2 $(, $arg)?);
+        $m!(v0_3 $(, $arg)?);
     };
 }
 use for_older_contracts;
@@ -478,18 +546,37 @@ macro_rules! link_older_host_apis {
 }
 use link_older_host_apis;
 
-impl v0_2::context::Host for PluginState {
-    fn current(&mut self) -> v0_2::context::HookContext {
-        let c = context::Host::current(self);
-        v0_2::context::HookContext {
-            point: c.point,
-            plugin_id: c.plugin_id,
-            work_item_id: c.work_item_id,
-            run_id: c.run_id,
-            agent_id: c.agent_id,
-            session_id: c.session_id,
-            subject: c.subject,
+/// The `context` of contracts 0.2.0 and 0.3.0: the newest one's record.
+macro_rules! older_context {
+    ($v:ident) => {
+        impl $v::context::Host for PluginState {
+            fn current(&mut self) -> $v::context::HookContext {
+                let c = context::Host::current(self);
+                $v::context::HookContext {
+                    point: c.point,
+                    plugin_id: c.plugin_id,
+                    work_item_id: c.work_item_id,
+                    run_id: c.run_id,
+                    agent_id: c.agent_id,
+                    session_id: c.session_id,
+                    subject: c.subject,
+                }
+            }
         }
+    };
+}
+older_context!(v0_2);
+older_context!(v0_3);
+
+impl v0_3::config::Host for PluginState {
+    fn get(&mut self, key: String) -> Result<Option<String>, v0_3::config::ConfigError> {
+        config::Host::get(self, key).map_err(|e| match e {
+            config::ConfigError::Undeclared(k) => v0_3::config::ConfigError::Undeclared(k),
+        })
+    }
+
+    fn all(&mut self) -> String {
+        config::Host::all(self)
     }
 }
 

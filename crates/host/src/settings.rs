@@ -45,6 +45,7 @@ pub(crate) struct Settings {
     pub(crate) max_calls_per_plugin: u32,
     pub(crate) queue_wait: Duration,
     pub(crate) compile: CompileBounds,
+    pub(crate) fallback: crate::providers::Fallback,
 }
 
 impl Default for Settings {
@@ -73,6 +74,7 @@ impl Default for Settings {
                 limits: CodeLimits::default(),
                 timeout: Duration::from_secs(60),
             },
+            fallback: crate::providers::Fallback::default(),
         }
     }
 }

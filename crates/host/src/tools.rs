@@ -21,6 +21,7 @@ use crate::events::{CallContext, HookContext, MAX_CHANGED_FIELD_BYTES};
 use crate::exports::{Guests, ToolInvocation};
 use crate::host::{Host, Shared};
 use crate::instances::{self, CallRecord, GuestCall, MAX_DETAIL, Run};
+use crate::observe::{ObservationEvent, observe_denials};
 use crate::plugin::LoadedPlugin;
 use crate::receipt::{Blocked, Denial, LogLine, Receipt, Status, clean};
 use crate::sandbox::PluginState;
@@ -99,6 +100,21 @@ pub enum ToolStatus {
     Timeout,
     /// The tool did not run: the host had no free slot for it in time.
     Busy,
+}
+
+impl ToolStatus {
+    /// Its name, as in JSON: `ok`, `unknown_tool`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolStatus::Ok => "ok",
+            ToolStatus::UnknownTool => "unknown_tool",
+            ToolStatus::InvalidInput => "invalid_input",
+            ToolStatus::Blocked => "blocked",
+            ToolStatus::Error => "error",
+            ToolStatus::Timeout => "timeout",
+            ToolStatus::Busy => "busy",
+        }
+    }
 }
 
 /// The record of a plugin tool's own run.
@@ -295,6 +311,18 @@ impl Host {
     /// hook handlers around the tool receive them as in
     /// [`Host::dispatch_in`].
     pub async fn call_tool_in(&self, context: &HookContext, request: ToolRequest) -> ToolOutcome {
+        let started = Instant::now();
+        let outcome = self.run_tool_call(context, request).await;
+        self.shared.observers.emit(|| ObservationEvent::ToolCall {
+            tool: outcome.name.clone(),
+            plugin: outcome.run.as_ref().map(|r| r.plugin.clone()),
+            status: outcome.status,
+            duration: started.elapsed(),
+        });
+        outcome
+    }
+
+    async fn run_tool_call(&self, context: &HookContext, request: ToolRequest) -> ToolOutcome {
         let subject = context.subject.as_deref();
         let ToolRequest {
             name,
@@ -533,6 +561,7 @@ fn record_tool_run(
         subject,
         tool,
     );
+    observe_denials(shared, &plugin.info, &run.denials);
 }
 
 #[cfg(test)]

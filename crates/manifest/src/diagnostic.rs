@@ -103,6 +103,18 @@ codes! {
     /// compile in bounded time and memory (docs/diagnostics.md lists the
     /// limits).
     CodeTooComplex = "E0411", "code-too-complex";
+    /// A declared provider is not exported (the component does not export
+    /// `yoi:plugin/provider`, which needs contract 0.4.0 or later).
+    ProviderNotExported = "E0412", "provider-not-exported";
+    /// The component exports `yoi:plugin/provider`, but the manifest
+    /// declares no `[[providers]]`.
+    ProvidersNotDeclared = "E0413", "providers-not-declared";
+    /// `[observer]` is declared, but the component does not export
+    /// `yoi:plugin/observer` (contract 0.4.0 or later).
+    ObserverNotExported = "E0414", "observer-not-exported";
+    /// The component exports `yoi:plugin/observer`, but the manifest has no
+    /// `[observer]` table.
+    ObserverNotDeclared = "E0415", "observer-not-declared";
     /// A tool name breaks the naming rule.
     ToolName = "E0501", "tool-name";
     /// A tool's description is missing or empty.
@@ -135,6 +147,20 @@ codes! {
     ConfigDefault = "E0804", "config-default";
     /// A secret setting has a default, or a required one has a default.
     ConfigDefaultNotAllowed = "E0805", "config-default-not-allowed";
+    /// A provider name breaks the naming rule.
+    ProviderName = "E0901", "provider-name";
+    /// A provider's `models` entry is not a model name or prefix, is listed
+    /// twice, or the list is empty.
+    ModelPattern = "E0902", "model-pattern";
+    /// The same provider name is declared twice.
+    ProviderDuplicate = "E0903", "provider-duplicate";
+    /// A provider's `timeout_ms` is out of bounds.
+    ProviderTimeout = "E0904", "provider-timeout";
+    /// An observer's `kinds` entry is unknown or listed twice, or the list
+    /// is empty.
+    ObservationKind = "E0911", "observation-kind";
+    /// An observer's `queue`, `batch` or `timeout_ms` is out of bounds.
+    ObserverLimit = "E0912", "observer-limit";
 }
 
 impl fmt::Display for Code {

@@ -230,7 +230,85 @@ pub fn inspect(manifest: &Manifest, bytes: &[u8], host: &Compat) -> Vec<Diagnost
             );
         }
     }
+    check_surface(
+        &mut out,
+        &summary,
+        Surface {
+            interface: "provider",
+            declared: !manifest.providers.is_empty(),
+            not_exported: Code::ProviderNotExported,
+            not_declared: Code::ProvidersNotDeclared,
+            path: "providers",
+            table: "[[providers]] tables",
+            location: at("providers[0].name"),
+        },
+    );
+    check_surface(
+        &mut out,
+        &summary,
+        Surface {
+            interface: "observer",
+            declared: manifest.observer.is_some(),
+            not_exported: Code::ObserverNotExported,
+            not_declared: Code::ObserverNotDeclared,
+            path: "observer",
+            table: "[observer] table",
+            location: at("observer.kinds"),
+        },
+    );
     out
+}
+
+/// An export a manifest table stands for (`[[providers]]` for
+/// `yoi:plugin/provider`, `[observer]` for `yoi:plugin/observer`).
+struct Surface {
+    interface: &'static str,
+    declared: bool,
+    not_exported: Code,
+    not_declared: Code,
+    path: &'static str,
+    table: &'static str,
+    location: Option<crate::diagnostic::Span>,
+}
+
+/// The table and the export go together: each without the other is an
+/// error, found at publish rather than at the first call.
+fn check_surface(out: &mut Vec<Diagnostic>, summary: &ComponentSummary, s: Surface) {
+    let iface = format!("{}/{}", ContractVersion::PACKAGE, s.interface);
+    let exported = summary
+        .exports
+        .iter()
+        .any(|e| e.split_once('@').map_or(e.as_str(), |(b, _)| b) == iface);
+    match (s.declared, exported) {
+        (true, false) => out.push(
+            Diagnostic::new(
+                s.not_exported,
+                s.path,
+                format!(
+                    "plugin.toml declares the {}, but the component does not export `{iface}`",
+                    s.table
+                ),
+                format!(
+                    "target yoi:plugin@0.4.0 or later and register it with yoi-pdk (`yoi_pdk::register!({}: ...)`), or remove the {}",
+                    s.interface, s.table
+                ),
+            )
+            .at(s.location),
+        ),
+        (false, true) => out.push(Diagnostic::new(
+            s.not_declared,
+            s.path,
+            format!(
+                "the component exports `{iface}`, but plugin.toml has no {}, so the host would never call it",
+                s.table
+            ),
+            format!(
+                "declare the {} (docs/manifest.md), or drop `{}` from `yoi_pdk::register!`",
+                s.table, s.interface
+            ),
+        )),
+        _ => {}
+    }
 }
 
 #[cfg(test)]

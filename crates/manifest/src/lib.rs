@@ -36,7 +36,9 @@ mod grant;
 mod hook;
 mod inspect;
 mod manifest;
+mod observer;
 mod package;
+mod provider;
 mod rollout;
 mod tool;
 mod walk;
@@ -58,9 +60,11 @@ pub use manifest::{
     Limits, Locations, MEMORY_MB_RANGE, Manifest, PRIORITY_RANGE, PluginId, PluginMeta, Runtime,
     fields,
 };
+pub use observer::{ObservationKind, Observer};
 pub use package::{
     MANIFEST_FILE, MAX_ARTIFACT_BYTES, MAX_MANIFEST_BYTES, Package, read_artifact_in,
 };
+pub use provider::{ModelPattern, Provider};
 pub use rollout::{Rollout, Scope, applies, bucket};
 pub use tool::{InputSchema, MAX_SCHEMA_ERRORS, Tool, check_input_schema, schema_errors};
 

@@ -14,6 +14,8 @@ use crate::contract::{Compat, ContractVersion};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, Span};
 use crate::digest::Digest;
 use crate::hook::{FailMode, Hook, HookPoint};
+use crate::observer::{ObservationKind, Observer};
+use crate::provider::{ModelPattern, Provider};
 use crate::tool::{InputSchema, Tool, check_input_schema, valid_tool_name};
 use crate::walk::{Cx, Table, to_json};
 
@@ -29,6 +31,8 @@ pub mod fields {
         "capabilities",
         "limits",
         "config",
+        "providers",
+        "observer",
     ];
     pub const PLUGIN: &[&str] = &[
         "id",
@@ -46,6 +50,8 @@ pub mod fields {
     pub const CAPABILITIES: &[&str] = &["https", "fs", "secrets", "log"];
     pub const FS: &[&str] = &["path", "mode"];
     pub const LIMITS: &[&str] = &["memory_mb"];
+    pub const PROVIDER: &[&str] = &["name", "models", "timeout_ms"];
+    pub const OBSERVER: &[&str] = &["kinds", "queue", "batch", "timeout_ms"];
     pub const SETTING: &[&str] = &[
         "type",
         "description",
@@ -180,6 +186,10 @@ pub struct Manifest {
     pub limits: Limits,
     /// `[config]`: the settings an operator may set, in file order.
     pub config: Vec<Setting>,
+    /// `[[providers]]`: the model providers it serves, in file order.
+    pub providers: Vec<Provider>,
+    /// `[observer]`: the host observations it receives, if any.
+    pub observer: Option<Observer>,
     /// Field locations, for diagnostics found after parsing.
     #[serde(skip)]
     pub locations: Locations,
@@ -236,13 +246,21 @@ impl Manifest {
             .and_then(|t| read_runtime(&mut cx, &t, &mut locations));
         let hooks = read_hooks(&mut cx, &root, &mut locations);
         let tools = read_tools(&mut cx, &root, &mut locations);
-        if root.raw("hooks").is_none() && root.raw("tools").is_none() {
+        let providers = read_providers(&mut cx, &root, &mut locations);
+        let observer = match root.table(&mut cx, "observer", None) {
+            Some(t) => read_observer(&mut cx, &t, &mut locations).map(Some),
+            None => Some(None),
+        };
+        if ["hooks", "tools", "providers", "observer"]
+            .iter()
+            .all(|k| root.raw(k).is_none())
+        {
             cx.error(
                 Code::NoEntryPoints,
                 "hooks",
                 None,
-                "the manifest declares no hooks and no tools, so the plugin would never run",
-                "add a `[[hooks]]` table with `point = \"tool.pre_exec\"` (or another point), or a `[[tools]]` table",
+                "the manifest declares no hooks, tools, providers or observer, so the plugin would never run",
+                "add a `[[hooks]]` table with `point = \"tool.pre_exec\"` (or another point), a `[[tools]]` table, a `[[providers]]` table or an `[observer]` table",
             );
         }
         let capabilities = match root.table(&mut cx, "capabilities", None) {
@@ -258,15 +276,13 @@ impl Manifest {
             None => Some(Vec::new()),
         };
 
-        match (plugin, runtime, hooks, tools, capabilities, limits, config) {
+        match (
+            (plugin, runtime, hooks, tools),
+            (capabilities, limits, config, providers, observer),
+        ) {
             (
-                Some(plugin),
-                Some(runtime),
-                Some(hooks),
-                Some(tools),
-                Some(capabilities),
-                Some(limits),
-                Some(config),
+                (Some(plugin), Some(runtime), Some(hooks), Some(tools)),
+                (Some(capabilities), Some(limits), Some(config), Some(providers), Some(observer)),
             ) if cx.diags.is_empty() => {
                 let locations = Locations(
                     locations
@@ -282,6 +298,8 @@ impl Manifest {
                     capabilities,
                     limits,
                     config,
+                    providers,
+                    observer,
                     locations,
                 })
             }
@@ -370,6 +388,11 @@ impl Manifest {
             );
         }
         out
+    }
+
+    /// The declared provider `name`, if any.
+    pub fn provider(&self, name: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.name == name)
     }
 
     /// The declared setting `name`, if any.
@@ -494,6 +517,30 @@ impl Manifest {
                 config.insert(setting.name.clone(), V::Table(t));
             }
             doc.insert("config".into(), V::Table(config));
+        }
+        if !self.providers.is_empty() {
+            let providers = self.providers.iter().map(|p| {
+                let mut t = T::new();
+                t.insert("name".into(), s(&p.name));
+                t.insert(
+                    "models".into(),
+                    V::Array(p.models.iter().map(|m| s(&m.to_string())).collect()),
+                );
+                t.insert("timeout_ms".into(), V::Integer(i64::from(p.timeout_ms)));
+                V::Table(t)
+            });
+            doc.insert("providers".into(), V::Array(providers.collect()));
+        }
+        if let Some(o) = &self.observer {
+            let mut t = T::new();
+            t.insert(
+                "kinds".into(),
+                V::Array(o.kinds.iter().map(|k| s(k.as_str())).collect()),
+            );
+            t.insert("queue".into(), V::Integer(i64::from(o.queue)));
+            t.insert("batch".into(), V::Integer(i64::from(o.batch)));
+            t.insert("timeout_ms".into(), V::Integer(i64::from(o.timeout_ms)));
+            doc.insert("observer".into(), V::Table(t));
         }
         toml::to_string(&doc)
             .unwrap_or_else(|e| unreachable!("a toml::Table always serializes: {e}"))
@@ -855,6 +902,214 @@ fn read_hooks(cx: &mut Cx<'_>, root: &Table<'_, '_>, locs: &mut Locs) -> Option<
         }
     }
     ok.then_some(hooks)
+}
+
+/// A bounded integer field with a default; reports `code` when out of
+/// bounds.
+fn bounded(
+    cx: &mut Cx<'_>,
+    t: &Table<'_, '_>,
+    key: &str,
+    (default, range): (u32, std::ops::RangeInclusive<u32>),
+    code: Code,
+    unit: &str,
+) -> Option<u32> {
+    match t.integer(cx, key) {
+        None => Some(default),
+        Some(f) => match u32::try_from(f.value) {
+            Ok(v) if range.contains(&v) => Some(v),
+            _ => {
+                cx.error(
+                    code,
+                    &t.field_path(key),
+                    Some(f.span),
+                    format!("{key} {} is out of bounds", f.value),
+                    format!(
+                        "use {} to {}{unit} (default {default})",
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                None
+            }
+        },
+    }
+}
+
+fn read_providers(cx: &mut Cx<'_>, root: &Table<'_, '_>, locs: &mut Locs) -> Option<Vec<Provider>> {
+    let mut providers = Vec::new();
+    let mut ok = true;
+    let mut seen = BTreeSet::new();
+    for t in root.tables(cx, "providers") {
+        t.deny_unknown(cx, fields::PROVIDER, DOCS);
+        let path = |key: &str| format!("{}.{key}", t.path);
+        let name = t
+            .required_string(cx, "name", "the provider's name", "name = \"openai\"")
+            .and_then(|f| {
+                locs.insert(path("name"), f.span.clone());
+                if !valid_tool_name(f.value) {
+                    cx.error(
+                        Code::ProviderName,
+                        &path("name"),
+                        Some(f.span),
+                        format!("`{}` is not a valid provider name", f.value.escape_default()),
+                        "use 1 to 64 lowercase letters, digits, `_` or `-`, starting with a letter, e.g. `openai`",
+                    );
+                    None
+                } else if !seen.insert(f.value) {
+                    cx.error(
+                        Code::ProviderDuplicate,
+                        &path("name"),
+                        Some(f.span),
+                        format!("provider `{}` is declared more than once", f.value),
+                        "give each provider a unique name",
+                    );
+                    None
+                } else {
+                    Some(f.value.to_owned())
+                }
+            });
+        let mut models = Vec::new();
+        let mut models_ok = true;
+        if t.raw("models").is_none() {
+            cx.error(
+                Code::MissingField,
+                &path("models"),
+                Some(t.span.clone()),
+                format!("`[{}]` is missing `models`", t.path),
+                "add `models = [\"gpt-4o-mini\", \"local-*\"]`: exact names, or prefixes ending in `*`",
+            );
+            models_ok = false;
+        }
+        for (i, f) in t.strings(cx, "models").into_iter().enumerate() {
+            match ModelPattern::parse(f.value) {
+                Ok(m) if models.contains(&m) => {
+                    cx.error(
+                        Code::ModelPattern,
+                        &format!("{}[{i}]", path("models")),
+                        Some(f.span),
+                        format!("model `{m}` is listed twice"),
+                        "list each model name or prefix once",
+                    );
+                    models_ok = false;
+                }
+                Ok(m) => models.push(m),
+                Err(why) => {
+                    cx.error(
+                        Code::ModelPattern,
+                        &format!("{}[{i}]", path("models")),
+                        Some(f.span),
+                        format!("model `{}` {why}", f.value.escape_default()),
+                        "write a model name (`gpt-4o-mini`) or a prefix ending in `*` (`local-*`)",
+                    );
+                    models_ok = false;
+                }
+            }
+        }
+        if models_ok && models.is_empty() && t.raw("models").is_some() {
+            cx.error(
+                Code::ModelPattern,
+                &path("models"),
+                t.raw("models").map(|v| v.span()),
+                "the provider serves no model",
+                "list the model names it answers for, e.g. `models = [\"gpt-4o-mini\"]`",
+            );
+            models_ok = false;
+        }
+        let timeout_ms = bounded(
+            cx,
+            &t,
+            "timeout_ms",
+            (Provider::DEFAULT_TIMEOUT_MS, 1..=Provider::MAX_TIMEOUT_MS),
+            Code::ProviderTimeout,
+            " ms",
+        );
+        match (name, models_ok, timeout_ms) {
+            (Some(name), true, Some(timeout_ms)) => providers.push(Provider {
+                name,
+                models,
+                timeout_ms,
+            }),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(providers)
+}
+
+fn read_observer(cx: &mut Cx<'_>, t: &Table<'_, '_>, locs: &mut Locs) -> Option<Observer> {
+    t.deny_unknown(cx, fields::OBSERVER, DOCS);
+    let mut kinds = Vec::new();
+    let mut ok = true;
+    if let Some(v) = t.raw("kinds") {
+        locs.insert(t.field_path("kinds"), v.span());
+    } else {
+        let all: Vec<_> = ObservationKind::ALL.iter().map(|k| k.as_str()).collect();
+        cx.error(
+            Code::MissingField,
+            &t.field_path("kinds"),
+            Some(t.span.clone()),
+            "`[observer]` is missing `kinds`, the observations it receives",
+            format!(
+                "add `kinds = [\"model_call\"]`; the kinds are: {}",
+                all.join(", ")
+            ),
+        );
+        ok = false;
+    }
+    for (i, f) in t.strings(cx, "kinds").into_iter().enumerate() {
+        let at = format!("{}[{i}]", t.field_path("kinds"));
+        match f.value.parse::<ObservationKind>() {
+            Ok(k) if kinds.contains(&k) => {
+                cx.error(
+                    Code::ObservationKind,
+                    &at,
+                    Some(f.span),
+                    format!("kind `{k}` is listed twice"),
+                    "list each kind once",
+                );
+                ok = false;
+            }
+            Ok(k) => kinds.push(k),
+            Err(why) => {
+                let all: Vec<_> = ObservationKind::ALL.iter().map(|k| k.as_str()).collect();
+                let fix = match crate::walk::did_you_mean(f.value, &all) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => format!("use one of: {}", all.join(", ")),
+                };
+                cx.error(Code::ObservationKind, &at, Some(f.span), why, fix);
+                ok = false;
+            }
+        }
+    }
+    if ok && kinds.is_empty() {
+        cx.error(
+            Code::ObservationKind,
+            &t.field_path("kinds"),
+            t.raw("kinds").map(|v| v.span()),
+            "the observer asks for no kind of observation",
+            "list what it receives, e.g. `kinds = [\"model_call\"]`",
+        );
+        ok = false;
+    }
+    let queue = bounded(cx, t, "queue", Observer::QUEUE, Code::ObserverLimit, "");
+    let batch = bounded(cx, t, "batch", Observer::BATCH, Code::ObserverLimit, "");
+    let timeout_ms = bounded(
+        cx,
+        t,
+        "timeout_ms",
+        Observer::TIMEOUT_MS,
+        Code::ObserverLimit,
+        " ms",
+    );
+    match (ok, queue, batch, timeout_ms) {
+        (true, Some(queue), Some(batch), Some(timeout_ms)) => Some(Observer {
+            kinds,
+            queue,
+            batch,
+            timeout_ms,
+        }),
+        _ => None,
+    }
 }
 
 fn read_tools(cx: &mut Cx<'_>, root: &Table<'_, '_>, locs: &mut Locs) -> Option<Vec<Tool>> {

@@ -5,7 +5,8 @@ use proptest::collection::{btree_set, vec};
 use proptest::prelude::*;
 use yoi_manifest::{
     Capabilities, Digest, FailMode, FsAccess, FsMode, Hook, HookPoint, HttpsPattern, InputSchema,
-    Limits, Locations, Manifest, PluginId, PluginMeta, Runtime, Setting, SettingType, Tool,
+    Limits, Locations, Manifest, ModelPattern, ObservationKind, Observer, PluginId, PluginMeta,
+    Provider, Runtime, Setting, SettingType, Tool,
 };
 
 fn text() -> impl Strategy<Value = String> {
@@ -152,6 +153,55 @@ fn config() -> impl Strategy<Value = Vec<Setting>> {
     })
 }
 
+/// Providers with distinct names serving distinct names and prefixes.
+fn providers() -> impl Strategy<Value = Vec<Provider>> {
+    let provider = (
+        "[a-z][a-z0-9_-]{0,10}",
+        vec("[a-z0-9.:/-]{1,12}\\*?", 1..4),
+        1u32..=Provider::MAX_TIMEOUT_MS,
+    )
+        .prop_map(|(name, models, timeout_ms)| {
+            let mut seen = std::collections::BTreeSet::new();
+            Provider {
+                name,
+                models: models
+                    .iter()
+                    .filter(|m| seen.insert((*m).clone()))
+                    .map(|m| ModelPattern::parse(m).expect("generated patterns are valid"))
+                    .collect(),
+                timeout_ms,
+            }
+        });
+    vec(provider, 0..3).prop_map(|providers| {
+        let mut seen = std::collections::BTreeSet::new();
+        providers
+            .into_iter()
+            .filter(|p| seen.insert(p.name.clone()))
+            .collect()
+    })
+}
+
+/// An observer of a non-empty set of kinds, or none.
+fn observer() -> impl Strategy<Value = Option<Observer>> {
+    proptest::option::of(
+        (
+            proptest::sample::subsequence(
+                ObservationKind::ALL.to_vec(),
+                1..=ObservationKind::ALL.len(),
+            ),
+            Observer::QUEUE.1,
+            Observer::BATCH.1,
+            Observer::TIMEOUT_MS.1,
+        )
+            .prop_map(|(kinds, queue, batch, timeout_ms)| Observer {
+                kinds,
+                queue,
+                batch,
+                timeout_ms,
+            }),
+    )
+}
+
 prop_compose! {
     fn manifest()(
         id in "[a-z0-9][a-z0-9._-]{0,20}",
@@ -169,6 +219,8 @@ prop_compose! {
         capabilities in capabilities(),
         memory_mb in proptest::option::of(1u32..=4096),
         config in config(),
+        providers in providers(),
+        observer in observer(),
     ) -> Manifest {
         Manifest {
             plugin: PluginMeta {
@@ -187,6 +239,8 @@ prop_compose! {
             capabilities,
             limits: Limits { memory_mb },
             config,
+            providers,
+            observer,
             locations: Locations::default(),
         }
     }

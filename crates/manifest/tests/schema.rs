@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use serde_json::Value;
-use yoi_manifest::{HookPoint, MANIFEST_SCHEMA, fields};
+use yoi_manifest::{HookPoint, MANIFEST_SCHEMA, ObservationKind, fields};
 
 fn schema() -> Value {
     serde_json::from_str(MANIFEST_SCHEMA).expect("plugin.schema.json is JSON")
@@ -49,6 +49,8 @@ fn every_table_lists_exactly_the_parsers_fields() {
             fields::FS,
         ),
         ("limits", &p["limits"], fields::LIMITS),
+        ("providers", &p["providers"]["items"], fields::PROVIDER),
+        ("observer", &p["observer"], fields::OBSERVER),
         (
             "config.NAME",
             &p["config"]["additionalProperties"],
@@ -62,6 +64,19 @@ fn every_table_lists_exactly_the_parsers_fields() {
             "{name} must refuse unknown fields"
         );
     }
+}
+
+#[test]
+fn observation_kinds_match() {
+    let s = schema();
+    let listed: Vec<&str> = s["properties"]["observer"]["properties"]["kinds"]["items"]["enum"]
+        .as_array()
+        .expect("enum")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let known: Vec<&str> = ObservationKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(listed, known);
 }
 
 #[test]

@@ -60,8 +60,10 @@ mod error;
 pub mod fs;
 pub mod http;
 pub mod log;
+pub mod observer;
 mod outcome;
 mod payload;
+pub mod provider;
 pub mod secrets;
 pub mod tool;
 
@@ -83,6 +85,8 @@ macro_rules! contract {
         base: $base_inline:literal, $base_world:literal,
         host_api: $api_inline:literal, $api_world:literal,
         tools: $tools_inline:literal, $tools_world:literal,
+        provider: $provider_inline:literal, $provider_world:literal,
+        observer: $observer_inline:literal, $observer_world:literal,
         types: $types:literal,
         https: $https:literal,
         fs: $fs:literal,
@@ -179,6 +183,35 @@ macro_rules! contract {
                 });
             }
 
+            #[allow(missing_docs)]
+            pub mod provider {
+                wit_bindgen::generate!({
+                    path: $path,
+                    inline: $provider_inline,
+                    world: $provider_world,
+                    runtime_path: "::yoi_pdk::__private::wit_bindgen::rt",
+                    additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
+                    generate_all,
+                    pub_export_macro: true,
+                    export_macro_name: "export",
+                    default_bindings_module: "yoi_pdk::__private::provider",
+                });
+            }
+
+            #[allow(missing_docs)]
+            pub mod observer {
+                wit_bindgen::generate!({
+                    path: $path,
+                    inline: $observer_inline,
+                    world: $observer_world,
+                    runtime_path: "::yoi_pdk::__private::wit_bindgen::rt",
+                    additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
+                    pub_export_macro: true,
+                    export_macro_name: "export",
+                    default_bindings_module: "yoi_pdk::__private::observer",
+                });
+            }
+
             // One world per hook point, so a component exports only the
             // hooks its author registered. `with` reuses the shared types.
             $(
@@ -213,35 +246,61 @@ macro_rules! contract {
 
 include!(concat!(env!("OUT_DIR"), "/contract.rs"));
 
-/// Exports a [`Plugin`] type for the listed hook points, and tool
-/// functions as the plugin's tools.
+/// Exports a [`Plugin`] type for the listed hook points, tool functions as
+/// the plugin's tools, a [`provider::Provider`] and an
+/// [`observer::Observer`], in any combination (separated by `;`, in this
+/// order).
 ///
 /// ```ignore
 /// yoi_pdk::register!(MyPlugin => tool_pre_exec, tool_post_exec);
 /// yoi_pdk::register!(tools: forecast, alerts);
 /// yoi_pdk::register!(MyPlugin => tool_pre_exec; tools: forecast);
+/// yoi_pdk::register!(provider: OpenAi);
+/// yoi_pdk::register!(MyPlugin => run_pre_prompt; observer: Meter);
 /// ```
 ///
-/// List exactly the hooks and tools declared in `plugin.toml`: the
-/// component exports only these, and `yoi plugin check` compares the two. A
-/// tool's function name is its `[[tools]] name`, so name tools with `_`
-/// rather than `-`. Use it once per crate.
+/// List exactly what `plugin.toml` declares (`[[hooks]]`, `[[tools]]`,
+/// `[[providers]]`, `[observer]`): the component exports only these, and
+/// `yoi plugin check` compares the two. A tool's function name is its
+/// `[[tools]] name`, so name tools with `_` rather than `-`. Use it once
+/// per crate.
 #[macro_export]
 macro_rules! register {
-    (tools: $($tool:ident),+ $(,)?) => {
-        $crate::__register_tools!($($tool),+);
-    };
-    ($plugin:ident => $($hook:ident),+ ; tools: $($tool:ident),+ $(,)?) => {
+    ($plugin:ident => $($hook:ident),+ $(,)? $(; $($rest:tt)*)?) => {
         $( $crate::__register_hook!($hook, $plugin); )+
-        $crate::__register_tools!($($tool),+);
-    };
-    ($plugin:ident => $($hook:ident),+ $(,)?) => {
-        $( $crate::__register_hook!($hook, $plugin); )+
+        $crate::__register_rest!($($($rest)*)?);
     };
     ($plugin:ident) => {
         ::core::compile_error!(
             "yoi_pdk::register! needs the hook points to export, for example: \
              yoi_pdk::register!(MyPlugin => tool_pre_exec);"
+        );
+    };
+    ($($rest:tt)*) => {
+        $crate::__register_rest!($($rest)*);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __register_rest {
+    () => {};
+    (tools: $($tool:ident),+ $(,)? $(; $($rest:tt)*)?) => {
+        $crate::__register_tools!($($tool),+);
+        $crate::__register_rest!($($($rest)*)?);
+    };
+    (provider: $provider:ident $(; $($rest:tt)*)?) => {
+        $crate::__private::provider::export!($provider with_types_in $crate::__private::provider);
+        $crate::__register_rest!($($($rest)*)?);
+    };
+    (observer: $observer:ident $(; $($rest:tt)*)?) => {
+        $crate::__private::observer::export!($observer with_types_in $crate::__private::observer);
+        $crate::__register_rest!($($($rest)*)?);
+    };
+    ($($other:tt)*) => {
+        ::core::compile_error!(
+            "yoi_pdk::register! takes `Plugin => hooks`, then `tools: f, g`, `provider: Type` \
+             and `observer: Type`, separated by `;`"
         );
     };
 }

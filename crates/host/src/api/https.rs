@@ -292,8 +292,9 @@ impl PluginApi {
         ApiFailure::Failed(format!("request to {} failed: {why}", shown(url)))
     }
 
-    /// `https.send`: the whole exchange, bounded in size and time.
-    pub(crate) async fn send(&self, req: wit::Request) -> Result<wit::Response, ApiFailure> {
+    /// Checks a plugin's request and turns it into the client's terms:
+    /// method, URL, headers, body and time limit.
+    fn prepare(&self, req: wit::Request) -> Result<Prepared, ApiFailure> {
         let limits = &self.settings.limits;
         if req.url.len() > MAX_URL_BYTES {
             return Err(ApiFailure::Invalid(format!(
@@ -330,15 +331,73 @@ impl PluginApi {
         let timeout = req.timeout_ms.map_or(limits.http_timeout, |ms| {
             Duration::from_millis(u64::from(ms)).min(limits.http_timeout)
         });
-        let shown_url = shown(&url);
-        tokio::time::timeout(timeout, self.follow(method, url, headers, req.body))
+        Ok(Prepared {
+            method,
+            url,
+            headers,
+            body: req.body,
+            timeout,
+        })
+    }
+
+    /// `https.send`: the whole exchange, bounded in size and time.
+    pub(crate) async fn send(&self, req: wit::Request) -> Result<wit::Response, ApiFailure> {
+        let p = self.prepare(req)?;
+        let shown_url = shown(&p.url);
+        let exchange = async {
+            let (url, response) = self.follow(p.method, p.url, p.headers, p.body).await?;
+            self.read_response(url, response).await
+        };
+        tokio::time::timeout(p.timeout, exchange)
             .await
             .unwrap_or_else(|_| {
                 Err(ApiFailure::Timeout(format!(
                     "{shown_url} took longer than {} ms",
-                    timeout.as_millis()
+                    p.timeout.as_millis()
                 )))
             })
+    }
+
+    /// `https.open`: the same checks and redirects as `send`, answered once
+    /// the headers arrive. The time limit covers the headers, and then each
+    /// wait for more of the body; the body's size counts as `send`'s does.
+    pub(crate) async fn open(
+        &self,
+        req: wit::Request,
+    ) -> Result<(wit::ResponseHead, IncomingBody), ApiFailure> {
+        let p = self.prepare(req)?;
+        let shown_url = shown(&p.url);
+        let timeout = p.timeout;
+        let (url, response) =
+            tokio::time::timeout(timeout, self.follow(p.method, p.url, p.headers, p.body))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ApiFailure::Timeout(format!(
+                        "{shown_url} did not answer within {} ms",
+                        timeout.as_millis()
+                    )))
+                })?;
+        let max = self.settings.limits.http_response_bytes;
+        if response.content_length().is_some_and(|n| n > max as u64) {
+            return Err(too_large(&url, max));
+        }
+        let head = wit::ResponseHead {
+            status: response.status().as_u16(),
+            headers: response_headers(&response),
+            url: shown(&url),
+        };
+        Ok((
+            head,
+            IncomingBody {
+                response,
+                url,
+                pending: Vec::new(),
+                offset: 0,
+                read: 0,
+                max,
+                idle: timeout,
+            },
+        ))
     }
 
     async fn follow(
@@ -347,7 +406,7 @@ impl PluginApi {
         mut url: Url,
         mut headers: HeaderMap,
         mut body: Vec<u8>,
-    ) -> Result<wit::Response, ApiFailure> {
+    ) -> Result<(Url, reqwest::Response), ApiFailure> {
         let client = self.client()?;
         let mut from: Option<Url> = None;
         for hop in 0..=MAX_REDIRECTS {
@@ -392,7 +451,7 @@ impl PluginApi {
                 from = Some(std::mem::replace(&mut url, next));
                 continue;
             }
-            return self.read_response(url, response).await;
+            return Ok((url, response));
         }
         Err(ApiFailure::Failed("too many redirects".into()))
     }
@@ -403,26 +462,11 @@ impl PluginApi {
         mut response: reqwest::Response,
     ) -> Result<wit::Response, ApiFailure> {
         let max = self.settings.limits.http_response_bytes;
-        let too_large = || {
-            ApiFailure::TooLarge(format!(
-                "the response from {} is larger than {max} bytes",
-                shown(&url)
-            ))
-        };
         if response.content_length().is_some_and(|n| n > max as u64) {
-            return Err(too_large());
+            return Err(too_large(&url, max));
         }
         let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = response_headers(&response);
         let mut body = Vec::new();
         while let Some(chunk) = response
             .chunk()
@@ -430,7 +474,7 @@ impl PluginApi {
             .map_err(|e| self.send_error(&url, e))?
         {
             if body.len() + chunk.len() > max {
-                return Err(too_large());
+                return Err(too_large(&url, max));
             }
             body.extend_from_slice(&chunk);
         }
@@ -440,6 +484,91 @@ impl PluginApi {
             body,
             url: shown(&url),
         })
+    }
+}
+
+/// A request checked and converted by [`PluginApi::prepare`].
+struct Prepared {
+    method: Method,
+    url: Url,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    timeout: Duration,
+}
+
+fn too_large(url: &Url, max: usize) -> ApiFailure {
+    ApiFailure::TooLarge(format!(
+        "the response from {} is larger than {max} bytes",
+        shown(url)
+    ))
+}
+
+fn response_headers(response: &reqwest::Response) -> Vec<(String, String)> {
+    response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Largest piece one `incoming-body.read` returns, whatever the guest asks.
+const MAX_READ: usize = 64 * 1024;
+
+/// The body of a response opened with `https.open`, read as it arrives:
+/// the host side of the `incoming-body` resource.
+pub struct IncomingBody {
+    response: reqwest::Response,
+    url: Url,
+    /// Bytes received but not yet handed out (from `offset`).
+    pending: Vec<u8>,
+    offset: usize,
+    /// Bytes received so far, against `max`.
+    read: usize,
+    max: usize,
+    /// Longest wait for more bytes.
+    idle: Duration,
+}
+
+impl IncomingBody {
+    /// The next bytes, at most `max` (and [`MAX_READ`]); `None` at the end.
+    pub(crate) async fn read(&mut self, max: u32) -> Result<Option<Vec<u8>>, ApiFailure> {
+        let want = (max as usize).clamp(1, MAX_READ);
+        if self.offset >= self.pending.len() {
+            let next = tokio::time::timeout(self.idle, self.response.chunk())
+                .await
+                .map_err(|_| {
+                    ApiFailure::Timeout(format!(
+                        "{} sent nothing for {} ms",
+                        shown(&self.url),
+                        self.idle.as_millis()
+                    ))
+                })?
+                .map_err(|e| {
+                    ApiFailure::Failed(format!(
+                        "reading the response from {} failed: {}",
+                        shown(&self.url),
+                        e.without_url()
+                    ))
+                })?;
+            let Some(chunk) = next else {
+                return Ok(None);
+            };
+            self.read += chunk.len();
+            if self.read > self.max {
+                return Err(too_large(&self.url, self.max));
+            }
+            self.pending = chunk.to_vec();
+            self.offset = 0;
+        }
+        let end = (self.offset + want).min(self.pending.len());
+        let out = self.pending[self.offset..end].to_vec();
+        self.offset = end;
+        Ok(Some(out))
     }
 }
 

@@ -22,8 +22,24 @@ pub(crate) mod https {
     #[derive(Default)]
     pub(crate) struct HttpState {}
 
+    /// Never made: `open` fails before there is a body.
+    pub struct IncomingBody {}
+
+    impl IncomingBody {
+        pub(crate) async fn read(&mut self, _max: u32) -> Result<Option<Vec<u8>>, ApiFailure> {
+            Err(not_built("https"))
+        }
+    }
+
     impl PluginApi {
         pub(crate) async fn send(&self, _req: wit::Request) -> Result<wit::Response, ApiFailure> {
+            Err(not_built("https"))
+        }
+
+        pub(crate) async fn open(
+            &self,
+            _req: wit::Request,
+        ) -> Result<(wit::ResponseHead, IncomingBody), ApiFailure> {
             Err(not_built("https"))
         }
     }

@@ -27,7 +27,9 @@ mod hooks;
 mod hostile;
 #[cfg(feature = "registry")]
 mod lifecycle;
+mod observers;
 mod packages;
+mod providers;
 mod stub;
 mod tools;
 

@@ -1,0 +1,7 @@
+(component
+  (import "yoi:plugin/log@0.1.0" (instance))
+  (instance $hook)
+  (export "yoi:plugin/tool-pre-exec@0.1.0" (instance $hook))
+  (export "yoi:plugin/provider@0.1.0" (instance $hook))
+  (export "yoi:plugin/observer@0.1.0" (instance $hook))
+)
