@@ -454,7 +454,8 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     build_examples(root)?;
     let mut cmd = cargo();
     cmd.args([
-        "bench", "-p", "yoi-host", "--bench", "dispatch", "--bench", "tools", "--",
+        "bench", "-p", "yoi-host", "--bench", "dispatch", "--bench", "tools", "--bench",
+        "surfaces", "--",
     ])
     .args(args);
     step(root, cmd)?;
@@ -509,6 +510,8 @@ fn demo(root: &Path) -> Result<()> {
         .arg(root.join("examples/redact"))
         .arg(root.join("examples/policy"))
         .arg(root.join("examples/weather"))
-        .arg(root.join("examples/notes"));
+        .arg(root.join("examples/notes"))
+        .arg(root.join("examples/openai-compat"))
+        .arg(root.join("examples/usage-meter"));
     step(root, cmd)
 }

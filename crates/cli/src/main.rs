@@ -249,6 +249,12 @@ enum PluginCommand {
         /// A tool to offer (repeatable), e.g. lookup.
         #[arg(long)]
         tool: Vec<String>,
+        /// A model provider to serve, by name (docs/providers.md), e.g. chat.
+        #[arg(long, value_name = "NAME")]
+        provider: Option<String>,
+        /// Make it an observer of the host (docs/observers.md).
+        #[arg(long)]
+        observer: bool,
         /// Where to create it (default: ./NAME).
         #[arg(long, value_name = "DIR")]
         path: Option<PathBuf>,
@@ -325,8 +331,19 @@ fn main() -> ExitCode {
             name,
             hook,
             tool,
+            provider,
+            observer,
             path,
-        }) => new::new(&name, &hook, &tool, path.as_deref()),
+        }) => new::new(
+            &name,
+            &new::Parts {
+                hooks: hook,
+                tools: tool,
+                provider,
+                observer,
+            },
+            path.as_deref(),
+        ),
         Command::Plugin(PluginCommand::Pack { dir }) => pack::pack(&dir),
         Command::Plugin(PluginCommand::Test {
             dir,

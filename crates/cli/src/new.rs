@@ -19,6 +19,10 @@ const LIB: &str = include_str!("../templates/lib.rs.tmpl");
 const HOOKS: &str = include_str!("../templates/hooks.rs.tmpl");
 const HOOK: &str = include_str!("../templates/hook.rs.tmpl");
 const TOOL: &str = include_str!("../templates/tool.rs.tmpl");
+const PROVIDER_TOML: &str = include_str!("../templates/provider.toml.tmpl");
+const PROVIDER: &str = include_str!("../templates/provider.rs.tmpl");
+const OBSERVER_TOML: &str = include_str!("../templates/observer.toml.tmpl");
+const OBSERVER: &str = include_str!("../templates/observer.rs.tmpl");
 const README: &str = include_str!("../templates/README.md.tmpl");
 const GITIGNORE: &str = include_str!("../templates/gitignore.tmpl");
 
@@ -76,24 +80,38 @@ fn pdk_dependency() -> String {
     }
 }
 
-pub(crate) fn new(
-    name: &str,
-    hooks: &[HookPoint],
-    tools: &[String],
-    at: Option<&Path>,
-) -> Result<ExitCode> {
+/// What the new plugin is: hooks, tools, a provider, an observer.
+pub(crate) struct Parts {
+    pub(crate) hooks: Vec<HookPoint>,
+    pub(crate) tools: Vec<String>,
+    pub(crate) provider: Option<String>,
+    pub(crate) observer: bool,
+}
+
+/// Whether `name` is a valid tool or provider name that is also a Rust
+/// identifier.
+fn rust_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCode> {
+    let (hooks, tools) = (&parts.hooks, &parts.tools);
     let id = yoi_manifest::PluginId::new(name).map_err(|e| {
         UsageError(format!(
             "`{name}` cannot be a plugin id ({e}); use lowercase letters, digits, `.`, `_` and `-`, e.g. acme.redact"
         ))
     })?;
+    if let Some(p) = parts.provider.as_deref().filter(|p| !rust_name(p)) {
+        bail!(UsageError(format!(
+            "`{p}` cannot be a provider name: use lowercase letters, digits and `_`, starting with a letter, e.g. chat"
+        )));
+    }
     for tool in tools {
-        let ok = tool.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-            && tool.len() <= 64
-            && tool
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !ok {
+        if !rust_name(tool) {
             bail!(UsageError(format!(
                 "`{tool}` cannot be a tool name: use lowercase letters, digits and `_`, starting with a letter (it is also the Rust function's name)"
             )));
@@ -102,11 +120,12 @@ pub(crate) fn new(
     if let Some(p) = hooks.iter().find(|p| point_template(**p).is_none()) {
         bail!("this yoi does not know the event type of hook point {p}; update yoi");
     }
-    let hooks: Vec<HookPoint> = if hooks.is_empty() && tools.is_empty() {
-        vec![HookPoint::ToolPreExec]
-    } else {
-        hooks.to_vec()
-    };
+    let hooks: Vec<HookPoint> =
+        if hooks.is_empty() && tools.is_empty() && parts.provider.is_none() && !parts.observer {
+            vec![HookPoint::ToolPreExec]
+        } else {
+            hooks.to_vec()
+        };
     let dir = at.map_or_else(|| PathBuf::from(name), Path::to_path_buf);
     if dir.exists()
         && std::fs::read_dir(&dir)
@@ -170,10 +189,25 @@ pub(crate) fn new(
     if !tools.is_empty() {
         register.push(format!("tools: {}", tools.join(", ")));
     }
+    let mut surfaces_toml = String::new();
+    if let Some(provider) = &parts.provider {
+        let ty = format!("{}Provider", type_name(provider));
+        body.push_str(&fill(PROVIDER, &[("provider", provider), ("type", &ty)]));
+        surfaces_toml.push_str(&fill(PROVIDER_TOML, &[("provider", provider)]));
+        register.push(format!("provider: {ty}"));
+    }
+    if parts.observer {
+        let ty = format!("{plugin_type}Observer");
+        body.push_str(&fill(OBSERVER, &[("type", &ty)]));
+        surfaces_toml.push_str(OBSERVER_TOML);
+        register.push(format!("observer: {ty}"));
+    }
     let what: Vec<String> = hooks
         .iter()
         .map(|p| format!("hook {p}"))
         .chain(tools.iter().map(|t| format!("tool {t}")))
+        .chain(parts.provider.iter().map(|p| format!("provider {p}")))
+        .chain(parts.observer.then(|| "observer".to_owned()))
         .collect();
     let test = match (hooks.first(), tools.first()) {
         (Some(p), _) => format!("--hook {p} --payload event.json"),
@@ -196,7 +230,7 @@ pub(crate) fn new(
                     ("crate_file", &crate_file),
                     ("contract", yoi_host::CONTRACT),
                     ("hooks", &hook_toml),
-                    ("tools", &tool_toml),
+                    ("tools", &(tool_toml + &surfaces_toml)),
                 ],
             ),
         ),

@@ -283,22 +283,40 @@ impl Ctx {
             bail!("plugin {plugin} is not published; `yoi list` shows what is");
         }
         let grants = registry.grants(plugin)?;
-        let requested: Vec<String> = versions
+        let latest = versions
             .last()
-            .and_then(|v| Manifest::parse(&v.manifest).ok())
+            .and_then(|v| Manifest::parse(&v.manifest).ok());
+        let requested: Vec<String> = latest
+            .as_ref()
             .map(|m| {
-                Capability::requested_by(&m)
+                Capability::requested_by(m)
                     .iter()
                     .map(|c| c.to_string())
                     .collect()
             })
             .unwrap_or_default();
+        let providers = latest
+            .as_ref()
+            .map_or_else(Vec::new, |m| m.providers.clone());
+        let observer = latest.as_ref().and_then(|m| m.observer.clone());
+        // What hosts reported about it as an observer: drops are counted,
+        // never hidden.
+        let dropped = registry.event_totals(plugin, "observer_dropped", "dropped")?;
+        let failed = registry.event_totals(plugin, "observer_failed", "batch")?;
         if json {
             return print_json(&serde_json::json!({
                 "plugin": plugin,
                 "versions": versions,
                 "requested_by_latest": requested,
                 "grants": grants,
+                "providers": providers,
+                "observer": observer.as_ref().map(|o| serde_json::json!({
+                    "declared": o,
+                    "dropped": dropped.sum,
+                    "last_dropped_at": dropped.last_at,
+                    "failed_batches": failed.events,
+                    "failed_observations": failed.sum,
+                })),
             }));
         }
         println!("{plugin}");
@@ -328,6 +346,30 @@ impl Ctx {
         for g in &grants {
             let verb = if g.granted { "granted" } else { "denied" };
             println!("  {verb} {} by {} at {}", g.capability, g.by, time(g.at));
+        }
+        for p in &providers {
+            let models: Vec<String> = p.models.iter().map(ToString::to_string).collect();
+            println!(
+                "  provider {plugin}.{} serves {}",
+                p.name,
+                models.join(", ")
+            );
+        }
+        if let Some(o) = &observer {
+            let kinds: Vec<&str> = o.kinds.iter().map(|k| k.as_str()).collect();
+            println!(
+                "  observer of {} (queue {}, batches of {})",
+                kinds.join(", "),
+                o.queue,
+                o.batch
+            );
+            let last = dropped
+                .last_at
+                .map_or(String::new(), |at| format!(", last at {}", time(at)));
+            println!(
+                "    dropped {} observations (queue full){last}; {} batches failed",
+                dropped.sum, failed.events
+            );
         }
         Ok(ExitCode::SUCCESS)
     }

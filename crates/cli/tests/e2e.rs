@@ -623,6 +623,48 @@ fn the_minimal_hook_plugin_is_short_and_works() {
     );
 }
 
+/// A generated provider and observer pack as generated: the templates'
+/// `[[providers]]` and `[observer]` match what the code registers.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn generated_providers_and_observers_pack() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tutorial-target");
+    let env = [("CARGO_TARGET_DIR", target.as_path())];
+    let out = run_in(
+        work.path(),
+        &env,
+        &[
+            "plugin",
+            "new",
+            "acme.relay",
+            "--provider",
+            "chat",
+            "--observer",
+        ],
+    );
+    assert!(
+        out.contains("created acme.relay (provider chat, observer)"),
+        "{out}"
+    );
+    let dir = work.path().join("acme.relay");
+    let manifest = std::fs::read_to_string(dir.join("plugin.toml")).expect("manifest");
+    assert!(
+        manifest.contains("[[providers]]\nname = \"chat\""),
+        "{manifest}"
+    );
+    assert!(manifest.contains("[observer]\n"), "{manifest}");
+    let out = run_in(&dir, &env, &["plugin", "pack"]);
+    assert!(out.contains("packed ./acme.relay-0.1.0.yoi"), "{out}");
+    let out = yoi(&["plugin", "new", "x.y", "--provider", "Chat"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("cannot be a provider name"),
+        "{}",
+        text(&out)
+    );
+}
+
 /// A generated tool plugin packs as generated, and `plugin test --tool`
 /// runs its tool; a granted plugin's files and secrets reach it in tests.
 #[test]
@@ -1491,4 +1533,55 @@ async fn config_values_are_checked_scoped_and_secrets_stay_sealed() {
         (true.into(), serde_json::Value::Null)
     );
     assert!(!snap.to_string().contains(SECRET));
+}
+
+/// An observer that falls behind: the host drops its oldest observations,
+/// records how many in the registry's events, and `yoi show` says so.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn show_counts_what_a_slow_observer_dropped() {
+    let home = tempfile::tempdir().expect("registry folder");
+    let run = operator(home.path());
+    let surfaces = example("hostile/surfaces");
+    for args in [
+        vec!["publish", surfaces.to_str().expect("utf-8")],
+        vec!["grant", "example.surfaces", "fs:obs:rw"],
+        vec!["config", "set", "example.surfaces", "spin", "40000000"],
+        vec!["activate", "example.surfaces@0.1.0"],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+    }
+    let registry =
+        std::sync::Arc::new(yoi_registry::Registry::open(home.path()).expect("registry"));
+    let data = tempfile::tempdir().expect("data");
+    let host = yoi_host::Host::builder()
+        .registry(registry)
+        .data_dir(data.path())
+        .build()
+        .expect("host boots");
+    for i in 0..200 {
+        host.observe("tick", serde_json::json!({ "i": i }));
+    }
+    let started = std::time::Instant::now();
+    while !host.observers()[0].idle() {
+        assert!(started.elapsed().as_secs() < 20, "{:?}", host.observers());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    host.flush_events();
+    let dropped = host.observers()[0].dropped;
+    assert!(dropped > 100, "{:?}", host.observers());
+
+    let out = run(&["show", "example.surfaces"]);
+    let shown = text(&out);
+    assert!(
+        shown.contains("observer of receipt, tool_call, model_call")
+            && shown.contains("provider example.surfaces.probe serves probe-*")
+            && shown.contains(&format!("dropped {dropped} observations (queue full)")),
+        "{shown}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&run(&["show", "example.surfaces", "--json"]).stdout).expect("json");
+    assert_eq!(json["observer"]["dropped"], dropped);
+    assert_eq!(json["providers"][0]["name"], "probe");
 }

@@ -147,6 +147,8 @@ pub struct ObserverStatus {
     pub plugin: PluginId,
     /// The kinds it receives.
     pub kinds: Vec<ObservationKind>,
+    /// Observations handed to its queue since it was attached.
+    pub received: u64,
     /// Observations waiting now.
     pub queued: u64,
     /// Its bound.
@@ -155,8 +157,18 @@ pub struct ObserverStatus {
     pub delivered: u64,
     /// Observations dropped because its queue was full.
     pub dropped: u64,
-    /// Batches that failed (error, trap, timeout).
+    /// Observations in batches that failed (error, trap, timeout).
+    pub failed: u64,
+    /// Batches that failed.
     pub failed_batches: u64,
+}
+
+impl ObserverStatus {
+    /// Whether every observation it received was delivered, dropped or
+    /// failed: nothing waits or is being delivered.
+    pub fn idle(&self) -> bool {
+        self.delivered + self.dropped + self.failed == self.received
+    }
 }
 
 /// Largest `name` of a custom observation.
@@ -173,9 +185,11 @@ struct Queue {
     items: Mutex<Pending>,
     wake: tokio::sync::Notify,
     closed: AtomicBool,
+    received: AtomicU64,
     delivered: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
+    failed_batches: AtomicU64,
 }
 
 #[derive(Default)]
@@ -197,9 +211,11 @@ impl Queue {
             items: Mutex::new(Pending::default()),
             wake: tokio::sync::Notify::new(),
             closed: AtomicBool::new(false),
+            received: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            failed_batches: AtomicU64::new(0),
         }
     }
 
@@ -213,6 +229,7 @@ impl Queue {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
         pending.items.push_back(Arc::clone(observation));
+        self.received.fetch_add(1, Ordering::Relaxed);
         drop(pending);
         self.wake.notify_one();
     }
@@ -235,11 +252,13 @@ impl Queue {
         ObserverStatus {
             plugin: self.plugin.clone(),
             kinds: self.kinds.clone(),
+            received: self.received.load(Ordering::Relaxed),
             queued: queued as u64,
             capacity: self.capacity as u64,
             delivered: self.delivered.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
-            failed_batches: self.failed.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            failed_batches: self.failed_batches.load(Ordering::Relaxed),
         }
     }
 }
@@ -435,11 +454,13 @@ async fn deliver(shared: Weak<Shared>, queue: Arc<Queue>) {
 }
 
 async fn deliver_batch(shared: &Shared, queue: &Queue, batch: Vec<Arc<Observation>>, dropped: u64) {
+    let count = batch.len() as u64;
     let snapshot = shared.snapshot.load_full();
     let Some(plugin) = snapshot.find(queue.plugin.as_str()).cloned() else {
+        // It was unloaded while this batch waited.
+        queue.failed.fetch_add(count, Ordering::Relaxed);
         return;
     };
-    let count = batch.len() as u64;
     if dropped > 0 {
         tracing::warn!(plugin = %plugin.info.id, dropped, "observer queue full: the oldest observations were dropped");
         if let Some(sink) = &shared.sink {
@@ -475,7 +496,8 @@ async fn deliver_batch(shared: &Shared, queue: &Queue, batch: Vec<Arc<Observatio
             queue.delivered.fetch_add(count, Ordering::Relaxed);
         }
         _ => {
-            queue.failed.fetch_add(1, Ordering::Relaxed);
+            queue.failed.fetch_add(count, Ordering::Relaxed);
+            queue.failed_batches.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(plugin = %plugin.info.id, ?status, detail = detail.as_deref().unwrap_or_default(), "observer batch failed");
         }
     }

@@ -106,7 +106,7 @@ macro_rules! contract {
             pub use crate::tool::Json;
             pub use crate::{$($unique,)* DeliveryMode, HookContext};
             pub use crate::{Error, HookResult, Outcome, Plugin};
-            pub use crate::{config, context, fs, http, json, log, secrets};
+            pub use crate::{config, context, fs, http, json, log, observer, provider, secrets};
         }
 
         /// The hook handlers a plugin can implement.

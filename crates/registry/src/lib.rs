@@ -24,8 +24,8 @@ mod store;
 pub use config::NewValue;
 pub use error::RegistryError;
 pub use model::{
-    AuditRecord, Change, ConfigRecord, Deployment, EventRecord, GrantRecord, Marks, Outcome,
-    Pruned, Snapshot, State, VersionRecord, Window,
+    AuditRecord, Change, ConfigRecord, Deployment, EventRecord, EventTotals, GrantRecord, Marks,
+    Outcome, Pruned, Snapshot, State, VersionRecord, Window,
 };
 pub use operation::{Answer, Operation};
 pub use registry::{Activation, DATABASE_FILE, Published, Registry};

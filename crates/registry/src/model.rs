@@ -113,6 +113,18 @@ pub struct AuditRecord {
     pub reason: String,
 }
 
+/// A count of one kind of runtime event of one plugin
+/// ([`Registry::event_totals`](crate::Registry::event_totals)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EventTotals {
+    /// How many events.
+    pub events: u64,
+    /// The sum of the field asked for, over them.
+    pub sum: u64,
+    /// When the last one was, in milliseconds since the epoch.
+    pub last_at: Option<i64>,
+}
+
 /// A runtime event a host reported (receipts, denials).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventRecord {

@@ -17,8 +17,8 @@ use yoi_manifest::{Capability, Rollout, Scope, applies};
 
 use crate::error::RegistryError;
 use crate::model::{
-    AuditRecord, Change, Deployment, EventRecord, GrantRecord, Marks, Outcome, Pruned, Snapshot,
-    State, VersionRecord, Window,
+    AuditRecord, Change, Deployment, EventRecord, EventTotals, GrantRecord, Marks, Outcome, Pruned,
+    Snapshot, State, VersionRecord, Window,
 };
 use crate::sqlite::SqliteStore;
 use crate::store::{Store, Tx};
@@ -943,6 +943,19 @@ impl<S: Store> Registry<S> {
     ) -> Result<Vec<EventRecord>, RegistryError> {
         self.store
             .read(|tx| tx.events(plugin, Window::After { after, limit }))
+    }
+
+    /// How many runtime events of `kind` `plugin` has (within the
+    /// retention), the sum of their detail's numeric `field`, and when the
+    /// last one was: e.g. the observations an observer dropped
+    /// (`observer_dropped`, `dropped`).
+    pub fn event_totals(
+        &self,
+        plugin: &str,
+        kind: &str,
+        field: &str,
+    ) -> Result<EventTotals, RegistryError> {
+        self.store.read(|tx| tx.event_totals(plugin, kind, field))
     }
 
     /// A stored artifact, its digest verified.

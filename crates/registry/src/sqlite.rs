@@ -15,7 +15,8 @@ use crate::error::RegistryError;
 use yoi_manifest::{PluginId, Rollout};
 
 use crate::model::{
-    AuditRecord, ConfigRecord, EventRecord, GrantRecord, Marks, Outcome, VersionRecord, Window,
+    AuditRecord, ConfigRecord, EventRecord, EventTotals, GrantRecord, Marks, Outcome,
+    VersionRecord, Window,
 };
 use crate::store::{Store, StoreResult, Tx};
 
@@ -617,6 +618,22 @@ impl Tx for SqlTx<'_> {
         let mut stmt = self.tx.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![plugin, cursor(window), bound(window)], event_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn event_totals(&mut self, plugin: &str, kind: &str, field: &str) -> StoreResult<EventTotals> {
+        let path = format!("$.{field}");
+        Ok(self.tx.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(json_extract(detail, ?3)), 0), MAX(at) \
+             FROM events WHERE plugin = ?1 AND kind = ?2",
+            params![plugin, kind, path],
+            |row| {
+                Ok(EventTotals {
+                    events: row.get::<_, i64>(0)?.max(0) as u64,
+                    sum: row.get::<_, i64>(1)?.max(0) as u64,
+                    last_at: row.get(2)?,
+                })
+            },
+        )?)
     }
 
     fn bump_change(&mut self) -> StoreResult<i64> {

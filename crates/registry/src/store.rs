@@ -6,7 +6,7 @@ use semver::Version;
 
 use crate::error::RegistryError;
 use crate::model::{
-    AuditRecord, ConfigRecord, EventRecord, GrantRecord, Marks, VersionRecord, Window,
+    AuditRecord, ConfigRecord, EventRecord, EventTotals, GrantRecord, Marks, VersionRecord, Window,
 };
 
 /// Result of storage calls.
@@ -71,6 +71,9 @@ pub trait Tx {
     fn delete_events_before(&mut self, at: i64) -> StoreResult<u64>;
     /// The events in `window` (of one plugin, or of all), oldest first.
     fn events(&mut self, plugin: Option<&str>, window: Window) -> StoreResult<Vec<EventRecord>>;
+    /// How many events of `kind` a plugin has, the sum of their detail's
+    /// numeric `field`, and when the last one was.
+    fn event_totals(&mut self, plugin: &str, kind: &str, field: &str) -> StoreResult<EventTotals>;
 
     /// Increments the change counter; returns the new value.
     fn bump_change(&mut self) -> StoreResult<i64>;

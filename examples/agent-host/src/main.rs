@@ -2,16 +2,20 @@
 //! model, two native tools and the tools of the loaded plugins, that calls
 //! every hook point in the order a real agent would and prints what each
 //! plugin did. A stand-in weather service runs on 127.0.0.1:18451, so the
-//! weather plugin's HTTPS calls never leave the machine.
+//! weather plugin's HTTPS calls never leave the machine. One model,
+//! `local-chat`, is served by the `openai-compat` provider plugin from a
+//! stand-in chat service on 127.0.0.1:18452, streaming; the `usage-meter`
+//! observer totals every model call.
 //!
 //! The host plays the operator too: it grants each plugin what its manifest
 //! requests, and nothing more.
 //!
 //! ```text
 //! cargo xtask demo
-//! cargo run -p agent-host -- examples/guard examples/redact examples/policy examples/weather examples/notes
+//! cargo run -p agent-host -- examples/guard examples/redact examples/policy examples/weather examples/notes examples/openai-compat examples/usage-meter
 //! ```
 
+mod openai;
 mod weather;
 
 use std::collections::HashMap;
@@ -19,9 +23,10 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 use yoi_host::{
-    Compacted, Compaction, CreatedWorkItem, Delivered, Delivery, DeliveryMode, Dispatch, Host,
-    HostStart, HostStop, ModelCall, ModelResponse, NativeTool, NewWorkItem, Prompt, Receipt,
-    Status, ToolRequest, ToolStatus,
+    Chunk, Compacted, Compaction, CompletionRequest, CreatedWorkItem, Delivered, Delivery,
+    DeliveryMode, Dispatch, HookContext, Host, HostStart, HostStop, Message, ModelCall,
+    ModelResponse, NativeTool, NewWorkItem, Prompt, ProviderSource, Receipt, Role, Status,
+    ToolRequest, ToolStatus,
 };
 
 /// What the scripted model does on a turn.
@@ -351,6 +356,109 @@ async fn run_item(host: &Host, n: usize, script: Script) {
     show("response.post_deliver", &delivered);
 }
 
+/// A model call through the host's provider registry: `model.pre_call`,
+/// the provider plugin streaming from the stand-in, `model.post_call`.
+async fn stream_reply(host: &Host) {
+    println!("\n== streaming: release notes from local-chat, through a provider plugin");
+    for route in host.providers_for("local-chat", None) {
+        let source = match route.source {
+            ProviderSource::Native => "native".to_owned(),
+            ProviderSource::Plugin { id, version } => format!("plugin {id}@{version}"),
+        };
+        println!("  route: {} ({source})", route.name);
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(32);
+    let printer = tokio::spawn(async move {
+        let mut n = 0;
+        print!("  >> ");
+        while let Some(chunk) = rx.recv().await {
+            if let Chunk::Text(text) = chunk {
+                print!("{text}");
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+                n += 1;
+            }
+        }
+        println!();
+        n
+    });
+    let outcome = host
+        .complete_streaming(
+            &HookContext::for_subject("demo-user"),
+            CompletionRequest {
+                model: "local-chat".into(),
+                messages: vec![
+                    Message::new(Role::System, "You write release notes."),
+                    Message::new(Role::User, "Write two sentences of release notes for 2.4."),
+                ],
+                tools: Vec::new(),
+                temperature: Some(0.3),
+                max_tokens: Some(8192),
+                stop: Vec::new(),
+                turn: 0,
+            },
+            tx,
+        )
+        .await;
+    let chunks = printer.await.unwrap_or(0);
+    show_receipts(&outcome.receipts, true);
+    match &outcome.result {
+        Ok(done) => println!(
+            "  -> {chunks} chunks streamed by {}; {} tokens in, {} out",
+            outcome.provider.as_deref().unwrap_or("?"),
+            done.usage.input_tokens,
+            done.usage.output_tokens
+        ),
+        Err(e) => println!("  -> no answer: {e}"),
+    }
+}
+
+/// What the usage-meter observer wrote, once it caught up.
+async fn usage_summary(host: &Host, data: &std::path::Path) {
+    if host.observers().is_empty() {
+        return;
+    }
+    for _ in 0..100 {
+        if host.observers().iter().all(|o| o.idle()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    println!("\n== observers");
+    for o in host.observers() {
+        println!(
+            "  {}: {} observations delivered, {} dropped",
+            o.plugin, o.delivered, o.dropped
+        );
+    }
+    let folder = data.join("example.usage-meter/usage");
+    let Ok(entries) = std::fs::read_dir(&folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        let Ok(day) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        println!(
+            "  usage-meter wrote usage/{}:",
+            entry.file_name().to_string_lossy()
+        );
+        if let Some(models) = day["models"].as_object() {
+            for (model, t) in models {
+                println!(
+                    "    {model}: {} calls, {} tokens in, {} out, ${:.4}",
+                    t["calls"],
+                    t["input_tokens"],
+                    t["output_tokens"],
+                    t["cost_usd"].as_f64().unwrap_or(0.0)
+                );
+            }
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()).await {
@@ -367,10 +475,12 @@ async fn run(dirs: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: agent-host PACKAGE_DIR...\n  e.g. agent-host examples/guard examples/redact examples/policy examples/weather examples/notes".into());
     }
     let stand_in = weather::serve()?;
+    let chat = openai::serve()?;
     let data = std::env::temp_dir().join(format!("yoi-demo-{}", std::process::id()));
     let secrets: HashMap<String, String> = [
         ("WEATHER_API_URL".to_owned(), stand_in.clone()),
         ("WEATHER_API_KEY".to_owned(), "demo-key".to_owned()),
+        ("OPENAI_API_KEY".to_owned(), openai::KEY.to_owned()),
     ]
     .into();
     let host = Host::builder().data_dir(&data).secrets(secrets).build()?;
@@ -386,6 +496,14 @@ async fn run(dirs: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
             .map(ToString::to_string)
             .collect();
         let info = host.load_with_grants(dir, &grants)?;
+        if info.id.as_str() == "example.openai-compat" {
+            // The operator points the provider at the stand-in.
+            let values = json!({ "base_url": chat });
+            host.configure(
+                info.id.as_str(),
+                values.as_object().cloned().unwrap_or_default(),
+            )?;
+        }
         println!(
             "loaded {}@{} ({} hooks, {} tools) from {dir}{}",
             info.id,
@@ -429,6 +547,12 @@ async fn run(dirs: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
         run_item(&host, n + 1, script).await;
     }
     reconfigure_guard(&host).await?;
+    if host.providers_for("local-chat", None).is_empty() {
+        println!("\n(no provider serves local-chat: load examples/openai-compat to stream one)");
+    } else {
+        stream_reply(&host).await;
+    }
+    usage_summary(&host, &data).await;
     println!();
     let (name, version, instance) = me();
     show(

@@ -10,7 +10,18 @@ use std::process::Command;
 fn the_demo_runs_every_example_through_the_agent_loop() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = Command::new(env!("CARGO_BIN_EXE_agent-host"))
-        .args(["guard", "redact", "policy", "weather", "notes"].map(|e| examples.join(e)))
+        .args(
+            [
+                "guard",
+                "redact",
+                "policy",
+                "weather",
+                "notes",
+                "openai-compat",
+                "usage-meter",
+            ]
+            .map(|e| examples.join(e)),
+        )
         .output()
         .expect("agent-host runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -36,6 +47,15 @@ fn the_demo_runs_every_example_through_the_agent_loop() {
         // a redirect to a host that is not granted
         "PERMISSION DENIED (https): host `tracker.example.net` on port 443 over https is not granted",
         "run `yoi grant example.weather https:tracker.example.net`",
+        // one model served by a provider plugin, streamed from the stand-in
+        "route: example.openai-compat.chat",
+        ">> Release 2.4: plugins can now serve models and observe the host.",
+        "example.policy@0.1.0 model.pre_call: changed max_tokens",
+        "chunks streamed by example.openai-compat.chat",
+        // the observer totals every model call
+        "example.usage-meter: ",
+        "local-chat: 1 calls",
+        "large-2: ",
         // hook points beyond tools still run
         "-> not created: blocked by plugin example.policy",
         "[host.stop]",

@@ -12,7 +12,7 @@ use yoi_pdk::prelude::*;
 /// Appended to every system prompt.
 const HOUSE_RULES: &str = "House rules: cite sources; never print credentials.";
 /// Models a run may call.
-const APPROVED_MODELS: &[&str] = &["small-1", "large-2"];
+const APPROVED_MODELS: &[&str] = &["small-1", "large-2", "local-chat"];
 /// Largest `max_tokens` a run may ask for.
 const MAX_TOKENS: u32 = 1024;
 /// Cost of one model call above which a warning is logged, in US dollars.

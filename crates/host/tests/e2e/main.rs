@@ -14,6 +14,7 @@
     allow(unused)
 )]
 
+mod chat;
 mod concurrency;
 mod config;
 mod contracts;

@@ -13,7 +13,7 @@ use yoi_host::{
     Host, Message, NativeProvider, ProviderError, ProviderSource, Role, Status, Usage,
 };
 
-use crate::stub::{ChatReply, ChatStub};
+use crate::chat::{ChatReply, ChatStub};
 use crate::{altered_copy, builder, example};
 
 const KEY: &str = "sk-test-0123456789";
