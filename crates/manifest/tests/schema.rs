@@ -204,3 +204,28 @@ fn first_toml_example(name: &str) -> yoi_manifest::Manifest {
         .map_err(|d| d.render(false))
         .unwrap_or_else(|e| panic!("the example in docs/{name} is not valid:\n{e}"))
 }
+
+/// docs/observers.md lists every kind, in order, with the words the code
+/// uses.
+#[test]
+fn observation_kinds_are_documented() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/observers.md"),
+    )
+    .expect("docs/observers.md");
+    let rows: Vec<(String, String)> = doc
+        .lines()
+        .skip_while(|l| !l.starts_with("| kind | what it reports |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            (cells[0].trim_matches('`').to_owned(), cells[1].to_owned())
+        })
+        .collect();
+    let expected: Vec<(String, String)> = ObservationKind::ALL
+        .iter()
+        .map(|k| (k.as_str().to_owned(), k.describe().to_owned()))
+        .collect();
+    assert_eq!(rows, expected);
+}

@@ -277,6 +277,94 @@ async fn slow_and_large_responses_are_bounded_without_blocking_others() {
     assert_eq!(slow_seen["error"], "timeout");
 }
 
+/// `https.open` (a body read as it arrives) goes through the same checks
+/// as `send`, and its own bounds hold: size counted across pieces, a
+/// stalled body times out, at most 4 bodies open per instance.
+#[cfg(feature = "https")]
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn streamed_responses_are_granted_and_bounded_like_whole_ones() {
+    let other = Stub::start(|_| Reply::ok("you should never see this"));
+    let elsewhere = other.url("/");
+    let stub = Stub::start(move |path| match path {
+        "/big" => Reply::ok(&"x".repeat(300_000)),
+        "/away" => Reply::redirect(&elsewhere),
+        "/stall" => Reply {
+            delay: Duration::from_secs(3),
+            ..Reply::ok("late")
+        },
+        _ => Reply::ok("streamed body"),
+    });
+    let grant = port_grant(&stub);
+    let r = reach_origin(&grant, |b| {
+        b.https_limits(Duration::from_millis(400), 1024, 100_000)
+    });
+    let (seen, _) = r
+        .call("fetch", json!({"url": stub.url("/ok"), "stream": true}))
+        .await;
+    assert_eq!(seen["ok"]["body"], "streamed body", "{seen:#}");
+
+    let (seen, outcome) = r
+        .call("fetch", json!({"url": stub.url("/away"), "stream": true}))
+        .await;
+    let reason = assert_denied(&seen, &outcome, "https");
+    assert!(reason.contains("redirected from"), "{reason}");
+
+    let (seen, outcome) = r
+        .call(
+            "fetch",
+            json!({"url": "http://127.0.0.2:9/", "stream": true}),
+        )
+        .await;
+    assert_denied(&seen, &outcome, "https");
+
+    // The response size limit holds for streamed bodies too.
+    let (seen, _) = r
+        .call("fetch", json!({"url": stub.url("/big"), "stream": true}))
+        .await;
+    assert_eq!(seen["error"], "too_large", "{seen:#}");
+
+    let t0 = Instant::now();
+    let (seen, _) = r
+        .call("fetch", json!({"url": stub.url("/stall"), "stream": true}))
+        .await;
+    assert_eq!(seen["error"], "timeout", "{seen:#}");
+    assert!(
+        t0.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        t0.elapsed()
+    );
+
+    // Four bodies open at once is the most; the fifth is refused.
+    let (seen, _) = r
+        .call(
+            "fetch",
+            json!({"url": stub.url("/ok"), "stream": true, "hold": 3}),
+        )
+        .await;
+    assert_eq!(seen["ok"]["held"], 3, "{seen:#}");
+    let (seen, _) = r
+        .call(
+            "fetch",
+            json!({"url": stub.url("/ok"), "stream": true, "hold": 4}),
+        )
+        .await;
+    assert_eq!(seen["error"], "failed", "{seen:#}");
+    assert!(
+        seen["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("responses are open already"),
+        "{seen:#}"
+    );
+    // Every call still works: bodies held to the end of a call were
+    // released with its instance.
+    let (seen, _) = r
+        .call("fetch", json!({"url": stub.url("/ok"), "stream": true}))
+        .await;
+    assert_eq!(seen["ok"]["body"], "streamed body", "{seen:#}");
+}
+
 #[cfg(feature = "https")]
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]

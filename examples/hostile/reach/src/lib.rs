@@ -12,6 +12,10 @@ struct Fetch {
     method: Option<String>,
     body: Option<String>,
     timeout_ms: Option<u64>,
+    /// Read the body as it arrives (`https.open`), counting the pieces.
+    stream: Option<bool>,
+    /// With `stream`: open this many responses first and keep them open.
+    hold: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +71,30 @@ fn fetch(input: Fetch) -> Result<Json<Value>, Error> {
     }
     if let Some(ms) = input.timeout_ms {
         request = request.timeout(std::time::Duration::from_millis(ms));
+    }
+    if input.stream == Some(true) {
+        let mut held = Vec::new();
+        for _ in 0..input.hold.unwrap_or(0) {
+            match request.clone().open() {
+                Ok(open) => held.push(open),
+                Err(e) => return report(Err(e)),
+            }
+        }
+        return report(request.open().and_then(|mut open| {
+            let mut pieces = 0;
+            let mut body = Vec::new();
+            while let Some(bytes) = open.read()? {
+                pieces += 1;
+                body.extend_from_slice(&bytes);
+            }
+            Ok(json!({
+                "status": open.status,
+                "url": open.url,
+                "pieces": pieces,
+                "body": String::from_utf8_lossy(&body),
+                "held": held.len(),
+            }))
+        }));
     }
     report(request.send().map(|r| {
         json!({
