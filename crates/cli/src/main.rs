@@ -5,6 +5,7 @@
 //! a failing handler; 2 usage error.
 
 mod config;
+mod dev;
 mod doctor;
 mod new;
 mod ops;
@@ -187,6 +188,22 @@ enum Command {
         /// file:// artifacts are refused.
         #[arg(long, value_name = "DIR")]
         files_from: Vec<PathBuf>,
+    },
+    /// Run a local host over plugin folders, with the grants and limits of
+    /// yoi.toml: load them, watch them and reload what changes (a broken
+    /// package keeps its previous version running), and answer test calls
+    /// typed on stdin (`help` lists them). No registry is used.
+    Dev {
+        /// Package folders, or folders of packages, besides yoi.toml's
+        /// `[plugins] folders` (default: the current folder).
+        dirs: Vec<PathBuf>,
+        /// The host configuration file (default: ./yoi.toml if there is
+        /// one; without one, nothing is granted).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print one JSON object per line.
+        #[arg(long)]
+        json: bool,
     },
     /// Wipe the registry (the audit log is kept). Needs --yes.
     Clear {
@@ -434,6 +451,7 @@ fn main() -> ExitCode {
             json,
         } => ctx.doctor(compile_cache.as_deref(), json),
         Command::Serve { listen, files_from } => ctx.serve(serve::Options { listen, files_from }),
+        Command::Dev { dirs, config, json } => dev::dev(dev::Options { dirs, config, json }),
         Command::Clear { yes } => ctx.clear(yes),
     };
     match result {

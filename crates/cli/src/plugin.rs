@@ -360,7 +360,7 @@ fn report<E: Serialize>(dispatch: &Dispatch<E>, json: bool) -> Result<ExitCode> 
     Ok(ExitCode::from(if failed { 1 } else { 0 }))
 }
 
-fn print_receipt(r: &Receipt) {
+pub(crate) fn print_receipt(r: &Receipt) {
     let status = serde_json::to_value(r.status)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -381,7 +381,7 @@ fn print_receipt(r: &Receipt) {
     print_logs(&r.logs);
 }
 
-fn print_logs(logs: &[yoi_host::LogLine]) {
+pub(crate) fn print_logs(logs: &[yoi_host::LogLine]) {
     for line in logs {
         let level = serde_json::to_value(line.level)
             .ok()

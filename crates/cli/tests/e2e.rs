@@ -1585,3 +1585,163 @@ fn show_counts_what_a_slow_observer_dropped() {
     assert_eq!(json["observer"]["dropped"], dropped);
     assert_eq!(json["providers"][0]["name"], "probe");
 }
+
+/// `yoi dev` over a plugin folder: each line of stdout as JSON, read on a
+/// thread so a test can wait for one with a deadline.
+struct Dev {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<serde_json::Value>,
+}
+
+impl Dev {
+    fn start(dir: &Path) -> Dev {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_yoi"))
+            .args(["dev", "--json"])
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("yoi dev starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let value = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| serde_json::json!({ "unparsed": line }));
+                if tx.send(value).is_err() {
+                    return;
+                }
+            }
+        });
+        Dev {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// The next line with `"event": event`, within `limit`.
+    fn next(&self, event: &str, limit: std::time::Duration) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) if v["event"] == event => return v,
+                Ok(_) => {}
+                Err(e) => panic!("no `{event}` line within {limit:?}: {e}"),
+            }
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        use std::io::Write;
+        writeln!(self.stdin, "{line}").expect("write to yoi dev");
+    }
+
+    /// Whether `tool` is blocked by the guard now.
+    fn blocks(&mut self, tool: &str) -> bool {
+        self.send(&format!(
+            r#"hook tool.pre_exec {{"tool_name": "{tool}", "input": {{}}, "call_id": "c", "turn": 0}}"#
+        ));
+        let result = self.next("result", std::time::Duration::from_secs(10));
+        !result["dispatch"]["blocked"].is_null()
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `yoi dev` loads a plugin folder with yoi.toml's grants, picks up an
+/// edited package within a second, and keeps the old version running when
+/// the new one is broken.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn dev_mode_reloads_an_edited_package_and_keeps_the_old_one_when_broken() {
+    use std::time::{Duration, Instant};
+    let work = tempfile::tempdir().expect("temp dir");
+    let pkg = work.path().join("plugins/guard");
+    std::fs::create_dir_all(&pkg).expect("folder");
+    for file in ["plugin.toml", "guard.wasm"] {
+        std::fs::copy(example("guard").join(file), pkg.join(file)).expect("copy");
+    }
+    std::fs::write(
+        work.path().join("yoi.toml"),
+        "[plugins]\nfolders = [\"plugins\"]\n",
+    )
+    .expect("yoi.toml");
+    let mut dev = Dev::start(work.path());
+    let first = dev.next("reload", Duration::from_secs(60));
+    assert_eq!(
+        first["report"]["loaded"][0]["id"], "example.guard",
+        "{first}"
+    );
+    assert!(dev.blocks("shell"));
+    assert!(!dev.blocks("rm"));
+
+    // The author edits the package: its deny list's default.
+    let manifest = std::fs::read_to_string(pkg.join("plugin.toml")).expect("manifest");
+    let edited = manifest.replace(
+        "default = [\"shell\", \"delete_file\"]",
+        "default = [\"rm\"]",
+    );
+    assert_ne!(edited, manifest);
+    let t0 = Instant::now();
+    std::fs::write(pkg.join("plugin.toml"), &edited).expect("edit");
+    let reload = dev.next("reload", Duration::from_secs(5));
+    let took = t0.elapsed();
+    assert_eq!(
+        reload["report"]["loaded"][0]["id"], "example.guard",
+        "{reload}"
+    );
+    assert!(took < Duration::from_secs(1), "picked up in {took:?}");
+    assert!(dev.blocks("rm"));
+    assert!(!dev.blocks("shell"));
+
+    // A broken edit: the running version stays, and the reason is printed.
+    std::fs::write(
+        pkg.join("plugin.toml"),
+        edited.replace("[runtime]", "[runtime"),
+    )
+    .expect("break");
+    let refused = dev.next("reload", Duration::from_secs(5));
+    let why = &refused["report"]["refused"][0];
+    assert_eq!(why["kept_previous"], "0.1.0", "{refused}");
+    assert!(
+        why["reason"].as_str().unwrap_or_default().contains("E0001"),
+        "{refused}"
+    );
+    assert!(dev.blocks("rm"), "the previous version keeps running");
+
+    // A wrong digest is refused the same way; fixing it loads it.
+    std::fs::write(pkg.join("guard.wasm"), b"\0asm not really").expect("corrupt");
+    std::fs::write(pkg.join("plugin.toml"), &edited).expect("fix the manifest");
+    let refused = dev.next("reload", Duration::from_secs(5));
+    assert!(
+        refused["report"]["refused"][0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("E0302"),
+        "{refused}"
+    );
+    assert!(dev.blocks("rm"));
+    std::fs::copy(example("guard").join("guard.wasm"), pkg.join("guard.wasm")).expect("restore");
+    let fixed = dev.next("reload", Duration::from_secs(5));
+    assert!(
+        fixed["report"]["kept"]
+            .as_array()
+            .is_some_and(|k| k.contains(&serde_json::json!("example.guard"))),
+        "the same package as running: kept, {fixed}"
+    );
+    dev.send("quit");
+}

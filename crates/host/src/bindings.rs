@@ -33,7 +33,7 @@ pub(crate) mod v0_4 {
         exports: { default: async },
         with: {
             "yoi:plugin/https.incoming-body": crate::api::https::IncomingBody,
-            "yoi:plugin/completions.sink": crate::providers::Sink,
+            "yoi:plugin/completions.sink": crate::providerspec::Sink,
         },
     });
 }

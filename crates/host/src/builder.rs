@@ -2,7 +2,7 @@
 //! ticker, the compile cache, the event writer, and the boot from the
 //! registry.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -17,7 +17,9 @@ use yoi_registry::Registry;
 use crate::api::SecretSource;
 use crate::cache::CompileCache;
 use crate::error::HostError;
+use crate::folders::FolderSettings;
 use crate::host::{EPOCH_TICK, Host, PressureCounters, SAFE_MODE_ENV, Shared, Snapshot};
+use crate::hostconfig::{CapabilityCap, GrantSpec, HostConfig};
 use crate::plugin::CompileBounds;
 use crate::sandbox;
 use crate::settings::Settings;
@@ -253,7 +255,127 @@ impl HostBuilder {
         self
     }
 
-    /// Starts the engine, and boots from the registry if one is set.
+    /// Applies a host configuration file (`yoi.toml`, docs/configuration.md):
+    /// name, data root, compile cache, limits, crash guard, the host-wide
+    /// capability list, and the plugin folders with their grants, settings
+    /// and hot reload. Each field has its own builder method, which may be
+    /// called after this to override it.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), yoi_host::HostError> {
+    /// let host = yoi_host::Host::builder().config("yoi.toml")?.build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn config(self, path: impl AsRef<Path>) -> Result<Self, HostError> {
+        Ok(self.apply(&HostConfig::load(path)?))
+    }
+
+    /// Applies an already parsed [`HostConfig`].
+    pub fn apply(mut self, c: &HostConfig) -> Self {
+        if let Some(name) = &c.host.name {
+            self = self.name(name.clone());
+        }
+        if let Some(data) = &c.host.data {
+            self = self.data_dir(c.resolve(data));
+        }
+        if let Some(cache) = &c.host.cache {
+            self = self.compile_cache(c.resolve(cache));
+        }
+        let l = &c.limits;
+        if let Some(mb) = l.memory_mb {
+            self = self.memory_limit(mb as usize * 1024 * 1024);
+        }
+        if let Some(d) = HostConfig::millis(l.chain_budget_ms) {
+            self = self.chain_budget(d);
+        }
+        if let Some(d) = HostConfig::millis(l.tool_timeout_ms) {
+            self = self.tool_timeout(d);
+        }
+        if l.max_calls.is_some() || l.max_calls_per_plugin.is_some() {
+            let host = l.max_calls.unwrap_or(self.settings.max_calls);
+            let per = l
+                .max_calls_per_plugin
+                .unwrap_or(self.settings.max_calls_per_plugin);
+            self = self.concurrency(host, per);
+        }
+        if let Some(d) = HostConfig::millis(l.queue_wait_ms) {
+            self = self.queue_wait(d);
+        }
+        if c.crash_guard.failures.is_some() || c.crash_guard.window_s.is_some() {
+            let failures = c
+                .crash_guard
+                .failures
+                .unwrap_or(self.settings.guard_failures);
+            let window = c
+                .crash_guard
+                .window_s
+                .map_or(self.settings.guard_window, Duration::from_secs);
+            self = self.crash_guard(failures, window);
+        }
+        self = self.capabilities(c.cap());
+        self.settings.folders = Some(FolderSettings {
+            folders: c.folders(),
+            grants: c.grants.clone(),
+            values: c.settings.clone(),
+            hot_reload: c.hot_reload(),
+        });
+        self
+    }
+
+    /// The host-wide capability list: every grant this host gives (by its
+    /// embedder, the registry or yoi.toml) must lie within `allow` and away
+    /// from `deny`. A host configured with yoi.toml always has one, empty
+    /// (allowing nothing) unless the file says otherwise; without it, the
+    /// grants are the embedder's or the registry's alone.
+    pub fn capabilities(mut self, cap: CapabilityCap) -> Self {
+        self.settings.cap = Some(cap);
+        self
+    }
+
+    /// Loads the packages in these folders at build (a folder holding
+    /// plugin.toml is one package; otherwise each subfolder holding one
+    /// is), with no grants unless [`HostBuilder::folder_grants`] gives them;
+    /// with `hot_reload`, watches them and reloads what changes
+    /// (`Host::reload_folders`).
+    pub fn plugin_folders(mut self, folders: Vec<PathBuf>, hot_reload: bool) -> Self {
+        let f = self
+            .settings
+            .folders
+            .get_or_insert_with(FolderSettings::default);
+        f.folders = folders;
+        f.hot_reload = hot_reload;
+        self
+    }
+
+    /// What a folder plugin is granted: `yoi grant` forms, or
+    /// [`GrantSpec::Keyword`] `"requested"` for all it requests (always
+    /// within [`HostBuilder::capabilities`]).
+    pub fn folder_grants(mut self, plugin: &str, grants: GrantSpec) -> Self {
+        self.settings
+            .folders
+            .get_or_insert_with(FolderSettings::default)
+            .grants
+            .insert(plugin.to_owned(), grants);
+        self
+    }
+
+    /// The setting values of a folder plugin (its `[config]`).
+    pub fn folder_settings(
+        mut self,
+        plugin: &str,
+        values: serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
+        self.settings
+            .folders
+            .get_or_insert_with(FolderSettings::default)
+            .values
+            .insert(plugin.to_owned(), values);
+        self
+    }
+
+    /// Starts the engine, boots from the registry if one is set, and loads
+    /// the plugin folders if any are configured (watching them with hot
+    /// reload on).
     pub fn build(mut self) -> Result<Host, HostError> {
         if let Some(n) = self.settings.pool {
             self.settings.max_calls = self.settings.max_calls.min(n.max(1));
@@ -316,9 +438,17 @@ impl HostBuilder {
         let max_calls = self.settings.max_calls as usize;
         let host = Host {
             shared: Arc::new_cyclic(|me| Shared {
-                me: me.clone(),
                 providers: RwLock::new(Vec::new()),
-                observers: crate::observe::Observers::default(),
+                observers: {
+                    let me = me.clone();
+                    crate::observations::Observers::new(Box::new(move |queue| {
+                        Box::pin(crate::observe::deliver(me.clone(), queue))
+                    }))
+                },
+                folder_plugins: Mutex::default(),
+                reload_subscribers: Mutex::default(),
+                #[cfg(feature = "watch")]
+                folder_watcher: Mutex::new(None),
                 engine,
                 linker,
                 snapshot: ArcSwap::from_pointee(Snapshot::default()),
@@ -339,6 +469,9 @@ impl HostBuilder {
         if host.shared.settings.registry.is_some() {
             let report = host.reload()?;
             *host.shared.boot.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
+        }
+        if host.shared.settings.folders.is_some() {
+            host.boot_folders()?;
         }
         Ok(host)
     }

@@ -133,6 +133,15 @@ pub enum HostError {
         /// What is wrong and how to fix it.
         reason: String,
     },
+    /// The host configuration file (`yoi.toml`) cannot be read or is not
+    /// valid.
+    #[error("{}: {reason}", file.display())]
+    HostConfig {
+        /// The file.
+        file: std::path::PathBuf,
+        /// Every problem, naming its field, with the fix.
+        reason: String,
+    },
     /// A native provider the embedder registers is malformed or taken.
     #[error("provider {provider} cannot be registered: {reason}")]
     Provider {

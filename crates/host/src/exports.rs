@@ -309,7 +309,7 @@ impl Exports {
         (name, request, sink): (
             &str,
             &completions::Request,
-            Resource<crate::providers::Sink>,
+            Resource<crate::providerspec::Sink>,
         ),
     ) -> wasmtime::Result<Result<completions::Response, completions::ProviderError>> {
         let (Exports::V0_4(e), Guests::V0_4(g)) = (self, guests) else {

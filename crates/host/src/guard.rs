@@ -41,7 +41,7 @@ pub(crate) fn crash_guard(
             tracing::error!(plugin = %plugin.info.id, version = %plugin.info.version, "plugin unloaded: {reason}");
             shared
                 .observers
-                .emit(|| crate::observe::ObservationEvent::AutoDisable {
+                .emit(|| crate::observations::ObservationEvent::AutoDisable {
                     plugin: plugin.info.id.clone(),
                     version: plugin.info.version.clone(),
                     failures: u32::try_from(n).unwrap_or(u32::MAX),

@@ -96,12 +96,18 @@ impl Snapshot {
 }
 
 pub(crate) struct Shared {
-    /// This host, for the threads that must not keep it alive (observers).
-    pub(crate) me: std::sync::Weak<Shared>,
     /// The embedder's model providers, in registration order.
-    pub(crate) providers: RwLock<Vec<crate::providers::NativeProvider>>,
+    pub(crate) providers: RwLock<Vec<crate::providerspec::NativeProvider>>,
     /// The observer queues and their delivery thread.
-    pub(crate) observers: crate::observe::Observers,
+    pub(crate) observers: crate::observations::Observers,
+    /// Which plugin each package folder loaded, by its fingerprint.
+    pub(crate) folder_plugins:
+        Mutex<std::collections::BTreeMap<PathBuf, crate::folders::Fingerprint>>,
+    /// Who wants each folder reload's report (`Host::reloads`).
+    pub(crate) reload_subscribers: Mutex<Vec<std::sync::mpsc::Sender<ReloadReport>>>,
+    /// Watches the plugin folders while the host lives (hot reload).
+    #[cfg(feature = "watch")]
+    pub(crate) folder_watcher: Mutex<Option<crate::folders::FolderWatcher>>,
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<PluginState>,
     pub(crate) snapshot: ArcSwap<Snapshot>,
@@ -319,6 +325,7 @@ impl Host {
         let manifest = package.manifest();
         let requested = Capability::requested_by(manifest);
         let mut granted = Vec::new();
+        let cap = self.shared.settings.cap.as_ref();
         // Grants come in as the embedder wrote them: read once, here.
         for text in grants {
             let text = text.as_ref();
@@ -327,13 +334,16 @@ impl Host {
                 grant: text.to_owned(),
                 reason,
             };
-            let cap: Capability = text.parse().map_err(|e| refuse(format!("{e}")))?;
-            if !requested.iter().any(|r| cap.within(r)) {
+            let cap_: Capability = text.parse().map_err(|e| refuse(format!("{e}")))?;
+            if !requested.iter().any(|r| cap_.within(r)) {
                 return Err(refuse(
                     "plugin.toml does not request it, and a grant can only narrow a request; add it to [capabilities]".into(),
                 ));
             }
-            granted.push(cap);
+            if let Some(why) = cap.and_then(|c| c.refuses(&cap_)) {
+                return Err(refuse(why));
+            }
+            granted.push(cap_);
         }
         let problems = manifest.compatibility(&Self::compat());
         if !problems.is_empty() {
@@ -557,9 +567,13 @@ impl Shared {
     /// Swaps `snapshot` in, and gives its observers their queues. Callers
     /// hold `update`.
     pub(crate) fn publish(&self, snapshot: Snapshot) {
-        let snapshot = Arc::new(snapshot);
-        self.snapshot.store(Arc::clone(&snapshot));
-        self.observers.sync(&self.me, &snapshot);
+        let observers: Vec<_> = snapshot
+            .plugins
+            .iter()
+            .filter_map(|p| p.observer.as_ref().map(|o| (&p.info.id, o)))
+            .collect();
+        self.observers.sync(&observers);
+        self.snapshot.store(Arc::new(snapshot));
     }
 }
 

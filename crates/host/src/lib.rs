@@ -70,12 +70,16 @@ mod dispatch;
 mod error;
 mod events;
 mod exports;
+mod folders;
 mod guard;
 mod host;
+mod hostconfig;
 mod instances;
+mod observations;
 mod observe;
 mod plugin;
 mod providers;
+mod providerspec;
 mod receipt;
 #[cfg(feature = "registry")]
 mod reload;
@@ -96,10 +100,17 @@ pub use events::{
     HostStart, HostStop, MAX_CHANGED_FIELD_BYTES, ModelCall, ModelResponse, NewWorkItem,
     PersistResult, PointInfo, Prompt, ToolCall, ToolResult, hook_points,
 };
+#[cfg(feature = "watch")]
+pub use folders::FolderWatcher;
+pub use folders::{Discovered, PackageInfo, discover};
 pub use host::{Handler, Host, Pressure, SAFE_MODE_ENV};
-pub use observe::{Observation, ObservationEvent, ObserverStatus};
+pub use hostconfig::{
+    CONFIG_FILE, CONFIG_SCHEMA, CapabilitiesSection, CapabilityCap, CrashGuardSection, GrantSpec,
+    HostConfig, HostSection, LimitsSection, PluginsSection, fields as config_fields,
+};
+pub use observations::{Observation, ObservationEvent, ObserverStatus};
 pub use plugin::{Origin, PluginInfo, SUPPORTED_POINTS};
-pub use providers::{
+pub use providerspec::{
     Attempt, Chunk, ChunkSender, Completion, CompletionError, CompletionOutcome, CompletionRequest,
     Fallback, FinishReason, Message, ModelToolCall, NativeProvider, ProviderError, ProviderFuture,
     ProviderRoute, ProviderSource, Role, ToolDefinition, Usage,
@@ -108,8 +119,8 @@ pub use receipt::{Blocked, Denial, Dispatch, LogLevel, LogLine, Receipt, Status}
 #[cfg(feature = "registry")]
 pub use reload::Watcher;
 pub use report::{Refusal, ReloadReport};
-pub use tools::{ToolOutcome, ToolRequest, ToolRun, ToolSource, ToolSpec, ToolStatus};
-pub use toolspec::{NativeFuture, NativeTool};
+pub use tools::{ToolOutcome, ToolRequest, ToolRun, ToolSource, ToolSpec};
+pub use toolspec::{NativeFuture, NativeTool, ToolStatus};
 pub use yoi_manifest::{Capability, Rollout, Scope};
 pub use yoi_manifest::{CodeLimits, FailMode, HookPoint, ModelPattern, ObservationKind, PluginId};
 #[cfg(feature = "registry")]

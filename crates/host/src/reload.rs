@@ -11,7 +11,7 @@ use yoi_registry::{Registry, VersionRecord};
 
 use crate::error::HostError;
 use crate::host::{Host, Shared, Snapshot};
-use crate::observe::ObservationEvent;
+use crate::observations::ObservationEvent;
 use crate::plugin::{LoadedPlugin, Origin};
 use crate::report::{Refusal, ReloadReport};
 
@@ -153,6 +153,14 @@ impl Shared {
                 .iter()
                 .filter(|g| g.plugin == record.plugin && g.granted)
                 .map(|g| g.capability.clone())
+                // The host's own capability list caps the registry's grants.
+                .filter(|c| match self.settings.cap.as_ref().and_then(|cap| cap.refuses(c)) {
+                    None => true,
+                    Some(why) => {
+                        tracing::warn!(plugin = %record.plugin, grant = %c, "grant not given on this host: {why}");
+                        false
+                    }
+                })
                 .collect();
             let values = match registry.deployed_config(
                 &deployment.config,

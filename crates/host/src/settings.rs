@@ -45,7 +45,12 @@ pub(crate) struct Settings {
     pub(crate) max_calls_per_plugin: u32,
     pub(crate) queue_wait: Duration,
     pub(crate) compile: CompileBounds,
-    pub(crate) fallback: crate::providers::Fallback,
+    pub(crate) fallback: crate::providerspec::Fallback,
+    /// The host-wide capability list (`None`: grants are the embedder's
+    /// or the registry's alone).
+    pub(crate) cap: Option<crate::hostconfig::CapabilityCap>,
+    /// Plugin folders to load and watch.
+    pub(crate) folders: Option<crate::folders::FolderSettings>,
 }
 
 impl Default for Settings {
@@ -74,7 +79,9 @@ impl Default for Settings {
                 limits: CodeLimits::default(),
                 timeout: Duration::from_secs(60),
             },
-            fallback: crate::providers::Fallback::default(),
+            fallback: crate::providerspec::Fallback::default(),
+            cap: None,
+            folders: None,
         }
     }
 }

@@ -21,12 +21,13 @@ use crate::events::{CallContext, HookContext, MAX_CHANGED_FIELD_BYTES};
 use crate::exports::{Guests, ToolInvocation};
 use crate::host::{Host, Shared};
 use crate::instances::{self, CallRecord, GuestCall, MAX_DETAIL, Run};
-use crate::observe::{ObservationEvent, observe_denials};
+use crate::observations::ObservationEvent;
+use crate::observe::observe_denials;
 use crate::plugin::LoadedPlugin;
 use crate::receipt::{Blocked, Denial, LogLine, Receipt, Status, clean};
 use crate::sandbox::PluginState;
 use crate::sink::record_denials;
-use crate::toolspec::{NativeEntry, NativeTool, PluginTool, compile, validate};
+use crate::toolspec::{NativeEntry, NativeTool, PluginTool, ToolStatus, compile, validate};
 use crate::{HostError, PersistResult, ToolCall, ToolResult};
 
 /// Who implements a tool.
@@ -80,41 +81,6 @@ pub struct ToolRequest {
     pub call_id: String,
     /// The agent loop's turn.
     pub turn: u32,
-}
-
-/// How a tool call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ToolStatus {
-    /// The tool ran and returned a result.
-    Ok,
-    /// No tool by that name is available (to this subject).
-    UnknownTool,
-    /// The input did not match the tool's schema; the tool did not run.
-    InvalidInput,
-    /// A `tool.pre_exec` handler blocked the call; the tool did not run.
-    Blocked,
-    /// The tool returned an error, trapped, or failed to start.
-    Error,
-    /// The tool ran out of time and was stopped.
-    Timeout,
-    /// The tool did not run: the host had no free slot for it in time.
-    Busy,
-}
-
-impl ToolStatus {
-    /// Its name, as in JSON: `ok`, `unknown_tool`, ...
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ToolStatus::Ok => "ok",
-            ToolStatus::UnknownTool => "unknown_tool",
-            ToolStatus::InvalidInput => "invalid_input",
-            ToolStatus::Blocked => "blocked",
-            ToolStatus::Error => "error",
-            ToolStatus::Timeout => "timeout",
-            ToolStatus::Busy => "busy",
-        }
-    }
 }
 
 /// The record of a plugin tool's own run.

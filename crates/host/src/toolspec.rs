@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde_json::Value;
 use yoi_manifest::{PluginId, Tool};
 
@@ -107,4 +108,39 @@ impl NativeTool {
 pub(crate) struct NativeEntry {
     pub(crate) tool: NativeTool,
     pub(crate) validator: jsonschema::Validator,
+}
+
+/// How a tool call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolStatus {
+    /// The tool ran and returned a result.
+    Ok,
+    /// No tool by that name is available (to this subject).
+    UnknownTool,
+    /// The input did not match the tool's schema; the tool did not run.
+    InvalidInput,
+    /// A `tool.pre_exec` handler blocked the call; the tool did not run.
+    Blocked,
+    /// The tool returned an error, trapped, or failed to start.
+    Error,
+    /// The tool ran out of time and was stopped.
+    Timeout,
+    /// The tool did not run: the host had no free slot for it in time.
+    Busy,
+}
+
+impl ToolStatus {
+    /// Its name, as in JSON: `ok`, `unknown_tool`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolStatus::Ok => "ok",
+            ToolStatus::UnknownTool => "unknown_tool",
+            ToolStatus::InvalidInput => "invalid_input",
+            ToolStatus::Blocked => "blocked",
+            ToolStatus::Error => "error",
+            ToolStatus::Timeout => "timeout",
+            ToolStatus::Busy => "busy",
+        }
+    }
 }

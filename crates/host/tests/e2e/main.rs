@@ -21,6 +21,8 @@ mod contracts;
 mod dispatcher;
 mod features;
 #[cfg(feature = "fs")]
+mod folders;
+#[cfg(feature = "fs")]
 mod fs_links;
 mod grants;
 mod guard;

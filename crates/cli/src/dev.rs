@@ -1,0 +1,294 @@
+//! `yoi dev`: a local host over plugin folders, for authors iterating and
+//! for small deployments without a registry. It reads `yoi.toml` (grants,
+//! limits, the capability list), loads the folders, watches them and
+//! reloads what changes — a broken package keeps its previous version
+//! running and says why — and answers test calls typed on stdin.
+//! docs/configuration.md ("Development mode").
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+use yoi_host::{HookPoint, Host, HostConfig, ReloadReport, ToolRequest};
+
+use crate::ops::UsageError;
+use crate::plugin::{print_logs, print_receipt};
+
+/// What `yoi dev` was asked for.
+pub(crate) struct Options {
+    pub(crate) dirs: Vec<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) json: bool,
+}
+
+/// How output is written: lines for people, or one JSON object per line.
+#[derive(Clone, Copy)]
+struct Out {
+    json: bool,
+}
+
+impl Out {
+    fn event(&self, value: Value, text: impl FnOnce()) {
+        if self.json {
+            println!("{value}");
+        } else {
+            text();
+        }
+    }
+}
+
+const HELP: &str = "commands, one per line:
+  hook POINT {json}       dispatch a hook point's event (fields as in docs/hooks.md)
+  tool NAME {json}        call a tool (its namespaced name) with a JSON input
+  observe NAME {json}     hand the observers a custom observation
+  plugins                 list the loaded plugins
+  reload                  reload the plugin folders now
+  help                    this list
+  quit                    stop";
+
+pub(crate) fn dev(options: Options) -> Result<ExitCode> {
+    let out = Out { json: options.json };
+    let (mut config, source) = match &options.config {
+        Some(path) => (HostConfig::load(path)?, Some(path.clone())),
+        None if Path::new(yoi_host::CONFIG_FILE).is_file() => (
+            HostConfig::load(yoi_host::CONFIG_FILE)?,
+            Some(PathBuf::from(yoi_host::CONFIG_FILE)),
+        ),
+        None => (
+            HostConfig {
+                base: PathBuf::from("."),
+                ..HostConfig::default()
+            },
+            None,
+        ),
+    };
+    let mut folders = config.folders();
+    folders.extend(options.dirs.iter().cloned());
+    if folders.is_empty() {
+        folders.push(PathBuf::from("."));
+    }
+    for folder in &folders {
+        if !folder.is_dir() {
+            anyhow::bail!(UsageError(format!(
+                "{} is not a folder; name package folders, or folders of packages",
+                folder.display()
+            )));
+        }
+    }
+    config.plugins.folders = folders
+        .iter()
+        .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
+        .collect();
+    // Each folder stays as given; relative ones are relative to here, not
+    // to the file, once on the command line.
+    let base = config.base.clone();
+    let dot_yoi = base.join(".yoi");
+    if config.host.data.is_none() {
+        config.host.data = Some(dot_yoi.join("data"));
+    }
+    if config.host.cache.is_none() {
+        config.host.cache = Some(dot_yoi.join("cache"));
+    }
+    config.base = PathBuf::new();
+    let host = Host::builder()
+        .apply(&config)
+        .build()
+        .context("starting the development host")?;
+    config.base = base;
+
+    let data = config.host.data.clone().unwrap_or_default();
+    out.event(
+        json!({
+            "event": "started",
+            "config": source,
+            "folders": config.plugins.folders,
+            "data": data,
+            "hot_reload": config.hot_reload(),
+        }),
+        || {
+            match &source {
+                Some(file) => println!("yoi dev: {} ", file.display()),
+                None => println!(
+                    "yoi dev: no yoi.toml here, so nothing is granted (docs/configuration.md)"
+                ),
+            }
+            for f in &config.plugins.folders {
+                println!("  watching {}", f.display());
+            }
+            println!("  data root {}", data.display());
+        },
+    );
+    for found in host.discover() {
+        match &found.package {
+            Ok(p) => out.event(
+                json!({"event": "discovered", "dir": found.dir, "package": p}),
+                || {
+                    println!(
+                        "  found {}@{} in {} ({} hooks, {} tools, {} providers{})",
+                        p.id,
+                        p.version,
+                        found.dir.display(),
+                        p.hooks.len(),
+                        p.tools.len(),
+                        p.providers.len(),
+                        if p.observes.is_empty() {
+                            ""
+                        } else {
+                            ", observer"
+                        }
+                    )
+                },
+            ),
+            Err(why) => out.event(
+                json!({"event": "broken", "dir": found.dir, "problems": why}),
+                || println!("  broken package in {}:\n{why}", found.dir.display()),
+            ),
+        }
+    }
+    if let Some(report) = host.boot_report() {
+        print_report(out, &report);
+    }
+    let reloads = host.folder_reloads();
+    std::thread::Builder::new()
+        .name("yoi-dev-reloads".into())
+        .spawn(move || {
+            for report in reloads {
+                print_report(out, &report);
+            }
+        })
+        .context("starting the reload printer")?;
+    if !out.json {
+        println!("{HELP}");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let line = line.context("reading stdin")?;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line == "quit" || line == "exit" {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if let Err(e) = command(&host, &runtime, out, line) {
+            out.event(
+                json!({"event": "error", "command": line, "message": format!("{e:#}")}),
+                || println!("error: {e:#}"),
+            );
+        }
+    }
+    // Stdin closed (a background run): go on watching until stopped.
+    if config.hot_reload() {
+        out.event(json!({"event": "stdin_closed"}), || {
+            println!("stdin closed; still watching (Ctrl-C stops)")
+        });
+        loop {
+            std::thread::park();
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line of stdin.
+fn command(host: &Host, runtime: &tokio::runtime::Runtime, out: Out, line: &str) -> Result<()> {
+    let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let (name, payload) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
+    let payload = || -> Result<Value> {
+        serde_json::from_str(payload.trim()).with_context(|| {
+            format!(
+                "`{}` is not JSON; write a JSON object after the name",
+                payload.trim()
+            )
+        })
+    };
+    match word {
+        "help" => println!("{HELP}"),
+        "plugins" => {
+            let plugins = host.plugins();
+            out.event(json!({"event": "plugins", "plugins": plugins}), || {
+                for p in &plugins {
+                    println!(
+                        "  {}@{}  hooks {}  tools {}  providers {}",
+                        p.id,
+                        p.version,
+                        p.hooks.len(),
+                        p.tools.len(),
+                        p.providers.len()
+                    );
+                }
+            });
+        }
+        "reload" => print_report(out, &host.reload_folders()),
+        "hook" => {
+            let point: HookPoint = name.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let dispatch = runtime.block_on(host.dispatch_json(point, None, payload()?))?;
+            out.event(
+                json!({"event": "result", "command": "hook", "point": point.as_str(), "dispatch": dispatch}),
+                || {
+                    for r in &dispatch.receipts {
+                        print_receipt(r);
+                    }
+                    match &dispatch.blocked {
+                        Some(b) => println!("result: {}", b.message()),
+                        None => println!(
+                            "result: {}",
+                            serde_json::to_string(&dispatch.data).unwrap_or_default()
+                        ),
+                    }
+                },
+            );
+        }
+        "tool" => {
+            let outcome = runtime.block_on(host.call_tool(ToolRequest {
+                name: name.to_owned(),
+                input: payload()?,
+                call_id: "dev-1".into(),
+                turn: 0,
+            }));
+            out.event(
+                json!({"event": "result", "command": "tool", "outcome": outcome}),
+                || {
+                    for r in &outcome.receipts {
+                        print_receipt(r);
+                    }
+                    if let Some(run) = &outcome.run {
+                        print_logs(&run.logs);
+                    }
+                    println!("status: {}", outcome.status.as_str());
+                    println!("result: {}", outcome.output);
+                },
+            );
+        }
+        "observe" => {
+            host.observe(name, payload()?);
+            out.event(json!({"event": "observed", "name": name}), || {
+                println!("observed {name}")
+            });
+        }
+        other => anyhow::bail!("unknown command `{other}`; `help` lists them"),
+    }
+    Ok(())
+}
+
+fn print_report(out: Out, report: &ReloadReport) {
+    out.event(json!({"event": "reload", "report": report}), || {
+        for p in &report.loaded {
+            println!("loaded {}@{} ({})", p.id, p.version, p.digest);
+        }
+        for id in &report.unloaded {
+            println!("unloaded {id}: its folder is gone");
+        }
+        for r in &report.refused {
+            let kept = r.kept_previous.as_ref().map_or(String::new(), |v| {
+                format!("; {} {v} keeps running", r.plugin)
+            });
+            println!("REFUSED {}: {}{kept}", r.plugin, r.reason);
+        }
+    });
+}
