@@ -13,6 +13,9 @@
 //!   HTTP server on 127.0.0.1, against `https/native`, the same GET with a
 //!   plain reqwest client (the floor)
 
+#[path = "../tests/e2e/chat.rs"]
+#[allow(dead_code)]
+mod chat;
 #[path = "../tests/e2e/stub.rs"]
 #[allow(dead_code)]
 mod stub;

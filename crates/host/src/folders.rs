@@ -17,7 +17,7 @@ use crate::host::{Host, Shared, Snapshot};
 use crate::hostconfig::{CapabilityCap, GrantSpec};
 use crate::observations::ObservationEvent;
 use crate::plugin::{LoadedPlugin, Origin};
-use crate::report::{Refusal, ReloadReport};
+use crate::report::{Refusal, ReloadReport, log_report};
 
 /// What a host configured with plugin folders loads from them.
 #[derive(Debug, Clone, Default)]
@@ -262,18 +262,6 @@ impl Host {
     }
 }
 
-fn log_report(report: &ReloadReport) {
-    for p in &report.loaded {
-        tracing::info!(plugin = %p.id, version = %p.version, "plugin loaded from its folder");
-    }
-    for id in &report.unloaded {
-        tracing::info!(plugin = %id, "plugin unloaded: its folder is gone");
-    }
-    for r in &report.refused {
-        tracing::error!(plugin = %r.plugin, version = %r.version, "plugin refused: {}", r.reason);
-    }
-}
-
 impl Shared {
     pub(crate) fn reload_folders(&self) -> ReloadReport {
         let mut report = ReloadReport {
@@ -339,12 +327,22 @@ impl Shared {
                 .iter()
                 .find(|(d, f)| f.id == fingerprint.id && **d != dir)
                 .map(|(d, _)| d.clone());
-            if let Some(other) = elsewhere.filter(|d| d.exists()) {
-                let why = format!(
+            let ours = previous.as_ref().is_some_and(|p| p.id == fingerprint.id);
+            let conflict = match (elsewhere.filter(|d| d.exists()), loaded) {
+                (Some(other), _) => Some(format!(
                     "{} also holds plugin {}; one plugin comes from one folder",
                     other.display(),
                     fingerprint.id
-                );
+                )),
+                (None, Some(i)) if !ours || plugins[i].info.origin != Origin::Local => {
+                    Some(format!(
+                        "plugin {} is already loaded from elsewhere (the registry, or Host::load)",
+                        fingerprint.id
+                    ))
+                }
+                _ => None,
+            };
+            if let Some(why) = conflict {
                 refuse(
                     &mut report,
                     (previous.as_ref(), kept.clone()),
@@ -353,23 +351,6 @@ impl Shared {
                     why,
                 );
                 continue;
-            }
-            if let Some(i) = loaded {
-                let ours = previous.as_ref().is_some_and(|p| p.id == fingerprint.id);
-                if !ours || plugins[i].info.origin != Origin::Local {
-                    let why = format!(
-                        "plugin {} is already loaded from elsewhere (the registry, or Host::load)",
-                        fingerprint.id
-                    );
-                    refuse(
-                        &mut report,
-                        (previous.as_ref(), kept.clone()),
-                        &dir,
-                        Some(manifest),
-                        why,
-                    );
-                    continue;
-                }
             }
             let id = fingerprint.id.as_str().to_owned();
             let grants = match grants_for(

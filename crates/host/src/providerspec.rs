@@ -15,6 +15,7 @@ use yoi_manifest::{ModelPattern, PluginId};
 
 use crate::HostError;
 use crate::receipt::{Blocked, Denial, LogLine, Receipt, Status};
+use crate::toolspec::valid_native_name;
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -301,14 +302,6 @@ impl NativeProvider {
     pub fn name(&self) -> &str {
         &self.name
     }
-}
-
-fn valid_native_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Who implements a provider.

@@ -13,7 +13,7 @@ use crate::error::HostError;
 use crate::host::{Host, Shared, Snapshot};
 use crate::observations::ObservationEvent;
 use crate::plugin::{LoadedPlugin, Origin};
-use crate::report::{Refusal, ReloadReport};
+use crate::report::{Refusal, ReloadReport, log_report};
 
 impl Host {
     /// Makes the loaded plugins match the registry: loads newly active
@@ -76,18 +76,6 @@ pub struct Watcher {
 impl Drop for Watcher {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn log_report(report: &ReloadReport) {
-    for p in &report.loaded {
-        tracing::info!(plugin = %p.id, version = %p.version, cache = ?p.cache, "plugin loaded");
-    }
-    for id in &report.unloaded {
-        tracing::info!(plugin = %id, "plugin unloaded");
-    }
-    for r in &report.refused {
-        tracing::error!(plugin = %r.plugin, version = %r.version, "plugin refused: {}", r.reason);
     }
 }
 

@@ -36,3 +36,16 @@ pub struct Refusal {
     /// The version still running instead, if one was loaded before.
     pub kept_previous: Option<String>,
 }
+
+/// Logs what a reload did, one line per plugin.
+pub(crate) fn log_report(report: &ReloadReport) {
+    for p in &report.loaded {
+        tracing::info!(plugin = %p.id, version = %p.version, cache = ?p.cache, "plugin loaded");
+    }
+    for id in &report.unloaded {
+        tracing::info!(plugin = %id, "plugin unloaded");
+    }
+    for r in &report.refused {
+        tracing::error!(plugin = %r.plugin, version = %r.version, "plugin refused: {}", r.reason);
+    }
+}

@@ -27,7 +27,9 @@ use crate::plugin::LoadedPlugin;
 use crate::receipt::{Blocked, Denial, LogLine, Receipt, Status, clean};
 use crate::sandbox::PluginState;
 use crate::sink::record_denials;
-use crate::toolspec::{NativeEntry, NativeTool, PluginTool, ToolStatus, compile, validate};
+use crate::toolspec::{
+    NativeEntry, NativeTool, PluginTool, ToolStatus, compile, valid_native_name, validate,
+};
 use crate::{HostError, PersistResult, ToolCall, ToolResult};
 
 /// Who implements a tool.
@@ -142,14 +144,6 @@ impl GuestCall for ToolInvoke {
             .call_tool(store, instance, guests, &self.0)
             .await
     }
-}
-
-fn valid_native_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Which tool a name refers to.

@@ -144,3 +144,13 @@ impl ToolStatus {
         }
     }
 }
+
+/// Whether `name` is a valid name of a native tool or provider: 1 to 64
+/// letters, digits, `_` or `-` (a `.` is reserved for plugins').
+pub(crate) fn valid_native_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}

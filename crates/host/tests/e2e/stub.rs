@@ -1,7 +1,7 @@
 //! A tiny HTTP/1.1 server on 127.0.0.1 for tests of the `https` API: each
 //! route answers with a status, headers, a body and an optional delay.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,39 +46,22 @@ impl Stub {
         let port = listener.local_addr().expect("addr").port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&seen);
-        let route = Arc::new(route);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let route = Arc::clone(&route);
-                let log = Arc::clone(&log);
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-                    let mut head = String::new();
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                            break;
-                        }
-                        head.push_str(&line);
-                    }
-                    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                    log.lock().unwrap().push(head);
-                    let reply = route(&path);
-                    std::thread::sleep(reply.delay);
-                    let mut out = format!(
-                        "HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: close\r\n",
-                        reply.status,
-                        reply.body.len()
-                    );
-                    for (k, v) in &reply.headers {
-                        out.push_str(&format!("{k}: {v}\r\n"));
-                    }
-                    out.push_str("\r\n");
-                    let _ = stream.write_all(out.as_bytes());
-                    let _ = stream.write_all(&reply.body);
-                });
+        crate::chat::accept(listener, move |head, _, mut stream| {
+            let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            log.lock().unwrap().push(head);
+            let reply = route(&path);
+            std::thread::sleep(reply.delay);
+            let mut out = format!(
+                "HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+                reply.status,
+                reply.body.len()
+            );
+            for (k, v) in &reply.headers {
+                out.push_str(&format!("{k}: {v}\r\n"));
             }
+            out.push_str("\r\n");
+            let _ = stream.write_all(out.as_bytes());
+            let _ = stream.write_all(&reply.body);
         });
         Stub { port, seen }
     }
