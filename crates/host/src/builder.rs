@@ -17,12 +17,11 @@ use yoi_registry::Registry;
 use crate::api::SecretSource;
 use crate::cache::CompileCache;
 use crate::error::HostError;
-use crate::folders::FolderSettings;
 use crate::host::{EPOCH_TICK, Host, PressureCounters, SAFE_MODE_ENV, Shared, Snapshot};
 use crate::hostconfig::{CapabilityCap, GrantSpec, HostConfig};
 use crate::plugin::CompileBounds;
 use crate::sandbox;
-use crate::settings::Settings;
+use crate::settings::{FolderSettings, Settings};
 use crate::sink::EventSink;
 
 /// Configures and builds a [`Host`].
@@ -447,7 +446,6 @@ impl HostBuilder {
                 },
                 folder_plugins: Mutex::default(),
                 reload_subscribers: Mutex::default(),
-                #[cfg(feature = "watch")]
                 folder_watcher: Mutex::new(None),
                 engine,
                 linker,

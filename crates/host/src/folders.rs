@@ -6,7 +6,6 @@
 //! package that cannot be loaded keeps its previous version running.
 //! docs/configuration.md ("Development mode").
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,18 +14,8 @@ use yoi_manifest::{Capability, Digest, HookPoint, Manifest, ObservationKind, Pac
 
 use crate::host::{Host, Shared, Snapshot};
 use crate::hostconfig::{CapabilityCap, GrantSpec};
-use crate::observations::ObservationEvent;
-use crate::plugin::{LoadedPlugin, Origin};
+use crate::plugin::{Fingerprint, LoadedPlugin, Origin};
 use crate::report::{Refusal, ReloadReport, log_report};
-
-/// What a host configured with plugin folders loads from them.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct FolderSettings {
-    pub(crate) folders: Vec<PathBuf>,
-    pub(crate) grants: BTreeMap<String, GrantSpec>,
-    pub(crate) values: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
-    pub(crate) hot_reload: bool,
-}
 
 /// A package found in a plugin folder, as discovery reads it.
 #[derive(Debug, Clone, Serialize)]
@@ -140,15 +129,6 @@ pub fn discover(folders: &[PathBuf]) -> Vec<Discovered> {
         .collect()
 }
 
-/// What identifies a folder's package version: a change to either is a
-/// new version to load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Fingerprint {
-    pub(crate) id: PluginId,
-    digest: Digest,
-    manifest: Digest,
-}
-
 /// The grants `manifest`'s plugin gets from the configuration: what
 /// `[grants]` names for it (`"requested"`: everything it requests), each
 /// within its request and within the host's capability list.
@@ -244,7 +224,7 @@ impl Host {
                 .shared
                 .folder_watcher
                 .lock()
-                .unwrap_or_else(|p| p.into_inner()) = Some(watcher);
+                .unwrap_or_else(|p| p.into_inner()) = Some(Box::new(watcher));
         }
         Ok(())
     }
@@ -313,11 +293,7 @@ impl Shared {
                 }
             };
             let manifest = package.manifest();
-            let fingerprint = Fingerprint {
-                id: manifest.plugin.id.clone(),
-                digest: manifest.runtime.digest,
-                manifest: Digest::of(package.manifest_text().as_bytes()),
-            };
+            let fingerprint = Fingerprint::of(&package);
             let loaded = plugins.iter().position(|p| p.info.id == fingerprint.id);
             if previous.as_ref() == Some(&fingerprint) && loaded.is_some() {
                 report.kept.push(fingerprint.id.to_string());
@@ -415,20 +391,7 @@ impl Shared {
         }
         drop(known);
         self.publish(Snapshot::new(plugins, current.change_seq));
-        self.observers.emit(|| ObservationEvent::Reload {
-            loaded: self
-                .snapshot
-                .load()
-                .plugins
-                .iter()
-                .map(|p| format!("{}@{}", p.info.id, p.info.version))
-                .collect(),
-            refused: report
-                .refused
-                .iter()
-                .map(|r| (r.plugin.clone(), r.reason.clone()))
-                .collect(),
-        });
+        self.observe_reload(&report);
         report
     }
 }

@@ -102,12 +102,13 @@ pub(crate) struct Shared {
     pub(crate) observers: crate::observations::Observers,
     /// Which plugin each package folder loaded, by its fingerprint.
     pub(crate) folder_plugins:
-        Mutex<std::collections::BTreeMap<PathBuf, crate::folders::Fingerprint>>,
+        Mutex<std::collections::BTreeMap<PathBuf, crate::plugin::Fingerprint>>,
     /// Who wants each folder reload's report (`Host::reloads`).
     pub(crate) reload_subscribers: Mutex<Vec<std::sync::mpsc::Sender<ReloadReport>>>,
-    /// Watches the plugin folders while the host lives (hot reload).
-    #[cfg(feature = "watch")]
-    pub(crate) folder_watcher: Mutex<Option<crate::folders::FolderWatcher>>,
+    /// Watches the plugin folders while the host lives (hot reload): held
+    /// only to be dropped with the host.
+    #[cfg_attr(not(feature = "watch"), allow(dead_code))]
+    pub(crate) folder_watcher: Mutex<Option<Box<dyn Send>>>,
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<PluginState>,
     pub(crate) snapshot: ArcSwap<Snapshot>,
@@ -562,6 +563,26 @@ impl Shared {
             .collect();
         self.publish(Snapshot::new(plugins, current.change_seq));
         true
+    }
+
+    /// Tells the observers of `reload` what a reload left loaded and
+    /// refused.
+    pub(crate) fn observe_reload(&self, report: &ReloadReport) {
+        self.observers
+            .emit(|| crate::observations::ObservationEvent::Reload {
+                loaded: self
+                    .snapshot
+                    .load()
+                    .plugins
+                    .iter()
+                    .map(|p| format!("{}@{}", p.info.id, p.info.version))
+                    .collect(),
+                refused: report
+                    .refused
+                    .iter()
+                    .map(|r| (r.plugin.clone(), r.reason.clone()))
+                    .collect(),
+            });
     }
 
     /// Swaps `snapshot` in, and gives its observers their queues. Callers

@@ -31,6 +31,26 @@ pub const SUPPORTED_POINTS: [HookPoint; 14] = HookPoint::ALL;
 /// this still run (each gets an instance); the extras are dropped after.
 const MAX_IDLE: usize = 8;
 
+/// What identifies a folder's package version: a change to either is a
+/// new version to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fingerprint {
+    pub(crate) id: PluginId,
+    digest: Digest,
+    manifest: Digest,
+}
+
+impl Fingerprint {
+    pub(crate) fn of(package: &Package) -> Fingerprint {
+        let manifest = package.manifest();
+        Fingerprint {
+            id: manifest.plugin.id.clone(),
+            digest: manifest.runtime.digest,
+            manifest: Digest::of(package.manifest_text().as_bytes()),
+        }
+    }
+}
+
 /// Where a loaded plugin came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

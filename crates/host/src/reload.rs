@@ -11,7 +11,6 @@ use yoi_registry::{Registry, VersionRecord};
 
 use crate::error::HostError;
 use crate::host::{Host, Shared, Snapshot};
-use crate::observations::ObservationEvent;
 use crate::plugin::{LoadedPlugin, Origin};
 use crate::report::{Refusal, ReloadReport, log_report};
 
@@ -208,20 +207,7 @@ impl Shared {
             }
         }
         self.publish(Snapshot::new(next, Some(deployment.change_seq)));
-        self.observers.emit(|| ObservationEvent::Reload {
-            loaded: self
-                .snapshot
-                .load()
-                .plugins
-                .iter()
-                .map(|p| format!("{}@{}", p.info.id, p.info.version))
-                .collect(),
-            refused: report
-                .refused
-                .iter()
-                .map(|r| (r.plugin.to_string(), r.reason.clone()))
-                .collect(),
-        });
+        self.observe_reload(&report);
         Ok(report)
     }
 

@@ -50,7 +50,7 @@ pub(crate) struct Settings {
     /// or the registry's alone).
     pub(crate) cap: Option<crate::hostconfig::CapabilityCap>,
     /// Plugin folders to load and watch.
-    pub(crate) folders: Option<crate::folders::FolderSettings>,
+    pub(crate) folders: Option<FolderSettings>,
 }
 
 impl Default for Settings {
@@ -84,4 +84,14 @@ impl Default for Settings {
             folders: None,
         }
     }
+}
+
+/// What a host configured with plugin folders loads from them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FolderSettings {
+    pub(crate) folders: Vec<PathBuf>,
+    pub(crate) grants: std::collections::BTreeMap<String, crate::hostconfig::GrantSpec>,
+    pub(crate) values:
+        std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    pub(crate) hot_reload: bool,
 }
