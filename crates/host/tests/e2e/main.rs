@@ -30,8 +30,11 @@ mod hooks;
 mod hostile;
 #[cfg(feature = "registry")]
 mod lifecycle;
+// Observers and providers here write files and call HTTP services.
+#[cfg(all(feature = "https", feature = "fs"))]
 mod observers;
 mod packages;
+#[cfg(all(feature = "https", feature = "fs"))]
 mod providers;
 mod stub;
 mod tools;
