@@ -76,7 +76,7 @@ enum Command {
     Grant {
         /// Plugin id.
         plugin: String,
-        /// Capabilities: https:HOST[:PORT], fs:PATH:ro|rw, secret:KEY, log.
+        /// Capabilities: https:HOST[:PORT], fs:PATH:ro|rw, secret:KEY, websocket:HOST[:PORT], route:/PATH.
         #[arg(required = true)]
         capabilities: Vec<String>,
         /// Record a refusal instead of a grant.

@@ -203,6 +203,131 @@ impl FromStr for HttpsPattern {
     }
 }
 
+/// One `websocket` capability: an endpoint a service may connect to, as a
+/// host pattern like `https`'s, over `wss://` (the default) or, written out,
+/// `ws://`: `gateway.example.com`, `*.example.com:8443`,
+/// `ws://127.0.0.1:9000`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WebSocketPattern(pub HttpsPattern);
+
+impl WebSocketPattern {
+    /// Whether a connection to `secure`? `wss` : `ws` `://host:port` falls
+    /// under this pattern.
+    pub fn matches(&self, secure: bool, host: &str, port: u16) -> bool {
+        let scheme = if secure { Scheme::Https } else { Scheme::Http };
+        self.0.matches(scheme, host, port)
+    }
+}
+
+impl FromStr for WebSocketPattern {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let as_https = match text.split_once("://") {
+            Some(("wss", rest)) => format!("https://{rest}"),
+            Some(("ws", rest)) => format!("http://{rest}"),
+            Some((other, _)) => {
+                return Err(format!(
+                    "scheme `{}` is not allowed; only wss:// (the default) and ws://",
+                    other.escape_default()
+                ));
+            }
+            None => format!("https://{text}"),
+        };
+        as_https.parse().map(WebSocketPattern)
+    }
+}
+
+impl fmt::Display for WebSocketPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0.to_string();
+        match self.0.scheme {
+            Scheme::Https => write!(f, "wss://{}", text.trim_start_matches("https://")),
+            Scheme::Http => write!(f, "ws://{}", text.trim_start_matches("http://")),
+        }
+    }
+}
+
+impl Serialize for WebSocketPattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Longest inbound route.
+const MAX_ROUTE_BYTES: usize = 256;
+
+/// One `routes` capability: a path on the host's inbound HTTP listener
+/// that a service may answer, with everything below it: `/hooks/acme`
+/// covers `/hooks/acme` and `/hooks/acme/github`, not `/hooks/acme2`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoutePattern(String);
+
+impl RoutePattern {
+    /// The route as written (normalized: no trailing `/`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether a request for `path` falls under this route.
+    pub fn matches(&self, path: &str) -> bool {
+        path == self.0
+            || path
+                .strip_prefix(self.0.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
+impl FromStr for RoutePattern {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let Some(rest) = text.strip_prefix('/') else {
+            return Err("must start with `/`, e.g. `/hooks/acme`".into());
+        };
+        if text.len() > MAX_ROUTE_BYTES {
+            return Err(format!(
+                "is {} bytes long; the limit is {MAX_ROUTE_BYTES}",
+                text.len()
+            ));
+        }
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.is_empty() {
+            return Err("is the whole listener; name a path under it, e.g. `/hooks/acme`".into());
+        }
+        for segment in rest.split('/') {
+            if segment.is_empty() || segment == "." || segment == ".." {
+                return Err(format!(
+                    "has an empty, `.` or `..` segment in `{}`",
+                    text.escape_default()
+                ));
+            }
+            if let Some(c) = segment
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~')))
+            {
+                return Err(format!(
+                    "contains `{}`; use letters, digits, `-`, `_`, `.` and `~` between `/`",
+                    c.escape_default()
+                ));
+            }
+        }
+        Ok(RoutePattern(format!("/{rest}")))
+    }
+}
+
+impl fmt::Display for RoutePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for RoutePattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// Access mode of an `fs` capability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -269,6 +394,10 @@ pub struct Capabilities {
     pub fs: Vec<FsAccess>,
     /// Secret keys it may read.
     pub secrets: Vec<String>,
+    /// WebSocket endpoints its services may connect to.
+    pub websocket: Vec<WebSocketPattern>,
+    /// Inbound HTTP routes its services may answer.
+    pub routes: Vec<RoutePattern>,
     /// Whether it logs (default `true`).
     pub log: bool,
 }
@@ -349,5 +478,53 @@ mod tests {
         assert!(!valid_secret_key("2FA"));
         assert!(!valid_secret_key("with space"));
         assert!(!valid_secret_key(""));
+    }
+
+    #[test]
+    fn websocket_patterns_are_https_patterns_over_wss_or_ws() {
+        let w = |t: &str| t.parse::<WebSocketPattern>();
+        assert_eq!(
+            w("gateway.example.com").unwrap().to_string(),
+            "wss://gateway.example.com"
+        );
+        assert_eq!(
+            w("ws://127.0.0.1:9000").unwrap().to_string(),
+            "ws://127.0.0.1:9000"
+        );
+        assert!(
+            w("wss://*.example.com:8443")
+                .unwrap()
+                .matches(true, "a.example.com", 8443)
+        );
+        assert!(
+            !w("gateway.example.com")
+                .unwrap()
+                .matches(false, "gateway.example.com", 443)
+        );
+        assert!(w("https://x.example.com").is_err());
+        assert!(w("wss://x.example.com/path").is_err());
+    }
+
+    #[test]
+    fn routes_cover_themselves_and_what_is_below() {
+        let r = |t: &str| t.parse::<RoutePattern>();
+        let acme = r("/hooks/acme/").unwrap();
+        assert_eq!(acme.as_str(), "/hooks/acme");
+        assert!(acme.matches("/hooks/acme") && acme.matches("/hooks/acme/github"));
+        assert!(!acme.matches("/hooks/acme2") && !acme.matches("/hooks"));
+        for bad in ["", "hooks", "/", "//x", "/a/../b", "/a b", "/a?x=1", "/é"] {
+            assert!(r(bad).is_err(), "{bad:?}");
+        }
+        assert!(r(&format!("/{}", "a".repeat(300))).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_parsed_route_reads_back_the_same(text in "/[a-z0-9./_~-]{0,40}") {
+            if let Ok(route) = text.parse::<RoutePattern>() {
+                proptest::prop_assert_eq!(route.to_string().parse::<RoutePattern>(), Ok(route.clone()));
+                proptest::prop_assert!(route.matches(route.as_str()));
+            }
+        }
     }
 }

@@ -135,6 +135,10 @@ codes! {
     SecretKey = "E0604", "secret-key";
     /// The same capability is requested twice.
     CapabilityDuplicate = "E0605", "capability-duplicate";
+    /// A `websocket` capability is not a valid endpoint pattern.
+    WebSocketPattern = "E0606", "websocket-pattern";
+    /// A `routes` capability is not a valid inbound route.
+    RoutePattern = "E0607", "route-pattern";
     /// A `[limits]` value is out of bounds.
     LimitRange = "E0701", "limit-range";
     /// A `[config]` setting's name breaks the naming rule.

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::capability::{RoutePattern, WebSocketPattern};
 use crate::{FsMode, HostPattern, HttpsPattern, Manifest, Scheme, relative_path, valid_secret_key};
 
 /// A capability string that cannot be read, and why.
@@ -19,7 +20,8 @@ pub struct CapabilityError {
 }
 
 /// One capability: `https:HOST[:PORT]` (or `https:http://HOST:PORT`),
-/// `fs:PATH:ro|rw` or `secret:KEY`. Logging is not a capability: every
+/// `fs:PATH:ro|rw`, `secret:KEY`, `websocket:HOST[:PORT]` (or
+/// `websocket:ws://HOST:PORT`) or `route:/PATH`. Logging is not a capability: every
 /// plugin may log, capped, cleaned and tagged with its id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Capability {
@@ -34,6 +36,11 @@ pub enum Capability {
     },
     /// One secret.
     Secret(String),
+    /// Outbound WebSocket connections to endpoints matching the pattern
+    /// (services).
+    WebSocket(WebSocketPattern),
+    /// Inbound HTTP requests on a route of the host's listener (services).
+    Route(RoutePattern),
 }
 
 impl fmt::Display for Capability {
@@ -52,6 +59,14 @@ impl fmt::Display for Capability {
                 write!(f, "fs:{path}:{mode}")
             }
             Capability::Secret(key) => write!(f, "secret:{key}"),
+            Capability::WebSocket(p) => {
+                let text = p.to_string();
+                match p.0.scheme {
+                    Scheme::Https => write!(f, "websocket:{}", text.trim_start_matches("wss://")),
+                    Scheme::Http => write!(f, "websocket:{text}"),
+                }
+            }
+            Capability::Route(r) => write!(f, "route:{r}"),
         }
     }
 }
@@ -88,6 +103,11 @@ impl FromStr for Capability {
             }
             "secret" if valid_secret_key(rest) => Ok(Capability::Secret(rest.to_owned())),
             "secret" => Err(bad(format!("`{rest}` is not a valid secret key"))),
+            "websocket" => rest.parse().map(Capability::WebSocket).map_err(bad),
+            "route" => rest
+                .parse()
+                .map(Capability::Route)
+                .map_err(|why| bad(format!("route {why}"))),
             other => Err(bad(format!("unknown kind `{other}`"))),
         }
     }
@@ -122,28 +142,17 @@ impl Capability {
             mode: f.mode,
         }));
         out.extend(caps.secrets.iter().cloned().map(Capability::Secret));
+        out.extend(caps.websocket.iter().cloned().map(Capability::WebSocket));
+        out.extend(caps.routes.iter().cloned().map(Capability::Route));
         out
     }
 
     /// Whether `self`, as a grant, stays within the request `request`.
     pub fn within(&self, request: &Capability) -> bool {
         match (self, request) {
-            (Capability::Https(g), Capability::Https(r)) => {
-                let port = |p: &HttpsPattern| p.port.unwrap_or(p.scheme.default_port());
-                g.scheme == r.scheme
-                    && port(g) == port(r)
-                    && match (&g.host, &r.host) {
-                        (HostPattern::Exact(g), HostPattern::Exact(r)) => g == r,
-                        (HostPattern::Ip(g), HostPattern::Ip(r)) => g == r,
-                        (HostPattern::Exact(g), HostPattern::Subdomains(r)) => {
-                            g.ends_with(&format!(".{r}"))
-                        }
-                        (HostPattern::Subdomains(g), HostPattern::Subdomains(r)) => {
-                            g == r || g.ends_with(&format!(".{r}"))
-                        }
-                        _ => false,
-                    }
-            }
+            (Capability::Https(g), Capability::Https(r)) => host_within(g, r),
+            (Capability::WebSocket(g), Capability::WebSocket(r)) => host_within(&g.0, &r.0),
+            (Capability::Route(g), Capability::Route(r)) => r.matches(g.as_str()),
             (Capability::Fs { path: gp, mode: gm }, Capability::Fs { path: rp, mode: rm }) => {
                 let inside = rp == "." || gp == rp || gp.starts_with(&format!("{rp}/"));
                 inside && (*gm == FsMode::Ro || *rm == FsMode::Rw)
@@ -152,6 +161,23 @@ impl Capability {
             _ => false,
         }
     }
+}
+
+/// Whether the host pattern `g` stays within `r`: the same scheme and port,
+/// and a host `r` covers.
+fn host_within(g: &HttpsPattern, r: &HttpsPattern) -> bool {
+    let port = |p: &HttpsPattern| p.port.unwrap_or(p.scheme.default_port());
+    g.scheme == r.scheme
+        && port(g) == port(r)
+        && match (&g.host, &r.host) {
+            (HostPattern::Exact(g), HostPattern::Exact(r)) => g == r,
+            (HostPattern::Ip(g), HostPattern::Ip(r)) => g == r,
+            (HostPattern::Exact(g), HostPattern::Subdomains(r)) => g.ends_with(&format!(".{r}")),
+            (HostPattern::Subdomains(g), HostPattern::Subdomains(r)) => {
+                g == r || g.ends_with(&format!(".{r}"))
+            }
+            _ => false,
+        }
 }
 
 #[cfg(test)]
@@ -171,6 +197,9 @@ mod tests {
             "fs:cache/x:ro",
             "fs:.:rw",
             "secret:WEATHER_KEY",
+            "websocket:gateway.example.com",
+            "websocket:ws://127.0.0.1:9000",
+            "route:/hooks/acme",
         ] {
             assert_eq!(c(s).to_string(), s);
         }
@@ -186,6 +215,17 @@ mod tests {
         ] {
             assert!(bad.parse::<Capability>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn service_grants_narrow_like_https_and_paths() {
+        assert!(c("websocket:a.example.com").within(&c("websocket:*.example.com")));
+        assert!(!c("websocket:ws://a.example.com:443").within(&c("websocket:*.example.com")));
+        assert!(!c("websocket:a.example.com").within(&c("https:*.example.com")));
+        assert!(c("route:/hooks/acme/github").within(&c("route:/hooks/acme")));
+        assert!(!c("route:/hooks").within(&c("route:/hooks/acme")));
+        assert!(!c("route:/hooks/acme2").within(&c("route:/hooks/acme")));
+        assert!("route:hooks".parse::<Capability>().is_err());
     }
 
     #[test]

@@ -45,8 +45,8 @@ mod walk;
 
 pub use archive::{ArchiveError, MAX_ENTRIES, MAX_UNPACKED_BYTES};
 pub use capability::{
-    Capabilities, FsAccess, FsMode, HostPattern, HttpsPattern, Scheme, relative_path,
-    valid_secret_key,
+    Capabilities, FsAccess, FsMode, HostPattern, HttpsPattern, RoutePattern, Scheme,
+    WebSocketPattern, relative_path, valid_secret_key,
 };
 pub use code::{CodeLimits, CodeStats};
 pub use config::{Setting, SettingType, effective, valid_setting_name};

@@ -7,7 +7,8 @@ use serde::Serialize;
 use toml::de::{DeTable, DeValue};
 
 use crate::capability::{
-    Capabilities, FsAccess, FsMode, HttpsPattern, relative_path, valid_secret_key,
+    Capabilities, FsAccess, FsMode, HttpsPattern, RoutePattern, WebSocketPattern, relative_path,
+    valid_secret_key,
 };
 use crate::config::{Setting, SettingType, valid_setting_name};
 use crate::contract::{Compat, ContractVersion};
@@ -47,7 +48,7 @@ pub mod fields {
     pub const RUNTIME: &[&str] = &["kind", "artifact", "digest"];
     pub const HOOK: &[&str] = &["point", "priority", "fail", "timeout_ms"];
     pub const TOOL: &[&str] = &["name", "description", "input_schema"];
-    pub const CAPABILITIES: &[&str] = &["https", "fs", "secrets", "log"];
+    pub const CAPABILITIES: &[&str] = &["https", "fs", "secrets", "websocket", "routes", "log"];
     pub const FS: &[&str] = &["path", "mode"];
     pub const LIMITS: &[&str] = &["memory_mb"];
     pub const PROVIDER: &[&str] = &["name", "models", "timeout_ms"];
@@ -487,6 +488,18 @@ impl Manifest {
             "secrets".into(),
             V::Array(caps.secrets.iter().map(|k| s(k)).collect()),
         );
+        if !caps.websocket.is_empty() {
+            c.insert(
+                "websocket".into(),
+                V::Array(caps.websocket.iter().map(|p| s(&p.to_string())).collect()),
+            );
+        }
+        if !caps.routes.is_empty() {
+            c.insert(
+                "routes".into(),
+                V::Array(caps.routes.iter().map(|r| s(r.as_str())).collect()),
+            );
+        }
         c.insert("log".into(), V::Boolean(caps.log));
         doc.insert("capabilities".into(), V::Table(c));
         if let Some(mb) = self.limits.memory_mb {
@@ -1457,13 +1470,73 @@ fn read_capabilities(cx: &mut Cx<'_>, t: &Table<'_, '_>) -> Option<Capabilities>
             secrets.push(f.value.to_owned());
         }
     }
+    let websocket = read_patterns::<WebSocketPattern>(
+        cx,
+        t,
+        "websocket",
+        Code::WebSocketPattern,
+        "write an endpoint host like `gateway.example.com` (wss://, the default) or `ws://127.0.0.1:9000`, optionally with `:port`; no path",
+        &mut ok,
+    );
+    let routes = read_patterns::<RoutePattern>(
+        cx,
+        t,
+        "routes",
+        Code::RoutePattern,
+        "write a path on the host's inbound listener, e.g. `/hooks/acme`: letters, digits, `-`, `_`, `.`, `~` between `/`",
+        &mut ok,
+    );
     let log = t.boolean(cx, "log").is_none_or(|f| f.value);
     ok.then_some(Capabilities {
         https,
         fs,
         secrets,
+        websocket,
+        routes,
         log,
     })
+}
+
+/// A list of patterns of one capability kind, each parsed, each once.
+fn read_patterns<P>(
+    cx: &mut Cx<'_>,
+    t: &Table<'_, '_>,
+    key: &str,
+    code: Code,
+    fix: &str,
+    ok: &mut bool,
+) -> Vec<P>
+where
+    P: std::str::FromStr<Err = String> + PartialEq + fmt::Display,
+{
+    let mut out: Vec<P> = Vec::new();
+    for (i, f) in t.strings(cx, key).into_iter().enumerate() {
+        let path = format!("capabilities.{key}[{i}]");
+        match f.value.parse::<P>() {
+            Ok(p) if out.contains(&p) => {
+                *ok = false;
+                cx.error(
+                    Code::CapabilityDuplicate,
+                    &path,
+                    Some(f.span),
+                    format!("`{p}` is requested more than once"),
+                    "request each capability once",
+                );
+            }
+            Ok(p) => out.push(p),
+            Err(why) => {
+                *ok = false;
+                cx.error(
+                    code,
+                    &path,
+                    Some(f.span),
+                    format!("`{}` {why}", f.value.escape_default()),
+                    fix,
+                );
+            }
+        }
+    }
+    out
 }
 
 fn read_limits(cx: &mut Cx<'_>, t: &Table<'_, '_>) -> Option<Limits> {

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use yoi_manifest::{
     Capabilities, Digest, FailMode, FsAccess, FsMode, Hook, HookPoint, HttpsPattern, InputSchema,
     Limits, Locations, Manifest, ModelPattern, ObservationKind, Observer, PluginId, PluginMeta,
-    Provider, Runtime, Setting, SettingType, Tool,
+    Provider, Runtime, Setting, SettingType, Tool, WebSocketPattern,
 };
 
 fn text() -> impl Strategy<Value = String> {
@@ -93,20 +93,31 @@ fn capabilities() -> impl Strategy<Value = Capabilities> {
         vec(any::<bool>(), 3),
         btree_set("[A-Z_][A-Z0-9_]{0,10}", 0..3),
         any::<bool>(),
+        (
+            https(),
+            btree_set("/[a-z]{1,6}(/[a-z0-9_-]{1,6}){0,2}", 0..3),
+        ),
     )
-        .prop_map(|(https, paths, modes, secrets, log)| Capabilities {
-            https,
-            fs: paths
-                .into_iter()
-                .zip(modes)
-                .map(|(path, ro)| FsAccess {
-                    path,
-                    mode: if ro { FsMode::Ro } else { FsMode::Rw },
-                })
-                .collect(),
-            secrets: secrets.into_iter().collect(),
-            log,
-        })
+        .prop_map(
+            |(https, paths, modes, secrets, log, (ws, routes))| Capabilities {
+                https,
+                fs: paths
+                    .into_iter()
+                    .zip(modes)
+                    .map(|(path, ro)| FsAccess {
+                        path,
+                        mode: if ro { FsMode::Ro } else { FsMode::Rw },
+                    })
+                    .collect(),
+                secrets: secrets.into_iter().collect(),
+                websocket: ws.into_iter().map(WebSocketPattern).collect(),
+                routes: routes
+                    .iter()
+                    .map(|r| r.parse().expect("generated routes are valid"))
+                    .collect(),
+                log,
+            },
+        )
 }
 
 /// Settings of every type, with defaults that fit them (secret and

@@ -70,7 +70,7 @@ pub enum RegistryError {
     },
     /// `R0106`: a capability string that cannot be read.
     #[error(
-        "R0106 `{text}` is not a capability: {why}\n  fix: write https:HOST[:PORT], fs:PATH:ro|rw or secret:KEY"
+        "R0106 `{text}` is not a capability: {why}\n  fix: write https:HOST[:PORT], fs:PATH:ro|rw, secret:KEY, websocket:HOST[:PORT] or route:/PATH"
     )]
     BadCapability {
         /// The text.

@@ -96,6 +96,9 @@ impl Grants {
                 Capability::Https(p) => g.https.push(p.clone()),
                 Capability::Fs { path, mode } => g.fs.push((path.clone(), *mode)),
                 Capability::Secret(k) => g.secrets.push(k.clone()),
+                // The service drivers' grants: kept in `all`, used by the
+                // service manager, not by the host APIs of a call.
+                Capability::WebSocket(_) | Capability::Route(_) => {}
             }
             g.all.push(cap.clone());
         }
