@@ -77,28 +77,25 @@ pub(crate) fn dev(options: Options) -> Result<ExitCode> {
             )));
         }
     }
+    // Absolute, so they stay what they were whether they came from the
+    // file (relative to it) or the command line (relative to here).
     config.plugins.folders = folders
         .iter()
         .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
         .collect();
-    // Each folder stays as given; relative ones are relative to here, not
-    // to the file, once on the command line.
-    let base = config.base.clone();
-    let dot_yoi = base.join(".yoi");
-    if config.host.data.is_none() {
-        config.host.data = Some(dot_yoi.join("data"));
-    }
-    if config.host.cache.is_none() {
-        config.host.cache = Some(dot_yoi.join("cache"));
-    }
-    config.base = PathBuf::new();
+    // Relative to the file's folder, like its own paths.
+    let dot_yoi = PathBuf::from(".yoi");
+    config.host.data.get_or_insert_with(|| dot_yoi.join("data"));
+    config
+        .host
+        .cache
+        .get_or_insert_with(|| dot_yoi.join("cache"));
     let host = Host::builder()
         .apply(&config)
         .build()
         .context("starting the development host")?;
-    config.base = base;
 
-    let data = config.host.data.clone().unwrap_or_default();
+    let data = config.resolve(config.host.data.as_deref().unwrap_or(Path::new(".")));
     out.event(
         json!({
             "event": "started",

@@ -21,42 +21,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+
+use support::{example, guard_event, runtime};
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use serde_json::{Value, json};
+use serde_json::Value;
 use yoi_host::{Host, Registry, ToolCall};
 use yoi_manifest::Package;
 use yoi_registry::{Activation, Capability};
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
-
-fn guard_dir() -> PathBuf {
-    let dir = examples().join("guard");
-    assert!(
-        dir.join("guard.wasm").is_file(),
-        "examples/guard/guard.wasm is missing: run `cargo xtask bench` (it builds the examples)"
-    );
-    dir
-}
-
-/// A ~200-byte `tool.pre_exec` event that guard lets through unchanged.
-fn event() -> ToolCall {
-    ToolCall {
-        tool_name: "fetch".into(),
-        input: json!({
-            "url": "https://api.example.com/v1/reports/2026-11?format=json&limit=50",
-            "headers": {"accept": "application/json"},
-            "timeout_s": 10
-        }),
-        call_id: "call-0001".into(),
-        turn: 3,
-    }
-}
-
 /// Copies of guard with distinct ids, in `root`.
 fn guard_copies(root: &Path, n: usize) -> Vec<PathBuf> {
-    let src = guard_dir();
+    let src = example("guard");
     let text = std::fs::read_to_string(src.join("plugin.toml")).expect("manifest");
     let wasm = std::fs::read(src.join("guard.wasm")).expect("artifact");
     (0..n)
@@ -92,34 +69,27 @@ fn native_guard(call: &ToolCall) -> Option<ToolCall> {
     Some(out)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 fn dispatch(c: &mut Criterion) {
     let rt = runtime();
     let warm = Host::builder().build().expect("host");
-    warm.load(guard_dir()).expect("guard loads");
+    warm.load(example("guard")).expect("guard loads");
     let fresh = Host::builder()
         .reuse_instances(false)
         .build()
         .expect("host");
-    fresh.load(guard_dir()).expect("guard loads");
+    fresh.load(example("guard")).expect("guard loads");
     let pooled = Host::builder()
         .reuse_instances(false)
         .pooling_allocator(64)
         .build()
         .expect("host");
-    pooled.load(guard_dir()).expect("guard loads");
+    pooled.load(example("guard")).expect("guard loads");
     let tmp = tempfile::tempdir().expect("temp");
     let chain = Host::builder().build().expect("host");
     for dir in guard_copies(tmp.path(), 10) {
         chain.load(dir).expect("copy loads");
     }
-    let e = event();
+    let e = guard_event();
 
     let mut group = c.benchmark_group("dispatch");
     group.bench_function("native_floor", |b| {
@@ -238,7 +208,7 @@ fn run_parallel(host: &Host, threads: usize, total: usize) -> Duration {
                 let host = host.clone();
                 tokio::spawn(async move {
                     for _ in 0..total / threads {
-                        host.dispatch(event()).await;
+                        host.dispatch(guard_event()).await;
                     }
                 })
             })
@@ -255,7 +225,7 @@ fn run_native(threads: usize, total: usize) -> Duration {
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
-                let e = event();
+                let e = guard_event();
                 for _ in 0..total / threads {
                     std::hint::black_box(native_guard(std::hint::black_box(&e)));
                 }
@@ -268,7 +238,7 @@ fn run_native(threads: usize, total: usize) -> Duration {
 fn throughput(c: &mut Criterion) {
     const TOTAL: usize = 2000;
     let host = Host::builder().build().expect("host");
-    host.load(guard_dir()).expect("guard loads");
+    host.load(example("guard")).expect("guard loads");
     let mut group = c.benchmark_group("throughput");
     group.throughput(Throughput::Elements(TOTAL as u64));
     group.sample_size(20);

@@ -14,42 +14,24 @@
 //!   warm `tool.pre_exec` dispatch to guard, without and with a slow
 //!   observer of receipts attached
 
+mod support;
+
 #[path = "../tests/e2e/chat.rs"]
 #[allow(dead_code)]
 mod chat;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chat::{ChatReply, ChatStub};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
+use support::{example, guard_event, runtime};
 use yoi_host::{
     Chunk, ChunkSender, Completion, CompletionRequest, FinishReason, HookContext, Host, Message,
-    NativeProvider, ProviderError, Role, ToolCall, Usage,
+    NativeProvider, ProviderError, Role, Usage,
 };
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
-
-fn example(name: &str) -> PathBuf {
-    let dir = examples().join(name);
-    assert!(
-        dir.join("plugin.toml").is_file(),
-        "{} is missing: run `cargo xtask bench` (it builds the examples)",
-        dir.display()
-    );
-    dir
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 /// Twenty pieces of text and a usage event, as the stand-in streams them.
 fn answer() -> Vec<String> {
@@ -255,19 +237,6 @@ fn observe(c: &mut Criterion) {
     assert!(status.dropped > 0, "the queue was full: {status:?}");
 }
 
-fn event() -> ToolCall {
-    ToolCall {
-        tool_name: "fetch".into(),
-        input: json!({
-            "url": "https://api.example.com/v1/reports/2026-11?format=json&limit=50",
-            "headers": {"accept": "application/json"},
-            "timeout_s": 10
-        }),
-        call_id: "call-0001".into(),
-        turn: 3,
-    }
-}
-
 fn dispatch_observed(c: &mut Criterion) {
     let rt = runtime();
     let _guard = rt.enter();
@@ -277,7 +246,7 @@ fn dispatch_observed(c: &mut Criterion) {
     let observed = observed_host(data.path());
     observed.load(example("guard")).expect("guard");
     slow_observer(&observed);
-    let e = event();
+    let e = guard_event();
     let mut group = c.benchmark_group("dispatch_observed");
     group.bench_function("plain", |b| {
         b.iter(|| rt.block_on(plain.dispatch(e.clone())))

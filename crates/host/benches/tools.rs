@@ -13,6 +13,8 @@
 //!   HTTP server on 127.0.0.1, against `https/native`, the same GET with a
 //!   plain reqwest client (the floor)
 
+mod support;
+
 #[path = "../tests/e2e/chat.rs"]
 #[allow(dead_code)]
 mod chat;
@@ -20,27 +22,10 @@ mod chat;
 #[allow(dead_code)]
 mod stub;
 
-use std::path::{Path, PathBuf};
-
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
+use support::{example, runtime};
 use yoi_host::{Host, NativeTool, ToolRequest, ToolStatus};
-
-fn examples() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    assert!(
-        dir.join("notes/notes.wasm").is_file(),
-        "the example components are missing: run `cargo xtask bench` (it builds them)"
-    );
-    dir
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 fn request(name: &str, input: Value) -> ToolRequest {
     ToolRequest {
@@ -62,9 +47,9 @@ fn tools(c: &mut Criterion) {
         |input| async move { Ok(input["text"].as_str().unwrap_or_default().to_owned()) },
     ))
     .expect("native tool");
-    host.load_with_grants(examples().join("notes"), &["fs:notes:rw"])
+    host.load_with_grants(example("notes"), &["fs:notes:rw"])
         .expect("notes");
-    host.load_with_grants(examples().join("hostile/reach"), &["secret:GRANTED_KEY"])
+    host.load_with_grants(example("hostile/reach"), &["secret:GRANTED_KEY"])
         .expect("reach");
     let note = rt.block_on(host.call_tool(request(
         "example.notes.add_note",
@@ -101,7 +86,7 @@ fn https(c: &mut Criterion) {
     let server = stub::Stub::start(|_| stub::Reply::ok("ok"));
     let origin = format!("http://127.0.0.1:{}", server.port);
     let pkg = tempfile::tempdir().expect("temp dir");
-    let src = examples().join("hostile/reach");
+    let src = example("hostile/reach");
     std::fs::copy(src.join("reach.wasm"), pkg.path().join("reach.wasm")).expect("copy");
     let manifest = std::fs::read_to_string(src.join("plugin.toml")).expect("manifest");
     std::fs::write(

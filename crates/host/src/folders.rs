@@ -318,22 +318,16 @@ impl Shared {
                 }
                 _ => None,
             };
-            if let Some(why) = conflict {
-                refuse(
-                    &mut report,
-                    (previous.as_ref(), kept.clone()),
-                    &dir,
-                    Some(manifest),
-                    why,
-                );
-                continue;
-            }
             let id = fingerprint.id.as_str().to_owned();
-            let grants = match grants_for(
-                manifest,
-                settings.grants.get(&id),
-                self.settings.cap.as_ref(),
-            ) {
+            let grants = match conflict {
+                Some(why) => Err(why),
+                None => grants_for(
+                    manifest,
+                    settings.grants.get(&id),
+                    self.settings.cap.as_ref(),
+                ),
+            };
+            let grants = match grants {
                 Ok(g) => g,
                 Err(why) => {
                     refuse(
