@@ -55,7 +55,12 @@ fn main() {
         out,
         "    observer: \"package yoi:pdk@{version}; world observer {{ export yoi:plugin/observer@{version}; }}\", \"yoi:pdk/observer@{version}\","
     );
+    let _ = writeln!(
+        out,
+        "    service: \"package yoi:pdk@{version}; world service {{ export yoi:plugin/service@{version}; }}\", \"yoi:pdk/service@{version}\","
+    );
     let _ = writeln!(out, "    types: \"yoi:plugin/types@{version}\",");
+    let _ = writeln!(out, "    log: \"yoi:plugin/log@{version}\",");
     let _ = writeln!(out, "    https: \"yoi:plugin/https@{version}\",");
     let _ = writeln!(out, "    fs: \"yoi:plugin/fs@{version}\",");
     let _ = writeln!(out, "    secrets: \"yoi:plugin/secrets@{version}\",");

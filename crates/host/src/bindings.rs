@@ -13,12 +13,11 @@
 use semver::{Version, VersionReq};
 use yoi_manifest::ContractVersion;
 
-/// `yoi:plugin@0.4.0`: providers (`provider` export, `completions`
-/// import with the chunk sink), observers (`observer` export), and
-/// `https.open`, which reads a response body as it arrives.
-pub(crate) mod v0_4 {
+/// `yoi:plugin@0.5.0`: services (`service` export), fed by the host's
+/// WebSocket and inbound HTTP drivers and answering with commands.
+pub(crate) mod v0_5 {
     wasmtime::component::bindgen!({
-        path: "../pdk/wit/0.4.0",
+        path: "../pdk/wit/0.5.0",
         world: "yoi:plugin/plugin",
         imports: {
             // Host calls that wait: on the network, and on the filesystem
@@ -34,6 +33,29 @@ pub(crate) mod v0_4 {
         with: {
             "yoi:plugin/https.incoming-body": crate::api::https::IncomingBody,
             "yoi:plugin/completions.sink": crate::providerspec::Sink,
+        },
+    });
+}
+
+/// `yoi:plugin@0.4.0`: providers (`provider` export, `completions`
+/// import with the chunk sink), observers (`observer` export), and
+/// `https.open`, which reads a response body as it arrives. 0.5.0 only
+/// added the `service` export, so every imported interface is the newest
+/// contract's (`with`), linked again under its 0.4.0 name in `sandbox`.
+pub(crate) mod v0_4 {
+    wasmtime::component::bindgen!({
+        path: "../pdk/wit/0.4.0",
+        world: "yoi:plugin/plugin",
+        exports: { default: async },
+        with: {
+            "yoi:plugin/types": super::latest::yoi::plugin::types,
+            "yoi:plugin/log": super::latest::yoi::plugin::log,
+            "yoi:plugin/context": super::latest::yoi::plugin::context,
+            "yoi:plugin/config": super::latest::yoi::plugin::config,
+            "yoi:plugin/https": super::latest::yoi::plugin::https,
+            "yoi:plugin/fs": super::latest::yoi::plugin::fs,
+            "yoi:plugin/secrets": super::latest::yoi::plugin::secrets,
+            "yoi:plugin/completions": super::latest::yoi::plugin::completions,
         },
     });
 }
@@ -74,7 +96,7 @@ older_contract!(
 );
 
 /// The newest contract's bindings: what the host's own code speaks.
-pub(crate) use v0_4 as latest;
+pub(crate) use v0_5 as latest;
 
 /// A contract version this host serves, i.e. one bindings module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,15 +105,17 @@ pub(crate) enum Contract {
     V0_2,
     V0_3,
     V0_4,
+    V0_5,
 }
 
 impl Contract {
     /// Every version served, oldest first.
-    pub(crate) const ALL: [Contract; 4] = [
+    pub(crate) const ALL: [Contract; 5] = [
         Contract::V0_1,
         Contract::V0_2,
         Contract::V0_3,
         Contract::V0_4,
+        Contract::V0_5,
     ];
 
     /// The version the module was generated from (its WIT folder's name).
@@ -101,6 +125,7 @@ impl Contract {
             Contract::V0_2 => "0.2.0",
             Contract::V0_3 => "0.3.0",
             Contract::V0_4 => "0.4.0",
+            Contract::V0_5 => "0.5.0",
         }
     }
 
@@ -169,7 +194,8 @@ mod tests {
         assert_eq!(Contract::serving(&v("0.2.0")), Some(Contract::V0_2));
         assert_eq!(Contract::serving(&v("0.3.0")), Some(Contract::V0_3));
         assert_eq!(Contract::serving(&v("0.4.0")), Some(Contract::V0_4));
-        assert_eq!(Contract::serving(&v("0.5.0")), None);
+        assert_eq!(Contract::serving(&v("0.5.0")), Some(Contract::V0_5));
+        assert_eq!(Contract::serving(&v("0.6.0")), None);
         assert_eq!(Contract::serving(&v("1.0.0")), None);
         assert_eq!(
             Contract::V0_1.interface("log"),

@@ -160,6 +160,30 @@ impl HostBuilder {
         self
     }
 
+    /// Listens for inbound HTTP on `addr` (port 0 picks a free one; see
+    /// [`Host::inbound_addr`](crate::Host::inbound_addr)): each service's
+    /// granted route is answered there. Without it, services with an `http`
+    /// route run degraded. docs/services.md.
+    #[cfg(feature = "services")]
+    pub fn inbound_http(mut self, addr: std::net::SocketAddr) -> Self {
+        self.settings.inbound = Some(addr);
+        self
+    }
+
+    /// How long an inbound request waits for its service's `respond`
+    /// before the host answers 504 (default 10 s).
+    pub fn service_answer_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.services.answer_timeout = timeout;
+        self
+    }
+
+    /// How often the host pings a service's WebSocket connection; two
+    /// intervals without a frame from the peer end it (default 20 s).
+    pub fn service_heartbeat(mut self, every: Duration) -> Self {
+        self.settings.services.heartbeat = every.max(Duration::from_millis(10));
+        self
+    }
+
     /// How long runtime events (receipts, denials, tool runs) stay in the
     /// registry's events table (default 30 days; `None` keeps them all). The
     /// host expires older ones as it writes, at most once an hour, audited
@@ -444,6 +468,21 @@ impl HostBuilder {
                         Box::pin(crate::observe::deliver(me.clone(), queue))
                     }))
                 },
+                services: {
+                    let services = crate::services::Services::new(self.settings.services.clone());
+                    let runner = me.clone();
+                    let recorder = me.clone();
+                    services.wire(
+                        Box::new(move |unit| crate::serviceworker::spawn(runner.clone(), unit)),
+                        Arc::new(move |unit| {
+                            if let Some(shared) = recorder.upgrade() {
+                                crate::serviceworker::record_status(&shared, unit);
+                            }
+                        }),
+                    );
+                    services
+                },
+                inbound: std::sync::OnceLock::new(),
                 folder_plugins: Mutex::default(),
                 reload_subscribers: Mutex::default(),
                 folder_watcher: Mutex::new(None),
@@ -463,6 +502,13 @@ impl HostBuilder {
                 pressure: PressureCounters::default(),
             }),
         };
+        #[cfg(feature = "services")]
+        if let Some(addr) = host.shared.settings.inbound {
+            crate::inbound::start(&host.shared, addr).map_err(|e| HostError::Inbound {
+                addr,
+                reason: e.to_string(),
+            })?;
+        }
         #[cfg(feature = "registry")]
         if host.shared.settings.registry.is_some() {
             let report = host.reload()?;

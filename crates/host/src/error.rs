@@ -150,6 +150,14 @@ pub enum HostError {
         /// What is wrong and how to fix it.
         reason: String,
     },
+    /// The inbound HTTP listener could not listen on its address.
+    #[error("the inbound HTTP listener cannot listen on {addr}: {reason}; choose another address (port 0 picks a free one)")]
+    Inbound {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// What the system said.
+        reason: String,
+    },
     /// The wasm engine could not be configured.
     #[error("the WebAssembly engine could not start: {0}")]
     Engine(String),

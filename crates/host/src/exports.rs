@@ -9,7 +9,7 @@ use wasmtime::component::{Instance, InstancePre, Resource};
 use yoi_manifest::HookPoint;
 
 use crate::bindings::Contract;
-use crate::bindings::latest::exports::yoi::plugin::observer;
+use crate::bindings::latest::exports::yoi::plugin::{observer, service};
 use crate::bindings::latest::yoi::plugin::completions;
 use crate::bindings::latest::yoi::plugin::types as wit;
 use crate::events::{GuestOutcome, Point};
@@ -24,6 +24,7 @@ pub(crate) enum Wanted {
     Tools,
     Provider,
     Observer,
+    Service,
 }
 
 /// Why a declared hook, tool, provider or observer has no export to run.
@@ -40,6 +41,7 @@ pub(crate) struct MissingExport {
 pub(crate) struct Surfaces {
     pub(crate) provider: bool,
     pub(crate) observer: bool,
+    pub(crate) service: bool,
 }
 
 fn missing_export(point: HookPoint) -> wasmtime::Error {
@@ -61,7 +63,10 @@ macro_rules! contract_exports {
                 $( pub(super) $surface: Option<ex::$surface::GuestIndices>, )*
             }
 
+            // 0.4.0's observer is called by structure, not through its
+            // loaded export (`call_observer`).
             #[derive(Default)]
+            #[allow(dead_code)]
             pub struct Guests {
                 $( pub(super) $module: Option<ex::$module::Guest>, )*
                 pub(super) tools: Option<ex::tools::Guest>,
@@ -108,10 +113,11 @@ macro_rules! contract_exports {
                             })?);
                         }
                     )*
-                    // Contracts before 0.4.0 have no such exports at all.
+                    // Older contracts have no such exports at all.
                     for (declared, name, wanted) in [
                         (surfaces.provider, "provider", Wanted::Provider),
                         (surfaces.observer, "observer", Wanted::Observer),
+                        (surfaces.service, "service", Wanted::Service),
                     ] {
                         if declared && ![$(stringify!($surface)),*].contains(&name) {
                             return Err(MissingExport { interface: $contract.interface(name), wanted });
@@ -122,6 +128,23 @@ macro_rules! contract_exports {
             }
         }
     };
+}
+
+/// Calls a surface export (provider, observer, service) of one contract
+/// module, loading it on first use.
+macro_rules! surface_call {
+    ($e:ident, $g:ident, $store:ident, $instance:ident, $surface:ident.$method:ident($($arg:expr),*)) => {{
+        let guest = match &mut $g.$surface {
+            Some(guest) => guest,
+            slot => {
+                let indices = $e.$surface.as_ref().ok_or_else(|| {
+                    wasmtime::format_err!(concat!("the component exports no ", stringify!($surface)))
+                })?;
+                slot.insert(indices.load(&mut *$store, $instance)?)
+            }
+        };
+        guest.$method(&mut *$store, $($arg),*).await
+    }};
 }
 
 /// Calls a hook export of one contract module, loading it on first use.
@@ -199,6 +222,7 @@ macro_rules! define_exports {
         contract_exports!(v0_2, Contract::V0_2, [], $($module = $variant),*);
         contract_exports!(v0_3, Contract::V0_3, [], $($module = $variant),*);
         contract_exports!(v0_4, Contract::V0_4, [provider, observer], $($module = $variant),*);
+        contract_exports!(v0_5, Contract::V0_5, [provider, observer, service], $($module = $variant),*);
 
         $(
             impl Exported for crate::events::$event {
@@ -223,6 +247,9 @@ macro_rules! define_exports {
                         (Exports::V0_4(e), Guests::V0_4(g)) => {
                             hook_call!(v0_4, $module, point, e, g, store, instance, (event))
                         }
+                        (Exports::V0_5(e), Guests::V0_5(g)) => {
+                            hook_call!(v0_5, $module, point, e, g, store, instance, (event))
+                        }
                         _ => Err(mixed_versions()),
                     }
                 }
@@ -240,6 +267,7 @@ pub enum Exports {
     V0_2(v0_2::Exports),
     V0_3(v0_3::Exports),
     V0_4(v0_4::Exports),
+    V0_5(v0_5::Exports),
 }
 
 /// The exports of one instance, loaded on first use.
@@ -248,6 +276,7 @@ pub enum Guests {
     V0_2(v0_2::Guests),
     V0_3(v0_3::Guests),
     V0_4(v0_4::Guests),
+    V0_5(v0_5::Guests),
 }
 
 fn mixed_versions() -> wasmtime::Error {
@@ -270,6 +299,7 @@ impl Exports {
             Contract::V0_2 => Exports::V0_2(v0_2::Exports::resolve(pre, p, t, s)?),
             Contract::V0_3 => Exports::V0_3(v0_3::Exports::resolve(pre, p, t, s)?),
             Contract::V0_4 => Exports::V0_4(v0_4::Exports::resolve(pre, p, t, s)?),
+            Contract::V0_5 => Exports::V0_5(v0_5::Exports::resolve(pre, p, t, s)?),
         })
     }
 
@@ -280,6 +310,7 @@ impl Exports {
             Exports::V0_2(_) => Guests::V0_2(v0_2::Guests::default()),
             Exports::V0_3(_) => Guests::V0_3(v0_3::Guests::default()),
             Exports::V0_4(_) => Guests::V0_4(v0_4::Guests::default()),
+            Exports::V0_5(_) => Guests::V0_5(v0_5::Guests::default()),
         }
     }
 
@@ -296,6 +327,7 @@ impl Exports {
             (Exports::V0_2(e), Guests::V0_2(g)) => tool_call!(v0_2, e, g, store, instance, call),
             (Exports::V0_3(e), Guests::V0_3(g)) => tool_call!(v0_3, e, g, store, instance, call),
             (Exports::V0_4(e), Guests::V0_4(g)) => tool_call!(v0_4, e, g, store, instance, call),
+            (Exports::V0_5(e), Guests::V0_5(g)) => tool_call!(v0_5, e, g, store, instance, call),
             _ => Err(mixed_versions()),
         }
     }
@@ -312,22 +344,15 @@ impl Exports {
             Resource<crate::providerspec::Sink>,
         ),
     ) -> wasmtime::Result<Result<completions::Response, completions::ProviderError>> {
-        let (Exports::V0_4(e), Guests::V0_4(g)) = (self, guests) else {
-            return Err(wasmtime::format_err!(
-                "the component's contract has no provider export"
-            ));
-        };
-        let guest = match &mut g.provider {
-            Some(guest) => guest,
-            slot => {
-                let indices = e
-                    .provider
-                    .as_ref()
-                    .ok_or_else(|| wasmtime::format_err!("the component exports no provider"))?;
-                slot.insert(indices.load(&mut *store, instance)?)
+        match (self, guests) {
+            (Exports::V0_4(e), Guests::V0_4(g)) => {
+                surface_call!(e, g, store, instance, provider.call_complete(name, request, sink))
             }
-        };
-        guest.call_complete(&mut *store, name, request, sink).await
+            (Exports::V0_5(e), Guests::V0_5(g)) => {
+                surface_call!(e, g, store, instance, provider.call_complete(name, request, sink))
+            }
+            _ => Err(no_surface("provider")),
+        }
     }
 
     /// Calls the plugin's observer export (contract 0.4.0 and later).
@@ -338,30 +363,73 @@ impl Exports {
         guests: &mut Guests,
         batch: &observer::Batch,
     ) -> wasmtime::Result<Result<(), String>> {
-        let (Exports::V0_4(e), Guests::V0_4(g)) = (self, guests) else {
-            return Err(wasmtime::format_err!(
-                "the component's contract has no observer export"
-            ));
-        };
-        let guest = match &mut g.observer {
-            Some(guest) => guest,
-            slot => {
-                let indices = e
-                    .observer
-                    .as_ref()
-                    .ok_or_else(|| wasmtime::format_err!("the component exports no observer"))?;
-                slot.insert(indices.load(&mut *store, instance)?)
+        match (self, guests) {
+            // 0.4.0's observer records are its own types, the same by
+            // structure: the export is called with the newest ones.
+            (Exports::V0_4(_), Guests::V0_4(_)) => {
+                let missing = || wasmtime::format_err!("the component exports no observer");
+                let iface = instance
+                    .get_export_index(&mut *store, None, &Contract::V0_4.interface("observer"))
+                    .ok_or_else(missing)?;
+                let observe = instance
+                    .get_export_index(&mut *store, Some(&iface), "observe")
+                    .ok_or_else(missing)?;
+                let func = instance
+                    .get_typed_func::<(&observer::Batch,), (Result<(), String>,)>(
+                        &mut *store,
+                        &observe,
+                    )?;
+                let (answer,) = func.call_async(&mut *store, (batch,)).await?;
+                Ok(answer)
             }
-        };
-        guest.call_observe(&mut *store, batch).await
+            (Exports::V0_5(e), Guests::V0_5(g)) => {
+                surface_call!(e, g, store, instance, observer.call_observe(batch))
+            }
+            _ => Err(no_surface("observer")),
+        }
     }
+
+    /// Calls the plugin's service export (contract 0.5.0 and later).
+    pub(crate) async fn call_service(
+        &self,
+        store: &mut Store<PluginState>,
+        instance: &Instance,
+        guests: &mut Guests,
+        call: &ServiceCall,
+    ) -> wasmtime::Result<Result<Vec<service::Command>, String>> {
+        let (Exports::V0_5(e), Guests::V0_5(g)) = (self, guests) else {
+            return Err(no_surface("service"));
+        };
+        match call {
+            ServiceCall::Start(info) => surface_call!(e, g, store, instance, service.call_start(info)),
+            ServiceCall::Handle(name, event) => {
+                surface_call!(e, g, store, instance, service.call_handle(name, event))
+            }
+            ServiceCall::Stop(name) => {
+                let commands: wasmtime::Result<Vec<service::Command>> =
+                    surface_call!(e, g, store, instance, service.call_stop(name));
+                commands.map(Ok)
+            }
+        }
+    }
+}
+
+/// A call into a service export.
+pub(crate) enum ServiceCall {
+    Start(service::StartInfo),
+    Handle(String, service::Event),
+    Stop(String),
+}
+
+fn no_surface(name: &str) -> wasmtime::Error {
+    wasmtime::format_err!("the component's contract has no {name} export")
 }
 
 /// What a surface export's name declares.
 fn surface_wanted(name: &str) -> Wanted {
-    if name == "provider" {
-        Wanted::Provider
-    } else {
-        Wanted::Observer
+    match name {
+        "provider" => Wanted::Provider,
+        "service" => Wanted::Service,
+        _ => Wanted::Observer,
     }
 }

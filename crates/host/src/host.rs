@@ -96,6 +96,11 @@ impl Snapshot {
 }
 
 pub(crate) struct Shared {
+    /// The loaded plugins' services and their drivers.
+    pub(crate) services: crate::services::Services,
+    /// Where the inbound HTTP listener listens, when the host has one.
+    #[cfg_attr(not(feature = "services"), allow(dead_code))]
+    pub(crate) inbound: std::sync::OnceLock<std::net::SocketAddr>,
     /// The embedder's model providers, in registration order.
     pub(crate) providers: RwLock<Vec<crate::providerspec::NativeProvider>>,
     /// The observer queues and their delivery thread.
@@ -594,6 +599,7 @@ impl Shared {
             .filter_map(|p| p.observer.as_ref().map(|o| (&p.info.id, o)))
             .collect();
         self.observers.sync(&observers);
+        self.services.sync(&snapshot.plugins);
         self.snapshot.store(Arc::new(snapshot));
     }
 }

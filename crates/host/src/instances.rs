@@ -189,6 +189,20 @@ pub(crate) async fn invoke<C: GuestCall>(
     call: &C,
     context: &CallContext,
 ) -> (Run<C::Out>, CallRecord) {
+    invoke_in(shared, plugin, limit, call, context, None).await
+}
+
+/// [`invoke`] in an instance of the caller's own (a service's, which lives
+/// from `start` to `stop`): taken from `held` (or made), and put back
+/// there while it stays healthy, never into the plugin's pool.
+pub(crate) async fn invoke_in<C: GuestCall>(
+    shared: &Shared,
+    plugin: &LoadedPlugin,
+    limit: Duration,
+    call: &C,
+    context: &CallContext,
+    mut held: Option<&mut Option<Warm>>,
+) -> (Run<C::Out>, CallRecord) {
     let (_slot, waited) = match Slot::take(shared, plugin, limit).await {
         Ok(taken) => taken,
         Err(why) => {
@@ -199,7 +213,11 @@ pub(crate) async fn invoke<C: GuestCall>(
     // Waiting for the slot counts against the call's own limit.
     let limit = limit.saturating_sub(waited);
     let reuse = shared.settings.reuse_instances;
-    let (mut store, mut instance, mut guests) = match plugin.take_idle().filter(|_| reuse) {
+    let warm = match held.as_deref_mut() {
+        Some(own) => own.take(),
+        None => plugin.take_idle().filter(|_| reuse),
+    };
+    let (mut store, mut instance, mut guests) = match warm {
         Some(Warm {
             store,
             instance,
@@ -283,7 +301,15 @@ pub(crate) async fn invoke<C: GuestCall>(
     let (logs, used_stdio) = store.data_mut().take_logs();
     let denials = store.data_mut().take_denials();
     // A trapped or timed-out instance is never reused: it is dropped here.
-    if reuse
+    if let Some(own) = held {
+        if healthy && let Some(instance) = instance {
+            *own = Some(Warm {
+                store,
+                instance,
+                guests,
+            });
+        }
+    } else if reuse
         && healthy
         && !used_stdio
         && !store.data().holds_resources()

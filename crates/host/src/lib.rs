@@ -34,6 +34,8 @@
 //! | `registry` | `HostBuilder::registry`: boot from the registry, hot reload (`Host::reload`, `Host::watch`), receipts in its events table, crash-guard disables | `yoi-registry` and SQLite (bundled) |
 //! | `https` | the `https` host API | `reqwest`, `rustls` |
 //! | `fs` | the `fs` host API | `rustix` |
+//! | `watch` | hot reload of plugin folders (`yoi.toml`, `yoi dev`) | `notify` |
+//! | `services` | the services' drivers: outbound WebSocket, inbound HTTP (`HostBuilder::inbound_http`), signatures | `tokio-tungstenite`, `hyper`, `ring` |
 //!
 //! Without `https` or `fs`, components that import those APIs still load;
 //! their calls fail with an error naming the feature to enable (the host's
@@ -74,6 +76,8 @@ mod folders;
 mod guard;
 mod host;
 mod hostconfig;
+#[cfg(feature = "services")]
+mod inbound;
 mod instances;
 mod observations;
 mod observe;
@@ -85,10 +89,19 @@ mod receipt;
 mod reload;
 mod report;
 mod sandbox;
+mod serviceworker;
+mod services;
+mod servicespec;
 mod settings;
 mod sink;
 mod tools;
 mod toolspec;
+#[cfg(feature = "services")]
+mod wsdriver;
+#[cfg(not(feature = "services"))]
+mod nodrivers;
+#[cfg(not(feature = "services"))]
+use nodrivers::{inbound, wsdriver};
 
 pub use api::{EnvSecrets, SecretSource};
 pub use builder::HostBuilder;
@@ -119,13 +132,14 @@ pub use receipt::{Blocked, Denial, Dispatch, LogLevel, LogLine, Receipt, Status}
 #[cfg(feature = "registry")]
 pub use reload::Watcher;
 pub use report::{Refusal, ReloadReport};
+pub use servicespec::{ServiceError, ServiceOutput, ServiceState, ServiceStatus};
 pub use tools::{ToolOutcome, ToolRequest, ToolRun, ToolSource, ToolSpec};
 pub use toolspec::{NativeFuture, NativeTool, ToolStatus};
-pub use yoi_manifest::{Capability, Rollout, Scope};
+pub use yoi_manifest::{Backpressure, Capability, Rollout, Scope};
 pub use yoi_manifest::{CodeLimits, FailMode, HookPoint, ModelPattern, ObservationKind, PluginId};
 #[cfg(feature = "registry")]
 pub use yoi_registry::Registry;
 
 /// The newest WIT contract this host implements: what new plugins target.
 /// [`Host::compat`] lists every version it runs.
-pub const CONTRACT: &str = "yoi:plugin@0.4.0";
+pub const CONTRACT: &str = "yoi:plugin@0.5.0";

@@ -87,6 +87,8 @@ pub struct PluginInfo {
     pub providers: Vec<String>,
     /// The observation kinds it receives (empty: not an observer).
     pub observes: Vec<ObservationKind>,
+    /// Its services' names (`[[services]]`), in manifest order.
+    pub services: Vec<String>,
 }
 
 /// A warm instance: a store, the instance living in it, and its exports
@@ -109,6 +111,8 @@ pub(crate) struct LoadedPlugin {
     pub(crate) providers: Vec<Provider>,
     /// What it observes, if it is an observer.
     pub(crate) observer: Option<Observer>,
+    /// Its services, run by the service manager while it is loaded.
+    pub(crate) services: Vec<yoi_manifest::Service>,
     /// Its grants and the host APIs behind them.
     pub(crate) api: Arc<PluginApi>,
     /// The plugin's `[limits] memory_mb`, clamped to the host's limit.
@@ -132,7 +136,7 @@ pub(crate) struct LoadedPlugin {
 type Parts = (
     Vec<PluginTool>,
     Arc<PluginApi>,
-    (Vec<Provider>, Option<Observer>),
+    (Vec<Provider>, Option<Observer>, Vec<yoi_manifest::Service>),
 );
 
 /// Where a plugin is loaded from and with what.
@@ -302,6 +306,7 @@ impl LoadedPlugin {
         let surfaces = Surfaces {
             provider: !manifest.providers.is_empty(),
             observer: manifest.observer.is_some(),
+            service: !manifest.services.is_empty(),
         };
         let exports = Exports::resolve(contract, &pre, &points, !tools.is_empty(), surfaces)
             .map_err(|missing| match missing.wanted {
@@ -318,15 +323,21 @@ impl LoadedPlugin {
                         missing.interface
                     ),
                 },
-                Wanted::Provider | Wanted::Observer => HostError::Compile {
-                    plugin: plugin.clone(),
-                    version: version.clone(),
-                    reason: format!(
-                        "plugin.toml declares {}, but the component does not export `{}`; target yoi:plugin@0.4.0 or later and register it with `yoi_pdk::register!`",
-                        if missing.wanted == Wanted::Provider { "[[providers]]" } else { "[observer]" },
-                        missing.interface
-                    ),
-                },
+                surface @ (Wanted::Provider | Wanted::Observer | Wanted::Service) => {
+                    let (table, since) = match surface {
+                        Wanted::Provider => ("[[providers]]", "0.4.0"),
+                        Wanted::Observer => ("[observer]", "0.4.0"),
+                        _ => ("[[services]]", "0.5.0"),
+                    };
+                    HostError::Compile {
+                        plugin: plugin.clone(),
+                        version: version.clone(),
+                        reason: format!(
+                            "plugin.toml declares {table}, but the component does not export `{}`; target yoi:plugin@{since} or later and register it with `yoi_pdk::register!`",
+                            missing.interface
+                        ),
+                    }
+                }
             })?;
 
         let requested = manifest.limits.memory_mb.map(|mb| {
@@ -355,12 +366,17 @@ impl LoadedPlugin {
                 .observer
                 .as_ref()
                 .map_or_else(Vec::new, |o| o.kinds.clone()),
+            services: manifest.services.iter().map(|s| s.name.clone()).collect(),
         };
         Ok(LoadedPlugin::new(
             info,
             pre,
             exports,
-            (tools, api, (manifest.providers, manifest.observer)),
+            (
+                tools,
+                api,
+                (manifest.providers, manifest.observer, manifest.services),
+            ),
             memory_limit,
             (opts.order, opts.max_calls),
         ))
@@ -371,7 +387,7 @@ impl LoadedPlugin {
         info: PluginInfo,
         pre: InstancePre<PluginState>,
         exports: Exports,
-        (tools, api, (providers, observer)): Parts,
+        (tools, api, (providers, observer, services)): Parts,
         memory_limit: usize,
         (order, max_calls): (u64, u32),
     ) -> LoadedPlugin {
@@ -383,6 +399,7 @@ impl LoadedPlugin {
             tools,
             providers,
             observer,
+            services,
             api,
             memory_limit,
             order,
@@ -414,7 +431,11 @@ impl LoadedPlugin {
             (
                 self.tools.clone(),
                 api,
-                (self.providers.clone(), self.observer.clone()),
+                (
+                    self.providers.clone(),
+                    self.observer.clone(),
+                    self.services.clone(),
+                ),
             ),
             self.memory_limit,
             (self.order, self.max_calls),

@@ -12,7 +12,7 @@ use crate::api::https::IncomingBody;
 use crate::api::{ApiFailure, PluginApi};
 use crate::bindings::latest::yoi::plugin::fs::{self as wit_fs, Entry};
 use crate::bindings::latest::yoi::plugin::types::ApiError;
-use crate::bindings::latest::yoi::plugin::{config, context, https, log, secrets};
+use crate::bindings::latest::yoi::plugin::{completions, config, context, https, log, secrets};
 use crate::bindings::v0_1::yoi::plugin as v0_1;
 use crate::bindings::v0_2::yoi::plugin as v0_2;
 use crate::bindings::v0_3::yoi::plugin as v0_3;
@@ -458,7 +458,7 @@ impl From<log::Level> for LogLevel {
 }
 
 /// Sends a plugin's log line to `tracing`, tagged with the plugin id.
-fn emit(plugin: &str, line: &LogLine) {
+pub(crate) fn emit(plugin: &str, line: &LogLine) {
     let fields = line.rendered_fields();
     let message = &line.message;
     match line.level {
@@ -518,11 +518,105 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
         &mut l,
         |s| s,
     )?;
+    link_unchanged_host_apis(&mut l, "0.4.0")?;
     v0_2::context::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     v0_3::context::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     v0_3::config::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     for_older_contracts!(link_older_host_apis, l);
     Ok(l)
+}
+
+/// Links the newest contract's host APIs again under an older version's
+/// interface names. Component types match by structure, so an older
+/// version whose interfaces did not change (0.4.0: 0.5.0 only added an
+/// export) is served by the same calls with no conversion.
+fn link_unchanged_host_apis(l: &mut Linker<PluginState>, version: &str) -> wasmtime::Result<()> {
+    use wasmtime::StoreContextMut;
+    use wasmtime::component::ResourceType;
+
+    type Cx<'a> = StoreContextMut<'a, PluginState>;
+
+    /// A host call that waits, answered by the newest contract's `Host`.
+    macro_rules! wait {
+        ($inst:ident, $name:literal, |$s:ident $(, $a:ident: $t:ty)*| $call:expr) => {
+            $inst.func_wrap_async($name, |mut cx: Cx<'_>, ($($a,)*): ($($t,)*)| {
+                Box::new(async move {
+                    let $s = cx.data_mut();
+                    Ok(($call.await,))
+                })
+            })?;
+        };
+    }
+    /// A host call that answers at once.
+    macro_rules! now {
+        ($inst:ident, $name:literal, |$s:ident $(, $a:ident: $t:ty)*| $call:expr) => {
+            $inst.func_wrap($name, |mut cx: Cx<'_>, ($($a,)*): ($($t,)*)| {
+                let $s = cx.data_mut();
+                Ok(($call,))
+            })?;
+        };
+    }
+    let name = |iface: &str| format!("{}/{iface}@{version}", yoi_manifest::ContractVersion::PACKAGE);
+
+    let mut i = l.instance(&name("log"))?;
+    i.func_wrap(
+        "write",
+        |mut cx: Cx<'_>, (level, message, fields): (log::Level, String, Vec<(String, String)>)| {
+            log::Host::write(cx.data_mut(), level, message, fields);
+            Ok(())
+        },
+    )?;
+    let mut i = l.instance(&name("context"))?;
+    now!(i, "current", |s| context::Host::current(s));
+    let mut i = l.instance(&name("config"))?;
+    now!(i, "get", |s, key: String| config::Host::get(s, key));
+    now!(i, "all", |s| config::Host::all(s));
+
+    let mut i = l.instance(&name("https"))?;
+    i.resource_async(
+        "incoming-body",
+        ResourceType::host::<IncomingBody>(),
+        |mut cx: Cx<'_>, rep| {
+            Box::new(async move {
+                https::HostIncomingBody::drop(cx.data_mut(), Resource::new_own(rep)).await
+            })
+        },
+    )?;
+    wait!(i, "send", |s, r: https::Request| https::Host::send(s, r));
+    wait!(i, "open", |s, r: https::Request| https::Host::open(s, r));
+    wait!(i, "[method]incoming-body.read", |s, b: Resource<IncomingBody>, max: u32| {
+        https::HostIncomingBody::read(s, b, max)
+    });
+
+    let mut i = l.instance(&name("fs"))?;
+    wait!(i, "read", |s, p: String| wit_fs::Host::read(s, p));
+    wait!(i, "write", |s, p: String, d: Vec<u8>| wit_fs::Host::write(s, p, d));
+    wait!(i, "append", |s, p: String, d: Vec<u8>| wit_fs::Host::append(s, p, d));
+    wait!(i, "list-dir", |s, p: String| wit_fs::Host::list_dir(s, p));
+    wait!(i, "stat", |s, p: String| wit_fs::Host::stat(s, p));
+    wait!(i, "create-dir", |s, p: String| wit_fs::Host::create_dir(s, p));
+    wait!(i, "remove", |s, p: String| wit_fs::Host::remove(s, p));
+    wait!(i, "rename", |s, a: String, b: String| wit_fs::Host::rename(s, a, b));
+    wait!(i, "symlink", |s, a: String, b: String| wit_fs::Host::symlink(s, a, b));
+    wait!(i, "hard-link", |s, a: String, b: String| wit_fs::Host::hard_link(s, a, b));
+
+    let mut i = l.instance(&name("secrets"))?;
+    wait!(i, "get", |s, key: String| secrets::Host::get(s, key));
+
+    let mut i = l.instance(&name("completions"))?;
+    i.resource_async(
+        "sink",
+        ResourceType::host::<crate::providerspec::Sink>(),
+        |mut cx: Cx<'_>, rep| {
+            Box::new(async move {
+                completions::HostSink::drop(cx.data_mut(), Resource::new_own(rep)).await
+            })
+        },
+    )?;
+    wait!(i, "[method]sink.push", |s, sink: Resource<crate::providerspec::Sink>, chunk: completions::Chunk| {
+        completions::HostSink::push(s, sink, chunk)
+    });
+    Ok(())
 }
 
 /// Runs `$m!` for every older contract version whose host APIs are

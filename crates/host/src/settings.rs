@@ -51,6 +51,11 @@ pub(crate) struct Settings {
     pub(crate) cap: Option<crate::hostconfig::CapabilityCap>,
     /// Plugin folders to load and watch.
     pub(crate) folders: Option<FolderSettings>,
+    /// The services' limits.
+    pub(crate) services: crate::servicespec::ServiceLimits,
+    /// Where the inbound HTTP listener listens, if the host has one.
+    #[cfg_attr(not(feature = "services"), allow(dead_code))]
+    pub(crate) inbound: Option<std::net::SocketAddr>,
 }
 
 impl Default for Settings {
@@ -82,6 +87,8 @@ impl Default for Settings {
             fallback: crate::providerspec::Fallback::default(),
             cap: None,
             folders: None,
+            services: crate::servicespec::ServiceLimits::default(),
+            inbound: None,
         }
     }
 }

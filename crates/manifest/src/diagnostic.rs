@@ -115,6 +115,12 @@ codes! {
     /// The component exports `yoi:plugin/observer`, but the manifest has no
     /// `[observer]` table.
     ObserverNotDeclared = "E0415", "observer-not-declared";
+    /// `[[services]]` are declared, but the component does not export
+    /// `yoi:plugin/service` (contract 0.5.0 or later).
+    ServiceNotExported = "E0416", "service-not-exported";
+    /// The component exports `yoi:plugin/service`, but the manifest
+    /// declares no `[[services]]`.
+    ServicesNotDeclared = "E0417", "services-not-declared";
     /// A tool name breaks the naming rule.
     ToolName = "E0501", "tool-name";
     /// A tool's description is missing or empty.
@@ -165,6 +171,26 @@ codes! {
     ObservationKind = "E0911", "observation-kind";
     /// An observer's `queue`, `batch` or `timeout_ms` is out of bounds.
     ObserverLimit = "E0912", "observer-limit";
+    /// A service name breaks the naming rule.
+    ServiceName = "E1001", "service-name";
+    /// The same service name is declared twice.
+    ServiceDuplicate = "E1002", "service-duplicate";
+    /// A service's `websocket` is not a `wss://` (or `ws://`) URL naming one
+    /// host.
+    ServiceEndpoint = "E1003", "service-endpoint";
+    /// A service's `http` is not a valid inbound route.
+    ServiceRoute = "E1004", "service-route";
+    /// A service's endpoint, route or signature secret is not requested
+    /// under `[capabilities]`, so it could never be granted.
+    ServiceNotRequested = "E1005", "service-not-requested";
+    /// A service's `queue`, `timeout_ms`, `backoff_ms`, `max_backoff_ms` or
+    /// `max_restarts` is out of bounds.
+    ServiceLimit = "E1006", "service-limit";
+    /// A service's `backpressure` or `restart` is not a known policy.
+    ServicePolicy = "E1007", "service-policy";
+    /// A service's `signature` table is incomplete or invalid, or the
+    /// service has no `http` route to check it on.
+    ServiceSignature = "E1008", "service-signature";
 }
 
 impl fmt::Display for Code {

@@ -240,6 +240,7 @@ pub fn inspect(manifest: &Manifest, bytes: &[u8], host: &Compat) -> Vec<Diagnost
             not_declared: Code::ProvidersNotDeclared,
             path: "providers",
             table: "[[providers]] tables",
+            since: "0.4.0",
             location: at("providers[0].name"),
         },
     );
@@ -253,14 +254,30 @@ pub fn inspect(manifest: &Manifest, bytes: &[u8], host: &Compat) -> Vec<Diagnost
             not_declared: Code::ObserverNotDeclared,
             path: "observer",
             table: "[observer] table",
+            since: "0.4.0",
             location: at("observer.kinds"),
+        },
+    );
+    check_surface(
+        &mut out,
+        &summary,
+        Surface {
+            interface: "service",
+            declared: !manifest.services.is_empty(),
+            not_exported: Code::ServiceNotExported,
+            not_declared: Code::ServicesNotDeclared,
+            path: "services",
+            table: "[[services]] tables",
+            since: "0.5.0",
+            location: at("services[0].name"),
         },
     );
     out
 }
 
 /// An export a manifest table stands for (`[[providers]]` for
-/// `yoi:plugin/provider`, `[observer]` for `yoi:plugin/observer`).
+/// `yoi:plugin/provider`, `[observer]` for `yoi:plugin/observer`,
+/// `[[services]]` for `yoi:plugin/service`).
 struct Surface {
     interface: &'static str,
     declared: bool,
@@ -268,6 +285,8 @@ struct Surface {
     not_declared: Code,
     path: &'static str,
     table: &'static str,
+    /// The first contract version with the export.
+    since: &'static str,
     location: Option<crate::diagnostic::Span>,
 }
 
@@ -289,8 +308,8 @@ fn check_surface(out: &mut Vec<Diagnostic>, summary: &ComponentSummary, s: Surfa
                     s.table
                 ),
                 format!(
-                    "target yoi:plugin@0.4.0 or later and register it with yoi-pdk (`yoi_pdk::register!({}: ...)`), or remove the {}",
-                    s.interface, s.table
+                    "target yoi:plugin@{} or later and register it with yoi-pdk (`yoi_pdk::register!({}: ...)`), or remove the {}",
+                    s.since, s.interface, s.table
                 ),
             )
             .at(s.location),

@@ -40,6 +40,7 @@ mod observer;
 mod package;
 mod provider;
 mod rollout;
+mod service;
 mod tool;
 mod walk;
 
@@ -66,6 +67,7 @@ pub use package::{
 };
 pub use provider::{ModelPattern, Provider};
 pub use rollout::{Rollout, Scope, applies, bucket};
+pub use service::{Backpressure, Endpoint, Restart, Service, Signature};
 pub use tool::{InputSchema, MAX_SCHEMA_ERRORS, Tool, check_input_schema, schema_errors};
 
 /// JSON Schema of `plugin.toml` (draft-07), for editors and other tools.

@@ -16,6 +16,7 @@ use crate::diagnostic::{Code, Diagnostic, Diagnostics, Span};
 use crate::digest::Digest;
 use crate::hook::{FailMode, Hook, HookPoint};
 use crate::observer::{ObservationKind, Observer};
+use crate::service::{Backpressure, Endpoint, Restart, Service, Signature};
 use crate::provider::{ModelPattern, Provider};
 use crate::tool::{InputSchema, Tool, check_input_schema, valid_tool_name};
 use crate::walk::{Cx, Table, to_json};
@@ -34,6 +35,7 @@ pub mod fields {
         "config",
         "providers",
         "observer",
+        "services",
     ];
     pub const PLUGIN: &[&str] = &[
         "id",
@@ -53,6 +55,20 @@ pub mod fields {
     pub const LIMITS: &[&str] = &["memory_mb"];
     pub const PROVIDER: &[&str] = &["name", "models", "timeout_ms"];
     pub const OBSERVER: &[&str] = &["kinds", "queue", "batch", "timeout_ms"];
+    pub const SERVICE: &[&str] = &[
+        "name",
+        "websocket",
+        "http",
+        "queue",
+        "timeout_ms",
+        "backpressure",
+        "restart",
+        "backoff_ms",
+        "max_backoff_ms",
+        "max_restarts",
+        "signature",
+    ];
+    pub const SIGNATURE: &[&str] = &["secret", "header", "prefix"];
     pub const SETTING: &[&str] = &[
         "type",
         "description",
@@ -191,6 +207,8 @@ pub struct Manifest {
     pub providers: Vec<Provider>,
     /// `[observer]`: the host observations it receives, if any.
     pub observer: Option<Observer>,
+    /// `[[services]]`: its services, in file order.
+    pub services: Vec<Service>,
     /// Field locations, for diagnostics found after parsing.
     #[serde(skip)]
     pub locations: Locations,
@@ -252,7 +270,7 @@ impl Manifest {
             Some(t) => read_observer(&mut cx, &t, &mut locations).map(Some),
             None => Some(None),
         };
-        if ["hooks", "tools", "providers", "observer"]
+        if ["hooks", "tools", "providers", "observer", "services"]
             .iter()
             .all(|k| root.raw(k).is_none())
         {
@@ -260,8 +278,8 @@ impl Manifest {
                 Code::NoEntryPoints,
                 "hooks",
                 None,
-                "the manifest declares no hooks, tools, providers or observer, so the plugin would never run",
-                "add a `[[hooks]]` table with `point = \"tool.pre_exec\"` (or another point), a `[[tools]]` table, a `[[providers]]` table or an `[observer]` table",
+                "the manifest declares no hooks, tools, providers, observer or services, so the plugin would never run",
+                "add a `[[hooks]]` table with `point = \"tool.pre_exec\"` (or another point), a `[[tools]]` table, a `[[providers]]` table, an `[observer]` table or a `[[services]]` table",
             );
         }
         let capabilities = match root.table(&mut cx, "capabilities", None) {
@@ -276,14 +294,22 @@ impl Manifest {
             Some(t) => read_config(&mut cx, &t, &mut locations),
             None => Some(Vec::new()),
         };
+        let services = read_services(&mut cx, &root, capabilities.as_ref(), &mut locations);
 
         match (
             (plugin, runtime, hooks, tools),
-            (capabilities, limits, config, providers, observer),
+            (capabilities, limits, config, providers, observer, services),
         ) {
             (
                 (Some(plugin), Some(runtime), Some(hooks), Some(tools)),
-                (Some(capabilities), Some(limits), Some(config), Some(providers), Some(observer)),
+                (
+                    Some(capabilities),
+                    Some(limits),
+                    Some(config),
+                    Some(providers),
+                    Some(observer),
+                    Some(services),
+                ),
             ) if cx.diags.is_empty() => {
                 let locations = Locations(
                     locations
@@ -301,6 +327,7 @@ impl Manifest {
                     config,
                     providers,
                     observer,
+                    services,
                     locations,
                 })
             }
@@ -554,6 +581,35 @@ impl Manifest {
             t.insert("batch".into(), V::Integer(i64::from(o.batch)));
             t.insert("timeout_ms".into(), V::Integer(i64::from(o.timeout_ms)));
             doc.insert("observer".into(), V::Table(t));
+        }
+        if !self.services.is_empty() {
+            let int = |n: u32| V::Integer(i64::from(n));
+            let services = self.services.iter().map(|sv| {
+                let mut t = T::new();
+                t.insert("name".into(), s(&sv.name));
+                if let Some(e) = &sv.websocket {
+                    t.insert("websocket".into(), s(&e.to_string()));
+                }
+                if let Some(r) = &sv.http {
+                    t.insert("http".into(), s(r.as_str()));
+                }
+                t.insert("queue".into(), int(sv.queue));
+                t.insert("timeout_ms".into(), int(sv.timeout_ms));
+                t.insert("backpressure".into(), s(sv.backpressure.as_str()));
+                t.insert("restart".into(), s(sv.restart.as_str()));
+                t.insert("backoff_ms".into(), int(sv.backoff_ms));
+                t.insert("max_backoff_ms".into(), int(sv.max_backoff_ms));
+                t.insert("max_restarts".into(), int(sv.max_restarts));
+                if let Some(sig) = &sv.signature {
+                    let mut g = T::new();
+                    g.insert("secret".into(), s(&sig.secret));
+                    g.insert("header".into(), s(&sig.header));
+                    g.insert("prefix".into(), s(&sig.prefix));
+                    t.insert("signature".into(), V::Table(g));
+                }
+                V::Table(t)
+            });
+            doc.insert("services".into(), V::Array(services.collect()));
         }
         toml::to_string(&doc)
             .unwrap_or_else(|e| unreachable!("a toml::Table always serializes: {e}"))
@@ -1123,6 +1179,244 @@ fn read_observer(cx: &mut Cx<'_>, t: &Table<'_, '_>, locs: &mut Locs) -> Option<
         }),
         _ => None,
     }
+}
+
+/// A policy field written as one of its names.
+fn policy<P: std::str::FromStr<Err = String> + Default>(
+    cx: &mut Cx<'_>,
+    t: &Table<'_, '_>,
+    key: &str,
+) -> Option<P> {
+    match t.string(cx, key) {
+        None => Some(P::default()),
+        Some(f) => match f.value.parse() {
+            Ok(p) => Some(p),
+            Err(why) => {
+                cx.error(
+                    Code::ServicePolicy,
+                    &t.field_path(key),
+                    Some(f.span),
+                    format!("{key} {why}"),
+                    format!("write one of those names as `{key}`"),
+                );
+                None
+            }
+        },
+    }
+}
+
+fn read_services(
+    cx: &mut Cx<'_>,
+    root: &Table<'_, '_>,
+    capabilities: Option<&Capabilities>,
+    locs: &mut Locs,
+) -> Option<Vec<Service>> {
+    let mut services = Vec::new();
+    let mut ok = true;
+    let mut seen = BTreeSet::new();
+    for t in root.tables(cx, "services") {
+        t.deny_unknown(cx, fields::SERVICE, DOCS);
+        let path = |key: &str| format!("{}.{key}", t.path);
+        let name = t
+            .required_string(cx, "name", "the service's name", "name = \"bridge\"")
+            .and_then(|f| {
+                locs.insert(path("name"), f.span.clone());
+                if !valid_tool_name(f.value) {
+                    cx.error(
+                        Code::ServiceName,
+                        &path("name"),
+                        Some(f.span),
+                        format!("`{}` is not a valid service name", f.value.escape_default()),
+                        "use 1 to 64 lowercase letters, digits, `_` or `-`, starting with a letter, e.g. `bridge`",
+                    );
+                    None
+                } else if !seen.insert(f.value) {
+                    cx.error(
+                        Code::ServiceDuplicate,
+                        &path("name"),
+                        Some(f.span),
+                        format!("service `{}` is declared more than once", f.value),
+                        "give each service a unique name",
+                    );
+                    None
+                } else {
+                    Some(f.value.to_owned())
+                }
+            });
+        // An ingress the plugin does not request under [capabilities] could
+        // never be granted: say so now, not at the first connection.
+        let not_requested = |cx: &mut Cx<'_>, key: &str, span, what: String, fix: String| {
+            cx.error(Code::ServiceNotRequested, &path(key), Some(span), what, fix);
+        };
+        let mut ingress_ok = true;
+        let websocket = match t.string(cx, "websocket") {
+            None => None,
+            Some(f) => match f.value.parse::<Endpoint>() {
+                Ok(e) => {
+                    if let Some(caps) = capabilities
+                        && !caps.websocket.iter().any(|p| e.within(p))
+                    {
+                        not_requested(
+                            cx,
+                            "websocket",
+                            f.span,
+                            format!("the endpoint `{e}` is not requested under [capabilities]"),
+                            format!("add `websocket = [\"{}\"]` to [capabilities]", e.capability()),
+                        );
+                        ingress_ok = false;
+                    }
+                    Some(e)
+                }
+                Err(why) => {
+                    cx.error(
+                        Code::ServiceEndpoint,
+                        &path("websocket"),
+                        Some(f.span),
+                        format!("the endpoint `{}` {why}", f.value.escape_default()),
+                        "write a URL like `wss://gateway.example.com/socket` (or `ws://127.0.0.1:9000/` written out)",
+                    );
+                    ingress_ok = false;
+                    None
+                }
+            },
+        };
+        let http = match t.string(cx, "http") {
+            None => None,
+            Some(f) => match f.value.parse::<RoutePattern>() {
+                Ok(r) => {
+                    if let Some(caps) = capabilities
+                        && !caps.routes.iter().any(|p| p.matches(r.as_str()))
+                    {
+                        not_requested(
+                            cx,
+                            "http",
+                            f.span,
+                            format!("the route `{r}` is not requested under [capabilities]"),
+                            format!("add `routes = [\"{r}\"]` to [capabilities]"),
+                        );
+                        ingress_ok = false;
+                    }
+                    Some(r)
+                }
+                Err(why) => {
+                    cx.error(
+                        Code::ServiceRoute,
+                        &path("http"),
+                        Some(f.span),
+                        format!("the route `{}` {why}", f.value.escape_default()),
+                        "write a path like `/hooks/acme`",
+                    );
+                    ingress_ok = false;
+                    None
+                }
+            },
+        };
+        let signature = match t.table(cx, "signature", None) {
+            None => Some(None),
+            Some(g) => {
+                g.deny_unknown(cx, fields::SIGNATURE, DOCS);
+                let secret = g
+                    .required_string(cx, "secret", "the secrets key of the shared secret", "secret = \"WEBHOOK_SECRET\"")
+                    .and_then(|f| {
+                        let key = f.value;
+                        if let Some(caps) = capabilities
+                            && !caps.secrets.iter().any(|k| k == key)
+                        {
+                            not_requested(
+                                cx,
+                                "signature.secret",
+                                f.span,
+                                format!("the secret `{}` is not requested under [capabilities]", key.escape_default()),
+                                format!("add `secrets = [\"{}\"]` to [capabilities]", key.escape_default()),
+                            );
+                            return None;
+                        }
+                        Some(key.to_owned())
+                    });
+                let header = match g.string(cx, "header") {
+                    None => Some(Signature::DEFAULT_HEADER.to_owned()),
+                    Some(f) if !f.value.is_empty()
+                        && f.value.len() <= 64
+                        && f.value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+                    {
+                        Some(f.value.to_ascii_lowercase())
+                    }
+                    Some(f) => {
+                        cx.error(
+                            Code::ServiceSignature,
+                            &format!("{}.header", g.path),
+                            Some(f.span),
+                            format!("`{}` is not a header name", f.value.escape_default()),
+                            "use letters, digits and `-`, e.g. `x-hub-signature-256`",
+                        );
+                        None
+                    }
+                };
+                let prefix = match g.string(cx, "prefix") {
+                    None => Some(Signature::DEFAULT_PREFIX.to_owned()),
+                    Some(f) if f.value.len() <= 32 && f.value.bytes().all(|b| b.is_ascii_graphic()) => {
+                        Some(f.value.to_owned())
+                    }
+                    Some(f) => {
+                        cx.error(
+                            Code::ServiceSignature,
+                            &format!("{}.prefix", g.path),
+                            Some(f.span),
+                            "the prefix must be at most 32 printable ASCII characters without spaces",
+                            "write it as it appears before the hex digest, e.g. `sha256=`",
+                        );
+                        None
+                    }
+                };
+                if t.raw("http").is_none() {
+                    cx.error(
+                        Code::ServiceSignature,
+                        &g.path,
+                        Some(g.span.clone()),
+                        "a signature is checked on inbound requests, but the service has no `http` route",
+                        "add `http = \"/hooks/NAME\"` to the service, or remove `signature`",
+                    );
+                    ingress_ok = false;
+                }
+                match (secret, header, prefix) {
+                    (Some(secret), Some(header), Some(prefix)) => Some(Some(Signature { secret, header, prefix })),
+                    _ => None,
+                }
+            }
+        };
+        let limit = |cx: &mut Cx<'_>, key, bounds, unit| bounded(cx, &t, key, bounds, Code::ServiceLimit, unit);
+        let queue = limit(cx, "queue", Service::QUEUE, "");
+        let timeout_ms = limit(cx, "timeout_ms", Service::TIMEOUT_MS, " ms");
+        let backoff_ms = limit(cx, "backoff_ms", Service::BACKOFF_MS, " ms");
+        let max_backoff_ms = limit(cx, "max_backoff_ms", Service::MAX_BACKOFF_MS, " ms");
+        let max_restarts = limit(cx, "max_restarts", Service::MAX_RESTARTS, "");
+        let backpressure = policy::<Backpressure>(cx, &t, "backpressure");
+        let restart = policy::<Restart>(cx, &t, "restart");
+        match (name, ingress_ok, signature, (queue, timeout_ms, backoff_ms, max_backoff_ms, max_restarts), backpressure, restart) {
+            (
+                Some(name),
+                true,
+                Some(signature),
+                (Some(queue), Some(timeout_ms), Some(backoff_ms), Some(max_backoff_ms), Some(max_restarts)),
+                Some(backpressure),
+                Some(restart),
+            ) => services.push(Service {
+                name,
+                websocket,
+                http,
+                queue,
+                timeout_ms,
+                backpressure,
+                restart,
+                backoff_ms,
+                max_backoff_ms: max_backoff_ms.max(backoff_ms),
+                max_restarts,
+                signature,
+            }),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(services)
 }
 
 fn read_tools(cx: &mut Cx<'_>, root: &Table<'_, '_>, locs: &mut Locs) -> Option<Vec<Tool>> {

@@ -6,7 +6,8 @@ use proptest::prelude::*;
 use yoi_manifest::{
     Capabilities, Digest, FailMode, FsAccess, FsMode, Hook, HookPoint, HttpsPattern, InputSchema,
     Limits, Locations, Manifest, ModelPattern, ObservationKind, Observer, PluginId, PluginMeta,
-    Provider, Runtime, Setting, SettingType, Tool, WebSocketPattern,
+    Provider, Runtime, Setting, SettingType, Tool, WebSocketPattern, Service, Signature,
+    Backpressure, Restart, RoutePattern,
 };
 
 fn text() -> impl Strategy<Value = String> {
@@ -213,6 +214,67 @@ fn observer() -> impl Strategy<Value = Option<Observer>> {
     )
 }
 
+/// Services with distinct names, some with a route, an endpoint or a
+/// signature (the manifest requests what they need).
+fn services() -> impl Strategy<Value = Vec<Service>> {
+    let service = (
+        "[a-z][a-z0-9_-]{0,10}",
+        proptest::option::of("/hooks/[a-z0-9]{1,8}"),
+        proptest::option::of((any::<bool>(), "[a-z]{1,8}\\.example\\.com", 1u16.., "/[a-z0-9]{0,8}")),
+        (Service::QUEUE.1, Service::TIMEOUT_MS.1, Service::BACKOFF_MS.1, Service::MAX_RESTARTS.1),
+        (any::<bool>(), any::<bool>(), any::<bool>()),
+    )
+        .prop_map(|(name, http, ws, (queue, timeout_ms, backoff_ms, max_restarts), (drop, never, signed))| {
+            let http: Option<RoutePattern> = http.map(|r| r.parse().expect("generated routes are valid"));
+            Service {
+                name,
+                websocket: ws.map(|(secure, host, port, path)| {
+                    let scheme = if secure { "wss" } else { "ws" };
+                    format!("{scheme}://{host}:{port}{path}").parse().expect("generated endpoints are valid")
+                }),
+                signature: (signed && http.is_some()).then(|| Signature {
+                    secret: "HOOK_SECRET".into(),
+                    header: Signature::DEFAULT_HEADER.into(),
+                    prefix: Signature::DEFAULT_PREFIX.into(),
+                }),
+                http,
+                queue,
+                timeout_ms,
+                backpressure: if drop { Backpressure::DropOldest } else { Backpressure::Refuse },
+                restart: if never { Restart::Never } else { Restart::OnFailure },
+                backoff_ms,
+                max_backoff_ms: Service::MAX_BACKOFF_MS.0.max(backoff_ms),
+                max_restarts,
+            }
+        });
+    vec(service, 0..3).prop_map(|services| {
+        let mut seen = std::collections::BTreeSet::new();
+        services
+            .into_iter()
+            .filter(|s| seen.insert(s.name.clone()))
+            .collect()
+    })
+}
+
+/// Requests what `services` need.
+fn request_for(capabilities: &mut Capabilities, services: &[Service]) {
+    for s in services {
+        if let Some(e) = &s.websocket
+            && !capabilities.websocket.iter().any(|p| e.within(p))
+        {
+            capabilities.websocket.push(e.capability());
+        }
+        if let Some(r) = &s.http
+            && !capabilities.routes.contains(r)
+        {
+            capabilities.routes.push(r.clone());
+        }
+        if s.signature.is_some() && !capabilities.secrets.iter().any(|k| k == "HOOK_SECRET") {
+            capabilities.secrets.push("HOOK_SECRET".into());
+        }
+    }
+}
+
 prop_compose! {
     fn manifest()(
         id in "[a-z0-9][a-z0-9._-]{0,20}",
@@ -232,7 +294,10 @@ prop_compose! {
         config in config(),
         providers in providers(),
         observer in observer(),
+        services in services(),
     ) -> Manifest {
+        let mut capabilities = capabilities;
+        request_for(&mut capabilities, &services);
         Manifest {
             plugin: PluginMeta {
                 id: PluginId::new(&id).expect("generated ids are valid"),
@@ -252,6 +317,7 @@ prop_compose! {
             config,
             providers,
             observer,
+            services,
             locations: Locations::default(),
         }
     }

@@ -51,6 +51,12 @@ fn every_table_lists_exactly_the_parsers_fields() {
         ("limits", &p["limits"], fields::LIMITS),
         ("providers", &p["providers"]["items"], fields::PROVIDER),
         ("observer", &p["observer"], fields::OBSERVER),
+        ("services", &p["services"]["items"], fields::SERVICE),
+        (
+            "services.signature",
+            &p["services"]["items"]["properties"]["signature"],
+            fields::SIGNATURE,
+        ),
         (
             "config.NAME",
             &p["config"]["additionalProperties"],

@@ -86,7 +86,7 @@ impl Request {
         self
     }
 
-    fn into_wit(self) -> wit::Request {
+    pub(crate) fn into_wit(self) -> wit::Request {
         wit::Request {
             method: self.method,
             url: self.url,
@@ -128,7 +128,7 @@ impl Request {
 }
 
 /// The first header called `name` (case-insensitive).
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))

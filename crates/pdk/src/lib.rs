@@ -65,6 +65,7 @@ mod outcome;
 mod payload;
 pub mod provider;
 pub mod secrets;
+pub mod service;
 pub mod tool;
 
 pub use context::{HookContext, context};
@@ -87,7 +88,9 @@ macro_rules! contract {
         tools: $tools_inline:literal, $tools_world:literal,
         provider: $provider_inline:literal, $provider_world:literal,
         observer: $observer_inline:literal, $observer_world:literal,
+        service: $service_inline:literal, $service_world:literal,
         types: $types:literal,
+        log: $log:literal,
         https: $https:literal,
         fs: $fs:literal,
         secrets: $secrets:literal,
@@ -106,7 +109,7 @@ macro_rules! contract {
             pub use crate::tool::Json;
             pub use crate::{$($unique,)* DeliveryMode, HookContext};
             pub use crate::{Error, HookResult, Outcome, Plugin};
-            pub use crate::{config, context, fs, http, json, log, observer, provider, secrets};
+            pub use crate::{config, context, fs, http, json, log, observer, provider, secrets, service};
         }
 
         /// The hook handlers a plugin can implement.
@@ -212,6 +215,25 @@ macro_rules! contract {
                 });
             }
 
+            #[allow(missing_docs)]
+            pub mod service {
+                wit_bindgen::generate!({
+                    path: $path,
+                    inline: $service_inline,
+                    world: $service_world,
+                    with: {
+                        $types: crate::__private::base::yoi::plugin::types,
+                        $log: crate::__private::base::yoi::plugin::log,
+                        $https: crate::__private::host_api::yoi::plugin::https,
+                    },
+                    runtime_path: "::yoi_pdk::__private::wit_bindgen::rt",
+                    additional_derives: [PartialEq],
+                    pub_export_macro: true,
+                    export_macro_name: "export",
+                    default_bindings_module: "yoi_pdk::__private::service",
+                });
+            }
+
             // One world per hook point, so a component exports only the
             // hooks its author registered. `with` reuses the shared types.
             $(
@@ -247,9 +269,9 @@ macro_rules! contract {
 include!(concat!(env!("OUT_DIR"), "/contract.rs"));
 
 /// Exports a [`Plugin`] type for the listed hook points, tool functions as
-/// the plugin's tools, a [`provider::Provider`] and an
-/// [`observer::Observer`], in any combination (separated by `;`, in this
-/// order).
+/// the plugin's tools, a [`provider::Provider`], an
+/// [`observer::Observer`] and a [`service::Service`], in any combination
+/// (separated by `;`, in this order).
 ///
 /// ```ignore
 /// yoi_pdk::register!(MyPlugin => tool_pre_exec, tool_post_exec);
@@ -257,10 +279,11 @@ include!(concat!(env!("OUT_DIR"), "/contract.rs"));
 /// yoi_pdk::register!(MyPlugin => tool_pre_exec; tools: forecast);
 /// yoi_pdk::register!(provider: OpenAi);
 /// yoi_pdk::register!(MyPlugin => run_pre_prompt; observer: Meter);
+/// yoi_pdk::register!(MyPlugin => response_post_deliver; service: Bridge);
 /// ```
 ///
 /// List exactly what `plugin.toml` declares (`[[hooks]]`, `[[tools]]`,
-/// `[[providers]]`, `[observer]`): the component exports only these, and
+/// `[[providers]]`, `[observer]`, `[[services]]`): the component exports only these, and
 /// `yoi plugin check` compares the two. A tool's function name is its
 /// `[[tools]] name`, so name tools with `_` rather than `-`. Use it once
 /// per crate.
@@ -297,10 +320,14 @@ macro_rules! __register_rest {
         $crate::__private::observer::export!($observer with_types_in $crate::__private::observer);
         $crate::__register_rest!($($($rest)*)?);
     };
+    (service: $service:ident $(; $($rest:tt)*)?) => {
+        $crate::__private::service::export!($service with_types_in $crate::__private::service);
+        $crate::__register_rest!($($($rest)*)?);
+    };
     ($($other:tt)*) => {
         ::core::compile_error!(
-            "yoi_pdk::register! takes `Plugin => hooks`, then `tools: f, g`, `provider: Type` \
-             and `observer: Type`, separated by `;`"
+            "yoi_pdk::register! takes `Plugin => hooks`, then `tools: f, g`, `provider: Type`, \
+             `observer: Type` and `service: Type`, separated by `;`"
         );
     };
 }

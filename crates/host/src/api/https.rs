@@ -86,7 +86,7 @@ pub(crate) fn is_public(ip: IpAddr) -> bool {
 
 /// A host name that resolved to an address the grant does not cover.
 #[derive(Debug)]
-struct PrivateAddress {
+pub(crate) struct PrivateAddress {
     host: String,
     ip: IpAddr,
 }
@@ -106,7 +106,11 @@ impl StdError for PrivateAddress {}
 /// Checks resolved addresses: every one must be public, or loopback for a
 /// granted `localhost`. One bad address refuses the name, so a name cannot
 /// mix a public address with an internal one.
-fn admit(host: &str, addrs: &[SocketAddr], loopback_ok: bool) -> Result<(), PrivateAddress> {
+pub(crate) fn admit(
+    host: &str,
+    addrs: &[SocketAddr],
+    loopback_ok: bool,
+) -> Result<(), PrivateAddress> {
     for addr in addrs {
         let ip = addr.ip().to_canonical();
         if !(is_public(ip) || loopback_ok && ip.is_loopback()) {

@@ -130,15 +130,15 @@ fn a_blocking_embedder_needs_no_runtime_of_its_own() {
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 fn a_contract_the_host_does_not_serve_names_every_version_it_does() {
     let dir = crate::altered_copy("legacy", |m| {
-        m.replace("yoi:plugin@0.1.0", "yoi:plugin@0.5.0")
+        m.replace("yoi:plugin@0.1.0", "yoi:plugin@0.6.0")
     });
     let host = host_with(&[]);
-    let err = host.load(dir.path()).expect_err("0.5.0 is not served");
+    let err = host.load(dir.path()).expect_err("0.6.0 is not served");
     let text = err.to_string();
     assert!(
-        text.contains("targets yoi:plugin@0.5.0")
+        text.contains("targets yoi:plugin@0.6.0")
             && text.contains(
-                "yoi:plugin@0.1.0, yoi:plugin@0.2.0, yoi:plugin@0.3.0 and yoi:plugin@0.4.0"
+                "yoi:plugin@0.1.0, yoi:plugin@0.2.0, yoi:plugin@0.3.0, yoi:plugin@0.4.0 and yoi:plugin@0.5.0"
             ),
         "{text}"
     );

@@ -34,6 +34,8 @@ mod lifecycle;
 #[cfg(all(feature = "https", feature = "fs"))]
 mod observers;
 mod packages;
+#[cfg(feature = "services")]
+mod services;
 #[cfg(all(feature = "https", feature = "fs"))]
 mod providers;
 mod stub;

@@ -1,0 +1,5 @@
+(component
+  (import "yoi:plugin/log@0.1.0" (instance))
+  (instance $hook)
+  (export "yoi:plugin/tool-pre-exec@0.1.0" (instance $hook))
+)
