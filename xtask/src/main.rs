@@ -401,7 +401,14 @@ fn minimal_host(root: &Path) -> Result<()> {
         );
     }
     let tree = String::from_utf8_lossy(&out.stdout);
-    for heavy in ["rusqlite", "reqwest", "rustls", "yoi-registry"] {
+    for heavy in [
+        "rusqlite",
+        "reqwest",
+        "rustls",
+        "yoi-registry",
+        "hyper",
+        "tokio-tungstenite",
+    ] {
         if tree.lines().any(|l| l.starts_with(&format!("{heavy} "))) {
             bail!(
                 "yoi-host without default features still depends on {heavy}\n  \
@@ -409,7 +416,9 @@ fn minimal_host(root: &Path) -> Result<()> {
             );
         }
     }
-    eprintln!("xtask: yoi-host --no-default-features: no rusqlite, reqwest or rustls");
+    eprintln!(
+        "xtask: yoi-host --no-default-features: no rusqlite, reqwest, rustls, hyper or tokio-tungstenite"
+    );
     let mut cmd = cargo();
     cmd.args([
         "test",
@@ -455,7 +464,7 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     let mut cmd = cargo();
     cmd.args([
         "bench", "-p", "yoi-host", "--bench", "dispatch", "--bench", "tools", "--bench",
-        "surfaces", "--",
+        "surfaces", "--bench", "services", "--",
     ])
     .args(args);
     step(root, cmd)?;
@@ -512,6 +521,7 @@ fn demo(root: &Path) -> Result<()> {
         .arg(root.join("examples/weather"))
         .arg(root.join("examples/notes"))
         .arg(root.join("examples/openai-compat"))
-        .arg(root.join("examples/usage-meter"));
+        .arg(root.join("examples/usage-meter"))
+        .arg(root.join("examples/chat-bridge"));
     step(root, cmd)
 }

@@ -12,6 +12,7 @@ mod ops;
 mod pack;
 mod plugin;
 mod serve;
+mod services;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -205,11 +206,35 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Plugin services as hosts last recorded them: state, queue, counts,
+    /// restarts, last error (docs/services.md).
+    #[command(subcommand)]
+    Service(ServiceCommand),
     /// Wipe the registry (the audit log is kept). Needs --yes.
     Clear {
         /// Confirm.
         #[arg(long)]
         yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServiceCommand {
+    /// Every recorded service, one line each.
+    List {
+        /// Only this plugin's.
+        plugin: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One service in full, with its last error.
+    Show {
+        /// PLUGIN/SERVICE, e.g. example.chat-bridge/gateway.
+        target: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -272,6 +297,9 @@ enum PluginCommand {
         /// Make it an observer of the host (docs/observers.md).
         #[arg(long)]
         observer: bool,
+        /// A service to run, by name (docs/services.md), e.g. bridge.
+        #[arg(long, value_name = "NAME")]
+        service: Option<String>,
         /// Where to create it (default: ./NAME).
         #[arg(long, value_name = "DIR")]
         path: Option<PathBuf>,
@@ -350,6 +378,7 @@ fn main() -> ExitCode {
             tool,
             provider,
             observer,
+            service,
             path,
         }) => new::new(
             &name,
@@ -358,6 +387,7 @@ fn main() -> ExitCode {
                 tools: tool,
                 provider,
                 observer,
+                service,
             },
             path.as_deref(),
         ),
@@ -452,6 +482,10 @@ fn main() -> ExitCode {
         } => ctx.doctor(compile_cache.as_deref(), json),
         Command::Serve { listen, files_from } => ctx.serve(serve::Options { listen, files_from }),
         Command::Dev { dirs, config, json } => dev::dev(dev::Options { dirs, config, json }),
+        Command::Service(ServiceCommand::List { plugin, json }) => {
+            ctx.service_list(plugin.as_deref(), json)
+        }
+        Command::Service(ServiceCommand::Show { target, json }) => ctx.service_show(&target, json),
         Command::Clear { yes } => ctx.clear(yes),
     };
     match result {

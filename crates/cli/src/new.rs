@@ -23,6 +23,8 @@ const PROVIDER_TOML: &str = include_str!("../templates/provider.toml.tmpl");
 const PROVIDER: &str = include_str!("../templates/provider.rs.tmpl");
 const OBSERVER_TOML: &str = include_str!("../templates/observer.toml.tmpl");
 const OBSERVER: &str = include_str!("../templates/observer.rs.tmpl");
+const SERVICE_TOML: &str = include_str!("../templates/service.toml.tmpl");
+const SERVICE: &str = include_str!("../templates/service.rs.tmpl");
 const README: &str = include_str!("../templates/README.md.tmpl");
 const GITIGNORE: &str = include_str!("../templates/gitignore.tmpl");
 
@@ -86,6 +88,7 @@ pub(crate) struct Parts {
     pub(crate) tools: Vec<String>,
     pub(crate) provider: Option<String>,
     pub(crate) observer: bool,
+    pub(crate) service: Option<String>,
 }
 
 /// Whether `name` is a valid tool or provider name that is also a Rust
@@ -110,6 +113,15 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
             "`{p}` cannot be a provider name: use lowercase letters, digits and `_`, starting with a letter, e.g. chat"
         )));
     }
+    if let Some(s) = parts
+        .service
+        .as_deref()
+        .filter(|s| !yoi_manifest::valid_tool_name(s))
+    {
+        bail!(UsageError(format!(
+            "`{s}` cannot be a service name: use lowercase letters, digits, `_` and `-`, starting with a letter, e.g. bridge"
+        )));
+    }
     for tool in tools {
         if !rust_name(tool) {
             bail!(UsageError(format!(
@@ -120,12 +132,16 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
     if let Some(p) = hooks.iter().find(|p| point_template(**p).is_none()) {
         bail!("this yoi does not know the event type of hook point {p}; update yoi");
     }
-    let hooks: Vec<HookPoint> =
-        if hooks.is_empty() && tools.is_empty() && parts.provider.is_none() && !parts.observer {
-            vec![HookPoint::ToolPreExec]
-        } else {
-            hooks.to_vec()
-        };
+    let hooks: Vec<HookPoint> = if hooks.is_empty()
+        && tools.is_empty()
+        && parts.provider.is_none()
+        && !parts.observer
+        && parts.service.is_none()
+    {
+        vec![HookPoint::ToolPreExec]
+    } else {
+        hooks.to_vec()
+    };
     let dir = at.map_or_else(|| PathBuf::from(name), Path::to_path_buf);
     if dir.exists()
         && std::fs::read_dir(&dir)
@@ -202,12 +218,21 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
         surfaces_toml.push_str(OBSERVER_TOML);
         register.push(format!("observer: {ty}"));
     }
+    let mut capabilities = String::new();
+    if let Some(service) = &parts.service {
+        let ty = format!("{}Service", type_name(service));
+        body.push_str(&fill(SERVICE, &[("type", &ty)]));
+        surfaces_toml.push_str(&fill(SERVICE_TOML, &[("service", service)]));
+        capabilities.push_str(&format!("routes = [\"/hooks/{service}\"]\n"));
+        register.push(format!("service: {ty}"));
+    }
     let what: Vec<String> = hooks
         .iter()
         .map(|p| format!("hook {p}"))
         .chain(tools.iter().map(|t| format!("tool {t}")))
         .chain(parts.provider.iter().map(|p| format!("provider {p}")))
         .chain(parts.observer.then(|| "observer".to_owned()))
+        .chain(parts.service.iter().map(|s| format!("service {s}")))
         .collect();
     let test = match (hooks.first(), tools.first()) {
         (Some(p), _) => format!("--hook {p} --payload event.json"),
@@ -231,6 +256,7 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
                     ("contract", yoi_host::CONTRACT),
                     ("hooks", &hook_toml),
                     ("tools", &(tool_toml + &surfaces_toml)),
+                    ("capabilities", &capabilities),
                 ],
             ),
         ),

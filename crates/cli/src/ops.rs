@@ -299,6 +299,9 @@ impl Ctx {
             .as_ref()
             .map_or_else(Vec::new, |m| m.providers.clone());
         let observer = latest.as_ref().and_then(|m| m.observer.clone());
+        let services = latest
+            .as_ref()
+            .map_or_else(Vec::new, |m| m.services.clone());
         // What hosts reported about it as an observer: drops are counted,
         // never hidden.
         let dropped = registry.event_totals(plugin, "observer_dropped", "dropped")?;
@@ -310,6 +313,7 @@ impl Ctx {
                 "requested_by_latest": requested,
                 "grants": grants,
                 "providers": providers,
+                "services": services,
                 "observer": observer.as_ref().map(|o| serde_json::json!({
                     "declared": o,
                     "dropped": dropped.sum,
@@ -353,6 +357,26 @@ impl Ctx {
                 "  provider {plugin}.{} serves {}",
                 p.name,
                 models.join(", ")
+            );
+        }
+        for s in &services {
+            let feeds: Vec<String> = s
+                .websocket
+                .iter()
+                .map(|e| format!("websocket {e}"))
+                .chain(s.http.iter().map(|r| format!("route {r}")))
+                .collect();
+            println!(
+                "  service {} ({}; queue {}, {}; `yoi service show {plugin}/{}`)",
+                s.name,
+                if feeds.is_empty() {
+                    "timers and messages".to_owned()
+                } else {
+                    feeds.join(", ")
+                },
+                s.queue,
+                s.backpressure.as_str(),
+                s.name
             );
         }
         if let Some(o) = &observer {

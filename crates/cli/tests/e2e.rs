@@ -623,11 +623,12 @@ fn the_minimal_hook_plugin_is_short_and_works() {
     );
 }
 
-/// A generated provider and observer pack as generated: the templates'
-/// `[[providers]]` and `[observer]` match what the code registers.
+/// A generated provider, observer and service pack as generated: the
+/// templates' `[[providers]]`, `[observer]` and `[[services]]` (with its
+/// route requested) match what the code registers.
 #[test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
-fn generated_providers_and_observers_pack() {
+fn generated_providers_observers_and_services_pack() {
     let work = tempfile::tempdir().expect("temp dir");
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tutorial-target");
     let env = [("CARGO_TARGET_DIR", target.as_path())];
@@ -641,10 +642,12 @@ fn generated_providers_and_observers_pack() {
             "--provider",
             "chat",
             "--observer",
+            "--service",
+            "inbox",
         ],
     );
     assert!(
-        out.contains("created acme.relay (provider chat, observer)"),
+        out.contains("created acme.relay (provider chat, observer, service inbox)"),
         "{out}"
     );
     let dir = work.path().join("acme.relay");
@@ -654,15 +657,22 @@ fn generated_providers_and_observers_pack() {
         "{manifest}"
     );
     assert!(manifest.contains("[observer]\n"), "{manifest}");
+    assert!(
+        manifest.contains("[[services]]")
+            && manifest.contains("name = \"inbox\"\nhttp = \"/hooks/inbox\"")
+            && manifest.contains("routes = [\"/hooks/inbox\"]"),
+        "{manifest}"
+    );
     let out = run_in(&dir, &env, &["plugin", "pack"]);
     assert!(out.contains("packed ./acme.relay-0.1.0.yoi"), "{out}");
-    let out = yoi(&["plugin", "new", "x.y", "--provider", "Chat"], None);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("cannot be a provider name"),
-        "{}",
-        text(&out)
-    );
+    for (flag, name, what) in [
+        ("--provider", "Chat", "cannot be a provider name"),
+        ("--service", "In Box", "cannot be a service name"),
+    ] {
+        let out = yoi(&["plugin", "new", "x.y", flag, name], None);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains(what), "{}", text(&out));
+    }
 }
 
 /// A generated tool plugin packs as generated, and `plugin test --tool`
@@ -1535,6 +1545,22 @@ async fn config_values_are_checked_scoped_and_secrets_stay_sealed() {
     assert!(!snap.to_string().contains(SECRET));
 }
 
+/// Runs the operator's commands on the registry in `home`, each of which
+/// must succeed, then boots a host from it.
+fn operate_and_boot(
+    home: &Path,
+    steps: &[&[&str]],
+    builder: yoi_host::HostBuilder,
+) -> yoi_host::Host {
+    let run = operator(home);
+    for args in steps {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+    }
+    let registry = std::sync::Arc::new(yoi_registry::Registry::open(home).expect("registry"));
+    builder.registry(registry).build().expect("host boots")
+}
+
 /// An observer that falls behind: the host drops its oldest observations,
 /// records how many in the registry's events, and `yoi show` says so.
 #[test]
@@ -1543,23 +1569,17 @@ fn show_counts_what_a_slow_observer_dropped() {
     let home = tempfile::tempdir().expect("registry folder");
     let run = operator(home.path());
     let surfaces = example("hostile/surfaces");
-    for args in [
-        vec!["publish", surfaces.to_str().expect("utf-8")],
-        vec!["grant", "example.surfaces", "fs:obs:rw"],
-        vec!["config", "set", "example.surfaces", "spin", "40000000"],
-        vec!["activate", "example.surfaces@0.1.0"],
-    ] {
-        let out = run(&args);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
-    }
-    let registry =
-        std::sync::Arc::new(yoi_registry::Registry::open(home.path()).expect("registry"));
     let data = tempfile::tempdir().expect("data");
-    let host = yoi_host::Host::builder()
-        .registry(registry)
-        .data_dir(data.path())
-        .build()
-        .expect("host boots");
+    let host = operate_and_boot(
+        home.path(),
+        &[
+            &["publish", surfaces.to_str().expect("utf-8")],
+            &["grant", "example.surfaces", "fs:obs:rw"],
+            &["config", "set", "example.surfaces", "spin", "40000000"],
+            &["activate", "example.surfaces@0.1.0"],
+        ],
+        yoi_host::Host::builder().data_dir(data.path()),
+    );
     for i in 0..200 {
         host.observe("tick", serde_json::json!({ "i": i }));
     }
@@ -1584,6 +1604,104 @@ fn show_counts_what_a_slow_observer_dropped() {
         serde_json::from_slice(&run(&["show", "example.surfaces", "--json"]).stdout).expect("json");
     assert_eq!(json["observer"]["dropped"], dropped);
     assert_eq!(json["providers"][0]["name"], "probe");
+}
+
+/// A host runs the services probe from the registry; its `flaky` service
+/// traps and is restarted, its `doomed` one fails: `yoi service list` and
+/// `show` say so from what the host recorded.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn service_show_says_a_trapping_service_was_restarted() {
+    let home = tempfile::tempdir().expect("registry folder");
+    let run = operator(home.path());
+    let probe = example("hostile/services");
+    let host = operate_and_boot(
+        home.path(),
+        &[
+            &["publish", probe.to_str().expect("utf-8")],
+            &[
+                "grant",
+                "example.services",
+                "https:http://127.0.0.1:18471",
+                "route:/probe",
+                "--deny",
+            ],
+            &["activate", "example.services@0.1.0"],
+        ],
+        yoi_host::Host::builder(),
+    );
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let started = std::time::Instant::now();
+        while !done() {
+            assert!(
+                started.elapsed().as_secs() < 20,
+                "{what}: {:?}",
+                host.services()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let state = |name: &str| host.service("example.services", name).map(|s| s.state);
+    until("flaky runs", &|| {
+        state("flaky") == Some(yoi_host::ServiceState::Running)
+    });
+    host.send_to_service("example.services", "flaky", "trap", serde_json::json!({}))
+        .expect("taken");
+    until("flaky restarted", &|| {
+        host.service("example.services", "flaky")
+            .is_some_and(|s| s.restarts == 1 && s.state == yoi_host::ServiceState::Running)
+    });
+    until("doomed failed", &|| {
+        state("doomed") == Some(yoi_host::ServiceState::Failed)
+    });
+    host.flush_events();
+
+    let out = run(&["service", "show", "example.services/flaky"]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("state:            running")
+            && shown.contains("restarts:         1")
+            && shown.contains("errors:           1")
+            && shown.contains("last error:       trapped")
+            && shown.contains("restarting in 50 ms"),
+        "{shown}"
+    );
+    let out = run(&["service", "list", "example.services"]);
+    let listed = text(&out);
+    println!("{listed}\n{shown}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("example.services/doomed") && l.contains(" failed ")),
+        "{listed}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(
+        &run(&["service", "show", "example.services/doomed", "--json"]).stdout,
+    )
+    .expect("json");
+    assert_eq!(
+        (json["state"].as_str(), json["restarts"].as_u64()),
+        (Some("failed"), Some(2))
+    );
+    assert!(
+        json["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("gave up")
+    );
+
+    let shown = text(&run(&["show", "example.services"]));
+    assert!(
+        shown.contains("service flaky (timers and messages; queue 256, refuse; `yoi service show example.services/flaky`)")
+            && shown.contains("service silent (route /probe/silent; queue 1, refuse;"),
+        "{shown}"
+    );
+    let out = run(&["service", "show", "example.services/nothing"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("recorded services: "), "{}", text(&out));
+    let out = run(&["service", "show", "no-slash"]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 /// `yoi dev` over a plugin folder: each line of stdout as JSON, read on a

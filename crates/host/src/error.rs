@@ -151,7 +151,9 @@ pub enum HostError {
         reason: String,
     },
     /// The inbound HTTP listener could not listen on its address.
-    #[error("the inbound HTTP listener cannot listen on {addr}: {reason}; choose another address (port 0 picks a free one)")]
+    #[error(
+        "the inbound HTTP listener cannot listen on {addr}: {reason}; choose another address (port 0 picks a free one)"
+    )]
     Inbound {
         /// The address asked for.
         addr: std::net::SocketAddr,

@@ -346,10 +346,22 @@ impl Exports {
     ) -> wasmtime::Result<Result<completions::Response, completions::ProviderError>> {
         match (self, guests) {
             (Exports::V0_4(e), Guests::V0_4(g)) => {
-                surface_call!(e, g, store, instance, provider.call_complete(name, request, sink))
+                surface_call!(
+                    e,
+                    g,
+                    store,
+                    instance,
+                    provider.call_complete(name, request, sink)
+                )
             }
             (Exports::V0_5(e), Guests::V0_5(g)) => {
-                surface_call!(e, g, store, instance, provider.call_complete(name, request, sink))
+                surface_call!(
+                    e,
+                    g,
+                    store,
+                    instance,
+                    provider.call_complete(name, request, sink)
+                )
             }
             _ => Err(no_surface("provider")),
         }
@@ -374,11 +386,10 @@ impl Exports {
                 let observe = instance
                     .get_export_index(&mut *store, Some(&iface), "observe")
                     .ok_or_else(missing)?;
-                let func = instance
-                    .get_typed_func::<(&observer::Batch,), (Result<(), String>,)>(
-                        &mut *store,
-                        &observe,
-                    )?;
+                let func = instance.get_typed_func::<(&observer::Batch,), (Result<(), String>,)>(
+                    &mut *store,
+                    &observe,
+                )?;
                 let (answer,) = func.call_async(&mut *store, (batch,)).await?;
                 Ok(answer)
             }
@@ -401,7 +412,9 @@ impl Exports {
             return Err(no_surface("service"));
         };
         match call {
-            ServiceCall::Start(info) => surface_call!(e, g, store, instance, service.call_start(info)),
+            ServiceCall::Start(info) => {
+                surface_call!(e, g, store, instance, service.call_start(info))
+            }
             ServiceCall::Handle(name, event) => {
                 surface_call!(e, g, store, instance, service.call_handle(name, event))
             }

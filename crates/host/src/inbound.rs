@@ -135,7 +135,10 @@ async fn handle(weak: Weak<Shared>, req: Request<Incoming>) -> Response<Full<Byt
     };
     let path = req.uri().path().to_owned();
     if !clean_path(&path) {
-        return plain(400, "the path has empty, `.` or `..` segments, or is too long");
+        return plain(
+            400,
+            "the path has empty, `.` or `..` segments, or is too long",
+        );
     }
     let Some(unit) = shared.services.route(&path) else {
         return plain(404, &format!("no service answers {path}"));
@@ -150,7 +153,10 @@ async fn handle(weak: Weak<Shared>, req: Request<Incoming>) -> Response<Full<Byt
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.request_bytes as u64) {
-        return plain(413, &format!("the body may have {} bytes", limits.request_bytes));
+        return plain(
+            413,
+            &format!("the body may have {} bytes", limits.request_bytes),
+        );
     }
     let method = req.method().as_str().to_owned();
     let query = req.uri().query().unwrap_or_default().to_owned();
@@ -158,13 +164,21 @@ async fn handle(weak: Weak<Shared>, req: Request<Incoming>) -> Response<Full<Byt
         .headers()
         .iter()
         .take(MAX_HEADERS)
-        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let body = Limited::new(req.into_body(), limits.request_bytes).collect();
     let body = match tokio::time::timeout(limits.read_timeout, body).await {
         Err(_) => return plain(408, "the body did not arrive in time"),
         Ok(Err(_)) => {
-            return plain(413, &format!("the body may have {} bytes", limits.request_bytes));
+            return plain(
+                413,
+                &format!("the body may have {} bytes", limits.request_bytes),
+            );
         }
         Ok(Ok(collected)) => collected.to_bytes(),
     };
@@ -269,7 +283,13 @@ fn unverifiable(shared: &Shared, unit: &Unit, failure: ApiFailure) -> Response<F
     let why = match &denial {
         Some(d) => {
             let info = &unit.plugin.info;
-            record_denials(shared.sink.as_ref(), info, std::slice::from_ref(d), None, "service");
+            record_denials(
+                shared.sink.as_ref(),
+                info,
+                std::slice::from_ref(d),
+                None,
+                "service",
+            );
             observe_denials(shared, info, std::slice::from_ref(d));
             format!("the signature secret is refused: {}; {}", d.reason, d.fix)
         }
@@ -296,7 +316,14 @@ mod tests {
         for ok in ["/", "/hooks/acme", "/hooks/acme/github", "/a.b/~c"] {
             assert!(clean_path(ok), "{ok}");
         }
-        for bad in ["hooks", "//hooks", "/hooks//acme", "/hooks/../admin", "/hooks/./x", "/x/.."] {
+        for bad in [
+            "hooks",
+            "//hooks",
+            "/hooks//acme",
+            "/hooks/../admin",
+            "/hooks/./x",
+            "/x/..",
+        ] {
             assert!(!clean_path(bad), "{bad}");
         }
         assert!(!clean_path(&format!("/{}", "a".repeat(MAX_PATH))));

@@ -79,6 +79,8 @@ mod hostconfig;
 #[cfg(feature = "services")]
 mod inbound;
 mod instances;
+#[cfg(not(feature = "services"))]
+mod nodrivers;
 mod observations;
 mod observe;
 mod plugin;
@@ -89,17 +91,15 @@ mod receipt;
 mod reload;
 mod report;
 mod sandbox;
-mod serviceworker;
 mod services;
 mod servicespec;
+mod serviceworker;
 mod settings;
 mod sink;
 mod tools;
 mod toolspec;
 #[cfg(feature = "services")]
 mod wsdriver;
-#[cfg(not(feature = "services"))]
-mod nodrivers;
 #[cfg(not(feature = "services"))]
 use nodrivers::{inbound, wsdriver};
 

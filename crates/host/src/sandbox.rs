@@ -556,7 +556,12 @@ fn link_unchanged_host_apis(l: &mut Linker<PluginState>, version: &str) -> wasmt
             })?;
         };
     }
-    let name = |iface: &str| format!("{}/{iface}@{version}", yoi_manifest::ContractVersion::PACKAGE);
+    let name = |iface: &str| {
+        format!(
+            "{}/{iface}@{version}",
+            yoi_manifest::ContractVersion::PACKAGE
+        )
+    };
 
     let mut i = l.instance(&name("log"))?;
     i.func_wrap(
@@ -584,21 +589,37 @@ fn link_unchanged_host_apis(l: &mut Linker<PluginState>, version: &str) -> wasmt
     )?;
     wait!(i, "send", |s, r: https::Request| https::Host::send(s, r));
     wait!(i, "open", |s, r: https::Request| https::Host::open(s, r));
-    wait!(i, "[method]incoming-body.read", |s, b: Resource<IncomingBody>, max: u32| {
-        https::HostIncomingBody::read(s, b, max)
-    });
+    wait!(
+        i,
+        "[method]incoming-body.read",
+        |s, b: Resource<IncomingBody>, max: u32| { https::HostIncomingBody::read(s, b, max) }
+    );
 
     let mut i = l.instance(&name("fs"))?;
     wait!(i, "read", |s, p: String| wit_fs::Host::read(s, p));
-    wait!(i, "write", |s, p: String, d: Vec<u8>| wit_fs::Host::write(s, p, d));
-    wait!(i, "append", |s, p: String, d: Vec<u8>| wit_fs::Host::append(s, p, d));
+    wait!(i, "write", |s, p: String, d: Vec<u8>| wit_fs::Host::write(
+        s, p, d
+    ));
+    wait!(
+        i,
+        "append",
+        |s, p: String, d: Vec<u8>| wit_fs::Host::append(s, p, d)
+    );
     wait!(i, "list-dir", |s, p: String| wit_fs::Host::list_dir(s, p));
     wait!(i, "stat", |s, p: String| wit_fs::Host::stat(s, p));
-    wait!(i, "create-dir", |s, p: String| wit_fs::Host::create_dir(s, p));
+    wait!(i, "create-dir", |s, p: String| wit_fs::Host::create_dir(
+        s, p
+    ));
     wait!(i, "remove", |s, p: String| wit_fs::Host::remove(s, p));
-    wait!(i, "rename", |s, a: String, b: String| wit_fs::Host::rename(s, a, b));
-    wait!(i, "symlink", |s, a: String, b: String| wit_fs::Host::symlink(s, a, b));
-    wait!(i, "hard-link", |s, a: String, b: String| wit_fs::Host::hard_link(s, a, b));
+    wait!(i, "rename", |s, a: String, b: String| wit_fs::Host::rename(
+        s, a, b
+    ));
+    wait!(i, "symlink", |s, a: String, b: String| {
+        wit_fs::Host::symlink(s, a, b)
+    });
+    wait!(i, "hard-link", |s, a: String, b: String| {
+        wit_fs::Host::hard_link(s, a, b)
+    });
 
     let mut i = l.instance(&name("secrets"))?;
     wait!(i, "get", |s, key: String| secrets::Host::get(s, key));
@@ -613,9 +634,13 @@ fn link_unchanged_host_apis(l: &mut Linker<PluginState>, version: &str) -> wasmt
             })
         },
     )?;
-    wait!(i, "[method]sink.push", |s, sink: Resource<crate::providerspec::Sink>, chunk: completions::Chunk| {
-        completions::HostSink::push(s, sink, chunk)
-    });
+    wait!(
+        i,
+        "[method]sink.push",
+        |s, sink: Resource<crate::providerspec::Sink>, chunk: completions::Chunk| {
+            completions::HostSink::push(s, sink, chunk)
+        }
+    );
     Ok(())
 }
 

@@ -39,6 +39,94 @@ impl Queued {
     }
 }
 
+/// What became of an event offered to a full or open queue.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Offered<T> {
+    /// It waits in the queue.
+    Queued,
+    /// It waits in the queue; the oldest waiting one made room.
+    Displaced(T),
+    /// The queue was full and refuses; here it is back.
+    Refused(T),
+}
+
+/// A bounded queue with a backpressure policy: the part of a service's
+/// ingress that decides what waits, what is dropped and what is refused.
+pub(crate) struct Ingress<T> {
+    items: Mutex<VecDeque<T>>,
+    capacity: usize,
+    policy: Backpressure,
+    dropped: AtomicU64,
+    refused: AtomicU64,
+}
+
+impl<T> Ingress<T> {
+    pub(crate) fn new(capacity: usize, policy: Backpressure) -> Self {
+        Ingress {
+            items: Mutex::new(VecDeque::new()),
+            capacity: capacity.max(1),
+            policy,
+            dropped: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    /// Offers `item` under the policy, counting what is dropped or refused.
+    pub(crate) fn offer(&self, item: T) -> Offered<T> {
+        let mut q = lock(&self.items);
+        if q.len() < self.capacity {
+            q.push_back(item);
+            Offered::Queued
+        } else if self.policy == Backpressure::Refuse {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            Offered::Refused(item)
+        } else {
+            let oldest = q.pop_front();
+            q.push_back(item);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            match oldest {
+                Some(o) => Offered::Displaced(o),
+                None => Offered::Queued,
+            }
+        }
+    }
+
+    /// Like `offer`, but a refusal is not counted (the caller waits and
+    /// offers again: nothing is lost).
+    pub(crate) fn try_offer(&self, item: T) -> Offered<T> {
+        let offered = self.offer(item);
+        if matches!(offered, Offered::Refused(_)) {
+            self.refused.fetch_sub(1, Ordering::Relaxed);
+        }
+        offered
+    }
+
+    /// Adds an item past the bound (the host owes it to the service).
+    pub(crate) fn push_owed(&self, item: T) {
+        lock(&self.items).push_back(item);
+    }
+
+    pub(crate) fn push_front(&self, item: T) {
+        lock(&self.items).push_front(item);
+    }
+
+    pub(crate) fn take(&self) -> Option<T> {
+        lock(&self.items).pop_front()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.items).len()
+    }
+
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+}
+
 /// A message for a WebSocket connection's driver.
 pub(crate) enum Outgoing {
     Frame(wit::Payload),
@@ -69,7 +157,7 @@ pub(crate) struct Unit {
     pub(crate) plugin: Arc<LoadedPlugin>,
     pub(crate) spec: Service,
     pub(crate) limits: ServiceLimits,
-    queue: Mutex<VecDeque<Queued>>,
+    queue: Ingress<Queued>,
     /// Wakes the worker: an event arrived, or the unit is stopping.
     pub(crate) arrived: Notify,
     /// Wakes drivers waiting for room (`refuse`: WebSocket reads pause).
@@ -79,8 +167,6 @@ pub(crate) struct Unit {
     /// Wakes everything of the unit that waits, to stop.
     pub(crate) stop: tokio::sync::watch::Sender<bool>,
     pub(crate) processed: AtomicU64,
-    dropped: AtomicU64,
-    refused: AtomicU64,
     pub(crate) refused_commands: AtomicU64,
     pub(crate) bad_signatures: AtomicU64,
     pub(crate) errors: AtomicU64,
@@ -93,7 +179,7 @@ pub(crate) struct Unit {
     pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
     next_id: AtomicU64,
     /// Called on every state change (the host records it).
-    on_change: Arc<dyn Fn(&Unit) + Send + Sync>,
+    on_change: OnChange,
 }
 
 impl Unit {
@@ -101,21 +187,19 @@ impl Unit {
         plugin: Arc<LoadedPlugin>,
         spec: Service,
         limits: ServiceLimits,
-        on_change: Arc<dyn Fn(&Unit) + Send + Sync>,
+        on_change: OnChange,
     ) -> Unit {
         Unit {
+            queue: Ingress::new(spec.queue as usize, spec.backpressure),
             plugin,
             spec,
             limits,
-            queue: Mutex::new(VecDeque::new()),
             arrived: Notify::new(),
             room: Notify::new(),
             state: Mutex::new((ServiceState::Starting, None)),
             stopping: AtomicBool::new(false),
             stop: tokio::sync::watch::Sender::new(false),
             processed: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            refused: AtomicU64::new(0),
             refused_commands: AtomicU64::new(0),
             bad_signatures: AtomicU64::new(0),
             errors: AtomicU64::new(0),
@@ -183,30 +267,31 @@ impl Unit {
     /// Hands an ingress event over under the service's backpressure
     /// policy: `Err` gives it back when the queue is full and the policy is
     /// `refuse`, or when the service no longer runs.
-    pub(crate) fn offer(&self, event: wit::Event) -> Result<(), wit::Event> {
+    pub(crate) fn offer(&self, event: wit::Event) -> Result<(), Box<wit::Event>> {
+        self.offer_as(event, false)
+    }
+
+    fn offer_as(&self, event: wit::Event, waiting: bool) -> Result<(), Box<wit::Event>> {
         if self.is_stopping() || self.state().is_final() {
-            return Err(event);
+            return Err(Box::new(event));
         }
-        let dropped = {
-            let mut q = lock(&self.queue);
-            if q.len() < self.spec.queue as usize {
-                q.push_back(Queued { event });
-                None
-            } else if self.spec.backpressure == Backpressure::Refuse {
-                self.refused.fetch_add(1, Ordering::Relaxed);
-                return Err(event);
-            } else {
-                let oldest = q.pop_front();
-                q.push_back(Queued { event });
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                oldest
-            }
+        let queued = Queued { event };
+        let offered = if waiting {
+            self.queue.try_offer(queued)
+        } else {
+            self.queue.offer(queued)
         };
-        if let Some(request) = dropped.as_ref().and_then(Queued::request) {
-            self.answer(
-                request,
-                Reply::text(503, "dropped: the service's queue was full"),
-            );
+        match offered {
+            Offered::Refused(back) => return Err(Box::new(back.event)),
+            Offered::Displaced(oldest) => {
+                if let Some(request) = oldest.request() {
+                    self.answer(
+                        request,
+                        Reply::text(503, "dropped: the service's queue was full"),
+                    );
+                }
+            }
+            Offered::Queued => {}
         }
         self.arrived.notify_one();
         Ok(())
@@ -220,15 +305,13 @@ impl Unit {
             let room = self.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            match self.offer(event) {
+            match self.offer_as(event, true) {
                 Ok(()) => return true,
                 Err(back) => {
                     if self.is_stopping() || self.state().is_final() {
                         return false;
                     }
-                    // Not counted as refused: nothing was lost.
-                    self.refused.fetch_sub(1, Ordering::Relaxed);
-                    event = back;
+                    event = *back;
                 }
             }
             room.await;
@@ -242,13 +325,13 @@ impl Unit {
         if self.is_stopping() {
             return;
         }
-        lock(&self.queue).push_back(Queued { event });
+        self.queue.push_owed(Queued { event });
         self.arrived.notify_one();
     }
 
     /// The next event, if any.
     pub(crate) fn take(&self) -> Option<Queued> {
-        let next = lock(&self.queue).pop_front();
+        let next = self.queue.take();
         if next.is_some() {
             self.room.notify_waiters();
         }
@@ -257,11 +340,11 @@ impl Unit {
 
     /// Puts an event back at the front (the host could not run it now).
     pub(crate) fn put_back(&self, queued: Queued) {
-        lock(&self.queue).push_front(queued);
+        self.queue.push_front(queued);
     }
 
     pub(crate) fn queued(&self) -> usize {
-        lock(&self.queue).len()
+        self.queue.len()
     }
 
     /// Registers an open connection.
@@ -329,8 +412,8 @@ impl Unit {
             capacity: u64::from(self.spec.queue),
             backpressure: self.spec.backpressure,
             processed: n(&self.processed),
-            dropped: n(&self.dropped),
-            refused: n(&self.refused),
+            dropped: self.queue.dropped(),
+            refused: self.queue.refused(),
             refused_commands: n(&self.refused_commands),
             bad_signatures: n(&self.bad_signatures),
             errors: n(&self.errors),
@@ -339,6 +422,9 @@ impl Unit {
         }
     }
 }
+
+/// What a unit's state change does (the host records it).
+pub(crate) type OnChange = Arc<dyn Fn(&Unit) + Send + Sync>;
 
 /// Starts a unit's worker; set by the builder, which knows the host.
 pub(crate) type Runner = Box<dyn Fn(Arc<Unit>) -> std::io::Result<()> + Send + Sync>;
@@ -354,7 +440,7 @@ pub(crate) struct Services {
     outputs: Mutex<Vec<mpsc::Sender<ServiceOutput>>>,
     pub(crate) limits: ServiceLimits,
     runner: OnceLock<Runner>,
-    on_change: OnceLock<Arc<dyn Fn(&Unit) + Send + Sync>>,
+    on_change: OnceLock<OnChange>,
     /// The runtime the drivers run on (connections, the listener, timers,
     /// fetches), made on first use.
     io: Mutex<Option<tokio::runtime::Runtime>>,
@@ -377,7 +463,7 @@ impl Services {
     }
 
     /// Sets how units start and what a state change does.
-    pub(crate) fn wire(&self, runner: Runner, on_change: Arc<dyn Fn(&Unit) + Send + Sync>) {
+    pub(crate) fn wire(&self, runner: Runner, on_change: OnChange) {
         let _ = self.runner.set(runner);
         let _ = self.on_change.set(on_change);
     }
@@ -532,7 +618,13 @@ impl Services {
     }
 
     /// Hands the embedder's message to a service.
-    pub(crate) fn send(&self, plugin: &str, service: &str, kind: &str, data: Value) -> Result<(), ServiceError> {
+    pub(crate) fn send(
+        &self,
+        plugin: &str,
+        service: &str,
+        kind: &str,
+        data: Value,
+    ) -> Result<(), ServiceError> {
         let Some(unit) = self.unit(plugin, service) else {
             let ended = lock(&self.ended)
                 .get(&(plugin.to_owned(), service.to_owned()))
@@ -565,7 +657,11 @@ impl Services {
                 ServiceError::NotRunning {
                     plugin: plugin.to_owned(),
                     service: service.to_owned(),
-                    state: if unit.is_stopping() { "stopping" } else { state.as_str() },
+                    state: if unit.is_stopping() {
+                        "stopping"
+                    } else {
+                        state.as_str()
+                    },
                 }
             } else {
                 ServiceError::QueueFull {
@@ -599,5 +695,92 @@ impl Drop for Services {
         if let Some(rt) = lock(&self.io).take() {
             rt.shutdown_background();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Offer,
+        Owed,
+        Take,
+    }
+
+    fn ops() -> impl Strategy<Value = Vec<Op>> {
+        proptest::collection::vec(
+            prop_oneof![3 => Just(Op::Offer), 1 => Just(Op::Owed), 2 => Just(Op::Take)],
+            0..200,
+        )
+    }
+
+    proptest! {
+        /// Against a model: the queue never holds more offered items than
+        /// its bound, keeps arrival order, drops exactly the oldest under
+        /// `drop_oldest`, refuses exactly the newcomers under `refuse`, and
+        /// every item is taken, dropped or refused exactly once.
+        #[test]
+        fn the_queue_follows_its_policy_exactly(
+            capacity in 1usize..8,
+            drop_oldest in any::<bool>(),
+            ops in ops(),
+        ) {
+            let policy = if drop_oldest { Backpressure::DropOldest } else { Backpressure::Refuse };
+            let q = Ingress::new(capacity, policy);
+            let mut model: VecDeque<u32> = VecDeque::new();
+            let (mut next, mut taken, mut lost) = (0u32, Vec::new(), Vec::new());
+            for op in ops {
+                match op {
+                    Op::Offer => {
+                        next += 1;
+                        let got = q.offer(next);
+                        if model.len() < capacity {
+                            model.push_back(next);
+                            prop_assert_eq!(got, Offered::Queued);
+                        } else if drop_oldest {
+                            let oldest = model.pop_front();
+                            model.push_back(next);
+                            match oldest {
+                                Some(o) => { prop_assert_eq!(got, Offered::Displaced(o)); lost.push(o); }
+                                None => prop_assert_eq!(got, Offered::Queued),
+                            }
+                        } else {
+                            prop_assert_eq!(got, Offered::Refused(next));
+                            lost.push(next);
+                        }
+                    }
+                    Op::Owed => {
+                        next += 1;
+                        q.push_owed(next);
+                        model.push_back(next);
+                    }
+                    Op::Take => {
+                        let got = q.take();
+                        prop_assert_eq!(got, model.pop_front());
+                        taken.extend(got);
+                    }
+                }
+                prop_assert_eq!(q.len(), model.len());
+            }
+            let counted = if drop_oldest { q.dropped() } else { q.refused() };
+            prop_assert_eq!(counted, lost.len() as u64);
+            prop_assert_eq!(if drop_oldest { q.refused() } else { q.dropped() }, 0);
+            let mut all: Vec<u32> = taken.into_iter().chain(lost).chain(model).collect();
+            all.sort_unstable();
+            prop_assert_eq!(all, (1..=next).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn a_waiting_offer_is_not_counted_as_refused() {
+        let q = Ingress::new(1, Backpressure::Refuse);
+        assert_eq!(q.try_offer(1), Offered::Queued);
+        assert_eq!(q.try_offer(2), Offered::Refused(2));
+        assert_eq!(q.refused(), 0);
+        assert_eq!(q.offer(3), Offered::Refused(3));
+        assert_eq!(q.refused(), 1);
     }
 }

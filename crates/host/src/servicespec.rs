@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use semver::Version;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use yoi_manifest::{Backpressure, PluginId};
 
 /// Where a service is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceState {
     /// Its instance is being made and `start` runs (also after a restart's
@@ -52,7 +52,7 @@ impl ServiceState {
 
 /// One service's state and counters, as [`Host::services`](crate::Host::services)
 /// reports them (and the host records them as `service_status` events).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceStatus {
     /// The plugin.
     pub plugin: PluginId,
@@ -159,11 +159,13 @@ pub(crate) struct ServiceLimits {
     /// How long an inbound request waits for the service's `respond`.
     pub(crate) answer_timeout: Duration,
     /// How long reading an inbound request's head and body may take.
+    #[cfg_attr(not(feature = "services"), allow(dead_code))]
     pub(crate) read_timeout: Duration,
     /// How often a WebSocket connection is pinged; two intervals without
     /// any frame from the peer end it.
     pub(crate) heartbeat: Duration,
     /// Longest wait for a WebSocket connection and its handshake.
+    #[cfg_attr(not(feature = "services"), allow(dead_code))]
     pub(crate) connect_timeout: Duration,
     /// Longest `stop` and connection close when a service stops.
     pub(crate) stop_deadline: Duration,

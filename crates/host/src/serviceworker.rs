@@ -19,10 +19,10 @@ use crate::bindings::latest::exports::yoi::plugin::service as wit;
 use crate::events::{CallContext, HookContext};
 use crate::exports::{Guests, ServiceCall};
 use crate::host::Shared;
-use crate::instances::{GuestCall, Run, invoke_in};
+use crate::instances::{GuestCall, MAX_DETAIL, Run, invoke_in, reason_of};
 use crate::observe::observe_denials;
 use crate::plugin::{LoadedPlugin, Warm};
-use crate::receipt::{LogLevel, LogLine, Status};
+use crate::receipt::{LogLevel, LogLine, Status, clean};
 use crate::sandbox::PluginState;
 use crate::services::{Outgoing, Reply, Unit};
 use crate::servicespec::{
@@ -119,7 +119,10 @@ async fn run(shared: Weak<Shared>, unit: Arc<Unit>) {
                 life.execute(commands).await;
                 None
             }
-            Some(Run::GuestError(message)) => Some(format!("start failed: {message}")),
+            Some(Run::GuestError(message)) => {
+                life.unit.errors.fetch_add(1, Ordering::Relaxed);
+                Some(clean(&format!("start failed: {message}"), MAX_DETAIL))
+            }
             Some(Run::Failed(Status::Busy, why)) => {
                 // The host's limit, not the service's failure: wait, retry.
                 life.unit.note_error(why);
@@ -128,7 +131,7 @@ async fn run(shared: Weak<Shared>, unit: Arc<Unit>) {
                 }
                 continue 'life;
             }
-            Some(Run::Failed(_, why)) => Some(format!("start failed: {why}")),
+            Some(Run::Failed(_, why)) => Some(format!("start failed: {}", reason_of(&why))),
             None => break 'life,
         };
         if let Some(why) = failure {
@@ -142,7 +145,13 @@ async fn run(shared: Weak<Shared>, unit: Arc<Unit>) {
             for id in life.unit.connection_ids() {
                 life.unit.push_owed(wit::Event::Opened(wit::Opened {
                     connection: id,
-                    url: life.unit.spec.websocket.as_ref().map(ToString::to_string).unwrap_or_default(),
+                    url: life
+                        .unit
+                        .spec
+                        .websocket
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
                 }));
             }
         } else {
@@ -174,11 +183,14 @@ async fn run(shared: Weak<Shared>, unit: Arc<Unit>) {
                     life.unit.processed.fetch_add(1, Ordering::Relaxed);
                     life.unit.errors.fetch_add(1, Ordering::Relaxed);
                     if let Some(id) = request {
-                        life.unit.answer(id, Reply::text(500, "the service could not handle the request"));
+                        life.unit.answer(
+                            id,
+                            Reply::text(500, "the service could not handle the request"),
+                        );
                     }
                     life.unit.set_state(
                         ServiceState::Degraded,
-                        Some(format!("handle failed: {message}")),
+                        Some(clean(&format!("handle failed: {message}"), MAX_DETAIL)),
                     );
                 }
                 Run::Failed(Status::Busy, why) => {
@@ -194,9 +206,15 @@ async fn run(shared: Weak<Shared>, unit: Arc<Unit>) {
                 Run::Failed(_, why) => {
                     life.unit.processed.fetch_add(1, Ordering::Relaxed);
                     if let Some(id) = request {
-                        life.unit.answer(id, Reply::text(502, "the service failed while handling the request"));
+                        life.unit.answer(
+                            id,
+                            Reply::text(502, "the service failed while handling the request"),
+                        );
                     }
-                    if life.failed(&mut failures_in_row, why).await {
+                    if life
+                        .failed(&mut failures_in_row, reason_of(&why).to_owned())
+                        .await
+                    {
                         break 'life;
                     }
                     continue 'life;
@@ -220,10 +238,23 @@ impl Life {
         let plugin = Arc::clone(&self.unit.plugin);
         let limit = Duration::from_millis(u64::from(self.unit.spec.timeout_ms));
         let context = CallContext::new(None, &HookContext::default());
-        let (run, record) =
-            invoke_in(&shared, &plugin, limit, call, &context, Some(&mut self.held)).await;
+        let (run, record) = invoke_in(
+            &shared,
+            &plugin,
+            limit,
+            call,
+            &context,
+            Some(&mut self.held),
+        )
+        .await;
         if !record.denials.is_empty() {
-            record_denials(shared.sink.as_ref(), &plugin.info, &record.denials, None, "service");
+            record_denials(
+                shared.sink.as_ref(),
+                &plugin.info,
+                &record.denials,
+                None,
+                "service",
+            );
             observe_denials(&shared, &plugin.info, &record.denials);
         }
         if let Run::Failed(status, _) = &run
@@ -420,7 +451,11 @@ impl Life {
             }
             wit::Command::Close(c) => {
                 let reason: String = c.reason.chars().take(60).collect();
-                let code = if (1000..5000).contains(&c.code) { c.code } else { 1000 };
+                let code = if (1000..5000).contains(&c.code) {
+                    c.code
+                } else {
+                    1000
+                };
                 if !unit.send_to(c.connection, Outgoing::Close(code, reason)) {
                     self.refuse(
                         shared,
@@ -431,7 +466,10 @@ impl Life {
             }
             wit::Command::Respond(a) => match check_answer(&a, unit.limits.request_bytes * 4) {
                 Err(why) => {
-                    unit.answer(a.request, Reply::text(502, "the service's answer was refused"));
+                    unit.answer(
+                        a.request,
+                        Reply::text(502, "the service's answer was refused"),
+                    );
                     self.refuse(shared, "respond", ApiFailure::Invalid(why));
                 }
                 Ok(()) => {
@@ -463,7 +501,10 @@ impl Life {
                 let data = if e.kind.is_empty() || e.kind.len() > MAX_KIND {
                     Err(format!("the kind must have 1 to {MAX_KIND} bytes"))
                 } else if e.data.len() > MAX_DATA {
-                    Err(format!("the data has {} bytes; the limit is {MAX_DATA}", e.data.len()))
+                    Err(format!(
+                        "the data has {} bytes; the limit is {MAX_DATA}",
+                        e.data.len()
+                    ))
                 } else {
                     serde_json::from_str::<Value>(&e.data)
                         .map_err(|err| format!("the data is not JSON: {err}"))
@@ -471,12 +512,12 @@ impl Life {
                 match data {
                     Err(why) => self.refuse(shared, "emit", ApiFailure::Invalid(why)),
                     Ok(data) => {
-                        shared.observers.emit(|| {
-                            crate::observations::ObservationEvent::Custom {
+                        shared
+                            .observers
+                            .emit(|| crate::observations::ObservationEvent::Custom {
                                 name: e.kind.clone(),
                                 data: data.clone(),
-                            }
-                        });
+                            });
                         shared.services.output(ServiceOutput {
                             plugin: unit.plugin.info.id.clone(),
                             service: unit.spec.name.clone(),
@@ -504,7 +545,9 @@ impl Life {
             self.refuse(
                 shared,
                 "fetch",
-                ApiFailure::Failed("the host's service runtime did not start (the host's limit)".into()),
+                ApiFailure::Failed(
+                    "the host's service runtime did not start (the host's limit)".into(),
+                ),
             );
             return;
         };
@@ -552,7 +595,9 @@ impl Life {
             self.refuse(
                 shared,
                 "schedule",
-                ApiFailure::Failed("the host's service runtime did not start (the host's limit)".into()),
+                ApiFailure::Failed(
+                    "the host's service runtime did not start (the host's limit)".into(),
+                ),
             );
             return;
         };
@@ -569,7 +614,9 @@ impl Life {
             self.refuse(
                 shared,
                 "schedule",
-                ApiFailure::Failed(format!("a service may hold {MAX_TIMERS} timers; cancel one first")),
+                ApiFailure::Failed(format!(
+                    "a service may hold {MAX_TIMERS} timers; cancel one first"
+                )),
             );
             return;
         }
@@ -586,7 +633,9 @@ impl Life {
                 }
                 // A tick is an ingress event like any other: under `refuse`
                 // a full queue skips it (and counts it).
-                let _ = unit.offer(wit::Event::Tick(wit::Tick { timer: name.clone() }));
+                let _ = unit.offer(wit::Event::Tick(wit::Tick {
+                    timer: name.clone(),
+                }));
                 if !repeat {
                     return;
                 }
@@ -611,7 +660,10 @@ impl Life {
                 let (run, _) = invoke_in(
                     &shared,
                     &plugin,
-                    limit.min(Duration::from_millis(u64::from(self.unit.spec.timeout_ms)).max(Duration::from_millis(100))),
+                    limit.min(
+                        Duration::from_millis(u64::from(self.unit.spec.timeout_ms))
+                            .max(Duration::from_millis(100)),
+                    ),
                     &ServiceCall::Stop(name),
                     &context,
                     Some(&mut self.held),
@@ -673,7 +725,13 @@ fn refuse(shared: &Shared, unit: &Unit, command: &str, failure: ApiFailure) {
     tracing::warn!(service = %unit.label(), "{why}");
     if let Some(d) = denial {
         let info = &unit.plugin.info;
-        record_denials(shared.sink.as_ref(), info, std::slice::from_ref(&d), None, "service");
+        record_denials(
+            shared.sink.as_ref(),
+            info,
+            std::slice::from_ref(&d),
+            None,
+            "service",
+        );
         observe_denials(shared, info, std::slice::from_ref(&d));
     }
     unit.note_error(why);
@@ -697,7 +755,10 @@ fn check_answer(a: &wit::Answer, max_body: usize) -> Result<(), String> {
         return Err(format!("status {} is not an answer (200 to 599)", a.status));
     }
     if a.body.len() > max_body {
-        return Err(format!("the body has {} bytes; the limit is {max_body}", a.body.len()));
+        return Err(format!(
+            "the body has {} bytes; the limit is {max_body}",
+            a.body.len()
+        ));
     }
     if a.headers.len() > 64 {
         return Err("an answer may have 64 headers".into());
@@ -705,7 +766,9 @@ fn check_answer(a: &wit::Answer, max_body: usize) -> Result<(), String> {
     for (name, value) in &a.headers {
         let lower = name.to_ascii_lowercase();
         if name.is_empty()
-            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
         {
             return Err(format!("`{}` is not a header name", name.escape_default()));
         }
@@ -713,7 +776,9 @@ fn check_answer(a: &wit::Answer, max_body: usize) -> Result<(), String> {
             return Err(format!("the host sets `{lower}` itself"));
         }
         if value.len() > 8192 || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(format!("the value of `{lower}` is too long or has a line break"));
+            return Err(format!(
+                "the value of `{lower}` is too long or has a line break"
+            ));
         }
     }
     Ok(())

@@ -117,11 +117,12 @@ fn tls() -> Arc<rustls::ClientConfig> {
         let roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
-        let config =
-            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-                .unwrap_or_else(|e| unreachable!("ring supports the default versions: {e}"));
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+        .unwrap_or_else(|e| unreachable!("ring supports the default versions: {e}"));
         Arc::new(config)
     }))
 }
@@ -262,7 +263,10 @@ mod tests {
         for attempt in 1..12 {
             let full = (100u64 << (attempt - 1)).min(2000);
             let wait = backoff(100, 2000, attempt).as_millis() as u64;
-            assert!(wait >= full / 2 && wait <= full, "attempt {attempt}: {wait} of {full}");
+            assert!(
+                wait >= full / 2 && wait <= full,
+                "attempt {attempt}: {wait} of {full}"
+            );
         }
         assert!(backoff(100, 2000, u32::MAX).as_millis() <= 2000);
     }

@@ -16,8 +16,8 @@ use crate::diagnostic::{Code, Diagnostic, Diagnostics, Span};
 use crate::digest::Digest;
 use crate::hook::{FailMode, Hook, HookPoint};
 use crate::observer::{ObservationKind, Observer};
-use crate::service::{Backpressure, Endpoint, Restart, Service, Signature};
 use crate::provider::{ModelPattern, Provider};
+use crate::service::{Backpressure, Endpoint, Restart, Service, Signature};
 use crate::tool::{InputSchema, Tool, check_input_schema, valid_tool_name};
 use crate::walk::{Cx, Table, to_json};
 
@@ -91,6 +91,14 @@ pub const MEMORY_MB_RANGE: std::ops::RangeInclusive<i64> = 1..=4096;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct PluginId(String);
+
+/// A plugin id read from JSON is checked like one read from plugin.toml.
+impl<'de> serde::Deserialize<'de> for PluginId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        PluginId::new(&text).map_err(serde::de::Error::custom)
+    }
+}
 
 impl PluginId {
     /// Validates `s` as a plugin id.
@@ -1261,7 +1269,10 @@ fn read_services(
                             "websocket",
                             f.span,
                             format!("the endpoint `{e}` is not requested under [capabilities]"),
-                            format!("add `websocket = [\"{}\"]` to [capabilities]", e.capability()),
+                            format!(
+                                "add `websocket = [\"{}\"]` to [capabilities]",
+                                e.capability()
+                            ),
                         );
                         ingress_ok = false;
                     }
@@ -1316,7 +1327,12 @@ fn read_services(
             Some(g) => {
                 g.deny_unknown(cx, fields::SIGNATURE, DOCS);
                 let secret = g
-                    .required_string(cx, "secret", "the secrets key of the shared secret", "secret = \"WEBHOOK_SECRET\"")
+                    .required_string(
+                        cx,
+                        "secret",
+                        "the secrets key of the shared secret",
+                        "secret = \"WEBHOOK_SECRET\"",
+                    )
                     .and_then(|f| {
                         let key = f.value;
                         if let Some(caps) = capabilities
@@ -1326,8 +1342,14 @@ fn read_services(
                                 cx,
                                 "signature.secret",
                                 f.span,
-                                format!("the secret `{}` is not requested under [capabilities]", key.escape_default()),
-                                format!("add `secrets = [\"{}\"]` to [capabilities]", key.escape_default()),
+                                format!(
+                                    "the secret `{}` is not requested under [capabilities]",
+                                    key.escape_default()
+                                ),
+                                format!(
+                                    "add `secrets = [\"{}\"]` to [capabilities]",
+                                    key.escape_default()
+                                ),
                             );
                             return None;
                         }
@@ -1335,9 +1357,12 @@ fn read_services(
                     });
                 let header = match g.string(cx, "header") {
                     None => Some(Signature::DEFAULT_HEADER.to_owned()),
-                    Some(f) if !f.value.is_empty()
-                        && f.value.len() <= 64
-                        && f.value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+                    Some(f)
+                        if !f.value.is_empty()
+                            && f.value.len() <= 64
+                            && f.value
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
                     {
                         Some(f.value.to_ascii_lowercase())
                     }
@@ -1354,7 +1379,9 @@ fn read_services(
                 };
                 let prefix = match g.string(cx, "prefix") {
                     None => Some(Signature::DEFAULT_PREFIX.to_owned()),
-                    Some(f) if f.value.len() <= 32 && f.value.bytes().all(|b| b.is_ascii_graphic()) => {
+                    Some(f)
+                        if f.value.len() <= 32 && f.value.bytes().all(|b| b.is_ascii_graphic()) =>
+                    {
                         Some(f.value.to_owned())
                     }
                     Some(f) => {
@@ -1379,12 +1406,18 @@ fn read_services(
                     ingress_ok = false;
                 }
                 match (secret, header, prefix) {
-                    (Some(secret), Some(header), Some(prefix)) => Some(Some(Signature { secret, header, prefix })),
+                    (Some(secret), Some(header), Some(prefix)) => Some(Some(Signature {
+                        secret,
+                        header,
+                        prefix,
+                    })),
                     _ => None,
                 }
             }
         };
-        let limit = |cx: &mut Cx<'_>, key, bounds, unit| bounded(cx, &t, key, bounds, Code::ServiceLimit, unit);
+        let limit = |cx: &mut Cx<'_>, key, bounds, unit| {
+            bounded(cx, &t, key, bounds, Code::ServiceLimit, unit)
+        };
         let queue = limit(cx, "queue", Service::QUEUE, "");
         let timeout_ms = limit(cx, "timeout_ms", Service::TIMEOUT_MS, " ms");
         let backoff_ms = limit(cx, "backoff_ms", Service::BACKOFF_MS, " ms");
@@ -1392,12 +1425,25 @@ fn read_services(
         let max_restarts = limit(cx, "max_restarts", Service::MAX_RESTARTS, "");
         let backpressure = policy::<Backpressure>(cx, &t, "backpressure");
         let restart = policy::<Restart>(cx, &t, "restart");
-        match (name, ingress_ok, signature, (queue, timeout_ms, backoff_ms, max_backoff_ms, max_restarts), backpressure, restart) {
+        match (
+            name,
+            ingress_ok,
+            signature,
+            (queue, timeout_ms, backoff_ms, max_backoff_ms, max_restarts),
+            backpressure,
+            restart,
+        ) {
             (
                 Some(name),
                 true,
                 Some(signature),
-                (Some(queue), Some(timeout_ms), Some(backoff_ms), Some(max_backoff_ms), Some(max_restarts)),
+                (
+                    Some(queue),
+                    Some(timeout_ms),
+                    Some(backoff_ms),
+                    Some(max_backoff_ms),
+                    Some(max_restarts),
+                ),
                 Some(backpressure),
                 Some(restart),
             ) => services.push(Service {

@@ -19,7 +19,7 @@ macro_rules! foreach_observation_kind {
             PermissionDenied = "permission_denied", "a plugin's host call was refused by its grants: plugin, capability, target";
             AutoDisable = "auto_disable", "the crash guard disabled a plugin: plugin, version, failures";
             Reload = "reload", "the host swapped its snapshot: what loaded and what was refused";
-            Custom = "custom", "the embedding application's own observation (Host::observe): kind and JSON data";
+            Custom = "custom", "the embedding application's own observation (Host::observe), or a service's (emit): kind and JSON data";
         }
     };
 }

@@ -55,7 +55,7 @@ impl Service {
 }
 
 /// What happens to an event that finds a service's queue full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Backpressure {
     /// Refuse it: an inbound request is answered 503 with `Retry-After`,
@@ -115,10 +115,16 @@ macro_rules! named {
             type Err = String;
 
             fn from_str(s: &str) -> Result<Self, String> {
-                <$t>::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| {
-                    let all: Vec<_> = <$t>::ALL.iter().map(|p| format!("`{}`", p.as_str())).collect();
-                    format!("`{}` is not one of {}", s.escape_default(), all.join(", "))
-                })
+                <$t>::ALL
+                    .into_iter()
+                    .find(|p| p.as_str() == s)
+                    .ok_or_else(|| {
+                        let all: Vec<_> = <$t>::ALL
+                            .iter()
+                            .map(|p| format!("`{}`", p.as_str()))
+                            .collect();
+                        format!("`{}` is not one of {}", s.escape_default(), all.join(", "))
+                    })
             }
         }
     };
@@ -226,10 +232,7 @@ impl FromStr for Endpoint {
                 return Err("names a wildcard host; an endpoint names one host".into());
             }
         };
-        let port = pattern
-            .0
-            .port
-            .unwrap_or(pattern.0.scheme.default_port());
+        let port = pattern.0.port.unwrap_or(pattern.0.scheme.default_port());
         Ok(Endpoint {
             secure,
             host,

@@ -25,8 +25,9 @@ pub struct Tool {
     pub input_schema: InputSchema,
 }
 
-/// Whether `name` is a valid tool name.
-pub(crate) fn valid_tool_name(name: &str) -> bool {
+/// Whether `name` is a valid tool, provider or service name:
+/// `[a-z][a-z0-9_-]{0,63}`.
+pub fn valid_tool_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && name.len() <= 64

@@ -4,10 +4,10 @@
 use proptest::collection::{btree_set, vec};
 use proptest::prelude::*;
 use yoi_manifest::{
-    Capabilities, Digest, FailMode, FsAccess, FsMode, Hook, HookPoint, HttpsPattern, InputSchema,
-    Limits, Locations, Manifest, ModelPattern, ObservationKind, Observer, PluginId, PluginMeta,
-    Provider, Runtime, Setting, SettingType, Tool, WebSocketPattern, Service, Signature,
-    Backpressure, Restart, RoutePattern,
+    Backpressure, Capabilities, Digest, FailMode, FsAccess, FsMode, Hook, HookPoint, HttpsPattern,
+    InputSchema, Limits, Locations, Manifest, ModelPattern, ObservationKind, Observer, PluginId,
+    PluginMeta, Provider, Restart, RoutePattern, Runtime, Service, Setting, SettingType, Signature,
+    Tool, WebSocketPattern,
 };
 
 fn text() -> impl Strategy<Value = String> {
@@ -220,33 +220,62 @@ fn services() -> impl Strategy<Value = Vec<Service>> {
     let service = (
         "[a-z][a-z0-9_-]{0,10}",
         proptest::option::of("/hooks/[a-z0-9]{1,8}"),
-        proptest::option::of((any::<bool>(), "[a-z]{1,8}\\.example\\.com", 1u16.., "/[a-z0-9]{0,8}")),
-        (Service::QUEUE.1, Service::TIMEOUT_MS.1, Service::BACKOFF_MS.1, Service::MAX_RESTARTS.1),
+        proptest::option::of((
+            any::<bool>(),
+            "[a-z]{1,8}\\.example\\.com",
+            1u16..,
+            "/[a-z0-9]{0,8}",
+        )),
+        (
+            Service::QUEUE.1,
+            Service::TIMEOUT_MS.1,
+            Service::BACKOFF_MS.1,
+            Service::MAX_RESTARTS.1,
+        ),
         (any::<bool>(), any::<bool>(), any::<bool>()),
     )
-        .prop_map(|(name, http, ws, (queue, timeout_ms, backoff_ms, max_restarts), (drop, never, signed))| {
-            let http: Option<RoutePattern> = http.map(|r| r.parse().expect("generated routes are valid"));
-            Service {
+        .prop_map(
+            |(
                 name,
-                websocket: ws.map(|(secure, host, port, path)| {
-                    let scheme = if secure { "wss" } else { "ws" };
-                    format!("{scheme}://{host}:{port}{path}").parse().expect("generated endpoints are valid")
-                }),
-                signature: (signed && http.is_some()).then(|| Signature {
-                    secret: "HOOK_SECRET".into(),
-                    header: Signature::DEFAULT_HEADER.into(),
-                    prefix: Signature::DEFAULT_PREFIX.into(),
-                }),
                 http,
-                queue,
-                timeout_ms,
-                backpressure: if drop { Backpressure::DropOldest } else { Backpressure::Refuse },
-                restart: if never { Restart::Never } else { Restart::OnFailure },
-                backoff_ms,
-                max_backoff_ms: Service::MAX_BACKOFF_MS.0.max(backoff_ms),
-                max_restarts,
-            }
-        });
+                ws,
+                (queue, timeout_ms, backoff_ms, max_restarts),
+                (drop, never, signed),
+            )| {
+                let http: Option<RoutePattern> =
+                    http.map(|r| r.parse().expect("generated routes are valid"));
+                Service {
+                    name,
+                    websocket: ws.map(|(secure, host, port, path)| {
+                        let scheme = if secure { "wss" } else { "ws" };
+                        format!("{scheme}://{host}:{port}{path}")
+                            .parse()
+                            .expect("generated endpoints are valid")
+                    }),
+                    signature: (signed && http.is_some()).then(|| Signature {
+                        secret: "HOOK_SECRET".into(),
+                        header: Signature::DEFAULT_HEADER.into(),
+                        prefix: Signature::DEFAULT_PREFIX.into(),
+                    }),
+                    http,
+                    queue,
+                    timeout_ms,
+                    backpressure: if drop {
+                        Backpressure::DropOldest
+                    } else {
+                        Backpressure::Refuse
+                    },
+                    restart: if never {
+                        Restart::Never
+                    } else {
+                        Restart::OnFailure
+                    },
+                    backoff_ms,
+                    max_backoff_ms: Service::MAX_BACKOFF_MS.0.max(backoff_ms),
+                    max_restarts,
+                }
+            },
+        );
     vec(service, 0..3).prop_map(|services| {
         let mut seen = std::collections::BTreeSet::new();
         services

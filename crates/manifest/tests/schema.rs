@@ -203,12 +203,69 @@ fn the_configuration_docs_example_parses() {
 
 /// The first ```toml block of a document in docs/, parsed as a manifest.
 fn first_toml_example(name: &str) -> yoi_manifest::Manifest {
+    parse_example(name, &first_toml_block(name))
+}
+
+fn first_toml_block(name: &str) -> String {
     let text = doc(name);
     let start = text.find("```toml\n").expect("a toml block") + "```toml\n".len();
     let end = start + text[start..].find("```").expect("block end");
-    yoi_manifest::Manifest::parse(&text[start..end])
+    text[start..end].to_owned()
+}
+
+fn parse_example(name: &str, text: &str) -> yoi_manifest::Manifest {
+    yoi_manifest::Manifest::parse(text)
         .map_err(|d| d.render(false))
         .unwrap_or_else(|e| panic!("the example in docs/{name} is not valid:\n{e}"))
+}
+
+/// docs/services.md's `[[services]]` example, under a plugin's head, is a
+/// valid manifest that says what the page says.
+#[test]
+fn the_services_docs_example_parses() {
+    let head = "[plugin]\nid = \"acme.bridge\"\nversion = \"1.0.0\"\ncontract = \"yoi:plugin@0.5.0\"\n\n\
+                [runtime]\nkind = \"wasm-component\"\nartifact = \"bridge.wasm\"\n\
+                digest = \"sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"\n\n";
+    let m = parse_example(
+        "services.md",
+        &(head.to_owned() + &first_toml_block("services.md")),
+    );
+    let names: Vec<&str> = m.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["gateway", "webhook"]);
+    let gateway = &m.services[0];
+    assert_eq!(
+        gateway
+            .websocket
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("wss://gateway.example.com/socket")
+    );
+    assert_eq!(
+        (
+            gateway.queue,
+            gateway.timeout_ms,
+            gateway.backoff_ms,
+            gateway.max_backoff_ms,
+            gateway.max_restarts
+        ),
+        (
+            yoi_manifest::Service::QUEUE.0,
+            yoi_manifest::Service::TIMEOUT_MS.0,
+            yoi_manifest::Service::BACKOFF_MS.0,
+            yoi_manifest::Service::MAX_BACKOFF_MS.0,
+            yoi_manifest::Service::MAX_RESTARTS.0
+        ),
+        "the example shows the defaults"
+    );
+    let signature = m.services[1].signature.as_ref().expect("signed");
+    assert_eq!(
+        (signature.header.as_str(), signature.prefix.as_str()),
+        (
+            yoi_manifest::Signature::DEFAULT_HEADER,
+            yoi_manifest::Signature::DEFAULT_PREFIX
+        )
+    );
 }
 
 /// docs/observers.md lists every kind, in order, with the words the code

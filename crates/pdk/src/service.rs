@@ -172,7 +172,10 @@ impl Command {
 
     /// Hands an observation to the embedding application (and to the
     /// observers of `custom` observations).
-    pub fn emit<T: Serialize + ?Sized>(kind: impl Into<String>, data: &T) -> Result<Command, Error> {
+    pub fn emit<T: Serialize + ?Sized>(
+        kind: impl Into<String>,
+        data: &T,
+    ) -> Result<Command, Error> {
         let data = serde_json::to_string(data)
             .map_err(|e| Error::new(format!("cannot write the observation as JSON: {e}")))?;
         Ok(Command::Emit(Emission {

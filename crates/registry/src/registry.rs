@@ -958,6 +958,18 @@ impl<S: Store> Registry<S> {
         self.store.read(|tx| tx.event_totals(plugin, kind, field))
     }
 
+    /// The newest runtime event of `kind` for each plugin and value of its
+    /// detail's `field` (of `plugin`, or of all): e.g. each service's last
+    /// recorded status (`service_status`, `service`).
+    pub fn latest_events(
+        &self,
+        kind: &str,
+        plugin: Option<&str>,
+        field: &str,
+    ) -> Result<Vec<EventRecord>, RegistryError> {
+        self.store.read(|tx| tx.latest_events(kind, plugin, field))
+    }
+
     /// A stored artifact, its digest verified.
     pub fn artifact(&self, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
         self.blobs.get(&digest.to_string())

@@ -84,6 +84,8 @@ const MIGRATIONS: &[&str] = &[
         set_at  INTEGER NOT NULL,
         PRIMARY KEY (plugin, scope, key)
     );",
+    // 4: the latest event of a kind per plugin (`yoi service list`).
+    "CREATE INDEX events_kind ON events (kind, plugin, id);",
 ];
 
 /// SQLite storage in one database file.
@@ -634,6 +636,23 @@ impl Tx for SqlTx<'_> {
                 })
             },
         )?)
+    }
+
+    fn latest_events(
+        &mut self,
+        kind: &str,
+        plugin: Option<&str>,
+        field: &str,
+    ) -> StoreResult<Vec<EventRecord>> {
+        let path = format!("$.{field}");
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT * FROM events WHERE id IN ( \
+                 SELECT MAX(id) FROM events WHERE kind = ?1 AND (?2 IS NULL OR plugin = ?2) \
+                 GROUP BY plugin, json_extract(detail, ?3)) \
+             ORDER BY plugin, json_extract(detail, ?3)",
+        )?;
+        let rows = stmt.query_map(params![kind, plugin, path], event_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn bump_change(&mut self) -> StoreResult<i64> {

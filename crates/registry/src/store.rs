@@ -74,6 +74,14 @@ pub trait Tx {
     /// How many events of `kind` a plugin has, the sum of their detail's
     /// numeric `field`, and when the last one was.
     fn event_totals(&mut self, plugin: &str, kind: &str, field: &str) -> StoreResult<EventTotals>;
+    /// The newest event of `kind` for each plugin and value of its
+    /// detail's `field` (of one plugin, or of all), by plugin and value.
+    fn latest_events(
+        &mut self,
+        kind: &str,
+        plugin: Option<&str>,
+        field: &str,
+    ) -> StoreResult<Vec<EventRecord>>;
 
     /// Increments the change counter; returns the new value.
     fn bump_change(&mut self) -> StoreResult<i64>;

@@ -148,3 +148,56 @@ fn applies_follows_the_active_rollout() {
             .all(|u| reg.applies("r.plugin", u, Scope::Beta).expect("applies"))
     );
 }
+
+#[test]
+fn the_latest_event_of_a_kind_per_plugin_and_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let reg = Registry::open(dir.path()).expect("registry");
+    let status = |i: i64, plugin: &str, service: &str| EventRecord {
+        id: 0,
+        at: i,
+        kind: "service_status".into(),
+        plugin: plugin.into(),
+        version: Some("1.0.0".into()),
+        detail: json!({"service": service, "n": i}),
+    };
+    let batch = vec![
+        status(1, "a", "x"),
+        status(2, "a", "y"),
+        event(3, "a"),
+        status(4, "a", "x"),
+        status(5, "b", "x"),
+        status(6, "a", "y"),
+    ];
+    reg.record_events(&batch).expect("record");
+    let latest = reg
+        .latest_events("service_status", None, "service")
+        .expect("latest");
+    let seen: Vec<(String, String, i64)> = latest
+        .iter()
+        .map(|e| {
+            (
+                e.plugin.clone(),
+                e.detail["service"].as_str().unwrap_or_default().to_owned(),
+                e.detail["n"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("a".into(), "x".into(), 4),
+            ("a".into(), "y".into(), 6),
+            ("b".into(), "x".into(), 5)
+        ]
+    );
+    let only_b = reg
+        .latest_events("service_status", Some("b"), "service")
+        .expect("latest of b");
+    assert_eq!(only_b.len(), 1);
+    assert!(
+        reg.latest_events("nothing", None, "service")
+            .expect("none")
+            .is_empty()
+    );
+}

@@ -5,16 +5,19 @@
 //! weather plugin's HTTPS calls never leave the machine. One model,
 //! `local-chat`, is served by the `openai-compat` provider plugin from a
 //! stand-in chat service on 127.0.0.1:18452, streaming; the `usage-meter`
-//! observer totals every model call.
+//! observer totals every model call. The `chat-bridge` service bridges a
+//! stand-in chat gateway (WebSocket, 127.0.0.1:18460) and signed webhooks
+//! (the host's inbound listener) to work items and back.
 //!
 //! The host plays the operator too: it grants each plugin what its manifest
 //! requests, and nothing more.
 //!
 //! ```text
 //! cargo xtask demo
-//! cargo run -p agent-host -- examples/guard examples/redact examples/policy examples/weather examples/notes examples/openai-compat examples/usage-meter
+//! cargo run -p agent-host -- examples/guard examples/redact examples/policy examples/weather examples/notes examples/openai-compat examples/usage-meter examples/chat-bridge
 //! ```
 
+mod gateway;
 mod openai;
 mod weather;
 
@@ -412,6 +415,128 @@ async fn stream_reply(host: &Host) {
     }
 }
 
+/// The next output of `kind` a service emitted, within five seconds.
+async fn next_output(
+    outputs: &std::sync::mpsc::Receiver<yoi_host::ServiceOutput>,
+    kind: &str,
+) -> Option<yoi_host::ServiceOutput> {
+    for _ in 0..250 {
+        while let Ok(out) = outputs.try_recv() {
+            if out.kind == kind {
+                return Some(out);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// A work item a service asked for, through the host's hooks.
+async fn create_from(host: &Host, out: &yoi_host::ServiceOutput) -> Option<NewWorkItem> {
+    let d = &out.data;
+    let draft = host
+        .dispatch(NewWorkItem {
+            title: d["title"].as_str().unwrap_or_default().into(),
+            payload: d["payload"].clone(),
+            session_key: d["session_key"].as_str().unwrap_or_default().into(),
+            source: d["source"].as_str().unwrap_or_default().into(),
+            instance: "demo-1".into(),
+        })
+        .await;
+    show("work_item.pre_create", &draft);
+    if let Some(b) = &draft.blocked {
+        println!("  -> not created: {}", b.message());
+        return None;
+    }
+    println!(
+        "  -> created a work item from {}/{}: {:?} (session {})",
+        out.plugin, out.service, draft.data.title, draft.data.session_key
+    );
+    Some(draft.data)
+}
+
+/// The chat bridge: the gateway's question becomes a work item here, the
+/// agent's delivered answer goes back as a reply frame; a signed webhook
+/// becomes a work item too, and a forged one never reaches the plugin.
+async fn bridge_chat(
+    host: &Host,
+    outputs: &std::sync::mpsc::Receiver<yoi_host::ServiceOutput>,
+    received: &gateway::Received,
+) {
+    println!("\n== services: the chat bridge");
+    let Some(out) = next_output(outputs, "work_item").await else {
+        println!(
+            "  (the gateway's message never arrived: {:?})",
+            host.services()
+        );
+        return;
+    };
+    println!(
+        "  gateway -> bridge: ana in #ops asks {:?}",
+        out.data["payload"]["text"].as_str().unwrap_or_default()
+    );
+    if let Some(ack) = gateway::frame(received, "ack").await {
+        println!("  bridge -> gateway: {ack}");
+    }
+    if create_from(host, &out).await.is_none() {
+        return;
+    }
+    let deliver = host
+        .dispatch(Delivery {
+            content: "Billing is up: 200 from status.internal.".into(),
+            channel: "chat:ops".into(),
+            work_item_id: "wi-chat-1".into(),
+            mode: DeliveryMode::Final,
+        })
+        .await;
+    show("response.pre_deliver", &deliver);
+    let sent = host.send_to_service(
+        "example.chat-bridge",
+        "gateway",
+        "deliver",
+        json!({ "channel": "ops", "text": deliver.data.content, "reply_to": "c-1" }),
+    );
+    if let Err(e) = sent {
+        println!("  -> not handed to the bridge: {e}");
+    } else if let Some(reply) = gateway::frame(received, "reply").await {
+        println!("  bridge -> gateway: {reply}");
+    }
+
+    let Some(addr) = host.inbound_addr() else {
+        return;
+    };
+    let body = r#"{"channel":"alerts","user":"ci","text":"Deploy 2.4 failed at step 3"}"#;
+    println!("  webhook POST /hooks/chat, forged signature:");
+    let forged = gateway::sign("not-the-secret", body);
+    println!(
+        "    -> {}",
+        gateway::post(addr, "/hooks/chat", Some(&forged), body)
+    );
+    println!("  webhook POST /hooks/chat, signed:");
+    let signed = gateway::sign(gateway::SECRET, body);
+    println!(
+        "    -> {}",
+        gateway::post(addr, "/hooks/chat", Some(&signed), body)
+    );
+    if let Some(out) = next_output(outputs, "work_item").await {
+        create_from(host, &out).await;
+    }
+    println!("  services:");
+    for s in host.services() {
+        println!(
+            "    {}/{}: {}, {} processed, {} dropped, {} refused, {} bad signatures, {} restarts",
+            s.plugin,
+            s.service,
+            s.state.as_str(),
+            s.processed,
+            s.dropped,
+            s.refused,
+            s.bad_signatures,
+            s.restarts
+        );
+    }
+}
+
 /// What the usage-meter observer wrote, once it caught up.
 async fn usage_summary(host: &Host, data: &std::path::Path) {
     if host.observers().is_empty() {
@@ -476,14 +601,22 @@ async fn run(dirs: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
     }
     let stand_in = weather::serve()?;
     let chat = openai::serve()?;
+    let gateway = gateway::serve().await?;
     let data = std::env::temp_dir().join(format!("yoi-demo-{}", std::process::id()));
     let secrets: HashMap<String, String> = [
         ("WEATHER_API_URL".to_owned(), stand_in.clone()),
         ("WEATHER_API_KEY".to_owned(), "demo-key".to_owned()),
         ("OPENAI_API_KEY".to_owned(), openai::KEY.to_owned()),
+        ("CHAT_WEBHOOK_SECRET".to_owned(), gateway::SECRET.to_owned()),
     ]
     .into();
-    let host = Host::builder().data_dir(&data).secrets(secrets).build()?;
+    let host = Host::builder()
+        .data_dir(&data)
+        .secrets(secrets)
+        .inbound_http(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .build()?;
+    // Services start as their plugins load: follow what they emit first.
+    let outputs = host.service_outputs();
     register_native_tools(&host)?;
     for dir in &dirs {
         // The operator's part: grant what the manifest requests.
@@ -552,6 +685,11 @@ async fn run(dirs: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         stream_reply(&host).await;
     }
+    if host.services().is_empty() {
+        println!("\n(no service runs: load examples/chat-bridge to bridge a chat gateway)");
+    } else {
+        bridge_chat(&host, &outputs, &gateway).await;
+    }
     usage_summary(&host, &data).await;
     println!();
     let (name, version, instance) = me();
@@ -565,6 +703,7 @@ async fn run(dirs: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
             })
             .await,
     );
+    host.shutdown_services(std::time::Duration::from_secs(2));
     let _ = std::fs::remove_dir_all(&data);
     Ok(())
 }

@@ -19,6 +19,7 @@ fn the_demo_runs_every_example_through_the_agent_loop() {
                 "notes",
                 "openai-compat",
                 "usage-meter",
+                "chat-bridge",
             ]
             .map(|e| examples.join(e)),
         )
@@ -56,6 +57,17 @@ fn the_demo_runs_every_example_through_the_agent_loop() {
         "example.usage-meter: ",
         "local-chat: 1 calls",
         "large-2: ",
+        // the chat bridge: a frame in, a work item through the hooks, the
+        // delivered answer out as a frame at the stand-in gateway
+        "gateway -> bridge: ana in #ops asks \"Is billing healthy?\"",
+        r#"bridge -> gateway: {"id":"c-1","type":"ack"}"#,
+        "created a work item from example.chat-bridge/gateway: \"Is billing healthy?\"",
+        r#"bridge -> gateway: {"channel":"ops","reply_to":"c-1","text":"Billing is up: 200 from status.internal.","type":"reply"}"#,
+        // a forged webhook never reaches the plugin; a signed one does
+        "-> HTTP/1.1 401 Unauthorized signature refused",
+        "-> HTTP/1.1 202 Accepted {\"accepted\":true}",
+        "created a work item from example.chat-bridge/webhook: \"Deploy 2.4 failed at step 3\"",
+        "example.chat-bridge/webhook: running, 1 processed, 0 dropped, 0 refused, 1 bad signatures",
         // hook points beyond tools still run
         "-> not created: blocked by plugin example.policy",
         "[host.stop]",

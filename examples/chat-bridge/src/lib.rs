@@ -77,12 +77,17 @@ fn reply_frame(connection: u64, r: &Reply) -> Result<Command, Error> {
 }
 
 fn gateway(event: Event) -> Result<Vec<Command>, Error> {
-    let mut g = GATEWAY.lock().map_err(|_| Error::new("the bridge's state is poisoned"))?;
+    let mut g = GATEWAY
+        .lock()
+        .map_err(|_| Error::new("the bridge's state is poisoned"))?;
     match event {
         Event::Opened(o) => {
             g.connection = Some(o.connection);
             let waiting: Vec<Reply> = g.waiting.drain(..).collect();
-            waiting.iter().map(|r| reply_frame(o.connection, r)).collect()
+            waiting
+                .iter()
+                .map(|r| reply_frame(o.connection, r))
+                .collect()
         }
         Event::Closed(c) => {
             if g.connection == Some(c.connection) {
@@ -135,7 +140,11 @@ fn webhook(event: Event) -> Result<Vec<Command>, Error> {
         return Ok(vec![]);
     };
     if request.method != "POST" {
-        return Ok(vec![Command::respond(request.id, 405, "POST a chat message")]);
+        return Ok(vec![Command::respond(
+            request.id,
+            405,
+            "POST a chat message",
+        )]);
     }
     match request.json::<Incoming>() {
         Ok(m) => Ok(vec![

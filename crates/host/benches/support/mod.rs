@@ -28,6 +28,7 @@ pub fn example(name: &str) -> PathBuf {
 }
 
 /// A current-thread runtime, as a host embedded in a small service uses.
+#[allow(dead_code)]
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -143,3 +143,77 @@ fn a_contract_the_host_does_not_serve_names_every_version_it_does() {
         "{text}"
     );
 }
+
+/// `examples/relay`, built for 0.4.0, runs on the 0.4.0 names of the
+/// newest host APIs (docs/hooks.md): `config`, `https.open` with its body
+/// resource, the chunk `sink`, `context`, `log`, and its observer's `fs`.
+#[cfg(all(feature = "https", feature = "fs"))]
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_0_4_provider_and_observer_run_on_the_newest_host() {
+    use yoi_host::{Chunk, CompletionRequest, Message, Role};
+
+    let stub = crate::stub::Stub::start(|_| crate::stub::Reply::ok("one two three"));
+    let data = tempfile::tempdir().expect("data dir");
+    let dir = crate::altered_copy("relay", |m| {
+        m.replace("127.0.0.1:18452", &format!("127.0.0.1:{}", stub.port))
+    });
+    let host = crate::builder()
+        .data_dir(data.path())
+        .build()
+        .expect("host");
+    host.load_with_grants(
+        dir.path(),
+        &[
+            format!("https:http://127.0.0.1:{}", stub.port),
+            "fs:relay:rw".into(),
+        ],
+    )
+    .expect("a 0.4.0 component loads");
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let reader = tokio::spawn(async move {
+        let mut text = String::new();
+        while let Some(Chunk::Text(t)) = rx.recv().await {
+            text.push_str(&t);
+        }
+        text
+    });
+    let request = CompletionRequest {
+        model: "relay-1".into(),
+        messages: vec![Message::new(Role::User, "relay it")],
+        tools: Vec::new(),
+        temperature: None,
+        max_tokens: None,
+        stop: Vec::new(),
+        turn: 0,
+    };
+    let outcome = host
+        .complete_streaming(&context("writer"), request, tx)
+        .await;
+    let answer = outcome.result.as_ref().expect("an answer");
+    assert_eq!(answer.content, "one two three");
+    assert_eq!(reader.await.expect("reader"), "one two three");
+    assert_eq!(outcome.provider.as_deref(), Some("example.relay.relay"));
+    let attempt = &outcome.attempts[0];
+    assert!(
+        attempt
+            .logs
+            .iter()
+            .any(|l| l.message == "relayed" && l.rendered_fields() == "agent=writer"),
+        "{:?}",
+        attempt.logs
+    );
+
+    host.observe("ping", json!({}));
+    let seen = data.path().join("example.relay/relay/seen.log");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.exists() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the observer never wrote"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(host.observers()[0].failed, 0);
+}

@@ -24,6 +24,8 @@ mod features;
 mod folders;
 #[cfg(feature = "fs")]
 mod fs_links;
+#[cfg(feature = "services")]
+mod gateway;
 mod grants;
 mod guard;
 mod hooks;
@@ -34,10 +36,10 @@ mod lifecycle;
 #[cfg(all(feature = "https", feature = "fs"))]
 mod observers;
 mod packages;
-#[cfg(feature = "services")]
-mod services;
 #[cfg(all(feature = "https", feature = "fs"))]
 mod providers;
+#[cfg(feature = "services")]
+mod services;
 mod stub;
 mod tools;
 

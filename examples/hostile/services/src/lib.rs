@@ -8,7 +8,7 @@
 //! - `fetch` `{"url": U}`: fetch U; the answer or the refusal is emitted
 //!   as `fetched` or `refused`
 //!
-//! `doomed` fails every start.
+//! `doomed` fails every start; `silent` never answers an inbound request.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
