@@ -480,6 +480,15 @@ impl Ctx {
         for (plugin, version) in &snap.active_versions {
             println!("  active {plugin}@{version}");
         }
+        for e in &snap.services {
+            println!(
+                "  service {}/{}: {} (recorded {})",
+                e.plugin,
+                e.detail["service"].as_str().unwrap_or("?"),
+                e.detail["state"].as_str().unwrap_or("?"),
+                time(e.at)
+            );
+        }
         println!(
             "{} audit records, {} runtime events",
             snap.audits.len(),

@@ -1697,6 +1697,21 @@ fn service_show_says_a_trapping_service_was_restarted() {
             && shown.contains("service silent (route /probe/silent; queue 1, refuse;"),
         "{shown}"
     );
+    let snapshot: serde_json::Value =
+        serde_json::from_slice(&run(&["snapshot", "--json"]).stdout).expect("snapshot");
+    let services: Vec<(&str, &str)> = snapshot["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|e| {
+            (
+                e["detail"]["service"].as_str().unwrap_or_default(),
+                e["detail"]["state"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(services.contains(&("doomed", "failed")), "{services:?}");
+    assert!(services.contains(&("flaky", "running")), "{services:?}");
     let out = run(&["service", "show", "example.services/nothing"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("recorded services: "), "{}", text(&out));

@@ -20,6 +20,9 @@ use crate::servicespec::{
     MAX_DATA, MAX_KIND, ServiceError, ServiceLimits, ServiceOutput, ServiceState, ServiceStatus,
 };
 
+/// How often a service's new errors in the same state are told at most.
+const RETELL: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -163,6 +166,8 @@ pub(crate) struct Unit {
     /// Wakes drivers waiting for room (`refuse`: WebSocket reads pause).
     room: Notify,
     state: Mutex<(ServiceState, Option<String>)>,
+    /// When a change was last told (`on_change`).
+    told: Mutex<std::time::Instant>,
     stopping: AtomicBool,
     /// Wakes everything of the unit that waits, to stop.
     pub(crate) stop: tokio::sync::watch::Sender<bool>,
@@ -197,6 +202,7 @@ impl Unit {
             arrived: Notify::new(),
             room: Notify::new(),
             state: Mutex::new((ServiceState::Starting, None)),
+            told: Mutex::new(std::time::Instant::now()),
             stopping: AtomicBool::new(false),
             stop: tokio::sync::watch::Sender::new(false),
             processed: AtomicU64::new(0),
@@ -235,14 +241,20 @@ impl Unit {
             if s.0.is_final() {
                 return;
             }
-            let changed = s.0 != state || error.is_some();
+            let moved = s.0 != state;
+            let news = error.is_some();
             s.0 = state;
-            if error.is_some() {
+            if news {
                 s.1 = error;
             }
-            if !changed {
+            // A new state is always told; a new error in the same state
+            // (a gateway that stays down, retried with backoff) at most
+            // every RETELL, so it cannot flood the registry's events.
+            let mut told = lock(&self.told);
+            if !(moved || news && told.elapsed() >= RETELL) {
                 return;
             }
+            *told = std::time::Instant::now();
         }
         (self.on_change)(self);
     }

@@ -203,6 +203,9 @@ pub struct Snapshot {
     pub events: Vec<EventRecord>,
     /// The cursor of the next page of events, like `audits_next`.
     pub events_next: Option<i64>,
+    /// The last status hosts recorded of each plugin service (its newest
+    /// `service_status` event), by plugin and service.
+    pub services: Vec<EventRecord>,
     /// The change counter when the snapshot was taken.
     #[serde(rename = "seq")]
     pub change_seq: i64,

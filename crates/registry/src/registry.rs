@@ -860,6 +860,7 @@ impl<S: Store> Registry<S> {
                 audits: audit_page,
                 events_next: events.next(event_page.iter().map(|e| e.id)),
                 events: event_page,
+                services: tx.latest_events("service_status", None, "service")?,
                 change_seq: tx.change_seq()?,
             })
         })

@@ -82,6 +82,7 @@ fn the_logs_page_with_a_cursor_or_show_the_newest_and_the_rest_is_whole() {
         "audits_next",
         "events",
         "events_next",
+        "services",
         "seq",
     ] {
         assert!(json.get(field).is_some(), "{field} in {json:#}");

@@ -15,6 +15,9 @@ pub enum Say {
     Text(String),
     /// Drop the TCP connection without a close frame.
     Vanish,
+    /// Keep the connection open but stop reading and answering (a peer
+    /// that hung): only the host's heartbeat notices.
+    Hang,
 }
 
 /// A chat gateway on 127.0.0.1: accepts WebSocket connections, keeps what
@@ -86,10 +89,14 @@ impl Gateway {
                                             return;
                                         }
                                     }
+                                    Some(Say::Hang) => break,
                                     Some(Say::Vanish) | None => return,
                                 },
                             }
                         }
+                        // Hung: the connection stays open, nothing is read.
+                        let _held = (sink, stream);
+                        std::future::pending::<()>().await;
                     });
                 }
             });
@@ -116,6 +123,13 @@ impl Gateway {
     pub fn say(&self, say: Say) {
         let tx = self.current.lock().unwrap().clone().expect("a connection");
         assert!(tx.send(say).is_ok(), "the connection is open");
+    }
+
+    /// Waits until `n` connections were accepted in all.
+    pub fn wait_accepted(&self, n: usize) {
+        wait(&format!("connection {n}"), || {
+            (self.accepted.load(Ordering::SeqCst) == n).then_some(())
+        });
     }
 
     pub fn send(&self, text: &str) {

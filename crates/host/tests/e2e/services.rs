@@ -83,6 +83,25 @@ fn bridge_host(gateway: &Gateway) -> (Host, tempfile::TempDir) {
     (host, dir)
 }
 
+/// [`bridge_host`], once its gateway connection is up.
+fn connected_bridge(gateway: &Gateway) -> (Host, tempfile::TempDir) {
+    let (host, dir) = bridge_host(gateway);
+    gateway.wait_accepted(1);
+    wait_status(&host, BRIDGE, "gateway", "connected", |s| s.connected);
+    (host, dir)
+}
+
+/// Does `cut` and waits until the bridge says it lost its gateway and
+/// reconnects.
+fn lose(host: &Host, cut: impl FnOnce()) -> ServiceStatus {
+    cut();
+    wait_status(host, BRIDGE, "gateway", "the loss seen", |s| {
+        s.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("reconnecting"))
+    })
+}
+
 fn probe_host(grants: &[&str]) -> Host {
     let host = builder().build().expect("host starts");
     host.load_with_grants(example("hostile/services"), grants)
@@ -126,12 +145,7 @@ fn exchange(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &str) 
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = answer
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned();
-    (status, body)
+    (status, answer)
 }
 
 fn sign(body: &str) -> String {
@@ -148,9 +162,7 @@ fn a_frame_in_becomes_a_work_item_and_the_answer_goes_back_as_a_frame() {
     let gateway = Gateway::start();
     let (host, _dir) = bridge_host(&gateway);
     let outputs = host.service_outputs();
-    wait("the connection", || {
-        (gateway.accepted.load(Ordering::SeqCst) == 1).then_some(())
-    });
+    gateway.wait_accepted(1);
     let s = wait_status(&host, BRIDGE, "gateway", "running", |s| {
         s.state == ServiceState::Running && s.connected
     });
@@ -200,18 +212,8 @@ fn a_frame_in_becomes_a_work_item_and_the_answer_goes_back_as_a_frame() {
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 fn the_driver_reconnects_when_the_gateway_drops_the_connection() {
     let gateway = Gateway::start();
-    let (host, _dir) = bridge_host(&gateway);
-    wait("the connection", || {
-        (gateway.accepted.load(Ordering::SeqCst) == 1).then_some(())
-    });
-    wait_status(&host, BRIDGE, "gateway", "connected", |s| s.connected);
-
-    gateway.say(Say::Vanish);
-    let s = wait_status(&host, BRIDGE, "gateway", "the loss seen", |s| {
-        s.last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("reconnecting"))
-    });
+    let (host, _dir) = connected_bridge(&gateway);
+    let s = lose(&host, || gateway.say(Say::Vanish));
     assert!(
         s.last_error
             .unwrap()
@@ -226,9 +228,7 @@ fn the_driver_reconnects_when_the_gateway_drops_the_connection() {
     )
     .expect("taken");
 
-    wait("the reconnection", || {
-        (gateway.accepted.load(Ordering::SeqCst) == 2).then_some(())
-    });
+    gateway.wait_accepted(2);
     wait_status(&host, BRIDGE, "gateway", "running again", |s| {
         s.connected && s.state == ServiceState::Running
     });
@@ -586,4 +586,146 @@ fn the_listener_bounds_requests_and_answers_for_a_silent_or_busy_service() {
     assert_eq!(waiting.join().expect("the waiting request"), 504);
     let s = status(&host, PROBE, "silent");
     assert_eq!((s.refused, s.dropped), (1, 0), "{s:?}");
+}
+
+/// Deactivating in the registry: the host's next snapshot has no bridge,
+/// so its services stop and its connection closes (`1001`).
+#[cfg(feature = "registry")]
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn deactivating_stops_the_service_and_closes_its_connections() {
+    let gateway = Gateway::start();
+    let port = gateway.port;
+    let dir = altered_copy("chat-bridge", |m| {
+        m.replace("127.0.0.1:18460", &format!("127.0.0.1:{port}"))
+    });
+    let (_home, registry) = crate::registry();
+    let package =
+        crate::publish_and_activate(&registry, dir.path(), &yoi_registry::Activation::by("ops"));
+    let host = builder()
+        .registry(std::sync::Arc::clone(&registry))
+        .inbound_http("127.0.0.1:0".parse().expect("addr"))
+        .build()
+        .expect("host boots");
+    wait_status(&host, BRIDGE, "gateway", "connected", |s| s.connected);
+    registry
+        .deactivate(BRIDGE, &package.manifest().plugin.version, "ops")
+        .expect("deactivate");
+    host.reload().expect("reload");
+    for service in ["gateway", "webhook"] {
+        wait_status(&host, BRIDGE, service, "stopped", |s| {
+            s.state == ServiceState::Stopped
+        });
+    }
+    wait("the close frame", || {
+        gateway
+            .closes
+            .lock()
+            .unwrap()
+            .first()
+            .copied()
+            .filter(|c| *c == 1001)
+    });
+    host.flush_events();
+    let recorded = registry
+        .latest_events("service_status", Some(BRIDGE), "service")
+        .expect("events");
+    let states: Vec<&str> = recorded
+        .iter()
+        .filter_map(|e| e.detail["state"].as_str())
+        .collect();
+    assert_eq!(
+        states,
+        ["stopped", "stopped"],
+        "what the host recorded last"
+    );
+}
+
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn shutting_down_drains_every_service_within_the_deadline() {
+    let gateway = Gateway::start();
+    let (host, _dir) = bridge_host(&gateway);
+    wait_status(&host, BRIDGE, "gateway", "connected", |s| s.connected);
+    let started = Instant::now();
+    host.shutdown_services(Duration::from_secs(5));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let states: Vec<ServiceState> = host.services().iter().map(|s| s.state).collect();
+    assert_eq!(states, [ServiceState::Stopped, ServiceState::Stopped]);
+    wait("the close frame", || {
+        gateway.closes.lock().unwrap().first().copied()
+    });
+}
+
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn an_event_that_runs_past_its_time_is_stopped_inside_wasm() {
+    let host = probe_host(&[]);
+    wait_status(&host, PROBE, "flaky", "running", |s| {
+        s.state == ServiceState::Running
+    });
+    let started = Instant::now();
+    host.send_to_service(PROBE, "flaky", "spin", json!({ "iters": u64::MAX }))
+        .expect("taken");
+    let s = wait_status(&host, PROBE, "flaky", "the restart", |s| s.restarts == 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped near 1.5 s"
+    );
+    let why = s.last_error.expect("why");
+    assert!(
+        why.contains("stopped after its time limit of 1500 ms"),
+        "{why}"
+    );
+}
+
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn a_frame_over_the_limit_ends_the_connection_and_the_driver_reconnects() {
+    let gateway = Gateway::start();
+    let (host, _dir) = connected_bridge(&gateway);
+    let s = lose(&host, || gateway.send(&"x".repeat(1024 * 1024 + 1)));
+    let why = s.last_error.unwrap_or_default();
+    assert!(why.contains("too long") || why.contains("limit"), "{why}");
+    gateway.wait_accepted(2);
+    assert_eq!(status(&host, BRIDGE, "gateway").errors, 0);
+}
+
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn a_peer_that_hangs_is_found_by_the_heartbeat() {
+    let gateway = Gateway::start();
+    let port = gateway.port;
+    let dir = altered_copy("chat-bridge", |m| {
+        m.replace("127.0.0.1:18460", &format!("127.0.0.1:{port}"))
+    });
+    let host = builder()
+        .service_heartbeat(Duration::from_millis(50))
+        .build()
+        .expect("host");
+    host.load_with_grants(dir.path(), &[format!("websocket:ws://127.0.0.1:{port}")])
+        .expect("loads");
+    gateway.wait_accepted(1);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        gateway.accepted.load(Ordering::SeqCst),
+        1,
+        "a live peer answers the pings"
+    );
+    gateway.say(Say::Hang);
+    let s = wait_status(&host, BRIDGE, "gateway", "the hang seen", |s| {
+        s.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("heartbeat"))
+    });
+    assert!(
+        s.last_error
+            .unwrap_or_default()
+            .contains("nothing from the peer for 100 ms")
+    );
+    gateway.wait_accepted(2);
 }
