@@ -10,10 +10,10 @@
 //! Plugins run sandboxed: one instance per plugin per event (warm instances
 //! are reused unless [`HostBuilder::reuse_instances`] says otherwise), a
 //! memory cap, a time limit enforced inside wasm (epoch interruption), and no
-//! ambient authority — the only imports linked are Yoi's `log` and a WASI
-//! subset with nothing behind it (no files, sockets, environment or clocks;
-//! stdio captured; randomness for hash-map seeds). A component that imports
-//! anything else is refused at load time. A registry-backed host follows
+//! ambient authority — the only imports linked are Yoi's host APIs and
+//! WASI 0.2 with nothing behind it (no folder to open, no address to
+//! connect, an empty environment; stdio captured; clocks and randomness).
+//! A component that imports anything else is refused at load time. A registry-backed host follows
 //! activations with hot reload, caches compiled code, and disables plugins
 //! that keep failing (the crash guard). `docs/hooks.md` has the whole story.
 //!

@@ -26,17 +26,20 @@ pub(crate) const MAX_LOG_LINES: usize = 256;
 /// Most denials recorded per call; later ones are still refused and logged.
 const MAX_DENIALS: usize = 64;
 
-/// The interfaces a plugin may import, without version. Everything else is
-/// refused at load time, never linked as a trap.
+/// The interfaces a plugin may import, without version (WASI's must be
+/// 0.2.x, Yoi's the plugin's contract version: `yoi-manifest` checks).
+/// Everything else is refused at load time, never linked as a trap.
 ///
-/// WASI is here because Rust's standard library for `wasm32-wasip2` imports it
-/// even when a plugin never touches it. Each instance gets an empty
-/// environment, no arguments, a closed stdin and captured stdout/stderr.
-/// Randomness is provided because `std::collections::HashMap` seeds itself
-/// from it; it reaches nothing outside the instance. WASI filesystem, sockets
-/// and clocks are not linked at all: files, the network and secrets are
-/// reached only through Yoi's own `fs`, `https` and `secrets`, which check
-/// the plugin's grants on every call.
+/// WASI is here because the standard libraries of Rust, Python and
+/// JavaScript guests import it even when a plugin never touches it. It is
+/// linked with nothing behind it (docs/hooks.md, "What a plugin can
+/// reach"): an empty environment, no arguments, a closed stdin, captured
+/// and capped stdout/stderr, no preopened folder (so no file can be
+/// opened), sockets that refuse every address and name lookups that
+/// refuse every name. Clocks tell the time and randomness seeds hash maps;
+/// neither reaches anything outside the instance. Files, the network and
+/// secrets are reached only through Yoi's own `fs`, `https` and
+/// `secrets`, which check the plugin's grants on every call.
 pub(crate) const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:io/error",
     "wasi:io/poll",
@@ -51,6 +54,17 @@ pub(crate) const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:cli/terminal-stdin",
     "wasi:cli/terminal-stdout",
     "wasi:cli/terminal-stderr",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+    "wasi:sockets/network",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
+    "wasi:sockets/ip-name-lookup",
     "wasi:random/random",
     "wasi:random/insecure",
     "wasi:random/insecure-seed",
@@ -470,12 +484,6 @@ pub(crate) fn emit(plugin: &str, line: &LogLine) {
     }
 }
 
-struct HasTable;
-
-impl HasData for HasTable {
-    type Data<'a> = &'a mut ResourceTable;
-}
-
 struct HasState;
 
 impl HasData for HasState {
@@ -484,28 +492,10 @@ impl HasData for HasState {
 
 /// The linker every plugin is instantiated with: exactly [`ALLOWED_IMPORTS`].
 pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
-    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
-    use wasmtime_wasi::p2::bindings::{cli, random};
-    use wasmtime_wasi::random::WasiRandom;
-    use wasmtime_wasi_io::bindings::wasi::io;
-
     let mut l = Linker::new(engine);
-    io::error::add_to_linker::<PluginState, HasTable>(&mut l, |s| &mut s.table)?;
-    io::poll::add_to_linker::<PluginState, HasTable>(&mut l, |s| &mut s.table)?;
-    io::streams::add_to_linker::<PluginState, HasTable>(&mut l, |s| &mut s.table)?;
-    cli::environment::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
-    cli::exit::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
-    cli::stdin::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
-    cli::stdout::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
-    cli::stderr::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
-    cli::terminal_input::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
-    cli::terminal_output::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
-    cli::terminal_stdin::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
-    cli::terminal_stdout::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
-    cli::terminal_stderr::add_to_linker::<PluginState, WasiCli>(&mut l, PluginState::cli)?;
-    random::random::add_to_linker::<PluginState, WasiRandom>(&mut l, |s| s.wasi.random())?;
-    random::insecure::add_to_linker::<PluginState, WasiRandom>(&mut l, |s| s.wasi.random())?;
-    random::insecure_seed::add_to_linker::<PluginState, WasiRandom>(&mut l, |s| s.wasi.random())?;
+    // All of WASI 0.2, with nothing behind it (see ALLOWED_IMPORTS and
+    // `PluginState::new`).
+    wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
     // Every contract version's host APIs, each under its own versioned
     // name: one linker serves components of all of them.
     log::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;

@@ -154,3 +154,33 @@ async fn stdout_is_captured_as_log_lines_not_passed_through() {
             .contains("probe wrote to stdout at tool.pre_exec")
     );
 }
+
+/// WASI is linked with nothing behind it (docs/hooks.md): the standard
+/// library's files, sockets and environment load but reach nothing.
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn the_standard_librarys_wasi_reaches_nothing() {
+    let (host, _pkg) = host("open");
+    let out = host.dispatch(call("fetch #probe:wasi", json!({}))).await;
+    let r = receipt_of(&out, "hostile.probe");
+    assert_eq!(r.status, Status::Ok, "{:?}", r.detail);
+    let said: Vec<&str> = r
+        .logs
+        .iter()
+        .filter_map(|l| l.message.strip_prefix("wasi "))
+        .collect();
+    assert_eq!(said.len(), 5, "{said:?}");
+    for (what, answer) in [
+        ("read /etc/passwd", "refused"),
+        ("list .", "refused"),
+        ("connect 127.0.0.1:1", "refused"),
+        ("environment", "0 variables"),
+        ("clock", "ticks"),
+    ] {
+        let line = said
+            .iter()
+            .find(|l| l.starts_with(what))
+            .unwrap_or_else(|| panic!("no `{what}` in {said:?}"));
+        assert!(line.contains(answer), "{line}");
+    }
+}

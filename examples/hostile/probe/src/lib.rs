@@ -20,6 +20,9 @@
 //!   the outcome is logged and the handler goes on
 //! - `config:<KEY>`: read a setting; the value or the error is logged and
 //!   the handler goes on
+//! - `wasi`: reach past Yoi's APIs through the standard library (WASI):
+//!   read `/etc/passwd`, list `.`, connect to 127.0.0.1:1, count the
+//!   environment and read the clock; what each answered is logged
 //!
 //! Without a command it logs the point it saw and lets the event through.
 
@@ -29,6 +32,46 @@ use yoi_pdk::json::Value;
 use yoi_pdk::prelude::*;
 
 struct Probe;
+
+/// Tries the ambient authority a standard library offers; Yoi links WASI
+/// with nothing behind it, so each attempt must fail (or find nothing).
+fn wasi() {
+    let said = |what: &str, answer: String| log::info(&format!("wasi {what}: {answer}"));
+    said(
+        "read /etc/passwd",
+        match std::fs::read_to_string("/etc/passwd") {
+            Ok(text) => format!("READ {} bytes", text.len()),
+            Err(e) => format!("refused ({e})"),
+        },
+    );
+    said(
+        "list .",
+        match std::fs::read_dir(".") {
+            Ok(entries) => format!("LISTED {}", entries.count()),
+            Err(e) => format!("refused ({e})"),
+        },
+    );
+    said(
+        "connect 127.0.0.1:1",
+        match std::net::TcpStream::connect("127.0.0.1:1") {
+            Ok(_) => "CONNECTED".to_owned(),
+            Err(e) => format!("refused ({e})"),
+        },
+    );
+    said(
+        "environment",
+        format!("{} variables", std::env::vars().count()),
+    );
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    said(
+        "clock",
+        if now.is_ok() {
+            "ticks".to_owned()
+        } else {
+            "before 1970".to_owned()
+        },
+    );
+}
 
 fn probe<E: Serialize + DeserializeOwned>(point: &str, event: E) -> HookResult<E> {
     let mut value = yoi_pdk::json::to_value(&event)?;
@@ -50,6 +93,7 @@ fn probe<E: Serialize + DeserializeOwned>(point: &str, event: E) -> HookResult<E
             }
             "grow" => grow(),
             "stdout" => println!("probe wrote to stdout at {point}"),
+            "wasi" => wasi(),
             other => {
                 if let Some(rest) = other.strip_prefix("set:")
                     && let Some((field, new)) = rest.split_once('=')
