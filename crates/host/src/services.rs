@@ -669,10 +669,11 @@ impl Services {
                 ServiceError::NotRunning {
                     plugin: plugin.to_owned(),
                     service: service.to_owned(),
-                    state: if unit.is_stopping() {
-                        "stopping"
-                    } else {
+                    // A final state says more than that it is stopping.
+                    state: if state.is_final() {
                         state.as_str()
+                    } else {
+                        "stopping"
                     },
                 }
             } else {
