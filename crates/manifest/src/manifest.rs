@@ -1013,6 +1013,71 @@ fn bounded(
     }
 }
 
+/// How a kind of `[[...]]` entry's `name` is spoken of, and its codes.
+struct Naming {
+    what: &'static str,
+    example: &'static str,
+    invalid: Code,
+    duplicate: Code,
+}
+
+const PROVIDER_NAMES: Naming = Naming {
+    what: "provider",
+    example: "openai",
+    invalid: Code::ProviderName,
+    duplicate: Code::ProviderDuplicate,
+};
+
+const SERVICE_NAMES: Naming = Naming {
+    what: "service",
+    example: "bridge",
+    invalid: Code::ServiceName,
+    duplicate: Code::ServiceDuplicate,
+};
+
+/// An entry's `name`: required, `[a-z][a-z0-9_-]{0,63}`, and unique among
+/// the entries `seen` so far.
+fn unique_name<'a>(
+    cx: &mut Cx<'_>,
+    t: &Table<'a, '_>,
+    n: &Naming,
+    seen: &mut BTreeSet<&'a str>,
+    locs: &mut Locs,
+) -> Option<String> {
+    let path = t.field_path("name");
+    let f = t.required_string(
+        cx,
+        "name",
+        &format!("the {}'s name", n.what),
+        &format!("name = \"{}\"", n.example),
+    )?;
+    locs.insert(path.clone(), f.span.clone());
+    if !valid_tool_name(f.value) {
+        cx.error(
+            n.invalid,
+            &path,
+            Some(f.span),
+            format!("`{}` is not a valid {} name", f.value.escape_default(), n.what),
+            format!(
+                "use 1 to 64 lowercase letters, digits, `_` or `-`, starting with a letter, e.g. `{}`",
+                n.example
+            ),
+        );
+        None
+    } else if !seen.insert(f.value) {
+        cx.error(
+            n.duplicate,
+            &path,
+            Some(f.span),
+            format!("{} `{}` is declared more than once", n.what, f.value),
+            format!("give each {} a unique name", n.what),
+        );
+        None
+    } else {
+        Some(f.value.to_owned())
+    }
+}
+
 fn read_providers(cx: &mut Cx<'_>, root: &Table<'_, '_>, locs: &mut Locs) -> Option<Vec<Provider>> {
     let mut providers = Vec::new();
     let mut ok = true;
@@ -1020,32 +1085,7 @@ fn read_providers(cx: &mut Cx<'_>, root: &Table<'_, '_>, locs: &mut Locs) -> Opt
     for t in root.tables(cx, "providers") {
         t.deny_unknown(cx, fields::PROVIDER, DOCS);
         let path = |key: &str| format!("{}.{key}", t.path);
-        let name = t
-            .required_string(cx, "name", "the provider's name", "name = \"openai\"")
-            .and_then(|f| {
-                locs.insert(path("name"), f.span.clone());
-                if !valid_tool_name(f.value) {
-                    cx.error(
-                        Code::ProviderName,
-                        &path("name"),
-                        Some(f.span),
-                        format!("`{}` is not a valid provider name", f.value.escape_default()),
-                        "use 1 to 64 lowercase letters, digits, `_` or `-`, starting with a letter, e.g. `openai`",
-                    );
-                    None
-                } else if !seen.insert(f.value) {
-                    cx.error(
-                        Code::ProviderDuplicate,
-                        &path("name"),
-                        Some(f.span),
-                        format!("provider `{}` is declared more than once", f.value),
-                        "give each provider a unique name",
-                    );
-                    None
-                } else {
-                    Some(f.value.to_owned())
-                }
-            });
+        let name = unique_name(cx, &t, &PROVIDER_NAMES, &mut seen, locs);
         let mut models = Vec::new();
         let mut models_ok = true;
         if t.raw("models").is_none() {
@@ -1225,32 +1265,7 @@ fn read_services(
     for t in root.tables(cx, "services") {
         t.deny_unknown(cx, fields::SERVICE, DOCS);
         let path = |key: &str| format!("{}.{key}", t.path);
-        let name = t
-            .required_string(cx, "name", "the service's name", "name = \"bridge\"")
-            .and_then(|f| {
-                locs.insert(path("name"), f.span.clone());
-                if !valid_tool_name(f.value) {
-                    cx.error(
-                        Code::ServiceName,
-                        &path("name"),
-                        Some(f.span),
-                        format!("`{}` is not a valid service name", f.value.escape_default()),
-                        "use 1 to 64 lowercase letters, digits, `_` or `-`, starting with a letter, e.g. `bridge`",
-                    );
-                    None
-                } else if !seen.insert(f.value) {
-                    cx.error(
-                        Code::ServiceDuplicate,
-                        &path("name"),
-                        Some(f.span),
-                        format!("service `{}` is declared more than once", f.value),
-                        "give each service a unique name",
-                    );
-                    None
-                } else {
-                    Some(f.value.to_owned())
-                }
-            });
+        let name = unique_name(cx, &t, &SERVICE_NAMES, &mut seen, locs);
         // An ingress the plugin does not request under [capabilities] could
         // never be granted: say so now, not at the first connection.
         let not_requested = |cx: &mut Cx<'_>, key: &str, span, what: String, fix: String| {
