@@ -7,6 +7,7 @@
 mod config;
 mod dev;
 mod doctor;
+mod lang;
 mod new;
 mod ops;
 mod pack;
@@ -303,11 +304,16 @@ enum PluginCommand {
         /// Where to create it (default: ./NAME).
         #[arg(long, value_name = "DIR")]
         path: Option<PathBuf>,
+        /// The language: rust (a crate), python (app.py) or js (app.js).
+        #[arg(long, value_name = "LANG", default_value = "rust")]
+        lang: yoi_manifest::Language,
     },
-    /// Build the component (wasm32-wasip2, release), write its digest into
-    /// plugin.toml, check everything, and write NAME-VERSION.yoi.
+    /// Build the component, write its digest into plugin.toml, check
+    /// everything, and write NAME-VERSION.yoi. Rust crates build with cargo
+    /// (wasm32-wasip2, release); Python and JavaScript plugins with
+    /// componentize-py and componentize-js, installed on first use.
     Pack {
-        /// The plugin crate (holding Cargo.toml and plugin.toml). Default: the current folder.
+        /// The plugin folder (holding plugin.toml and the source). Default: the current folder.
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
@@ -380,6 +386,7 @@ fn main() -> ExitCode {
             observer,
             service,
             path,
+            lang,
         }) => new::new(
             &name,
             &new::Parts {
@@ -388,6 +395,7 @@ fn main() -> ExitCode {
                 provider,
                 observer,
                 service,
+                language: lang,
             },
             path.as_deref(),
         ),

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use yoi_host::HookPoint;
+use yoi_manifest::Language;
 
 use crate::ops::UsageError;
 
@@ -27,6 +28,14 @@ const SERVICE_TOML: &str = include_str!("../templates/service.toml.tmpl");
 const SERVICE: &str = include_str!("../templates/service.rs.tmpl");
 const README: &str = include_str!("../templates/README.md.tmpl");
 const GITIGNORE: &str = include_str!("../templates/gitignore.tmpl");
+const GITIGNORE_LANG: &str = include_str!("../templates/gitignore-lang.tmpl");
+const BUILD_TOML: &str = include_str!("../templates/build.toml.tmpl");
+const APP_PY: &str = include_str!("../templates/app.py.tmpl");
+const HOOK_PY: &str = include_str!("../templates/hook.py.tmpl");
+const TOOL_PY: &str = include_str!("../templates/tool.py.tmpl");
+const APP_JS: &str = include_str!("../templates/app.js.tmpl");
+const HOOK_JS: &str = include_str!("../templates/hook.js.tmpl");
+const TOOL_JS: &str = include_str!("../templates/tool.js.tmpl");
 
 /// The PDK event type of `point` and a sample event for `yoi plugin test`,
 /// from the host's table of hook points.
@@ -89,6 +98,7 @@ pub(crate) struct Parts {
     pub(crate) provider: Option<String>,
     pub(crate) observer: bool,
     pub(crate) service: Option<String>,
+    pub(crate) language: Language,
 }
 
 /// Whether `name` is a valid tool or provider name that is also a Rust
@@ -128,6 +138,14 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
                 "`{tool}` cannot be a tool name: use lowercase letters, digits and `_`, starting with a letter (it is also the Rust function's name)"
             )));
         }
+    }
+    if parts.language != Language::Rust
+        && (parts.provider.is_some() || parts.observer || parts.service.is_some())
+    {
+        bail!(UsageError(format!(
+            "{} plugins have hooks and tools; providers, observers and services are written in Rust (leave out --lang)",
+            parts.language
+        )));
     }
     if let Some(p) = hooks.iter().find(|p| point_template(**p).is_none()) {
         bail!("this yoi does not know the event type of hook point {p}; update yoi");
@@ -240,51 +258,98 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
         (None, None) => String::new(),
     };
 
-    let files = [
-        (
-            "Cargo.toml",
-            fill(CARGO, &[("crate", &crate_name), ("pdk", &pdk_dependency())]),
-        ),
-        (
-            "plugin.toml",
-            fill(
-                MANIFEST,
-                &[
-                    ("id", id.as_str()),
-                    ("name", name),
-                    ("crate_file", &crate_file),
-                    ("contract", yoi_host::CONTRACT),
-                    ("hooks", &hook_toml),
-                    ("tools", &(tool_toml + &surfaces_toml)),
-                    ("capabilities", &capabilities),
-                ],
+    let manifest = |artifact: &str, build: &str| {
+        fill(
+            MANIFEST,
+            &[
+                ("id", id.as_str()),
+                ("name", name),
+                ("crate_file", artifact),
+                ("contract", yoi_host::CONTRACT),
+                ("hooks", &hook_toml),
+                ("tools", &(tool_toml.clone() + &surfaces_toml)),
+                ("capabilities", &(capabilities.clone() + build)),
+            ],
+        )
+    };
+    let readme = |source: &str| {
+        fill(
+            README,
+            &[
+                ("name", name),
+                ("id", id.as_str()),
+                ("what", &what.join(", ")),
+                ("test", &test),
+                ("source", source),
+            ],
+        )
+    };
+    let files: Vec<(&str, String)> = match parts.language {
+        Language::Rust => vec![
+            (
+                "Cargo.toml",
+                fill(CARGO, &[("crate", &crate_name), ("pdk", &pdk_dependency())]),
             ),
-        ),
-        (
-            "src/lib.rs",
-            fill(
-                LIB,
-                &[
-                    ("name", name),
-                    ("body", &body),
-                    ("register", &register.join("; ")),
-                ],
+            ("plugin.toml", manifest(&crate_file, "")),
+            (
+                "src/lib.rs",
+                fill(
+                    LIB,
+                    &[
+                        ("name", name),
+                        ("body", &body),
+                        ("register", &register.join("; ")),
+                    ],
+                ),
             ),
-        ),
-        (
-            "README.md",
-            fill(
-                README,
-                &[
-                    ("name", name),
-                    ("id", id.as_str()),
-                    ("what", &what.join(", ")),
-                    ("test", &test),
-                ],
-            ),
-        ),
-        (".gitignore", GITIGNORE.to_owned()),
-    ];
+            ("README.md", readme("src/lib.rs")),
+            (".gitignore", GITIGNORE.to_owned()),
+        ],
+        language => {
+            let python = language == Language::Python;
+            let (app, hook, tool) = if python {
+                (APP_PY, HOOK_PY, TOOL_PY)
+            } else {
+                (APP_JS, HOOK_JS, TOOL_JS)
+            };
+            let mut code = String::new();
+            for p in &hooks {
+                let iface = p.wit_interface();
+                let function = if python {
+                    iface.replace('-', "_")
+                } else {
+                    crate::lang::camel(&iface)
+                };
+                code.push_str(&fill(
+                    hook,
+                    &[
+                        ("point", p.as_str()),
+                        ("function", &function),
+                        (
+                            "event",
+                            point_template(*p).map_or("HostInfo", |(event, _)| event),
+                        ),
+                    ],
+                ));
+            }
+            for t in tools {
+                code.push_str(&fill(tool, &[("tool", t)]));
+            }
+            let (source, pdk) = if python {
+                ("app.py", "yoi.py")
+            } else {
+                ("app.js", "yoi.js")
+            };
+            let build = fill(BUILD_TOML, &[("language", language.as_str())]);
+            vec![
+                ("plugin.toml", manifest(&crate_file, &build)),
+                (source, fill(app, &[("name", name), ("body", &code)])),
+                (pdk, crate::lang::pdk_text(language).to_owned()),
+                ("README.md", readme(source)),
+                (".gitignore", GITIGNORE_LANG.to_owned()),
+            ]
+        }
+    };
     // Samples for the README's `yoi plugin test` line.
     let mut samples = Vec::new();
     if let Some(point) = hooks.first() {
@@ -299,13 +364,24 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
         samples.push(("input.json", "{ \"text\": \"hello\" }\n".to_owned()));
     }
     let files: Vec<(&str, String)> = files.into_iter().chain(samples).collect();
-    std::fs::create_dir_all(dir.join("src"))
-        .with_context(|| format!("creating {}", dir.display()))?;
     for (file, text) in &files {
         let path = dir.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
-    println!("created {} ({}) in {}", id, what.join(", "), dir.display());
+    let language = match parts.language {
+        Language::Rust => String::new(),
+        l => format!(", in {l}"),
+    };
+    println!(
+        "created {} ({}{language}) in {}",
+        id,
+        what.join(", "),
+        dir.display()
+    );
     for (file, _) in &files {
         println!("  {file}");
     }

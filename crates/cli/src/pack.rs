@@ -1,5 +1,6 @@
-//! `yoi plugin pack`: build the component, write its digest, check it, and
-//! write the `.yoi` package.
+//! `yoi plugin pack`: build the component (Rust with cargo, Python and
+//! JavaScript through `lang`), write its digest, check it, and write the
+//! `.yoi` package.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use yoi_host::Host;
-use yoi_manifest::{Digest, MANIFEST_FILE, Manifest, Package};
+use yoi_manifest::{Digest, Language, MANIFEST_FILE, Manifest, Package};
 
 /// The guest target.
 const TARGET: &str = "wasm32-wasip2";
@@ -142,25 +143,59 @@ pub(crate) fn pack(path: &Path) -> Result<ExitCode> {
             );
         }
     };
-    if !dir.join("Cargo.toml").is_file() {
-        bail!(
-            "{} has no Cargo.toml: `yoi plugin pack` builds a plugin crate (make one with `yoi plugin new`); \
-             to check a package folder that is already built, use `yoi plugin check`",
-            dir.display()
-        );
-    }
-
-    step(1, &format!("checking the {TARGET} target"));
-    ensure_target()?;
-    step(
-        2,
-        &format!(
-            "building {} for {TARGET} (release, optimized for size)",
-            manifest.plugin.id
-        ),
-    );
-    let built = build(&dir)?;
-    let bytes = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+    let language = crate::lang::detect(&dir, &manifest)?;
+    let bytes = match language {
+        Language::Rust => {
+            if !dir.join("Cargo.toml").is_file() {
+                bail!(
+                    "{} has no Cargo.toml, but plugin.toml says `[build] language = \"rust\"`\n  \
+                     fix: make a plugin crate with `yoi plugin new`; to check a package folder that is already built, use `yoi plugin check`",
+                    dir.display()
+                );
+            }
+            step(1, &format!("checking the {TARGET} target"));
+            ensure_target()?;
+            step(
+                2,
+                &format!(
+                    "building {} for {TARGET} (release, optimized for size)",
+                    manifest.plugin.id
+                ),
+            );
+            let built = build(&dir)?;
+            std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?
+        }
+        Language::Python | Language::JavaScript => {
+            let tool = if language == Language::Python {
+                &crate::lang::COMPONENTIZE_PY
+            } else {
+                &crate::lang::COMPONENTIZE_JS
+            };
+            step(
+                1,
+                &format!(
+                    "{language} plugin: {} {} (installed from {} when missing)",
+                    tool.package, tool.version, tool.registry
+                ),
+            );
+            step(
+                2,
+                &format!(
+                    "building {} from {}",
+                    manifest.plugin.id,
+                    manifest.build.entry_for(language).unwrap_or_default()
+                ),
+            );
+            let built = crate::lang::build(&dir, &manifest, language)?;
+            if built.cached {
+                eprintln!(
+                    "      unchanged since the last build: using {}/component.wasm",
+                    crate::lang::BUILD_DIR
+                );
+            }
+            built.bytes
+        }
+    };
     let artifact = dir.join(&manifest.runtime.artifact);
     std::fs::write(&artifact, &bytes).with_context(|| format!("writing {}", artifact.display()))?;
     let digest = Digest::of(&bytes);

@@ -11,8 +11,23 @@ use yoi_host::{
     ToolRequest, ToolStatus,
 };
 
+/// A host for `plugin check` and `plugin test`, keeping compiled
+/// components in the user's cache folder (`$YOI_CACHE`, else e.g.
+/// `~/.cache/yoi/compiled`), so checking or testing the same build again
+/// compiles nothing: a Python or JavaScript component takes seconds.
+fn local_host() -> yoi_host::HostBuilder {
+    let cache = std::env::var_os("YOI_CACHE")
+        .filter(|c| !c.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| dirs::cache_dir().map(|d| d.join("yoi").join("compiled")));
+    match cache {
+        Some(dir) => Host::builder().compile_cache(dir),
+        None => Host::builder(),
+    }
+}
+
 pub(crate) fn load(dir: &Path) -> Result<(Host, yoi_host::PluginInfo), HostError> {
-    let host = Host::builder().build()?;
+    let host = local_host().build()?;
     let info = host.load(dir)?;
     Ok((host, info))
 }
@@ -195,7 +210,7 @@ fn test_host(
             .ok_or_else(|| crate::ops::UsageError(format!("--secret `{pair}` is not KEY=VALUE")))?;
         given.insert(k.to_owned(), v.to_owned());
     }
-    let host = Host::builder()
+    let host = local_host()
         .data_dir(data)
         .secrets(TestSecrets {
             given,

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+mod languages;
 mod support;
 use support::{example, guard_archive, next_event, send, serve};
 
@@ -530,7 +531,21 @@ fn the_authoring_tutorial_works_as_written() {
         );
         assert!(pdk.join("wit").is_dir(), "the packaged PDK carries its WIT");
     }
-    let out = run_in(&crate_dir, &env, &["plugin", "pack"]);
+    tutorial_from_pack(&crate_dir, &env, &home, yoi_host::Host::builder());
+}
+
+/// The tutorial from `yoi plugin pack` on, in the plugin folder `dir` the
+/// tutorial's `yoi plugin new demo --hook tool.pre_exec` made: pack (its
+/// five steps, the digest written), check, test, publish, activate, and a
+/// host booted from the registry in `home` (with `builder`) runs it.
+/// Returns the digest.
+fn tutorial_from_pack(
+    dir: &Path,
+    env: &[(&str, &Path)],
+    home: &Path,
+    builder: yoi_host::HostBuilder,
+) -> String {
+    let out = run_in(dir, env, &["plugin", "pack"]);
     for step in ["[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]"] {
         assert!(out.contains(step), "pack shows its progress: {out}");
     }
@@ -541,16 +556,16 @@ fn the_authoring_tutorial_works_as_written() {
         .expect("pack prints the digest")
         .to_owned();
     assert!(digest.starts_with("sha256:"), "{digest}");
-    let manifest = std::fs::read_to_string(crate_dir.join("plugin.toml")).expect("manifest");
+    let manifest = std::fs::read_to_string(dir.join("plugin.toml")).expect("manifest");
     assert!(
         manifest.contains(&format!("digest = \"{digest}\"")),
         "{manifest}"
     );
-    let out = run_in(&crate_dir, &env, &["plugin", "check", "."]);
+    let out = run_in(dir, env, &["plugin", "check", "."]);
     assert!(out.contains("ok: demo@0.1.0"), "{out}");
     let out = run_in(
-        &crate_dir,
-        &env,
+        dir,
+        env,
         &[
             "plugin",
             "test",
@@ -563,20 +578,19 @@ fn the_authoring_tutorial_works_as_written() {
     assert!(out.contains("tool.pre_exec demo@0.1.0: ok"), "{out}");
     assert!(out.contains("log info: tool.pre_exec"), "{out}");
 
-    let out = run_in(&crate_dir, &env, &["publish", "demo-0.1.0.yoi"]);
+    let out = run_in(dir, env, &["publish", "demo-0.1.0.yoi"]);
     assert!(
         out.contains(&format!("published demo@0.1.0 ({digest})")),
         "{out}"
     );
-    let out = run_in(&crate_dir, &env, &["activate", "demo@0.1.0"]);
+    let out = run_in(dir, env, &["activate", "demo@0.1.0"]);
     assert!(out.contains("activated demo@0.1.0"), "{out}");
 
     // A host booted from that registry runs it.
-    let registry = std::sync::Arc::new(yoi_registry::Registry::open(&home).expect("registry"));
-    let host = yoi_host::Host::builder()
-        .registry(registry)
-        .build()
-        .expect("host");
+    let registry = std::sync::Arc::new(yoi_registry::Registry::open(home).expect("registry"));
+    let host = builder.registry(registry).build().expect("host");
+    let boot = host.boot_report().expect("boot report");
+    assert!(boot.refused.is_empty(), "{boot:#?}");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -592,6 +606,7 @@ fn the_authoring_tutorial_works_as_written() {
     assert_eq!(receipt.plugin.as_str(), "demo");
     assert_eq!(receipt.status, yoi_host::Status::Ok);
     assert_eq!(receipt.logs[0].message, "tool.pre_exec");
+    digest
 }
 
 /// The minimal hook plugin in docs/authoring.md is `examples/minimal`,

@@ -191,6 +191,11 @@ codes! {
     /// A service's `signature` table is incomplete or invalid, or the
     /// service has no `http` route to check it on.
     ServiceSignature = "E1008", "service-signature";
+    /// `build.language` is not `rust`, `python` or `javascript`.
+    BuildLanguage = "E1101", "build-language";
+    /// `build.entry` leaves the package, is set for Rust, or does not end
+    /// in the language's file extension.
+    BuildEntry = "E1102", "build-entry";
 }
 
 impl fmt::Display for Code {

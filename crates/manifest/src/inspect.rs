@@ -80,6 +80,40 @@ pub fn summarize(bytes: &[u8]) -> Result<ComponentSummary, (Code, String)> {
     Ok(summary)
 }
 
+/// Why an import is refused and what to do instead, for `yoi plugin check`.
+fn refused_import_fix(
+    base: &str,
+    version: Option<&semver::Version>,
+    provided: &[String],
+) -> String {
+    let linked: Vec<&str> = provided
+        .iter()
+        .filter_map(|i| i.strip_prefix("wasi:"))
+        .collect();
+    let wasi = if linked.is_empty() {
+        "this host links no WASI interface".to_owned()
+    } else {
+        format!(
+            "of WASI 0.2, this host links only {} (docs/hooks.md, \"The sandbox\")",
+            linked.join(", ")
+        )
+    };
+    if base.starts_with("wasi:http/") {
+        format!(
+            "{wasi}: make requests with Yoi's `https` host API (yoi:plugin/https; `yoi.https` in Python and JavaScript), which the operator's grants allow;              JavaScript plugins built by `yoi plugin pack` leave WASI HTTP out"
+        )
+    } else if base.starts_with("wasi:") && version.is_some_and(|v| v.major != 0 || v.minor != 2) {
+        format!(
+            "{wasi}; this import is WASI {}: build with a toolchain that targets WASI 0.2 (wasm32-wasip2, componentize-py, componentize-js)",
+            version.map_or_else(String::new, ToString::to_string)
+        )
+    } else if base.starts_with("wasi:") {
+        format!("{wasi}; remove the code that needs `{base}`")
+    } else {
+        "plugins reach the outside world only through Yoi's host APIs (yoi:plugin/*); remove the code that needs this import".to_owned()
+    }
+}
+
 /// Checks the component in `bytes` against `manifest` and `host`: it is a
 /// component, imports only what the host provides, targets the declared
 /// contract, and exports exactly the declared hooks (and tools).
@@ -119,7 +153,7 @@ pub fn inspect(manifest: &Manifest, bytes: &[u8], host: &Compat) -> Vec<Diagnost
                     Code::ForbiddenImport,
                     "runtime.artifact",
                     format!("the component imports `{name}`, which Yoi does not provide"),
-                    "plugins reach the outside world only through Yoi's host APIs (yoi:plugin/*); remove the code that needs this import",
+                    refused_import_fix(base, version.as_ref(), &host.imports),
                 )
                 .at(at("runtime.artifact")),
             );

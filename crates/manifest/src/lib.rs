@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 mod archive;
+mod build;
 mod capability;
 mod code;
 mod config;
@@ -45,6 +46,7 @@ mod tool;
 mod walk;
 
 pub use archive::{ArchiveError, MAX_ENTRIES, MAX_UNPACKED_BYTES};
+pub use build::{Build, Language, UnknownLanguage};
 pub use capability::{
     Capabilities, FsAccess, FsMode, HostPattern, HttpsPattern, RoutePattern, Scheme,
     WebSocketPattern, relative_path, valid_secret_key,

@@ -6,6 +6,7 @@ use semver::{Version, VersionReq};
 use serde::Serialize;
 use toml::de::{DeTable, DeValue};
 
+use crate::build::{Build, Language, check_entry};
 use crate::capability::{
     Capabilities, FsAccess, FsMode, HttpsPattern, RoutePattern, WebSocketPattern, relative_path,
     valid_secret_key,
@@ -36,6 +37,7 @@ pub mod fields {
         "providers",
         "observer",
         "services",
+        "build",
     ];
     pub const PLUGIN: &[&str] = &[
         "id",
@@ -69,6 +71,7 @@ pub mod fields {
         "signature",
     ];
     pub const SIGNATURE: &[&str] = &["secret", "header", "prefix"];
+    pub const BUILD: &[&str] = &["language", "entry"];
     pub const SETTING: &[&str] = &[
         "type",
         "description",
@@ -217,6 +220,8 @@ pub struct Manifest {
     pub observer: Option<Observer>,
     /// `[[services]]`: its services, in file order.
     pub services: Vec<Service>,
+    /// `[build]`: how `yoi plugin pack` builds it; hosts ignore it.
+    pub build: Build,
     /// Field locations, for diagnostics found after parsing.
     #[serde(skip)]
     pub locations: Locations,
@@ -303,10 +308,25 @@ impl Manifest {
             None => Some(Vec::new()),
         };
         let services = read_services(&mut cx, &root, capabilities.as_ref(), &mut locations);
+        let build = match root.table(&mut cx, "build", None) {
+            Some(t) => read_build(&mut cx, &t),
+            None => Some(Build {
+                language: None,
+                entry: None,
+            }),
+        };
 
         match (
             (plugin, runtime, hooks, tools),
-            (capabilities, limits, config, providers, observer, services),
+            (
+                capabilities,
+                limits,
+                config,
+                providers,
+                observer,
+                services,
+                build,
+            ),
         ) {
             (
                 (Some(plugin), Some(runtime), Some(hooks), Some(tools)),
@@ -317,6 +337,7 @@ impl Manifest {
                     Some(providers),
                     Some(observer),
                     Some(services),
+                    Some(build),
                 ),
             ) if cx.diags.is_empty() => {
                 let locations = Locations(
@@ -336,6 +357,7 @@ impl Manifest {
                     providers,
                     observer,
                     services,
+                    build,
                     locations,
                 })
             }
@@ -618,6 +640,16 @@ impl Manifest {
                 V::Table(t)
             });
             doc.insert("services".into(), V::Array(services.collect()));
+        }
+        if self.build.language.is_some() || self.build.entry.is_some() {
+            let mut b = T::new();
+            if let Some(l) = self.build.language {
+                b.insert("language".into(), s(l.as_str()));
+            }
+            if let Some(e) = &self.build.entry {
+                b.insert("entry".into(), s(e));
+            }
+            doc.insert("build".into(), V::Table(b));
         }
         toml::to_string(&doc)
             .unwrap_or_else(|e| unreachable!("a toml::Table always serializes: {e}"))
@@ -1892,6 +1924,46 @@ where
         }
     }
     out
+}
+
+fn read_build(cx: &mut Cx<'_>, t: &Table<'_, '_>) -> Option<Build> {
+    t.deny_unknown(cx, fields::BUILD, DOCS);
+    let mut ok = true;
+    let language = match t.string(cx, "language") {
+        None => None,
+        Some(f) => match f.value.parse::<Language>() {
+            Ok(l) => Some(l),
+            Err(_) => {
+                cx.error(
+                    Code::BuildLanguage,
+                    "build.language",
+                    Some(f.span),
+                    format!("`{}` is not a language Yoi builds", f.value.escape_default()),
+                    "write `language = \"rust\"`, `\"python\"` or `\"javascript\"`, or leave it out to let `yoi plugin pack` detect it",
+                );
+                ok = false;
+                None
+            }
+        },
+    };
+    let entry = match t.string(cx, "entry") {
+        None => None,
+        Some(f) => match check_entry(language, f.value) {
+            Ok(path) => Some(path),
+            Err(why) => {
+                cx.error(
+                    Code::BuildEntry,
+                    "build.entry",
+                    Some(f.span),
+                    format!("entry `{}` {why}", f.value.escape_default()),
+                    "name the module holding the handlers, relative to the package folder: `entry = \"app.py\"` for Python, `entry = \"app.js\"` for JavaScript (the defaults); Rust plugins leave it out",
+                );
+                ok = false;
+                None
+            }
+        },
+    };
+    ok.then_some(Build { language, entry })
 }
 
 fn read_limits(cx: &mut Cx<'_>, t: &Table<'_, '_>) -> Option<Limits> {

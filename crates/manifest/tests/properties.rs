@@ -4,10 +4,10 @@
 use proptest::collection::{btree_set, vec};
 use proptest::prelude::*;
 use yoi_manifest::{
-    Backpressure, Capabilities, Digest, FailMode, FsAccess, FsMode, Hook, HookPoint, HttpsPattern,
-    InputSchema, Limits, Locations, Manifest, ModelPattern, ObservationKind, Observer, PluginId,
-    PluginMeta, Provider, Restart, RoutePattern, Runtime, Service, Setting, SettingType, Signature,
-    Tool, WebSocketPattern,
+    Backpressure, Build, Capabilities, Digest, FailMode, FsAccess, FsMode, Hook, HookPoint,
+    HttpsPattern, InputSchema, Language, Limits, Locations, Manifest, ModelPattern,
+    ObservationKind, Observer, PluginId, PluginMeta, Provider, Restart, RoutePattern, Runtime,
+    Service, Setting, SettingType, Signature, Tool, WebSocketPattern,
 };
 
 fn text() -> impl Strategy<Value = String> {
@@ -285,6 +285,27 @@ fn services() -> impl Strategy<Value = Vec<Service>> {
     })
 }
 
+fn build() -> impl Strategy<Value = Build> {
+    (
+        0usize..4,
+        proptest::option::of("[a-z]{1,8}(/[a-z]{1,8}){0,1}"),
+    )
+        .prop_map(|(l, stem)| {
+            let language = [
+                None,
+                Some(Language::Rust),
+                Some(Language::Python),
+                Some(Language::JavaScript),
+            ][l];
+            let entry = match language {
+                Some(Language::Rust) => None,
+                Some(lang) => stem.map(|s| format!("{s}.{}", lang.entry_extensions()[0])),
+                None => stem.map(|s| format!("{s}.py")),
+            };
+            Build { language, entry }
+        })
+}
+
 /// Requests what `services` need.
 fn request_for(capabilities: &mut Capabilities, services: &[Service]) {
     for s in services {
@@ -324,6 +345,7 @@ prop_compose! {
         providers in providers(),
         observer in observer(),
         services in services(),
+        build in build(),
     ) -> Manifest {
         let mut capabilities = capabilities;
         request_for(&mut capabilities, &services);
@@ -347,6 +369,7 @@ prop_compose! {
             providers,
             observer,
             services,
+            build,
             locations: Locations::default(),
         }
     }

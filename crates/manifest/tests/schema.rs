@@ -57,6 +57,7 @@ fn every_table_lists_exactly_the_parsers_fields() {
             &p["services"]["items"]["properties"]["signature"],
             fields::SIGNATURE,
         ),
+        ("build", &p["build"], fields::BUILD),
         (
             "config.NAME",
             &p["config"]["additionalProperties"],

@@ -22,7 +22,13 @@ async fn blocked(host: &Host, tool: &str) -> Option<String> {
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn the_guard_reads_its_deny_list_and_an_embedder_changes_it_live() {
-    let host = host_with(&[&example("guard")]);
+    for (dir, id) in crate::GUARDS {
+        guard_reads_its_deny_list(dir, id).await;
+    }
+}
+
+async fn guard_reads_its_deny_list(dir: &str, id: &str) {
+    let host = host_with(&[&example(dir)]);
     // The declared default.
     assert_eq!(
         blocked(&host, "shell").await.as_deref(),
@@ -30,7 +36,7 @@ async fn the_guard_reads_its_deny_list_and_an_embedder_changes_it_live() {
     );
     assert_eq!(blocked(&host, "curl").await, None);
 
-    host.configure("example.guard", values(json!({"deny": ["curl"]})))
+    host.configure(id, values(json!({"deny": ["curl"]})))
         .expect("configure");
     assert_eq!(
         blocked(&host, "shell").await,
@@ -45,11 +51,11 @@ async fn the_guard_reads_its_deny_list_and_an_embedder_changes_it_live() {
         (json!({"deny": [""]}), "shorter than 1 character"),
         (
             json!({"colour": "red"}),
-            "`colour` is not a setting of example.guard@0.1.0",
+            &*format!("`colour` is not a setting of {id}@0.1.0"),
         ),
     ] {
         let err = host
-            .configure("example.guard", values(bad.clone()))
+            .configure(id, values(bad.clone()))
             .expect_err("refused");
         assert!(matches!(err, HostError::Config { .. }), "{err}");
         assert!(err.to_string().contains(why), "{bad}: {err}");
@@ -64,8 +70,7 @@ async fn the_guard_reads_its_deny_list_and_an_embedder_changes_it_live() {
     );
 
     // Back to the defaults.
-    host.configure("example.guard", values(json!({})))
-        .expect("configure");
+    host.configure(id, values(json!({}))).expect("configure");
     assert!(blocked(&host, "shell").await.is_some());
 }
 
@@ -142,10 +147,16 @@ async fn registry_settings_reach_the_guest_and_a_change_reloads_without_a_recomp
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn redact_masks_what_its_patterns_setting_says() {
+    for (dir, id) in crate::REDACTS {
+        redact_masks_by_its_patterns(dir, id).await;
+    }
+}
+
+async fn redact_masks_by_its_patterns(dir: &str, id: &str) {
     use crate::result;
     use yoi_host::Status;
 
-    let host = host_with(&[&example("redact")]);
+    let host = host_with(&[&example(dir)]);
     let text = "password=hunter2 account acct-12345";
     let out = host.dispatch(result(text)).await;
     assert_eq!(
@@ -154,7 +165,7 @@ async fn redact_masks_what_its_patterns_setting_says() {
     );
 
     host.configure(
-        "example.redact",
+        id,
         values(json!({"patterns": [{"pattern": "acct-[0-9]+", "replace": "acct-****"}]})),
     )
     .expect("configure");
@@ -165,12 +176,12 @@ async fn redact_masks_what_its_patterns_setting_says() {
     // and fails in the plugin, with the reason in the receipt; fail-open
     // lets the output through unchanged.
     host.configure(
-        "example.redact",
+        id,
         values(json!({"patterns": [{"pattern": "acct-[", "replace": "x"}]})),
     )
     .expect("configure");
     let out = host.dispatch(result(text)).await;
-    let r = receipt_of(&out, "example.redact");
+    let r = receipt_of(&out, id);
     assert_eq!(r.status, Status::Error);
     let detail = r.detail.as_deref().unwrap_or_default();
     assert!(

@@ -93,3 +93,45 @@ fn a_registry_plugin_that_keeps_failing_to_load_is_disabled() {
     let audits = reg.snapshot().unwrap().audits;
     assert!(audits.iter().any(|a| a.action == "auto_disable"));
 }
+
+/// An 18 MB Python component compiles within the default bounds, and a
+/// restart is served from the compile cache: a host whose compile time
+/// limit no compile could meet still loads it from there.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn a_large_python_component_compiles_within_bounds_and_restarts_from_the_cache() {
+    let wasm = std::fs::metadata(example("py-guard/py-guard.wasm")).expect("built");
+    assert!(wasm.len() > 10_000_000, "{} bytes", wasm.len());
+    let cache = tempfile::tempdir().expect("cache");
+    let host = Host::builder()
+        .compile_cache(cache.path())
+        .build()
+        .expect("host");
+    host.load(example("py-guard"))
+        .expect("compiles within the default code limits and time");
+    let cached: Vec<_> = std::fs::read_dir(cache.path())
+        .expect("cache")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .collect();
+    assert_eq!(cached.len(), 1, "one compiled artifact, by digest");
+
+    let impatient = |cache: Option<&std::path::Path>| {
+        let b = Host::builder().compile_limits(CodeLimits::default(), Duration::from_millis(1));
+        match cache {
+            Some(dir) => b.compile_cache(dir),
+            None => b,
+        }
+        .build()
+        .expect("host")
+    };
+    let restarted = impatient(Some(cache.path()));
+    restarted
+        .load(example("py-guard"))
+        .expect("served from the compile cache: nothing to compile");
+    let err = impatient(None)
+        .load(example("py-guard"))
+        .expect_err("a compile cannot meet 1 ms")
+        .to_string();
+    assert!(err.contains("took longer than 0.001 s"), "{err}");
+}

@@ -56,6 +56,18 @@ use yoi_manifest::Package;
 #[cfg(feature = "registry")]
 use yoi_registry::Activation;
 
+/// The guard example and its Python twin: the same behaviour, held to the
+/// same assertions. (folder, plugin id)
+pub const GUARDS: [(&str, &str); 2] =
+    [("guard", "example.guard"), ("py-guard", "example.py-guard")];
+/// The redact example and its JavaScript twin.
+pub const REDACTS: [(&str, &str); 2] = [
+    ("redact", "example.redact"),
+    ("js-redact", "example.js-redact"),
+];
+/// The notes example and its Python twin.
+pub const NOTES: [(&str, &str); 2] = [("notes", "example.notes"), ("py-notes", "example.py-notes")];
+
 pub fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples")

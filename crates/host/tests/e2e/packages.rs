@@ -4,75 +4,89 @@ use serde_json::json;
 use yoi_host::{HookPoint, Host, HostError, Status};
 use yoi_manifest::{Code, Digest};
 
-use super::{altered_copy, call, example, host_with, result};
+use super::{GUARDS, REDACTS, altered_copy, call, example, host_with, result};
 
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn guard_blocks_a_denied_tool_with_its_reason() {
-    let host = host_with(&[&example("guard")]);
-    let out = host
-        .dispatch(call("shell", json!({"cmd": "rm -rf /"})))
-        .await;
-    let blocked = out.blocked.as_ref().expect("blocked");
-    assert_eq!(blocked.plugin.as_str(), "example.guard");
-    assert_eq!(blocked.reason, "tool `shell` is on the deny list");
-    assert_eq!(
-        blocked.message(),
-        "blocked by plugin example.guard: tool `shell` is on the deny list"
-    );
-    let r = &out.receipts[0];
-    assert_eq!(
-        (r.status, r.point),
-        (Status::Blocked, HookPoint::ToolPreExec)
-    );
-    assert_eq!(r.logs[0].message, "refused tool `shell`");
+    for (dir, id) in GUARDS {
+        let host = host_with(&[&example(dir)]);
+        let out = host
+            .dispatch(call("shell", json!({"cmd": "rm -rf /"})))
+            .await;
+        let blocked = out.blocked.as_ref().expect("blocked");
+        assert_eq!(blocked.plugin.as_str(), id);
+        assert_eq!(blocked.reason, "tool `shell` is on the deny list");
+        assert_eq!(
+            blocked.message(),
+            format!("blocked by plugin {id}: tool `shell` is on the deny list")
+        );
+        let r = &out.receipts[0];
+        assert_eq!(
+            (r.status, r.point),
+            (Status::Blocked, HookPoint::ToolPreExec),
+            "{id}"
+        );
+        assert_eq!(r.logs[0].message, "refused tool `shell`", "{id}");
+    }
 }
 
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn guard_rewrites_input_as_written_by_the_guest() {
-    let host = host_with(&[&example("guard")]);
-    let out = host
-        .dispatch(call(
-            "fetch",
-            json!({"url": "http://example.com/a?b=1", "n": 2}),
-        ))
-        .await;
-    assert!(out.blocked.is_none());
-    assert_eq!(
-        out.data.input,
-        json!({"url": "https://example.com/a?b=1", "n": 2})
-    );
-    assert_eq!((out.data.call_id.as_str(), out.data.turn), ("call-1", 3));
-    assert_eq!(out.receipts[0].status, Status::Ok);
-    assert_eq!(out.receipts[0].changed, vec!["input"]);
-    assert!(out.is_changed());
-    assert_eq!(out.changed_fields(), ["input"]);
+    for (dir, id) in GUARDS {
+        let host = host_with(&[&example(dir)]);
+        let out = host
+            .dispatch(call(
+                "fetch",
+                json!({"url": "http://example.com/a?b=1", "n": 2}),
+            ))
+            .await;
+        assert!(out.blocked.is_none(), "{id}");
+        assert_eq!(
+            out.data.input,
+            json!({"url": "https://example.com/a?b=1", "n": 2}),
+            "{id}"
+        );
+        assert_eq!((out.data.call_id.as_str(), out.data.turn), ("call-1", 3));
+        assert_eq!(out.receipts[0].status, Status::Ok, "{id}");
+        assert_eq!(out.receipts[0].changed, vec!["input"], "{id}");
+        assert!(out.is_changed());
+        assert_eq!(out.changed_fields(), ["input"]);
+        assert_eq!(
+            out.receipts[0].logs[0].message,
+            "rewrote input.url from http:// to https://"
+        );
 
-    let untouched = host
-        .dispatch(call("fetch", json!({"url": "https://x"})))
-        .await;
-    assert_eq!(untouched.data.input, json!({"url": "https://x"}));
-    assert!(untouched.receipts[0].changed.is_empty());
-    assert!(!untouched.is_changed());
+        let untouched = host
+            .dispatch(call("fetch", json!({"url": "https://x"})))
+            .await;
+        assert_eq!(untouched.data.input, json!({"url": "https://x"}), "{id}");
+        assert!(untouched.receipts[0].changed.is_empty(), "{id}");
+        assert!(!untouched.is_changed());
+    }
 }
 
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn redact_masks_secrets_in_tool_output() {
-    let host = host_with(&[&example("redact")]);
-    let out = host
-        .dispatch(result(
-            "OPENAI_API_KEY=sk-proj-abcdef123456\ndb password=hunter2 ok",
-        ))
-        .await;
-    assert_eq!(
-        out.data.output,
-        "OPENAI_API_KEY=sk-****\ndb password=**** ok"
-    );
-    let r = &out.receipts[0];
-    assert_eq!((r.status, r.changed.clone()), (Status::Ok, vec!["output"]));
-    assert_eq!(r.logs[0].fields, vec![("count".to_owned(), "2".to_owned())]);
+    for (dir, id) in REDACTS {
+        let host = host_with(&[&example(dir)]);
+        let out = host
+            .dispatch(result(
+                "OPENAI_API_KEY=sk-proj-abcdef123456\ndb password=hunter2 ok",
+            ))
+            .await;
+        assert_eq!(
+            out.data.output, "OPENAI_API_KEY=sk-****\ndb password=**** ok",
+            "{id}"
+        );
+        let r = &out.receipts[0];
+        assert_eq!(r.plugin.as_str(), id);
+        assert_eq!((r.status, r.changed.clone()), (Status::Ok, vec!["output"]));
+        assert_eq!(r.logs[0].message, "masked secrets in tool output", "{id}");
+        assert_eq!(r.logs[0].fields, vec![("count".to_owned(), "2".to_owned())]);
+    }
 }
 
 #[test]

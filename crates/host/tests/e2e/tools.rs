@@ -81,14 +81,20 @@ async fn plugin_tools_are_listed_namespaced_beside_native_tools() {
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn notes_are_kept_through_the_fs_grant() {
+    for (dir, id) in crate::NOTES {
+        notes_are_kept(dir, id).await;
+    }
+}
+
+async fn notes_are_kept(dir: &str, id: &str) {
     let data = tempfile::tempdir().unwrap();
     let host = builder().data_dir(data.path()).build().unwrap();
-    host.load_with_grants(example("notes"), &["fs:notes:rw"])
+    host.load_with_grants(example(dir), &["fs:notes:rw"])
         .unwrap();
 
     let (_, out) = call_tool(
         &host,
-        "example.notes.add_note",
+        &format!("{id}.add_note"),
         json!({"title": "Shopping list", "text": "- eggs"}),
     )
     .await;
@@ -99,19 +105,19 @@ async fn notes_are_kept_through_the_fs_grant() {
     );
     let (_, out) = call_tool(
         &host,
-        "example.notes.add_note",
+        &format!("{id}.add_note"),
         json!({"title": "../../escape", "text": "x"}),
     )
     .await;
     assert_eq!(out.status, ToolStatus::Ok, "{out:#?}");
-    let (_, out) = call_tool(&host, "example.notes.list_notes", json!({})).await;
+    let (_, out) = call_tool(&host, &format!("{id}.list_notes"), json!({})).await;
     assert_eq!(
         out.output, "escape (18 bytes)\nshopping-list (24 bytes)",
         "{out:#?}"
     );
     let (_, out) = call_tool(
         &host,
-        "example.notes.read_note",
+        &format!("{id}.read_note"),
         json!({"title": "shopping list"}),
     )
     .await;
@@ -119,17 +125,17 @@ async fn notes_are_kept_through_the_fs_grant() {
         out.output,
         "# shopping list\n\n- eggs\n".replace("shopping list", "Shopping list")
     );
-    let on_disk = data.path().join("example.notes/notes/shopping-list.md");
+    let on_disk = data.path().join(id).join("notes/shopping-list.md");
     assert!(on_disk.is_file(), "the note is in the plugin's data root");
 
     // Without the grant, the same call is refused, and the model is told.
     let host = builder().data_dir(data.path()).build().unwrap();
-    host.load(example("notes")).unwrap();
-    let (_, out) = call_tool(&host, "example.notes.list_notes", json!({})).await;
+    host.load(example(dir)).unwrap();
+    let (_, out) = call_tool(&host, &format!("{id}.list_notes"), json!({})).await;
     assert_eq!(out.status, ToolStatus::Error, "{out:#?}");
     assert!(out.output.contains("permission denied"), "{}", out.output);
     assert!(
-        out.output.contains("yoi grant example.notes fs:notes:ro"),
+        out.output.contains(&format!("yoi grant {id} fs:notes:ro")),
         "{}",
         out.output
     );
