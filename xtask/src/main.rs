@@ -241,8 +241,19 @@ fn find_language_examples(root: &Path) -> Result<Vec<PathBuf>> {
 /// each component until its sources change.
 fn build_language_examples(root: &Path) -> Result<()> {
     let examples = find_language_examples(root)?;
+    // The `yoi` the end-to-end tests run, built with the same feature
+    // resolution (`cargo build -p yoi-cli` would build a second copy of
+    // much of the tree); after `cargo test --workspace` this does nothing.
     let mut cmd = cargo();
-    cmd.args(["build", "-p", "yoi-cli", "--bin", "yoi"]);
+    cmd.args([
+        "test",
+        "--workspace",
+        "--test",
+        "e2e",
+        "--test",
+        "browser",
+        "--no-run",
+    ]);
     step(root, cmd)?;
     let yoi = target_dir(root).join("debug").join("yoi");
     let tools = target_dir(root).join("tools");
@@ -398,7 +409,14 @@ fn e2e(root: &Path) -> Result<()> {
     .env("YOI_PDK_PATH", &pdk)
     // Python and JavaScript plugins the tests generate pack with the
     // toolchains build-examples installed.
-    .env("YOI_TOOLS", target_dir(root).join("tools"));
+    .env("YOI_TOOLS", target_dir(root).join("tools"))
+    // One compile cache for the hosts of both suites and the `yoi`
+    // processes the tests start: a 12-18 MB Python or JavaScript
+    // component is compiled once per run, not once per test.
+    .env(
+        "YOI_CACHE",
+        target_dir(root).join("tmp").join("yoi-e2e-cache"),
+    );
     if let Some(driver) = browser {
         cmd.env("YOI_CHROMEDRIVER", driver);
     }

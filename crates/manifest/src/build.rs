@@ -98,6 +98,16 @@ impl Build {
 /// language's file ending. Returns why not.
 pub(crate) fn check_entry(language: Option<Language>, entry: &str) -> Result<String, String> {
     let path = crate::capability::relative_path(entry)?;
+    // The path is written into generated import statements.
+    if let Some(bad) = path
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/')))
+    {
+        return Err(format!(
+            "contains `{}`; use letters, digits, `_`, `-`, `.` and `/`",
+            bad.escape_default()
+        ));
+    }
     if path == "." {
         return Err("names the package folder, not a module".into());
     }
@@ -153,6 +163,8 @@ mod tests {
             (Some(Language::Rust), "src/lib.rs"),
             (None, "."),
             (None, "app.rb"),
+            (Some(Language::JavaScript), "it's.js"),
+            (Some(Language::Python), "ünï.py"),
         ] {
             assert!(check_entry(lang, bad).is_err(), "{bad}");
         }

@@ -52,12 +52,11 @@ const PREFIXES = {
   invalid: 'invalid request',
   'too-large': 'too large',
   timeout: 'timed out',
-  failed: 'failed',
 };
 
 /** A host API call (`https`, `fs`, `secrets`) failed; `kind` says how and `detail` what happened. */
 export class ApiError extends YoiError {
-  constructor(kind, detail, message = `${PREFIXES[kind] ?? kind}: ${detail}`) {
+  constructor(kind, detail, message = PREFIXES[kind] ? `${PREFIXES[kind]}: ${detail}` : detail) {
     super(message);
     this.kind = kind;
     this.detail = detail;

@@ -102,10 +102,10 @@ class ApiError(YoiError):
     `message` says what happened."""
 
     kind = "failed"
-    prefix = "failed"
+    prefix = None
 
     def __init__(self, message):
-        super().__init__(f"{self.prefix}: {message}")
+        super().__init__(f"{self.prefix}: {message}" if self.prefix else message)
         self.message = message
 
 

@@ -28,12 +28,13 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// A host builder with the compile cache `yoi plugin check` and `test`
-/// fill, so a component they compiled is not compiled again here.
+/// fill (`$YOI_CACHE`, which `cargo xtask e2e` points at the host suite's
+/// cache), so a component compiled once is not compiled again here.
 fn builder() -> yoi_host::HostBuilder {
     let cache = std::env::var_os("YOI_CACHE")
         .map(PathBuf::from)
         .or_else(|| dirs::cache_dir().map(|d| d.join("yoi").join("compiled")))
-        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("yoi-languages-cache"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("yoi-e2e-cache"));
     yoi_host::Host::builder().compile_cache(cache)
 }
 
