@@ -244,16 +244,8 @@ fn build_language_examples(root: &Path) -> Result<()> {
     // The `yoi` the end-to-end tests run, built with the same feature
     // resolution (`cargo build -p yoi-cli` would build a second copy of
     // much of the tree); after `cargo test --workspace` this does nothing.
-    let mut cmd = cargo();
-    cmd.args([
-        "test",
-        "--workspace",
-        "--test",
-        "e2e",
-        "--test",
-        "browser",
-        "--no-run",
-    ]);
+    let mut cmd = e2e_tests();
+    cmd.arg("--no-run");
     step(root, cmd)?;
     let yoi = target_dir(root).join("debug").join("yoi");
     let tools = target_dir(root).join("tools");
@@ -270,6 +262,15 @@ fn build_language_examples(root: &Path) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// `cargo test` of the end-to-end suites, with `--workspace` (not `-p`) so
+/// feature resolution matches `cargo test --workspace` and nothing is
+/// rebuilt.
+fn e2e_tests() -> Command {
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace", "--test", "e2e", "--test", "browser"]);
+    cmd
 }
 
 /// An example plugin: a guest crate with a `plugin.toml`.
@@ -395,28 +396,19 @@ fn e2e(root: &Path) -> Result<()> {
     // `yoi plugin new` in these tests build against the packaged PDK: what
     // an author outside this repository gets.
     let browser = ensure_browser()?;
-    let mut cmd = cargo();
-    cmd.args([
-        "test",
-        "--workspace",
-        "--test",
-        "e2e",
-        "--test",
-        "browser",
-        "--",
-        "--ignored",
-    ])
-    .env("YOI_PDK_PATH", &pdk)
-    // Python and JavaScript plugins the tests generate pack with the
-    // toolchains build-examples installed.
-    .env("YOI_TOOLS", target_dir(root).join("tools"))
-    // One compile cache for the hosts of both suites and the `yoi`
-    // processes the tests start: a 12-18 MB Python or JavaScript
-    // component is compiled once per run, not once per test.
-    .env(
-        "YOI_CACHE",
-        target_dir(root).join("tmp").join("yoi-e2e-cache"),
-    );
+    let mut cmd = e2e_tests();
+    cmd.args(["--", "--ignored"])
+        .env("YOI_PDK_PATH", &pdk)
+        // Python and JavaScript plugins the tests generate pack with the
+        // toolchains build-examples installed.
+        .env("YOI_TOOLS", target_dir(root).join("tools"))
+        // One compile cache for the hosts of both suites and the `yoi`
+        // processes the tests start: a 12-18 MB Python or JavaScript
+        // component is compiled once per run, not once per test.
+        .env(
+            "YOI_CACHE",
+            target_dir(root).join("tmp").join("yoi-e2e-cache"),
+        );
     if let Some(driver) = browser {
         cmd.env("YOI_CHROMEDRIVER", driver);
     }
