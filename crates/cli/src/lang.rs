@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use anyhow::{Context, Result, bail};
-use yoi_manifest::{Digest, Language, Manifest};
+use yoi_manifest::{Digest, HookPoint, Language, Manifest};
 
 /// The contract the Python and JavaScript PDKs target.
 pub(crate) const CONTRACT: &str = "yoi:plugin@0.5.0";
@@ -274,8 +274,8 @@ pub(crate) fn detect(dir: &Path, manifest: &Manifest) -> Result<Language> {
 
 /// What one Python or JavaScript plugin exports, derived from plugin.toml.
 struct Exports {
-    /// (hook point, WIT interface) for each `[[hooks]]`.
-    hooks: Vec<(String, String)>,
+    /// The `[[hooks]]` points.
+    hooks: Vec<HookPoint>,
     /// The `[[tools]]` names.
     tools: Vec<String>,
 }
@@ -302,11 +302,7 @@ fn exports_of(manifest: &Manifest, language: Language) -> Result<Exports> {
         );
     }
     Ok(Exports {
-        hooks: manifest
-            .hooks
-            .iter()
-            .map(|h| (h.point.as_str().to_owned(), h.point.wit_interface()))
-            .collect(),
+        hooks: manifest.hooks.iter().map(|h| h.point).collect(),
         tools: manifest.tools.iter().map(|t| t.name.clone()).collect(),
     })
 }
@@ -321,8 +317,11 @@ fn world(exports: &Exports) -> String {
     for api in HOST_APIS {
         w.push_str(&format!("    import yoi:plugin/{api}@{version};\n"));
     }
-    for (_, iface) in &exports.hooks {
-        w.push_str(&format!("    export yoi:plugin/{iface}@{version};\n"));
+    for point in &exports.hooks {
+        w.push_str(&format!(
+            "    export yoi:plugin/{}@{version};\n",
+            point.wit_interface()
+        ));
     }
     if !exports.tools.is_empty() {
         w.push_str(&format!("    export yoi:plugin/tools@{version};\n"));
@@ -332,7 +331,7 @@ fn world(exports: &Exports) -> String {
 }
 
 /// `tool-pre-exec` → `toolPreExec`, the JavaScript export's name.
-pub(crate) fn camel(iface: &str) -> String {
+fn camel(iface: &str) -> String {
     let mut out = String::new();
     for (i, part) in iface.split('-').enumerate() {
         let mut chars = part.chars();
@@ -348,14 +347,14 @@ pub(crate) fn camel(iface: &str) -> String {
     out
 }
 
-/// `tool-pre-exec` → `ToolPreExec`, the Python export class's name.
-fn pascal(iface: &str) -> String {
-    let c = camel(iface);
-    let mut chars = c.chars();
-    chars
-        .next()
-        .map(|f| f.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+/// The author's function for `point`: `tool_pre_exec` in Python,
+/// `toolPreExec` in JavaScript.
+pub(crate) fn handler_name(language: Language, point: HookPoint) -> String {
+    let iface = point.wit_interface();
+    match language {
+        Language::JavaScript => camel(&iface),
+        _ => iface.replace('-', "_"),
+    }
 }
 
 fn python_glue(exports: &Exports, module: &str, source: &str) -> String {
@@ -364,12 +363,15 @@ fn python_glue(exports: &Exports, module: &str, source: &str) -> String {
          import yoi as _yoi\n\
          import {module} as _plugin\n"
     );
-    for (point, iface) in &exports.hooks {
-        let snake = iface.replace('-', "_");
+    for point in &exports.hooks {
+        // componentize-py names an export's module in snake case and its
+        // class in Pascal case; the handler has the module's name.
+        let snake = handler_name(Language::Python, *point);
         g.push_str(&format!(
             "from wit_world.exports import {snake} as _{snake}\n\
-             {} = _yoi._hook(_plugin, {source:?}, {point:?}, {snake:?}, _{snake})\n",
-            pascal(iface)
+             {} = _yoi._hook(_plugin, {source:?}, {:?}, {snake:?}, _{snake})\n",
+            crate::new::type_name(&snake),
+            point.as_str()
         ));
     }
     if !exports.tools.is_empty() {
@@ -388,10 +390,11 @@ fn js_glue(exports: &Exports, entry: &str, pdk: &str) -> String {
          import * as plugin from './{entry}';\n\
          import {{ __hook, __tools }} from './{pdk}';\n"
     );
-    for (point, iface) in &exports.hooks {
-        let name = camel(iface);
+    for point in &exports.hooks {
+        let name = handler_name(Language::JavaScript, *point);
         g.push_str(&format!(
-            "export const {name} = __hook(plugin, {source:?}, {point:?}, {name:?});\n"
+            "export const {name} = __hook(plugin, {source:?}, {:?}, {name:?});\n",
+            point.as_str()
         ));
     }
     if !exports.tools.is_empty() {
@@ -682,7 +685,6 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yoi_manifest::HookPoint;
 
     #[test]
     fn the_embedded_wit_is_the_whole_contract_folder() {
@@ -700,7 +702,7 @@ mod tests {
     #[test]
     fn names_follow_each_languages_conventions() {
         assert_eq!(camel("tool-pre-exec"), "toolPreExec");
-        assert_eq!(pascal("tool-pre-exec"), "ToolPreExec");
+        assert_eq!(crate::new::type_name("tool-pre-exec"), "ToolPreExec");
         assert_eq!(camel("tools"), "tools");
     }
 
@@ -726,7 +728,7 @@ mod tests {
                 .and_then(|rest| rest.split('}').next())
                 .expect("the point's record");
             assert!(
-                PYTHON_PDK.contains(&format!("    {},\n", pascal(record))),
+                PYTHON_PDK.contains(&format!("    {},\n", crate::new::type_name(record))),
                 "yoi.py exports {record}"
             );
         }
@@ -741,7 +743,7 @@ mod tests {
     #[test]
     fn the_world_exports_what_plugin_toml_declares() {
         let exports = Exports {
-            hooks: vec![("tool.pre_exec".into(), "tool-pre-exec".into())],
+            hooks: vec![HookPoint::ToolPreExec],
             tools: vec!["add_note".into()],
         };
         let w = world(&exports);

@@ -63,7 +63,7 @@ fn fill(template: &str, vars: &[(&str, &str)]) -> String {
 }
 
 /// `acme.notes-2` → `AcmeNotes2`.
-fn type_name(text: &str) -> String {
+pub(crate) fn type_name(text: &str) -> String {
     text.split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|p| !p.is_empty())
         .map(|p| {
@@ -314,12 +314,7 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
             };
             let mut code = String::new();
             for p in &hooks {
-                let iface = p.wit_interface();
-                let function = if python {
-                    iface.replace('-', "_")
-                } else {
-                    crate::lang::camel(&iface)
-                };
+                let function = crate::lang::handler_name(language, *p);
                 code.push_str(&fill(
                     hook,
                     &[

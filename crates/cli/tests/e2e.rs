@@ -454,6 +454,14 @@ fn operator_flow_publish_grant_activate_rollback_audit_clear() {
     assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "[]");
 }
 
+/// A current-thread runtime for calls into a host the test booted.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 /// Runs `yoi` in `dir` with the tutorial's environment; fails with its
 /// output unless it succeeds.
 fn run_in(dir: &Path, env: &[(&str, &Path)], args: &[&str]) -> String {
@@ -591,11 +599,7 @@ fn tutorial_from_pack(
     let host = builder.registry(registry).build().expect("host");
     let boot = host.boot_report().expect("boot report");
     assert!(boot.refused.is_empty(), "{boot:#?}");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let out = runtime.block_on(host.dispatch(yoi_host::ToolCall {
+    let out = runtime().block_on(host.dispatch(yoi_host::ToolCall {
         tool_name: "shell".into(),
         input: serde_json::json!({"cmd": "ls"}),
         call_id: "call-1".into(),

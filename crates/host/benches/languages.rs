@@ -40,6 +40,19 @@ fn component_size(dir: &str) -> u64 {
         .map_or(0, |m| m.len())
 }
 
+/// The time `iters` loads of `dir` take, each into a new host from `host`
+/// (the host's own start-up is not counted).
+fn timed_loads(iters: u64, dir: &str, host: impl Fn() -> yoi_host::HostBuilder) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let host = host().build().expect("host");
+        let started = Instant::now();
+        host.load(example(dir)).expect("loads");
+        total += started.elapsed();
+    }
+    total
+}
+
 fn languages(c: &mut Criterion) {
     for (label, dir) in PLUGINS {
         eprintln!(
@@ -59,16 +72,7 @@ fn languages(c: &mut Criterion) {
     group.warm_up_time(Duration::from_millis(1));
     for (label, dir) in PLUGINS {
         group.bench_function(format!("compile_cold/{label}"), |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let host = Host::builder().build().expect("host");
-                    let started = Instant::now();
-                    host.load(example(dir)).expect("loads");
-                    total += started.elapsed();
-                }
-                total
-            })
+            b.iter_custom(|iters| timed_loads(iters, dir, Host::builder))
         });
     }
     for (label, dir) in PLUGINS {
@@ -80,17 +84,7 @@ fn languages(c: &mut Criterion) {
         warm_up.load(example(dir)).expect("loads");
         group.bench_function(format!("load_cached/{label}"), |b| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let host = Host::builder()
-                        .compile_cache(cache.path())
-                        .build()
-                        .expect("host");
-                    let started = Instant::now();
-                    host.load(example(dir)).expect("loads");
-                    total += started.elapsed();
-                }
-                total
+                timed_loads(iters, dir, || Host::builder().compile_cache(cache.path()))
             })
         });
     }

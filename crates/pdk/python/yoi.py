@@ -117,13 +117,14 @@ class Denied(ApiError):
     """
 
     kind = "denied"
+    prefix = "permission denied"
 
-    def __init__(self, denial):  # pylint: disable=super-init-not-called
+    def __init__(self, denial):
+        super().__init__(f"{denial.reason} ({denial.fix})")
         self.capability = denial.capability
         self.target = denial.target
         self.reason = denial.reason
         self.fix = denial.fix
-        Exception.__init__(self, f"permission denied: {denial.reason} ({denial.fix})")
         self.message = denial.reason
 
 

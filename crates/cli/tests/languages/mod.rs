@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::{example, operate_and_boot, run_in, tutorial_from_pack};
+use super::{example, operate_and_boot, run_in, runtime, tutorial_from_pack};
 
 /// Where `yoi plugin pack` keeps componentize-py and componentize-js:
 /// `$YOI_TOOLS` (set by `cargo xtask e2e`), else `target/tools`.
@@ -36,13 +36,6 @@ fn builder() -> yoi_host::HostBuilder {
         .or_else(|| dirs::cache_dir().map(|d| d.join("yoi").join("compiled")))
         .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("yoi-e2e-cache"));
     yoi_host::Host::builder().compile_cache(cache)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 fn tool_call(name: &str, input: serde_json::Value) -> yoi_host::ToolRequest {
