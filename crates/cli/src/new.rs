@@ -258,6 +258,12 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
         (None, None) => String::new(),
     };
 
+    // A Rust crate builds against the host's newest contract; Python and
+    // JavaScript plugins against the one their PDK module targets.
+    let contract = match parts.language {
+        Language::Rust => yoi_host::CONTRACT,
+        _ => crate::lang::CONTRACT,
+    };
     let manifest = |artifact: &str, build: &str| {
         fill(
             MANIFEST,
@@ -265,7 +271,7 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
                 ("id", id.as_str()),
                 ("name", name),
                 ("crate_file", artifact),
-                ("contract", yoi_host::CONTRACT),
+                ("contract", contract),
                 ("hooks", &hook_toml),
                 ("tools", &(tool_toml.clone() + &surfaces_toml)),
                 ("capabilities", &(capabilities.clone() + build)),
