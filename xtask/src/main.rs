@@ -6,13 +6,16 @@
 //!   their toolchains into `target/tools`.
 //! - `e2e`: `build-examples`, then the end-to-end tests against those
 //!   components, and the ops page in Chromium (installed with apt-get when
-//!   missing).
+//!   missing). A throwaway PostgreSQL cluster (Debian's packages, installed
+//!   when missing) serves the fleet tests and is stopped at the end.
 //! - `ci`: formatting, clippy, every test, then `e2e`. CI runs exactly this.
-//! - `bench`: `build-examples`, then the host's criterion benchmarks and the
-//!   load test of `yoi serve`.
+//! - `bench`: `build-examples`, then the host's criterion benchmarks, the
+//!   load test of `yoi serve`, the registry's benchmarks on SQLite and
+//!   PostgreSQL, and a fleet's propagation latency.
 //! - `soak` (not in CI): the kill -9 crash test for 1000 cycles and the
 //!   1000-concurrent-call test for three minutes, each printing what it
 //!   checked.
+//! - `postgres`: a throwaway PostgreSQL for running its tests by hand.
 //! - `demo`: `build-examples`, then the example agent host (`examples/agent-host`)
 //!   through the example plugins, every hook point in agent order.
 
@@ -22,6 +25,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
+
+mod postgres;
 
 const GUEST_TARGET: &str = "wasm32-wasip2";
 const GUEST_PROFILE: &str = "guest";
@@ -34,7 +39,9 @@ commands:
   ci              fmt check, clippy, all tests, then e2e (what CI runs)
   demo            build-examples, then run the example agent host through them
   bench [ARGS]    build-examples, the host's criterion benchmarks (ARGS go to criterion), then yoi serve under load
-  soak            the kill -9 crash test for 1000 cycles and 1000 concurrent calls for 3 minutes (not in ci)";
+  soak            the kill -9 crash test for 1000 cycles and 1000 concurrent calls for 3 minutes (not in ci)
+  postgres        start a throwaway PostgreSQL for running the PostgreSQL tests by hand; prints
+                  the environment to export, stops it on Enter";
 
 fn main() {
     if let Err(e) = run() {
@@ -56,6 +63,16 @@ fn run() -> Result<()> {
         Some("demo") => demo(&root),
         Some("bench") => bench(&root, &args[1..]),
         Some("soak") => soak(&root),
+        Some("postgres") => {
+            let cluster = postgres::Cluster::start()?;
+            for (key, value) in cluster.env() {
+                println!("export {key}='{value}'");
+            }
+            eprintln!("xtask: press Enter to stop PostgreSQL");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            Ok(())
+        }
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -175,10 +192,22 @@ fn ensure_browser() -> Result<Option<PathBuf>> {
 }
 
 fn install_browser() -> Result<()> {
-    let root = Command::new("id")
+    apt_install(&["chromium", "chromium-driver"])
+}
+
+/// Whether xtask runs as root (then apt-get and `runuser` are used
+/// directly; otherwise `sudo -n`, which never prompts).
+fn is_root() -> bool {
+    Command::new("id")
         .arg("-u")
         .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Installs Debian packages with apt-get, refreshing the package lists once
+/// if the first try fails.
+fn apt_install(packages: &[&str]) -> Result<()> {
+    let root = is_root();
     let apt = |args: &[&str]| -> Result<()> {
         let mut cmd = if root {
             Command::new("apt-get")
@@ -198,14 +227,8 @@ fn install_browser() -> Result<()> {
         }
         Ok(())
     };
-    let install = [
-        "install",
-        "-y",
-        "-q",
-        "--no-install-recommends",
-        "chromium",
-        "chromium-driver",
-    ];
+    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
+    install.extend_from_slice(packages);
     // The package lists of a fresh machine may be missing or stale.
     apt(&install).or_else(|_| {
         apt(&["update", "-q"])?;
@@ -388,6 +411,11 @@ fn write_digest(path: &Path, digest: &str) -> Result<bool> {
 }
 
 fn e2e(root: &Path) -> Result<()> {
+    let postgres = postgres::Cluster::start()?;
+    e2e_with(root, &postgres)
+}
+
+fn e2e_with(root: &Path, postgres: &postgres::Cluster) -> Result<()> {
     build_examples(root)?;
     build_language_examples(root)?;
     let pdk = package_pdk(root)?;
@@ -412,6 +440,7 @@ fn e2e(root: &Path) -> Result<()> {
     if let Some(driver) = browser {
         cmd.env("YOI_CHROMEDRIVER", driver);
     }
+    cmd.envs(postgres.env());
     step(root, cmd)?;
     minimal_host(root)
 }
@@ -515,10 +544,12 @@ fn ci(root: &Path) -> Result<()> {
         "warnings",
     ]);
     step(root, clippy)?;
+    // One throwaway PostgreSQL for every suite; stopped when CI ends.
+    let postgres = postgres::Cluster::start()?;
     let mut test = cargo();
-    test.args(["test", "--workspace"]);
+    test.args(["test", "--workspace"]).envs(postgres.env());
     step(root, test)?;
-    e2e(root)?;
+    e2e_with(root, &postgres)?;
     eprintln!(
         "xtask: ci passed in {:.0}s",
         started.elapsed().as_secs_f64()
@@ -551,7 +582,26 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     // The control plane under load: latency distributions, not criterion.
     let mut serve = cargo();
     serve.args(["bench", "-p", "yoi-cli", "--bench", "serve"]);
-    step(root, serve)
+    step(root, serve)?;
+    // The registry on SQLite and, beside it, on a throwaway PostgreSQL;
+    // then a fleet's propagation latency (p50/p99 over 100 changes, 4 hosts).
+    let postgres = postgres::Cluster::start()?;
+    let mut registry = cargo();
+    registry
+        .args(["bench", "-p", "yoi-registry", "--bench", "registry", "--"])
+        .args(args)
+        .envs(postgres.env());
+    step(root, registry)?;
+    let mut propagation = e2e_tests();
+    propagation
+        .args([
+            "fleet::changes_reach_every_host",
+            "--",
+            "--ignored",
+            "--nocapture",
+        ])
+        .envs(postgres.env());
+    step(root, propagation)
 }
 
 /// Long runs of the hostile tests, outside CI: their figures go in the

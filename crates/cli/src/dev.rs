@@ -25,12 +25,12 @@ pub(crate) struct Options {
 
 /// How output is written: lines for people, or one JSON object per line.
 #[derive(Clone, Copy)]
-struct Out {
-    json: bool,
+pub(crate) struct Out {
+    pub(crate) json: bool,
 }
 
 impl Out {
-    fn event(&self, value: Value, text: impl FnOnce()) {
+    pub(crate) fn event(&self, value: Value, text: impl FnOnce()) {
         if self.json {
             println!("{value}");
         } else {
@@ -39,12 +39,18 @@ impl Out {
     }
 }
 
+/// Why `yoi dev` unloads a plugin.
+const FOLDER_GONE: &str = "its folder is gone";
+/// Why `yoi host` unloads a plugin.
+pub(crate) const REGISTRY_GONE: &str =
+    "no version of it is active for this host's scope any more (or it was disabled)";
+
 const HELP: &str = "commands, one per line:
   hook POINT {json}       dispatch a hook point's event (fields as in docs/hooks.md)
   tool NAME {json}        call a tool (its namespaced name) with a JSON input
   observe NAME {json}     hand the observers a custom observation
   plugins                 list the loaded plugins
-  reload                  reload the plugin folders now
+  reload                  reload now (the plugin folders, or the registry)
   help                    this list
   quit                    stop";
 
@@ -145,17 +151,37 @@ pub(crate) fn dev(options: Options) -> Result<ExitCode> {
         }
     }
     if let Some(report) = host.boot_report() {
-        print_report(out, &report);
+        print_report(out, &report, FOLDER_GONE);
     }
-    let reloads = host.folder_reloads();
+    let reloads = host.reloads();
     std::thread::Builder::new()
         .name("yoi-dev-reloads".into())
         .spawn(move || {
             for report in reloads {
-                print_report(out, &report);
+                print_report(out, &report, FOLDER_GONE);
             }
         })
         .context("starting the reload printer")?;
+    answer_stdin(&host, out, Follows::Folders, config.hot_reload())
+}
+
+/// What a host's `reload` command reloads.
+#[derive(Clone, Copy)]
+pub(crate) enum Follows {
+    /// The plugin folders (`yoi dev`).
+    Folders,
+    /// The registry (`yoi host`).
+    Registry,
+}
+
+/// Answers test calls typed on stdin until `quit`; when stdin closes, goes
+/// on running (a background host) if `keep_running`.
+pub(crate) fn answer_stdin(
+    host: &Host,
+    out: Out,
+    follows: Follows,
+    keep_running: bool,
+) -> Result<ExitCode> {
     if !out.json {
         println!("{HELP}");
     }
@@ -173,17 +199,16 @@ pub(crate) fn dev(options: Options) -> Result<ExitCode> {
         if line == "quit" || line == "exit" {
             return Ok(ExitCode::SUCCESS);
         }
-        if let Err(e) = command(&host, &runtime, out, line) {
+        if let Err(e) = command(host, &runtime, out, follows, line) {
             out.event(
                 json!({"event": "error", "command": line, "message": format!("{e:#}")}),
                 || println!("error: {e:#}"),
             );
         }
     }
-    // Stdin closed (a background run): go on watching until stopped.
-    if config.hot_reload() {
+    if keep_running {
         out.event(json!({"event": "stdin_closed"}), || {
-            println!("stdin closed; still watching (Ctrl-C stops)")
+            println!("stdin closed; still running (Ctrl-C stops)")
         });
         loop {
             std::thread::park();
@@ -193,7 +218,13 @@ pub(crate) fn dev(options: Options) -> Result<ExitCode> {
 }
 
 /// One line of stdin.
-fn command(host: &Host, runtime: &tokio::runtime::Runtime, out: Out, line: &str) -> Result<()> {
+fn command(
+    host: &Host,
+    runtime: &tokio::runtime::Runtime,
+    out: Out,
+    follows: Follows,
+    line: &str,
+) -> Result<()> {
     let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
     let (name, payload) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
     let payload = || -> Result<Value> {
@@ -221,7 +252,10 @@ fn command(host: &Host, runtime: &tokio::runtime::Runtime, out: Out, line: &str)
                 }
             });
         }
-        "reload" => print_report(out, &host.reload_folders()),
+        "reload" => match follows {
+            Follows::Folders => print_report(out, &host.reload_folders(), FOLDER_GONE),
+            Follows::Registry => print_report(out, &host.reload()?, REGISTRY_GONE),
+        },
         "hook" => {
             let point: HookPoint = name.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             let dispatch = runtime.block_on(host.dispatch_json(point, None, payload()?))?;
@@ -273,13 +307,14 @@ fn command(host: &Host, runtime: &tokio::runtime::Runtime, out: Out, line: &str)
     Ok(())
 }
 
-fn print_report(out: Out, report: &ReloadReport) {
+/// Prints a reload; `gone` says why a plugin was unloaded.
+pub(crate) fn print_report(out: Out, report: &ReloadReport, gone: &str) {
     out.event(json!({"event": "reload", "report": report}), || {
         for p in &report.loaded {
             println!("loaded {}@{} ({})", p.id, p.version, p.digest);
         }
         for id in &report.unloaded {
-            println!("unloaded {id}: its folder is gone");
+            println!("unloaded {id}: {gone}");
         }
         for r in &report.refused {
             let kept = r.kept_previous.as_ref().map_or(String::new(), |v| {

@@ -4,14 +4,14 @@
 //! docs/operations.md ("Troubleshooting") is organised by the same codes.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use serde::Serialize;
 use yoi_host::{Capability, Host};
 use yoi_manifest::Manifest;
-use yoi_registry::{DATABASE_FILE, Registry, RegistryError, State};
+use yoi_registry::{DATABASE_FILE, Location, Registry, RegistryError, State};
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -59,29 +59,35 @@ impl Finding {
 /// What `yoi doctor --json` prints.
 #[derive(Serialize)]
 struct Report {
-    registry: PathBuf,
+    registry: String,
     healthy: bool,
     checked: Vec<String>,
     findings: Vec<Finding>,
 }
 
-pub(crate) fn doctor(dir: &Path, cache: Option<&Path>, json: bool) -> Result<ExitCode> {
+pub(crate) fn doctor(
+    location: &Location,
+    home: &Path,
+    cache: Option<&Path>,
+    json: bool,
+) -> Result<ExitCode> {
     let mut report = Report {
-        registry: dir.to_path_buf(),
+        registry: location.to_string(),
         healthy: true,
         checked: Vec::new(),
         findings: Vec::new(),
     };
-    if dir.join(DATABASE_FILE).is_file() {
-        check_registry(dir, &mut report);
-    } else {
-        report.checked.push(format!(
-            "no registry at {} yet (nothing was published there)",
-            dir.display()
-        ));
+    match location {
+        Location::Folder(dir) if !dir.join(DATABASE_FILE).is_file() => {
+            report.checked.push(format!(
+                "no registry at {} yet (nothing was published there)",
+                dir.display()
+            ));
+        }
+        _ => check_registry(location, home, &mut report),
     }
     if let Some(cache) = cache {
-        check_cache(dir, cache, &mut report);
+        check_cache(location, home, cache, &mut report);
     }
     report.healthy = report.findings.iter().all(|f| f.severity == Severity::Note);
     if json {
@@ -97,7 +103,7 @@ pub(crate) fn doctor(dir: &Path, cache: Option<&Path>, json: bool) -> Result<Exi
 }
 
 fn print_text(report: &Report) {
-    println!("registry: {}", report.registry.display());
+    println!("registry: {}", report.registry);
     for line in &report.checked {
         println!("  ok    {line}");
     }
@@ -127,9 +133,9 @@ fn print_text(report: &Report) {
     }
 }
 
-fn check_registry(dir: &Path, report: &mut Report) {
+fn check_registry(location: &Location, home: &Path, report: &mut Report) {
     // Opening runs SQLite's integrity check and the schema migrations.
-    let opened = Registry::open(dir).and_then(|reg| {
+    let opened = Registry::open_at(location, home).and_then(|reg| {
         let snap = reg.snapshot()?;
         Ok((reg, snap))
     });
@@ -188,7 +194,7 @@ fn check_registry(dir: &Path, report: &mut Report) {
     }
     check_events(&reg, report);
     check_secrets(&reg, &snap, report);
-    check_private_files(dir, report);
+    check_private_files(home, report);
 }
 
 /// Files whose reader gets an operator's authority or secrets must be
@@ -351,7 +357,7 @@ fn check_events(reg: &Registry, report: &mut Report) {
 
 /// A host's compile cache: its size and entries for artifacts no version
 /// refers to any more (left after removals; safe to delete).
-fn check_cache(registry: &Path, cache: &Path, report: &mut Report) {
+fn check_cache(location: &Location, home: &Path, cache: &Path, report: &mut Report) {
     let entries = match std::fs::read_dir(cache) {
         Ok(entries) => entries,
         Err(e) => {
@@ -365,7 +371,7 @@ fn check_cache(registry: &Path, cache: &Path, report: &mut Report) {
             return;
         }
     };
-    let in_use: BTreeSet<String> = Registry::open(registry)
+    let in_use: BTreeSet<String> = Registry::open_at(location, home)
         .and_then(|r| r.snapshot())
         .map(|s| s.versions.iter().map(|v| v.digest.hex()).collect())
         .unwrap_or_default();

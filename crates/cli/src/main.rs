@@ -7,6 +7,7 @@
 mod config;
 mod dev;
 mod doctor;
+mod host;
 mod lang;
 mod new;
 mod ops;
@@ -29,9 +30,12 @@ use yoi_host::HookPoint;
     propagate_version = true
 )]
 struct Cli {
-    /// Registry folder. Default: $YOI_HOME, else the user's data folder (e.g. ~/.local/share/yoi).
-    #[arg(long, global = true, value_name = "DIR")]
-    registry: Option<PathBuf>,
+    /// Registry: a folder, or a PostgreSQL database shared by a fleet
+    /// (postgres://USER@HOST[:PORT]/DB, docs/fleet.md). Default:
+    /// $YOI_REGISTRY, else $YOI_HOME, else the user's data folder (e.g.
+    /// ~/.local/share/yoi).
+    #[arg(long, global = true, value_name = "DIR|URL")]
+    registry: Option<String>,
     /// Who is acting, for the audit log. Default: $YOI_ACTOR, else $USER.
     #[arg(long, global = true)]
     actor: Option<String>,
@@ -149,6 +153,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Hosts following the registry: name, scope, when each last reported,
+    /// whether it has caught up with the latest change, and the versions
+    /// it runs (docs/fleet.md).
+    Hosts {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a version that is not active, or with --all every version of a
     /// plugin (none active) with its grants. Artifacts no version refers to
     /// are deleted.
@@ -203,6 +215,29 @@ enum Command {
         /// one; without one, nothing is granted).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Print one JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one host of a fleet: follow the registry (load what is active
+    /// for this host's scope, reload within a second of every change),
+    /// report to it (`yoi hosts`), and answer test calls typed on stdin
+    /// (`help` lists them) (docs/fleet.md).
+    Host {
+        /// This host's name in the fleet. Default: $YOI_HOST_NAME, else the
+        /// machine's hostname.
+        #[arg(long)]
+        name: Option<String>,
+        /// Which rollouts apply here: all, beta, canary or internal.
+        #[arg(long, default_value = "all")]
+        scope: String,
+        /// A host configuration file (limits, data and cache folders, the
+        /// capability list); grants come from the registry.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// How often to check for changes a push may have missed, in ms.
+        #[arg(long, default_value_t = 1000)]
+        poll_ms: u64,
         /// Print one JSON object per line.
         #[arg(long)]
         json: bool,
@@ -470,6 +505,7 @@ fn main() -> ExitCode {
         Command::Enable { plugin } => ctx.enable(&plugin),
         Command::Disable { plugin, reason } => ctx.disable(&plugin, &reason),
         Command::List { json } => ctx.list(json),
+        Command::Hosts { json } => ctx.hosts(json),
         Command::Show { plugin, json } => ctx.show(&plugin, json),
         Command::Audit {
             plugin,
@@ -490,6 +526,22 @@ fn main() -> ExitCode {
         } => ctx.doctor(compile_cache.as_deref(), json),
         Command::Serve { listen, files_from } => ctx.serve(serve::Options { listen, files_from }),
         Command::Dev { dirs, config, json } => dev::dev(dev::Options { dirs, config, json }),
+        Command::Host {
+            name,
+            scope,
+            config,
+            poll_ms,
+            json,
+        } => host::host(
+            &ctx,
+            host::Options {
+                name,
+                scope,
+                config,
+                poll_ms,
+                json,
+            },
+        ),
         Command::Service(ServiceCommand::List { plugin, json }) => {
             ctx.service_list(plugin.as_deref(), json)
         }

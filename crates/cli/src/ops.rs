@@ -10,7 +10,7 @@ use semver::Version;
 use serde::Serialize;
 use yoi_host::Host;
 use yoi_manifest::{Manifest, Package};
-use yoi_registry::{Activation, Capability, Registry, Rollout, State};
+use yoi_registry::{Activation, Capability, Location, Registry, Rollout, State};
 
 /// A command line that cannot be acted on (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +18,7 @@ use yoi_registry::{Activation, Capability, Registry, Rollout, State};
 pub(crate) struct UsageError(pub(crate) String);
 
 pub(crate) struct Ctx {
-    registry: Option<PathBuf>,
+    registry: Option<String>,
     pub(crate) actor: String,
 }
 
@@ -65,7 +65,7 @@ pub(crate) fn time(ms: i64) -> String {
 }
 
 impl Ctx {
-    pub(crate) fn new(registry: Option<PathBuf>, actor: Option<String>) -> Self {
+    pub(crate) fn new(registry: Option<String>, actor: Option<String>) -> Self {
         let actor = actor
             .or_else(|| std::env::var("YOI_ACTOR").ok())
             .or_else(|| std::env::var("USER").ok())
@@ -74,21 +74,38 @@ impl Ctx {
         Ctx { registry, actor }
     }
 
-    fn location(&self) -> Result<PathBuf> {
-        if let Some(dir) = &self.registry {
-            return Ok(dir.clone());
-        }
+    /// The local Yoi folder: the registry when it is a folder; beside a
+    /// shared database, what it does not hold (the config key, serve tokens).
+    fn home() -> Result<PathBuf> {
         if let Some(home) = std::env::var_os("YOI_HOME").filter(|h| !h.is_empty()) {
             return Ok(PathBuf::from(home));
         }
         dirs::data_dir().map(|d| d.join("yoi")).context(
-            "no user data folder is known on this system; pass --registry DIR or set YOI_HOME",
+            "no user data folder is known on this system; pass --registry DIR|URL or set YOI_HOME",
         )
     }
 
+    /// Where the registry is (`--registry`, `YOI_REGISTRY`, else the home
+    /// folder), and the home folder beside it.
+    pub(crate) fn location(&self) -> Result<(Location, PathBuf)> {
+        let named = self
+            .registry
+            .clone()
+            .or_else(|| std::env::var("YOI_REGISTRY").ok().filter(|r| !r.is_empty()));
+        match named.as_deref().map(Location::parse) {
+            Some(Location::Folder(dir)) => Ok((Location::Folder(dir.clone()), dir)),
+            Some(db) => Ok((db, Self::home()?)),
+            None => {
+                let dir = Self::home()?;
+                Ok((Location::Folder(dir.clone()), dir))
+            }
+        }
+    }
+
     pub(crate) fn open(&self) -> Result<Registry> {
-        let dir = self.location()?;
-        Registry::open(&dir).with_context(|| format!("opening the registry at {}", dir.display()))
+        let (location, home) = self.location()?;
+        Registry::open_at(&location, &home)
+            .with_context(|| format!("opening the registry at {location}"))
     }
 
     pub(crate) fn publish(&self, path: &Path) -> Result<ExitCode> {
@@ -221,6 +238,53 @@ impl Ctx {
     pub(crate) fn disable(&self, plugin: &str, reason: &str) -> Result<ExitCode> {
         self.open()?.disable(plugin, reason, &self.actor)?;
         println!("disabled {plugin}: {reason}");
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub(crate) fn hosts(&self, json: bool) -> Result<ExitCode> {
+        let registry = self.open()?;
+        let (hosts, seq) = (registry.hosts()?, registry.change_seq()?);
+        if json {
+            return print_json(&serde_json::json!({ "seq": seq, "hosts": hosts }));
+        }
+        if hosts.is_empty() {
+            println!("no host has reported to this registry yet");
+            return Ok(ExitCode::SUCCESS);
+        }
+        let now = yoi_registry::now_ms();
+        // Three missed heartbeats: the host is gone or cut off.
+        let silent = i64::try_from(yoi_host::HEARTBEAT.as_millis() * 3).unwrap_or(i64::MAX);
+        println!(
+            "{:<24} {:<9} {:>10}  {:<16} LOADED",
+            "HOST", "SCOPE", "SEEN", "STATE"
+        );
+        for h in &hosts {
+            let age = now.saturating_sub(h.last_seen);
+            let state = if age > silent {
+                "silent".to_owned()
+            } else if h.change_seq < seq {
+                format!("behind ({}/{seq})", h.change_seq)
+            } else {
+                "current".to_owned()
+            };
+            let loaded: Vec<String> = h
+                .loaded
+                .iter()
+                .map(|l| format!("{}@{}", l.plugin, l.version))
+                .collect();
+            println!(
+                "{:<24} {:<9} {:>9}s  {:<16} {}",
+                h.name,
+                h.scope.as_str(),
+                age / 1000,
+                state,
+                if loaded.is_empty() {
+                    "-".to_owned()
+                } else {
+                    loaded.join(", ")
+                }
+            );
+        }
         Ok(ExitCode::SUCCESS)
     }
 
@@ -551,29 +615,26 @@ impl Ctx {
     }
 
     pub(crate) fn serve(&self, options: crate::serve::Options) -> Result<ExitCode> {
-        let dir = self.location()?;
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        crate::serve::serve(&dir, options)
+        let (location, home) = self.location()?;
+        std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
+        crate::serve::serve(&location, &home, options)
     }
 
     pub(crate) fn doctor(&self, cache: Option<&Path>, json: bool) -> Result<ExitCode> {
-        crate::doctor::doctor(&self.location()?, cache, json)
+        let (location, home) = self.location()?;
+        crate::doctor::doctor(&location, &home, cache, json)
     }
 
     pub(crate) fn clear(&self, yes: bool) -> Result<ExitCode> {
-        let dir = self.location()?;
+        let (location, _) = self.location()?;
         if !yes {
             return Err(UsageError(format!(
-                "`yoi clear` wipes every version, grant and stored artifact in {}; run `yoi clear --yes` to confirm",
-                dir.display()
+                "`yoi clear` wipes every version, grant and stored artifact in {location}; run `yoi clear --yes` to confirm"
             ))
             .into());
         }
         self.open()?.clear(&self.actor)?;
-        println!(
-            "cleared the registry at {} (the audit log is kept)",
-            dir.display()
-        );
+        println!("cleared the registry at {location} (the audit log is kept)");
         Ok(ExitCode::SUCCESS)
     }
 }

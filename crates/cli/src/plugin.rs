@@ -15,7 +15,7 @@ use yoi_host::{
 /// components in the user's cache folder (`$YOI_CACHE`, else e.g.
 /// `~/.cache/yoi/compiled`), so checking or testing the same build again
 /// compiles nothing: a Python or JavaScript component takes seconds.
-fn local_host() -> yoi_host::HostBuilder {
+pub(crate) fn local_host() -> yoi_host::HostBuilder {
     let cache = std::env::var_os("YOI_CACHE")
         .filter(|c| !c.is_empty())
         .map(PathBuf::from)

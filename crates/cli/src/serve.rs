@@ -286,6 +286,8 @@ fn status_of(answer: &Answer) -> StatusCode {
         "R0106" | "R0108" | "R0109" | "R0110" | "R0112" | "R0113" => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
+        // The database is down or too busy: try again later.
+        "R0310" | "R0312" => StatusCode::SERVICE_UNAVAILABLE,
         code if code.starts_with("R03") => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::CONFLICT,
     }
@@ -749,10 +751,14 @@ fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-pub(crate) fn serve(dir: &Path, options: Options) -> Result<ExitCode> {
-    let registry = Registry::open(dir)
-        .with_context(|| format!("opening the registry at {}", dir.display()))?;
-    let tokens = tokens(dir)?;
+pub(crate) fn serve(
+    location: &yoi_registry::Location,
+    home: &Path,
+    options: Options,
+) -> Result<ExitCode> {
+    let registry = Registry::open_at(location, home)
+        .with_context(|| format!("opening the registry at {location}"))?;
+    let tokens = tokens(home)?;
     let mut files_from = Vec::new();
     for folder in &options.files_from {
         files_from.push(
@@ -786,7 +792,7 @@ pub(crate) fn serve(dir: &Path, options: Options) -> Result<ExitCode> {
         let _ = writeln!(
             out,
             "listening on http://{addr}\npage: http://{addr}/ops/plugins (sign in with a token)\ntokens: {}",
-            token_path(dir).display()
+            token_path(home).display()
         );
         let _ = out.flush();
         axum::serve(listener, router).await?;

@@ -378,6 +378,7 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
     // the page shows the problems among them as they arrive.
     let host = yoi_registry::Registry::open(&server.home).expect("the registry");
     let event = |kind: &str, detail: Value| yoi_registry::EventRecord {
+        host: None,
         id: 0,
         at: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

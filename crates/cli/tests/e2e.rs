@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+mod fleet;
 mod languages;
 mod support;
 use support::{example, guard_archive, next_event, send, serve};

@@ -446,7 +446,7 @@ impl HostBuilder {
                     keep: self.settings.event_retention,
                     actor: self.settings.name.clone(),
                 };
-                EventSink::spawn(Arc::clone(r), retention)
+                EventSink::spawn(Arc::clone(r), self.settings.name.clone(), retention)
             })
             .transpose()
             .map_err(|e| HostError::Engine(format!("cannot start the event writer: {e}")))?;
@@ -496,6 +496,7 @@ impl HostBuilder {
                 boot: Mutex::new(None),
                 settings: self.settings,
                 safe_mode,
+                started_at: crate::sink::now_ms(),
                 native: RwLock::new(Vec::new()),
                 calls: Arc::new(tokio::sync::Semaphore::new(max_calls)),
                 load_failures: Mutex::default(),

@@ -211,13 +211,8 @@ impl Host {
         {
             let weak = Arc::downgrade(&self.shared);
             let watcher = self.watch_folders(move |report| {
-                log_report(&report);
                 if let Some(shared) = weak.upgrade() {
-                    shared
-                        .reload_subscribers
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .retain(|tx| tx.send(report.clone()).is_ok());
+                    shared.announce(&report);
                 }
             })?;
             *self
@@ -229,9 +224,10 @@ impl Host {
         Ok(())
     }
 
-    /// The report of every reload of the plugin folders from now on (hot
-    /// reload), in order.
-    pub fn folder_reloads(&self) -> std::sync::mpsc::Receiver<ReloadReport> {
+    /// The report of every reload from now on, in order: of the plugin
+    /// folders (hot reload), and from the registry while [`Host::watch`]
+    /// follows it.
+    pub fn reloads(&self) -> std::sync::mpsc::Receiver<ReloadReport> {
         let (tx, rx) = std::sync::mpsc::channel();
         self.shared
             .reload_subscribers
@@ -243,6 +239,16 @@ impl Host {
 }
 
 impl Shared {
+    /// Logs a reload's report and hands it to [`Host::reloads`]' receivers.
+    #[cfg_attr(not(any(feature = "watch", feature = "registry")), allow(dead_code))]
+    pub(crate) fn announce(&self, report: &ReloadReport) {
+        log_report(report);
+        self.reload_subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|tx| tx.send(report.clone()).is_ok());
+    }
+
     pub(crate) fn reload_folders(&self) -> ReloadReport {
         let mut report = ReloadReport {
             loaded: Vec::new(),

@@ -124,6 +124,10 @@ pub(crate) struct Shared {
     pub(crate) cache: Option<CompileCache>,
     pub(crate) sink: Option<EventSink>,
     pub(crate) boot: Mutex<Option<ReloadReport>>,
+    /// When the host was built, ms since the Unix epoch (its registry
+    /// report's `started_at`).
+    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
+    pub(crate) started_at: i64,
     pub(crate) settings: Settings,
     pub(crate) safe_mode: bool,
     /// The embedder's own tools.

@@ -130,7 +130,7 @@ pub use providerspec::{
 };
 pub use receipt::{Blocked, Denial, Dispatch, LogLevel, LogLine, Receipt, Status};
 #[cfg(feature = "registry")]
-pub use reload::Watcher;
+pub use reload::{HEARTBEAT, Watcher};
 pub use report::{Refusal, ReloadReport};
 pub use servicespec::{ServiceError, ServiceOutput, ServiceState, ServiceStatus};
 pub use tools::{ToolOutcome, ToolRequest, ToolRun, ToolSource, ToolSpec};

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use yoi_manifest::Scope;
 use yoi_manifest::{Capability, Compat};
-use yoi_registry::{Registry, VersionRecord};
+use yoi_registry::{HostRecord, LoadedVersion, Registry, VersionRecord};
 
 use crate::error::HostError;
 use crate::host::{Host, Shared, Snapshot};
 use crate::plugin::{LoadedPlugin, Origin};
-use crate::report::{Refusal, ReloadReport, log_report};
+use crate::report::{Refusal, ReloadReport};
 
 impl Host {
     /// Makes the loaded plugins match the registry: loads newly active
@@ -28,9 +28,12 @@ impl Host {
     }
 
     /// Follows the registry in the background: reloads after every change
-    /// made through this process's `Registry`, and notices other processes'
-    /// changes by polling every `poll`. Stops when the returned [`Watcher`]
-    /// is dropped.
+    /// made through this process's `Registry` or pushed by its database
+    /// (PostgreSQL), and notices other processes' changes by polling every
+    /// `poll` (the safety net: a host that missed a push while the database
+    /// was unreachable catches up). Renews the host's report to the
+    /// registry (`yoi hosts`) every [`HEARTBEAT`]. Stops when the returned
+    /// [`Watcher`] is dropped.
     pub fn watch(&self, poll: Duration) -> Result<Watcher, HostError> {
         let registry = self
             .shared
@@ -45,8 +48,9 @@ impl Host {
         std::thread::Builder::new()
             .name("yoi-watch".into())
             .spawn(move || {
+                let mut reported = std::time::Instant::now();
                 while !flag.load(Ordering::Relaxed) {
-                    let _ = changes.recv_timeout(poll);
+                    let _ = changes.recv_timeout(poll.min(HEARTBEAT));
                     let Some(shared) = weak.upgrade() else { return };
                     if flag.load(Ordering::Relaxed) {
                         return;
@@ -55,9 +59,13 @@ impl Host {
                     let now = registry.change_seq().ok();
                     if now.is_some() && now != seen {
                         match shared.reload() {
-                            Ok(report) => log_report(&report),
+                            Ok(report) => shared.announce(&report),
                             Err(e) => tracing::error!(error = %e, "reload failed; the previous plugins keep running"),
                         }
+                        reported = std::time::Instant::now();
+                    } else if now.is_some() && reported.elapsed() >= HEARTBEAT {
+                        shared.report_self(&registry);
+                        reported = std::time::Instant::now();
                     }
                 }
             })
@@ -65,6 +73,9 @@ impl Host {
         Ok(Watcher { stop })
     }
 }
+
+/// How often a watching host renews its report to the registry.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// Stops following the registry when dropped.
 #[derive(Debug)]
@@ -208,7 +219,41 @@ impl Shared {
         }
         self.publish(Snapshot::new(next, Some(deployment.change_seq)));
         self.observe_reload(&report);
+        self.report_self(&registry);
         Ok(report)
+    }
+
+    /// Tells the registry who this host is and what it runs (`yoi hosts`).
+    /// A registry that cannot be written is logged; the host runs on.
+    pub(crate) fn report_self(&self, registry: &Registry) {
+        let snapshot = self.snapshot.load();
+        let compat = Host::compat();
+        let record = HostRecord {
+            name: self.settings.name.clone(),
+            scope: self.settings.scope,
+            contract: compat
+                .contracts
+                .last()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            engine: format!("yoi {}", compat.engine),
+            started_at: self.started_at,
+            last_seen: crate::sink::now_ms(),
+            change_seq: snapshot.change_seq.unwrap_or(0),
+            loaded: snapshot
+                .plugins
+                .iter()
+                .filter(|p| p.info.origin == Origin::Registry)
+                .map(|p| LoadedVersion {
+                    plugin: p.info.id.to_string(),
+                    version: p.info.version.to_string(),
+                    digest: p.info.digest.to_string(),
+                })
+                .collect(),
+        };
+        if let Err(e) = registry.register_host(&record) {
+            tracing::warn!(error = %e, "could not report this host to the registry");
+        }
     }
 
     /// Loads one active version from the registry's stored artifact.

@@ -40,8 +40,11 @@ mod writer {
     }
 
     impl EventSink {
+        /// Starts the writer; every record it writes carries `host`, the
+        /// host's name.
         pub(crate) fn spawn(
             registry: Arc<Registry>,
+            host: String,
             retention: Retention,
         ) -> std::io::Result<Self> {
             let (tx, rx) = sync_channel(QUEUE);
@@ -49,7 +52,7 @@ mod writer {
             let counter = Arc::clone(&dropped);
             std::thread::Builder::new()
                 .name("yoi-events".into())
-                .spawn(move || write_loop(&registry, &rx, &counter, &retention))?;
+                .spawn(move || write_loop(&registry, &host, &rx, &counter, &retention))?;
             Ok(Self { tx, dropped })
         }
 
@@ -88,6 +91,7 @@ mod writer {
 
     fn write_loop(
         registry: &Registry,
+        host: &str,
         rx: &Receiver<Msg>,
         dropped: &AtomicU64,
         retention: &Retention,
@@ -100,7 +104,10 @@ mod writer {
             let mut next = Some(first);
             while let Some(msg) = next {
                 match msg {
-                    Msg::Event(e) => batch.push(e),
+                    Msg::Event(mut e) => {
+                        e.host.get_or_insert_with(|| host.to_owned());
+                        batch.push(e);
+                    }
                     Msg::Flush(ack) => acks.push(ack),
                 }
                 next = if batch.len() < BATCH {
@@ -167,6 +174,7 @@ pub(crate) struct EventRecord {
     pub(crate) plugin: String,
     pub(crate) version: Option<String>,
     pub(crate) detail: serde_json::Value,
+    pub(crate) host: Option<String>,
 }
 
 /// Now, in milliseconds since the epoch.
@@ -218,6 +226,7 @@ pub(crate) fn event(
         plugin: plugin.to_string(),
         version: Some(version.to_string()),
         detail,
+        host: None,
     }
 }
 

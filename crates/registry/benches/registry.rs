@@ -1,5 +1,7 @@
 //! Registry throughput on this machine's disk (real fsyncs), and snapshot
-//! time at 10,000 versions / 100,000 audit rows.
+//! time at 10,000 versions / 100,000 audit rows: SQLite, and PostgreSQL
+//! beside it when `YOI_TEST_POSTGRES` names a server (`cargo xtask bench`
+//! starts one).
 //!
 //! `cargo bench -p yoi-registry`; results are recorded in docs/BENCHMARKS.md.
 
@@ -10,7 +12,7 @@ use yoi_manifest::Package;
 #[path = "../tests/common/mod.rs"]
 mod common;
 mod seed;
-use yoi_registry::{Activation, Registry};
+use yoi_registry::Activation;
 
 fn package(plugin: &str, version: &str) -> Package {
     // A realistic artifact size (the example components are 15-130 KB).
@@ -19,10 +21,23 @@ fn package(plugin: &str, version: &str) -> Package {
     common::package_with(plugin, version, tag, "")
 }
 
+/// The group name for a store: SQLite's keep their first names.
+fn group_name(base: &str, store: &common::TestStore) -> String {
+    match store.label {
+        "sqlite" => base.to_owned(),
+        other => format!("{base}-{other}"),
+    }
+}
+
 fn lifecycle(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let reg = Registry::open(dir.path()).expect("registry");
-    let mut group = c.benchmark_group("lifecycle");
+    for store in common::stores() {
+        lifecycle_on(c, &store);
+    }
+}
+
+fn lifecycle_on(c: &mut Criterion, store: &common::TestStore) {
+    let reg = store.open();
+    let mut group = c.benchmark_group(group_name("lifecycle", store));
     group.sample_size(50);
 
     // Packages are built outside the timed part: the test component is
@@ -74,10 +89,25 @@ fn lifecycle(c: &mut Criterion) {
 }
 
 fn snapshot(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    seed::seed(dir.path(), 10_000, 100_000, 0);
-    let reg = Registry::open(dir.path()).expect("registry");
-    let mut group = c.benchmark_group("snapshot");
+    for store in common::stores() {
+        // Creates the schema, then fills it through the store seam.
+        drop(store.open());
+        match &store.location {
+            yoi_registry::Location::Folder(dir) => seed::seed(dir, 10_000, 100_000, 0),
+            yoi_registry::Location::Postgres(url) => seed::seed_store(
+                &yoi_registry::PostgresStore::connect(url).expect("store"),
+                10_000,
+                100_000,
+                0,
+            ),
+        }
+        snapshot_on(c, &store);
+    }
+}
+
+fn snapshot_on(c: &mut Criterion, store: &common::TestStore) {
+    let reg = store.open();
+    let mut group = c.benchmark_group(group_name("snapshot", store));
     group.sample_size(10);
     group.bench_function("10k versions, 100k audit rows", |b| {
         b.iter(|| {

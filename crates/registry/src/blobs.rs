@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use yoi_manifest::Digest;
 
 use crate::error::RegistryError;
+use crate::store::{Artifacts, StoreResult};
 
 /// The blob folder of a registry.
 pub(crate) struct Blobs {
@@ -22,14 +23,14 @@ fn sync_dir(dir: &Path) -> Result<(), RegistryError> {
         .map_err(|e| RegistryError::io(dir, e))
 }
 
-fn parse(digest: &str) -> Result<Digest, RegistryError> {
+pub(crate) fn parse(digest: &str) -> Result<Digest, RegistryError> {
     digest
         .parse()
         .map_err(|why| RegistryError::Invalid(format!("`{digest}` is not a sha256 digest: {why}")))
 }
 
 /// Refuses bytes whose digest is not `digest`.
-fn verify(digest: &str, bytes: &[u8]) -> Result<(), RegistryError> {
+pub(crate) fn verify(digest: &str, bytes: &[u8]) -> Result<(), RegistryError> {
     let actual = Digest::of(bytes);
     if actual == parse(digest)? {
         Ok(())
@@ -60,10 +61,12 @@ impl Blobs {
     pub(crate) fn path(&self, digest: &str) -> Result<PathBuf, RegistryError> {
         Ok(self.dir.join("sha256").join(parse(digest)?.hex()))
     }
+}
 
+impl Artifacts for Blobs {
     /// Stores `bytes` under `digest` (which must be their digest). Storing
     /// the same content twice is a no-op.
-    pub(crate) fn put(&self, digest: &str, bytes: &[u8]) -> Result<(), RegistryError> {
+    fn put(&self, digest: &str, bytes: &[u8]) -> StoreResult<()> {
         verify(digest, bytes)?;
         let dest = self.path(digest)?;
         if self.get(digest).is_ok() {
@@ -89,7 +92,7 @@ impl Blobs {
     }
 
     /// Reads a blob and verifies its digest.
-    pub(crate) fn get(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
+    fn get(&self, digest: &str) -> StoreResult<Vec<u8>> {
         let bytes = self.read_unverified(digest)?;
         verify(digest, &bytes)?;
         Ok(bytes)
@@ -97,14 +100,14 @@ impl Blobs {
 
     /// A blob's bytes without checking them: only for a caller that verifies
     /// the digest itself (reopening a package does), so it is hashed once.
-    pub(crate) fn read_unverified(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
+    fn read_unverified(&self, digest: &str) -> StoreResult<Vec<u8>> {
         let path = self.path(digest)?;
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(RegistryError::MissingBlob {
                     digest: digest.to_owned(),
-                    path,
+                    place: path.display().to_string(),
                 });
             }
             Err(e) => return Err(RegistryError::io(&path, e)),
@@ -113,7 +116,7 @@ impl Blobs {
     }
 
     /// Every stored blob: its digest (`sha256:<hex>`) and size in bytes.
-    pub(crate) fn list(&self) -> Result<Vec<(String, u64)>, RegistryError> {
+    fn list(&self) -> StoreResult<Vec<(String, u64)>> {
         let dir = self.dir.join("sha256");
         let mut out = Vec::new();
         for entry in fs::read_dir(&dir).map_err(|e| RegistryError::io(&dir, e))? {
@@ -127,7 +130,7 @@ impl Blobs {
     }
 
     /// Deletes one blob, if present; returns its size.
-    pub(crate) fn remove(&self, digest: &str) -> Result<u64, RegistryError> {
+    fn remove(&self, digest: &str) -> StoreResult<u64> {
         let path = self.path(digest)?;
         let size = match fs::metadata(&path) {
             Ok(m) => m.len(),
@@ -139,7 +142,7 @@ impl Blobs {
     }
 
     /// Deletes every blob (for `clear`).
-    pub(crate) fn clear(&self) -> Result<(), RegistryError> {
+    fn clear(&self) -> StoreResult<()> {
         let dir = self.dir.join("sha256");
         for entry in fs::read_dir(&dir).map_err(|e| RegistryError::io(&dir, e))? {
             let path = entry.map_err(|e| RegistryError::io(&dir, e))?.path();

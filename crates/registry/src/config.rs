@@ -196,12 +196,12 @@ impl<S: Store> Registry<S> {
                 version: r.version.to_string(),
                 why,
             };
-            let value = match value {
+            let value = match &value {
                 NewValue::Json(v) => {
-                    setting.check(&v).map_err(invalid)?;
-                    v
+                    setting.check(v).map_err(invalid)?;
+                    v.clone()
                 }
-                NewValue::Text(text) => setting.parse_value(&text).map_err(invalid)?,
+                NewValue::Text(text) => setting.parse_value(text).map_err(invalid)?,
             };
             let mut record = ConfigRecord {
                 plugin: r.plugin.clone(),
@@ -342,4 +342,48 @@ impl<S: Store> Registry<S> {
         self.set_keys(newest);
         Ok(n)
     }
+}
+
+/// A setting value as stores keep it: a secret's sealed text, else JSON.
+pub(crate) fn stored_value(r: &ConfigRecord) -> Result<String, RegistryError> {
+    match (&r.sealed, &r.value) {
+        (Some(sealed), _) if r.secret => Ok(sealed.clone()),
+        (_, Some(value)) if !r.secret => Ok(value.to_string()),
+        _ => Err(RegistryError::Schema(format!(
+            "config {}/{}: a secret is stored sealed, a plain value as JSON",
+            r.plugin, r.key
+        ))),
+    }
+}
+
+/// A stored setting row read back ([`stored_value`]'s inverse).
+pub(crate) fn stored_record(
+    plugin: &str,
+    scope: &str,
+    key: String,
+    value: String,
+    secret: bool,
+    set_by: String,
+    set_at: i64,
+) -> Result<ConfigRecord, RegistryError> {
+    let bad =
+        |why: String| RegistryError::Schema(format!("config row {plugin}/{scope}/{key}: {why}"));
+    let (value, sealed) = if secret {
+        (None, Some(value))
+    } else {
+        (
+            Some(serde_json::from_str(&value).map_err(|e| bad(e.to_string()))?),
+            None,
+        )
+    };
+    Ok(ConfigRecord {
+        plugin: yoi_manifest::PluginId::new(plugin).map_err(|e| bad(e.to_string()))?,
+        scope: scope.parse().map_err(|e: String| bad(e))?,
+        key,
+        value,
+        secret,
+        set_by,
+        set_at,
+        sealed,
+    })
 }

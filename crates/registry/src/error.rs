@@ -206,12 +206,14 @@ pub enum RegistryError {
         detail: String,
     },
     /// `R0202`: a stored artifact is missing.
-    #[error("R0202 the stored artifact {digest} is missing from {}\n  fix: publish the package again to restore it", path.display())]
+    #[error(
+        "R0202 the stored artifact {digest} is missing from {place}\n  fix: publish the package again to restore it"
+    )]
     MissingBlob {
         /// The digest.
         digest: String,
-        /// Where it should be.
-        path: PathBuf,
+        /// Where it should be: a file, or the database's artifacts table.
+        place: String,
     },
     /// `R0301`: the database failed.
     #[error("R0301 registry database error: {0}")]
@@ -254,6 +256,29 @@ pub enum RegistryError {
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
+    },
+    /// `R0310`: the registry database cannot be reached. Nothing was read or
+    /// written; a host keeps running the plugins it has.
+    #[error(
+        "R0310 the registry database at {location} cannot be reached: {detail}\n  fix: check that PostgreSQL is running and accepts connections from this machine (`psql '{location}'`); hosts keep running their current plugins and catch up when it is back (docs/fleet.md)"
+    )]
+    Unavailable {
+        /// The database, without its password.
+        location: String,
+        /// Why.
+        detail: String,
+    },
+    /// `R0311`: a PostgreSQL statement failed.
+    #[error("R0311 registry database error (PostgreSQL): {0}")]
+    Postgres(String),
+    /// `R0312`: concurrent writers kept conflicting with this operation;
+    /// nothing was written.
+    #[error(
+        "R0312 the registry was too busy: {attempts} attempts conflicted with other operators' writes; nothing was written\n  fix: run the operation again"
+    )]
+    Contended {
+        /// How many attempts were made.
+        attempts: u32,
     },
     /// `R0303`: the stored data is not what this version of Yoi expects.
     #[error(

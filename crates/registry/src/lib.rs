@@ -4,36 +4,41 @@
 //!
 //! The default store is one SQLite database file (WAL, serialized writers,
 //! crash-safe) plus content-addressed artifacts under `blobs/sha256/`, in a
-//! registry folder; nothing to start. Lifecycle code talks to storage through
-//! the [`Store`] trait, so another backend can be added beside it.
+//! registry folder; nothing to start. A fleet of hosts shares one
+//! PostgreSQL database instead ([`Location::Postgres`], docs/fleet.md).
+//! Lifecycle code talks to either through the [`Store`] trait.
 //!
 //! Every operation, successful or refused, appends an [`AuditRecord`];
 //! refusals change nothing and say how to fix them.
 #![deny(missing_docs)]
 
+mod backend;
 mod blobs;
 mod config;
 mod error;
 mod model;
 mod operation;
+mod postgres;
 mod registry;
 mod sealed;
 mod sqlite;
 mod store;
 
+pub use backend::{Backend, Location};
 pub use config::NewValue;
 pub use error::RegistryError;
 pub use model::{
-    AuditRecord, Change, ConfigRecord, Deployment, EventRecord, EventTotals, GrantRecord, Marks,
-    Outcome, Pruned, Snapshot, State, VersionRecord, Window,
+    AuditRecord, Change, ConfigRecord, Deployment, EventRecord, EventTotals, GrantRecord,
+    HostRecord, LoadedVersion, Marks, Outcome, Pruned, Snapshot, State, VersionRecord, Window,
 };
 pub use operation::{Answer, Operation};
-pub use registry::{Activation, DATABASE_FILE, Published, Registry};
+pub use registry::{Activation, DATABASE_FILE, Published, Registry, now_ms};
 // The grant and rollout model is the package's (yoi-manifest); re-exported
 // here because every registry call speaks it.
+pub use postgres::PostgresStore;
 pub use sealed::{CONFIG_KEY_FILE, ConfigKeys};
 pub use sqlite::SqliteStore;
-pub use store::{Store, StoreResult, Tx};
+pub use store::{Artifacts, Store, StoreResult, Tx};
 pub use yoi_manifest::{
     Capability, CapabilityError, Rollout, Scope, Setting, SettingType, applies, bucket,
 };

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use semver::Version;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use yoi_manifest::{Capability, Digest, PluginId, Rollout, Scope};
 
 /// The lifecycle state of a published version.
@@ -140,6 +140,67 @@ pub struct EventRecord {
     pub version: Option<String>,
     /// Details as JSON.
     pub detail: serde_json::Value,
+    /// The host that recorded it (its `name`), when a named host did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// A host as it last reported itself to the registry: who it is, what it
+/// can run and what it runs (`yoi hosts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostRecord {
+    /// The host's name, unique in the fleet.
+    pub name: String,
+    /// The host's scope: which rollouts apply to it.
+    pub scope: Scope,
+    /// The newest plugin contract it runs (e.g. `yoi:plugin@0.5.0`).
+    pub contract: String,
+    /// Its Yoi and engine versions.
+    pub engine: String,
+    /// When it started, ms since the Unix epoch.
+    pub started_at: i64,
+    /// When it last reported, ms since the Unix epoch.
+    pub last_seen: i64,
+    /// The registry change counter its loaded set reflects.
+    pub change_seq: i64,
+    /// The registry versions it runs, by plugin id.
+    pub loaded: Vec<LoadedVersion>,
+}
+
+/// One plugin version a host runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadedVersion {
+    /// Plugin id.
+    pub plugin: String,
+    /// Version.
+    pub version: String,
+    /// The artifact's digest (`sha256:<hex>`).
+    pub digest: String,
+}
+
+/// A host row as stores keep it (scope as text, `loaded` as JSON).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn host_record(
+    name: String,
+    scope: String,
+    contract: String,
+    engine: String,
+    started_at: i64,
+    last_seen: i64,
+    change_seq: i64,
+    loaded: String,
+) -> Result<HostRecord, crate::RegistryError> {
+    let bad = |why: String| crate::RegistryError::Schema(format!("host row {name}: {why}"));
+    Ok(HostRecord {
+        scope: scope.parse().map_err(|e: String| bad(e))?,
+        loaded: serde_json::from_str(&loaded).map_err(|e| bad(e.to_string()))?,
+        contract,
+        engine,
+        started_at,
+        last_seen,
+        change_seq,
+        name,
+    })
 }
 
 /// An operator's decision on one capability.
@@ -206,6 +267,8 @@ pub struct Snapshot {
     /// The last status hosts recorded of each plugin service (its newest
     /// `service_status` event), by plugin and service.
     pub services: Vec<EventRecord>,
+    /// Every host that reported itself, by name.
+    pub hosts: Vec<HostRecord>,
     /// The change counter when the snapshot was taken.
     #[serde(rename = "seq")]
     pub change_seq: i64,

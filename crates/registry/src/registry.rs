@@ -4,24 +4,24 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
 
 use semver::Version;
 use yoi_manifest::{Compat, Digest, Manifest, Package};
 
-use crate::blobs::Blobs;
+use crate::backend::{Backend, Location};
 use crate::config::check_config;
 use crate::sealed::ConfigKeys;
 use yoi_manifest::{Capability, Rollout, Scope, applies};
 
 use crate::error::RegistryError;
 use crate::model::{
-    AuditRecord, Change, Deployment, EventRecord, EventTotals, GrantRecord, Marks, Outcome, Pruned,
-    Snapshot, State, VersionRecord, Window,
+    AuditRecord, Change, Deployment, EventRecord, EventTotals, GrantRecord, HostRecord, Marks,
+    Outcome, Pruned, Snapshot, State, VersionRecord, Window,
 };
-use crate::sqlite::SqliteStore;
-use crate::store::{Store, Tx};
+use crate::store::{Artifacts, Store, Tx};
 
 /// The result of [`Registry::publish`].
 #[derive(Debug, Clone, serde::Serialize)]
@@ -67,25 +67,38 @@ impl Activation {
 /// registry.activate(record.plugin.as_str(), &record.version, &Activation::by("alice"))?;
 /// # Ok(()) }
 /// ```
-pub struct Registry<S: Store = SqliteStore> {
+pub struct Registry<S: Store = Backend> {
     pub(crate) store: S,
-    blobs: Blobs,
+    blobs: Box<dyn Artifacts>,
     root: PathBuf,
-    subscribers: Mutex<Vec<Sender<Change>>>,
+    subscribers: Arc<Mutex<Vec<Sender<Change>>>>,
+    /// Whether the store is pushing other processes' changes.
+    listening: Arc<AtomicBool>,
     /// The keys secret settings are sealed with, once read (or supplied).
     keys: Mutex<Option<ConfigKeys>>,
 }
 
-impl Registry<SqliteStore> {
+impl Registry<Backend> {
     /// Opens (creating if needed) the registry in the folder `root`.
     pub fn open(root: &Path) -> Result<Self, RegistryError> {
-        std::fs::create_dir_all(root).map_err(|e| RegistryError::io(root, e))?;
-        let store = SqliteStore::open(&root.join(DATABASE_FILE))?;
-        Self::with_store(root, store)
+        Self::open_at(&Location::Folder(root.to_path_buf()), root)
+    }
+
+    /// Opens (creating if needed) the registry at `location`: a folder, or
+    /// a PostgreSQL database shared by a fleet. `home` is the local folder
+    /// for what a shared database does not hold: the key that seals secret
+    /// settings (docs/fleet.md). A folder registry is its own home.
+    pub fn open_at(location: &Location, home: &Path) -> Result<Self, RegistryError> {
+        let root = match location {
+            Location::Folder(dir) => dir.as_path(),
+            Location::Postgres(_) => home,
+        };
+        Self::with_store(root, Backend::open(location)?)
     }
 }
 
-pub(crate) fn now_ms() -> i64 {
+/// Now, in milliseconds since the Unix epoch: the registry's timestamps.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -170,13 +183,15 @@ fn describe(rollout: Rollout) -> String {
 }
 
 impl<S: Store> Registry<S> {
-    /// A registry over `store`, with blobs under `root`.
+    /// A registry over `store`, with its local files (artifacts, when the
+    /// store keeps them in files; the config key) under `root`.
     pub fn with_store(root: &Path, store: S) -> Result<Self, RegistryError> {
         Ok(Registry {
-            blobs: Blobs::open(root)?,
+            blobs: store.artifacts(root)?,
             store,
             root: root.to_path_buf(),
-            subscribers: Mutex::new(Vec::new()),
+            subscribers: Arc::new(Mutex::new(Vec::new())),
+            listening: Arc::new(AtomicBool::new(false)),
             keys: Mutex::new(None),
         })
     }
@@ -226,7 +241,7 @@ impl<S: Store> Registry<S> {
         action: &str,
         plugin: Option<&str>,
         version: Option<&str>,
-        op: impl FnOnce(&mut dyn Tx) -> Result<(R, String), RegistryError>,
+        mut op: impl FnMut(&mut dyn Tx) -> Result<(R, String), RegistryError>,
     ) -> Result<R, RegistryError> {
         let record = |outcome, reason: String| AuditRecord {
             id: 0,
@@ -274,7 +289,7 @@ impl<S: Store> Registry<S> {
         action: &str,
         plugin: &str,
         version: &Version,
-        op: impl FnOnce(&mut dyn Tx, VersionRecord) -> Result<(R, String), RegistryError>,
+        mut op: impl FnMut(&mut dyn Tx, VersionRecord) -> Result<(R, String), RegistryError>,
     ) -> Result<R, RegistryError> {
         let v = version.to_string();
         self.audited(actor, action, Some(plugin), Some(&v), |tx| {
@@ -288,14 +303,46 @@ impl<S: Store> Registry<S> {
         subs.retain(|s| s.send(change.clone()).is_ok());
     }
 
-    /// Notifications of every change made through this `Registry` value.
-    /// Other processes' changes show in [`Registry::change_seq`].
+    /// Notifications of every change made through this `Registry` value,
+    /// and, on a store that pushes changes (PostgreSQL), of every change
+    /// any process commits (`action` `"changed"`, with the counter; a
+    /// reconnection after an outage sends one too, so a listener that
+    /// compares counters catches up). Otherwise other processes' changes
+    /// show in [`Registry::change_seq`].
     pub fn subscribe(&self) -> Receiver<Change> {
         let (tx, rx) = channel();
         self.subscribers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(tx);
+        if !self.listening.swap(true, Ordering::SeqCst) {
+            let subscribers = Arc::downgrade(&self.subscribers);
+            let listening = Arc::clone(&self.listening);
+            let wake = Arc::new(move |seq: i64| {
+                let Some(subs) = subscribers.upgrade() else {
+                    return false;
+                };
+                let mut subs = subs.lock().unwrap_or_else(|p| p.into_inner());
+                if seq >= 0 {
+                    let change = Change {
+                        seq,
+                        action: "changed".to_owned(),
+                        plugin: None,
+                    };
+                    subs.retain(|s| s.send(change.clone()).is_ok());
+                }
+                // The last subscriber gone: stop; the next one starts again.
+                let keep = !subs.is_empty();
+                if !keep {
+                    listening.store(false, Ordering::SeqCst);
+                }
+                keep
+            });
+            if let Err(e) = self.store.listen(wake) {
+                self.listening.store(false, Ordering::SeqCst);
+                eprintln!("yoi: warning: changes will be noticed by polling only: {e}");
+            }
+        }
         rx
     }
 
@@ -655,7 +702,7 @@ impl<S: Store> Registry<S> {
                 )));
             }
             tx.set_disabled(plugin, Some(reason))?;
-            Ok(((), done))
+            Ok(((), done.clone()))
         })
     }
 
@@ -861,6 +908,7 @@ impl<S: Store> Registry<S> {
                 events_next: events.next(event_page.iter().map(|e| e.id)),
                 events: event_page,
                 services: tx.latest_events("service_status", None, "service")?,
+                hosts: tx.hosts()?,
                 change_seq: tx.change_seq()?,
             })
         })
@@ -902,6 +950,25 @@ impl<S: Store> Registry<S> {
                 change_seq: tx.change_seq()?,
             })
         })
+    }
+
+    /// Records (or renews) a host's report of itself: what it runs, and
+    /// that it is alive. Not a change: hosts do not reload for it, and it
+    /// is not audited.
+    pub fn register_host(&self, host: &HostRecord) -> Result<(), RegistryError> {
+        if host.name.is_empty() || host.name.len() > 253 || host.name.chars().any(char::is_control)
+        {
+            return Err(RegistryError::Invalid(format!(
+                "`{}` is not a host name: use 1-253 printable characters (e.g. the machine's hostname)",
+                host.name.escape_debug()
+            )));
+        }
+        self.store.write(|tx| tx.put_host(host))
+    }
+
+    /// Every host that reported itself, by name, with what it runs.
+    pub fn hosts(&self) -> Result<Vec<HostRecord>, RegistryError> {
+        self.store.read(|tx| tx.hosts())
     }
 
     /// The versions of one plugin, in publish order.

@@ -15,7 +15,7 @@ use crate::error::RegistryError;
 use yoi_manifest::{PluginId, Rollout};
 
 use crate::model::{
-    AuditRecord, ConfigRecord, EventRecord, EventTotals, GrantRecord, Marks, Outcome,
+    AuditRecord, ConfigRecord, EventRecord, EventTotals, GrantRecord, HostRecord, Marks, Outcome,
     VersionRecord, Window,
 };
 use crate::store::{Store, StoreResult, Tx};
@@ -86,6 +86,18 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 4: the latest event of a kind per plugin (`yoi service list`).
     "CREATE INDEX events_kind ON events (kind, plugin, id);",
+    // 5: hosts report themselves; events say which host recorded them.
+    "CREATE TABLE hosts (
+        name       TEXT    PRIMARY KEY,
+        scope      TEXT    NOT NULL CHECK (scope IN ('all', 'beta', 'canary', 'internal')),
+        contract   TEXT    NOT NULL,
+        engine     TEXT    NOT NULL,
+        started_at INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        change_seq INTEGER NOT NULL,
+        loaded     TEXT    NOT NULL
+    );
+    ALTER TABLE events ADD COLUMN host TEXT;",
 ];
 
 /// SQLite storage in one database file.
@@ -294,7 +306,7 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn write<R>(&self, f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {
+    fn write<R>(&self, f: impl FnMut(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {
         let out = self.with(TransactionBehavior::Immediate, true, f)?;
         self.backup_if_due(false);
         Ok(out)
@@ -371,6 +383,7 @@ fn event_row(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
         plugin: row.get("plugin")?,
         version: row.get("version")?,
         detail: serde_json::from_str(&detail).map_err(|_| bad_row("event detail", &detail))?,
+        host: row.get("host")?,
     })
 }
 
@@ -601,7 +614,7 @@ impl Tx for SqlTx<'_> {
 
     fn append_events(&mut self, events: &[EventRecord]) -> StoreResult<i64> {
         let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO events (at, kind, plugin, version, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO events (at, kind, plugin, version, detail, host) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         for e in events {
             stmt.execute(params![
@@ -609,7 +622,8 @@ impl Tx for SqlTx<'_> {
                 e.kind,
                 e.plugin,
                 e.version,
-                e.detail.to_string()
+                e.detail.to_string(),
+                e.host
             ])?;
         }
         Ok(self.tx.last_insert_rowid())
@@ -677,58 +691,28 @@ impl Tx for SqlTx<'_> {
              WHERE (?1 IS NULL OR plugin = ?1) ORDER BY plugin, scope, key",
         )?;
         let rows = stmt.query_map(params![plugin], |row| {
-            let (plugin, scope, value): (String, String, String) =
-                (row.get(0)?, row.get(1)?, row.get(3)?);
-            let secret: bool = row.get(4)?;
             Ok((
-                plugin,
-                scope,
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
                 row.get::<_, String>(2)?,
-                value,
-                secret,
-                row.get(5)?,
-                row.get(6)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, bool>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, i64>(6)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
             let (plugin, scope, key, value, secret, set_by, set_at) = row?;
-            let bad = |why: String| {
-                RegistryError::Schema(format!("config row {plugin}/{scope}/{key}: {why}"))
-            };
-            let (value, sealed) = if secret {
-                (None, Some(value))
-            } else {
-                (
-                    Some(serde_json::from_str(&value).map_err(|e| bad(e.to_string()))?),
-                    None,
-                )
-            };
-            out.push(ConfigRecord {
-                plugin: PluginId::new(&plugin).map_err(&bad)?,
-                scope: scope.parse().map_err(|e: String| bad(e))?,
-                key,
-                value,
-                secret,
-                set_by,
-                set_at,
-                sealed,
-            });
+            out.push(crate::config::stored_record(
+                &plugin, &scope, key, value, secret, set_by, set_at,
+            )?);
         }
         Ok(out)
     }
 
     fn put_config(&mut self, r: &ConfigRecord) -> StoreResult<()> {
-        let stored = match (&r.sealed, &r.value) {
-            (Some(sealed), _) if r.secret => sealed.clone(),
-            (_, Some(value)) if !r.secret => value.to_string(),
-            _ => {
-                return Err(RegistryError::Schema(format!(
-                    "config {}/{}: a secret is stored sealed, a plain value as JSON",
-                    r.plugin, r.key
-                )));
-            }
-        };
+        let stored = crate::config::stored_value(r)?;
         self.tx.execute(
             "INSERT OR REPLACE INTO config (plugin, scope, key, value, secret, set_by, set_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -767,6 +751,53 @@ impl Tx for SqlTx<'_> {
                 })
             },
         )?)
+    }
+
+    fn put_host(&mut self, h: &HostRecord) -> StoreResult<()> {
+        let loaded = serde_json::to_string(&h.loaded)
+            .map_err(|e| RegistryError::Schema(format!("host {}: {e}", h.name)))?;
+        self.tx.execute(
+            "INSERT OR REPLACE INTO hosts (name, scope, contract, engine, started_at, last_seen, change_seq, loaded)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                h.name,
+                h.scope.as_str(),
+                h.contract,
+                h.engine,
+                h.started_at,
+                h.last_seen,
+                h.change_seq,
+                loaded
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn hosts(&mut self) -> StoreResult<Vec<HostRecord>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT name, scope, contract, engine, started_at, last_seen, change_seq, loaded
+             FROM hosts ORDER BY name",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+                row.get(6)?,
+                row.get(7)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, scope, contract, engine, started_at, last_seen, change_seq, loaded) = row?;
+            out.push(crate::model::host_record(
+                name, scope, contract, engine, started_at, last_seen, change_seq, loaded,
+            )?);
+        }
+        Ok(out)
     }
 
     fn clear(&mut self) -> StoreResult<()> {

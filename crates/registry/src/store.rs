@@ -1,12 +1,16 @@
 //! The storage seam: lifecycle code talks to a [`Store`] through
-//! transactions, so another database (for fleets of hosts) can be added
-//! without touching it.
+//! transactions, so the database behind it (SQLite for one machine,
+//! PostgreSQL for fleets of hosts) is chosen without touching it.
+
+use std::path::Path;
+use std::sync::Arc;
 
 use semver::Version;
 
 use crate::error::RegistryError;
 use crate::model::{
-    AuditRecord, ConfigRecord, EventRecord, EventTotals, GrantRecord, Marks, VersionRecord, Window,
+    AuditRecord, ConfigRecord, EventRecord, EventTotals, GrantRecord, HostRecord, Marks,
+    VersionRecord, Window,
 };
 
 /// Result of storage calls.
@@ -15,11 +19,46 @@ pub type StoreResult<T> = Result<T, RegistryError>;
 /// A transactional store of registry records.
 pub trait Store: Send + Sync {
     /// Runs `f` in one serializable write transaction: either all its
-    /// changes are stored or none are. Writers from other processes wait.
-    fn write<R>(&self, f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R>;
+    /// changes are stored or none are. A store whose concurrent writers can
+    /// conflict runs `f` again on a fresh transaction after rolling back the
+    /// conflicting attempt, so `f` must not act outside the transaction.
+    fn write<R>(&self, f: impl FnMut(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R>;
 
     /// Runs `f` on a consistent read-only view.
     fn read<R>(&self, f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R>;
+
+    /// Where this store keeps artifacts: by default, content-addressed files
+    /// in the registry folder `root`.
+    fn artifacts(&self, root: &Path) -> StoreResult<Box<dyn Artifacts>> {
+        Ok(Box::new(crate::blobs::Blobs::open(root)?))
+    }
+
+    /// Has `wake` called with the change counter after every change any
+    /// process commits (and with `-1` now and then, to ask whether anyone
+    /// still listens: it returns `false` once nobody does), for stores that
+    /// can push changes; returns whether this one can. Others' changes are
+    /// otherwise seen by reading the counter.
+    fn listen(&self, wake: Arc<dyn Fn(i64) -> bool + Send + Sync>) -> StoreResult<bool> {
+        let _ = wake;
+        Ok(false)
+    }
+}
+
+/// Artifacts stored by digest (`sha256:<hex>`), verified on every read.
+pub trait Artifacts: Send + Sync {
+    /// Stores `bytes` under `digest`, which must be their digest. Storing
+    /// the same content twice is a no-op.
+    fn put(&self, digest: &str, bytes: &[u8]) -> StoreResult<()>;
+    /// The bytes, verified against the digest.
+    fn get(&self, digest: &str) -> StoreResult<Vec<u8>>;
+    /// The bytes without the check, for a caller that hashes them itself.
+    fn read_unverified(&self, digest: &str) -> StoreResult<Vec<u8>>;
+    /// Every stored artifact: its digest and size in bytes.
+    fn list(&self) -> StoreResult<Vec<(String, u64)>>;
+    /// Deletes one artifact, if present; returns its size.
+    fn remove(&self, digest: &str) -> StoreResult<u64>;
+    /// Deletes every artifact.
+    fn clear(&self) -> StoreResult<()>;
 }
 
 /// What lifecycle code may do inside a transaction.
@@ -89,6 +128,11 @@ pub trait Tx {
     fn change_seq(&mut self) -> StoreResult<i64>;
     /// The change counter and the newest audit and event ids, in one read.
     fn marks(&mut self) -> StoreResult<Marks>;
+
+    /// Adds or replaces a host's report of itself.
+    fn put_host(&mut self, host: &HostRecord) -> StoreResult<()>;
+    /// Every host that reported itself, by name.
+    fn hosts(&mut self) -> StoreResult<Vec<HostRecord>>;
 
     /// Deletes versions, grants, settings, disabled flags and events (not
     /// the audit log).

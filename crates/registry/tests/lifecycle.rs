@@ -2,6 +2,8 @@
 //! registry and against a small in-memory model; after every step both agree
 //! on success or refusal, on every version's state and rollout, on the active
 //! versions, the grants, the disabled plugins, and the audit log grows by one.
+//! The same body runs on both stores (SQLite, and PostgreSQL when the tests
+//! have a server).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,7 +12,7 @@ mod common;
 use proptest::prelude::*;
 use semver::Version;
 use yoi_manifest::Package;
-use yoi_registry::{Activation, Capability, Registry, Rollout, Scope, SqliteStore, State};
+use yoi_registry::{Activation, Capability, Registry, Rollout, Scope, State};
 
 const PLUGINS: [&str; 2] = ["a.one", "b.two"];
 const VERSIONS: [&str; 3] = ["0.1.0", "0.2.0", "0.3.0"];
@@ -317,13 +319,17 @@ proptest! {
 
     #[test]
     fn registry_matches_the_model(ops in proptest::collection::vec(op(), 1..40)) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let reg = Registry::with_store(dir.path(), SqliteStore::in_memory().expect("store")).expect("registry");
+        // A new folder per case; one database emptied per case.
+        static POSTGRES: std::sync::OnceLock<Option<common::TestStore>> = std::sync::OnceLock::new();
+        let sqlite = common::sqlite_store();
+        let postgres = POSTGRES.get_or_init(common::postgres_store).as_ref().filter(|s| s.reset());
+        for store in std::iter::once(&sqlite).chain(postgres) {
+        let reg = store.open();
         let mut model = Model::default();
         for (i, op) in ops.iter().enumerate() {
             let want = model.apply(op);
             let got = run(&reg, op);
-            prop_assert_eq!(got, want, "step {} {:?}", i, op);
+            prop_assert_eq!(got, want, "{}: step {} {:?}", store.label, i, op);
 
             let snap = reg.snapshot().expect("snapshot");
             let stored: BTreeMap<(String, Version), (String, State, Rollout)> = snap
@@ -354,5 +360,6 @@ proptest! {
             prop_assert_eq!(snap.audits[i].outcome == yoi_registry::Outcome::Ok, want);
         }
         prop_assert!(reg.verify().expect("verify").is_empty());
+        }
     }
 }

@@ -10,6 +10,7 @@ use yoi_registry::{Activation, EventRecord, Registry, Rollout, Scope};
 
 fn event(i: i64, plugin: &str) -> EventRecord {
     EventRecord {
+        host: None,
         id: 0,
         at: i,
         kind: "receipt".into(),
@@ -154,6 +155,7 @@ fn the_latest_event_of_a_kind_per_plugin_and_field() {
     let dir = tempfile::tempdir().expect("temp dir");
     let reg = Registry::open(dir.path()).expect("registry");
     let status = |i: i64, plugin: &str, service: &str| EventRecord {
+        host: None,
         id: 0,
         at: i,
         kind: "service_status".into(),

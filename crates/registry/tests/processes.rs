@@ -1,6 +1,8 @@
 //! Several OS processes on one registry: concurrent writers never lose an
 //! update, and a process killed (SIGKILL) at any instant leaves a consistent
-//! registry. Children are this test binary run again in "child" mode.
+//! registry. Children are this test binary run again in "child" mode. Each
+//! test runs on both stores (SQLite, and PostgreSQL when the tests have a
+//! server).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -8,9 +10,10 @@ use std::time::Duration;
 
 mod common;
 
+use common::TestStore;
 use semver::Version;
 use yoi_manifest::Package;
-use yoi_registry::{Activation, Outcome, Registry, RegistryError, State};
+use yoi_registry::{Activation, Location, Outcome, Registry, RegistryError, State};
 
 const CHILD_ENV: &str = "YOI_REGISTRY_TEST_CHILD";
 
@@ -20,7 +23,7 @@ fn package(plugin: &str, version: &str, variant: u32) -> Package {
 }
 
 /// Runs this test binary's `child` test in a new process with `task`.
-fn spawn(dir: &Path, task: &str) -> Child {
+fn spawn(store: &TestStore, task: &str) -> Child {
     Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "--exact",
@@ -29,7 +32,10 @@ fn spawn(dir: &Path, task: &str) -> Child {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD_ENV, format!("{task}|{}", dir.display()))
+        .env(
+            CHILD_ENV,
+            format!("{task}|{}|{}", store.home().display(), store.arg()),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -43,8 +49,12 @@ fn child() {
     let Ok(spec) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let (task, dir) = spec.split_once('|').expect("task|dir");
-    let reg = Registry::open(Path::new(dir)).expect("open");
+    let mut parts = spec.splitn(3, '|');
+    let (Some(task), Some(home), Some(location)) = (parts.next(), parts.next(), parts.next())
+    else {
+        panic!("task|home|location");
+    };
+    let reg = Registry::open_at(&Location::parse(location), Path::new(home)).expect("open");
     let v = |s: &str| Version::parse(s).expect("version");
     match task {
         // Both children publish the same version with different bytes.
@@ -100,11 +110,10 @@ fn child() {
 
 #[test]
 fn two_processes_publishing_the_same_version_have_one_clear_winner() {
-    for _ in 0..5 {
-        let dir = tempfile::tempdir().expect("temp dir");
-        Registry::open(dir.path()).expect("create");
-        let a = spawn(dir.path(), "publish-a");
-        let b = spawn(dir.path(), "publish-b");
+    for store in (0..5).flat_map(|_| common::stores()) {
+        store.open();
+        let a = spawn(&store, "publish-a");
+        let b = spawn(&store, "publish-b");
         let codes: Vec<i32> = [a, b]
             .into_iter()
             .map(|c| {
@@ -120,10 +129,11 @@ fn two_processes_publishing_the_same_version_have_one_clear_winner() {
         assert_eq!(
             sorted,
             vec![0, 3],
-            "one wins, one is refused as immutable: {codes:?}"
+            "{}: one wins, one is refused as immutable: {codes:?}",
+            store.label
         );
 
-        let reg = Registry::open(dir.path()).expect("reopen");
+        let reg = store.open();
         let snap = reg.snapshot().expect("snapshot");
         assert_eq!(snap.versions.len(), 1);
         let winner = if codes[0] == 0 {
@@ -148,8 +158,13 @@ fn two_processes_publishing_the_same_version_have_one_clear_winner() {
 
 #[test]
 fn concurrent_activations_never_lose_an_update() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let reg = Registry::open(dir.path()).expect("create");
+    for store in common::stores() {
+        concurrent_activations_on(&store);
+    }
+}
+
+fn concurrent_activations_on(store: &TestStore) {
+    let reg = store.open();
     for version in ["1.0.0", "2.0.0"] {
         reg.publish(
             &package("race.plugin", version, 0),
@@ -158,10 +173,7 @@ fn concurrent_activations_never_lose_an_update() {
         )
         .expect("publish");
     }
-    let children = [
-        spawn(dir.path(), "activate-1"),
-        spawn(dir.path(), "activate-2"),
-    ];
+    let children = [spawn(store, "activate-1"), spawn(store, "activate-2")];
     for c in children {
         let status = c.wait_with_output().expect("wait").status;
         assert!(status.success(), "a child failed: {status}");
@@ -172,7 +184,12 @@ fn concurrent_activations_never_lose_an_update() {
         .iter()
         .filter(|v| v.state == State::Active)
         .collect();
-    assert_eq!(active.len(), 1, "exactly one active version");
+    assert_eq!(
+        active.len(),
+        1,
+        "{}: exactly one active version",
+        store.label
+    );
     let last_activation = snap
         .audits
         .iter()
@@ -231,7 +248,9 @@ fn a_process_killed_at_any_instant_leaves_a_consistent_registry() {
     // the same size however long the soak runs.
     for batch in 0..rounds.div_ceil(100) {
         let n = (rounds - batch * 100).min(100);
-        committed += kill_rounds_on_one_registry(n, 0x5eed + u64::from(batch));
+        for store in common::stores() {
+            committed += kill_rounds_on_one_registry(&store, n, 0x5eed + u64::from(batch));
+        }
     }
     println!(
         "kill test: {rounds} SIGKILLs at random instants in {:.0} s; after each the registry \
@@ -244,25 +263,26 @@ fn a_process_killed_at_any_instant_leaves_a_consistent_registry() {
 
 /// `rounds` kills of a churning writer on one registry; returns how many
 /// versions were committed.
-fn kill_rounds_on_one_registry(rounds: u32, seed: u64) -> usize {
-    let dir = tempfile::tempdir().expect("temp dir");
-    Registry::open(dir.path()).expect("create");
+fn kill_rounds_on_one_registry(store: &TestStore, rounds: u32, seed: u64) -> usize {
+    store.open();
     let mut rng = Lcg(seed);
     let mut last_versions = 0;
     for round in 0..rounds {
-        let mut child = spawn(dir.path(), "churn");
+        let mut child = spawn(store, "churn");
         std::thread::sleep(Duration::from_millis(40 + rng.next(160)));
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
 
         // Reopening removes interrupted temp files; what remains must be whole.
-        let reg = Registry::open(dir.path()).expect("reopen after kill");
+        let reg = store.open();
         let problems = reg.verify().expect("verify");
         assert!(problems.is_empty(), "round {round}: {problems:?}");
-        let leftovers = std::fs::read_dir(dir.path().join("blobs/tmp"))
-            .expect("tmp dir")
-            .count();
-        assert_eq!(leftovers, 0, "round {round}: temp files left behind");
+        if let Location::Folder(dir) = &store.location {
+            let leftovers = std::fs::read_dir(dir.join("blobs/tmp"))
+                .expect("tmp dir")
+                .count();
+            assert_eq!(leftovers, 0, "round {round}: temp files left behind");
+        }
         let snap = reg.snapshot().expect("snapshot");
         let active = snap
             .versions

@@ -164,6 +164,7 @@ fn prune_drops_old_events_and_unreferenced_artifacts_only() {
         .expect("clock")
         .as_millis() as i64;
     let event = |at: i64| EventRecord {
+        host: None,
         id: 0,
         at,
         kind: "receipt".into(),

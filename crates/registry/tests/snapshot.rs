@@ -17,6 +17,7 @@ fn the_logs_page_with_a_cursor_or_show_the_newest_and_the_rest_is_whole() {
 
     let events: Vec<EventRecord> = (0..5)
         .map(|i| EventRecord {
+            host: None,
             id: 0,
             at: i,
             kind: "receipt".into(),

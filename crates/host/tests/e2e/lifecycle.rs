@@ -23,6 +23,7 @@ async fn a_host_expires_events_past_its_retention() {
         .as_millis() as i64;
     let day = 24 * 3600 * 1000;
     let old = |at: i64| yoi_registry::EventRecord {
+        host: None,
         id: 0,
         at,
         kind: "receipt".into(),
@@ -48,6 +49,15 @@ async fn a_host_expires_events_past_its_retention() {
     assert!(
         events.iter().any(|e| e.at >= now),
         "the new receipt is kept"
+    );
+    let new = events
+        .iter()
+        .find(|e| e.at >= now)
+        .expect("the new receipt");
+    assert_eq!(
+        new.host.as_deref(),
+        Some("host-a"),
+        "events carry the host's name"
     );
     let audits = reg.audits(None, 0, 100).expect("audits");
     let expiry = audits
@@ -88,7 +98,28 @@ async fn a_host_boots_from_the_registry_and_records_receipts() {
     assert_eq!(events[0].kind, "receipt");
     assert_eq!(events[0].detail["status"], "blocked");
     assert_eq!(events[0].detail["point"], "tool.pre_exec");
+    assert_eq!(events[0].host.as_deref(), Some("yoi-host"));
     assert_eq!(host.dropped_events(), 0);
+
+    // The host reported itself: who it is and exactly what it runs.
+    let hosts = reg.hosts().expect("hosts");
+    assert_eq!(hosts.len(), 1, "{hosts:#?}");
+    assert_eq!(hosts[0].name, "yoi-host");
+    assert_eq!(hosts[0].change_seq, reg.change_seq().expect("seq"));
+    let mut loaded: Vec<_> = hosts[0].loaded.iter().map(|l| l.plugin.as_str()).collect();
+    loaded.sort();
+    assert_eq!(
+        loaded,
+        ["example.guard", "example.policy", "example.redact"]
+    );
+    for l in &hosts[0].loaded {
+        let p = plugins
+            .iter()
+            .find(|p| p.id.as_str() == l.plugin)
+            .expect("loaded");
+        assert_eq!(l.digest, p.digest.to_string());
+        assert_eq!(l.version, p.version.to_string());
+    }
 }
 
 #[tokio::test]

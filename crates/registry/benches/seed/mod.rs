@@ -22,6 +22,11 @@ pub fn manifest_text(plugin: &str, version: &str, digest: &str) -> String {
 /// Seeds the registry database in `root` (which must hold no registry yet).
 pub fn seed(root: &Path, versions: u64, audits: i64, events: i64) {
     let store = SqliteStore::open(&root.join(yoi_registry::DATABASE_FILE)).expect("store");
+    seed_store(&store, versions, audits, events);
+}
+
+/// Seeds an empty store of either backend.
+pub fn seed_store(store: &impl Store, versions: u64, audits: i64, events: i64) {
     store
         .write(|tx| {
             for i in 0..versions {
@@ -59,6 +64,7 @@ pub fn seed(root: &Path, versions: u64, audits: i64, events: i64) {
             }
             let batch: Vec<EventRecord> = (0..events)
                 .map(|i| EventRecord {
+                    host: None,
                     id: 0,
                     at: i,
                     kind: "receipt".into(),

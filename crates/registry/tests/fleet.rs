@@ -1,0 +1,238 @@
+//! What a fleet relies on: host reports on both stores, and on PostgreSQL
+//! changes pushed to other processes' `Registry` values, a schema that keeps
+//! the rules even against direct SQL, artifacts verified on read, and a
+//! newer schema refused.
+
+use std::time::Duration;
+
+mod common;
+
+use yoi_registry::{
+    Activation, HostRecord, LoadedVersion, Location, Registry, RegistryError, Scope,
+};
+
+fn host(name: &str, seq: i64) -> HostRecord {
+    HostRecord {
+        name: name.to_owned(),
+        scope: Scope::Canary,
+        contract: "yoi:plugin@0.5.0".into(),
+        engine: "yoi 0.1.0".into(),
+        started_at: 10,
+        last_seen: 20 + seq,
+        change_seq: seq,
+        loaded: vec![LoadedVersion {
+            plugin: "a.one".into(),
+            version: "1.0.0".into(),
+            digest: format!("sha256:{:064x}", 7),
+        }],
+    }
+}
+
+#[test]
+fn hosts_report_themselves_and_a_report_replaces_the_last() {
+    for store in common::stores() {
+        let reg = store.open();
+        let seq = reg.change_seq().expect("seq");
+        reg.register_host(&host("h1", 1)).expect("report");
+        reg.register_host(&host("h2", 1)).expect("report");
+        reg.register_host(&host("h1", 2)).expect("report again");
+        let hosts = reg.hosts().expect("hosts");
+        assert_eq!(hosts.len(), 2, "{}: {hosts:#?}", store.label);
+        assert_eq!(hosts[0], host("h1", 2), "{}", store.label);
+        assert_eq!(hosts[1], host("h2", 1), "{}", store.label);
+        assert_eq!(
+            reg.change_seq().expect("seq"),
+            seq,
+            "{}: a report is not a change (hosts would reload each other for ever)",
+            store.label
+        );
+        assert_eq!(reg.snapshot().expect("snapshot").hosts, hosts);
+        for bad in ["", "tab\there", &"x".repeat(254)] {
+            let err = reg.register_host(&host(bad, 3)).expect_err("refused");
+            assert!(err.to_string().starts_with("R0108"), "{err}");
+        }
+    }
+}
+
+/// A PostgreSQL test store, or `None` (with a note) without a server.
+fn postgres() -> Option<common::TestStore> {
+    common::postgres_store()
+}
+
+fn admin(store: &common::TestStore) -> postgres::Client {
+    let Location::Postgres(url) = &store.location else {
+        unreachable!("a PostgreSQL store")
+    };
+    postgres::Client::connect(url, postgres::NoTls).expect("connect")
+}
+
+#[test]
+fn changes_are_pushed_to_every_process_and_survive_a_lost_connection() {
+    let Some(store) = postgres() else { return };
+    let follower = store.open();
+    let changes = follower.subscribe();
+    // Another process's registry: its changes reach the follower by NOTIFY.
+    let operator = store.open();
+    let package = common::package_with("a.one", "1.0.0", b"one".to_vec(), "");
+    operator
+        .publish(&package, &common::compat(), "op")
+        .expect("publish");
+    let seq = operator.change_seq().expect("seq");
+    let got = wait_for(&changes, seq);
+    assert!(got, "the publish was not pushed to the other registry");
+
+    // The listener's connection is cut (a database restart, a proxy):
+    // it reconnects and goes on receiving.
+    let mut admin = admin(&store);
+    let cut = admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = 'yoi-listen'",
+            &[],
+        )
+        .expect("terminate");
+    assert_eq!(cut, 1, "one listening connection");
+    std::thread::sleep(Duration::from_millis(200));
+    operator
+        .activate(
+            "a.one",
+            &semver::Version::new(1, 0, 0),
+            &Activation::by("op"),
+        )
+        .expect("activate");
+    let seq = operator.change_seq().expect("seq");
+    assert!(
+        wait_for(&changes, seq),
+        "after the reconnection the activation was not pushed"
+    );
+}
+
+/// Whether a change at `seq` or later arrives within five seconds.
+fn wait_for(changes: &std::sync::mpsc::Receiver<yoi_registry::Change>, seq: i64) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match changes.recv_timeout(left) {
+            Ok(c) if c.seq >= seq => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+#[test]
+fn the_schema_keeps_the_rules_against_direct_sql() {
+    let Some(store) = postgres() else { return };
+    let reg = store.open();
+    for v in ["1.0.0", "2.0.0"] {
+        reg.publish(
+            &common::package_with("a.one", v, v.as_bytes().to_vec(), ""),
+            &common::compat(),
+            "op",
+        )
+        .expect("publish");
+    }
+    reg.activate(
+        "a.one",
+        &semver::Version::new(1, 0, 0),
+        &Activation::by("op"),
+    )
+    .expect("activate");
+    let mut sql = admin(&store);
+    let refused = |sql: &mut postgres::Client, statement: &str| {
+        let err = sql.batch_execute(statement).expect_err(statement);
+        err.as_db_error()
+            .map(|d| d.message().to_owned())
+            .unwrap_or_else(|| err.to_string())
+    };
+    let why = refused(
+        &mut sql,
+        "UPDATE versions SET state = 'active' WHERE version = '2.0.0'",
+    );
+    assert!(why.contains("one_active"), "{why}");
+    let why = refused(
+        &mut sql,
+        "UPDATE versions SET digest = 'sha256:' || repeat('0', 64) WHERE version = '1.0.0'",
+    );
+    assert!(why.contains("immutable"), "{why}");
+    let why = refused(&mut sql, "DELETE FROM audit");
+    assert!(why.contains("never changed"), "{why}");
+    let why = refused(&mut sql, "UPDATE artifacts SET bytes = 'x'");
+    assert!(why.contains("never changed"), "{why}");
+    assert!(reg.verify().expect("verify").is_empty());
+}
+
+#[test]
+fn an_artifact_changed_in_the_database_is_refused_on_read() {
+    let Some(store) = postgres() else { return };
+    let reg = store.open();
+    let record = reg
+        .publish(
+            &common::package_with("a.one", "1.0.0", b"one".to_vec(), ""),
+            &common::compat(),
+            "op",
+        )
+        .expect("publish")
+        .record;
+    // Only someone with the database's owner rights can get past the
+    // trigger; the registry must still not trust what it reads.
+    admin(&store)
+        .batch_execute(
+            "ALTER TABLE artifacts DISABLE TRIGGER artifact_immutable;
+             UPDATE artifacts SET bytes = bytes || '\\x00'::bytea;
+             ALTER TABLE artifacts ENABLE TRIGGER artifact_immutable;",
+        )
+        .expect("tamper");
+    let err = reg.artifact(&record.digest).expect_err("refused");
+    assert!(matches!(err, RegistryError::CorruptBlob { .. }), "{err}");
+    assert!(
+        reg.verify()
+            .expect("verify")
+            .iter()
+            .any(|p| p.contains("a.one"))
+    );
+}
+
+#[test]
+fn a_database_migrated_by_a_newer_yoi_is_refused() {
+    let Some(store) = postgres() else { return };
+    drop(store.open());
+    admin(&store)
+        .batch_execute("UPDATE yoi_schema SET version = 99")
+        .expect("pretend");
+    let Location::Postgres(url) = &store.location else {
+        unreachable!()
+    };
+    let err = Registry::open_at(&store.location, store.home())
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(text.starts_with("R0303"), "{text}");
+    assert!(text.contains("newer"), "{text}");
+    assert!(!url.is_empty());
+}
+
+#[test]
+fn a_password_never_appears_in_a_location_or_an_error() {
+    let location = Location::parse("postgres://yoi:hunter2@127.0.0.1:1/db");
+    assert_eq!(location.to_string(), "postgres://yoi:***@127.0.0.1:1/db");
+    let err = Registry::open_at(&location, std::env::temp_dir().as_path())
+        .err()
+        .expect("nothing listens on port 1");
+    let text = err.to_string();
+    assert!(text.starts_with("R0310"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        matches!(Location::parse("/var/lib/yoi"), Location::Folder(_)),
+        "anything but a postgres URL is a folder"
+    );
+    let tls = Location::parse("postgres://yoi@127.0.0.1:1/db?sslmode=require");
+    let text = Registry::open_at(&tls, std::env::temp_dir().as_path())
+        .err()
+        .expect("refused at once")
+        .to_string();
+    assert!(
+        text.starts_with("R0108") && text.contains("sslmode=require"),
+        "{text}"
+    );
+}
