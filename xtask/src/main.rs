@@ -583,9 +583,10 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     let mut serve = cargo();
     serve.args(["bench", "-p", "yoi-cli", "--bench", "serve"]);
     step(root, serve)?;
-    // The registry on SQLite and, beside it, on a throwaway PostgreSQL;
-    // then a fleet's propagation latency (p50/p99 over 100 changes, 4 hosts).
-    let postgres = postgres::Cluster::start()?;
+    // The registry on SQLite and, beside it, on a throwaway PostgreSQL that
+    // syncs commits like SQLite does; then a fleet's propagation latency
+    // (p50/p99 over 100 changes, 4 hosts).
+    let postgres = postgres::Cluster::start_durable()?;
     let mut registry = cargo();
     registry
         .args(["bench", "-p", "yoi-registry", "--bench", "registry", "--"])

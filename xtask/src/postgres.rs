@@ -48,8 +48,19 @@ fn free_port() -> Result<u16> {
 }
 
 impl Cluster {
-    /// Starts a new cluster, installing PostgreSQL first if needed.
+    /// Starts a new cluster for tests (durability off: nothing in it
+    /// outlives the run), installing PostgreSQL first if needed.
     pub(crate) fn start() -> Result<Cluster> {
+        Self::start_with(false)
+    }
+
+    /// Starts a new cluster that syncs commits to disk like a production
+    /// one, for benchmarks beside SQLite's `synchronous = FULL`.
+    pub(crate) fn start_durable() -> Result<Cluster> {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Result<Cluster> {
         let bin = match find_bin() {
             Some(bin) => bin,
             None => {
@@ -86,8 +97,13 @@ impl Cluster {
         }
         let port = free_port()?;
         let options = format!(
-            "-p {port} -k {} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
-            dir.display()
+            "-p {port} -k {} -h 127.0.0.1 -c max_connections=300{}",
+            dir.display(),
+            if durable {
+                ""
+            } else {
+                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            }
         );
         let cluster = Cluster {
             bin,
@@ -106,6 +122,8 @@ impl Cluster {
                 "trust",
                 "-U",
                 "yoi",
+                // initdb's own writes only; the server's durability is set
+                // by its options below.
                 "--no-sync",
                 "-E",
                 "UTF8",

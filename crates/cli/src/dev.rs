@@ -39,11 +39,17 @@ impl Out {
     }
 }
 
-/// Why `yoi dev` unloads a plugin.
-const FOLDER_GONE: &str = "its folder is gone";
-/// Why `yoi host` unloads a plugin.
-pub(crate) const REGISTRY_GONE: &str =
-    "no version of it is active for this host's scope any more (or it was disabled)";
+impl Follows {
+    /// Why a plugin was unloaded.
+    fn gone(self) -> &'static str {
+        match self {
+            Follows::Folders => "its folder is gone",
+            Follows::Registry => {
+                "no version of it is active for this host's scope any more (or it was disabled)"
+            }
+        }
+    }
+}
 
 const HELP: &str = "commands, one per line:
   hook POINT {json}       dispatch a hook point's event (fields as in docs/hooks.md)
@@ -150,19 +156,29 @@ pub(crate) fn dev(options: Options) -> Result<ExitCode> {
             ),
         }
     }
+    print_reloads(&host, host.reloads(), out, Follows::Folders)?;
+    answer_stdin(&host, out, Follows::Folders, config.hot_reload())
+}
+
+/// Prints the boot report, then every reload's from `reloads` as it comes.
+pub(crate) fn print_reloads(
+    host: &Host,
+    reloads: std::sync::mpsc::Receiver<ReloadReport>,
+    out: Out,
+    follows: Follows,
+) -> Result<()> {
     if let Some(report) = host.boot_report() {
-        print_report(out, &report, FOLDER_GONE);
+        print_report(out, &report, follows.gone());
     }
-    let reloads = host.reloads();
     std::thread::Builder::new()
-        .name("yoi-dev-reloads".into())
+        .name("yoi-reloads".into())
         .spawn(move || {
             for report in reloads {
-                print_report(out, &report, FOLDER_GONE);
+                print_report(out, &report, follows.gone());
             }
         })
         .context("starting the reload printer")?;
-    answer_stdin(&host, out, Follows::Folders, config.hot_reload())
+    Ok(())
 }
 
 /// What a host's `reload` command reloads.
@@ -252,10 +268,13 @@ fn command(
                 }
             });
         }
-        "reload" => match follows {
-            Follows::Folders => print_report(out, &host.reload_folders(), FOLDER_GONE),
-            Follows::Registry => print_report(out, &host.reload()?, REGISTRY_GONE),
-        },
+        "reload" => {
+            let report = match follows {
+                Follows::Folders => host.reload_folders(),
+                Follows::Registry => host.reload()?,
+            };
+            print_report(out, &report, follows.gone());
+        }
         "hook" => {
             let point: HookPoint = name.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             let dispatch = runtime.block_on(host.dispatch_json(point, None, payload()?))?;
@@ -308,7 +327,7 @@ fn command(
 }
 
 /// Prints a reload; `gone` says why a plugin was unloaded.
-pub(crate) fn print_report(out: Out, report: &ReloadReport, gone: &str) {
+fn print_report(out: Out, report: &ReloadReport, gone: &str) {
     out.event(json!({"event": "reload", "report": report}), || {
         for p in &report.loaded {
             println!("loaded {}@{} ({})", p.id, p.version, p.digest);

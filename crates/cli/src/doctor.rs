@@ -148,9 +148,10 @@ fn check_registry(location: &Location, home: &Path, report: &mut Report) {
             return;
         }
     };
-    report
-        .checked
-        .push("database integrity (quick_check) and schema".into());
+    report.checked.push(match location {
+        Location::Folder(_) => "database integrity (quick_check) and schema".into(),
+        Location::Postgres(_) => "database reachable, schema current".into(),
+    });
     let compat = Host::compat();
     let plugins: BTreeSet<&str> = snap.versions.iter().map(|v| v.plugin.as_str()).collect();
     let active = snap

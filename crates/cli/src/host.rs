@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use yoi_host::{HostConfig, Scope};
 
-use crate::dev::{Follows, Out, REGISTRY_GONE, answer_stdin, print_report};
+use crate::dev::{Follows, Out, answer_stdin, print_reloads};
 use crate::ops::{Ctx, UsageError};
 
 /// What `yoi host` was asked for.
@@ -78,16 +78,6 @@ pub(crate) fn host(ctx: &Ctx, options: Options) -> Result<ExitCode> {
             )
         },
     );
-    if let Some(report) = host.boot_report() {
-        print_report(out, &report, REGISTRY_GONE);
-    }
-    std::thread::Builder::new()
-        .name("yoi-host-reloads".into())
-        .spawn(move || {
-            for report in reloads {
-                print_report(out, &report, REGISTRY_GONE);
-            }
-        })
-        .context("starting the reload printer")?;
+    print_reloads(&host, reloads, out, Follows::Registry)?;
     answer_stdin(&host, out, Follows::Registry, true)
 }

@@ -177,6 +177,10 @@ enum Command {
         /// Age of the oldest events kept, e.g. 30d, 12h (default: keep all).
         #[arg(long, value_name = "DURATION")]
         events_older_than: Option<String>,
+        /// Also forget hosts that have not reported for this long, e.g. 7d
+        /// (`yoi hosts` lists them as silent).
+        #[arg(long, value_name = "DURATION")]
+        hosts_silent_for: Option<String>,
     },
     /// Check the registry without running any plugin: database integrity,
     /// artifacts, active versions against this build, grants against
@@ -519,7 +523,10 @@ fn main() -> ExitCode {
             json,
         } => ctx.snapshot(serve::windows(after, events_after, limit), json),
         Command::Remove { target, all } => ctx.remove(&target, all),
-        Command::Prune { events_older_than } => ctx.prune(events_older_than.as_deref()),
+        Command::Prune {
+            events_older_than,
+            hosts_silent_for,
+        } => ctx.prune(events_older_than.as_deref(), hosts_silent_for.as_deref()),
         Command::Doctor {
             compile_cache,
             json,

@@ -596,21 +596,33 @@ impl Ctx {
         Ok(ExitCode::SUCCESS)
     }
 
-    pub(crate) fn prune(&self, events_older_than: Option<&str>) -> Result<ExitCode> {
-        let age = events_older_than
-            .map(|text| {
-                humantime::parse_duration(text).map_err(|e| {
-                    UsageError(format!(
-                        "`{text}` is not a duration ({e}); write e.g. 30d, 12h or 90min"
-                    ))
-                })
+    pub(crate) fn prune(
+        &self,
+        events_older_than: Option<&str>,
+        hosts_silent_for: Option<&str>,
+    ) -> Result<ExitCode> {
+        let duration = |text: &str| {
+            humantime::parse_duration(text).map_err(|e| {
+                UsageError(format!(
+                    "`{text}` is not a duration ({e}); write e.g. 30d, 12h or 90min"
+                ))
             })
-            .transpose()?;
-        let p = self.open()?.prune(age, &self.actor)?;
+        };
+        let age = events_older_than.map(duration).transpose()?;
+        let silent = hosts_silent_for.map(duration).transpose()?;
+        let registry = self.open()?;
+        let p = registry.prune(age, &self.actor)?;
         println!(
             "pruned {} events and {} unreferenced artifacts ({} bytes)",
             p.events, p.blobs, p.bytes
         );
+        if let Some(silent) = silent {
+            let n = registry.forget_hosts(silent, &self.actor)?;
+            println!(
+                "forgot {n} hosts silent for {}",
+                humantime::format_duration(silent)
+            );
+        }
         Ok(ExitCode::SUCCESS)
     }
 

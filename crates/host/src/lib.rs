@@ -138,7 +138,7 @@ pub use toolspec::{NativeFuture, NativeTool, ToolStatus};
 pub use yoi_manifest::{Backpressure, Capability, Rollout, Scope};
 pub use yoi_manifest::{CodeLimits, FailMode, HookPoint, ModelPattern, ObservationKind, PluginId};
 #[cfg(feature = "registry")]
-pub use yoi_registry::Registry;
+pub use yoi_registry::{Location, Registry};
 
 /// The newest WIT contract this host implements: what new plugins target.
 /// [`Host::compat`] lists every version it runs.

@@ -2,13 +2,13 @@
 //! folder (SQLite, the embedded default) or a PostgreSQL database shared by
 //! a fleet of hosts (docs/fleet.md).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::error::RegistryError;
 use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
-use crate::store::{Artifacts, Store, StoreResult, Tx};
+use crate::store::{Store, StoreResult, Tx};
 
 /// A registry location as operators write it (`--registry`, `YOI_REGISTRY`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,10 +77,10 @@ impl Store for Backend {
         }
     }
 
-    fn artifacts(&self, root: &Path) -> StoreResult<Box<dyn Artifacts>> {
+    fn artifacts_in_database(&self) -> bool {
         match self {
-            Backend::Sqlite(s) => s.artifacts(root),
-            Backend::Postgres(s) => s.artifacts(root),
+            Backend::Sqlite(s) => s.artifacts_in_database(),
+            Backend::Postgres(s) => s.artifacts_in_database(),
         }
     }
 

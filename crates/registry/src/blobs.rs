@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use yoi_manifest::Digest;
 
 use crate::error::RegistryError;
-use crate::store::{Artifacts, StoreResult};
 
 /// The blob folder of a registry.
 pub(crate) struct Blobs {
@@ -61,12 +60,10 @@ impl Blobs {
     pub(crate) fn path(&self, digest: &str) -> Result<PathBuf, RegistryError> {
         Ok(self.dir.join("sha256").join(parse(digest)?.hex()))
     }
-}
 
-impl Artifacts for Blobs {
     /// Stores `bytes` under `digest` (which must be their digest). Storing
     /// the same content twice is a no-op.
-    fn put(&self, digest: &str, bytes: &[u8]) -> StoreResult<()> {
+    pub(crate) fn put(&self, digest: &str, bytes: &[u8]) -> Result<(), RegistryError> {
         verify(digest, bytes)?;
         let dest = self.path(digest)?;
         if self.get(digest).is_ok() {
@@ -92,7 +89,7 @@ impl Artifacts for Blobs {
     }
 
     /// Reads a blob and verifies its digest.
-    fn get(&self, digest: &str) -> StoreResult<Vec<u8>> {
+    pub(crate) fn get(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
         let bytes = self.read_unverified(digest)?;
         verify(digest, &bytes)?;
         Ok(bytes)
@@ -100,7 +97,7 @@ impl Artifacts for Blobs {
 
     /// A blob's bytes without checking them: only for a caller that verifies
     /// the digest itself (reopening a package does), so it is hashed once.
-    fn read_unverified(&self, digest: &str) -> StoreResult<Vec<u8>> {
+    pub(crate) fn read_unverified(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
         let path = self.path(digest)?;
         let bytes = match fs::read(&path) {
             Ok(b) => b,
@@ -116,7 +113,7 @@ impl Artifacts for Blobs {
     }
 
     /// Every stored blob: its digest (`sha256:<hex>`) and size in bytes.
-    fn list(&self) -> StoreResult<Vec<(String, u64)>> {
+    pub(crate) fn list(&self) -> Result<Vec<(String, u64)>, RegistryError> {
         let dir = self.dir.join("sha256");
         let mut out = Vec::new();
         for entry in fs::read_dir(&dir).map_err(|e| RegistryError::io(&dir, e))? {
@@ -130,7 +127,7 @@ impl Artifacts for Blobs {
     }
 
     /// Deletes one blob, if present; returns its size.
-    fn remove(&self, digest: &str) -> StoreResult<u64> {
+    pub(crate) fn remove(&self, digest: &str) -> Result<u64, RegistryError> {
         let path = self.path(digest)?;
         let size = match fs::metadata(&path) {
             Ok(m) => m.len(),
@@ -142,7 +139,7 @@ impl Artifacts for Blobs {
     }
 
     /// Deletes every blob (for `clear`).
-    fn clear(&self) -> StoreResult<()> {
+    pub(crate) fn clear(&self) -> Result<(), RegistryError> {
         let dir = self.dir.join("sha256");
         for entry in fs::read_dir(&dir).map_err(|e| RegistryError::io(&dir, e))? {
             let path = entry.map_err(|e| RegistryError::io(&dir, e))?.path();

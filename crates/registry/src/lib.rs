@@ -38,7 +38,7 @@ pub use registry::{Activation, DATABASE_FILE, Published, Registry, now_ms};
 pub use postgres::PostgresStore;
 pub use sealed::{CONFIG_KEY_FILE, ConfigKeys};
 pub use sqlite::SqliteStore;
-pub use store::{Artifacts, Store, StoreResult, Tx};
+pub use store::{Store, StoreResult, Tx};
 pub use yoi_manifest::{
     Capability, CapabilityError, Rollout, Scope, Setting, SettingType, applies, bucket,
 };

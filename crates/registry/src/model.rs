@@ -334,6 +334,9 @@ pub struct Marks {
     pub audit: i64,
     /// The newest runtime event's id.
     pub event: i64,
+    /// A counter of changes to host reports (a host joining, reaching a
+    /// change, loading or unloading something); heartbeats alone leave it.
+    pub hosts: i64,
 }
 
 /// What hosts should run, read in one transaction: the active versions,

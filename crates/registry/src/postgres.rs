@@ -21,7 +21,7 @@ use crate::model::{
     AuditRecord, ConfigRecord, EventRecord, EventTotals, GrantRecord, HostRecord, Marks, Outcome,
     VersionRecord, Window,
 };
-use crate::store::{Artifacts, Store, StoreResult, Tx};
+use crate::store::{Store, StoreResult, Tx};
 
 /// Schema migrations, applied in order; `yoi_schema.version` records how
 /// many ran. Never edit a released step: add a new one.
@@ -125,7 +125,7 @@ const MIGRATIONS: &[&str] = &[
         loaded     JSONB  NOT NULL
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
-    INSERT INTO meta (key, value) VALUES ('change_seq', 0), ('version_seq', 0);",
+    INSERT INTO meta (key, value) VALUES ('change_seq', 0), ('version_seq', 0), ('host_seq', 0);",
 ];
 
 /// The channel every committed change is announced on, with the change
@@ -408,11 +408,8 @@ impl Store for PostgresStore {
         Ok(out)
     }
 
-    fn artifacts(&self, _root: &std::path::Path) -> StoreResult<Box<dyn Artifacts>> {
-        Ok(Box::new(PgArtifacts {
-            pool: self.pool.clone(),
-            location: self.location.clone(),
-        }))
+    fn artifacts_in_database(&self) -> bool {
+        true
     }
 
     fn listen(&self, wake: Arc<dyn Fn(i64) -> bool + Send + Sync>) -> StoreResult<bool> {
@@ -482,105 +479,6 @@ fn listen(config: &Config, wake: &(dyn Fn(i64) -> bool + Send + Sync)) {
                 }
             }
         }
-    }
-}
-
-/// Artifacts in the `artifacts` table, verified on every read.
-struct PgArtifacts {
-    pool: Pool,
-    location: String,
-}
-
-impl PgArtifacts {
-    fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, RegistryError> {
-        self.pool.get().map_err(|e| RegistryError::Unavailable {
-            location: self.location.clone(),
-            detail: e.to_string(),
-        })
-    }
-
-    fn error(&self, e: postgres::Error) -> RegistryError {
-        if e.is_closed() || (e.code().is_none() && e.as_db_error().is_none()) {
-            RegistryError::Unavailable {
-                location: self.location.clone(),
-                detail: e.to_string(),
-            }
-        } else {
-            pg_error(e)
-        }
-    }
-}
-
-impl Artifacts for PgArtifacts {
-    fn put(&self, digest: &str, bytes: &[u8]) -> StoreResult<()> {
-        crate::blobs::verify(digest, bytes)?;
-        let at = crate::registry::now_ms();
-        self.conn()?
-            .client
-            .execute(
-                "INSERT INTO artifacts (digest, bytes, stored_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (digest) DO NOTHING",
-                &[&digest, &bytes, &at],
-            )
-            .map_err(|e| self.error(e))?;
-        Ok(())
-    }
-
-    fn get(&self, digest: &str) -> StoreResult<Vec<u8>> {
-        let bytes = self.read_unverified(digest)?;
-        crate::blobs::verify(digest, &bytes)?;
-        Ok(bytes)
-    }
-
-    fn read_unverified(&self, digest: &str) -> StoreResult<Vec<u8>> {
-        crate::blobs::parse(digest)?;
-        let row = self
-            .conn()?
-            .client
-            .query_opt("SELECT bytes FROM artifacts WHERE digest = $1", &[&digest])
-            .map_err(|e| self.error(e))?;
-        match row {
-            Some(row) => Ok(row.get(0)),
-            None => Err(RegistryError::MissingBlob {
-                digest: digest.to_owned(),
-                place: format!("the artifacts table of {}", self.location),
-            }),
-        }
-    }
-
-    fn list(&self) -> StoreResult<Vec<(String, u64)>> {
-        let rows = self
-            .conn()?
-            .client
-            .query(
-                "SELECT digest, octet_length(bytes)::BIGINT FROM artifacts ORDER BY digest",
-                &[],
-            )
-            .map_err(|e| self.error(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get(0), u64::try_from(r.get::<_, i64>(1)).unwrap_or(0)))
-            .collect())
-    }
-
-    fn remove(&self, digest: &str) -> StoreResult<u64> {
-        let row = self
-            .conn()?
-            .client
-            .query_opt(
-                "DELETE FROM artifacts WHERE digest = $1 RETURNING octet_length(bytes)::BIGINT",
-                &[&digest],
-            )
-            .map_err(|e| self.error(e))?;
-        Ok(row.map_or(0, |r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0)))
-    }
-
-    fn clear(&self) -> StoreResult<()> {
-        self.conn()?
-            .client
-            .execute("DELETE FROM artifacts", &[])
-            .map_err(|e| self.error(e))?;
-        Ok(())
     }
 }
 
@@ -1081,13 +979,15 @@ impl Tx for PgTx<'_> {
         let row = self.one(
             "SELECT (SELECT value FROM meta WHERE key = 'change_seq'),
                     (SELECT COALESCE(MAX(id), 0) FROM audit),
-                    (SELECT COALESCE(MAX(id), 0) FROM events)",
+                    (SELECT COALESCE(MAX(id), 0) FROM events),
+                    (SELECT value FROM meta WHERE key = 'host_seq')",
             &[],
         )?;
         Ok(Marks {
             seq: row.get(0),
             audit: row.get(1),
             event: row.get(2),
+            hosts: row.get(3),
         })
     }
 
@@ -1115,6 +1015,57 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
+    fn put_artifact(&mut self, digest: &str, bytes: &[u8]) -> StoreResult<()> {
+        let at = crate::registry::now_ms();
+        self.execute(
+            "INSERT INTO artifacts (digest, bytes, stored_at) VALUES ($1, $2, $3)
+             ON CONFLICT (digest) DO NOTHING",
+            &[&digest, &bytes, &at],
+        )?;
+        Ok(())
+    }
+
+    fn artifact(&mut self, digest: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self
+            .query("SELECT bytes FROM artifacts WHERE digest = $1", &[&digest])?
+            .first()
+            .map(|r| r.get(0)))
+    }
+
+    fn artifact_sizes(&mut self) -> StoreResult<Vec<(String, u64)>> {
+        Ok(self
+            .query(
+                "SELECT digest, octet_length(bytes)::BIGINT FROM artifacts ORDER BY digest",
+                &[],
+            )?
+            .iter()
+            .map(|r| (r.get(0), u64::try_from(r.get::<_, i64>(1)).unwrap_or(0)))
+            .collect())
+    }
+
+    fn delete_artifact(&mut self, digest: &str) -> StoreResult<u64> {
+        Ok(self
+            .query(
+                "DELETE FROM artifacts WHERE digest = $1 RETURNING octet_length(bytes)::BIGINT",
+                &[&digest],
+            )?
+            .first()
+            .map_or(0, |r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0)))
+    }
+
+    fn bump_hosts(&mut self) -> StoreResult<i64> {
+        Ok(self
+            .one(
+                "UPDATE meta SET value = value + 1 WHERE key = 'host_seq' RETURNING value",
+                &[],
+            )?
+            .get(0))
+    }
+
+    fn delete_hosts_seen_before(&mut self, at: i64) -> StoreResult<u64> {
+        self.execute("DELETE FROM hosts WHERE last_seen < $1", &[&at])
+    }
+
     fn hosts(&mut self) -> StoreResult<Vec<HostRecord>> {
         self.query(
             "SELECT name, scope, contract, engine, started_at, last_seen, change_seq, loaded::TEXT
@@ -1140,7 +1091,7 @@ impl Tx for PgTx<'_> {
     fn clear(&mut self) -> StoreResult<()> {
         self.tx
             .batch_execute(
-                "DELETE FROM versions; DELETE FROM grants; DELETE FROM config; DELETE FROM disabled; DELETE FROM events;",
+                "DELETE FROM versions; DELETE FROM grants; DELETE FROM config; DELETE FROM disabled; DELETE FROM events; DELETE FROM artifacts;",
             )
             .map_err(|e| self.seen(e))
     }

@@ -12,6 +12,7 @@ use semver::Version;
 use yoi_manifest::{Compat, Digest, Manifest, Package};
 
 use crate::backend::{Backend, Location};
+use crate::blobs::Blobs;
 use crate::config::check_config;
 use crate::sealed::ConfigKeys;
 use yoi_manifest::{Capability, Rollout, Scope, applies};
@@ -21,7 +22,7 @@ use crate::model::{
     AuditRecord, Change, Deployment, EventRecord, EventTotals, GrantRecord, HostRecord, Marks,
     Outcome, Pruned, Snapshot, State, VersionRecord, Window,
 };
-use crate::store::{Artifacts, Store, Tx};
+use crate::store::{Store, Tx};
 
 /// The result of [`Registry::publish`].
 #[derive(Debug, Clone, serde::Serialize)]
@@ -69,7 +70,9 @@ impl Activation {
 /// ```
 pub struct Registry<S: Store = Backend> {
     pub(crate) store: S,
-    blobs: Box<dyn Artifacts>,
+    /// The artifact files, for a store that keeps them beside it; `None`
+    /// when they live in the database (`Store::artifacts_in_database`).
+    blobs: Option<Blobs>,
     root: PathBuf,
     subscribers: Arc<Mutex<Vec<Sender<Change>>>>,
     /// Whether the store is pushing other processes' changes.
@@ -187,7 +190,11 @@ impl<S: Store> Registry<S> {
     /// store keeps them in files; the config key) under `root`.
     pub fn with_store(root: &Path, store: S) -> Result<Self, RegistryError> {
         Ok(Registry {
-            blobs: store.artifacts(root)?,
+            blobs: if store.artifacts_in_database() {
+                None
+            } else {
+                Some(Blobs::open(root)?)
+            },
             store,
             root: root.to_path_buf(),
             subscribers: Arc::new(Mutex::new(Vec::new())),
@@ -447,7 +454,7 @@ impl<S: Store> Registry<S> {
             }
             // The blob goes first: a record never points at a missing blob,
             // and a blob without a record is harmless.
-            self.blobs.put(&digest.to_string(), package.artifact())?;
+            self.put_artifact(tx, &digest.to_string(), package.artifact())?;
             let now = now_ms();
             let mut record = VersionRecord {
                 plugin: m.plugin.id.clone(),
@@ -811,9 +818,9 @@ impl<S: Store> Registry<S> {
                 events,
                 ..Pruned::default()
             };
-            for (digest, _) in self.blobs.list()? {
+            for (digest, _) in self.artifact_sizes(tx)? {
                 if !in_use.contains(&digest) {
-                    pruned.bytes += self.blobs.remove(&digest)?;
+                    pruned.bytes += self.delete_artifact(tx, &digest)?;
                     pruned.blobs += 1;
                 }
             }
@@ -862,7 +869,7 @@ impl<S: Store> Registry<S> {
         let digest = digest.to_string();
         self.store.write(|tx| {
             if !tx.digests_in_use()?.contains(&digest) {
-                self.blobs.remove(&digest)?;
+                self.delete_artifact(tx, &digest)?;
             }
             Ok(())
         })
@@ -876,7 +883,11 @@ impl<S: Store> Registry<S> {
             tx.clear()?;
             Ok(((), format!("cleared {n} versions")))
         })?;
-        self.blobs.clear()
+        match &self.blobs {
+            Some(files) => files.clear(),
+            // Cleared with the records, in the same transaction.
+            None => Ok(()),
+        }
     }
 
     /// Everything, at one instant: every audit record and every event.
@@ -963,7 +974,46 @@ impl<S: Store> Registry<S> {
                 host.name.escape_debug()
             )));
         }
-        self.store.write(|tx| tx.put_host(host))
+        self.store.write(|tx| {
+            // A heartbeat alone is not news for dashboards following the marks.
+            let news = tx
+                .hosts()?
+                .into_iter()
+                .find(|h| h.name == host.name)
+                .is_none_or(|h| {
+                    HostRecord {
+                        last_seen: host.last_seen,
+                        ..h
+                    } != *host
+                });
+            tx.put_host(host)?;
+            if news {
+                tx.bump_hosts()?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Forgets hosts that have not reported for `silent_for` (replaced,
+    /// scaled down, renamed): they leave `yoi hosts`, and come back with
+    /// their next report if they were only cut off. Audited; returns how
+    /// many.
+    pub fn forget_hosts(
+        &self,
+        silent_for: std::time::Duration,
+        actor: &str,
+    ) -> Result<u64, RegistryError> {
+        let age = i64::try_from(silent_for.as_millis()).unwrap_or(i64::MAX);
+        self.audited(actor, "forget_hosts", None, None, |tx| {
+            let n = tx.delete_hosts_seen_before(now_ms().saturating_sub(age))?;
+            if n > 0 {
+                tx.bump_hosts()?;
+            }
+            Ok((
+                n,
+                format!("forgot {n} hosts silent for {}s", silent_for.as_secs()),
+            ))
+        })
     }
 
     /// Every host that reported itself, by name, with what it runs.
@@ -1040,7 +1090,62 @@ impl<S: Store> Registry<S> {
 
     /// A stored artifact, its digest verified.
     pub fn artifact(&self, digest: &Digest) -> Result<Vec<u8>, RegistryError> {
-        self.blobs.get(&digest.to_string())
+        self.verified_artifact(&digest.to_string())
+    }
+
+    fn verified_artifact(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
+        let bytes = self.unverified_artifact(digest)?;
+        crate::blobs::verify(digest, &bytes)?;
+        Ok(bytes)
+    }
+
+    /// An artifact's bytes as stored, for a caller that hashes them itself.
+    fn unverified_artifact(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
+        match &self.blobs {
+            Some(files) => files.read_unverified(digest),
+            None => {
+                crate::blobs::parse(digest)?;
+                self.store.read(|tx| tx.artifact(digest))?.ok_or_else(|| {
+                    RegistryError::MissingBlob {
+                        digest: digest.to_owned(),
+                        place: "the registry database".into(),
+                    }
+                })
+            }
+        }
+    }
+
+    /// Stores an artifact with the operation `tx` belongs to: a file
+    /// written under the store's write lock, or a row in the same
+    /// transaction (so a concurrent prune can never delete it between the
+    /// two).
+    fn put_artifact(
+        &self,
+        tx: &mut dyn Tx,
+        digest: &str,
+        bytes: &[u8],
+    ) -> Result<(), RegistryError> {
+        match &self.blobs {
+            Some(files) => files.put(digest, bytes),
+            None => {
+                crate::blobs::verify(digest, bytes)?;
+                tx.put_artifact(digest, bytes)
+            }
+        }
+    }
+
+    fn artifact_sizes(&self, tx: &mut dyn Tx) -> Result<Vec<(String, u64)>, RegistryError> {
+        match &self.blobs {
+            Some(files) => files.list(),
+            None => tx.artifact_sizes(),
+        }
+    }
+
+    fn delete_artifact(&self, tx: &mut dyn Tx, digest: &str) -> Result<u64, RegistryError> {
+        match &self.blobs {
+            Some(files) => files.remove(digest),
+            None => tx.delete_artifact(digest),
+        }
     }
 
     /// A stored version as a [`Package`] a host can load: the artifact read
@@ -1055,13 +1160,13 @@ impl<S: Store> Registry<S> {
     ) -> Result<Package, RegistryError> {
         let digest = record.digest.to_string();
         // Hashed once, by the package check below.
-        let artifact = self.blobs.read_unverified(&digest)?;
+        let artifact = self.unverified_artifact(&digest)?;
         let name = format!("{}@{}", record.plugin, record.version);
         Package::from_published(&name, &record.manifest, artifact, compat).map_err(|d| {
             if d.has(yoi_manifest::Code::DigestMismatch) {
                 // The stored bytes changed: say so as every blob read does
                 // (the error path reads and hashes them again).
-                return match self.blobs.get(&digest) {
+                return match self.verified_artifact(&digest) {
                     Err(e) => e,
                     Ok(_) => RegistryError::StoredPackage {
                         plugin: record.plugin.to_string(),
@@ -1105,7 +1210,7 @@ impl<S: Store> Registry<S> {
             {
                 problems.push(format!("{} has more than one active version", v.plugin));
             }
-            if let Err(e) = self.blobs.get(&v.digest.to_string()) {
+            if let Err(e) = self.verified_artifact(&v.digest.to_string()) {
                 problems.push(format!("{}@{}: {e}", v.plugin, v.version));
             }
             if let Err(e) = manifest_of(v) {

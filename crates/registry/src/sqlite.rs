@@ -97,7 +97,8 @@ const MIGRATIONS: &[&str] = &[
         change_seq INTEGER NOT NULL,
         loaded     TEXT    NOT NULL
     );
-    ALTER TABLE events ADD COLUMN host TEXT;",
+    ALTER TABLE events ADD COLUMN host TEXT;
+    INSERT INTO meta (key, value) VALUES ('host_seq', 0);",
 ];
 
 /// SQLite storage in one database file.
@@ -741,13 +742,15 @@ impl Tx for SqlTx<'_> {
         Ok(self.tx.query_row(
             "SELECT (SELECT value FROM meta WHERE key = 'change_seq'), \
                     (SELECT COALESCE(MAX(id), 0) FROM audit), \
-                    (SELECT COALESCE(MAX(id), 0) FROM events)",
+                    (SELECT COALESCE(MAX(id), 0) FROM events), \
+                    (SELECT value FROM meta WHERE key = 'host_seq')",
             [],
             |row| {
                 Ok(Marks {
                     seq: row.get(0)?,
                     audit: row.get(1)?,
                     event: row.get(2)?,
+                    hosts: row.get(3)?,
                 })
             },
         )?)
@@ -771,6 +774,21 @@ impl Tx for SqlTx<'_> {
             ],
         )?;
         Ok(())
+    }
+
+    fn bump_hosts(&mut self) -> StoreResult<i64> {
+        Ok(self.tx.query_row(
+            "UPDATE meta SET value = value + 1 WHERE key = 'host_seq' RETURNING value",
+            [],
+            |row| row.get(0),
+        )?)
+    }
+
+    fn delete_hosts_seen_before(&mut self, at: i64) -> StoreResult<u64> {
+        let n = self
+            .tx
+            .execute("DELETE FROM hosts WHERE last_seen < ?1", params![at])?;
+        Ok(n as u64)
     }
 
     fn hosts(&mut self) -> StoreResult<Vec<HostRecord>> {

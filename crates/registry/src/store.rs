@@ -2,7 +2,6 @@
 //! transactions, so the database behind it (SQLite for one machine,
 //! PostgreSQL for fleets of hosts) is chosen without touching it.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use semver::Version;
@@ -27,10 +26,11 @@ pub trait Store: Send + Sync {
     /// Runs `f` on a consistent read-only view.
     fn read<R>(&self, f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R>;
 
-    /// Where this store keeps artifacts: by default, content-addressed files
-    /// in the registry folder `root`.
-    fn artifacts(&self, root: &Path) -> StoreResult<Box<dyn Artifacts>> {
-        Ok(Box::new(crate::blobs::Blobs::open(root)?))
+    /// Whether artifacts live in the database itself (read and written
+    /// through [`Tx`], inside each operation's transaction) rather than as
+    /// content-addressed files in the registry folder.
+    fn artifacts_in_database(&self) -> bool {
+        false
     }
 
     /// Has `wake` called with the change counter after every change any
@@ -44,21 +44,8 @@ pub trait Store: Send + Sync {
     }
 }
 
-/// Artifacts stored by digest (`sha256:<hex>`), verified on every read.
-pub trait Artifacts: Send + Sync {
-    /// Stores `bytes` under `digest`, which must be their digest. Storing
-    /// the same content twice is a no-op.
-    fn put(&self, digest: &str, bytes: &[u8]) -> StoreResult<()>;
-    /// The bytes, verified against the digest.
-    fn get(&self, digest: &str) -> StoreResult<Vec<u8>>;
-    /// The bytes without the check, for a caller that hashes them itself.
-    fn read_unverified(&self, digest: &str) -> StoreResult<Vec<u8>>;
-    /// Every stored artifact: its digest and size in bytes.
-    fn list(&self) -> StoreResult<Vec<(String, u64)>>;
-    /// Deletes one artifact, if present; returns its size.
-    fn remove(&self, digest: &str) -> StoreResult<u64>;
-    /// Deletes every artifact.
-    fn clear(&self) -> StoreResult<()>;
+fn files_only() -> RegistryError {
+    RegistryError::Schema("this store keeps artifacts in files, not in the database".into())
 }
 
 /// What lifecycle code may do inside a transaction.
@@ -129,10 +116,36 @@ pub trait Tx {
     /// The change counter and the newest audit and event ids, in one read.
     fn marks(&mut self) -> StoreResult<Marks>;
 
+    /// Stores an artifact by digest (already verified); storing it again is
+    /// a no-op. Only for stores whose artifacts live in the database.
+    fn put_artifact(&mut self, digest: &str, bytes: &[u8]) -> StoreResult<()> {
+        let _ = (digest, bytes);
+        Err(files_only())
+    }
+    /// An artifact's bytes as stored (unverified), if present.
+    fn artifact(&mut self, digest: &str) -> StoreResult<Option<Vec<u8>>> {
+        let _ = digest;
+        Err(files_only())
+    }
+    /// Every stored artifact: its digest and size in bytes.
+    fn artifact_sizes(&mut self) -> StoreResult<Vec<(String, u64)>> {
+        Err(files_only())
+    }
+    /// Deletes an artifact, if present; returns its size.
+    fn delete_artifact(&mut self, digest: &str) -> StoreResult<u64> {
+        let _ = digest;
+        Err(files_only())
+    }
+
     /// Adds or replaces a host's report of itself.
     fn put_host(&mut self, host: &HostRecord) -> StoreResult<()>;
+    /// Increments the host-report counter ([`Marks::hosts`](crate::Marks)).
+    fn bump_hosts(&mut self) -> StoreResult<i64>;
     /// Every host that reported itself, by name.
     fn hosts(&mut self) -> StoreResult<Vec<HostRecord>>;
+    /// Forgets hosts last seen before `at` (ms since the epoch); returns
+    /// how many.
+    fn delete_hosts_seen_before(&mut self, at: i64) -> StoreResult<u64>;
 
     /// Deletes versions, grants, settings, disabled flags and events (not
     /// the audit log).

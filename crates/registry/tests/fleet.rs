@@ -47,6 +47,28 @@ fn hosts_report_themselves_and_a_report_replaces_the_last() {
             store.label
         );
         assert_eq!(reg.snapshot().expect("snapshot").hosts, hosts);
+        // Three reports with news moved the hosts mark; a heartbeat does not.
+        let marks = reg.marks().expect("marks");
+        assert_eq!(marks.hosts, 3, "{}", store.label);
+        let mut beat = host("h1", 2);
+        beat.last_seen += 10_000;
+        reg.register_host(&beat).expect("heartbeat");
+        assert_eq!(reg.marks().expect("marks"), marks, "{}", store.label);
+        assert_eq!(reg.hosts().expect("hosts")[0].last_seen, beat.last_seen);
+        // h2 (last seen at 21) has been silent longest; h1 (10,022) too,
+        // measured from now: both are forgotten, and it is audited.
+        assert_eq!(
+            reg.forget_hosts(Duration::from_secs(3600), "op")
+                .expect("forget"),
+            2
+        );
+        assert!(reg.hosts().expect("hosts").is_empty());
+        let audits = reg.audits(None, 0, 100).expect("audits");
+        assert!(
+            audits
+                .iter()
+                .any(|a| a.action == "forget_hosts" && a.reason.starts_with("forgot 2 hosts"))
+        );
         for bad in ["", "tab\there", &"x".repeat(254)] {
             let err = reg.register_host(&host(bad, 3)).expect_err("refused");
             assert!(err.to_string().starts_with("R0108"), "{err}");
@@ -235,4 +257,39 @@ fn a_password_never_appears_in_a_location_or_an_error() {
         text.starts_with("R0108") && text.contains("sslmode=require"),
         "{text}"
     );
+}
+
+#[test]
+fn artifacts_are_collected_with_their_last_version_on_both_stores() {
+    for store in common::stores() {
+        let reg = store.open();
+        let compat = common::compat();
+        let shared = common::package_with("a.one", "1.0.0", b"same".to_vec(), "");
+        let again = common::package_with("a.one", "1.1.0", b"same".to_vec(), "");
+        let alone = common::package_with("a.one", "2.0.0", b"alone".to_vec(), "");
+        let shared = reg.publish(&shared, &compat, "op").expect("publish").record;
+        let again = reg.publish(&again, &compat, "op").expect("publish").record;
+        let alone = reg.publish(&alone, &compat, "op").expect("publish").record;
+        assert_eq!(shared.digest, again.digest, "one artifact, two versions");
+
+        reg.remove("a.one", &alone.version, "op").expect("remove");
+        let gone = reg.artifact(&alone.digest).expect_err("collected");
+        assert!(
+            matches!(gone, RegistryError::MissingBlob { .. }),
+            "{}: {gone}",
+            store.label
+        );
+        reg.remove("a.one", &shared.version, "op").expect("remove");
+        reg.artifact(&again.digest)
+            .unwrap_or_else(|e| panic!("{}: still used by 1.1.0: {e}", store.label));
+        let pruned = reg.prune(None, "op").expect("prune");
+        assert_eq!((pruned.blobs, pruned.bytes), (0, 0), "{}", store.label);
+        assert!(reg.verify().expect("verify").is_empty(), "{}", store.label);
+        reg.clear("op").expect("clear");
+        assert!(
+            reg.artifact(&again.digest).is_err(),
+            "{}: cleared",
+            store.label
+        );
+    }
 }
