@@ -117,7 +117,7 @@ impl Shared {
             .registry
             .clone()
             .ok_or(HostError::NoRegistry)?;
-        let _update = self.update.lock().unwrap_or_else(|p| p.into_inner());
+        let update = self.update.lock().unwrap_or_else(|p| p.into_inner());
         let deployment = registry.deployment().map_err(HostError::Registry)?;
         let mut report = ReloadReport {
             change_seq: deployment.change_seq,
@@ -126,6 +126,9 @@ impl Shared {
         let current = self.snapshot.load_full();
         if self.safe_mode {
             report.safe_mode = true;
+            drop(update);
+            // Listed in `yoi hosts`, running nothing.
+            self.report_self(&registry);
             return Ok(report);
         }
 
@@ -219,6 +222,9 @@ impl Shared {
         }
         self.publish(Snapshot::new(next, Some(deployment.change_seq)));
         self.observe_reload(&report);
+        // The report is a database write: other snapshot changes (a crash
+        // guard's unload) need not wait for it.
+        drop(update);
         self.report_self(&registry);
         Ok(report)
     }

@@ -492,6 +492,49 @@ struct PgTx<'c> {
     closed: bool,
 }
 
+/// Text as PostgreSQL can store it: it refuses the NUL character (in
+/// `TEXT`, and as `\u0000` in `JSONB`), which SQLite keeps. Strings that
+/// reach the log from outside (a refused operation's reason, an event's
+/// target) carry U+FFFD in its place, rather than failing the write and,
+/// for events, the batch they arrived in.
+fn text(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') {
+        std::borrow::Cow::Owned(s.replace('\0', "\u{fffd}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// [`text`] for every string and key in a JSON value.
+fn without_nul(v: &serde_json::Value) -> std::borrow::Cow<'_, serde_json::Value> {
+    use serde_json::Value;
+    fn has_nul(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(a) => a.iter().any(has_nul),
+            Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    fn clean(v: &Value) -> Value {
+        match v {
+            Value::String(s) => Value::String(text(s).into_owned()),
+            Value::Array(a) => Value::Array(a.iter().map(clean).collect()),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, v)| (text(k).into_owned(), clean(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    if has_nul(v) {
+        std::borrow::Cow::Owned(clean(v))
+    } else {
+        std::borrow::Cow::Borrowed(v)
+    }
+}
+
 fn bad(what: &str, value: &str) -> RegistryError {
     RegistryError::Schema(format!("stored {what} `{value}` is not valid"))
 }
@@ -798,7 +841,7 @@ impl Tx for PgTx<'_> {
             Some(reason) => self.execute(
                 "INSERT INTO disabled (plugin, reason) VALUES ($1, $2)
                  ON CONFLICT (plugin) DO UPDATE SET reason = EXCLUDED.reason",
-                &[&plugin, &reason],
+                &[&plugin, &text(reason)],
             )?,
             None => self.execute("DELETE FROM disabled WHERE plugin = $1", &[&plugin])?,
         };
@@ -864,12 +907,17 @@ impl Tx for PgTx<'_> {
         } else {
             "error"
         };
+        let (actor, reason) = (text(&a.actor), text(&a.reason));
+        let (plugin, version) = (
+            a.plugin.as_deref().map(text),
+            a.version.as_deref().map(text),
+        );
         Ok(self
             .one(
                 "INSERT INTO audit (at, actor, action, plugin, version, outcome, reason)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
                 &[
-                    &a.at, &a.actor, &a.action, &a.plugin, &a.version, &outcome, &a.reason,
+                    &a.at, &actor, &a.action, &plugin, &version, &outcome, &reason,
                 ],
             )?
             .get(0))
@@ -889,18 +937,14 @@ impl Tx for PgTx<'_> {
         self.execute("SELECT pg_advisory_xact_lock($1)", &[&EVENT_LOCK])?;
         let mut last = 0;
         for e in events {
+            let (kind, plugin) = (text(&e.kind), text(&e.plugin));
+            let (version, host) = (e.version.as_deref().map(text), e.host.as_deref().map(text));
+            let detail = without_nul(&e.detail).to_string();
             last = self
                 .one(
                     "INSERT INTO events (at, kind, plugin, version, host, detail)
                      VALUES ($1, $2, $3, $4, $5, $6::TEXT::JSONB) RETURNING id",
-                    &[
-                        &e.at,
-                        &e.kind,
-                        &e.plugin,
-                        &e.version,
-                        &e.host,
-                        &e.detail.to_string(),
-                    ],
+                    &[&e.at, &kind, &plugin, &version, &host, &detail],
                 )?
                 .get(0);
         }

@@ -293,3 +293,52 @@ fn artifacts_are_collected_with_their_last_version_on_both_stores() {
         );
     }
 }
+
+#[test]
+fn text_from_outside_with_nul_characters_is_recorded_on_both_stores() {
+    for store in common::stores() {
+        let reg = store.open();
+        // A plugin's denied target, an operator's reason: anything may
+        // carry NUL, which PostgreSQL cannot store as is.
+        let event = |detail| yoi_registry::EventRecord {
+            id: 0,
+            at: 1,
+            kind: "permission_denied".into(),
+            plugin: "a.one".into(),
+            version: Some("1.0.0".into()),
+            detail,
+            host: Some("h\u{0}1".into()),
+        };
+        reg.record_events(&[
+            event(serde_json::json!({"target": "https://x/\u{0}", "k\u{0}": ["\u{0}"]})),
+            event(serde_json::json!({"target": "fine"})),
+        ])
+        .unwrap_or_else(|e| panic!("{}: the batch is recorded: {e}", store.label));
+        let events = reg.events(None, 0, 10).expect("events");
+        assert_eq!(events.len(), 2, "{}", store.label);
+        let target = events[0].detail["target"].as_str().expect("target");
+        assert!(
+            target.starts_with("https://x/"),
+            "{}: {target}",
+            store.label
+        );
+        assert_eq!(events[1].detail["target"], "fine");
+        reg.publish(
+            &common::package_with("a.one", "1.0.0", b"one".to_vec(), ""),
+            &common::compat(),
+            "op",
+        )
+        .expect("publish");
+        reg.disable("a.one", "because\u{0}", "op\u{0}")
+            .unwrap_or_else(|e| panic!("{}: disabled: {e}", store.label));
+        let snapshot = reg.snapshot().expect("snapshot");
+        assert!(
+            snapshot.disabled["a.one"].starts_with("because"),
+            "{}",
+            store.label
+        );
+        let last = snapshot.audits.last().expect("audited");
+        assert_eq!(last.action, "disable", "{}", store.label);
+        assert!(last.actor.starts_with("op"), "{}", store.label);
+    }
+}
