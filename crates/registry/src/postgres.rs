@@ -186,8 +186,23 @@ pub struct PostgresStore {
     location: String,
 }
 
-/// `postgres://user:secret@host/db` shown without its password.
+/// `postgres://user:secret@host/db` (or `...?password=secret`) shown
+/// without its password.
 pub(crate) fn redact(url: &str) -> String {
+    let url = match url.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => url.to_owned(),
+    };
+    let url = url.as_str();
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
@@ -205,10 +220,17 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
+/// Whether a write failed because of a concurrent writer, so running it
+/// again on fresh data is the fix. A unique violation counts: two
+/// writers that each checked first (one publish of a version, one active
+/// version) and collided on the index; run again, the check sees the
+/// other's row and answers as the rules say.
 fn is_conflict(e: &postgres::Error) -> bool {
     matches!(
         e.code(),
-        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::UNIQUE_VIOLATION
     )
 }
 
@@ -225,7 +247,7 @@ fn backoff(attempt: u32) {
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user[:password]@host[:port]/db`,
     /// or PostgreSQL's `key=value` form), and creates or migrates its schema.
-    /// A database that cannot be reached is R0308; one migrated by a newer
+    /// A database that cannot be reached is R0310; one migrated by a newer
     /// Yoi is R0303.
     pub fn connect(url: &str) -> Result<Self, RegistryError> {
         let location = redact(url);
@@ -1138,5 +1160,27 @@ impl Tx for PgTx<'_> {
                 "DELETE FROM versions; DELETE FROM grants; DELETE FROM config; DELETE FROM disabled; DELETE FROM events; DELETE FROM artifacts;",
             )
             .map_err(|e| self.seen(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted_wherever_they_are_written() {
+        assert_eq!(
+            redact("postgres://yoi:s3cret@db:5432/yoi"),
+            "postgres://yoi:***@db:5432/yoi"
+        );
+        assert_eq!(
+            redact("postgres://yoi:p@ss:w@db/yoi"),
+            "postgres://yoi:***@db/yoi"
+        );
+        assert_eq!(
+            redact("postgres://yoi@db/yoi?connect_timeout=3&PASSWORD=s3cret&x=1"),
+            "postgres://yoi@db/yoi?connect_timeout=3&PASSWORD=***&x=1"
+        );
+        assert_eq!(redact("postgres://db/yoi"), "postgres://db/yoi");
     }
 }
