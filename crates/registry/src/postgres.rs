@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
 use postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement};
 use semver::Version;
 use yoi_manifest::{PluginId, Rollout};
@@ -304,7 +305,7 @@ impl PostgresStore {
     /// A PostgreSQL error as the registry reports it: a lost connection is
     /// the database being unreachable, anything else a database error.
     fn error(&self, e: postgres::Error) -> RegistryError {
-        if e.is_closed() || (e.code().is_none() && e.as_db_error().is_none()) {
+        if is_lost(&e) {
             self.unavailable(e)
         } else {
             pg_error(e)
@@ -356,6 +357,12 @@ impl PostgresStore {
         }
         Ok(())
     }
+}
+
+/// Whether an error means the connection is gone (the server stopped, the
+/// network broke) rather than that a statement failed.
+fn is_lost(e: &postgres::Error) -> bool {
+    e.is_closed() || (e.code().is_none() && e.as_db_error().is_none())
 }
 
 fn pg_error(e: postgres::Error) -> RegistryError {
@@ -651,7 +658,7 @@ impl PgTx<'_> {
         if is_conflict(&e) {
             self.conflict = true;
         }
-        if e.is_closed() || (e.code().is_none() && e.as_db_error().is_none()) {
+        if is_lost(&e) {
             self.closed = true;
         }
         pg_error(e)
@@ -671,46 +678,32 @@ impl PgTx<'_> {
         }
     }
 
-    fn query(
+    /// Runs `sql`, prepared once per connection, with `call`.
+    fn run<T>(
         &mut self,
         sql: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-    ) -> StoreResult<Vec<Row>> {
+        call: impl FnOnce(&mut postgres::Transaction<'_>, &Statement) -> Result<T, postgres::Error>,
+    ) -> StoreResult<T> {
         let st = self.statement(sql)?;
-        match self.tx.query(&st, params) {
-            Ok(rows) => Ok(rows),
-            Err(e) => Err(self.seen(e)),
-        }
+        call(&mut self.tx, &st).map_err(|e| self.seen(e))
     }
 
-    fn one(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-    ) -> StoreResult<Row> {
-        let st = self.statement(sql)?;
-        match self.tx.query_one(&st, params) {
-            Ok(row) => Ok(row),
-            Err(e) => Err(self.seen(e)),
-        }
+    fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<Row>> {
+        self.run(sql, |tx, st| tx.query(st, params))
     }
 
-    fn execute(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-    ) -> StoreResult<u64> {
-        let st = self.statement(sql)?;
-        match self.tx.execute(&st, params) {
-            Ok(n) => Ok(n),
-            Err(e) => Err(self.seen(e)),
-        }
+    fn one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Row> {
+        self.run(sql, |tx, st| tx.query_one(st, params))
+    }
+
+    fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<u64> {
+        self.run(sql, |tx, st| tx.execute(st, params))
     }
 
     fn versions_where(
         &mut self,
         filter: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
+        params: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Vec<VersionRecord>> {
         self.query(
             &format!("SELECT {VERSION_COLUMNS} FROM versions WHERE {filter} ORDER BY seq"),
