@@ -579,6 +579,11 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     ])
     .args(args);
     step(root, cmd)?;
+    // Resident memory per plugin and per instance, and a million
+    // dispatches without growth: sizes, not criterion.
+    let mut memory = cargo();
+    memory.args(["bench", "-p", "yoi-host", "--bench", "memory"]);
+    step(root, memory)?;
     // The control plane under load: latency distributions, not criterion.
     let mut serve = cargo();
     serve.args(["bench", "-p", "yoi-cli", "--bench", "serve"]);

@@ -94,6 +94,7 @@ fn languages(c: &mut Criterion) {
     for (label, dir) in PLUGINS {
         let warm = Host::builder()
             .compile_cache(cache.path())
+            .reuse_instances(true)
             .build()
             .expect("host");
         warm.load(example(dir)).expect("loads");

@@ -169,6 +169,7 @@ fn provider(c: &mut Criterion) {
         std::fs::write(dir.path().join(file), text).expect("copy");
     }
     let plugin_host = Host::builder()
+        .reuse_instances(true)
         .secrets(BTreeMap::from([(
             "OPENAI_API_KEY".to_owned(),
             "sk-bench".to_owned(),
@@ -202,6 +203,7 @@ fn provider(c: &mut Criterion) {
 /// run out of time) stays attached for the whole run.
 fn observed_host(data: &Path) -> Host {
     Host::builder()
+        .reuse_instances(true)
         .data_dir(data)
         .crash_guard(0, Duration::from_secs(1))
         .build()
@@ -240,7 +242,7 @@ fn observe(c: &mut Criterion) {
 fn dispatch_observed(c: &mut Criterion) {
     let rt = runtime();
     let _guard = rt.enter();
-    let plain = Host::builder().build().expect("host");
+    let plain = Host::builder().reuse_instances(true).build().expect("host");
     plain.load(example("guard")).expect("guard");
     let data = tempfile::tempdir().expect("temp dir");
     let observed = observed_host(data.path());

@@ -39,7 +39,12 @@ fn request(name: &str, input: Value) -> ToolRequest {
 fn tools(c: &mut Criterion) {
     let rt = runtime();
     let data = tempfile::tempdir().expect("temp dir");
-    let host = Host::builder().data_dir(data.path()).build().expect("host");
+    // Warm instances, as these figures were first measured (docs/BENCHMARKS.md).
+    let host = Host::builder()
+        .reuse_instances(true)
+        .data_dir(data.path())
+        .build()
+        .expect("host");
     host.register_tool(NativeTool::new(
         "echo",
         "Echoes.",
@@ -97,7 +102,7 @@ fn https(c: &mut Criterion) {
         ),
     )
     .expect("manifest");
-    let host = Host::builder().build().expect("host");
+    let host = Host::builder().reuse_instances(true).build().expect("host");
     host.load_with_grants(pkg.path(), &[format!("https:{origin}")])
         .expect("reach");
     let url = format!("{origin}/x");

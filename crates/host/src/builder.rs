@@ -76,14 +76,20 @@ impl HostBuilder {
     }
 
     /// Whether a plugin's healthy instances are kept warm and reused for
-    /// later events (default `true`), or every event gets a fresh instance.
+    /// later events, or every event gets a fresh instance (the default:
+    /// per-event isolation).
     ///
-    /// Either way, an instance that trapped, timed out, wrote to stdout or
-    /// stderr, or grew its memory past 16 MiB is discarded, and no instance
-    /// is ever shared between plugins or used by two events at once. With
-    /// reuse, a plugin's globals may survive from one of its events to the
-    /// next; without it, every event starts from the component's initial
-    /// state, at the price of an instantiation per handler.
+    /// Without reuse, every event starts from the component's initial
+    /// state: nothing one user's event left in a plugin's memory is there
+    /// for the next. A fresh instance costs about 10 µs more than a warm
+    /// call with the pooling allocator (docs/BENCHMARKS.md), plus whatever
+    /// the plugin itself does on its first call (parsing its settings,
+    /// compiling patterns). With reuse, a plugin's globals survive from
+    /// one of its events to the next, which suits plugins with costly
+    /// start-up. Either way, an instance that trapped, timed out, wrote to
+    /// stdout or stderr, or grew its memory past 16 MiB is discarded, and
+    /// no instance is ever shared between plugins or used by two events at
+    /// once.
     pub fn reuse_instances(mut self, reuse: bool) -> Self {
         self.settings.reuse_instances = reuse;
         self
@@ -255,17 +261,30 @@ impl HostBuilder {
         self
     }
 
-    /// Uses wasmtime's pooling allocator with room for `instances` live
-    /// instances (warm ones included): memories, tables and stacks are
-    /// reserved up front and recycled, which makes a fresh instance several
-    /// times cheaper. The price is address space reserved at start (a few
-    /// GiB per slot, virtual, not resident) and a hard cap. Running calls
-    /// are kept within the pool ([`HostBuilder::concurrency`] is clamped to
-    /// it); when idle warm instances fill the rest, they are evicted before
-    /// a call is refused, and a call that still finds no slot ends `busy`,
-    /// never `error`. Off by default.
+    /// Sizes wasmtime's pooling allocator for exactly `instances` live
+    /// instances (warm ones and services' included). The pool is on by
+    /// default, with room for twice the host's concurrency limit
+    /// ([`HostBuilder::concurrency`]): memories, tables and stacks are
+    /// reserved up front and recycled, and a recycled memory keeps the
+    /// pages its last instance touched mapped (up to 1 MiB), resetting
+    /// only those it wrote, which makes a fresh instance several times
+    /// cheaper. The price is address space reserved at start (a few GiB
+    /// per slot, virtual, not resident) and a hard cap. Running calls are
+    /// kept within the pool ([`HostBuilder::concurrency`] is clamped to
+    /// it); when idle warm instances fill the rest, they are evicted
+    /// before a call is refused, and a call that still finds no slot ends
+    /// `busy`, never `error`.
     pub fn pooling_allocator(mut self, instances: u32) -> Self {
-        self.settings.pool = Some(instances);
+        self.settings.pool = crate::settings::Pool::Fixed(instances);
+        self
+    }
+
+    /// Turns the pooling allocator off: every instance maps and unmaps its
+    /// own memory (no address space reserved up front, no cap beyond the
+    /// concurrency limits, fresh instances several times dearer). For
+    /// hosts in a process whose address space is limited (`ulimit -v`).
+    pub fn on_demand_allocator(mut self) -> Self {
+        self.settings.pool = crate::settings::Pool::Off;
         self
     }
 
@@ -305,6 +324,9 @@ impl HostBuilder {
             self = self.compile_cache(c.resolve(cache));
         }
         let l = &c.limits;
+        if let Some(reuse) = l.reuse_instances {
+            self = self.reuse_instances(reuse);
+        }
         if let Some(mb) = l.memory_mb {
             self = self.memory_limit(mb as usize * 1024 * 1024);
         }
@@ -400,28 +422,12 @@ impl HostBuilder {
     /// the plugin folders if any are configured (watching them with hot
     /// reload on).
     pub fn build(mut self) -> Result<Host, HostError> {
-        if let Some(n) = self.settings.pool {
-            self.settings.max_calls = self.settings.max_calls.min(n.max(1));
+        let pool = self.settings.pool.instances(self.settings.max_calls);
+        if let (crate::settings::Pool::Fixed(_), Some(n)) = (self.settings.pool, pool) {
+            self.settings.max_calls = self.settings.max_calls.min(n);
         }
         let engine_err = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
-        let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .epoch_interruption(true)
-            .max_wasm_stack(512 * 1024);
-        if let Some(n) = self.settings.pool {
-            let mut pool = PoolingAllocationConfig::new();
-            pool.total_component_instances(n)
-                .total_core_instances(n.saturating_mul(4))
-                .total_memories(n.saturating_mul(2))
-                .total_tables(n.saturating_mul(4))
-                .total_stacks(n)
-                .max_core_instances_per_component(16)
-                .max_memories_per_component(4)
-                .max_tables_per_component(16)
-                .max_memory_size(self.settings.memory_limit);
-            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        }
+        let config = engine_config(pool, self.settings.memory_limit);
         let engine = Engine::new(&config).map_err(engine_err)?;
         let linker = sandbox::linker(&engine).map_err(engine_err)?;
         spawn_epoch_ticker(&engine)?;
@@ -492,6 +498,7 @@ impl HostBuilder {
                 update: Mutex::new(()),
                 next_order: AtomicU64::new(0),
                 cache,
+                compiled: crate::cache::Compiled::default(),
                 sink,
                 boot: Mutex::new(None),
                 settings: self.settings,
@@ -522,6 +529,45 @@ impl HostBuilder {
     }
 }
 
+/// The engine's configuration: the component model, epoch deadlines, the
+/// stack cap, and the pooling allocator with room for `pool` instances
+/// (`None`: on-demand) of memories up to `memory_limit`.
+fn engine_config(pool: Option<u32>, memory_limit: usize) -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(512 * 1024);
+    if let Some(n) = pool {
+        let mut pool = PoolingAllocationConfig::new();
+        // Per component, the same bounds as the store's limits
+        // (sandbox.rs); in total, room for Python and JavaScript
+        // components, which hold a dozen core instances and several
+        // tables each (Rust ones one or two).
+        pool.total_component_instances(n)
+            .total_core_instances(n.saturating_mul(8))
+            .total_memories(n.saturating_mul(2))
+            .total_tables(n.saturating_mul(8))
+            .total_stacks(n)
+            .max_core_instances_per_component(64)
+            .max_memories_per_component(16)
+            .max_tables_per_component(64)
+            .max_memory_size(memory_limit)
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(KEEP_RESIDENT)
+            .pagemap_scan(wasmtime::Enabled::Auto);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+/// Bytes of a pooled memory or table kept mapped when its instance ends:
+/// with the kernel's dirty-page scan (`PAGEMAP_SCAN`, Linux 6.7), only the
+/// pages the instance wrote are reset, by copying, instead of being
+/// unmapped and faulted in again by the next instance (docs/BENCHMARKS.md,
+/// "Per-event isolation").
+const KEEP_RESIDENT: usize = 1 << 20;
+
 /// Advances the engine's epoch every [`EPOCH_TICK`] so running guests notice
 /// their deadlines. The thread ends once the engine is dropped.
 fn spawn_epoch_ticker(engine: &Engine) -> Result<(), HostError> {
@@ -539,4 +585,49 @@ fn spawn_epoch_ticker(engine: &Engine) -> Result<(), HostError> {
         })
         .map(drop)
         .map_err(|e| HostError::Engine(format!("cannot start the epoch thread: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::{Instance, Module, Store};
+
+    /// A recycled pool slot is reset whatever path resets it: a byte inside
+    /// the part kept resident (reset by the dirty-page scan or by copying)
+    /// and one past it (unmapped), over an initial image and over zeroes.
+    /// Nothing one instance wrote is there for the next.
+    #[test]
+    fn a_recycled_memory_holds_nothing_of_its_last_instance() {
+        let engine = Engine::new(&engine_config(Some(2), 64 << 20)).expect("engine");
+        // 48 pages = 3 MiB: offsets 0x100 (in the image) and 0x2000 (zero)
+        // lie in the resident first MiB, 0x200000 past it.
+        let wat = r#"(module
+            (memory (export "m") 48)
+            (data (i32.const 0x100) "\07")
+            (func (export "write")
+                (i32.store8 (i32.const 0x100) (i32.const 42))
+                (i32.store8 (i32.const 0x2000) (i32.const 42))
+                (i32.store8 (i32.const 0x200000) (i32.const 42)))
+            (func (export "read") (param i32) (result i32)
+                (i32.load8_u (local.get 0))))"#;
+        let module = Module::new(&engine, wat::parse_str(wat).expect("wat")).expect("module");
+        for round in 0..20 {
+            let mut store = Store::new(&engine, ());
+            store.set_epoch_deadline(u64::MAX / 2);
+            let instance = Instance::new(&mut store, &module, &[]).expect("instance");
+            let read = instance
+                .get_typed_func::<i32, i32>(&mut store, "read")
+                .expect("read");
+            for (offset, pristine) in [(0x100, 7), (0x2000, 0), (0x200000, 0)] {
+                let seen = read.call(&mut store, offset).expect("read");
+                assert_eq!(seen, pristine, "round {round}: offset {offset:#x}");
+            }
+            instance
+                .get_typed_func::<(), ()>(&mut store, "write")
+                .expect("write")
+                .call(&mut store, ())
+                .expect("write");
+            assert_eq!(read.call(&mut store, 0x2000).expect("read"), 42);
+        }
+    }
 }

@@ -33,6 +33,43 @@ pub enum CacheUse {
     Miss,
     /// The entry was corrupt or unusable; compiled again and replaced.
     Rebuilt,
+    /// The host already held the same code (another plugin, or another
+    /// version, with this digest): nothing compiled or read.
+    InMemory,
+}
+
+/// The components this host has compiled, by digest: a second plugin (or
+/// a reload) with the same code shares the compiled code instead of
+/// compiling it again. Entries no loaded plugin uses are dropped whenever
+/// a snapshot is published (`Compiled::retain`).
+#[derive(Default)]
+pub(crate) struct Compiled(std::sync::Mutex<std::collections::HashMap<Digest, Component>>);
+
+impl Compiled {
+    /// The component compiled for `digest`, if the host holds it.
+    pub(crate) fn get(&self, digest: &Digest) -> Option<Component> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(digest)
+            .cloned()
+    }
+
+    /// Keeps `component` for later loads of the same code.
+    pub(crate) fn insert(&self, digest: Digest, component: &Component) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(digest, component.clone());
+    }
+
+    /// Drops the components of digests `used` does not name.
+    pub(crate) fn retain(&self, used: &std::collections::HashSet<Digest>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|d, _| used.contains(d));
+    }
 }
 
 pub(crate) struct CompileCache {

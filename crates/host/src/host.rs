@@ -122,6 +122,9 @@ pub(crate) struct Shared {
     pub(crate) update: Mutex<()>,
     pub(crate) next_order: AtomicU64,
     pub(crate) cache: Option<CompileCache>,
+    /// What this host compiled, by digest (shared by plugins with the same
+    /// code).
+    pub(crate) compiled: crate::cache::Compiled,
     pub(crate) sink: Option<EventSink>,
     pub(crate) boot: Mutex<Option<ReloadReport>>,
     /// When the host was built, ms since the Unix epoch (its registry
@@ -144,7 +147,6 @@ pub(crate) struct Shared {
 /// Counters behind [`Host::pressure`].
 #[derive(Default)]
 pub(crate) struct PressureCounters {
-    pub(crate) running: AtomicU64,
     pub(crate) waiting: AtomicU64,
     pub(crate) peak_running: AtomicU64,
     pub(crate) busy: AtomicU64,
@@ -184,6 +186,7 @@ impl Shared {
             grants,
             config,
             cache: self.cache.as_ref(),
+            compiled: &self.compiled,
             host_memory_limit: self.settings.memory_limit,
             api: self.settings.api.clone(),
             order: self.next_order.fetch_add(1, Ordering::Relaxed),
@@ -524,7 +527,7 @@ impl Host {
         let p = &self.shared.pressure;
         let s = &self.shared.settings;
         Pressure {
-            running: p.running.load(Ordering::Relaxed),
+            running: self.shared.running_calls(),
             waiting: p.waiting.load(Ordering::Relaxed),
             peak_running: p.peak_running.load(Ordering::Relaxed),
             busy: p.busy.load(Ordering::Relaxed),
@@ -541,6 +544,12 @@ impl Host {
 }
 
 impl Shared {
+    /// Guest calls running now: the host's call permits taken.
+    pub(crate) fn running_calls(&self) -> u64 {
+        let free = self.calls.available_permits();
+        u64::from(self.settings.max_calls).saturating_sub(free as u64)
+    }
+
     /// Drops every idle warm instance in the host, to free pool slots.
     pub(crate) fn evict_idle(&self) {
         let n: usize = self
@@ -604,7 +613,10 @@ impl Shared {
             .collect();
         self.observers.sync(&observers);
         self.services.sync(&snapshot.plugins);
+        let used = snapshot.plugins.iter().map(|p| p.info.digest).collect();
         self.snapshot.store(Arc::new(snapshot));
+        // In-flight calls on the old snapshot hold their own references.
+        self.compiled.retain(&used);
     }
 }
 

@@ -45,6 +45,7 @@ pub mod fields {
         "max_calls",
         "max_calls_per_plugin",
         "queue_wait_ms",
+        "reuse_instances",
     ];
     pub const CRASH_GUARD: &[&str] = &["failures", "window_s"];
     pub const CAPABILITIES: &[&str] = &["allow", "deny"];
@@ -91,6 +92,9 @@ pub struct LimitsSection {
     pub max_calls_per_plugin: Option<u32>,
     /// Longest wait for a call slot, ms.
     pub queue_wait_ms: Option<u64>,
+    /// Whether healthy instances are kept warm for later events (default:
+    /// off, a fresh instance per event).
+    pub reuse_instances: Option<bool>,
 }
 
 /// `[crash_guard]`.

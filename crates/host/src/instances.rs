@@ -11,7 +11,7 @@ use wasmtime::{Store, Trap};
 
 use crate::events::CallContext;
 use crate::exports::Guests;
-use crate::host::{EPOCH_TICK, PressureCounters, Shared};
+use crate::host::{EPOCH_TICK, Shared};
 use crate::plugin::{LoadedPlugin, Warm};
 use crate::receipt::{Denial, LogLine, Status, clean};
 use crate::sandbox::PluginState;
@@ -109,11 +109,12 @@ fn pool_full(e: &wasmtime::Error) -> bool {
 }
 
 /// A call's place among the running calls: one permit of its plugin's and
-/// one of the host's, given back when the call ends.
+/// one of the host's, given back when the call ends. The calls running are
+/// the host's permits taken, so nothing else is counted per call: every
+/// write to memory all threads share costs a warm call on a second thread.
 struct Slot<'a> {
     _plugin: tokio::sync::SemaphorePermit<'a>,
     _host: tokio::sync::SemaphorePermit<'a>,
-    pressure: &'a PressureCounters,
 }
 
 impl<'a> Slot<'a> {
@@ -128,12 +129,14 @@ impl<'a> Slot<'a> {
     ) -> Result<(Slot<'a>, Duration), String> {
         let pressure = &shared.pressure;
         let slot = |p, h| {
-            let running = pressure.running.fetch_add(1, Ordering::Relaxed) + 1;
-            pressure.peak_running.fetch_max(running, Ordering::Relaxed);
+            let running = shared.running_calls();
+            // Written only when a new peak is reached.
+            if running > pressure.peak_running.load(Ordering::Relaxed) {
+                pressure.peak_running.fetch_max(running, Ordering::Relaxed);
+            }
             Slot {
                 _plugin: p,
                 _host: h,
-                pressure,
             }
         };
         // The common case: both free, no timer.
@@ -173,12 +176,6 @@ impl<'a> Slot<'a> {
     }
 }
 
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        self.pressure.running.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// Runs one guest call with the plugin's memory cap and `limit`, in a warm
 /// instance of the plugin when one is idle (and reuse is on), else a fresh
 /// one.
@@ -215,7 +212,8 @@ pub(crate) async fn invoke_in<C: GuestCall>(
     let reuse = shared.settings.reuse_instances;
     let warm = match held.as_deref_mut() {
         Some(own) => own.take(),
-        None => plugin.take_idle().filter(|_| reuse),
+        None if reuse => plugin.take_idle(),
+        None => None,
     };
     let (mut store, mut instance, mut guests) = match warm {
         Some(Warm {

@@ -7,8 +7,8 @@
 //! the plugins left it, whether one of them blocked it, and one [`Receipt`]
 //! per handler.
 //!
-//! Plugins run sandboxed: one instance per plugin per event (warm instances
-//! are reused unless [`HostBuilder::reuse_instances`] says otherwise), a
+//! Plugins run sandboxed: a fresh instance per plugin per event by default
+//! (per-event isolation; [`HostBuilder::reuse_instances`] keeps warm ones), a
 //! memory cap, a time limit enforced inside wasm (epoch interruption), and no
 //! ambient authority — the only imports linked are Yoi's host APIs and
 //! WASI 0.2 with nothing behind it (no folder to open, no address to

@@ -31,6 +31,61 @@ pub const SUPPORTED_POINTS: [HookPoint; 14] = HookPoint::ALL;
 /// this still run (each gets an instance); the extras are dropped after.
 const MAX_IDLE: usize = 8;
 
+/// Shards of a plugin's idle instances (`MAX_IDLE` shared among them).
+const IDLE_SHARDS: usize = 4;
+
+/// One shard on a cache line of its own, so threads on different shards
+/// never write the same line.
+#[repr(align(128))]
+#[derive(Default)]
+struct IdleShard(Mutex<Vec<Warm>>);
+
+/// A plugin's idle warm instances. A thread takes from and returns to its
+/// own shard first, so two threads dispatching to one plugin do not take
+/// turns on one lock (docs/BENCHMARKS.md, "Per-event isolation").
+#[derive(Default)]
+struct Idle([IdleShard; IDLE_SHARDS]);
+
+impl Idle {
+    /// This thread's shard.
+    fn home() -> usize {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        thread_local! {
+            static HOME: usize = NEXT.fetch_add(1, Ordering::Relaxed) % IDLE_SHARDS;
+        }
+        HOME.with(|h| *h)
+    }
+
+    /// The shards, this thread's first.
+    fn in_order(&self) -> impl Iterator<Item = &Mutex<Vec<Warm>>> {
+        let home = Self::home();
+        (0..IDLE_SHARDS).map(move |i| &self.0[(home + i) % IDLE_SHARDS].0)
+    }
+
+    fn take(&self) -> Option<Warm> {
+        self.in_order()
+            .find_map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).pop())
+    }
+
+    /// Keeps `warm` unless every shard is full (it is then dropped).
+    fn put(&self, warm: Warm) {
+        for shard in self.in_order() {
+            let mut idle = shard.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE / IDLE_SHARDS {
+                idle.push(warm);
+                return;
+            }
+        }
+    }
+
+    fn evict(&self) -> usize {
+        self.0
+            .iter()
+            .map(|s| std::mem::take(&mut *s.0.lock().unwrap_or_else(|p| p.into_inner())).len())
+            .sum()
+    }
+}
+
 /// What identifies a folder's package version: a change to either is a
 /// new version to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +179,7 @@ pub(crate) struct LoadedPlugin {
     #[cfg_attr(not(feature = "registry"), allow(dead_code))]
     max_calls: u32,
     /// Idle instances ready for the next event (when reuse is on).
-    idle: Mutex<Vec<Warm>>,
+    idle: Idle,
     /// Recent failures, for the crash guard; `failing` lets a success skip
     /// the lock when there is nothing to reset.
     failures: Mutex<VecDeque<Instant>>,
@@ -145,6 +200,8 @@ pub(crate) struct LoadOptions<'a> {
     pub(crate) rollout: Option<Rollout>,
     pub(crate) grants: Vec<Capability>,
     pub(crate) cache: Option<&'a CompileCache>,
+    /// What the host already compiled, by digest.
+    pub(crate) compiled: &'a crate::cache::Compiled,
     pub(crate) host_memory_limit: usize,
     pub(crate) api: ApiSettings,
     /// Registration order, the last tie-breaker of a chain.
@@ -263,10 +320,14 @@ impl LoadedPlugin {
             })?;
 
         let compile = || compile_bounded(engine, &artifact, &opts.compile);
-        let compiled = match opts.cache {
-            Some(cache) => cache.get_or_compile(engine, &digest, compile),
-            None => compile().map(|c| (c, CacheUse::Off)),
+        let compiled = match (opts.compiled.get(&digest), opts.cache) {
+            (Some(component), _) => Ok((component, CacheUse::InMemory)),
+            (None, Some(cache)) => cache.get_or_compile(engine, &digest, compile),
+            (None, None) => compile().map(|c| (c, CacheUse::Off)),
         };
+        if let Ok((component, _)) = &compiled {
+            opts.compiled.insert(digest, component);
+        }
         let (component, cache) = compiled.map_err(|reason| HostError::Compile {
             plugin: plugin.clone(),
             version: version.clone(),
@@ -405,7 +466,7 @@ impl LoadedPlugin {
             order,
             calls: Arc::new(tokio::sync::Semaphore::new(max_calls as usize)),
             max_calls,
-            idle: Mutex::new(Vec::new()),
+            idle: Idle::default(),
             failures: Mutex::new(VecDeque::new()),
             failing: AtomicBool::new(false),
         }
@@ -463,20 +524,17 @@ impl LoadedPlugin {
 
     /// An idle warm instance, if one is ready.
     pub(crate) fn take_idle(&self) -> Option<Warm> {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
+        self.idle.take()
     }
 
     /// Drops the idle instances; returns how many.
     pub(crate) fn evict_idle(&self) -> usize {
-        std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner())).len()
+        self.idle.evict()
     }
 
     /// Keeps a healthy instance for the next event.
     pub(crate) fn put_idle(&self, warm: Warm) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE {
-            idle.push(warm);
-        }
+        self.idle.put(warm);
     }
 
     /// Records a handler success: the failure count starts again.

@@ -139,11 +139,13 @@ pub struct PluginState {
     api: Arc<PluginApi>,
     denials: Vec<Denial>,
     dropped_denials: usize,
-    wasi: WasiCtx,
+    /// Made on the guest's first WASI call: a plugin that never makes one
+    /// (most never write to stdout, and a PDK guest seeds no hash map)
+    /// does not pay for seeding its random generators on every fresh
+    /// instance.
+    wasi: Option<Wasi>,
     table: ResourceTable,
     pub(crate) limits: Limiter,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
     logs: Vec<LogLine>,
     dropped_logs: usize,
     /// The context of the call running, for `context.current`.
@@ -159,17 +161,6 @@ impl PluginState {
     }
 
     pub(crate) fn new(plugin: Arc<str>, api: Arc<PluginApi>, memory_bytes: usize) -> Self {
-        let stdout = MemoryOutputPipe::new(STDIO_CAPACITY);
-        let stderr = MemoryOutputPipe::new(STDIO_CAPACITY);
-        let wasi = WasiCtx::builder()
-            .stdin(ClosedInputStream)
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .allow_blocking_current_thread(false)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(memory_bytes)
             .instances(64)
@@ -183,14 +174,12 @@ impl PluginState {
             api,
             denials: Vec::new(),
             dropped_denials: 0,
-            wasi,
+            wasi: None,
             table: ResourceTable::new(),
             limits: Limiter {
                 inner: limits,
                 peak_memory: 0,
             },
-            stdout,
-            stderr,
             logs: Vec::new(),
             dropped_logs: 0,
             context: None,
@@ -215,10 +204,13 @@ impl PluginState {
     /// not reused.
     pub(crate) fn take_logs(&mut self) -> (Vec<LogLine>, bool) {
         let mut stdio = false;
-        for (pipe, level, stream) in [
-            (&self.stdout, LogLevel::Info, "stdout"),
-            (&self.stderr, LogLevel::Warn, "stderr"),
-        ] {
+        let pipes = self.wasi.as_ref().map(|w| {
+            [
+                (&w.stdout, LogLevel::Info, "stdout"),
+                (&w.stderr, LogLevel::Warn, "stderr"),
+            ]
+        });
+        for (pipe, level, stream) in pipes.into_iter().flatten() {
             let bytes = pipe.contents();
             if !bytes.is_empty() {
                 stdio = true;
@@ -285,10 +277,40 @@ impl PluginState {
     }
 }
 
+/// An instance's WASI context and the pipes its stdout and stderr are
+/// captured in.
+struct Wasi {
+    ctx: WasiCtx,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+impl Wasi {
+    fn new() -> Self {
+        let stdout = MemoryOutputPipe::new(STDIO_CAPACITY);
+        let stderr = MemoryOutputPipe::new(STDIO_CAPACITY);
+        let ctx = WasiCtx::builder()
+            .stdin(ClosedInputStream)
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_blocking_current_thread(false)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Self {
+            ctx,
+            stdout,
+            stderr,
+        }
+    }
+}
+
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let wasi = self.wasi.get_or_insert_with(Wasi::new);
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: &mut wasi.ctx,
             table: &mut self.table,
         }
     }

@@ -38,7 +38,7 @@ pub(crate) struct Settings {
     pub(crate) safe_mode: Option<bool>,
     pub(crate) guard_failures: u32,
     pub(crate) guard_window: Duration,
-    pub(crate) pool: Option<u32>,
+    pub(crate) pool: Pool,
     pub(crate) api: ApiSettings,
     pub(crate) tool_timeout: Duration,
     pub(crate) max_calls: u32,
@@ -64,7 +64,7 @@ impl Default for Settings {
             name: "yoi-host".into(),
             memory_limit: 64 * 1024 * 1024,
             chain_budget: Duration::from_millis(8000),
-            reuse_instances: true,
+            reuse_instances: false,
             cache_dir: None,
             #[cfg(feature = "registry")]
             registry: None,
@@ -74,7 +74,7 @@ impl Default for Settings {
             safe_mode: None,
             guard_failures: 5,
             guard_window: Duration::from_secs(300),
-            pool: None,
+            pool: Pool::Sized,
             api: ApiSettings::default(),
             tool_timeout: Duration::from_secs(30),
             max_calls: 64,
@@ -89,6 +89,33 @@ impl Default for Settings {
             folders: None,
             services: crate::servicespec::ServiceLimits::default(),
             inbound: None,
+        }
+    }
+}
+
+/// How instances get their memories, tables and stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pool {
+    /// The pooling allocator, sized from the concurrency limits (the
+    /// default): [`Pool::instances`].
+    Sized,
+    /// The pooling allocator with room for exactly this many instances
+    /// (`HostBuilder::pooling_allocator`); running calls are kept within it.
+    Fixed(u32),
+    /// wasmtime's on-demand allocator: every instance maps its own memory.
+    Off,
+}
+
+impl Pool {
+    /// Instances the pool holds: for [`Pool::Sized`], twice the host's
+    /// concurrency limit, so every running call has a slot and as many are
+    /// left for services' instances, warm instances (when reuse is on) and
+    /// calls a timeout abandoned while their instance is torn down.
+    pub(crate) fn instances(self, max_calls: u32) -> Option<u32> {
+        match self {
+            Pool::Sized => Some(max_calls.saturating_mul(2).max(16)),
+            Pool::Fixed(n) => Some(n.max(1)),
+            Pool::Off => None,
         }
     }
 }

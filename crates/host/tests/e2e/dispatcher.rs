@@ -168,6 +168,45 @@ async fn a_block_stops_the_chain_with_the_reason() {
     );
 }
 
+/// Per-event isolation, the default: what one event left in a plugin's
+/// memory is gone for the next, though the next instance reuses the same
+/// pooled memory (its pages are reset, not unmapped). With reuse on, the
+/// same plugin remembers, which shows the probe really kept it.
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn one_events_memory_never_reaches_the_next_by_default() {
+    let pkg = probe(Probe::default());
+    let recalled = |out: &yoi_host::Dispatch<yoi_host::ToolCall>| {
+        let r = receipt_of(out, "hostile.probe");
+        assert_eq!(r.status, Status::Ok, "{r:#?}");
+        r.logs
+            .iter()
+            .map(|l| l.message.clone())
+            .find(|m| m.contains("remembered"))
+            .expect("the probe says what it remembers")
+    };
+    let isolated = super::builder().build().expect("host");
+    let warm = super::builder()
+        .reuse_instances(true)
+        .build()
+        .expect("host");
+    for host in [&isolated, &warm] {
+        super::load_all(host, &[pkg.path()]);
+        host.dispatch_for("alice", call("x #probe:remember:alice-token", json!({})))
+            .await;
+    }
+    for _ in 0..3 {
+        let out = isolated
+            .dispatch_for("bob", call("x #probe:recall", json!({})))
+            .await;
+        assert_eq!(recalled(&out), "nothing remembered");
+    }
+    let out = warm
+        .dispatch_for("bob", call("x #probe:recall", json!({})))
+        .await;
+    assert_eq!(recalled(&out), "remembered alice-token");
+}
+
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn fresh_instances_from_the_pooling_allocator_behave_the_same() {

@@ -206,6 +206,32 @@ async fn the_compile_cache_is_reused_across_restarts_and_rebuilt_when_corrupt() 
     );
 }
 
+/// Two plugins with the same code compile once: the second shares the
+/// first's compiled component, and each still runs as itself.
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn plugins_with_the_same_code_compile_once() {
+    let copy = altered_copy("guard", |t| {
+        t.replace("id = \"example.guard\"", "id = \"example.guard-twin\"")
+    });
+    // No compile cache: the only way not to compile is to share.
+    let host = Host::builder().build().expect("host");
+    let first = host.load(example("guard")).expect("guard loads");
+    let twin = host.load(copy.path()).expect("the copy loads");
+    assert_eq!(first.cache, CacheUse::Off);
+    assert_eq!(twin.cache, CacheUse::InMemory, "same digest, compiled once");
+    assert_eq!(first.digest, twin.digest);
+    let out = host.dispatch(call("shell", json!({}))).await;
+    assert!(out.is_blocked());
+    let ids: Vec<_> = out.receipts.iter().map(|r| r.plugin.to_string()).collect();
+    assert_eq!(ids, ["example.guard"], "the first blocks, the chain stops");
+    // Unloading one keeps the other's code.
+    assert!(host.unload("example.guard"));
+    let out = host.dispatch(call("shell", json!({}))).await;
+    assert_eq!(out.receipts[0].plugin.as_str(), "example.guard-twin");
+    assert!(out.is_blocked());
+}
+
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn the_crash_guard_disables_a_failing_plugin_and_success_resets_it() {

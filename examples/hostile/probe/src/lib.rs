@@ -20,6 +20,9 @@
 //!   the outcome is logged and the handler goes on
 //! - `config:<KEY>`: read a setting; the value or the error is logged and
 //!   the handler goes on
+//! - `remember:<text>`: keep `text` in the instance's memory (a global);
+//!   `recall`: log what this instance remembers, or `nothing remembered`.
+//!   With per-event isolation one event's memory never reaches the next
 //! - `wasi`: reach past Yoi's APIs through the standard library (WASI):
 //!   read `/etc/passwd`, list `.`, connect to 127.0.0.1:1, count the
 //!   environment and read the clock; what each answered is logged
@@ -32,6 +35,9 @@ use yoi_pdk::json::Value;
 use yoi_pdk::prelude::*;
 
 struct Probe;
+
+/// What `remember:` kept in this instance.
+static REMEMBERED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// Tries the ambient authority a standard library offers; Yoi links WASI
 /// with nothing behind it, so each attempt must fail (or find nothing).
@@ -94,6 +100,14 @@ fn probe<E: Serialize + DeserializeOwned>(point: &str, event: E) -> HookResult<E
             "grow" => grow(),
             "stdout" => println!("probe wrote to stdout at {point}"),
             "wasi" => wasi(),
+            "recall" => {
+                let kept = REMEMBERED.lock().unwrap_or_else(|p| p.into_inner());
+                if kept.is_empty() {
+                    log::info("nothing remembered");
+                } else {
+                    log::info(&format!("remembered {}", kept.join(",")));
+                }
+            }
             other => {
                 if let Some(rest) = other.strip_prefix("set:")
                     && let Some((field, new)) = rest.split_once('=')
@@ -110,6 +124,11 @@ fn probe<E: Serialize + DeserializeOwned>(point: &str, event: E) -> HookResult<E
                         Ok(_) => log::info(&format!("read secret {key}")),
                         Err(e) => log::warn(&format!("could not read secret {key}: {e}")),
                     }
+                } else if let Some(text) = other.strip_prefix("remember:") {
+                    REMEMBERED
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(text.to_owned());
                 } else if let Some(mb) = other.strip_prefix("alloc:") {
                     // Holds `mb` MiB, touched, for the rest of the call.
                     let mut held = vec![0u8; mb.trim().parse::<usize>().unwrap_or(0) << 20];
