@@ -422,10 +422,10 @@ impl HostBuilder {
     /// the plugin folders if any are configured (watching them with hot
     /// reload on).
     pub fn build(mut self) -> Result<Host, HostError> {
-        let pool = self.settings.pool.instances(self.settings.max_calls);
-        if let (crate::settings::Pool::Fixed(_), Some(n)) = (self.settings.pool, pool) {
-            self.settings.max_calls = self.settings.max_calls.min(n);
+        if let crate::settings::Pool::Fixed(n) = self.settings.pool {
+            self.settings.max_calls = self.settings.max_calls.min(n.max(1));
         }
+        let pool = self.settings.pool.instances(self.settings.max_calls);
         let engine_err = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
         let config = engine_config(pool, self.settings.memory_limit);
         let engine = Engine::new(&config).map_err(engine_err)?;

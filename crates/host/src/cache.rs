@@ -46,21 +46,29 @@ pub enum CacheUse {
 pub(crate) struct Compiled(std::sync::Mutex<std::collections::HashMap<Digest, Component>>);
 
 impl Compiled {
-    /// The component compiled for `digest`, if the host holds it.
-    pub(crate) fn get(&self, digest: &Digest) -> Option<Component> {
-        self.0
+    /// The component for `digest`: the one the host holds, or what `load`
+    /// makes (compiled, or read from the compile cache), kept for later
+    /// loads of the same code. The lock is not held while `load` runs.
+    pub(crate) fn get_or<E>(
+        &self,
+        digest: Digest,
+        load: impl FnOnce() -> Result<(Component, CacheUse), E>,
+    ) -> Result<(Component, CacheUse), E> {
+        let held = self
+            .0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(digest)
-            .cloned()
-    }
-
-    /// Keeps `component` for later loads of the same code.
-    pub(crate) fn insert(&self, digest: Digest, component: &Component) {
+            .get(&digest)
+            .cloned();
+        if let Some(component) = held {
+            return Ok((component, CacheUse::InMemory));
+        }
+        let (component, used) = load()?;
         self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(digest, component.clone());
+        Ok((component, used))
     }
 
     /// Drops the components of digests `used` does not name.

@@ -320,14 +320,10 @@ impl LoadedPlugin {
             })?;
 
         let compile = || compile_bounded(engine, &artifact, &opts.compile);
-        let compiled = match (opts.compiled.get(&digest), opts.cache) {
-            (Some(component), _) => Ok((component, CacheUse::InMemory)),
-            (None, Some(cache)) => cache.get_or_compile(engine, &digest, compile),
-            (None, None) => compile().map(|c| (c, CacheUse::Off)),
-        };
-        if let Ok((component, _)) = &compiled {
-            opts.compiled.insert(digest, component);
-        }
+        let compiled = opts.compiled.get_or(digest, || match opts.cache {
+            Some(cache) => cache.get_or_compile(engine, &digest, compile),
+            None => compile().map(|c| (c, CacheUse::Off)),
+        });
         let (component, cache) = compiled.map_err(|reason| HostError::Compile {
             plugin: plugin.clone(),
             version: version.clone(),
