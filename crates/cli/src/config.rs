@@ -38,7 +38,7 @@ impl Ctx {
             NewValue::Text(value.to_owned()),
             &self.actor,
         )?;
-        println!("set {plugin} {key} for scope {scope} to {}", value_text(&r));
+        outln!("set {plugin} {key} for scope {scope} to {}", value_text(&r));
         Ok(ExitCode::SUCCESS)
     }
 
@@ -50,7 +50,7 @@ impl Ctx {
     ) -> Result<ExitCode> {
         let scope = scope(scope_text)?;
         self.open()?.unset_config(plugin, scope, key, &self.actor)?;
-        println!("unset {plugin} {key} for scope {scope}");
+        outln!("unset {plugin} {key} for scope {scope}");
         Ok(ExitCode::SUCCESS)
     }
 
@@ -74,7 +74,7 @@ impl Ctx {
                 values: &values,
             });
         }
-        println!(
+        outln!(
             "{plugin}@{} ({}): {} settings",
             version.version,
             version.state.as_str(),
@@ -91,12 +91,12 @@ impl Ctx {
             if let Some(d) = &s.default {
                 traits.push(format!("default {d}"));
             }
-            println!("  {}  ({})", s.name, traits.join(", "));
+            outln!("  {}  ({})", s.name, traits.join(", "));
             if let Some(d) = &s.description {
-                println!("      {d}");
+                outln!("      {d}");
             }
             for r in values.iter().filter(|r| r.key == s.name) {
-                println!(
+                outln!(
                     "      {}: {}  (set by {}, {})",
                     r.scope,
                     value_text(r),
@@ -109,7 +109,7 @@ impl Ctx {
             .iter()
             .filter(|r| !settings.iter().any(|s| s.name == r.key))
         {
-            println!(
+            outln!(
                 "  {} (scope {}) is set but not declared by {}: `yoi config unset {plugin} {} --scope {}`",
                 r.key, r.scope, version.version, r.key, r.scope
             );
@@ -119,7 +119,7 @@ impl Ctx {
 
     pub(crate) fn config_rotate_key(&self) -> Result<ExitCode> {
         let n = self.open()?.rotate_config_key(&self.actor)?;
-        println!("sealed {n} secret values with a new key; the old key is gone from config.key");
+        outln!("sealed {n} secret values with a new key; the old key is gone from config.key");
         Ok(ExitCode::SUCCESS)
     }
 }

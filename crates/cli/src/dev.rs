@@ -32,7 +32,7 @@ pub(crate) struct Out {
 impl Out {
     pub(crate) fn event(&self, value: Value, text: impl FnOnce()) {
         if self.json {
-            println!("{value}");
+            outln!("{value}");
         } else {
             text();
         }
@@ -118,15 +118,15 @@ pub(crate) fn dev(options: Options) -> Result<ExitCode> {
         }),
         || {
             match &source {
-                Some(file) => println!("yoi dev: {} ", file.display()),
-                None => println!(
+                Some(file) => outln!("yoi dev: {} ", file.display()),
+                None => outln!(
                     "yoi dev: no yoi.toml here, so nothing is granted (docs/configuration.md)"
                 ),
             }
             for f in &config.plugins.folders {
-                println!("  watching {}", f.display());
+                outln!("  watching {}", f.display());
             }
-            println!("  data root {}", data.display());
+            outln!("  data root {}", data.display());
         },
     );
     for found in host.discover() {
@@ -134,7 +134,7 @@ pub(crate) fn dev(options: Options) -> Result<ExitCode> {
             Ok(p) => out.event(
                 json!({"event": "discovered", "dir": found.dir, "package": p}),
                 || {
-                    println!(
+                    outln!(
                         "  found {}@{} in {} ({} hooks, {} tools, {} providers{})",
                         p.id,
                         p.version,
@@ -152,7 +152,7 @@ pub(crate) fn dev(options: Options) -> Result<ExitCode> {
             ),
             Err(why) => out.event(
                 json!({"event": "broken", "dir": found.dir, "problems": why}),
-                || println!("  broken package in {}:\n{why}", found.dir.display()),
+                || outln!("  broken package in {}:\n{why}", found.dir.display()),
             ),
         }
     }
@@ -199,7 +199,7 @@ pub(crate) fn answer_stdin(
     keep_running: bool,
 ) -> Result<ExitCode> {
     if !out.json {
-        println!("{HELP}");
+        outln!("{HELP}");
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -218,13 +218,13 @@ pub(crate) fn answer_stdin(
         if let Err(e) = command(host, &runtime, out, follows, line) {
             out.event(
                 json!({"event": "error", "command": line, "message": format!("{e:#}")}),
-                || println!("error: {e:#}"),
+                || outln!("error: {e:#}"),
             );
         }
     }
     if keep_running {
         out.event(json!({"event": "stdin_closed"}), || {
-            println!("stdin closed; still running (Ctrl-C stops)")
+            outln!("stdin closed; still running (Ctrl-C stops)")
         });
         loop {
             std::thread::park();
@@ -252,12 +252,12 @@ fn command(
         })
     };
     match word {
-        "help" => println!("{HELP}"),
+        "help" => outln!("{HELP}"),
         "plugins" => {
             let plugins = host.plugins();
             out.event(json!({"event": "plugins", "plugins": plugins}), || {
                 for p in &plugins {
-                    println!(
+                    outln!(
                         "  {}@{}  hooks {}  tools {}  providers {}",
                         p.id,
                         p.version,
@@ -285,8 +285,8 @@ fn command(
                         print_receipt(r);
                     }
                     match &dispatch.blocked {
-                        Some(b) => println!("result: {}", b.message()),
-                        None => println!(
+                        Some(b) => outln!("result: {}", b.message()),
+                        None => outln!(
                             "result: {}",
                             serde_json::to_string(&dispatch.data).unwrap_or_default()
                         ),
@@ -310,15 +310,15 @@ fn command(
                     if let Some(run) = &outcome.run {
                         print_logs(&run.logs);
                     }
-                    println!("status: {}", outcome.status.as_str());
-                    println!("result: {}", outcome.output);
+                    outln!("status: {}", outcome.status.as_str());
+                    outln!("result: {}", outcome.output);
                 },
             );
         }
         "observe" => {
             host.observe(name, payload()?);
             out.event(json!({"event": "observed", "name": name}), || {
-                println!("observed {name}")
+                outln!("observed {name}")
             });
         }
         other => anyhow::bail!("unknown command `{other}`; `help` lists them"),
@@ -330,16 +330,16 @@ fn command(
 fn print_report(out: Out, report: &ReloadReport, gone: &str) {
     out.event(json!({"event": "reload", "report": report}), || {
         for p in &report.loaded {
-            println!("loaded {}@{} ({})", p.id, p.version, p.digest);
+            outln!("loaded {}@{} ({})", p.id, p.version, p.digest);
         }
         for id in &report.unloaded {
-            println!("unloaded {id}: {gone}");
+            outln!("unloaded {id}: {gone}");
         }
         for r in &report.refused {
             let kept = r.kept_previous.as_ref().map_or(String::new(), |v| {
                 format!("; {} {v} keeps running", r.plugin)
             });
-            println!("REFUSED {}: {}{kept}", r.plugin, r.reason);
+            outln!("REFUSED {}: {}{kept}", r.plugin, r.reason);
         }
     });
 }

@@ -91,7 +91,7 @@ pub(crate) fn doctor(
     }
     report.healthy = report.findings.iter().all(|f| f.severity == Severity::Note);
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_text(&report);
     }
@@ -103,9 +103,9 @@ pub(crate) fn doctor(
 }
 
 fn print_text(report: &Report) {
-    println!("registry: {}", report.registry);
+    outln!("registry: {}", report.registry);
     for line in &report.checked {
-        println!("  ok    {line}");
+        outln!("  ok    {line}");
     }
     for f in &report.findings {
         let label = match f.severity {
@@ -116,9 +116,9 @@ fn print_text(report: &Report) {
             .subject
             .as_deref()
             .map_or(String::new(), |s| format!(" {s}:"));
-        println!("{label}[{}]{subject} {}", f.code, f.message);
+        outln!("{label}[{}]{subject} {}", f.code, f.message);
         if let Some(fix) = &f.fix {
-            println!("  fix: {fix}");
+            outln!("  fix: {fix}");
         }
     }
     let problems = report
@@ -127,9 +127,9 @@ fn print_text(report: &Report) {
         .filter(|f| f.severity == Severity::Problem)
         .count();
     if problems == 0 {
-        println!("healthy");
+        outln!("healthy");
     } else {
-        println!("{problems} problem(s)");
+        outln!("{problems} problem(s)");
     }
 }
 

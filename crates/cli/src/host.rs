@@ -72,7 +72,7 @@ pub(crate) fn host(ctx: &Ctx, options: Options) -> Result<ExitCode> {
     out.event(
         json!({"event": "started", "host": name, "scope": scope.as_str()}),
         || {
-            println!(
+            outln!(
                 "yoi host {name} (scope {}) following the registry",
                 scope.as_str()
             )

@@ -128,7 +128,7 @@ impl Toolchain {
         if dir.join(".complete").is_file() {
             return Ok(dir);
         }
-        eprintln!(
+        errln!(
             "      installing {} {} from {} into {}",
             self.package,
             self.version,

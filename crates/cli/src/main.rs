@@ -4,11 +4,15 @@
 //! says why and how to fix it), or a package has problems, or a test run had
 //! a failing handler; 2 usage error.
 
+#[macro_use]
+mod terminal;
+
 mod config;
 mod dev;
 mod doctor;
 mod host;
 mod lang;
+mod listener;
 mod new;
 mod ops;
 mod pack;
@@ -195,8 +199,10 @@ enum Command {
         json: bool,
     },
     /// Serve the registry over HTTP: snapshot, operations, package uploads,
-    /// a stream of changes. Every request needs a token from the registry's
-    /// serve-tokens file (created on first start).
+    /// a stream of changes, and the operator's page. Every API request
+    /// needs a token from the registry's serve-tokens file (created on
+    /// first start, owner-only); the page and its assets are public and
+    /// ask for a token to sign in. Limits: docs/ops.md.
     Serve {
         /// Address to listen on (loopback by default; port 0 picks one).
         #[arg(long, default_value = "127.0.0.1:7878")]
@@ -206,6 +212,27 @@ enum Command {
         /// file:// artifacts are refused.
         #[arg(long, value_name = "DIR")]
         files_from: Vec<PathBuf>,
+        /// A host name (or name:port) clients may reach the server by,
+        /// besides the listen address (and `localhost` on loopback).
+        /// Repeatable. Requests naming another `Host` are refused with 421,
+        /// which stops DNS rebinding; on a non-loopback address without
+        /// this option any `Host` is accepted.
+        #[arg(long = "allow-host", value_name = "NAME")]
+        allow_hosts: Vec<String>,
+        /// Connections open at once; over it a client is answered 503 with
+        /// Retry-After and disconnected.
+        #[arg(long, default_value_t = 512, value_name = "N")]
+        max_connections: usize,
+        /// Connections open at once from one address.
+        #[arg(long, default_value_t = 64, value_name = "N")]
+        max_connections_per_peer: usize,
+        /// Time for a request's head to arrive (and for an idle connection
+        /// to send its next request) before the connection is closed.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+        header_timeout: std::time::Duration,
+        /// Time for a request's body to arrive before it is answered 408.
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+        body_timeout: std::time::Duration,
     },
     /// Run a local host over plugin folders, with the grants and limits of
     /// yoi.toml: load them, watch them and reload what changes (a broken
@@ -531,7 +558,25 @@ fn main() -> ExitCode {
             compile_cache,
             json,
         } => ctx.doctor(compile_cache.as_deref(), json),
-        Command::Serve { listen, files_from } => ctx.serve(serve::Options { listen, files_from }),
+        Command::Serve {
+            listen,
+            files_from,
+            allow_hosts,
+            max_connections,
+            max_connections_per_peer,
+            header_timeout,
+            body_timeout,
+        } => ctx.serve(serve::Options {
+            listen,
+            files_from,
+            limits: listener::Limits {
+                max_connections: max_connections.max(1),
+                max_per_peer: max_connections_per_peer.max(1),
+                header_timeout,
+                body_timeout,
+                hosts: allow_hosts,
+            },
+        }),
         Command::Dev { dirs, config, json } => dev::dev(dev::Options { dirs, config, json }),
         Command::Host {
             name,
@@ -558,7 +603,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             match e.downcast_ref::<ops::UsageError>() {
                 Some(_) => ExitCode::from(2),
                 None => ExitCode::from(1),

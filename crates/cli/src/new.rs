@@ -377,16 +377,16 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
         Language::Rust => String::new(),
         l => format!(", in {l}"),
     };
-    println!(
+    outln!(
         "created {} ({}{language}) in {}",
         id,
         what.join(", "),
         dir.display()
     );
     for (file, _) in &files {
-        println!("  {file}");
+        outln!("  {file}");
     }
-    println!("next: cd {} && yoi plugin pack", dir.display());
+    outln!("next: cd {} && yoi plugin pack", dir.display());
     Ok(ExitCode::SUCCESS)
 }
 

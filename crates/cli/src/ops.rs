@@ -39,7 +39,7 @@ fn target(text: &str) -> Result<(String, Version)> {
 }
 
 pub(crate) fn print_json(value: &impl Serialize) -> Result<ExitCode> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -125,7 +125,7 @@ impl Ctx {
                 None,
                 reason,
             ) {
-                eprintln!("warning: the refusal could not be recorded in the audit log: {e}");
+                errln!("warning: the refusal could not be recorded in the audit log: {e}");
             }
         };
         let package = match opened {
@@ -138,7 +138,7 @@ impl Ctx {
                     .collect::<Vec<_>>()
                     .join("; ");
                 refused(&reason);
-                println!("{}", d.render(false));
+                outln!("{}", d.render(false));
                 bail!(
                     "{} was not published: fix the problems above and publish again",
                     dir.display()
@@ -151,7 +151,7 @@ impl Ctx {
         };
         let published = registry.publish(&package, &Host::compat(), &self.actor)?;
         let record = published.record;
-        println!(
+        outln!(
             "published {}@{} ({}){}",
             record.plugin,
             record.version,
@@ -165,7 +165,7 @@ impl Ctx {
         let requested = Capability::requested_by(package.manifest());
         if !requested.is_empty() {
             let caps: Vec<_> = requested.iter().map(|c| c.to_string()).collect();
-            println!(
+            outln!(
                 "  requests: {}\n  next: yoi grant {} {} && yoi activate {}@{}",
                 caps.join(", "),
                 record.plugin,
@@ -190,7 +190,7 @@ impl Ctx {
             rollout: Rollout { scope, percent },
         };
         let r = self.open()?.activate(&id, &version, &how)?;
-        println!(
+        outln!(
             "activated {}@{} (scope {}, {}%)",
             r.plugin, r.version, r.rollout.scope, r.rollout.percent
         );
@@ -200,7 +200,7 @@ impl Ctx {
     pub(crate) fn deactivate(&self, t: &str) -> Result<ExitCode> {
         let (id, version) = target(t)?;
         let r = self.open()?.deactivate(&id, &version, &self.actor)?;
-        println!(
+        outln!(
             "deactivated {}@{}; {} has no active version",
             r.plugin, r.version, r.plugin
         );
@@ -210,7 +210,7 @@ impl Ctx {
     pub(crate) fn rollback(&self, t: &str) -> Result<ExitCode> {
         let (id, version) = target(t)?;
         let r = self.open()?.rollback(&id, &version, &self.actor)?;
-        println!("rolled back {} to {}", r.plugin, r.version);
+        outln!("rolled back {} to {}", r.plugin, r.version);
         Ok(ExitCode::SUCCESS)
     }
 
@@ -218,26 +218,26 @@ impl Ctx {
         let done = self.open()?.grant(plugin, caps, granted, &self.actor)?;
         let verb = if granted { "granted" } else { "denied" };
         for cap in done {
-            println!("{verb} {cap} to {plugin}");
+            outln!("{verb} {cap} to {plugin}");
         }
         Ok(ExitCode::SUCCESS)
     }
 
     pub(crate) fn revoke(&self, plugin: &str, caps: &[String]) -> Result<ExitCode> {
         self.open()?.revoke(plugin, caps, &self.actor)?;
-        println!("revoked {} from {plugin}", caps.join(", "));
+        outln!("revoked {} from {plugin}", caps.join(", "));
         Ok(ExitCode::SUCCESS)
     }
 
     pub(crate) fn enable(&self, plugin: &str) -> Result<ExitCode> {
         self.open()?.enable(plugin, &self.actor)?;
-        println!("enabled {plugin}");
+        outln!("enabled {plugin}");
         Ok(ExitCode::SUCCESS)
     }
 
     pub(crate) fn disable(&self, plugin: &str, reason: &str) -> Result<ExitCode> {
         self.open()?.disable(plugin, reason, &self.actor)?;
-        println!("disabled {plugin}: {reason}");
+        outln!("disabled {plugin}: {reason}");
         Ok(ExitCode::SUCCESS)
     }
 
@@ -248,13 +248,13 @@ impl Ctx {
             return print_json(&serde_json::json!({ "seq": seq, "hosts": hosts }));
         }
         if hosts.is_empty() {
-            println!("no host has reported to this registry yet");
+            outln!("no host has reported to this registry yet");
             return Ok(ExitCode::SUCCESS);
         }
         let now = yoi_registry::now_ms();
         // Three missed heartbeats: the host is gone or cut off.
         let silent = i64::try_from(yoi_host::HEARTBEAT.as_millis() * 3).unwrap_or(i64::MAX);
-        println!(
+        outln!(
             "{:<24} {:<9} {:>10}  {:<16} LOADED",
             "HOST", "SCOPE", "SEEN", "STATE"
         );
@@ -272,7 +272,7 @@ impl Ctx {
                 .iter()
                 .map(|l| format!("{}@{}", l.plugin, l.version))
                 .collect();
-            println!(
+            outln!(
                 "{:<24} {:<9} {:>9}s  {:<16} {}",
                 h.name,
                 h.scope.as_str(),
@@ -321,7 +321,7 @@ impl Ctx {
             return print_json(&rows);
         }
         if rows.is_empty() {
-            println!("no plugins published (yoi publish DIR)");
+            outln!("no plugins published (yoi publish DIR)");
         }
         for r in rows {
             let active = match (&r.active, r.rollout) {
@@ -332,7 +332,7 @@ impl Ctx {
                 .disabled
                 .map(|why| format!("  DISABLED: {why}"))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "{:<32} {active:<32} latest {} ({} versions){disabled}",
                 r.plugin, r.latest, r.versions
             );
@@ -387,14 +387,14 @@ impl Ctx {
                 })),
             }));
         }
-        println!("{plugin}");
+        outln!("{plugin}");
         for v in &versions {
             let rollout = if v.state == State::Active {
                 format!(" ({} {}%)", v.rollout.scope, v.rollout.percent)
             } else {
                 String::new()
             };
-            println!(
+            outln!(
                 "  {:<12} {:<12}{rollout} published {} by {}  {}",
                 v.version.to_string(),
                 v.state.as_str(),
@@ -403,7 +403,7 @@ impl Ctx {
                 v.digest
             );
         }
-        println!(
+        outln!(
             "  requested (latest): {}",
             if requested.is_empty() {
                 "nothing".into()
@@ -413,11 +413,11 @@ impl Ctx {
         );
         for g in &grants {
             let verb = if g.granted { "granted" } else { "denied" };
-            println!("  {verb} {} by {} at {}", g.capability, g.by, time(g.at));
+            outln!("  {verb} {} by {} at {}", g.capability, g.by, time(g.at));
         }
         for p in &providers {
             let models: Vec<String> = p.models.iter().map(ToString::to_string).collect();
-            println!(
+            outln!(
                 "  provider {plugin}.{} serves {}",
                 p.name,
                 models.join(", ")
@@ -430,7 +430,7 @@ impl Ctx {
                 .map(|e| format!("websocket {e}"))
                 .chain(s.http.iter().map(|r| format!("route {r}")))
                 .collect();
-            println!(
+            outln!(
                 "  service {} ({}; queue {}, {}; `yoi service show {plugin}/{}`)",
                 s.name,
                 if feeds.is_empty() {
@@ -445,7 +445,7 @@ impl Ctx {
         }
         if let Some(o) = &observer {
             let kinds: Vec<&str> = o.kinds.iter().map(|k| k.as_str()).collect();
-            println!(
+            outln!(
                 "  observer of {} (queue {}, batches of {})",
                 kinds.join(", "),
                 o.queue,
@@ -454,7 +454,7 @@ impl Ctx {
             let last = dropped
                 .last_at
                 .map_or(String::new(), |at| format!(", last at {}", time(at)));
-            println!(
+            outln!(
                 "    dropped {} observations (queue full){last}; {} batches failed",
                 dropped.sum, failed.events
             );
@@ -512,7 +512,7 @@ impl Ctx {
             }
             lines.sort_by_key(|(at, _)| *at);
             for (_, line) in lines {
-                println!("{line}");
+                outln!("{line}");
             }
             if !follow {
                 return Ok(ExitCode::SUCCESS);
@@ -532,7 +532,7 @@ impl Ctx {
         }
         let plugins: std::collections::BTreeSet<&str> =
             snap.versions.iter().map(|v| v.plugin.as_str()).collect();
-        println!(
+        outln!(
             "change {}: {} versions of {} plugins, {} active, {} grant decisions, {} disabled",
             snap.change_seq,
             snap.versions.len(),
@@ -542,10 +542,10 @@ impl Ctx {
             snap.disabled.len()
         );
         for (plugin, version) in &snap.active_versions {
-            println!("  active {plugin}@{version}");
+            outln!("  active {plugin}@{version}");
         }
         for e in &snap.services {
-            println!(
+            outln!(
                 "  service {}/{}: {} (recorded {})",
                 e.plugin,
                 e.detail["service"].as_str().unwrap_or("?"),
@@ -553,16 +553,16 @@ impl Ctx {
                 time(e.at)
             );
         }
-        println!(
+        outln!(
             "{} audit records, {} runtime events",
             snap.audits.len(),
             snap.events.len()
         );
         if let Some(next) = snap.audits_next {
-            println!("more audit records: yoi snapshot --after {next}");
+            outln!("more audit records: yoi snapshot --after {next}");
         }
         if let Some(next) = snap.events_next {
-            println!("more events: yoi snapshot --events-after {next}");
+            outln!("more events: yoi snapshot --events-after {next}");
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -579,7 +579,7 @@ impl Ctx {
             }
             let removed = reg.remove_all(t, &self.actor)?;
             let versions: Vec<String> = removed.iter().map(|r| r.version.to_string()).collect();
-            println!(
+            outln!(
                 "removed {t}: {} version(s) ({}), its grants and flags",
                 removed.len(),
                 versions.join(", ")
@@ -592,7 +592,7 @@ impl Ctx {
             ))
         })?;
         let r = reg.remove(&id, &version, &self.actor)?;
-        println!("removed {}@{} ({})", r.plugin, r.version, r.digest);
+        outln!("removed {}@{} ({})", r.plugin, r.version, r.digest);
         Ok(ExitCode::SUCCESS)
     }
 
@@ -612,13 +612,13 @@ impl Ctx {
         let silent = hosts_silent_for.map(duration).transpose()?;
         let registry = self.open()?;
         let p = registry.prune(age, &self.actor)?;
-        println!(
+        outln!(
             "pruned {} events and {} unreferenced artifacts ({} bytes)",
             p.events, p.blobs, p.bytes
         );
         if let Some(silent) = silent {
             let n = registry.forget_hosts(silent, &self.actor)?;
-            println!(
+            outln!(
                 "forgot {n} hosts silent for {}",
                 humantime::format_duration(silent)
             );
@@ -646,7 +646,7 @@ impl Ctx {
             .into());
         }
         self.open()?.clear(&self.actor)?;
-        println!("cleared the registry at {location} (the audit log is kept)");
+        outln!("cleared the registry at {location} (the audit log is kept)");
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -15,7 +15,7 @@ use yoi_manifest::{Digest, Language, MANIFEST_FILE, Manifest, Package};
 const TARGET: &str = "wasm32-wasip2";
 
 fn step(n: u32, what: &str) {
-    eprintln!("[{n}/5] {what}");
+    errln!("[{n}/5] {what}");
 }
 
 /// Installs the guest target with rustup when it is missing.
@@ -32,7 +32,7 @@ fn ensure_target() -> Result<()> {
             Ok(())
         }
         Ok(_) => {
-            eprintln!("      installing the {TARGET} target: rustup target add {TARGET}");
+            errln!("      installing the {TARGET} target: rustup target add {TARGET}");
             let status = Command::new("rustup")
                 .args(["target", "add", TARGET])
                 .status()
@@ -47,7 +47,7 @@ fn ensure_target() -> Result<()> {
         // Without rustup the toolchain may still have the target; cargo
         // says so clearly if not.
         Err(_) => {
-            eprintln!("      rustup not found; assuming the toolchain has {TARGET}");
+            errln!("      rustup not found; assuming the toolchain has {TARGET}");
             Ok(())
         }
     }
@@ -136,7 +136,7 @@ pub(crate) fn pack(path: &Path) -> Result<ExitCode> {
     let manifest = match Manifest::parse(&text) {
         Ok(m) => m,
         Err(d) => {
-            println!("{}", d.render(false));
+            outln!("{}", d.render(false));
             bail!(
                 "{} has problems; fix them and pack again",
                 manifest_path.display()
@@ -188,7 +188,7 @@ pub(crate) fn pack(path: &Path) -> Result<ExitCode> {
             );
             let built = crate::lang::build(&dir, &manifest, language)?;
             if built.cached {
-                eprintln!(
+                errln!(
                     "      unchanged since the last build: using {}/component.wasm",
                     crate::lang::BUILD_DIR
                 );
@@ -216,7 +216,7 @@ pub(crate) fn pack(path: &Path) -> Result<ExitCode> {
     let package = match Package::open(&dir, &Host::compat()) {
         Ok(p) => p,
         Err(d) => {
-            println!("{}", d.render(false));
+            outln!("{}", d.render(false));
             bail!("the package has problems; fix them and pack again");
         }
     };
@@ -230,12 +230,12 @@ pub(crate) fn pack(path: &Path) -> Result<ExitCode> {
         .write_archive(&out)
         .with_context(|| format!("writing {}", out.display()))?;
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-    println!(
+    outln!(
         "packed {} ({size} bytes) in {:.1} s",
         out.display(),
         started.elapsed().as_secs_f64()
     );
-    println!("  digest: {digest}");
-    println!("  next: yoi publish {}", out.display());
+    outln!("  digest: {digest}");
+    outln!("  next: yoi publish {}", out.display());
     Ok(ExitCode::SUCCESS)
 }

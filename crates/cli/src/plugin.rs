@@ -85,10 +85,10 @@ pub(crate) fn check(path: &Path, json: bool) -> Result<ExitCode> {
         error,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else if let Some(info) = &report.plugin {
         let hooks: Vec<_> = info.hooks.iter().map(|h| h.point.as_str()).collect();
-        println!(
+        outln!(
             "ok: {}@{} ({})\n  digest: {}\n  hooks: {}",
             info.id,
             info.version,
@@ -98,9 +98,9 @@ pub(crate) fn check(path: &Path, json: bool) -> Result<ExitCode> {
         );
     } else if let Some(problems) = &problems {
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        println!("{}", problems.render(color));
+        crate::terminal::write_styled(&format!("{}\n", problems.render(color)));
     } else if let Some(e) = &report.error {
-        println!("error: {e}\n\n{}: 1 problem found", dir.display());
+        outln!("error: {e}\n\n{}: 1 problem found", dir.display());
     }
     Ok(ExitCode::from(if report.ok { 0 } else { 1 }))
 }
@@ -302,14 +302,14 @@ fn test_tool(
 
 fn report_tool(outcome: &ToolOutcome, json: bool) -> Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(outcome)?);
+        outln!("{}", serde_json::to_string_pretty(outcome)?);
     } else {
         for r in &outcome.receipts {
             print_receipt(r);
         }
         if let Some(run) = &outcome.run {
             let status = serde_json::to_value(run.status)?;
-            println!(
+            outln!(
                 "tool {}@{}: {} in {:.1} ms",
                 run.plugin,
                 run.version,
@@ -319,8 +319,8 @@ fn report_tool(outcome: &ToolOutcome, json: bool) -> Result<ExitCode> {
             print_logs(&run.logs);
         }
         let status = serde_json::to_value(outcome.status)?;
-        println!("status: {}", status.as_str().unwrap_or_default());
-        println!("result: {}", outcome.output);
+        outln!("status: {}", status.as_str().unwrap_or_default());
+        outln!("result: {}", outcome.output);
     }
     let failed = !matches!(outcome.status, ToolStatus::Ok | ToolStatus::Blocked);
     Ok(ExitCode::from(if failed { 1 } else { 0 }))
@@ -356,14 +356,14 @@ fn test_hook(
 
 fn report<E: Serialize>(dispatch: &Dispatch<E>, json: bool) -> Result<ExitCode> {
     if json {
-        println!("{}", serde_json::to_string_pretty(dispatch)?);
+        outln!("{}", serde_json::to_string_pretty(dispatch)?);
     } else {
         for r in &dispatch.receipts {
             print_receipt(r);
         }
         match &dispatch.blocked {
-            Some(b) => println!("result: {}", b.message()),
-            None => println!("result: {}", serde_json::to_string_pretty(&dispatch.data)?),
+            Some(b) => outln!("result: {}", b.message()),
+            None => outln!("result: {}", serde_json::to_string_pretty(&dispatch.data)?),
         }
     }
     let failed = dispatch.receipts.iter().any(|r| {
@@ -380,7 +380,7 @@ pub(crate) fn print_receipt(r: &Receipt) {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
-    println!(
+    outln!(
         "{} {}@{}: {status} in {:.1} ms",
         r.point,
         r.plugin,
@@ -388,10 +388,10 @@ pub(crate) fn print_receipt(r: &Receipt) {
         r.duration.as_secs_f64() * 1000.0
     );
     if !r.changed.is_empty() {
-        println!("  changed: {}", r.changed.join(", "));
+        outln!("  changed: {}", r.changed.join(", "));
     }
     if let Some(detail) = &r.detail {
-        println!("  detail: {detail}");
+        outln!("  detail: {detail}");
     }
     print_logs(&r.logs);
 }
@@ -404,6 +404,6 @@ pub(crate) fn print_logs(logs: &[yoi_host::LogLine]) {
             .unwrap_or_default();
         let fields = line.rendered_fields();
         let sep = if fields.is_empty() { "" } else { "  " };
-        println!("  log {level}: {}{sep}{fields}", line.message);
+        outln!("  log {level}: {}{sep}{fields}", line.message);
     }
 }

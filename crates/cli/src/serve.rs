@@ -2,11 +2,15 @@
 //! Every write answers `{ ok, error?, audit, record? }` with the audit
 //! record it left (docs/operations.md, "The HTTP API").
 //!
-//! Security: it listens on loopback unless told otherwise; every request
-//! needs a bearer token from `<registry>/serve-tokens` (created on first
-//! start, readable by its owner only), which also names the actor the audit
-//! log records; read-only tokens cannot write. There are no cookies, so no
-//! cross-site request can act with an operator's credentials.
+//! Security: it listens on loopback unless told otherwise; every API
+//! request needs a bearer token from `<registry>/serve-tokens` (created on
+//! first start, readable by its owner only; a file others can read is
+//! refused), which also names the actor the audit log records; read-only
+//! tokens cannot write. There are no cookies, so no cross-site request can
+//! act with an operator's credentials. Connections, timeouts and `Host`
+//! names are limited before routing ([`crate::listener`]); a body larger
+//! than its route allows is refused from its `Content-Length`, before a
+//! byte of it is read.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -55,6 +59,8 @@ struct Token {
 
 struct App {
     registry: Registry,
+    /// Time a request body may take to arrive.
+    body_timeout: Duration,
     tokens: Vec<Token>,
     /// Folders `file://` artifact URLs may point into (canonical); empty:
     /// such URLs are refused.
@@ -132,6 +138,20 @@ impl SnapshotCache {
 /// token for `operator` and one read-only token for `dashboard` when absent.
 fn tokens(dir: &Path) -> Result<Vec<Token>> {
     let path = dir.join(TOKENS_FILE);
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(&path) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "{} can be read by others (mode {mode:o}): anyone on this machine could take \
+                 its tokens. Run `chmod 600 {}` (and replace the tokens if others may have \
+                 read them), then start again",
+                path.display(),
+                path.display()
+            );
+        }
+    }
     if !path.exists() {
         let mut file = std::fs::OpenOptions::new();
         file.write(true).create_new(true);
@@ -415,7 +435,26 @@ async fn admit(
             return Err(audited(actor, status, why.to_owned()).await);
         }
     };
-    match axum::body::to_bytes(body, limit).await {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        let why = format!(
+            "the body is declared as {} bytes, larger than this route's limit of {limit} bytes",
+            declared.unwrap_or_default()
+        );
+        return Err(audited(token.actor.clone(), StatusCode::PAYLOAD_TOO_LARGE, why).await);
+    }
+    let read = tokio::time::timeout(app.body_timeout, axum::body::to_bytes(body, limit)).await;
+    let Ok(read) = read else {
+        let why = format!(
+            "the body did not arrive within {} s (--body-timeout)",
+            app.body_timeout.as_secs_f64()
+        );
+        return Err(audited(token.actor.clone(), StatusCode::REQUEST_TIMEOUT, why).await);
+    };
+    match read {
         Ok(bytes) => Ok((token, bytes)),
         Err(e) => {
             let too_big = std::error::Error::source(&e)
@@ -562,7 +601,7 @@ impl App {
                 Err(d) => return Err(format!("{} {}", d.code.as_str(), d.message)),
             }
             why = format!(
-                "`{}` is not inside a folder given with --files-from (links are followed)",
+                "`{}` is not inside a folder given with --files-from (links are followed only within it)",
                 path.display()
             );
         }
@@ -715,6 +754,9 @@ pub(crate) struct Options {
     pub listen: SocketAddr,
     /// Folders `file://` artifacts may come from.
     pub files_from: Vec<PathBuf>,
+    /// Connections, timeouts, and the `Host` names besides the listen
+    /// address.
+    pub limits: crate::listener::Limits,
 }
 
 fn router(app: Arc<App>) -> Router {
@@ -770,6 +812,7 @@ pub(crate) fn serve(
     let marks = registry.marks()?;
     let app = Arc::new(App {
         registry,
+        body_timeout: options.limits.body_timeout,
         tokens,
         files_from,
         marks: watch::Sender::new(marks),
@@ -785,6 +828,8 @@ pub(crate) fn serve(
             .await
             .with_context(|| format!("listening on {}", options.listen))?;
         let addr = listener.local_addr()?;
+        let mut limits = options.limits;
+        limits.hosts = crate::listener::Limits::hosts_for(addr, &limits.hosts);
         tokio::spawn(watch_marks(app));
         // Whoever started the server may stop reading its output: that must
         // not stop the server, so write errors are ignored.
@@ -795,7 +840,15 @@ pub(crate) fn serve(
             token_path(home).display()
         );
         let _ = out.flush();
-        axum::serve(listener, router).await?;
+        if !addr.ip().is_loopback() {
+            errln!(
+                "warning: yoi serve listens on {addr}, beyond this machine, over plain HTTP: \
+                 tokens and packages cross the network unencrypted. Listen on loopback \
+                 (--listen 127.0.0.1:PORT) behind a TLS proxy instead, and name the proxy's \
+                 host with --allow-host (docs/ops.md)"
+            );
+        }
+        crate::listener::run(listener, router, limits).await;
         Ok(ExitCode::SUCCESS)
     })
 }

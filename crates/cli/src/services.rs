@@ -47,13 +47,13 @@ impl Ctx {
             return print_json(&all.iter().map(as_json).collect::<Vec<_>>());
         }
         if all.is_empty() {
-            println!(
+            outln!(
                 "no service has been recorded{}; hosts record their services' status as they run them",
                 plugin.map_or(String::new(), |p| format!(" for {p}"))
             );
             return Ok(ExitCode::SUCCESS);
         }
-        println!(
+        outln!(
             "{:<28} {:<16} {:<9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>8}  recorded",
             "service",
             "version",
@@ -67,7 +67,7 @@ impl Ctx {
         );
         for r in &all {
             let s = &r.status;
-            println!(
+            outln!(
                 "{:<28} {:<16} {:<9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>8}  {}",
                 format!("{}/{}", s.plugin, s.service),
                 s.version.to_string(),
@@ -107,43 +107,43 @@ impl Ctx {
             return print_json(&as_json(r));
         }
         let s = &r.status;
-        println!(
+        outln!(
             "{}/{} {} (recorded {})",
             s.plugin,
             s.service,
             s.version,
             time(r.at)
         );
-        println!("  state:            {}", s.state.as_str());
+        outln!("  state:            {}", s.state.as_str());
         if let Some(ws) = &s.websocket {
             let up = if s.connected {
                 "connected"
             } else {
                 "not connected"
             };
-            println!("  websocket:        {ws} ({up})");
+            outln!("  websocket:        {ws} ({up})");
         }
         if let Some(route) = &s.route {
-            println!("  route:            {route}");
+            outln!("  route:            {route}");
         }
-        println!(
+        outln!(
             "  queue:            {} of {} waiting ({})",
             s.queued,
             s.capacity,
             s.backpressure.as_str()
         );
-        println!("  processed:        {}", s.processed);
-        println!(
+        outln!("  processed:        {}", s.processed);
+        outln!(
             "  dropped:          {} (queue full, oldest first)",
             s.dropped
         );
-        println!("  refused:          {} events (queue full)", s.refused);
-        println!("  refused commands: {}", s.refused_commands);
-        println!("  bad signatures:   {}", s.bad_signatures);
-        println!("  errors:           {}", s.errors);
-        println!("  restarts:         {}", s.restarts);
+        outln!("  refused:          {} events (queue full)", s.refused);
+        outln!("  refused commands: {}", s.refused_commands);
+        outln!("  bad signatures:   {}", s.bad_signatures);
+        outln!("  errors:           {}", s.errors);
+        outln!("  restarts:         {}", s.restarts);
         if let Some(e) = &s.last_error {
-            println!("  last error:       {e}");
+            outln!("  last error:       {e}");
         }
         Ok(ExitCode::SUCCESS)
     }

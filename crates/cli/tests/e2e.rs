@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 mod fleet;
+mod hostile;
 mod languages;
 mod support;
 use support::{example, guard_archive, next_event, send, serve};

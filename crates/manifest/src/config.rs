@@ -139,7 +139,13 @@ impl Setting {
         let schema = self.json_schema();
         let validator = jsonschema::validator_for(&schema)
             .map_err(|e| format!("the setting's schema is not valid: {e}"))?;
-        let problems = crate::tool::schema_errors(&validator, value);
+        // A secret's refusal is stored in the audit log and printed: it
+        // names what is wrong, never the value.
+        let problems = if self.secret {
+            crate::tool::schema_errors_masked(&validator, value)
+        } else {
+            crate::tool::schema_errors(&validator, value)
+        };
         if problems.is_empty() {
             Ok(())
         } else {

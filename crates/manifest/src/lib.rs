@@ -71,7 +71,8 @@ pub use provider::{ModelPattern, Provider};
 pub use rollout::{Rollout, Scope, applies, bucket};
 pub use service::{Backpressure, Endpoint, Restart, Service, Signature};
 pub use tool::{
-    InputSchema, MAX_SCHEMA_ERRORS, Tool, check_input_schema, schema_errors, valid_tool_name,
+    InputSchema, MAX_SCHEMA_ERRORS, Tool, check_input_schema, schema_errors, schema_errors_masked,
+    valid_tool_name,
 };
 
 /// JSON Schema of `plugin.toml` (draft-07), for editors and other tools.

@@ -243,30 +243,97 @@ impl Package {
     }
 }
 
-/// Resolves `rel` inside `dir`, following links, and refuses anything that
-/// lands outside `dir`.
-fn inside(dir: &Path, rel: &Path) -> Result<PathBuf, (Code, String)> {
-    let (root, real) = match (dir.canonicalize(), dir.join(rel).canonicalize()) {
-        (Ok(root), Ok(real)) => (root, real),
-        _ => {
-            return Err((
-                Code::ArtifactMissing,
-                "does not exist in the package folder".into(),
-            ));
-        }
-    };
-    if !real.starts_with(&root) {
-        return Err((
+/// Opens `rel` inside `dir`, following links, and refuses anything that
+/// lands outside `dir`. Where it lands is decided in the same step as the
+/// open ([`open_beneath`]), so a folder swapped for a link between a check
+/// and the open cannot move the read outside.
+fn inside(dir: &Path, rel: &Path) -> Result<std::fs::File, (Code, String)> {
+    open_beneath(dir, rel).map_err(|e| match e {
+        Beneath::Outside => (
             Code::ArtifactPath,
             "is a link that leads outside the package folder".to_owned(),
-        ));
+        ),
+        Beneath::Missing => (
+            Code::ArtifactMissing,
+            "does not exist in the package folder".into(),
+        ),
+        Beneath::Io(e) => (Code::ArtifactMissing, format!("cannot be opened: {e}")),
+    })
+}
+
+/// Why [`open_beneath`] opened nothing.
+enum Beneath {
+    /// The path, or a link on it, leads outside the folder.
+    Outside,
+    /// Nothing is there.
+    Missing,
+    /// Anything else.
+    Io(std::io::Error),
+}
+
+/// Opens `rel` for reading beneath `dir`, without blocking on a FIFO. The
+/// kernel resolves the whole path under `dir` (`openat2` with
+/// `RESOLVE_BENEATH`): `..` and links may move within it but never out,
+/// and an absolute link is refused, all atomically with the open.
+#[cfg(target_os = "linux")]
+fn open_beneath(dir: &Path, rel: &Path) -> Result<std::fs::File, Beneath> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    use rustix::io::Errno;
+    let root = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::NOENT | Errno::NOTDIR => Beneath::Missing,
+        e => Beneath::Io(e.into()),
+    })?;
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    rustix::fs::openat2(
+        &root,
+        rel,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map(std::fs::File::from)
+    .map_err(|e| match e {
+        Errno::XDEV | Errno::LOOP => Beneath::Outside,
+        Errno::NOENT | Errno::NOTDIR => Beneath::Missing,
+        Errno::NOSYS => Beneath::Io(std::io::Error::other(
+            "this kernel cannot open a file confined to a folder (openat2, Linux 5.6 or newer)",
+        )),
+        e => Beneath::Io(e.into()),
+    })
+}
+
+/// [`open_beneath`] where the kernel has no `RESOLVE_BENEATH`: resolved,
+/// checked, opened, then checked again on the handle.
+#[cfg(not(target_os = "linux"))]
+fn open_beneath(dir: &Path, rel: &Path) -> Result<std::fs::File, Beneath> {
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    let (root, real) = match (dir.canonicalize(), dir.join(rel).canonicalize()) {
+        (Ok(root), Ok(real)) => (root, real),
+        _ => return Err(Beneath::Missing),
+    };
+    if !real.starts_with(&root) {
+        return Err(Beneath::Outside);
     }
-    Ok(real)
+    let file = std::fs::File::open(&real).map_err(Beneath::Io)?;
+    match file.metadata() {
+        Ok(_) if real.canonicalize().is_ok_and(|again| again == real) => Ok(file),
+        _ => Err(Beneath::Outside),
+    }
 }
 
 fn read_schema_file(dir: &Path, rel: &str) -> Result<serde_json::Value, (Code, String)> {
-    let real = inside(dir, Path::new(rel)).map_err(|(_, why)| (Code::ToolSchemaFile, why))?;
-    let bytes = read_limited(&real, MAX_MANIFEST_BYTES)
+    let file = inside(dir, Path::new(rel)).map_err(|(_, why)| (Code::ToolSchemaFile, why))?;
+    let bytes = read_file_limited(file, MAX_MANIFEST_BYTES)
         .map_err(|e| (Code::ToolSchemaFile, e.describe(MAX_MANIFEST_BYTES)))?;
     let schema: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| (Code::ToolSchemaFile, format!("is not valid JSON: {e}")))?;
@@ -278,7 +345,7 @@ fn read_artifact(dir: &Path, manifest: &Manifest) -> Result<Vec<u8>, Box<Diagnos
     let rel = &manifest.runtime.artifact;
     let one =
         |code, message: String, fix: &str| Diagnostic::new(code, "runtime.artifact", message, fix);
-    let real = inside(dir, rel).map_err(|(code, why)| {
+    let file = inside(dir, rel).map_err(|(code, why)| {
         let fix = if code == Code::ArtifactPath {
             "replace the link with the file itself"
         } else {
@@ -286,7 +353,7 @@ fn read_artifact(dir: &Path, manifest: &Manifest) -> Result<Vec<u8>, Box<Diagnos
         };
         one(code, format!("`{}` {why}", rel.display()), fix)
     })?;
-    let bytes = read_limited(&real, MAX_ARTIFACT_BYTES).map_err(|e| {
+    let bytes = read_file_limited(file, MAX_ARTIFACT_BYTES).map_err(|e| {
         let code = match e {
             ReadError::TooLarge => Code::ArtifactTooLarge,
             _ => Code::ArtifactMissing,
@@ -335,27 +402,47 @@ impl ReadError {
 }
 
 /// Reads a file a client named by path (a `file://` URL given to a
-/// server), with the checks a package folder's artifact gets: the path,
-/// links followed, must land inside `root`, and it must be a regular file
-/// of at most [`MAX_ARTIFACT_BYTES`]. The path is not trusted: it may be
-/// absolute, hold `..` or pass through links; only where it lands counts.
+/// server), with the checks a package folder's artifact gets: the path must
+/// name a file under `root` (an absolute path starting with it), links and
+/// `..` on the way may move within `root` but never out, and it must be a
+/// regular file of at most [`MAX_ARTIFACT_BYTES`]. The path is not trusted:
+/// a path that is not under `root` is refused before anything is looked up,
+/// so whether it exists is never told (code `E0105`, as for a path leading
+/// out); one under `root` is opened confined to it ([`open_beneath`]).
 pub fn read_artifact_in(root: &Path, path: &Path) -> Result<Vec<u8>, Box<Diagnostic>> {
     let shown = path.display();
     let field = "artifact";
-    let real = inside(root, path).map_err(|(code, _)| {
-        let why = if code == Code::ArtifactPath {
-            format!("`{shown}` leads outside {}", root.display())
-        } else {
-            format!("`{shown}` does not exist in {}", root.display())
-        };
+    let fail = |code, why: String| {
         Box::new(Diagnostic::new(
             code,
             field,
             why,
             "name a file inside a folder the server allows packages from",
         ))
+    };
+    let outside = || {
+        fail(
+            Code::ArtifactPath,
+            format!("`{shown}` is not inside {}", root.display()),
+        )
+    };
+    let rel = if path.is_absolute() {
+        path.strip_prefix(root).map_err(|_| outside())?
+    } else {
+        path
+    };
+    let file = open_beneath(root, rel).map_err(|e| match e {
+        Beneath::Outside => outside(),
+        Beneath::Missing => fail(
+            Code::ArtifactMissing,
+            format!("`{shown}` does not exist in {}", root.display()),
+        ),
+        Beneath::Io(e) => fail(
+            Code::ArtifactMissing,
+            format!("`{shown}` cannot be opened: {e}"),
+        ),
     })?;
-    read_limited(&real, MAX_ARTIFACT_BYTES).map_err(|e| {
+    read_file_limited(file, MAX_ARTIFACT_BYTES).map_err(|e| {
         let code = match e {
             ReadError::TooLarge => Code::ArtifactTooLarge,
             _ => Code::ArtifactMissing,
@@ -380,6 +467,12 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
         rustix::fs::OFlags::NONBLOCK.bits() as i32,
     );
     let file = options.open(path).map_err(ReadError::Io)?;
+    read_file_limited(file, limit)
+}
+
+/// Reads an opened file of at most `limit` bytes; anything but a regular
+/// file is refused.
+fn read_file_limited(file: std::fs::File, limit: u64) -> Result<Vec<u8>, ReadError> {
     let meta = file.metadata().map_err(ReadError::Io)?;
     if !meta.is_file() {
         return Err(ReadError::Other("is not a regular file".into()));
@@ -483,6 +576,66 @@ mod tests {
         big.set_len(MAX_ARTIFACT_BYTES + 1).unwrap();
         let err = read_artifact_in(&base, Path::new("big.wasm")).unwrap_err();
         assert_eq!(err.code, Code::ArtifactTooLarge);
+    }
+
+    /// Outside paths are no existence oracle: a file that exists and one
+    /// that does not are refused alike, before anything is looked up.
+    #[test]
+    fn outside_paths_are_refused_alike_whether_they_exist_or_not() {
+        let root = tempfile::tempdir().unwrap();
+        let base = root.path().canonicalize().unwrap();
+        let there = read_artifact_in(&base, Path::new("/etc/passwd")).unwrap_err();
+        let absent = read_artifact_in(&base, Path::new("/etc/no-such-file-here")).unwrap_err();
+        assert_eq!(there.code, Code::ArtifactPath);
+        assert_eq!(absent.code, Code::ArtifactPath);
+        assert_eq!(
+            there.message.replace("passwd", "X"),
+            absent.message.replace("no-such-file-here", "X")
+        );
+        for path in ["../../../etc/passwd", "../../../etc/no-such-file-here"] {
+            let err = read_artifact_in(&base, Path::new(path)).unwrap_err();
+            assert_eq!(err.code, Code::ArtifactPath, "{path}: {err:?}");
+        }
+    }
+
+    /// A folder on the path swapped for a link to somewhere else, over and
+    /// over while the file is read: the read lands inside the root or
+    /// fails, and never returns the outside file's bytes.
+    #[test]
+    fn a_folder_swapped_for_a_link_mid_read_never_leads_outside() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let base = root.path().canonicalize().unwrap();
+        std::fs::create_dir(base.join("real")).unwrap();
+        std::fs::write(base.join("real/p.wasm"), b"inside").unwrap();
+        std::fs::write(outside.path().join("p.wasm"), b"OUTSIDE").unwrap();
+        std::os::unix::fs::symlink(outside.path(), base.join("evil")).unwrap();
+        std::fs::create_dir(base.join("d")).unwrap();
+        std::fs::write(base.join("d/p.wasm"), b"inside").unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flipper = {
+            let (stop, base) = (stop.clone(), base.clone());
+            std::thread::spawn(move || {
+                // `d` is a folder, then a link to the outside, then a folder.
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = std::fs::rename(base.join("d"), base.join("d.dir"));
+                    let _ = std::fs::rename(base.join("evil"), base.join("d"));
+                    let _ = std::fs::rename(base.join("d"), base.join("evil"));
+                    let _ = std::fs::rename(base.join("d.dir"), base.join("d"));
+                }
+            })
+        };
+        let target = base.join("d/p.wasm");
+        let mut read = 0;
+        for _ in 0..20_000 {
+            if let Ok(bytes) = read_artifact_in(&base, &target) {
+                assert_eq!(bytes, b"inside", "read outside the root");
+                read += 1;
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        flipper.join().unwrap();
+        assert!(read > 0, "the swap never let a read through; the test proves nothing");
     }
 
     #[test]

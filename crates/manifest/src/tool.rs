@@ -42,15 +42,30 @@ pub const MAX_SCHEMA_ERRORS: usize = 8;
 /// [`MAX_SCHEMA_ERRORS`]. Empty when it fits. The one wording of a schema
 /// error, for tool inputs and setting values alike.
 pub fn schema_errors(validator: &jsonschema::Validator, value: &Value) -> Vec<String> {
+    errors(validator, value, false)
+}
+
+/// [`schema_errors`] that never quote the value: for secrets, whose
+/// refusals are stored and printed.
+pub fn schema_errors_masked(validator: &jsonschema::Validator, value: &Value) -> Vec<String> {
+    errors(validator, value, true)
+}
+
+fn errors(validator: &jsonschema::Validator, value: &Value, mask: bool) -> Vec<String> {
     validator
         .iter_errors(value)
         .take(MAX_SCHEMA_ERRORS)
         .map(|e| {
             let at = e.instance_path().to_string();
-            if at.is_empty() {
-                e.to_string()
+            let what = if mask {
+                e.masked_with("the value").to_string()
             } else {
-                format!("at {at}: {e}")
+                e.to_string()
+            };
+            if at.is_empty() {
+                what
+            } else {
+                format!("at {at}: {what}")
             }
         })
         .collect()

@@ -330,3 +330,50 @@ fn a_version_that_rejects_the_stored_values_is_not_activated() {
     reg.remove_all("c.guard", "ops").expect("remove");
     assert!(reg.config("c.guard").expect("config").is_empty());
 }
+
+/// A secret refused by its schema is refused without its value: the
+/// refusal is stored in the audit log and printed by every client.
+#[test]
+fn a_refused_secret_never_reaches_an_error_or_the_audit_log() {
+    const GUARDED: &str = r#"
+[config.token]
+type = "string"
+secret = true
+schema = { minLength = 12 }
+"#;
+    const STRICTER: &str = r#"
+[config.token]
+type = "string"
+secret = true
+schema = { minLength = 12, pattern = "^live-" }
+"#;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let reg = Registry::open(dir.path()).expect("registry");
+    for (version, settings) in [("1.0.0", GUARDED), ("2.0.0", STRICTER)] {
+        let p = common::package_with("c.keys", version, version.as_bytes().to_vec(), settings);
+        reg.publish(&p, &common::compat(), "ci").expect("publish");
+    }
+    let v1 = semver::Version::new(1, 0, 0);
+    reg.activate("c.keys", &v1, &Activation::by("ops"))
+        .expect("activate");
+    let typo = "tok-typo42";
+    for value in [text(typo), NewValue::Json(json!(typo))] {
+        let answer = reg.answer(|r| r.set_config("c.keys", Scope::All, "token", value, "ops"));
+        let shown = serde_json::to_string(&answer).expect("JSON");
+        assert!(!answer.ok, "{shown}");
+        assert!(shown.contains("shorter than 12"), "says what is wrong: {shown}");
+        assert!(!shown.contains(typo), "the answer quotes the secret: {shown}");
+    }
+    // A value set under 1.0.0 that 2.0.0 refuses: the activation's refusal
+    // names the setting, not the value.
+    let kept = "test-key-0123456789";
+    reg.set_config("c.keys", Scope::All, "token", text(kept), "ops")
+        .expect("fits 1.0.0");
+    let v2 = semver::Version::new(2, 0, 0);
+    let answer = reg.answer(|r| r.activate("c.keys", &v2, &Activation::by("ops")));
+    let shown = serde_json::to_string(&answer).expect("JSON");
+    assert!(!answer.ok && shown.contains("token"), "{shown}");
+    assert!(!shown.contains(kept), "{shown}");
+    let audits = serde_json::to_string(&reg.audits(None, 0, 1000).expect("audits")).expect("JSON");
+    assert!(!audits.contains(typo) && !audits.contains(kept), "{audits}");
+}

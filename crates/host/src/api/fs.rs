@@ -658,6 +658,11 @@ impl PluginApi {
         .map_err(io)?;
         let stat = rustix::fs::fstat(&fd).map_err(io)?;
         self.regular_only(at, &stat)?;
+        if (before.st_dev, before.st_ino) != (stat.st_dev, stat.st_ino) {
+            // The name was swapped between the check and the open (a hard
+            // link to a file no grant covers): not the file checked.
+            return Err(io(Errno::NXIO));
+        }
         Ok((File::from(fd), stat))
     }
 
@@ -734,14 +739,23 @@ impl PluginApi {
         let shared = existing.is_some_and(|s| s.st_nlink > 1);
 
         if append && !shared {
-            // One name only: appending in place changes nothing else.
+            // One name only: appending in place changes nothing else. The
+            // handle written through must be the file just checked (same
+            // device and inode, still one name), or a new file this open
+            // created: a name swapped in between (a hard link to a file
+            // of another grant) is refused, not written.
             self.reserve(&at.path, data.len() as u64, 0, new_entry)?;
+            let create = if existing.is_some() {
+                OFlags::empty()
+            } else {
+                OFlags::CREATE | OFlags::EXCL
+            };
             let written = rustix::fs::openat(
                 &dir,
                 name.as_str(),
                 OFlags::WRONLY
                     | OFlags::APPEND
-                    | OFlags::CREATE
+                    | create
                     | OFlags::NOFOLLOW
                     | OFlags::NONBLOCK
                     | OFlags::CLOEXEC
@@ -751,8 +765,11 @@ impl PluginApi {
             .map_err(errno_io)
             .and_then(|fd| {
                 let stat = rustix::fs::fstat(&fd).map_err(errno_io)?;
+                let same = existing
+                    .is_none_or(|e| (e.st_dev, e.st_ino) == (stat.st_dev, stat.st_ino));
                 if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile
                     || stat.st_nlink > 1
+                    || !same
                 {
                     // Swapped for something else since the check.
                     return Err(io::Error::from_raw_os_error(Errno::NXIO.raw_os_error()));

@@ -1,0 +1,240 @@
+//! What hostile clients do to a real `yoi serve` on loopback: slow heads,
+//! idle floods, bodies that never come, foreign `Host` names, and insecure
+//! starts. Each test was written before the fix and failed without it.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::support::{Server, send, serve_with};
+
+fn addr(server: &Server) -> SocketAddr {
+    server
+        .url
+        .strip_prefix("http://")
+        .expect("http URL")
+        .parse()
+        .expect("socket address")
+}
+
+/// A connection from the loopback address `from` (127.0.0.0/8 is all this
+/// machine), so tests can play several peers.
+async fn connect_from(server: &Server, from: [u8; 4]) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::from((from, 0)))
+        .expect("bind a loopback address");
+    socket.connect(addr(server)).await.expect("connect")
+}
+
+/// Everything the server sends until it closes, or until `within`.
+async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> Option<String> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.ok()?;
+    Some(String::from_utf8_lossy(&got).into_owned())
+}
+
+/// A raw request, and the answer's status line and body.
+async fn raw(server: &Server, request: String) -> String {
+    let mut stream = connect_from(server, [127, 0, 0, 1]).await;
+    stream.write_all(request.as_bytes()).await.expect("write");
+    read_until_closed(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("an answer within 10 s")
+}
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn serve_holds_against_slow_idle_and_oversized_clients() {
+    let server = serve_with(&[
+        "--header-timeout",
+        "2s",
+        "--body-timeout",
+        "2s",
+        "--max-connections",
+        "40",
+        "--max-connections-per-peer",
+        "8",
+    ]);
+    let port = addr(&server).port();
+
+    // A head sent one byte at a time is cut off at the header timeout.
+    let mut slow = connect_from(&server, [127, 0, 0, 5]).await;
+    let started = Instant::now();
+    let mut closed = false;
+    for byte in b"GET /api/v1/whoami HTTP/1.1\r\nHost: x\r\n".iter().cycle() {
+        if slow.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut probe = [0u8; 1];
+        if let Ok(Ok(0)) =
+            tokio::time::timeout(Duration::from_millis(300), slow.read(&mut probe)).await
+        {
+            closed = true;
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(8) {
+            break;
+        }
+    }
+    assert!(
+        closed,
+        "a head trickling in for {:?} is still connected",
+        started.elapsed()
+    );
+
+    // One address opening many idle connections holds only its share; the
+    // rest are answered 503 at once; the operator is served.
+    let mut idle = Vec::new();
+    let mut busy = 0;
+    for _ in 0..30 {
+        let mut s = connect_from(&server, [127, 0, 0, 2]).await;
+        if let Some(answer) = read_until_closed(&mut s, Duration::from_millis(100)).await {
+            assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+            assert!(answer.contains("per address"), "{answer}");
+            assert!(answer.to_ascii_lowercase().contains("retry-after: 1"), "{answer}");
+            busy += 1;
+        } else {
+            idle.push(s);
+        }
+    }
+    assert_eq!((idle.len(), busy), (8, 22), "8 held, the rest refused");
+    let asked = Instant::now();
+    let (status, body) = send(&server, "/api/v1/whoami", Some(&server.ro), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(asked.elapsed() < Duration::from_secs(2));
+
+    // Many addresses filling the server: a newcomer is told 503 at once
+    // (not left waiting), and served once they go.
+    for last in 10..20u8 {
+        for _ in 0..8 {
+            idle.push(connect_from(&server, [127, 0, 0, last]).await);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let asked = Instant::now();
+    let answer = raw(
+        &server,
+        format!("GET /api/v1/whoami HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("its limit"), "{answer}");
+    assert!(asked.elapsed() < Duration::from_secs(2));
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = send(&server, "/api/v1/whoami", Some(&server.ro), None).await;
+    assert_eq!(status, 200, "{body}");
+
+    // A body declared far larger than the route allows: 413 before it is
+    // read, audited.
+    let asked = Instant::now();
+    let answer = raw(
+        &server,
+        format!(
+            "POST /api/v1/operations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Authorization: Bearer {}\r\nConnection: close\r\nContent-Length: 100000000\r\n\r\n{{",
+            server.rw
+        ),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("declared as 100000000 bytes"), "{answer}");
+    assert!(answer.contains("\"audit\":{"), "{answer}");
+    assert!(asked.elapsed() < Duration::from_secs(2));
+
+    // A body that stops coming: 408 at the body timeout.
+    let asked = Instant::now();
+    let answer = raw(
+        &server,
+        format!(
+            "POST /api/v1/operations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Authorization: Bearer {}\r\nConnection: close\r\nContent-Length: 100\r\n\r\n{{\"op\"",
+            server.rw
+        ),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("--body-timeout"), "{answer}");
+    assert!(asked.elapsed() < Duration::from_secs(5));
+
+    // DNS rebinding: a name other than the server's own is refused before
+    // any route, with the fix; its own names are served.
+    let answer = raw(
+        &server,
+        format!(
+            "GET /api/v1/whoami HTTP/1.1\r\nHost: rebind.example:{port}\r\n\
+             Authorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            server.ro
+        ),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 421"), "{answer}");
+    assert!(answer.contains("--allow-host"), "{answer}");
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let answer = raw(
+            &server,
+            format!(
+                "GET /api/v1/whoami HTTP/1.1\r\nHost: {host}\r\n\
+                 Authorization: Bearer {}\r\nConnection: close\r\n\r\n",
+                server.ro
+            ),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{host}: {answer}");
+    }
+}
+
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn serve_refuses_a_token_file_others_can_read_and_warns_off_loopback() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    let home = tempfile::tempdir().expect("home");
+    // First start writes the token file, owner-only.
+    drop(crate::support::serve_in(home.path(), &[]));
+    let tokens = home.path().join("serve-tokens");
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = Command::new(env!("CARGO_BIN_EXE_yoi"))
+        .args(["--registry", home.path().to_str().expect("utf-8")])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("yoi serve runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("can be read by others (mode 644)"), "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+
+    // Beyond loopback over plain HTTP: it starts, and says so loudly.
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yoi"))
+        .args(["--registry", home.path().to_str().expect("utf-8")])
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("yoi serve starts");
+    let mut line = String::new();
+    let stderr = child.stderr.take().expect("stderr");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut line).expect("read");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.starts_with("warning: "), "{line}");
+    assert!(
+        line.contains("plain HTTP") && line.contains("--listen 127.0.0.1") && line.contains("--allow-host"),
+        "{line}"
+    );
+}
