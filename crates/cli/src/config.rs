@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use serde::Serialize;
 use yoi_registry::{ConfigRecord, NewValue, Scope};
 
@@ -111,7 +111,11 @@ impl Ctx {
         {
             outln!(
                 "  {} (scope {}) is set but not declared by {}: `yoi config unset {plugin} {} --scope {}`",
-                r.key, r.scope, version.version, r.key, r.scope
+                r.key,
+                r.scope,
+                version.version,
+                r.key,
+                r.scope
             );
         }
         Ok(ExitCode::SUCCESS)
@@ -122,4 +126,34 @@ impl Ctx {
         outln!("sealed {n} secret values with a new key; the old key is gone from config.key");
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// A value given in a file, or on standard input for `-`, with one
+/// trailing newline dropped: how secrets reach the CLI without appearing
+/// in `ps` or shell history.
+pub(crate) fn read_value(file: &std::path::Path) -> Result<String> {
+    let mut text = String::new();
+    if file == std::path::Path::new("-") {
+        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
+            .context("reading the value from standard input")?;
+    } else {
+        text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the value from {}", file.display()))?;
+    }
+    if let Some(stripped) = text.strip_suffix('\n') {
+        text.truncate(stripped.strip_suffix('\r').unwrap_or(stripped).len());
+    }
+    Ok(text)
+}
+
+/// `--secret KEY=VALUE` pairs with the `--secret-file KEY=FILE` ones read
+/// and added.
+pub(crate) fn with_secret_files(mut pairs: Vec<String>, files: &[String]) -> Result<Vec<String>> {
+    for pair in files {
+        let (key, file) = pair.split_once('=').ok_or_else(|| {
+            crate::ops::UsageError(format!("--secret-file `{pair}` is not KEY=FILE"))
+        })?;
+        pairs.push(format!("{key}={}", read_value(std::path::Path::new(file))?));
+    }
+    Ok(pairs)
 }

@@ -20,7 +20,7 @@ mod plugin;
 mod serve;
 mod services;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -310,14 +310,20 @@ enum ConfigCommand {
     /// Set a setting's value. The value must fit the setting in the
     /// plugin's active version (else its newest): text for a `string`
     /// setting, JSON for the others. A secret's value is sealed at rest and
-    /// never shown again.
+    /// never shown again: give it with `--from-file` or on standard input
+    /// (`-`), not as an argument, which `ps` and shell history keep.
     Set {
         /// Plugin id.
         plugin: String,
         /// The setting's name (`yoi config show ID` lists them).
         key: String,
-        /// The value.
-        value: String,
+        /// The value; `-` reads it from standard input (one trailing
+        /// newline dropped).
+        #[arg(required_unless_present = "from_file", conflicts_with = "from_file")]
+        value: Option<String>,
+        /// Read the value from this file (one trailing newline dropped).
+        #[arg(long, value_name = "FILE")]
+        from_file: Option<PathBuf>,
         /// Which hosts: all, beta, canary or internal (a scope's value wins
         /// over `all`'s on its hosts).
         #[arg(long, default_value = "all")]
@@ -418,9 +424,14 @@ enum PluginCommand {
         #[arg(long, value_name = "FILE|-")]
         input: Option<PathBuf>,
         /// A secret for the plugin, KEY=VALUE (repeatable). Otherwise granted
-        /// secrets are read from $YOI_SECRET_<KEY>.
+        /// secrets are read from $YOI_SECRET_<KEY>. Prefer --secret-file or
+        /// the variable: arguments are visible in `ps` and shell history.
         #[arg(long, value_name = "KEY=VALUE")]
         secret: Vec<String>,
+        /// A secret for the plugin read from a file, KEY=FILE (repeatable;
+        /// one trailing newline dropped).
+        #[arg(long, value_name = "KEY=FILE")]
+        secret_file: Vec<String>,
         /// A setting's value, KEY=VALUE (repeatable): text for a `string`
         /// setting, JSON for the others. Unset ones take their defaults.
         #[arg(long, value_name = "KEY=VALUE")]
@@ -473,11 +484,12 @@ fn main() -> ExitCode {
             tool,
             input,
             secret,
+            secret_file,
             config,
             config_file,
             data,
             json,
-        }) => {
+        }) => config::with_secret_files(secret, &secret_file).and_then(|secret| {
             let config = plugin::TestConfig {
                 pairs: &config,
                 file: config_file.as_deref(),
@@ -504,7 +516,7 @@ fn main() -> ExitCode {
                 )
                 .into()),
             }
-        }
+        }),
         Command::Publish { package } => ctx.publish(&package),
         Command::Activate {
             target,
@@ -526,8 +538,19 @@ fn main() -> ExitCode {
             plugin,
             key,
             value,
+            from_file,
             scope,
-        }) => ctx.config_set(&plugin, &key, &value, &scope),
+        }) => match (value.as_deref(), from_file) {
+            (Some("-"), _) => config::read_value(Path::new("-"))
+                .and_then(|v| ctx.config_set(&plugin, &key, &v, &scope)),
+            (Some(v), _) => ctx.config_set(&plugin, &key, v, &scope),
+            (None, Some(file)) => {
+                config::read_value(&file).and_then(|v| ctx.config_set(&plugin, &key, &v, &scope))
+            }
+            (None, None) => {
+                Err(ops::UsageError("give a VALUE, `-` or --from-file FILE".into()).into())
+            }
+        },
         Command::Config(ConfigCommand::Unset { plugin, key, scope }) => {
             ctx.config_unset(&plugin, &key, &scope)
         }

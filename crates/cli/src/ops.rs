@@ -192,7 +192,10 @@ impl Ctx {
         let r = self.open()?.activate(&id, &version, &how)?;
         outln!(
             "activated {}@{} (scope {}, {}%)",
-            r.plugin, r.version, r.rollout.scope, r.rollout.percent
+            r.plugin,
+            r.version,
+            r.rollout.scope,
+            r.rollout.percent
         );
         Ok(ExitCode::SUCCESS)
     }
@@ -202,7 +205,9 @@ impl Ctx {
         let r = self.open()?.deactivate(&id, &version, &self.actor)?;
         outln!(
             "deactivated {}@{}; {} has no active version",
-            r.plugin, r.version, r.plugin
+            r.plugin,
+            r.version,
+            r.plugin
         );
         Ok(ExitCode::SUCCESS)
     }
@@ -256,7 +261,10 @@ impl Ctx {
         let silent = i64::try_from(yoi_host::HEARTBEAT.as_millis() * 3).unwrap_or(i64::MAX);
         outln!(
             "{:<24} {:<9} {:>10}  {:<16} LOADED",
-            "HOST", "SCOPE", "SEEN", "STATE"
+            "HOST",
+            "SCOPE",
+            "SEEN",
+            "STATE"
         );
         for h in &hosts {
             let age = now.saturating_sub(h.last_seen);
@@ -334,7 +342,9 @@ impl Ctx {
                 .unwrap_or_default();
             outln!(
                 "{:<32} {active:<32} latest {} ({} versions){disabled}",
-                r.plugin, r.latest, r.versions
+                r.plugin,
+                r.latest,
+                r.versions
             );
         }
         Ok(ExitCode::SUCCESS)
@@ -456,7 +466,8 @@ impl Ctx {
                 .map_or(String::new(), |at| format!(", last at {}", time(at)));
             outln!(
                 "    dropped {} observations (queue full){last}; {} batches failed",
-                dropped.sum, failed.events
+                dropped.sum,
+                failed.events
             );
         }
         Ok(ExitCode::SUCCESS)
@@ -614,7 +625,9 @@ impl Ctx {
         let p = registry.prune(age, &self.actor)?;
         outln!(
             "pruned {} events and {} unreferenced artifacts ({} bytes)",
-            p.events, p.blobs, p.bytes
+            p.events,
+            p.blobs,
+            p.bytes
         );
         if let Some(silent) = silent {
             let n = registry.forget_hosts(silent, &self.actor)?;

@@ -114,7 +114,9 @@ fn reply(r: Reply) -> Response<Full<Bytes>> {
 }
 
 /// Whether a path is one a route can answer: absolute, without empty, `.`
-/// or `..` segments, and not too long.
+/// or `..` segments, and not too long. Segments are judged decoded, so
+/// `%2e%2e` is `..` and `%2f` (a `/` hidden in a segment) is refused too:
+/// a service behind the route sees no path its route does not cover.
 fn clean_path(path: &str) -> bool {
     let Some(rest) = path.strip_prefix('/') else {
         return false;
@@ -124,9 +126,37 @@ fn clean_path(path: &str) -> bool {
     path.len() <= MAX_PATH
         && (rest.is_empty()
             || segments.iter().enumerate().all(|(i, s)| {
+                let Some(decoded) = decode_segment(s) else {
+                    return false;
+                };
                 // Only a trailing `/` leaves an empty segment.
-                (!s.is_empty() || (i == last && i > 0)) && *s != "." && *s != ".."
+                (!s.is_empty() || (i == last && i > 0))
+                    && decoded != "."
+                    && decoded != ".."
+                    && !decoded.contains(['/', '\\', '\0'])
             }))
+}
+
+/// A path segment with its `%XX` escapes decoded; `None` when an escape is
+/// malformed or the result is not UTF-8.
+fn decode_segment(segment: &str) -> Option<String> {
+    if !segment.contains('%') {
+        return Some(segment.to_owned());
+    }
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 async fn handle(weak: Weak<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -240,6 +270,17 @@ async fn verify(
         .await
         .unwrap_or_else(|e| Err(ApiFailure::Failed(format!("the secret source failed: {e}"))));
     let secret = match secret {
+        // An empty key signs anything anyone can compute: no secret at all.
+        Ok(s) if s.is_empty() => {
+            return Err(unverifiable(
+                shared,
+                unit,
+                ApiFailure::Failed(format!(
+                    "the signature secret `{}` is set but empty; set it to a long random value in the host's secret source",
+                    signature.secret
+                )),
+            ));
+        }
         Ok(s) => s,
         Err(failure) => return Err(unverifiable(shared, unit, failure)),
     };
@@ -279,9 +320,10 @@ async fn verify(
 /// A signature the host cannot check: the secret is not granted or not
 /// set. Recorded like any denial, with the fix.
 fn unverifiable(shared: &Shared, unit: &Unit, failure: ApiFailure) -> Response<Full<Bytes>> {
-    let (_, denial) = failure.into_wit();
-    let why = match &denial {
-        Some(d) => {
+    use crate::bindings::latest::yoi::plugin::types::ApiError;
+    let (error, denial) = failure.into_wit();
+    let why = match (&denial, error) {
+        (Some(d), _) => {
             let info = &unit.plugin.info;
             record_denials(
                 shared.sink.as_ref(),
@@ -293,7 +335,8 @@ fn unverifiable(shared: &Shared, unit: &Unit, failure: ApiFailure) -> Response<F
             observe_denials(shared, info, std::slice::from_ref(d));
             format!("the signature secret is refused: {}; {}", d.reason, d.fix)
         }
-        None => format!(
+        (None, ApiError::Failed(why)) => why,
+        (None, _) => format!(
             "the signature secret `{}` is not set on this host; {}",
             unit.spec
                 .signature
@@ -313,7 +356,14 @@ mod tests {
 
     #[test]
     fn only_clean_paths_reach_a_route() {
-        for ok in ["/", "/hooks/acme", "/hooks/acme/github", "/a.b/~c"] {
+        for ok in [
+            "/",
+            "/hooks/acme",
+            "/hooks/acme/github",
+            "/a.b/~c",
+            "/hooks/a%20b",
+            "/hooks/...",
+        ] {
             assert!(clean_path(ok), "{ok}");
         }
         for bad in [
@@ -323,6 +373,15 @@ mod tests {
             "/hooks/../admin",
             "/hooks/./x",
             "/x/..",
+            "/hooks/%2e%2e/admin",
+            "/hooks/%2E%2e",
+            "/hooks/.%2e/admin",
+            "/hooks/%2e",
+            "/hooks/a%2fb",
+            "/hooks/a%5cb",
+            "/hooks/a%00",
+            "/hooks/%zz",
+            "/hooks/%e",
         ] {
             assert!(!clean_path(bad), "{bad}");
         }

@@ -590,13 +590,23 @@ impl Services {
         lock(&self.units).values().cloned().collect()
     }
 
-    /// Answers `route` for `unit` from now on.
-    pub(crate) fn add_route(&self, route: RoutePattern, unit: Arc<Unit>) {
+    /// Answers `route` for `unit` from now on, unless another service owns
+    /// it: a route has one owner, decided when it is claimed. The same
+    /// service (a restart, a new version of the plugin) takes its route
+    /// back; any other claim is refused with the owner, who keeps it
+    /// (docs/services.md, "Routes").
+    pub(crate) fn add_route(&self, route: RoutePattern, unit: Arc<Unit>) -> Result<(), Arc<Unit>> {
         let mut routes = self.routes.write().unwrap_or_else(|p| p.into_inner());
+        let same_service =
+            |u: &Unit| u.plugin.info.id == unit.plugin.info.id && u.spec.name == unit.spec.name;
+        if let Some((_, owner)) = routes.iter().find(|(r, u)| *r == route && !same_service(u)) {
+            return Err(Arc::clone(owner));
+        }
         routes.retain(|(r, u)| *r != route && !Arc::ptr_eq(u, &unit));
         routes.push((route, unit));
         // The longest route wins; sorted once here, not per request.
         routes.sort_by_key(|(r, _)| std::cmp::Reverse(r.as_str().len()));
+        Ok(())
     }
 
     /// Stops answering `unit`'s route.

@@ -327,8 +327,11 @@ impl Life {
     }
 
     /// Whether the drivers are as they should be (the connection up).
+    /// Whether every driver the service declares works: its connection is
+    /// up and its route is answered (a refused route stays degraded).
     fn healthy_drivers(&self) -> bool {
-        self.unit.spec.websocket.is_none() || self.unit.connected.load(Ordering::Relaxed)
+        (self.unit.spec.websocket.is_none() || self.unit.connected.load(Ordering::Relaxed))
+            && (self.unit.spec.http.is_none() || self.unit.route_active.load(Ordering::Relaxed))
     }
 
     fn record_now_and_then(&mut self) {
@@ -392,10 +395,30 @@ impl Life {
                     )),
                 );
             } else {
-                shared
+                match shared
                     .services
-                    .add_route(route.clone(), Arc::clone(&self.unit));
-                self.unit.route_active.store(true, Ordering::Relaxed);
+                    .add_route(route.clone(), Arc::clone(&self.unit))
+                {
+                    Ok(()) => self.unit.route_active.store(true, Ordering::Relaxed),
+                    Err(owner) => {
+                        let failure = api.refuse(
+                            "route",
+                            route.to_string(),
+                            format!(
+                                "the route {route} is already answered by {}; a route has one owner",
+                                owner.label()
+                            ),
+                            format!(
+                                "grant this plugin another route (`yoi revoke {} route:{route}`, then grant one of its own), \
+                                 or deactivate {} first",
+                                self.unit.plugin.info.id,
+                                owner.plugin.info.id
+                            ),
+                        );
+                        self.refuse(&shared, "route", failure);
+                        self.unit.set_state(ServiceState::Degraded, None);
+                    }
+                }
             }
         }
     }

@@ -635,7 +635,10 @@ mod tests {
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         flipper.join().unwrap();
-        assert!(read > 0, "the swap never let a read through; the test proves nothing");
+        assert!(
+            read > 0,
+            "the swap never let a read through; the test proves nothing"
+        );
     }
 
     #[test]

@@ -41,9 +41,50 @@ pub(crate) fn verify(digest: &str, bytes: &[u8]) -> Result<(), RegistryError> {
     }
 }
 
+/// A temporary file older than this is abandoned whoever wrote it: no
+/// write of at most an artifact's size takes that long.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Whether a temporary file is left over: its writer (the process id in
+/// its name, `HEX.PID.THREAD`) is gone, or it is older than
+/// [`ABANDONED_AFTER`].
+fn abandoned(entry: &fs::DirEntry) -> bool {
+    let old = entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_none_or(|age| age > ABANDONED_AFTER);
+    if old {
+        return true;
+    }
+    let name = entry.file_name();
+    let pid = name
+        .to_str()
+        .and_then(|n| n.split('.').nth(1))
+        .and_then(|p| p.parse::<u32>().ok());
+    match pid {
+        Some(pid) if pid == std::process::id() => false,
+        Some(pid) => !alive(pid),
+        None => false,
+    }
+}
+
+/// Whether a process with this id runs on this machine.
+fn alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        // Without a cheap way to ask, assume it does: the age rule cleans up.
+        true
+    }
+}
+
 impl Blobs {
     /// Opens the blob folder under `root`, removing temporary files that an
-    /// interrupted write left behind (no record ever points at them).
+    /// interrupted write left behind (no record ever points at them). A
+    /// temporary file whose writer is still alive is another process's
+    /// publish in flight, and is left to it.
     pub(crate) fn open(root: &Path) -> Result<Self, RegistryError> {
         let dir = root.join("blobs");
         for sub in ["sha256", "tmp"] {
@@ -51,8 +92,16 @@ impl Blobs {
         }
         let tmp = dir.join("tmp");
         for entry in fs::read_dir(&tmp).map_err(|e| RegistryError::io(&tmp, e))? {
-            let path = entry.map_err(|e| RegistryError::io(&tmp, e))?.path();
-            fs::remove_file(&path).map_err(|e| RegistryError::io(&path, e))?;
+            let entry = entry.map_err(|e| RegistryError::io(&tmp, e))?;
+            if abandoned(&entry) {
+                let path = entry.path();
+                // Another opener may have removed it first.
+                match fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(RegistryError::io(&path, e)),
+                }
+            }
         }
         Ok(Blobs { dir })
     }
@@ -146,5 +195,34 @@ impl Blobs {
             fs::remove_file(&path).map_err(|e| RegistryError::io(&path, e))?;
         }
         sync_dir(&dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Opening a registry cleans only what no live process is writing:
+    /// another process's publish in flight keeps its temporary file.
+    #[test]
+    fn opening_removes_only_temporary_files_no_live_process_owns() {
+        let root = tempfile::tempdir().expect("temp");
+        let tmp = root.path().join("blobs").join("tmp");
+        fs::create_dir_all(&tmp).expect("tmp");
+        let hex = "ab".repeat(32);
+        // PID 1 always runs; no process has an id this large.
+        let live = tmp.join(format!("{hex}.1.ThreadId(2)"));
+        let mine = tmp.join(format!("{hex}.{}.ThreadId(3)", std::process::id()));
+        let dead = tmp.join(format!("{hex}.4294967295.ThreadId(2)"));
+        for path in [&live, &mine, &dead] {
+            fs::write(path, b"partial").expect("write");
+        }
+        Blobs::open(root.path()).expect("open");
+        assert!(
+            live.exists(),
+            "another process's write in flight was deleted"
+        );
+        assert!(mine.exists(), "this process's write in flight was deleted");
+        assert!(!dead.exists(), "an abandoned file was kept");
     }
 }

@@ -250,6 +250,10 @@ impl<S: Store> Registry<S> {
         version: Option<&str>,
         mut op: impl FnMut(&mut dyn Tx) -> Result<(R, String), RegistryError>,
     ) -> Result<R, RegistryError> {
+        if let Err(why) = check_names(plugin, version) {
+            self.record_refusal(actor, action, plugin, version, &why)?;
+            return Err(RegistryError::Invalid(why));
+        }
         let record = |outcome, reason: String| AuditRecord {
             id: 0,
             at: now_ms(),
@@ -387,6 +391,13 @@ impl<S: Store> Registry<S> {
         version: Option<&str>,
         reason: &str,
     ) -> Result<AuditRecord, RegistryError> {
+        // Names that are not a plugin id or a version are not stored as
+        // one: they are kept, escaped, in the reason.
+        let (plugin, version, reason) = match check_names(plugin, version) {
+            Ok(()) => (plugin, version, reason.to_owned()),
+            Err(why) if why == reason => (None, None, why),
+            Err(why) => (None, None, format!("{reason} ({why})")),
+        };
         let mut record = AuditRecord {
             id: 0,
             at: now_ms(),
@@ -395,7 +406,7 @@ impl<S: Store> Registry<S> {
             plugin: plugin.map(str::to_owned),
             version: version.map(str::to_owned),
             outcome: Outcome::Error,
-            reason: reason.to_owned(),
+            reason,
         };
         record.id = self.store.write(|tx| tx.append_audit(&record))?;
         crate::operation::wrote(record.clone());
@@ -1253,4 +1264,33 @@ fn check_package(package: &Package, compat: &Compat) -> Result<(), RegistryError
             .collect::<Vec<_>>()
             .join("\n"),
     })
+}
+
+/// Longest name quoted back in a refusal.
+const MAX_QUOTED: usize = 80;
+
+/// Checks that what an operation names is a plugin id and a version before
+/// anything is looked up or stored: text from a client (a control
+/// character, a NUL PostgreSQL cannot store) is refused the same on every
+/// store, and quoted escaped.
+fn check_names(plugin: Option<&str>, version: Option<&str>) -> Result<(), String> {
+    let quoted = |text: &str| {
+        let cut: String = text.chars().take(MAX_QUOTED).collect();
+        let more = if cut.len() < text.len() { "…" } else { "" };
+        format!("{cut:?}{more}")
+    };
+    if let Some(p) = plugin
+        && let Err(e) = yoi_manifest::PluginId::new(p)
+    {
+        return Err(format!("{} is not a plugin id: {e}", quoted(p)));
+    }
+    if let Some(v) = version
+        && semver::Version::parse(v).is_err()
+    {
+        return Err(format!(
+            "{} is not a version: write a semantic version such as 1.2.0",
+            quoted(v)
+        ));
+    }
+    Ok(())
 }

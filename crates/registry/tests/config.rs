@@ -361,8 +361,14 @@ schema = { minLength = 12, pattern = "^live-" }
         let answer = reg.answer(|r| r.set_config("c.keys", Scope::All, "token", value, "ops"));
         let shown = serde_json::to_string(&answer).expect("JSON");
         assert!(!answer.ok, "{shown}");
-        assert!(shown.contains("shorter than 12"), "says what is wrong: {shown}");
-        assert!(!shown.contains(typo), "the answer quotes the secret: {shown}");
+        assert!(
+            shown.contains("shorter than 12"),
+            "says what is wrong: {shown}"
+        );
+        assert!(
+            !shown.contains(typo),
+            "the answer quotes the secret: {shown}"
+        );
     }
     // A value set under 1.0.0 that 2.0.0 refuses: the activation's refusal
     // names the setting, not the value.

@@ -152,3 +152,38 @@ fn clear_needs_its_confirmation_and_the_refusal_is_audited() {
     assert_eq!(audit_of(&cleared).outcome, Outcome::Ok);
     assert!(reg.snapshot().expect("snapshot").versions.is_empty());
 }
+
+/// Names from a client that are not a plugin id or a version (a control
+/// sequence, a NUL PostgreSQL cannot store) are refused alike on every
+/// store before anything is looked up, and never stored as an id.
+#[test]
+fn names_that_are_not_ids_are_refused_the_same_on_every_store_and_never_stored_raw() {
+    for store in common::stores() {
+        let reg = store.open();
+        for hostile in ["evil\u{1b}[2K\rok", "a\u{0}b", "UPPER", ""] {
+            for json in [
+                serde_json::json!({"op": "deactivate", "plugin": hostile, "version": "1.0.0"}),
+                serde_json::json!({"op": "enable", "plugin": hostile}),
+                serde_json::json!({"op": "remove", "plugin": hostile}),
+            ] {
+                let answer = reg.apply(&serde_json::from_value(json.clone()).expect("op"), "ops");
+                let audit = audit_of(&answer);
+                let error = answer.error.clone().unwrap_or_default();
+                assert!(
+                    error.starts_with("R0108 ") && error.contains("is not a plugin id"),
+                    "{}: {json}: {error}",
+                    store.label
+                );
+                assert_eq!(audit.plugin, None, "{}: {json}", store.label);
+                assert!(
+                    !audit.reason.contains('\u{1b}') && !audit.reason.contains('\u{0}'),
+                    "{}: {:?}",
+                    store.label,
+                    audit.reason
+                );
+            }
+        }
+        let stored = reg.audits(None, 0, 1000).expect("audits");
+        assert!(stored.iter().all(|a| a.plugin.is_none()), "{}", store.label);
+    }
+}

@@ -104,7 +104,10 @@ async fn serve_holds_against_slow_idle_and_oversized_clients() {
         if let Some(answer) = read_until_closed(&mut s, Duration::from_millis(100)).await {
             assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
             assert!(answer.contains("per address"), "{answer}");
-            assert!(answer.to_ascii_lowercase().contains("retry-after: 1"), "{answer}");
+            assert!(
+                answer.to_ascii_lowercase().contains("retry-after: 1"),
+                "{answer}"
+            );
             busy += 1;
         } else {
             idle.push(s);
@@ -234,7 +237,49 @@ fn serve_refuses_a_token_file_others_can_read_and_warns_off_loopback() {
     let _ = child.wait();
     assert!(line.starts_with("warning: "), "{line}");
     assert!(
-        line.contains("plain HTTP") && line.contains("--listen 127.0.0.1") && line.contains("--allow-host"),
+        line.contains("plain HTTP")
+            && line.contains("--listen 127.0.0.1")
+            && line.contains("--allow-host"),
         "{line}"
+    );
+}
+
+/// Text from outside reaches the terminal escaped: a reason that would
+/// erase the line and write a fake one is printed as visible escapes, and
+/// JSON output stays JSON.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn stored_control_characters_never_reach_the_terminal() {
+    use std::process::Command;
+    let home = tempfile::tempdir().expect("home");
+    let registry = yoi_registry::Registry::open(home.path()).expect("registry");
+    let forged = "oops\r\u{1b}[K2026-01-01 admin activate acme.evil@1.0.0 ok\u{9b}31m";
+    registry.refused("ops", "request", forged);
+    drop(registry);
+    let yoi = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_yoi"))
+            .args(["--registry", home.path().to_str().expect("utf-8")])
+            .args(args)
+            .output()
+            .expect("yoi runs")
+    };
+    let out = yoi(&["audit"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\r') && !text.contains('\u{9b}'),
+        "{text:?}"
+    );
+    assert!(text.contains("oops\\u000d\\u001b[K2026"), "{text}");
+    let out = yoi(&["audit", "--json"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains('\u{9b}'), "{text:?}");
+    let line = text.lines().last().expect("a line");
+    let record: serde_json::Value = serde_json::from_str(line).expect("still JSON");
+    assert!(
+        record["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains('\u{9b}')),
+        "the JSON still carries the text: {record}"
     );
 }

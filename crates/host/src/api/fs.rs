@@ -765,8 +765,8 @@ impl PluginApi {
             .map_err(errno_io)
             .and_then(|fd| {
                 let stat = rustix::fs::fstat(&fd).map_err(errno_io)?;
-                let same = existing
-                    .is_none_or(|e| (e.st_dev, e.st_ino) == (stat.st_dev, stat.st_ino));
+                let same =
+                    existing.is_none_or(|e| (e.st_dev, e.st_ino) == (stat.st_dev, stat.st_ino));
                 if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile
                     || stat.st_nlink > 1
                     || !same

@@ -60,12 +60,17 @@ fn output_of(
 /// A host running the chat bridge against `gateway`, with an inbound
 /// listener and the webhook secret.
 fn bridge_host(gateway: &Gateway) -> (Host, tempfile::TempDir) {
+    bridge_host_with(gateway, SECRET)
+}
+
+/// [`bridge_host`] with `secret` as the webhook secret.
+fn bridge_host_with(gateway: &Gateway, secret: &str) -> (Host, tempfile::TempDir) {
     let port = gateway.port;
     let dir = altered_copy("chat-bridge", |m| {
         m.replace("127.0.0.1:18460", &format!("127.0.0.1:{port}"))
     });
     let secrets: BTreeMap<String, String> =
-        [("CHAT_WEBHOOK_SECRET".to_owned(), SECRET.to_owned())].into();
+        [("CHAT_WEBHOOK_SECRET".to_owned(), secret.to_owned())].into();
     let host = builder()
         .secrets(secrets)
         .inbound_http("127.0.0.1:0".parse().expect("addr"))
@@ -149,7 +154,11 @@ fn exchange(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &str) 
 }
 
 fn sign(body: &str) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET.as_bytes());
+    sign_with(SECRET, body)
+}
+
+fn sign_with(secret: &str, body: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
     format!(
         "sha256={}",
         hex::encode(ring::hmac::sign(&key, body.as_bytes()).as_ref())
@@ -284,6 +293,78 @@ fn a_webhook_with_a_bad_signature_is_refused_before_the_plugin_runs() {
     assert_eq!(code, 404, "no service answers an ungranted path");
     let (code, _) = post(addr, "/hooks/chat/../admin", &[], body);
     assert_eq!(code, 400);
+    let (code, _) = post(addr, "/hooks/chat/%2e%2e/admin", &[], body);
+    assert_eq!(code, 400, "dot segments are judged decoded");
+}
+
+/// An empty signing secret is no secret: anyone can compute an HMAC with
+/// the empty key. The host refuses to check with it (503, with the fix),
+/// as for a missing one.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn an_empty_signing_secret_is_treated_as_missing() {
+    let gateway = Gateway::start();
+    let (host, _dir) = bridge_host_with(&gateway, "");
+    let addr = host.inbound_addr().expect("a listener");
+    wait_status(&host, BRIDGE, "webhook", "running", |s| {
+        s.state == ServiceState::Running
+    });
+    let body = r#"{"channel":"alerts","user":"ci","text":"forged"}"#;
+    let (code, text) = post(
+        addr,
+        "/hooks/chat",
+        &[("x-signature-256", &sign_with("", body))],
+        body,
+    );
+    assert_eq!(code, 503, "{text}");
+    let s = status(&host, BRIDGE, "webhook");
+    assert_eq!(s.processed, 0, "{s:?}");
+    assert!(
+        s.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("is set but empty")),
+        "{s:?}"
+    );
+}
+
+/// A second plugin granted a route another service owns does not take
+/// it: its claim is refused with the owner named and recorded, the owner
+/// keeps answering (signatures still checked), and the loser unloading
+/// leaves the owner's route alone.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn a_route_has_one_owner_and_a_second_claim_is_refused_with_the_owner_named() {
+    let gateway = Gateway::start();
+    let (host, _dir) = bridge_host(&gateway);
+    let addr = host.inbound_addr().expect("a listener");
+    wait_status(&host, BRIDGE, "webhook", "running", |s| {
+        s.state == ServiceState::Running
+    });
+    let thief = altered_copy("hostile/services", |m| {
+        m.replace("id = \"example.services\"", "id = \"example.thief\"")
+            .replace("http = \"/probe/silent\"", "http = \"/hooks/chat\"")
+            .replace("routes = [\"/probe\"]", "routes = [\"/hooks\"]")
+    });
+    host.load_with_grants(thief.path(), &["route:/hooks/chat"])
+        .expect("the second plugin loads");
+    let s = wait_status(&host, "example.thief", "silent", "refused its route", |s| {
+        s.state == ServiceState::Degraded && s.last_error.is_some()
+    });
+    let why = s.last_error.unwrap_or_default();
+    assert!(
+        why.contains("already answered by example.chat-bridge/webhook"),
+        "{why}"
+    );
+    assert!(why.contains("deactivate example.chat-bridge"), "{why}");
+    let body = r#"{"channel":"alerts","user":"ci","text":"x"}"#;
+    let (code, text) = post(addr, "/hooks/chat", &[], body);
+    assert_eq!(code, 401, "the owner still checks signatures: {text}");
+
+    assert!(host.unload("example.thief"));
+    let (code, text) = post(addr, "/hooks/chat", &[], body);
+    assert_eq!(code, 401, "the owner still answers: {text}");
+    let s = status(&host, BRIDGE, "webhook");
+    assert_eq!(s.state, ServiceState::Running, "{s:?}");
 }
 
 #[test]
