@@ -256,9 +256,21 @@ fn check_secrets(reg: &Registry, snap: &yoi_registry::Snapshot, report: &mut Rep
         .collect();
     let before = report.findings.len();
     for plugin in &with_secrets {
-        if let Err(e) = reg.settings(plugin).and_then(|(_, settings)| {
-            reg.effective_config(plugin, &settings, yoi_registry::Scope::All)
-        }) {
+        // Every scope a secret was set for: a canary host opens the
+        // canary's value, which `all` never reads.
+        let scopes: BTreeSet<yoi_registry::Scope> = snap
+            .config
+            .iter()
+            .filter(|c| c.secret && c.plugin.as_str() == *plugin)
+            .map(|c| c.scope)
+            .chain([yoi_registry::Scope::All])
+            .collect();
+        let opened = reg.settings(plugin).and_then(|(_, settings)| {
+            scopes
+                .iter()
+                .try_for_each(|scope| reg.effective_config(plugin, &settings, *scope).map(|_| ()))
+        });
+        if let Err(e) = opened {
             report.findings.push(Finding::from_error(
                 Severity::Problem,
                 Some((*plugin).to_owned()),

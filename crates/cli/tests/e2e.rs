@@ -1492,6 +1492,66 @@ async fn config_values_are_checked_scoped_and_secrets_stay_sealed() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("error[R0305]"), "{}", text(&out));
     std::fs::write(&key, saved).expect("restore the key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+
+    // A secret given in a file or on standard input (never an argument
+    // `ps` shows), for the canary scope; `doctor` opens every scope's, so a
+    // canary value that no longer opens is found while `all`'s still does.
+    let file = pkg.path().join("canary-key.txt");
+    std::fs::write(&file, "sk-canary-from-file-7\n").expect("write");
+    let file_arg = file.to_str().expect("utf-8");
+    let out = run(&[
+        "config",
+        "set",
+        "example.guard",
+        "api_key",
+        "--from-file",
+        file_arg,
+        "--scope",
+        "canary",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = yoi(
+        &[
+            "--registry",
+            home.path().to_str().expect("utf-8"),
+            "config",
+            "set",
+            "example.guard",
+            "api_key",
+            "-",
+            "--scope",
+            "beta",
+        ],
+        Some("sk-beta-from-stdin-8\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["doctor"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let db = rusqlite::Connection::open(home.path().join(yoi_registry::DATABASE_FILE)).expect("db");
+    db.execute(
+        "UPDATE config SET value = (SELECT value FROM config WHERE scope = 'all' AND key = 'api_key') \
+         WHERE scope = 'canary' AND key = 'api_key'",
+        [],
+    )
+    .expect("swap the canary's sealed value");
+    drop(db);
+    let out = run(&["doctor"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("error[R0305]"), "{}", text(&out));
+    let out = run(&[
+        "config",
+        "unset",
+        "example.guard",
+        "api_key",
+        "--scope",
+        "canary",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
 
     // `yoi plugin test` takes values from --config and --config-file.
     let payload = pkg.path().join("call.json");

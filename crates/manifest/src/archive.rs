@@ -23,6 +23,33 @@ pub const MAX_ENTRIES: usize = 256;
 /// Most bytes a `.yoi` archive may unpack to.
 pub const MAX_UNPACKED_BYTES: u64 = MAX_ARTIFACT_BYTES + 16 * 1024 * 1024;
 
+/// Most bytes the decompressor may yield for one archive: the unpacked
+/// limit, a header per entry, and slack for tar's padding and long names.
+const MAX_INFLATED_BYTES: u64 = MAX_UNPACKED_BYTES + (MAX_ENTRIES as u64 + 2) * 2048 + 1024 * 1024;
+
+/// A reader that fails (`FileTooLarge`) once it has yielded `left` bytes.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                "the archive unpacks to more than its limit",
+            ));
+        }
+        let room = usize::try_from(self.left)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = self.inner.read(&mut buf[..room])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 /// Why a `.yoi` archive cannot be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
@@ -134,17 +161,39 @@ impl Package {
         let reader = std::fs::File::open(file).map_err(|e| unreadable(e.to_string()))?;
         let dir =
             tempfile::tempdir().map_err(|e| unreadable(format!("no temporary folder: {e}")))?;
-        let mut archive = tar::Archive::new(GzDecoder::new(reader));
+        // Every byte the decompressor yields counts, headers, skipped
+        // folders' data and padding included: a small upload cannot make
+        // the server inflate more than the limit.
+        let inflated = Bounded {
+            inner: GzDecoder::new(reader),
+            left: MAX_INFLATED_BYTES,
+        };
+        let too_much = || {
+            unsafe_entry(
+                "(archive)",
+                &format!("the archive unpacks to more than {MAX_UNPACKED_BYTES} bytes"),
+            )
+        };
+        let mut archive = tar::Archive::new(inflated);
         let mut seen = BTreeSet::new();
+        let mut entries = 0usize;
         let mut total = 0u64;
-        for entry in archive.entries().map_err(|e| unreadable(e.to_string()))? {
-            let mut entry = entry.map_err(|e| unreadable(e.to_string()))?;
+        let failed = |e: io::Error| {
+            if e.kind() == io::ErrorKind::FileTooLarge {
+                too_much()
+            } else {
+                unreadable(e.to_string())
+            }
+        };
+        for entry in archive.entries().map_err(failed)? {
+            let mut entry = entry.map_err(failed)?;
             let path = entry
                 .path()
                 .map_err(|e| unreadable(e.to_string()))?
                 .into_owned();
             let shown = path.display().to_string();
-            if seen.len() >= MAX_ENTRIES {
+            entries += 1;
+            if entries > MAX_ENTRIES {
                 return Err(unsafe_entry(
                     &shown,
                     &format!("an archive holds at most {MAX_ENTRIES} entries"),
@@ -190,7 +239,7 @@ impl Package {
             (&mut entry)
                 .take(size.saturating_add(1))
                 .read_to_end(&mut bytes)
-                .map_err(|e| unreadable(e.to_string()))?;
+                .map_err(failed)?;
             let mut out = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)

@@ -137,3 +137,20 @@ fn archives_that_reach_outside_link_or_repeat_are_refused() {
         Err(ArchiveError::Unreadable { .. })
     ));
 }
+
+/// Bytes the decompressor yields count even where no file is written: a
+/// folder entry claiming a large body (skipped, but inflated) is stopped
+/// at the unpacked limit, not inflated to the end.
+#[test]
+fn every_inflated_byte_counts_against_the_unpacked_limit() {
+    let body = vec![0u8; (yoi_manifest::MAX_UNPACKED_BYTES + 4 * 1024 * 1024) as usize];
+    let file = hostile(&[("padding/", tar::EntryType::Directory, &body)]);
+    let packed = std::fs::metadata(file.path()).expect("meta").len();
+    assert!(packed < 2 * 1024 * 1024, "a small upload: {packed} bytes");
+    match Package::open_archive(file.path(), &compat()) {
+        Err(ArchiveError::Unsafe { reason, .. }) => {
+            assert!(reason.contains("unpacks to more than"), "{reason}")
+        }
+        other => panic!("expected the limit, got {other:?}"),
+    }
+}

@@ -97,10 +97,66 @@ impl Backend {
     pub(crate) fn open(location: &Location) -> Result<Backend, RegistryError> {
         match location {
             Location::Folder(dir) => {
+                if let Some(why) = connection_string(&dir.to_string_lossy()) {
+                    return Err(RegistryError::Invalid(why));
+                }
                 std::fs::create_dir_all(dir).map_err(|e| RegistryError::io(dir, e))?;
                 Ok(SqliteStore::open(&dir.join(crate::registry::DATABASE_FILE))?.into())
             }
             Location::Postgres(url) => Ok(PostgresStore::connect(url)?.into()),
         }
     }
+}
+
+/// The keywords of a libpq `key=value` connection string.
+const LIBPQ_KEYWORDS: [&str; 12] = [
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "sslmode",
+    "options",
+    "service",
+    "connect_timeout",
+    "application_name",
+];
+
+/// Why `text`, taken as a folder, is really a libpq connection string
+/// (`host=… dbname=…`): a folder of that name would be created, password
+/// and all, and silently be an empty registry. `None` for a folder name.
+pub(crate) fn connection_string(text: &str) -> Option<String> {
+    let pairs: Vec<(&str, &str)> = text
+        .split_whitespace()
+        .filter_map(|t| t.split_once('='))
+        // A relative folder may have been made absolute: the key is what
+        // follows the last `/`.
+        .map(|(k, v)| (k.rsplit('/').next().unwrap_or(k), v))
+        .filter(|(k, _)| LIBPQ_KEYWORDS.contains(&k.to_ascii_lowercase().as_str()))
+        .collect();
+    if pairs.is_empty() {
+        return None;
+    }
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.trim_matches(|c| c == '\'' || c == '"'))
+    };
+    let user = get("user").unwrap_or("USER");
+    let host = get("host").or(get("hostaddr")).unwrap_or("HOST");
+    let port = get("port").map(|p| format!(":{p}")).unwrap_or_default();
+    let db = get("dbname").unwrap_or("DB");
+    let password = if get("password").is_some() {
+        ":PASSWORD"
+    } else {
+        ""
+    };
+    Some(format!(
+        "the registry location is a libpq key=value connection string, which Yoi would take as a \
+         folder name; write it as a URL: postgres://{user}{password}@{host}{port}/{db} \
+         (docs/fleet.md)"
+    ))
 }

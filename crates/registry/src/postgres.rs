@@ -195,7 +195,10 @@ pub(crate) fn redact(url: &str) -> String {
             let query: Vec<String> = query
                 .split('&')
                 .map(|pair| match pair.split_once('=') {
-                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    // Keys are compared decoded: `pass%77ord` is `password`.
+                    Some((key, _)) if decoded(key).eq_ignore_ascii_case("password") => {
+                        format!("{key}=***")
+                    }
                     _ => pair.to_owned(),
                 })
                 .collect();
@@ -219,6 +222,30 @@ pub(crate) fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// `text` with its `%XX` escapes decoded (malformed ones kept as written).
+fn decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = text
+            .get(i + 1..i + 3)
+            .filter(|_| bytes[i] == b'%')
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match byte {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Whether a write failed because of a concurrent writer, so running it

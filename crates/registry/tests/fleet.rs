@@ -248,6 +248,26 @@ fn a_password_never_appears_in_a_location_or_an_error() {
         matches!(Location::parse("/var/lib/yoi"), Location::Folder(_)),
         "anything but a postgres URL is a folder"
     );
+    // A key spelled with escapes is still the password.
+    let escaped =
+        Location::parse("postgres://yoi@127.0.0.1:1/db?pass%77ord=hunter2&sslmode=disable");
+    assert!(!escaped.to_string().contains("hunter2"), "{escaped}");
+    // A libpq key=value string is no folder: refused with the URL to write,
+    // without the password, and no folder is made.
+    let cwd = tempfile::tempdir().expect("temp");
+    let kv = "host=127.0.0.1 port=5432 user=yoi password=hunter2 dbname=fleet";
+    let dir = cwd.path().join(kv);
+    let err = Registry::open_at(&Location::Folder(dir.clone()), cwd.path())
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(text.starts_with("R0108"), "{text}");
+    assert!(
+        text.contains("postgres://yoi:PASSWORD@127.0.0.1:5432/fleet"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(!dir.exists(), "a folder named after the connection string");
     let tls = Location::parse("postgres://yoi@127.0.0.1:1/db?sslmode=require");
     let text = Registry::open_at(&tls, std::env::temp_dir().as_path())
         .err()

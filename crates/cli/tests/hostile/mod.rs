@@ -277,7 +277,7 @@ fn stored_control_characters_never_reach_the_terminal() {
     let line = text.lines().last().expect("a line");
     let record: serde_json::Value = serde_json::from_str(line).expect("still JSON");
     assert!(
-        record["reason"]
+        record["record"]["reason"]
             .as_str()
             .is_some_and(|r| r.contains('\u{9b}')),
         "the JSON still carries the text: {record}"
