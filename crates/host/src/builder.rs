@@ -233,8 +233,10 @@ impl HostBuilder {
     /// defaults, 64 × 64 MiB = 4 GiB plus 128 MiB per plugin
     /// (docs/hooks.md, "Concurrency and memory"). A call beyond either
     /// limit waits its turn, first come first served, for at most
-    /// [`HostBuilder::queue_wait`] and never past its own time limit; one
-    /// that gets no turn ends `busy`, which never counts against the plugin.
+    /// [`HostBuilder::queue_wait`] (and, in a hook chain, only as long as
+    /// the chain's budget can spare); the wait is the host's, so once a call
+    /// starts it gets its whole time limit. One that gets no turn ends
+    /// `busy`, which never counts against the plugin.
     /// The per-plugin limit keeps one flooded plugin from taking every
     /// slot from the others.
     pub fn concurrency(mut self, host: u32, per_plugin: u32) -> Self {

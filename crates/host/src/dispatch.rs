@@ -98,7 +98,10 @@ pub(crate) async fn run_chain<P: Exported>(
             let call = HookCall::<P> { event };
             let call_context =
                 call_context.get_or_insert_with(|| CallContext::new(Some(P::POINT), context));
-            invoke(shared, plugin, limit, &call, call_context).await
+            // The handler may wait for a slot only as long as the chain can
+            // spare and still give it its whole limit.
+            let spare = left.saturating_sub(limit);
+            invoke(shared, plugin, (limit, spare), &call, call_context).await
         };
         // A handler's own error is a failure like a trap, for the fail mode.
         let answer = match run {

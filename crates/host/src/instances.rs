@@ -119,14 +119,14 @@ struct Slot<'a> {
 
 impl<'a> Slot<'a> {
     /// Takes a slot, waiting first come first served for at most the host's
-    /// queue wait and never past `limit`. The plugin's own permit comes
-    /// first, so a flooded plugin queues behind itself, not in front of
-    /// the others.
+    /// queue wait and never past `wait` (what the caller can spare). The
+    /// plugin's own permit comes first, so a flooded plugin queues behind
+    /// itself, not in front of the others.
     async fn take(
         shared: &'a Shared,
         plugin: &'a LoadedPlugin,
-        limit: Duration,
-    ) -> Result<(Slot<'a>, Duration), String> {
+        wait: Duration,
+    ) -> Result<Slot<'a>, String> {
         let pressure = &shared.pressure;
         let slot = |p, h| {
             let running = shared.running_calls();
@@ -142,18 +142,18 @@ impl<'a> Slot<'a> {
         // The common case: both free, no timer.
         if let Ok(p) = plugin.calls.try_acquire() {
             if let Ok(h) = shared.calls.try_acquire() {
-                return Ok((slot(p, h), Duration::ZERO));
+                return Ok(slot(p, h));
             }
             drop(p);
         }
-        let wait = limit.min(shared.settings.queue_wait);
+        let wait = wait.min(shared.settings.queue_wait);
         let started = tokio::time::Instant::now();
         let deadline = started + wait;
         pressure.waiting.fetch_add(1, Ordering::Relaxed);
         let plugin_permit = tokio::time::timeout_at(deadline, plugin.calls.acquire()).await;
         let taken = match plugin_permit {
             Ok(Ok(p)) => match tokio::time::timeout_at(deadline, shared.calls.acquire()).await {
-                Ok(Ok(h)) => Ok((slot(p, h), started.elapsed())),
+                Ok(Ok(h)) => Ok(slot(p, h)),
                 _ => Err(format!(
                     "not run: the host was running its limit of {} calls and none finished \
                      within {} ms (the host's limit, not the plugin's failure; see \
@@ -178,15 +178,18 @@ impl<'a> Slot<'a> {
 
 /// Runs one guest call with the plugin's memory cap and `limit`, in a warm
 /// instance of the plugin when one is idle (and reuse is on), else a fresh
-/// one.
+/// one. `wait` is the longest the caller can spare for a free slot (the
+/// host's queue wait caps it): time spent waiting is the host's, so the
+/// call still gets all of `limit` once it starts, and one that cannot
+/// start in time ends `busy`, never `timeout`.
 pub(crate) async fn invoke<C: GuestCall>(
     shared: &Shared,
     plugin: &LoadedPlugin,
-    limit: Duration,
+    (limit, wait): (Duration, Duration),
     call: &C,
     context: &CallContext,
 ) -> (Run<C::Out>, CallRecord) {
-    invoke_in(shared, plugin, limit, call, context, None).await
+    invoke_in(shared, plugin, (limit, wait), call, context, None).await
 }
 
 /// [`invoke`] in an instance of the caller's own (a service's, which lives
@@ -195,20 +198,18 @@ pub(crate) async fn invoke<C: GuestCall>(
 pub(crate) async fn invoke_in<C: GuestCall>(
     shared: &Shared,
     plugin: &LoadedPlugin,
-    limit: Duration,
+    (limit, wait): (Duration, Duration),
     call: &C,
     context: &CallContext,
     mut held: Option<&mut Option<Warm>>,
 ) -> (Run<C::Out>, CallRecord) {
-    let (_slot, waited) = match Slot::take(shared, plugin, limit).await {
+    let _slot = match Slot::take(shared, plugin, wait).await {
         Ok(taken) => taken,
         Err(why) => {
             shared.pressure.busy.fetch_add(1, Ordering::Relaxed);
             return (Run::Failed(Status::Busy, why), CallRecord::default());
         }
     };
-    // Waiting for the slot counts against the call's own limit.
-    let limit = limit.saturating_sub(waited);
     let reuse = shared.settings.reuse_instances;
     let warm = match held.as_deref_mut() {
         Some(own) => own.take(),

@@ -91,7 +91,8 @@ async fn deliver_batch(shared: &Shared, queue: &Queue, batch: Vec<Arc<Observatio
         },
     };
     let context = CallContext::new(None, &HookContext::default());
-    let (run, record) = invoke(shared, &plugin, queue.timeout(), &call, &context).await;
+    let limit = queue.timeout();
+    let (run, record) = invoke(shared, &plugin, (limit, limit), &call, &context).await;
     let (status, mut detail) = match run {
         Run::Answer(()) => (Status::Ok, None),
         Run::GuestError(message) => (

@@ -369,7 +369,7 @@ impl Host {
             chunks: chunks.clone(),
         };
         let call_context = CallContext::new(None, context);
-        let (run, record) = invoke(shared, plugin, limit, &call, &call_context).await;
+        let (run, record) = invoke(shared, plugin, (limit, limit), &call, &call_context).await;
         let (status, result) = match run {
             Run::Answer(Ok(response)) => (Status::Ok, Ok(from_wit(response))),
             // A provider's typed error is an answer, not a crash.

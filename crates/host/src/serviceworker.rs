@@ -241,7 +241,7 @@ impl Life {
         let (run, record) = invoke_in(
             &shared,
             &plugin,
-            limit,
+            (limit, limit),
             call,
             &context,
             Some(&mut self.held),
@@ -680,13 +680,15 @@ impl Life {
             if let Some(shared) = self.shared() {
                 let plugin = Arc::clone(&self.unit.plugin);
                 let context = CallContext::new(None, &HookContext::default());
+                let run_for = limit.min(
+                    Duration::from_millis(u64::from(self.unit.spec.timeout_ms))
+                        .max(Duration::from_millis(100)),
+                );
+                // Waiting for a slot and running both fit the stop deadline.
                 let (run, _) = invoke_in(
                     &shared,
                     &plugin,
-                    limit.min(
-                        Duration::from_millis(u64::from(self.unit.spec.timeout_ms))
-                            .max(Duration::from_millis(100)),
-                    ),
+                    (run_for, limit.saturating_sub(run_for)),
                     &ServiceCall::Stop(name),
                     &context,
                     Some(&mut self.held),

@@ -422,7 +422,7 @@ impl Host {
         let limit = shared.settings.tool_timeout;
         let t0 = Instant::now();
         let (run, CallRecord { logs, denials }) =
-            instances::invoke(shared, plugin, limit, &invocation, &call_context).await;
+            instances::invoke(shared, plugin, (limit, limit), &invocation, &call_context).await;
         let run_kind = match &run {
             Run::Answer(_) => RunKind::Answer,
             Run::GuestError(_) => RunKind::GuestError,

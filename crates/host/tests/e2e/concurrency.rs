@@ -153,3 +153,70 @@ async fn a_full_instance_pool_evicts_idle_instances_and_never_counts_against_plu
     assert!(pressure.peak_running <= 10, "{pressure:?}");
     assert_eq!(host.plugins().len(), 2, "nobody unloaded: {pressure:?}");
 }
+
+/// Time a call waits for a slot is the host's: once it starts it gets its
+/// whole limit. A handler that needs half its limit, behind others doing
+/// the same on one slot, ends `ok` (or `busy` when the wait runs out),
+/// never `timeout`, and the crash guard never counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn waiting_for_a_slot_never_eats_into_a_calls_own_time_limit() {
+    let pkg = probe(Probe {
+        id: "patient.probe",
+        timeout_ms: 600,
+        ..Probe::default()
+    });
+    let host = builder()
+        .crash_guard(2, Duration::from_secs(300))
+        .concurrency(1, 1)
+        .queue_wait(Duration::from_secs(2))
+        .build()
+        .expect("host");
+    host.load(pkg.path()).expect("probe loads");
+    // Spin long enough to take about half the limit on this machine.
+    let mut spin = 2_000_000u64;
+    let mut took = Duration::ZERO;
+    for _ in 0..6 {
+        let out = host
+            .dispatch(call(&format!("#probe:spin:{spin}"), json!({})))
+            .await;
+        let r = receipt_of(&out, "patient.probe");
+        assert_eq!(r.status, Status::Ok, "{r:#?}");
+        took = r.duration;
+        if took >= Duration::from_millis(200) {
+            break;
+        }
+        let scale = 300.0 / took.as_secs_f64().max(0.001) / 1000.0;
+        spin = ((spin as f64) * scale.clamp(1.5, 50.0)) as u64;
+    }
+    assert!(
+        (Duration::from_millis(200)..Duration::from_millis(550)).contains(&took),
+        "calibration: {spin} spins took {took:?}"
+    );
+    // Four at once on one slot: the last waits about three calls' time,
+    // more than its own limit minus its run.
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let host = host.clone();
+            let command = format!("#probe:spin:{spin}");
+            tokio::spawn(async move { host.dispatch(call(&command, json!({}))).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        let out = t.await.expect("dispatch");
+        let r = receipt_of(&out, "patient.probe");
+        match r.status {
+            Status::Ok => ok += 1,
+            Status::Busy => {}
+            other => panic!("waiting made the call end {other:?}: {r:#?}"),
+        }
+    }
+    assert!(ok >= 3, "{ok} of 4 ran");
+    let loaded: Vec<String> = host.plugins().iter().map(|p| p.id.to_string()).collect();
+    assert_eq!(
+        loaded,
+        ["patient.probe"],
+        "the crash guard never counted the wait"
+    );
+}
