@@ -17,7 +17,7 @@ use crate::host::Host;
 use crate::instances::{CallRecord, GuestCall, MAX_DETAIL, Run, invoke};
 use crate::observations::ObservationEvent;
 use crate::observe::observe_denials;
-use crate::plugin::LoadedPlugin;
+use crate::plugin::{LoadedPlugin, Surface};
 use crate::receipt::{Blocked, Dispatch, Receipt, Status, clean};
 use crate::sandbox::PluginState;
 use crate::sink::{event_record, record_denials};
@@ -169,7 +169,13 @@ pub(crate) async fn run_chain<P: Exported>(
             }
         }
         receipt.duration = t0.elapsed();
-        crash_guard(shared, plugin, receipt.status, &mut receipt.detail);
+        crash_guard(
+            shared,
+            plugin,
+            Surface::Hook(P::POINT),
+            receipt.status,
+            &mut receipt.detail,
+        );
         tracing::debug!(
             plugin = %receipt.plugin, point = %P::POINT, status = ?receipt.status,
             duration_ms = receipt.duration.as_secs_f64() * 1000.0, "hook handler finished"

@@ -5,18 +5,20 @@ use std::sync::Arc;
 
 use crate::host::Shared;
 use crate::instances::reason_of;
-use crate::plugin::LoadedPlugin;
 #[cfg(feature = "registry")]
 use crate::plugin::Origin;
+use crate::plugin::{LoadedPlugin, Surface};
 use crate::receipt::Status;
 
-/// Counts failures, whatever surface they came through (hooks, tools); when
-/// a plugin reaches the limit within the window, it is unloaded and, if it
-/// came from the registry, disabled there. `Busy` is the host's limit, not
-/// the plugin's failure, and counts for nothing.
+/// Counts failures on every surface (hook points, tools, the provider, the
+/// observer); a success resets only its own surface's count. When a
+/// plugin's failures within the window reach the limit, it is unloaded
+/// and, if it came from the registry, disabled there. `Busy` is the host's
+/// limit, not the plugin's failure, and counts for nothing.
 pub(crate) fn crash_guard(
     shared: &Shared,
     plugin: &Arc<LoadedPlugin>,
+    surface: Surface<'_>,
     status: Status,
     detail: &mut Option<String>,
 ) {
@@ -25,11 +27,11 @@ pub(crate) fn crash_guard(
         return;
     }
     match status {
-        Status::Ok | Status::Blocked => plugin.record_success(),
+        Status::Ok | Status::Blocked => plugin.record_success(&surface),
         Status::RejectedChange | Status::Busy => {}
         Status::Timeout | Status::Error => {
             let window = shared.settings.guard_window;
-            let n = plugin.record_failure(window);
+            let n = plugin.record_failure(&surface, window);
             if n < limit as usize || !shared.remove(plugin.info.id.as_str(), Some(plugin)) {
                 return;
             }

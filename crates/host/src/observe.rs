@@ -112,7 +112,13 @@ async fn deliver_batch(shared: &Shared, queue: &Queue, batch: Vec<Arc<Observatio
         }
     }
     // Its failures are its own: they count toward its crash guard only.
-    crash_guard(shared, &plugin, status, &mut detail);
+    crash_guard(
+        shared,
+        &plugin,
+        crate::plugin::Surface::Observer,
+        status,
+        &mut detail,
+    );
     if !record.denials.is_empty() {
         record_denials(
             shared.sink.as_ref(),

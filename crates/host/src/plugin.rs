@@ -2,7 +2,7 @@
 //! against the contract before anything runs; its warm instances; its
 //! failure record for the crash guard.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -182,7 +182,7 @@ pub(crate) struct LoadedPlugin {
     idle: Idle,
     /// Recent failures, for the crash guard; `failing` lets a success skip
     /// the lock when there is nothing to reset.
-    failures: Mutex<VecDeque<Instant>>,
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
     failing: AtomicBool,
 }
 
@@ -463,7 +463,7 @@ impl LoadedPlugin {
             calls: Arc::new(tokio::sync::Semaphore::new(max_calls as usize)),
             max_calls,
             idle: Idle::default(),
-            failures: Mutex::new(VecDeque::new()),
+            failures: Mutex::new(HashMap::new()),
             failing: AtomicBool::new(false),
         }
     }
@@ -533,22 +533,61 @@ impl LoadedPlugin {
         self.idle.put(warm);
     }
 
-    /// Records a handler success: the failure count starts again.
-    pub(crate) fn record_success(&self) {
+    /// Records a success on `surface`: that surface's failure count starts
+    /// again, and only that one's (a hook that succeeds says nothing of a
+    /// tool that traps).
+    pub(crate) fn record_success(&self, surface: &Surface<'_>) {
         if self.failing.load(Ordering::Relaxed) {
-            self.failures
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clear();
-            self.failing.store(false, Ordering::Relaxed);
+            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            failures.remove(&surface.key());
+            if failures.is_empty() {
+                self.failing.store(false, Ordering::Relaxed);
+            }
         }
     }
 
-    /// Records a failure; returns how many fell within `window`.
-    pub(crate) fn record_failure(&self, window: Duration) -> usize {
+    /// Records a failure on `surface`; returns how many of the plugin's
+    /// failures, on every surface, fell within `window` since each
+    /// surface's last success.
+    pub(crate) fn record_failure(&self, surface: &Surface<'_>, window: Duration) -> usize {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         self.failing.store(true, Ordering::Relaxed);
-        record_in_window(&mut failures, window)
+        record_in_window(failures.entry(surface.key()).or_default(), window);
+        let now = Instant::now();
+        failures
+            .values()
+            .map(|f| {
+                f.iter()
+                    .filter(|t| now.duration_since(**t) <= window)
+                    .count()
+            })
+            .sum()
+    }
+}
+
+/// Where a plugin's call came from, for the crash guard: each surface's
+/// failures are reset by its own successes only (docs/hooks.md, "Crash
+/// guard").
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Surface<'a> {
+    /// A hook point's handler.
+    Hook(HookPoint),
+    /// One of the plugin's tools.
+    Tool(&'a str),
+    /// Its model provider.
+    Provider,
+    /// Its observer.
+    Observer,
+}
+
+impl Surface<'_> {
+    fn key(&self) -> String {
+        match self {
+            Surface::Hook(point) => format!("hook {point}"),
+            Surface::Tool(name) => format!("tool {name}"),
+            Surface::Provider => "provider".into(),
+            Surface::Observer => "observer".into(),
+        }
     }
 }
 

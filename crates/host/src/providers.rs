@@ -384,7 +384,13 @@ impl Host {
             Err(ProviderError::Unavailable(why)) if status != Status::Ok => Some(why.clone()),
             _ => None,
         };
-        crash_guard(shared, plugin, status, &mut detail);
+        crash_guard(
+            shared,
+            plugin,
+            crate::plugin::Surface::Provider,
+            status,
+            &mut detail,
+        );
         if !record.denials.is_empty() {
             record_denials(
                 shared.sink.as_ref(),

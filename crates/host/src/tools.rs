@@ -469,7 +469,13 @@ impl Host {
             RunKind::Answer | RunKind::Failed => status,
             RunKind::GuestError => Status::RejectedChange,
         };
-        crate::guard::crash_guard(shared, plugin, guard_status, &mut detail);
+        crate::guard::crash_guard(
+            shared,
+            plugin,
+            crate::plugin::Surface::Tool(&tool.name),
+            guard_status,
+            &mut detail,
+        );
         let run = ToolRun {
             plugin: plugin.info.id.clone(),
             version: plugin.info.version.clone(),

@@ -36,6 +36,25 @@ async fn trapping_tool_calls_reach_the_crash_guard_and_tool_errors_do_not() {
     assert_eq!(out.status, ToolStatus::UnknownTool);
 }
 
+/// A success resets only its own surface's count: a tool that traps on
+/// every call is disabled even while another surface of the plugin (here,
+/// another tool) keeps succeeding in between.
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn successes_elsewhere_never_reset_a_failing_surfaces_count() {
+    let r = reach(&[], &["fs:.:rw"], |b| {
+        b.crash_guard(3, Duration::from_secs(300))
+    });
+    for i in 1..=3 {
+        let (_, ok) = r.call("file", json!({"op": "list", "path": "."})).await;
+        assert_eq!(ok.status, ToolStatus::Ok, "{ok:#?}");
+        let (_, out) = r.call("crash", json!({})).await;
+        let detail = out.run.as_ref().unwrap().detail.clone().unwrap_or_default();
+        assert_eq!(detail.contains("crash guard"), i == 3, "{i}: {detail}");
+    }
+    assert!(r.host.plugins().is_empty(), "unloaded after 3 traps");
+}
+
 #[test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 fn compiling_is_bounded_by_code_limits_and_time() {
