@@ -19,6 +19,10 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
+/// The address a request came from, in every request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub IpAddr);
+
 /// What a client may hold and how long it may take.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
@@ -161,9 +165,10 @@ pub(crate) async fn run(listener: TcpListener, router: Router, limits: Limits) {
         tokio::spawn(async move {
             let checked = limits.clone();
             let routes = TowerToHyperService::new(router);
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                 let routes = routes.clone();
                 let limits = checked.clone();
+                req.extensions_mut().insert(Peer(peer.ip()));
                 async move {
                     let host = req
                         .headers()

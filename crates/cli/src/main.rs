@@ -17,6 +17,7 @@ mod new;
 mod ops;
 mod pack;
 mod plugin;
+mod refusals;
 mod serve;
 mod services;
 
@@ -233,6 +234,11 @@ enum Command {
         /// Time for a request's body to arrive before it is answered 408.
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
         body_timeout: std::time::Duration,
+        /// Writes refused for want of a valid token: each address's first
+        /// in this window is recorded on its own (at most 20 a window), the
+        /// rest counted and recorded as one summary when it ends.
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+        refusal_window: std::time::Duration,
     },
     /// Run a local host over plugin folders, with the grants and limits of
     /// yoi.toml: load them, watch them and reload what changes (a broken
@@ -589,7 +595,9 @@ fn main() -> ExitCode {
             max_connections_per_peer,
             header_timeout,
             body_timeout,
+            refusal_window,
         } => ctx.serve(serve::Options {
+            refusal_window: refusal_window.max(std::time::Duration::from_secs(1)),
             listen,
             files_from,
             limits: listener::Limits {

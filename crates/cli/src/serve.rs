@@ -59,6 +59,8 @@ struct Token {
 
 struct App {
     registry: Registry,
+    /// Refusals of writes without a valid token: bounded.
+    refusals: crate::refusals::Refusals,
     /// Time a request body may take to arrive.
     body_timeout: Duration,
     tokens: Vec<Token>,
@@ -405,7 +407,7 @@ const UNAUTHENTICATED: &str = "unauthenticated";
 /// is answered with its audit record, like any other failed write.
 async fn admit(
     app: &Arc<App>,
-    headers: &HeaderMap,
+    (headers, peer): (&HeaderMap, crate::listener::Peer),
     body: axum::body::Body,
     action: &'static str,
     limit: usize,
@@ -432,6 +434,19 @@ async fn admit(
                     .map_or(UNAUTHENTICATED.to_owned(), |t| t.actor.clone()),
                 _ => UNAUTHENTICATED.to_owned(),
             };
+            // Anyone can send these: past each address's first in a window
+            // they are counted, and recorded as one summary.
+            if actor == UNAUTHENTICATED
+                && app.refusals.decide(peer.0, yoi_registry::now_ms())
+                    == crate::refusals::Decision::Count
+            {
+                let why = format!(
+                    "{why} (repeated refusals from your address are counted and recorded as one \
+                     summary, not one by one; docs/ops.md)"
+                );
+                let answer = json!({ "ok": false, "error": why, "audit": null });
+                return Err((status, axum::Json(answer)).into_response());
+            }
             return Err(audited(actor, status, why.to_owned()).await);
         }
     };
@@ -508,10 +523,12 @@ fn take_actor(value: &mut serde_json::Value) -> Result<Option<String>, String> {
 
 async fn operate(
     State(app): State<Arc<App>>,
+    axum::Extension(peer): axum::Extension<crate::listener::Peer>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let (token, body) = match admit(&app, &headers, body, "request", MAX_OPERATION_BYTES).await {
+    let admitted = admit(&app, (&headers, peer), body, "request", MAX_OPERATION_BYTES);
+    let (token, body) = match admitted.await {
         Ok(admitted) => admitted,
         Err(refused) => return refused,
     };
@@ -614,10 +631,12 @@ impl App {
 /// application/json`, see [`JsonPackage`]).
 async fn publish(
     State(app): State<Arc<App>>,
+    axum::Extension(peer): axum::Extension<crate::listener::Peer>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let (token, body) = match admit(&app, &headers, body, "publish", MAX_UPLOAD_BYTES).await {
+    let admitted = admit(&app, (&headers, peer), body, "publish", MAX_UPLOAD_BYTES);
+    let (token, body) = match admitted.await {
         Ok(admitted) => admitted,
         Err(refused) => return refused,
     };
@@ -757,6 +776,27 @@ pub(crate) struct Options {
     /// Connections, timeouts, and the `Host` names besides the listen
     /// address.
     pub limits: crate::listener::Limits,
+    /// How often refusals of writes without a valid token are summarized.
+    pub refusal_window: Duration,
+}
+
+/// Records, at the end of each window, the refusals that were counted
+/// rather than recorded one by one.
+async fn summarize_refusals(app: Arc<App>) {
+    loop {
+        tokio::time::sleep(app.refusals.window()).await;
+        let Some(text) = app.refusals.close_window() else {
+            continue;
+        };
+        let writer = app.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            writer
+                .registry
+                .refused(UNAUTHENTICATED, "refusals_summarized", &text)
+        })
+        .await;
+        app.wrote.notify_one();
+    }
 }
 
 fn router(app: Arc<App>) -> Router {
@@ -812,6 +852,7 @@ pub(crate) fn serve(
     let marks = registry.marks()?;
     let app = Arc::new(App {
         registry,
+        refusals: crate::refusals::Refusals::new(options.refusal_window),
         body_timeout: options.limits.body_timeout,
         tokens,
         files_from,
@@ -830,6 +871,7 @@ pub(crate) fn serve(
         let addr = listener.local_addr()?;
         let mut limits = options.limits;
         limits.hosts = crate::listener::Limits::hosts_for(addr, &limits.hosts);
+        tokio::spawn(summarize_refusals(app.clone()));
         tokio::spawn(watch_marks(app));
         // Whoever started the server may stop reading its output: that must
         // not stop the server, so write errors are ignored.

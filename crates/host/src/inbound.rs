@@ -304,15 +304,19 @@ async fn verify(
     } else {
         format!("the `{}` header does not match the body", signature.header)
     };
-    tracing::warn!(service = %unit.label(), "inbound request refused: {why}");
-    unit.note_error(format!("an inbound request was refused: {why}"));
-    if let Some(sink) = &shared.sink {
-        sink.send(event(
-            "service_signature_refused",
-            &unit.plugin.info.id,
-            &unit.plugin.info.version,
-            serde_json::json!({ "service": unit.spec.name, "reason": why }),
-        ));
+    // Counted always (the status's `bad_signatures`); recorded at most once
+    // a while, with how many since, so unsigned floods stay bounded.
+    if let Some(refused) = unit.signature_record_due() {
+        tracing::warn!(service = %unit.label(), refused, "inbound requests refused: {why}");
+        unit.note_error(format!("an inbound request was refused: {why}"));
+        if let Some(sink) = &shared.sink {
+            sink.send(event(
+                "service_signature_refused",
+                &unit.plugin.info.id,
+                &unit.plugin.info.version,
+                serde_json::json!({ "service": unit.spec.name, "reason": why, "refused": refused }),
+            ));
+        }
     }
     Err(plain(401, &format!("signature refused: {why}")))
 }

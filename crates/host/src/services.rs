@@ -22,6 +22,9 @@ use crate::servicespec::{
 
 /// How often a service's new errors in the same state are told at most.
 const RETELL: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often a service's refused signatures are recorded at most (each is
+/// counted in its status).
+pub(crate) const SIGNATURE_RECORD_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -174,6 +177,10 @@ pub(crate) struct Unit {
     pub(crate) processed: AtomicU64,
     pub(crate) refused_commands: AtomicU64,
     pub(crate) bad_signatures: AtomicU64,
+    /// When a refused signature was last recorded, and how many were
+    /// refused since: refusals are counted always, recorded at most once
+    /// per [`SIGNATURE_RECORD_EVERY`].
+    signature_records: Mutex<(Option<std::time::Instant>, u64)>,
     pub(crate) errors: AtomicU64,
     pub(crate) restarts: AtomicU32,
     pub(crate) connected: AtomicBool,
@@ -208,6 +215,7 @@ impl Unit {
             processed: AtomicU64::new(0),
             refused_commands: AtomicU64::new(0),
             bad_signatures: AtomicU64::new(0),
+            signature_records: Mutex::new((None, 0)),
             errors: AtomicU64::new(0),
             restarts: AtomicU32::new(0),
             connected: AtomicBool::new(false),
@@ -222,6 +230,25 @@ impl Unit {
     /// `<plugin>/<service>`, for messages and thread names.
     pub(crate) fn label(&self) -> String {
         format!("{}/{}", self.plugin.info.id, self.spec.name)
+    }
+
+    /// Counts a refused signature; when one is due to be recorded, how
+    /// many were refused since the last record (this one included).
+    /// Anyone who can reach the route can send unsigned requests: they
+    /// must not grow the registry one event each.
+    pub(crate) fn signature_record_due(&self) -> Option<u64> {
+        let mut records = lock(&self.signature_records);
+        records.1 += 1;
+        let now = std::time::Instant::now();
+        if records
+            .0
+            .is_some_and(|t| now.duration_since(t) < SIGNATURE_RECORD_EVERY)
+        {
+            return None;
+        }
+        let refused = records.1;
+        *records = (Some(now), 0);
+        Some(refused)
     }
 
     /// A new id for a connection or a request.

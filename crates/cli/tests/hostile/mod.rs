@@ -283,3 +283,68 @@ fn stored_control_characters_never_reach_the_terminal() {
         "the JSON still carries the text: {record}"
     );
 }
+
+/// Writes without a valid token are refused visibly but cannot grow the
+/// registry without bound: each address's first in a window is recorded,
+/// the rest counted and recorded as one summary.
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn unauthenticated_floods_leave_a_bounded_record() {
+    let server = serve_with(&["--refusal-window", "2s"]);
+    let port = addr(&server).port();
+    let mut recorded = 0;
+    for i in 0..200 {
+        let (status, body) = send(&server, "/api/v1/packages", None, Some(b"x".to_vec())).await;
+        assert_eq!(status, 401, "{body}");
+        if body["audit"].is_object() {
+            recorded += 1;
+        } else {
+            assert!(i > 0, "the first is recorded: {body}");
+            assert!(
+                body["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("recorded as one summary")),
+                "{body}"
+            );
+        }
+    }
+    assert_eq!(recorded, 1, "one record for one address");
+    // Another address's first refusal is its own record.
+    let mut other = connect_from(&server, [127, 0, 0, 7]).await;
+    other
+        .write_all(
+            format!(
+                "POST /api/v1/operations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+                 Connection: close\r\nContent-Length: 2\r\n\r\n{{}}"
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("write");
+    let answer = read_until_closed(&mut other, Duration::from_secs(5))
+        .await
+        .expect("an answer");
+    assert!(answer.contains("\"audit\":{"), "{answer}");
+
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let (_, snap) = send(
+        &server,
+        "/api/v1/snapshot?after=0&limit=1000",
+        Some(&server.ro),
+        None,
+    )
+    .await;
+    let audits = snap["audits"].as_array().expect("audits");
+    let unauthenticated: Vec<&serde_json::Value> = audits
+        .iter()
+        .filter(|a| a["actor"] == "unauthenticated")
+        .collect();
+    assert_eq!(unauthenticated.len(), 3, "{unauthenticated:#?}");
+    let summary = unauthenticated
+        .iter()
+        .find(|a| a["action"] == "refusals_summarized")
+        .expect("a summary");
+    let reason = summary["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("199 more writes"), "{reason}");
+    assert!(reason.contains("127.0.0.1 ×199"), "{reason}");
+}

@@ -65,13 +65,22 @@ fn bridge_host(gateway: &Gateway) -> (Host, tempfile::TempDir) {
 
 /// [`bridge_host`] with `secret` as the webhook secret.
 fn bridge_host_with(gateway: &Gateway, secret: &str) -> (Host, tempfile::TempDir) {
+    bridge_host_in(builder(), gateway, secret)
+}
+
+/// [`bridge_host_with`] on a host made from `builder`.
+fn bridge_host_in(
+    builder: yoi_host::HostBuilder,
+    gateway: &Gateway,
+    secret: &str,
+) -> (Host, tempfile::TempDir) {
     let port = gateway.port;
     let dir = altered_copy("chat-bridge", |m| {
         m.replace("127.0.0.1:18460", &format!("127.0.0.1:{port}"))
     });
     let secrets: BTreeMap<String, String> =
         [("CHAT_WEBHOOK_SECRET".to_owned(), secret.to_owned())].into();
-    let host = builder()
+    let host = builder
         .secrets(secrets)
         .inbound_http("127.0.0.1:0".parse().expect("addr"))
         .build()
@@ -295,6 +304,39 @@ fn a_webhook_with_a_bad_signature_is_refused_before_the_plugin_runs() {
     assert_eq!(code, 400);
     let (code, _) = post(addr, "/hooks/chat/%2e%2e/admin", &[], body);
     assert_eq!(code, 400, "dot segments are judged decoded");
+}
+
+/// Unsigned requests are refused and counted one by one, but recorded at
+/// most once a while: a flood from anyone who can reach the route does not
+/// grow the registry one event each.
+#[cfg(feature = "registry")]
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn a_flood_of_unsigned_webhooks_leaves_a_bounded_record() {
+    let gateway = Gateway::start();
+    let (_reg_dir, registry) = crate::registry();
+    let (host, _dir) = bridge_host_in(
+        builder().registry(std::sync::Arc::clone(&registry)),
+        &gateway,
+        SECRET,
+    );
+    let addr = host.inbound_addr().expect("a listener");
+    wait_status(&host, BRIDGE, "webhook", "running", |s| {
+        s.state == ServiceState::Running
+    });
+    for _ in 0..300 {
+        let (code, _) = post(addr, "/hooks/chat", &[], "{}");
+        assert_eq!(code, 401);
+    }
+    assert_eq!(status(&host, BRIDGE, "webhook").bad_signatures, 300);
+    host.flush_events();
+    let refused: Vec<_> = registry
+        .events(Some(BRIDGE), 0, 10_000)
+        .expect("events")
+        .into_iter()
+        .filter(|e| e.kind == "service_signature_refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:#?}");
 }
 
 /// An empty signing secret is no secret: anyone can compute an HMAC with
