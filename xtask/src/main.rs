@@ -8,7 +8,8 @@
 //!   components, and the ops page in Chromium (installed with apt-get when
 //!   missing). A throwaway PostgreSQL cluster (Debian's packages, installed
 //!   when missing) serves the fleet tests and is stopped at the end.
-//! - `ci`: formatting, clippy, every test, then `e2e`. CI runs exactly this.
+//! - `ci`: formatting, the docs' links, clippy, every test (`--locked`),
+//!   then `e2e`. CI runs exactly this.
 //! - `bench`: `build-examples`, then the host's criterion benchmarks, the
 //!   load test of `yoi serve`, the registry's benchmarks on SQLite and
 //!   PostgreSQL, and a fleet's propagation latency.
@@ -26,6 +27,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
+mod links;
 mod postgres;
 
 const GUEST_TARGET: &str = "wasm32-wasip2";
@@ -36,7 +38,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   build-examples  build the example plugins as components and fill their digests
   e2e             build-examples, then run the end-to-end tests
-  ci              fmt check, clippy, all tests, then e2e (what CI runs)
+  ci              fmt check, links, clippy, all tests, then e2e (what CI runs)
+  links           check the relative links and anchors of README.md and docs/
   demo            build-examples, then run the example agent host through them
   bench [ARGS]    build-examples, the host's criterion benchmarks (ARGS go to criterion), then yoi serve under load
   soak            the kill -9 crash test for 1000 cycles and 1000 concurrent calls for 3 minutes (not in ci)
@@ -60,6 +63,7 @@ fn run() -> Result<()> {
         }
         Some("e2e") => e2e(&root),
         Some("ci") => ci(&root),
+        Some("links") => links::check(&root),
         Some("demo") => demo(&root),
         Some("bench") => bench(&root, &args[1..]),
         Some("soak") => soak(&root),
@@ -292,7 +296,15 @@ fn build_language_examples(root: &Path) -> Result<()> {
 /// rebuilt.
 fn e2e_tests() -> Command {
     let mut cmd = cargo();
-    cmd.args(["test", "--workspace", "--test", "e2e", "--test", "browser"]);
+    cmd.args([
+        "test",
+        "--workspace",
+        "--locked",
+        "--test",
+        "e2e",
+        "--test",
+        "browser",
+    ]);
     cmd
 }
 
@@ -534,6 +546,7 @@ fn ci(root: &Path) -> Result<()> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);
     step(root, fmt).context("formatting differs: run `cargo fmt --all`")?;
+    links::check(root)?;
     let mut clippy = cargo();
     clippy.args([
         "clippy",
@@ -547,7 +560,9 @@ fn ci(root: &Path) -> Result<()> {
     // One throwaway PostgreSQL for every suite; stopped when CI ends.
     let postgres = postgres::Cluster::start()?;
     let mut test = cargo();
-    test.args(["test", "--workspace"]).envs(postgres.env());
+    // `--locked`: CI tests the dependency versions Cargo.lock pins.
+    test.args(["test", "--workspace", "--locked"])
+        .envs(postgres.env());
     step(root, test)?;
     e2e_with(root, &postgres)?;
     eprintln!(
