@@ -42,10 +42,7 @@ pub fn check(root: &Path) -> Result<()> {
             broken.join("\n  ")
         );
     }
-    eprintln!(
-        "xtask: {checked} links in {} files resolve",
-        files.len()
-    );
+    eprintln!("xtask: {checked} links in {} files resolve", files.len());
     Ok(())
 }
 
@@ -147,7 +144,9 @@ mod tests {
 
     #[test]
     fn slugs_follow_github() {
-        let a = anchors("# Title\n## Providers and observers (contract 0.4.0, 2026-11-30)\n## E0411: the `code` limits\n## Title\n```\n# not a heading\n```\n");
+        let a = anchors(
+            "# Title\n## Providers and observers (contract 0.4.0, 2026-11-30)\n## E0411: the `code` limits\n## Title\n```\n# not a heading\n```\n",
+        );
         for want in [
             "title",
             "providers-and-observers-contract-040-2026-11-30",
@@ -161,7 +160,8 @@ mod tests {
 
     #[test]
     fn links_outside_code_are_found() {
-        let found = links("see [a](a.md#x) and `[b](b.md)`\n```\n[c](c.md)\n```\n[d](https://x.y/z)");
+        let found =
+            links("see [a](a.md#x) and `[b](b.md)`\n```\n[c](c.md)\n```\n[d](https://x.y/z)");
         let targets: Vec<&str> = found.iter().map(|(_, t)| t.as_str()).collect();
         assert_eq!(targets, ["a.md#x", "https://x.y/z"]);
     }

@@ -102,7 +102,7 @@ pub(crate) fn dev(options: Options) -> Result<ExitCode> {
         .host
         .cache
         .get_or_insert_with(|| dot_yoi.join("cache"));
-    let host = Host::builder()
+    let host = crate::plugin::with_compile_worker(Host::builder())
         .apply(&config)
         .build()
         .context("starting the development host")?;

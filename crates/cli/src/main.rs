@@ -456,6 +456,14 @@ enum PluginCommand {
 }
 
 fn main() -> ExitCode {
+    // A host's compile worker: before anything else, with no output but
+    // the compiled code.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == plugin::COMPILE_WORKER)
+    {
+        return yoi_host::compile_worker_main();
+    }
     let cli = Cli::parse();
     init_tracing();
     let ctx = ops::Ctx::new(cli.registry, cli.actor);

@@ -473,56 +473,44 @@ impl Ctx {
         Ok(ExitCode::SUCCESS)
     }
 
+    /// The audit log and the runtime events, merged in time order, every
+    /// record to the end (read a page at a time); with `follow`, then what
+    /// comes after, twice a second.
     pub(crate) fn audit(&self, plugin: Option<&str>, follow: bool, json: bool) -> Result<ExitCode> {
+        const PAGE: usize = 10_000;
         let registry = self.open()?;
         let (mut audit_cursor, mut event_cursor) = (0i64, 0i64);
+        let mut audits = std::collections::VecDeque::new();
+        let mut events = std::collections::VecDeque::new();
         loop {
-            let audits = registry.audits(plugin, audit_cursor, 10_000)?;
-            let events = registry.events(plugin, event_cursor, 10_000)?;
-            audit_cursor = audits.last().map_or(audit_cursor, |a| a.id);
-            event_cursor = events.last().map_or(event_cursor, |e| e.id);
-            let mut lines: Vec<(i64, String)> = Vec::new();
-            for a in audits {
-                let line = if json {
-                    serde_json::to_string(&serde_json::json!({"type": "audit", "record": a}))?
-                } else {
-                    let what = match (&a.plugin, &a.version) {
-                        (Some(p), Some(v)) => format!("{p}@{v}"),
-                        (Some(p), None) => p.clone(),
-                        _ => String::new(),
-                    };
-                    let outcome = if a.outcome == yoi_registry::Outcome::Ok {
-                        "ok"
-                    } else {
-                        "REFUSED"
-                    };
-                    let reason = a.reason.lines().next().unwrap_or_default();
-                    format!(
-                        "{} {:<10} {:<24} {outcome:<7} by {}: {reason}",
-                        time(a.at),
-                        a.action,
-                        what,
-                        a.actor
-                    )
+            // Each stream is read to its end before the merge moves past
+            // the other's records, so the order holds across pages.
+            let (mut audits_done, mut events_done) = (false, false);
+            loop {
+                if audits.is_empty() && !audits_done {
+                    let page = registry.audits(plugin, audit_cursor, PAGE)?;
+                    audits_done = page.len() < PAGE;
+                    audit_cursor = page.last().map_or(audit_cursor, |a| a.id);
+                    audits.extend(page);
+                }
+                if events.is_empty() && !events_done {
+                    let page = registry.events(plugin, event_cursor, PAGE)?;
+                    events_done = page.len() < PAGE;
+                    event_cursor = page.last().map_or(event_cursor, |e| e.id);
+                    events.extend(page);
+                }
+                let audit_first = match (audits.front(), events.front()) {
+                    (None, None) => break,
+                    (Some(a), Some(e)) => a.at <= e.at,
+                    (a, _) => a.is_some(),
                 };
-                lines.push((a.at, line));
-            }
-            for e in events {
-                let line = if json {
-                    serde_json::to_string(&serde_json::json!({"type": "event", "record": e}))?
+                let line = if audit_first {
+                    let Some(a) = audits.pop_front() else { break };
+                    audit_line(&a, json)?
                 } else {
-                    format!(
-                        "{} {:<10} {:<24} {}",
-                        time(e.at),
-                        e.kind,
-                        e.plugin,
-                        e.detail
-                    )
+                    let Some(e) = events.pop_front() else { break };
+                    event_line(&e, json)?
                 };
-                lines.push((e.at, line));
-            }
-            lines.sort_by_key(|(at, _)| *at);
-            for (_, line) in lines {
                 outln!("{line}");
             }
             if !follow {
@@ -662,6 +650,50 @@ impl Ctx {
         outln!("cleared the registry at {location} (the audit log is kept)");
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// One audit record as `yoi audit` prints it.
+fn audit_line(a: &yoi_registry::AuditRecord, json: bool) -> Result<String> {
+    if json {
+        return Ok(serde_json::to_string(
+            &serde_json::json!({"type": "audit", "record": a}),
+        )?);
+    }
+    let what = match (&a.plugin, &a.version) {
+        (Some(p), Some(v)) => format!("{p}@{v}"),
+        (Some(p), None) => p.clone(),
+        _ => String::new(),
+    };
+    let outcome = if a.outcome == yoi_registry::Outcome::Ok {
+        "ok"
+    } else {
+        "REFUSED"
+    };
+    // The first line only: a reason's own lines never look like records.
+    let reason = a.reason.lines().next().unwrap_or_default();
+    Ok(format!(
+        "{} {:<10} {:<24} {outcome:<7} by {}: {reason}",
+        time(a.at),
+        a.action,
+        what,
+        a.actor
+    ))
+}
+
+/// One runtime event as `yoi audit` prints it.
+fn event_line(e: &yoi_registry::EventRecord, json: bool) -> Result<String> {
+    if json {
+        return Ok(serde_json::to_string(
+            &serde_json::json!({"type": "event", "record": e}),
+        )?);
+    }
+    Ok(format!(
+        "{} {:<10} {:<24} {}",
+        time(e.at),
+        e.kind,
+        e.plugin,
+        e.detail
+    ))
 }
 
 #[cfg(test)]

@@ -20,9 +20,26 @@ pub(crate) fn local_host() -> yoi_host::HostBuilder {
         .filter(|c| !c.is_empty())
         .map(PathBuf::from)
         .or_else(|| dirs::cache_dir().map(|d| d.join("yoi").join("compiled")));
+    let builder = with_compile_worker(Host::builder());
     match cache {
-        Some(dir) => Host::builder().compile_cache(dir),
-        None => Host::builder(),
+        Some(dir) => builder.compile_cache(dir),
+        None => builder,
+    }
+}
+
+/// The hidden subcommand that makes `yoi` its own compile worker.
+pub(crate) const COMPILE_WORKER: &str = "__compile";
+
+/// Most memory one compile may map, in the worker.
+const COMPILE_MEMORY: u64 = 4 << 30;
+
+/// Every host the CLI starts compiles in a child `yoi __compile`, killed at
+/// the compile time limit (docs/hooks.md, "Compiling"). Where the program's
+/// own path is unknown, compiles stay in the process.
+pub(crate) fn with_compile_worker(builder: yoi_host::HostBuilder) -> yoi_host::HostBuilder {
+    match std::env::current_exe() {
+        Ok(exe) => builder.compile_worker(exe, [COMPILE_WORKER], COMPILE_MEMORY),
+        Err(_) => builder,
     }
 }
 

@@ -19,7 +19,6 @@ use crate::cache::CompileCache;
 use crate::error::HostError;
 use crate::host::{EPOCH_TICK, Host, PressureCounters, SAFE_MODE_ENV, Shared, Snapshot};
 use crate::hostconfig::{CapabilityCap, GrantSpec, HostConfig};
-use crate::plugin::CompileBounds;
 use crate::sandbox;
 use crate::settings::{FolderSettings, Settings};
 use crate::sink::EventSink;
@@ -259,7 +258,30 @@ impl HostBuilder {
     /// compile may take before it is given up (default 60 s). A refused
     /// compile refuses that plugin only.
     pub fn compile_limits(mut self, limits: CodeLimits, timeout: Duration) -> Self {
-        self.settings.compile = CompileBounds { limits, timeout };
+        self.settings.compile.limits = limits;
+        self.settings.compile.timeout = timeout;
+        self
+    }
+
+    /// Compiles in a child process: `program` with `args`, which must call
+    /// [`compile_worker_main`](crate::compile_worker_main) (the `yoi`
+    /// binary does for `yoi __compile`). The child limits its own memory to
+    /// `memory_bytes` and its CPU time to the compile time limit before it
+    /// reads the component, and the host kills it at that limit: a compile
+    /// that is given up really stops and gives its memory back, which a
+    /// compile in the host's own process cannot. Without a worker, compiles
+    /// run on a thread of the host (the default for embedders).
+    pub fn compile_worker(
+        mut self,
+        program: impl Into<PathBuf>,
+        args: impl IntoIterator<Item = impl Into<std::ffi::OsString>>,
+        memory_bytes: u64,
+    ) -> Self {
+        self.settings.compile.worker = Some(crate::compiler::Worker {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+        });
+        self.settings.compile.memory = memory_bytes;
         self
     }
 
@@ -534,7 +556,7 @@ impl HostBuilder {
 /// The engine's configuration: the component model, epoch deadlines, the
 /// stack cap, and the pooling allocator with room for `pool` instances
 /// (`None`: on-demand) of memories up to `memory_limit`.
-fn engine_config(pool: Option<u32>, memory_limit: usize) -> Config {
+pub(crate) fn engine_config(pool: Option<u32>, memory_limit: usize) -> Config {
     let mut config = Config::new();
     config
         .wasm_component_model(true)

@@ -191,7 +191,7 @@ impl Shared {
             api: self.settings.api.clone(),
             order: self.next_order.fetch_add(1, Ordering::Relaxed),
             max_calls: self.settings.max_calls_per_plugin,
-            compile: self.settings.compile,
+            compile: &self.settings.compile,
         }
     }
 }

@@ -68,6 +68,7 @@ mod api;
 mod bindings;
 mod builder;
 mod cache;
+mod compiler;
 mod dispatch;
 mod error;
 mod events;
@@ -106,6 +107,7 @@ use nodrivers::{inbound, wsdriver};
 pub use api::{EnvSecrets, SecretSource};
 pub use builder::HostBuilder;
 pub use cache::CacheUse;
+pub use compiler::compile_worker_main;
 pub use dispatch::Event;
 pub use error::HostError;
 pub use events::{

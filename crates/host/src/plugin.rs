@@ -3,7 +3,7 @@
 //! failure record for the crash guard.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -209,40 +209,65 @@ pub(crate) struct LoadOptions<'a> {
     /// Most calls of this plugin running at once.
     pub(crate) max_calls: u32,
     /// Bounds on compiling it.
-    pub(crate) compile: CompileBounds,
+    pub(crate) compile: &'a CompileBounds,
     /// The operator's setting values (the defaults fill the rest).
     pub(crate) config: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What compiling one component may cost: structural limits checked before
-/// the compiler sees the bytes, and a wall-clock limit on the compile.
-#[derive(Debug, Clone, Copy)]
+/// the compiler sees the bytes, a wall-clock limit on the compile, and,
+/// with a worker, the memory the compiling process may map.
+#[derive(Debug, Clone)]
 pub(crate) struct CompileBounds {
     pub(crate) limits: CodeLimits,
     pub(crate) timeout: Duration,
+    /// Compiles run in this child process when set (killed at the
+    /// timeout); in a thread of the host otherwise.
+    pub(crate) worker: Option<crate::compiler::Worker>,
+    /// Most bytes a worker may map.
+    pub(crate) memory: u64,
 }
 
-/// Compiles that ran past their time limit and still run in the
-/// background; past a few, new compiles are refused rather than piled up.
-static OVERDUE_COMPILES: AtomicUsize = AtomicUsize::new(0);
-const MAX_OVERDUE_COMPILES: usize = 2;
+/// Digests whose compile ran past its time limit in a thread of this
+/// process and still runs, once per such compile: past
+/// [`MAX_OVERDUE_PER_DIGEST`] of the same code, its loads are refused until
+/// one ends (another plugin's load never is). A host with a compile worker
+/// has none: its overdue compiles are killed.
+static OVERDUE_COMPILES: Mutex<Vec<Digest>> = Mutex::new(Vec::new());
+const MAX_OVERDUE_PER_DIGEST: usize = 2;
 
 /// Compiles `artifact` with bounded work: the code limits are checked first
-/// (one cheap pass, E0411), then the compile runs on its own thread and is
-/// given up after the timeout. Cranelift compiles each function on its own,
-/// so the limit on a function's size also bounds the compiler's memory
-/// (docs/hooks.md, "Compiling").
+/// (one cheap pass, E0411), then the compile runs in the compile worker
+/// (killed at the timeout, its memory freed), or without one on a thread
+/// that is given up after the timeout. docs/hooks.md, "Compiling".
 pub(crate) fn compile_bounded(
     engine: &Engine,
-    artifact: &[u8],
+    (digest, artifact): (&Digest, &[u8]),
+    memory_limit: usize,
     bounds: &CompileBounds,
 ) -> Result<Component, String> {
     CodeStats::measure(artifact, &bounds.limits)
         .map_err(|why| format!("E0411 code-too-complex: the component {why}"))?;
-    if OVERDUE_COMPILES.load(Ordering::Relaxed) >= MAX_OVERDUE_COMPILES {
+    if let Some(worker) = &bounds.worker {
+        return crate::compiler::compile_in_child(
+            worker,
+            engine,
+            (memory_limit, bounds.memory),
+            artifact,
+            bounds.timeout,
+        );
+    }
+    let overdue = OVERDUE_COMPILES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|d| *d == digest)
+        .count();
+    if overdue >= MAX_OVERDUE_PER_DIGEST {
         return Err(format!(
-            "{MAX_OVERDUE_COMPILES} earlier compiles overran their time limit and still run; \
-             try again once they finish"
+            "{overdue} earlier compiles of this code ({digest}) overran their time limit and \
+             still run; try again once they end (a host with a compile worker stops such \
+             compiles: HostBuilder::compile_worker)"
         ));
     }
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
@@ -252,13 +277,17 @@ pub(crate) fn compile_bounded(
     let engine = engine.clone();
     let bytes = artifact.to_vec();
     let flag = Arc::clone(&gave_up);
+    let own = *digest;
     std::thread::Builder::new()
         .name("yoi-compile".into())
         .spawn(move || {
             let compiled = Component::new(&engine, &bytes).map_err(|e| format!("{e:#}"));
             let gave_up = flag.lock().unwrap_or_else(|p| p.into_inner());
             if *gave_up {
-                OVERDUE_COMPILES.fetch_sub(1, Ordering::Relaxed);
+                let mut list = OVERDUE_COMPILES.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(at) = list.iter().position(|d| *d == own) {
+                    list.swap_remove(at);
+                }
             } else {
                 let _ = tx.send(compiled);
             }
@@ -273,7 +302,10 @@ pub(crate) fn compile_bounded(
                 return compiled;
             }
             *gave_up = true;
-            OVERDUE_COMPILES.fetch_add(1, Ordering::Relaxed);
+            OVERDUE_COMPILES
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(*digest);
             Err(format!(
                 "compiling took longer than {} s and was given up; the component is too \
                  large to load on this host (HostBuilder::compile_limits)",
@@ -319,7 +351,14 @@ impl LoadedPlugin {
                 ),
             })?;
 
-        let compile = || compile_bounded(engine, &artifact, &opts.compile);
+        let compile = || {
+            compile_bounded(
+                engine,
+                (&digest, &artifact),
+                opts.host_memory_limit,
+                opts.compile,
+            )
+        };
         let compiled = opts.compiled.get_or(digest, || match opts.cache {
             Some(cache) => cache.get_or_compile(engine, &digest, compile),
             None => compile().map(|c| (c, CacheUse::Off)),

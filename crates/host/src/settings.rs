@@ -83,6 +83,8 @@ impl Default for Settings {
             compile: CompileBounds {
                 limits: CodeLimits::default(),
                 timeout: Duration::from_secs(60),
+                worker: None,
+                memory: 4 << 30,
             },
             fallback: crate::providerspec::Fallback::default(),
             cap: None,

@@ -154,3 +154,28 @@ fn every_inflated_byte_counts_against_the_unpacked_limit() {
         other => panic!("expected the limit, got {other:?}"),
     }
 }
+
+#[test]
+#[ignore = "an experiment"]
+fn print_stats_of_examples() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let dir = entry.unwrap().path();
+        for e in std::fs::read_dir(&dir).into_iter().flatten() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "wasm") {
+                paths.push(p);
+            }
+        }
+    }
+    let open = yoi_manifest::CodeLimits {
+        loop_locals: u64::MAX,
+        ..yoi_manifest::CodeLimits::default()
+    };
+    for p in paths {
+        let bytes = std::fs::read(&p).unwrap();
+        let s = yoi_manifest::CodeStats::measure(&bytes, &open).unwrap();
+        println!("{}: {:?}", p.display(), s);
+    }
+}

@@ -348,3 +348,225 @@ async fn unauthenticated_floods_leave_a_bounded_record() {
     assert!(reason.starts_with("199 more writes"), "{reason}");
     assert!(reason.contains("127.0.0.1 ×199"), "{reason}");
 }
+
+/// `yoi audit` prints every record to the end, past a page of 10,000, with
+/// the audit log and the events merged in time order.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn audit_prints_every_record_in_time_order_past_a_page() {
+    let home = tempfile::tempdir().expect("home");
+    drop(yoi_registry::Registry::open(home.path()).expect("registry"));
+    let mut db =
+        rusqlite::Connection::open(home.path().join(yoi_registry::DATABASE_FILE)).expect("db");
+    let tx = db.transaction().expect("tx");
+    // 12,000 audit records at even times, 12,000 events at odd times.
+    for i in 0..12_000i64 {
+        tx.execute(
+            "INSERT INTO audit (at, actor, action, outcome, reason) VALUES (?1, 'ops', 'x', 'ok', 'r')",
+            [1_000_000 + 2 * i],
+        )
+        .expect("audit");
+        tx.execute(
+            "INSERT INTO events (at, kind, plugin, detail) VALUES (?1, 'k', 'p.q', '{}')",
+            [1_000_001 + 2 * i],
+        )
+        .expect("event");
+    }
+    tx.commit().expect("commit");
+    drop(db);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_yoi"))
+        .args(["--registry", home.path().to_str().expect("utf-8")])
+        .args(["audit", "--json"])
+        .output()
+        .expect("yoi audit");
+    assert!(out.status.success());
+    let times: Vec<i64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+            v["record"]["at"].as_i64().expect("at")
+        })
+        .collect();
+    assert_eq!(times.len(), 24_000, "every record");
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "in time order");
+}
+
+/// A core module of `count` functions, each nesting `depth` loops and
+/// keeping `locals` locals live across all of them: small bytes, costly to
+/// compile.
+pub fn explosive_module(count: usize, depth: usize, locals: usize) -> Vec<u8> {
+    let mut wat = String::from("(module");
+    for _ in 0..count {
+        wat.push_str(" (func (param i32)");
+        wat.push_str(&format!(" (local {})", "i32 ".repeat(locals)));
+        for k in 0..depth {
+            wat.push_str(&format!(" (loop $l{k}"));
+        }
+        for j in 1..=locals {
+            wat.push_str(&format!(
+                " (local.set {j} (i32.add (local.get {j}) (local.get {})))",
+                (j % locals) + 1
+            ));
+        }
+        for k in (0..depth).rev() {
+            wat.push_str(&format!(
+                " (br_if $l{k} (local.get {}))) ",
+                (k % locals) + 1
+            ));
+        }
+        wat.push(')');
+    }
+    wat.push(')');
+    wat::parse_str(&wat).expect("valid WAT")
+}
+
+/// `component` with `module` appended as one more core module: never
+/// instantiated, but compiled with the rest.
+pub fn with_extra_module(component: &[u8], module: &[u8]) -> Vec<u8> {
+    let mut out = component.to_vec();
+    out.push(0x01); // core module section
+    let mut size = module.len() as u64;
+    loop {
+        let byte = (size & 0x7f) as u8;
+        size >>= 7;
+        if size == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    }
+    out.extend_from_slice(module);
+    out
+}
+
+/// Compiles `bytes` with `yoi __compile`; whether it compiled, and how long.
+pub fn worker_compile(bytes: &[u8], memory: u64, seconds: u64) -> (bool, Duration, String) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_yoi"))
+        .arg("__compile")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("worker");
+    let t = Instant::now();
+    let mut stdin = child.stdin.take().expect("stdin");
+    let header = format!(
+        "{{\"memory_limit\":67108864,\"memory_bytes\":{memory},\"cpu_seconds\":{seconds}}}\n"
+    );
+    stdin.write_all(header.as_bytes()).expect("header");
+    stdin.write_all(bytes).expect("bytes");
+    drop(stdin);
+    let out = child.wait_with_output().expect("done");
+    (
+        out.status.success(),
+        t.elapsed(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The guard package with `module` added to its component (digest updated).
+fn guard_with(module: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("package");
+    let src = crate::support::example("guard");
+    let bytes = with_extra_module(
+        &std::fs::read(src.join("guard.wasm")).expect("guard"),
+        module,
+    );
+    std::fs::write(dir.path().join("guard.wasm"), &bytes).expect("write");
+    let manifest = std::fs::read_to_string(src.join("plugin.toml")).expect("manifest");
+    let old = manifest
+        .lines()
+        .find(|l| l.trim_start().starts_with("digest"))
+        .expect("digest line");
+    let manifest = manifest.replace(
+        old,
+        &format!("digest = \"{}\"", yoi_manifest::Digest::of(&bytes)),
+    );
+    std::fs::write(dir.path().join("plugin.toml"), manifest).expect("write");
+    dir
+}
+
+/// Processes whose parent is this test process and that run `__compile`.
+fn compile_children() -> usize {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let dir = e.path();
+            let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+            let ppid = stat
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().nth(1));
+            let cmd = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+            ppid == Some(me.as_str()) && String::from_utf8_lossy(&cmd).contains("__compile")
+        })
+        .count()
+}
+
+/// A small component that is costly to compile: refused by the default
+/// loop-locals limit before any compile; with that limit lifted, its
+/// compile is stopped at the time limit (the worker killed, nothing left
+/// running), again on every try, and other plugins still load.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn a_compile_bomb_is_refused_or_stopped_and_never_blocks_other_loads() {
+    // 300 loops around 300 locals: 30 s to compile, in 2 KB of code. The
+    // limits refuse it from its bytes, in `yoi plugin check` too.
+    let bomb = guard_with(&explosive_module(1, 300, 300));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_yoi"))
+        .args(["plugin", "check", bomb.path().to_str().expect("utf-8")])
+        .env_remove("YOI_CACHE")
+        .output()
+        .expect("yoi plugin check");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("E0411") && text.contains("loop-locals"),
+        "{text}"
+    );
+
+    // Within the limits, sixteen such functions still cost seconds: the
+    // time limit stops the compile, in a worker that is killed.
+    let heavy = guard_with(&explosive_module(16, 200, 99));
+    let size = std::fs::metadata(heavy.path().join("guard.wasm"))
+        .expect("meta")
+        .len();
+    assert!(size < 200_000, "a small component: {size} bytes");
+    let host = yoi_host::Host::builder()
+        .compile_worker(env!("CARGO_BIN_EXE_yoi"), ["__compile"], 2 << 30)
+        .compile_limits(yoi_host::CodeLimits::default(), Duration::from_secs(1))
+        .build()
+        .expect("host");
+    for _ in 0..3 {
+        let started = Instant::now();
+        let err = host.load(heavy.path()).expect_err("too costly").to_string();
+        assert!(err.contains("took longer than 1 s"), "{err}");
+        assert!(err.contains("stopped and its memory freed"), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(compile_children(), 0, "the worker was killed");
+    }
+    // Another plugin loads at once: nothing of the bomb's is still running.
+    let info = host
+        .load(crate::support::example("guard"))
+        .expect("guard loads");
+    assert_eq!(info.id.as_str(), "example.guard");
+}
+
+/// The worker holds itself to the memory it is given: the same component
+/// compiles with room and stops without it, whatever the compiler wants.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn the_compile_worker_holds_itself_to_its_memory() {
+    let guard = std::fs::read(crate::support::example("guard").join("guard.wasm")).expect("guard");
+    let (ok, _, err) = worker_compile(&guard, 2 << 30, 60);
+    assert!(ok, "{err}");
+    let (ok, _, err) = worker_compile(&guard, 2 << 20, 60);
+    assert!(!ok, "compiled within 2 MiB of address space: {err}");
+}
