@@ -395,11 +395,12 @@ enum PluginCommand {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
-    /// Validate a package: manifest, digest, the component against the
-    /// contract, and its code against the compile limits (E0411). Decodes the
-    /// component but never compiles or runs it: a host compiles it at load,
-    /// bounded by those limits and a time limit. Exit 0 when clean, 1 with
-    /// problems.
+    /// Validate a package as a host loads it: manifest, digest, the
+    /// component against the contract and the code limits (E0411), then
+    /// compiled (in a child process, within the compile time limit; cached)
+    /// and linked against the host's APIs and WASI, import types included.
+    /// Never runs it. `yoi publish` and `yoi plugin pack` check the same.
+    /// Exit 0 when clean, 1 with problems.
     Check {
         /// The package folder, or its plugin.toml.
         #[arg(value_name = "DIR|FILE")]

@@ -149,6 +149,15 @@ impl Ctx {
                 bail!("{e}")
             }
         };
+        // What every host would find at load (a compile limit, an import of
+        // the wrong type) is found here, before the registry takes it.
+        if let Err(e) = crate::plugin::check_package(package.clone()) {
+            refused(&e.to_string());
+            bail!(
+                "{e}\n{} was not published: it would not load on a host",
+                dir.display()
+            );
+        }
         let published = registry.publish(&package, &Host::compat(), &self.actor)?;
         let record = published.record;
         outln!(

@@ -211,7 +211,8 @@ pub(crate) fn pack(path: &Path) -> Result<ExitCode> {
 
     step(
         4,
-        "checking the package (manifest, digest, component against the contract)",
+        "checking the package as a host loads it (manifest, digest, component against the \
+         contract, compiled within the limits and linked)",
     );
     let package = match Package::open(&dir, &Host::compat()) {
         Ok(p) => p,
@@ -220,6 +221,9 @@ pub(crate) fn pack(path: &Path) -> Result<ExitCode> {
             bail!("the package has problems; fix them and pack again");
         }
     };
+    if let Err(e) = crate::plugin::check_package(package.clone()) {
+        bail!("{e}\nthe package would not load on a host; fix it and pack again");
+    }
     let out = dir.join(format!(
         "{}-{}.yoi",
         package.manifest().plugin.id,

@@ -43,10 +43,12 @@ pub(crate) fn with_compile_worker(builder: yoi_host::HostBuilder) -> yoi_host::H
     }
 }
 
-pub(crate) fn load(dir: &Path) -> Result<(Host, yoi_host::PluginInfo), HostError> {
-    let host = local_host().build()?;
-    let info = host.load(dir)?;
-    Ok((host, info))
+/// Whether `package` would load on a host: compiled in the worker and
+/// linked, run and registered nowhere ([`Host::check`]).
+pub(crate) fn check_package(
+    package: yoi_manifest::Package,
+) -> Result<yoi_host::PluginInfo, HostError> {
+    local_host().build()?.check(package)
 }
 
 #[derive(Serialize)]
@@ -86,8 +88,14 @@ pub(crate) fn package_dir(path: &Path) -> PathBuf {
 
 pub(crate) fn check(path: &Path, json: bool) -> Result<ExitCode> {
     let dir = package_dir(path);
-    let (plugin, problems, error) = match load(&dir) {
-        Ok((_, info)) => (Some(info), None, None),
+    let checked = yoi_manifest::Package::open(&dir, &Host::compat())
+        .map_err(|diagnostics| HostError::Package {
+            dir: dir.clone(),
+            diagnostics,
+        })
+        .and_then(check_package);
+    let (plugin, problems, error) = match checked {
+        Ok(info) => (Some(info), None, None),
         Err(HostError::Package { diagnostics, .. }) => (None, Some(diagnostics), None),
         Err(e) => (None, None, Some(e.to_string())),
     };

@@ -659,10 +659,13 @@ async fn publish(
             let mut file = tempfile::Builder::new().suffix(".yoi").tempfile()?;
             file.write_all(&body)?;
             return Ok(match Package::open_archive(file.path(), &compat) {
-                Ok(package) => answered(
-                    app.registry
-                        .answer(|r| r.publish(&package, &compat, &token.actor)),
-                ),
+                Ok(package) => match loads(&package) {
+                    Ok(()) => answered(
+                        app.registry
+                            .answer(|r| r.publish(&package, &compat, &token.actor)),
+                    ),
+                    Err(why) => refused(&token.actor, why),
+                },
                 Err(e) => refused(&token.actor, e.to_string()),
             });
         }
@@ -674,10 +677,13 @@ async fn publish(
         Ok(match app.unpack(pkg) {
             Ok((manifest, artifact)) => {
                 match Package::from_bytes("upload", &manifest, artifact, &compat) {
-                    Ok(package) => answered(
-                        app.registry
-                            .answer(|r| r.publish(&package, &compat, &actor)),
-                    ),
+                    Ok(package) => match loads(&package) {
+                        Ok(()) => answered(
+                            app.registry
+                                .answer(|r| r.publish(&package, &compat, &actor)),
+                        ),
+                        Err(why) => refused(&actor, why),
+                    },
                     Err(e) => refused(&actor, e.to_string()),
                 }
             }
@@ -691,6 +697,17 @@ async fn publish(
         Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
+}
+
+/// Whether an uploaded package would load on a host (compiled in the
+/// compile worker, linked), as `yoi publish` checks. One upload is
+/// compiled at a time: each compile may take seconds and gigabytes.
+fn loads(package: &Package) -> Result<(), String> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    crate::plugin::check_package(package.clone())
+        .map(drop)
+        .map_err(|e| format!("it would not load on a host: {e}"))
 }
 
 /// Watches the registry's marks: after each write through this server at

@@ -74,9 +74,8 @@ pub(crate) fn compile_in_child(
         memory_bytes,
         // The compiler uses every core: CPU time runs that many times as
         // fast as the clock.
-        cpu_seconds: (timeout.as_secs() + 1).saturating_mul(
-            std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
-        ),
+        cpu_seconds: (timeout.as_secs() + 1)
+            .saturating_mul(std::thread::available_parallelism().map_or(1, |n| n.get() as u64)),
     };
     let mut header = serde_json::to_vec(&request).unwrap_or_default();
     header.push(b'\n');

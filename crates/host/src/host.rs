@@ -196,6 +196,23 @@ impl Shared {
     }
 }
 
+/// Refuses a package whose manifest this host's contracts cannot serve.
+fn compatible(package: &Package) -> Result<(), HostError> {
+    let problems = package.manifest().compatibility(&Host::compat());
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let file = package.dir().join(yoi_manifest::MANIFEST_FILE);
+    Err(HostError::Package {
+        dir: package.dir().to_path_buf(),
+        diagnostics: Diagnostics::new(
+            problems,
+            file.display().to_string(),
+            Some(package.manifest_text().to_owned()),
+        ),
+    })
+}
+
 /// Refuses a second version of a plugin that `snapshot` already has.
 fn already_loaded(
     snapshot: &Snapshot,
@@ -358,18 +375,7 @@ impl Host {
             }
             granted.push(cap_);
         }
-        let problems = manifest.compatibility(&Self::compat());
-        if !problems.is_empty() {
-            let file = package.dir().join(yoi_manifest::MANIFEST_FILE);
-            return Err(HostError::Package {
-                dir: package.dir().to_path_buf(),
-                diagnostics: Diagnostics::new(
-                    problems,
-                    file.display().to_string(),
-                    Some(package.manifest_text().to_owned()),
-                ),
-            });
-        }
+        compatible(&package)?;
         let s = &self.shared;
         already_loaded(
             &s.snapshot.load(),
@@ -392,6 +398,25 @@ impl Host {
         s.publish(Snapshot::new(plugins, current.change_seq));
         tracing::info!(plugin = %info.id, version = %info.version, digest = %info.digest, "plugin loaded");
         Ok(info)
+    }
+
+    /// Checks that `package` would load on this host, without loading it:
+    /// its manifest against this host's contracts, then its component
+    /// compiled (within the compile limits, cached by digest) and linked
+    /// against the host's APIs and WASI, import types included. Nothing in
+    /// the component runs, and nothing is registered. `yoi plugin check`
+    /// and `yoi publish` run it, so a component that cannot link is refused
+    /// before it reaches a registry, not at load on every host.
+    pub fn check(&self, package: Package) -> Result<PluginInfo, HostError> {
+        compatible(&package)?;
+        let s = &self.shared;
+        let plugin = LoadedPlugin::load(
+            &s.engine,
+            &s.linker,
+            package,
+            s.load_options(Origin::Local, None, Vec::new(), serde_json::Map::new()),
+        )?;
+        Ok(plugin.info.clone())
     }
 
     fn refuse_in_safe_mode(&self) -> Result<(), HostError> {
