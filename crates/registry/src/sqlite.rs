@@ -99,22 +99,29 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE events ADD COLUMN host TEXT;
     INSERT INTO meta (key, value) VALUES ('host_seq', 0);",
+    // 7: writes are counted, and the count the last good copy holds, so
+    // the copy is renewed after a few writes by any process.
+    "INSERT INTO meta (key, value) VALUES ('writes', 0), ('backup_writes', 0);",
 ];
 
 /// SQLite storage in one database file.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     /// Where the last good copy is kept (`<database>.bak`), for file
-    /// stores; and when it was last written by this process.
+    /// stores; and when this process last failed to write it.
     backup: Option<(PathBuf, Mutex<Option<Instant>>)>,
 }
 
 /// Longest the integrity check at open may take; past it the open goes on
 /// unverified rather than keep an operator waiting on a huge database.
 const CHECK_LIMIT: Duration = Duration::from_secs(3);
-/// How often a healthy registry's last good copy is renewed, by the first
-/// open or write after that long (docs/operations.md, "Backups").
-pub const BACKUP_EVERY: Duration = Duration::from_secs(60 * 60);
+/// How old a healthy registry's last good copy may get while writes come
+/// in: the first write after that long renews it (docs/operations.md,
+/// "Backups").
+pub const BACKUP_EVERY: Duration = Duration::from_secs(5 * 60);
+/// How many writes, by any process, the last good copy may miss: the write
+/// that makes it that many renews it.
+pub const BACKUP_WRITES: i64 = 10;
 /// The suffix of the last good copy beside the database file.
 pub const BACKUP_SUFFIX: &str = ".bak";
 
@@ -193,29 +200,41 @@ impl SqliteStore {
         Self::init(Connection::open_in_memory()?, None)
     }
 
-    /// Writes the last good copy when it is missing or older than
+    /// Writes the last good copy when it is missing, misses
+    /// [`BACKUP_WRITES`] writes, or misses any write and is older than
     /// [`BACKUP_EVERY`] (or always, with `now`). The copy is written with
     /// `VACUUM INTO` beside it, then renamed over the old one, so a crash
     /// leaves the old copy whole. A failed backup costs safety margin, never
-    /// the operation: it is reported on stderr.
+    /// the operation: it is reported on stderr, and not tried again for a
+    /// minute.
     fn backup_if_due(&self, now: bool) {
-        let Some((path, last)) = &self.backup else {
+        let Some((path, failed)) = &self.backup else {
             return;
         };
-        let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
-        // A copy this process tried lately (made, or failed to make) is not
-        // tried again on every write; only then is the file's age read.
-        let tried_lately = last.is_some_and(|t| t.elapsed() < Duration::from_secs(60));
-        if !now
-            && (tried_lately
-                || std::fs::metadata(path)
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age <= BACKUP_EVERY)))
-        {
+        let mut failed = failed.lock().unwrap_or_else(|p| p.into_inner());
+        if !now && failed.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
             return;
         }
-        *last = Some(Instant::now());
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let counts = |conn: &Connection| -> Option<(i64, i64)> {
+            let read = |key: &str| {
+                conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .ok()
+            };
+            Some((read("writes")?, read("backup_writes")?))
+        };
+        let (writes, backed) = counts(&conn).unwrap_or((0, 0));
+        if !now && path.exists() {
+            let missed = writes - backed;
+            let old = std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > BACKUP_EVERY));
+            if missed <= 0 || (missed < BACKUP_WRITES && !old) {
+                return;
+            }
+        }
         // Never replace a good copy with a copy of damage.
         if !matches!(quick_check(&conn), Ok(None)) {
             return;
@@ -235,7 +254,19 @@ impl SqliteStore {
         let written = conn
             .execute("VACUUM INTO ?1", params![tmp.to_string_lossy()])
             .map_err(|e| e.to_string())
-            .and_then(|_| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
+            .and_then(|_| std::fs::rename(&tmp, path).map_err(|e| e.to_string()))
+            .and_then(|()| {
+                // What the copy holds, for the next write's decision (the
+                // copy itself keeps the older mark: restored, it is
+                // copied again at once).
+                conn.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'backup_writes'",
+                    [writes],
+                )
+                .map(drop)
+                .map_err(|e| e.to_string())
+            });
+        *failed = written.is_err().then(Instant::now);
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
             eprintln!(
@@ -300,6 +331,9 @@ impl SqliteStore {
         let mut sql = SqlTx { tx };
         let out = f(&mut sql)?;
         if commit {
+            // Counted for the last good copy's freshness.
+            sql.tx
+                .execute("UPDATE meta SET value = value + 1 WHERE key = 'writes'", [])?;
             sql.tx.commit()?;
         }
         Ok(out)

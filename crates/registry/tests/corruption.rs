@@ -16,23 +16,67 @@ fn seeded() -> tempfile::TempDir {
         reg.publish(&p, &common::compat(), "t").expect("publish");
     }
     drop(reg);
-    // The copy is renewed once it is older than an hour: make it so, and
-    // open again, as the next operator command would.
+    assert_eq!(
+        versions_in_copy(dir.path()),
+        20,
+        "the copy holds every write"
+    );
+    dir
+}
+
+/// How many versions the last good copy beside the registry in `dir` holds.
+fn versions_in_copy(dir: &Path) -> usize {
+    let restored = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        dir.join(format!("{DATABASE_FILE}.bak")),
+        restored.path().join(DATABASE_FILE),
+    )
+    .expect("a last good copy exists");
+    let reg = Registry::open(restored.path()).expect("the copy opens");
+    reg.snapshot().expect("snapshot").versions.len()
+}
+
+/// The copy misses at most ten writes, by any process, or five minutes of
+/// them: a restore after damage loses little.
+#[test]
+fn the_last_good_copy_misses_at_most_ten_writes_or_five_minutes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let publish = |i: u8| {
+        // One process per write, as operators' commands are.
+        let reg = Registry::open(dir.path()).expect("registry");
+        let p = common::package_with("c.plugin", &format!("1.0.{i}"), vec![i; 64], "");
+        reg.publish(&p, &common::compat(), "t").expect("publish");
+    };
+    for i in 0..9 {
+        publish(i);
+    }
+    let copy = versions_in_copy(dir.path());
+    assert!(copy < 9, "renewed before ten writes ({copy})");
+    publish(9);
+    assert_eq!(
+        versions_in_copy(dir.path()),
+        10,
+        "the tenth write renews it"
+    );
+    publish(10);
+    // A host that stays open: two writes, then the copy grows older than
+    // five minutes, and its next write renews it.
+    let host = Registry::open(dir.path()).expect("registry");
+    let write = |i: u8| {
+        let p = common::package_with("c.plugin", &format!("1.0.{i}"), vec![i; 64], "");
+        host.publish(&p, &common::compat(), "t").expect("publish");
+    };
+    write(11);
+    assert_eq!(versions_in_copy(dir.path()), 10);
     let bak = dir.path().join(format!("{DATABASE_FILE}.bak"));
-    let old = SystemTime::now() - Duration::from_secs(2 * 3600);
     std::fs::File::options()
         .write(true)
         .open(&bak)
-        .expect("a last good copy exists")
-        .set_modified(old)
+        .expect("copy")
+        .set_modified(SystemTime::now() - Duration::from_secs(6 * 60))
         .expect("age it");
-    drop(Registry::open(dir.path()).expect("reopen"));
-    let age = std::fs::metadata(&bak).unwrap().modified().unwrap();
-    assert!(
-        age > old + Duration::from_secs(3600),
-        "the copy was renewed"
-    );
-    dir
+    write(12);
+    assert_eq!(versions_in_copy(dir.path()), 13);
 }
 
 fn damage(db: &Path, how: &str) {
