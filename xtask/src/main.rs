@@ -454,7 +454,39 @@ fn e2e_with(root: &Path, postgres: &postgres::Cluster) -> Result<()> {
     }
     cmd.envs(postgres.env());
     step(root, cmd)?;
+    embed_example(root)?;
     minimal_host(root)
+}
+
+/// Runs `crates/host/examples/embed.rs` (the embedding docs/hooks.md and
+/// the README quote) against the guard and checks what it prints.
+/// `cargo test --workspace` builds it; alone, `e2e` builds it first.
+fn embed_example(root: &Path) -> Result<()> {
+    let exe = target_dir(root)
+        .join("debug")
+        .join("examples")
+        .join("embed");
+    if !exe.is_file() {
+        let mut build = cargo();
+        build.args(["build", "--locked", "-p", "yoi-host", "--example", "embed"]);
+        step(root, build)?;
+    }
+    let out = Command::new(&exe)
+        .arg(root.join("examples").join("guard"))
+        .current_dir(root)
+        .output()
+        .with_context(|| format!("running {}", exe.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let expected = ["loaded example.guard@0.1.0 (1 hooks)", "blocked: "];
+    if !out.status.success() || expected.iter().any(|e| !text.contains(e)) {
+        bail!(
+            "the embed example did not block the shell call: {}\n{text}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    eprintln!("xtask: the embed example loaded the guard and blocked the shell call");
+    Ok(())
 }
 
 /// `cargo package -p yoi-pdk`: the PDK must be publishable as is (its WIT

@@ -570,3 +570,45 @@ fn the_compile_worker_holds_itself_to_its_memory() {
     let (ok, _, err) = worker_compile(&guard, 2 << 20, 60);
     assert!(!ok, "compiled within 2 MiB of address space: {err}");
 }
+
+/// Safe mode through its environment variable: a host started with
+/// `YOI_SAFE_MODE=1` (or `true`) loads no plugin and says how back; `0`
+/// changes nothing.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn safe_mode_by_environment_loads_no_plugin() {
+    let guard = crate::support::example("guard");
+    let run = |value: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_yoi"))
+            .args(["plugin", "test", guard.to_str().expect("utf-8")])
+            .args(["--hook", "tool.pre_exec", "--payload", "-"])
+            .env("YOI_SAFE_MODE", value)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("yoi");
+        std::io::Write::write_all(
+            &mut child.stdin.take().expect("stdin"),
+            br#"{"tool_name":"shell","input":{},"call_id":"c","turn":1}"#,
+        )
+        .ok();
+        let out = child.wait_with_output().expect("done");
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    for on in ["1", "true"] {
+        let (code, text) = run(on);
+        assert_eq!(code, Some(1), "{text}");
+        assert!(text.contains("safe mode"), "{text}");
+        assert!(text.contains("unset YOI_SAFE_MODE"), "{text}");
+    }
+    let (code, text) = run("0");
+    assert!(text.contains("blocked"), "{code:?}: {text}");
+}

@@ -220,3 +220,66 @@ async fn waiting_for_a_slot_never_eats_into_a_calls_own_time_limit() {
         "the crash guard never counted the wait"
     );
 }
+
+/// A probe package that asks for `memory_mb` in `[limits]`.
+fn probe_asking(memory_mb: u32) -> tempfile::TempDir {
+    let pkg = probe(Probe {
+        id: "capped.probe",
+        ..Probe::default()
+    });
+    let manifest = pkg.path().join("plugin.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(
+        &manifest,
+        format!("{text}\n[limits]\nmemory_mb = {memory_mb}\n"),
+    )
+    .expect("manifest");
+    pkg
+}
+
+/// Whether holding `mib` MiB in the capped probe traps.
+async fn traps_holding(host: &Host, mib: u32) -> bool {
+    let out = host
+        .dispatch(call(&format!("#probe:alloc:{mib}"), json!({})))
+        .await;
+    match receipt_of(&out, "capped.probe").status {
+        Status::Ok => false,
+        Status::Error => true,
+        other => panic!("{other:?}: {:#?}", out.receipts),
+    }
+}
+
+/// The memory a plugin gets is the smaller of what its `[limits]
+/// memory_mb` asks and what the host allows (`memory_limit`, or
+/// `yoi.toml`'s `limits.memory_mb`): each side's cap holds.
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_plugins_memory_is_the_smaller_of_its_request_and_the_hosts_limit() {
+    // The plugin asks for 8 MiB on a roomy host: 16 MiB traps, 2 fits.
+    let pkg = probe_asking(8);
+    let host = builder().build().expect("host");
+    host.load(pkg.path()).expect("loads");
+    assert!(!traps_holding(&host, 2).await);
+    assert!(traps_holding(&host, 16).await, "the plugin's own cap");
+
+    // It asks for 64 MiB; the host allows 8: 16 MiB traps.
+    let pkg = probe_asking(64);
+    let host = builder().memory_limit(8 << 20).build().expect("host");
+    host.load(pkg.path()).expect("loads");
+    assert!(!traps_holding(&host, 2).await);
+    assert!(traps_holding(&host, 16).await, "the host's cap");
+
+    // The same cap from yoi.toml's [limits].
+    let dir = tempfile::tempdir().expect("config dir");
+    let file = dir.path().join("yoi.toml");
+    std::fs::write(&file, "[limits]\nmemory_mb = 8\n").expect("yoi.toml");
+    let config = yoi_host::HostConfig::load(&file).expect("yoi.toml parses");
+    let host = builder().apply(&config).build().expect("host");
+    host.load(pkg.path()).expect("loads");
+    assert!(!traps_holding(&host, 2).await);
+    assert!(traps_holding(&host, 16).await, "yoi.toml's cap");
+    // And without any cap, 16 MiB fits: the traps above are the caps'.
+    let host = builder().build().expect("host");
+    host.load(pkg.path()).expect("loads");
+    assert!(!traps_holding(&host, 16).await);
+}

@@ -645,3 +645,53 @@ async fn grants_wider_than_the_request_are_refused_at_load() {
     }
     assert!(host.plugins().is_empty());
 }
+
+/// A host's capability list (yoi.toml's `[capabilities]`) caps the grants
+/// the registry holds: a registry grant the list does not allow is not
+/// given on that host, and the plugin's call that needed it is denied;
+/// the same registry without a list gives it.
+#[cfg(all(feature = "registry", feature = "fs"))]
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_hosts_capability_list_caps_the_registrys_grants() {
+    let (_reg_dir, registry) = crate::registry();
+    crate::publish_and_activate(
+        &registry,
+        &crate::example("hostile/reach"),
+        &yoi_registry::Activation::by("ops"),
+    );
+    let config_dir = tempfile::tempdir().expect("config dir");
+    let file = config_dir.path().join("yoi.toml");
+    std::fs::write(&file, "[capabilities]\nallow = [\"secret:GRANTED_KEY\"]\n").expect("yoi.toml");
+    let config = yoi_host::HostConfig::load(&file).expect("yoi.toml parses");
+    let list = |on: bool| {
+        let data = tempfile::tempdir().expect("data");
+        let mut b = builder()
+            .registry(std::sync::Arc::clone(&registry))
+            .data_dir(data.path());
+        if on {
+            b = b.apply(&config);
+        }
+        (b.build().expect("host boots"), data)
+    };
+    let (open, _d1) = list(false);
+    let (seen, out) = call_tool(
+        &open,
+        "hostile.reach.file",
+        json!({"op": "list", "path": "."}),
+    )
+    .await;
+    assert!(
+        seen.get("error").is_none(),
+        "granted without a list: {seen:#} {out:#?}"
+    );
+
+    let (capped, _d2) = list(true);
+    let (seen, out) = call_tool(
+        &capped,
+        "hostile.reach.file",
+        json!({"op": "list", "path": "."}),
+    )
+    .await;
+    assert_denied(&seen, &out, "fs");
+}
