@@ -278,9 +278,12 @@ fn build_language_examples(root: &Path) -> Result<()> {
     let tools = target_dir(root).join("tools");
     for dir in examples {
         let mut pack = Command::new(&yoi);
+        // Packing compiles each component once, as a host would load it:
+        // into the compile cache the end-to-end tests read.
         pack.args(["plugin", "pack"])
             .arg(&dir)
-            .env("YOI_TOOLS", &tools);
+            .env("YOI_TOOLS", &tools)
+            .env("YOI_CACHE", e2e_cache(root));
         step(root, pack).with_context(|| {
             format!(
                 "packing {} (Python examples need python3 with pip, JavaScript ones Node.js with npm)",
@@ -445,10 +448,7 @@ fn e2e_with(root: &Path, postgres: &postgres::Cluster) -> Result<()> {
         // One compile cache for the hosts of both suites and the `yoi`
         // processes the tests start: a 12-18 MB Python or JavaScript
         // component is compiled once per run, not once per test.
-        .env(
-            "YOI_CACHE",
-            target_dir(root).join("tmp").join("yoi-e2e-cache"),
-        );
+        .env("YOI_CACHE", e2e_cache(root));
     if let Some(driver) = browser {
         cmd.env("YOI_CHROMEDRIVER", driver);
     }
@@ -487,6 +487,12 @@ fn embed_example(root: &Path) -> Result<()> {
     }
     eprintln!("xtask: the embed example loaded the guard and blocked the shell call");
     Ok(())
+}
+
+/// The compile cache shared by `yoi plugin pack` in build-examples, the
+/// `yoi` processes of the end-to-end tests and their hosts.
+fn e2e_cache(root: &Path) -> PathBuf {
+    target_dir(root).join("tmp").join("yoi-e2e-cache")
 }
 
 /// `cargo package -p yoi-pdk`: the PDK must be publishable as is (its WIT

@@ -217,3 +217,39 @@ async fn a_0_4_provider_and_observer_run_on_the_newest_host() {
     }
     assert_eq!(host.observers()[0].failed, 0);
 }
+
+/// A component built for contract 0.3.0 (the first with settings) runs on
+/// the newest host: its hook is called, and it reads the operator's
+/// settings through the 0.3.0 `config` interface.
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_component_built_for_0_3_0_runs_with_its_settings_on_the_newest_host() {
+    let host = host_with(&[&example("settings-v3")]);
+    let manifest =
+        std::fs::read_to_string(example("settings-v3").join("plugin.toml")).expect("manifest");
+    assert!(manifest.contains("contract = \"yoi:plugin@0.3.0\""));
+    // The default of `deny` is ["shell"].
+    let out = host.dispatch(call("shell", json!({}))).await;
+    let blocked = out.blocked.as_ref().expect("blocked by its default");
+    assert!(
+        blocked
+            .reason
+            .contains("denied by settings (contract 0.3.0)"),
+        "{blocked:?}"
+    );
+    let out = host.dispatch(call("curl", json!({}))).await;
+    assert!(out.blocked.is_none(), "{:#?}", out.receipts);
+    // The operator's value replaces the default.
+    host.configure(
+        "example.settings-v3",
+        json!({"deny": ["curl"]})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    )
+    .expect("configure");
+    let out = host.dispatch(call("curl", json!({}))).await;
+    assert!(out.blocked.is_some(), "{:#?}", out.receipts);
+    let out = host.dispatch(call("shell", json!({}))).await;
+    assert!(out.blocked.is_none(), "{:#?}", out.receipts);
+}
