@@ -612,3 +612,90 @@ fn safe_mode_by_environment_loads_no_plugin() {
     let (code, text) = run("0");
     assert!(text.contains("blocked"), "{code:?}: {text}");
 }
+
+/// A component whose import has the wrong type (here the guard with its
+/// `wasi:cli/stdout` and `wasi:cli/stderr` imports' names swapped: valid,
+/// allowed names, but each now expects the other's function) is refused at
+/// publish, by the CLI and over HTTP, as every host would refuse it at
+/// load: a registry never takes what no host can run.
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_wrongly_typed_import_is_refused_at_publish_like_at_load() {
+    let guard = std::fs::read(crate::support::example("guard").join("guard.wasm")).expect("guard");
+    let (out, err) = (
+        b"wasi:cli/stdout@".as_slice(),
+        b"wasi:cli/stderr@".as_slice(),
+    );
+    let mut swapped = Vec::with_capacity(guard.len());
+    let mut i = 0;
+    while i < guard.len() {
+        let rest = &guard[i..];
+        if rest.starts_with(out) {
+            swapped.extend_from_slice(err);
+            i += out.len();
+        } else if rest.starts_with(err) {
+            swapped.extend_from_slice(out);
+            i += err.len();
+        } else {
+            swapped.push(guard[i]);
+            i += 1;
+        }
+    }
+    assert_ne!(swapped, guard, "the guard imports both");
+    let dir = tempfile::tempdir().expect("package");
+    std::fs::write(dir.path().join("guard.wasm"), &swapped).expect("write");
+    let manifest = std::fs::read_to_string(crate::support::example("guard").join("plugin.toml"))
+        .expect("manifest");
+    let old = manifest
+        .lines()
+        .find(|l| l.trim_start().starts_with("digest"))
+        .expect("digest line");
+    let digest = yoi_manifest::Digest::of(&swapped);
+    let manifest = manifest.replace(old, &format!("digest = \"{digest}\""));
+    std::fs::write(dir.path().join("plugin.toml"), &manifest).expect("write");
+
+    let server = serve_with(&[]);
+    let yoi = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_yoi"))
+            .args(["--registry", server.home.to_str().expect("utf-8")])
+            .args(args)
+            .output()
+            .expect("yoi");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let pkg = dir.path().to_str().expect("utf-8");
+    let (code, text) = yoi(&["plugin", "check", pkg]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("has the wrong type"), "{text}");
+    let (code, text) = yoi(&["publish", pkg]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("would not load on a host"), "{text}");
+
+    // Over HTTP, as a JSON package.
+    use base64::Engine as _;
+    let body = serde_json::json!({
+        "manifest": manifest,
+        "artifact_digest": digest.to_string(),
+        "artifact": base64::engine::general_purpose::STANDARD.encode(&swapped),
+    });
+    let (status, answer) =
+        crate::support::send_json(&server, "/api/v1/packages", &server.rw, &body).await;
+    assert_ne!(status, 200, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("would not load on a host") && e.contains("wrong type")),
+        "{answer}"
+    );
+    let (_, snap) = send(&server, "/api/v1/snapshot", Some(&server.ro), None).await;
+    assert_eq!(
+        snap["versions"],
+        serde_json::json!([]),
+        "nothing was published"
+    );
+}
