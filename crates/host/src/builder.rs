@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::Engine;
+
+use crate::compiler::engine_config;
 use yoi_manifest::CodeLimits;
 use yoi_manifest::Scope;
 #[cfg(feature = "registry")]
@@ -552,45 +554,6 @@ impl HostBuilder {
         Ok(host)
     }
 }
-
-/// The engine's configuration: the component model, epoch deadlines, the
-/// stack cap, and the pooling allocator with room for `pool` instances
-/// (`None`: on-demand) of memories up to `memory_limit`.
-pub(crate) fn engine_config(pool: Option<u32>, memory_limit: usize) -> Config {
-    let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .epoch_interruption(true)
-        .max_wasm_stack(512 * 1024);
-    if let Some(n) = pool {
-        let mut pool = PoolingAllocationConfig::new();
-        // Per component, the same bounds as the store's limits
-        // (sandbox.rs); in total, room for Python and JavaScript
-        // components, which hold a dozen core instances and several
-        // tables each (Rust ones one or two).
-        pool.total_component_instances(n)
-            .total_core_instances(n.saturating_mul(8))
-            .total_memories(n.saturating_mul(2))
-            .total_tables(n.saturating_mul(8))
-            .total_stacks(n)
-            .max_core_instances_per_component(64)
-            .max_memories_per_component(16)
-            .max_tables_per_component(64)
-            .max_memory_size(memory_limit)
-            .linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(KEEP_RESIDENT)
-            .pagemap_scan(wasmtime::Enabled::Auto);
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    }
-    config
-}
-
-/// Bytes of a pooled memory or table kept mapped when its instance ends:
-/// with the kernel's dirty-page scan (`PAGEMAP_SCAN`, Linux 6.7), only the
-/// pages the instance wrote are reset, by copying, instead of being
-/// unmapped and faulted in again by the next instance (docs/BENCHMARKS.md,
-/// "Per-event isolation").
-const KEEP_RESIDENT: usize = 1 << 20;
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] so running guests notice
 /// their deadlines. The thread ends once the engine is dropped.

@@ -18,8 +18,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use wasmtime::Engine;
 use wasmtime::component::Component;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Largest compiled code read back from a worker.
 const MAX_OUTPUT: u64 = 1 << 30;
@@ -186,7 +186,7 @@ fn serve_request() -> Result<(), String> {
     if artifact.len() as u64 > MAX_INPUT {
         return Err("the component is larger than the artifact limit".into());
     }
-    let engine = Engine::new(&crate::builder::engine_config(None, request.memory_limit))
+    let engine = Engine::new(&engine_config(None, request.memory_limit))
         .map_err(|e| format!("the compile worker's engine: {e:#}"))?;
     let code = engine
         .precompile_component(&artifact)
@@ -196,6 +196,46 @@ fn serve_request() -> Result<(), String> {
         .write_all(&code)
         .map_err(|e| format!("writing the compiled code: {e}"))
 }
+
+/// The engine's configuration, the host's and its compile worker's alike
+/// (compiled code must match the engine that runs it): the component model, epoch deadlines, the
+/// stack cap, and the pooling allocator with room for `pool` instances
+/// (`None`: on-demand) of memories up to `memory_limit`.
+pub(crate) fn engine_config(pool: Option<u32>, memory_limit: usize) -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(512 * 1024);
+    if let Some(n) = pool {
+        let mut pool = PoolingAllocationConfig::new();
+        // Per component, the same bounds as the store's limits
+        // (sandbox.rs); in total, room for Python and JavaScript
+        // components, which hold a dozen core instances and several
+        // tables each (Rust ones one or two).
+        pool.total_component_instances(n)
+            .total_core_instances(n.saturating_mul(8))
+            .total_memories(n.saturating_mul(2))
+            .total_tables(n.saturating_mul(8))
+            .total_stacks(n)
+            .max_core_instances_per_component(64)
+            .max_memories_per_component(16)
+            .max_tables_per_component(64)
+            .max_memory_size(memory_limit)
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(KEEP_RESIDENT)
+            .pagemap_scan(wasmtime::Enabled::Auto);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+/// Bytes of a pooled memory or table kept mapped when its instance ends:
+/// with the kernel's dirty-page scan (`PAGEMAP_SCAN`, Linux 6.7), only the
+/// pages the instance wrote are reset, by copying, instead of being
+/// unmapped and faulted in again by the next instance (docs/BENCHMARKS.md,
+/// "Per-event isolation").
+const KEEP_RESIDENT: usize = 1 << 20;
 
 /// The worker bounds itself before it reads a byte of the component: the
 /// kernel stops it past its memory or CPU time, whatever the compiler does.
