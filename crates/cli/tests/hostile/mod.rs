@@ -467,13 +467,18 @@ pub fn worker_compile(bytes: &[u8], memory: u64, seconds: u64) -> (bool, Duratio
 
 /// The guard package with `module` added to its component (digest updated).
 fn guard_with(module: &[u8]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("package");
     let src = crate::support::example("guard");
-    let bytes = with_extra_module(
+    guard_package(&with_extra_module(
         &std::fs::read(src.join("guard.wasm")).expect("guard"),
         module,
-    );
-    std::fs::write(dir.path().join("guard.wasm"), &bytes).expect("write");
+    ))
+}
+
+/// The guard's manifest over `bytes` as its component (digest updated).
+fn guard_package(bytes: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("package");
+    let src = crate::support::example("guard");
+    std::fs::write(dir.path().join("guard.wasm"), bytes).expect("write");
     let manifest = std::fs::read_to_string(src.join("plugin.toml")).expect("manifest");
     let old = manifest
         .lines()
@@ -481,7 +486,7 @@ fn guard_with(module: &[u8]) -> tempfile::TempDir {
         .expect("digest line");
     let manifest = manifest.replace(
         old,
-        &format!("digest = \"{}\"", yoi_manifest::Digest::of(&bytes)),
+        &format!("digest = \"{}\"", yoi_manifest::Digest::of(bytes)),
     );
     std::fs::write(dir.path().join("plugin.toml"), manifest).expect("write");
     dir
@@ -642,17 +647,9 @@ async fn a_wrongly_typed_import_is_refused_at_publish_like_at_load() {
         }
     }
     assert_ne!(swapped, guard, "the guard imports both");
-    let dir = tempfile::tempdir().expect("package");
-    std::fs::write(dir.path().join("guard.wasm"), &swapped).expect("write");
-    let manifest = std::fs::read_to_string(crate::support::example("guard").join("plugin.toml"))
-        .expect("manifest");
-    let old = manifest
-        .lines()
-        .find(|l| l.trim_start().starts_with("digest"))
-        .expect("digest line");
+    let dir = guard_package(&swapped);
+    let manifest = std::fs::read_to_string(dir.path().join("plugin.toml")).expect("manifest");
     let digest = yoi_manifest::Digest::of(&swapped);
-    let manifest = manifest.replace(old, &format!("digest = \"{digest}\""));
-    std::fs::write(dir.path().join("plugin.toml"), &manifest).expect("write");
 
     let server = serve_with(&[]);
     let yoi = |args: &[&str]| {
