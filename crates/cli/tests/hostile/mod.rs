@@ -696,3 +696,28 @@ async fn a_wrongly_typed_import_is_refused_at_publish_like_at_load() {
         "nothing was published"
     );
 }
+
+/// Not a test: measures what the E0411 limits are set from (docs/
+/// BENCHMARKS.md, "Compile bombs"). `SHAPES=200x100,300x300` nests that
+/// many loops around that many locals; `FUNCTIONS=50000` adds a module of
+/// that many empty functions.
+#[test]
+#[ignore = "a measurement: run by hand"]
+fn measure_compile_costs() {
+    let guard = std::fs::read(crate::support::example("guard").join("guard.wasm")).expect("guard");
+    let shapes = std::env::var("SHAPES").unwrap_or_default();
+    for shape in shapes.split(',').filter(|s| !s.is_empty()) {
+        let (depth, locals) = shape.split_once('x').expect("DEPTHxLOCALS");
+        let (depth, locals) = (depth.parse().expect("n"), locals.parse().expect("n"));
+        let bytes = with_extra_module(&guard, &explosive_module(1, depth, locals));
+        let (ok, took, err) = worker_compile(&bytes, 8 << 30, 600);
+        println!("{depth} loops x {locals} locals: {took:?} (compiled: {ok}) {err}");
+    }
+    if let Ok(n) = std::env::var("FUNCTIONS") {
+        let n: usize = n.parse().expect("n");
+        let wat = format!("(module {})", "(func (result i32) i32.const 7)".repeat(n));
+        let bytes = with_extra_module(&guard, &wat::parse_str(&wat).expect("wat"));
+        let (ok, took, err) = worker_compile(&bytes, 8 << 30, 600);
+        println!("{n} functions: {took:?} (compiled: {ok}) {err}");
+    }
+}
