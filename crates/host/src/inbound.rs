@@ -213,7 +213,15 @@ async fn handle(weak: Weak<Shared>, req: Request<Incoming>) -> Response<Full<Byt
         Ok(Ok(collected)) => collected.to_bytes(),
     };
     if let Some(signature) = &unit.spec.signature
-        && let Err(refusal) = verify(&shared, &unit, signature, &headers, &body).await
+        && let Err(refusal) = verify(
+            &shared,
+            &unit,
+            signature,
+            (&method, &path, &query),
+            &headers,
+            &body,
+        )
+        .await
     {
         return refusal;
     }
@@ -257,6 +265,7 @@ async fn verify(
     shared: &Shared,
     unit: &Arc<Unit>,
     signature: &Signature,
+    (method, path, query): (&str, &str, &str),
     headers: &[(String, String)],
     body: &Bytes,
 ) -> Result<(), Response<Full<Bytes>>> {
@@ -284,26 +293,43 @@ async fn verify(
         Ok(s) => s,
         Err(failure) => return Err(unverifiable(shared, unit, failure)),
     };
-    let given = headers
-        .iter()
-        .find(|(n, _)| *n == signature.header)
-        .map(|(_, v)| v.as_str());
-    let valid = given
-        .and_then(|v| v.strip_prefix(signature.prefix.as_str()))
-        .and_then(|hex_digest| hex::decode(hex_digest.trim()).ok())
-        .is_some_and(|tag| {
-            let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-            ring::hmac::verify(&key, body, &tag).is_ok()
-        });
-    if valid {
-        return Ok(());
-    }
-    unit.bad_signatures.fetch_add(1, Ordering::Relaxed);
-    let why = if given.is_none() {
-        format!("the request has no `{}` header", signature.header)
-    } else {
-        format!("the `{}` header does not match the body", signature.header)
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     };
+    let given = header(&signature.header);
+    let tag = given
+        .and_then(|v| v.strip_prefix(signature.prefix.as_str()))
+        .and_then(|hex_digest| hex::decode(hex_digest.trim()).ok());
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let why = match (&signature.timestamp, &tag) {
+        (_, None) if given.is_none() => format!("the request has no `{}` header", signature.header),
+        (_, None) => format!(
+            "the `{}` header is not `{}HEX`",
+            signature.header, signature.prefix
+        ),
+        (None, Some(tag)) => match ring::hmac::verify(&key, body, tag) {
+            Ok(()) => return Ok(()),
+            Err(_) => format!("the `{}` header does not match the body", signature.header),
+        },
+        (Some(stamp), Some(tag)) => {
+            match timestamped(stamp, header(&stamp.header), (method, path, query), body) {
+                Err(why) => why,
+                Ok(signed) => match ring::hmac::verify(&key, &signed.bytes, tag) {
+                    Err(_) => format!(
+                        "the `{}` header does not match the timestamp, method, path and body",
+                        signature.header
+                    ),
+                    // A valid signature is accepted once in its window.
+                    Ok(()) if unit.first_use(tag, signed.at, stamp.max_age_s) => return Ok(()),
+                    Ok(()) => "the signature was already accepted: a replayed request".into(),
+                },
+            }
+        }
+    };
+    unit.bad_signatures.fetch_add(1, Ordering::Relaxed);
     // Counted always (the status's `bad_signatures`); recorded at most once
     // a while, with how many since, so unsigned floods stay bounded.
     if let Some(refused) = unit.signature_record_due() {
@@ -319,6 +345,48 @@ async fn verify(
         }
     }
     Err(plain(401, &format!("signature refused: {why}")))
+}
+
+/// What a timestamped signature covers, and when it was made.
+struct Signed {
+    at: i64,
+    bytes: Vec<u8>,
+}
+
+/// The bytes a timestamped signature must cover, once the timestamp is
+/// known to be a Unix time within the window; or why not.
+fn timestamped(
+    stamp: &yoi_manifest::Timestamp,
+    given: Option<&str>,
+    (method, path, query): (&str, &str, &str),
+    body: &[u8],
+) -> Result<Signed, String> {
+    let Some(text) = given else {
+        return Err(format!("the request has no `{}` header", stamp.header));
+    };
+    let at: i64 = text.trim().parse().map_err(|_| {
+        format!(
+            "the `{}` header is not a Unix time in seconds",
+            stamp.header
+        )
+    })?;
+    let now = crate::sink::now_ms() / 1000;
+    let off = now.saturating_sub(at).saturating_abs();
+    if off > i64::from(stamp.max_age_s) {
+        return Err(format!(
+            "the request was signed {off} s away from this host's clock; at most {} s are accepted",
+            stamp.max_age_s
+        ));
+    }
+    let target = if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    };
+    Ok(Signed {
+        at,
+        bytes: yoi_manifest::Timestamp::signed_bytes(text.trim(), method, &target, body),
+    })
 }
 
 /// A signature the host cannot check: the secret is not granted or not

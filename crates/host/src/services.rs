@@ -22,6 +22,8 @@ use crate::servicespec::{
 
 /// How often a service's new errors in the same state are told at most.
 const RETELL: std::time::Duration = std::time::Duration::from_secs(2);
+/// Most timestamped signatures a service remembers within their window.
+const MAX_REMEMBERED: usize = 100_000;
 /// How often a service's refused signatures are recorded at most (each is
 /// counted in its status).
 pub(crate) const SIGNATURE_RECORD_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
@@ -181,6 +183,9 @@ pub(crate) struct Unit {
     /// refused since: refusals are counted always, recorded at most once
     /// per [`SIGNATURE_RECORD_EVERY`].
     signature_records: Mutex<(Option<std::time::Instant>, u64)>,
+    /// Timestamped signatures accepted and still within their window, with
+    /// when each was signed: a replay of one is refused.
+    accepted: Mutex<HashMap<Vec<u8>, i64>>,
     pub(crate) errors: AtomicU64,
     pub(crate) restarts: AtomicU32,
     pub(crate) connected: AtomicBool,
@@ -216,6 +221,7 @@ impl Unit {
             refused_commands: AtomicU64::new(0),
             bad_signatures: AtomicU64::new(0),
             signature_records: Mutex::new((None, 0)),
+            accepted: Mutex::new(HashMap::new()),
             errors: AtomicU64::new(0),
             restarts: AtomicU32::new(0),
             connected: AtomicBool::new(false),
@@ -249,6 +255,29 @@ impl Unit {
         let refused = records.1;
         *records = (Some(now), 0);
         Some(refused)
+    }
+
+    /// Whether `tag`, a valid signature made at `at` (Unix seconds), is
+    /// used for the first time within its window of `max_age_s` seconds
+    /// either side of now; it is remembered until it can no longer be
+    /// accepted. At most [`MAX_REMEMBERED`] are remembered: past that, new
+    /// ones are refused until old ones expire (the host's limit, logged).
+    pub(crate) fn first_use(&self, tag: &[u8], at: i64, max_age_s: u32) -> bool {
+        let now = crate::sink::now_ms() / 1000;
+        let alive = |signed: i64| signed.saturating_add(i64::from(max_age_s)) >= now;
+        let mut accepted = lock(&self.accepted);
+        if accepted.len() % 256 == 255 || accepted.len() >= MAX_REMEMBERED {
+            accepted.retain(|_, signed| alive(*signed));
+        }
+        if accepted.contains_key(tag) {
+            return false;
+        }
+        if accepted.len() >= MAX_REMEMBERED {
+            tracing::warn!(service = %self.label(), "{MAX_REMEMBERED} signed requests in one window: refusing more until some expire");
+            return false;
+        }
+        accepted.insert(tag.to_vec(), at);
+        true
     }
 
     /// A new id for a connection or a request.

@@ -69,7 +69,7 @@ pub use package::{
 };
 pub use provider::{ModelPattern, Provider};
 pub use rollout::{Rollout, Scope, applies, bucket};
-pub use service::{Backpressure, Endpoint, Restart, Service, Signature};
+pub use service::{Backpressure, Endpoint, Restart, Service, Signature, Timestamp};
 pub use tool::{
     InputSchema, MAX_SCHEMA_ERRORS, Tool, check_input_schema, schema_errors, schema_errors_masked,
     valid_tool_name,

@@ -18,7 +18,7 @@ use crate::digest::Digest;
 use crate::hook::{FailMode, Hook, HookPoint};
 use crate::observer::{ObservationKind, Observer};
 use crate::provider::{ModelPattern, Provider};
-use crate::service::{Backpressure, Endpoint, Restart, Service, Signature};
+use crate::service::{Backpressure, Endpoint, Restart, Service, Signature, Timestamp};
 use crate::tool::{InputSchema, Tool, check_input_schema, valid_tool_name};
 use crate::walk::{Cx, Table, to_json};
 
@@ -70,7 +70,13 @@ pub mod fields {
         "max_restarts",
         "signature",
     ];
-    pub const SIGNATURE: &[&str] = &["secret", "header", "prefix"];
+    pub const SIGNATURE: &[&str] = &[
+        "secret",
+        "header",
+        "prefix",
+        "timestamp_header",
+        "max_age_s",
+    ];
     pub const BUILD: &[&str] = &["language", "entry"];
     pub const SETTING: &[&str] = &[
         "type",
@@ -635,6 +641,10 @@ impl Manifest {
                     g.insert("secret".into(), s(&sig.secret));
                     g.insert("header".into(), s(&sig.header));
                     g.insert("prefix".into(), s(&sig.prefix));
+                    if let Some(ts) = &sig.timestamp {
+                        g.insert("timestamp_header".into(), s(&ts.header));
+                        g.insert("max_age_s".into(), int(ts.max_age_s));
+                    }
                     t.insert("signature".into(), V::Table(g));
                 }
                 V::Table(t)
@@ -1402,8 +1412,8 @@ fn read_services(
                         }
                         Some(key.to_owned())
                     });
-                let header = match g.string(cx, "header") {
-                    None => Some(Signature::DEFAULT_HEADER.to_owned()),
+                let header_named = |cx: &mut Cx<'_>, key: &str| match g.string(cx, key) {
+                    None => Ok(None),
                     Some(f)
                         if !f.value.is_empty()
                             && f.value.len() <= 64
@@ -1411,18 +1421,46 @@ fn read_services(
                                 .bytes()
                                 .all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
                     {
-                        Some(f.value.to_ascii_lowercase())
+                        Ok(Some(f.value.to_ascii_lowercase()))
                     }
                     Some(f) => {
                         cx.error(
                             Code::ServiceSignature,
-                            &format!("{}.header", g.path),
+                            &format!("{}.{key}", g.path),
                             Some(f.span),
                             format!("`{}` is not a header name", f.value.escape_default()),
                             "use letters, digits and `-`, e.g. `x-hub-signature-256`",
                         );
+                        Err(())
+                    }
+                };
+                let header = header_named(cx, "header")
+                    .ok()
+                    .map(|h| h.unwrap_or_else(|| Signature::DEFAULT_HEADER.to_owned()));
+                let max_age_s = bounded(
+                    cx,
+                    &g,
+                    "max_age_s",
+                    (Timestamp::DEFAULT_MAX_AGE_S, Timestamp::MAX_AGE_S),
+                    Code::ServiceSignature,
+                    " s",
+                );
+                let timestamp = match header_named(cx, "timestamp_header") {
+                    Ok(Some(header)) => {
+                        max_age_s.map(|max_age_s| Some(Timestamp { header, max_age_s }))
+                    }
+                    Ok(None) if g.raw("max_age_s").is_some() => {
+                        cx.error(
+                            Code::ServiceSignature,
+                            &format!("{}.max_age_s", g.path),
+                            None,
+                            "`max_age_s` bounds a signed timestamp, but there is no `timestamp_header`",
+                            "add `timestamp_header = \"x-signature-timestamp\"`, or remove `max_age_s`",
+                        );
                         None
                     }
+                    Ok(None) => Some(None),
+                    Err(()) => None,
                 };
                 let prefix = match g.string(cx, "prefix") {
                     None => Some(Signature::DEFAULT_PREFIX.to_owned()),
@@ -1452,12 +1490,15 @@ fn read_services(
                     );
                     ingress_ok = false;
                 }
-                match (secret, header, prefix) {
-                    (Some(secret), Some(header), Some(prefix)) => Some(Some(Signature {
-                        secret,
-                        header,
-                        prefix,
-                    })),
+                match (secret, header, prefix, timestamp) {
+                    (Some(secret), Some(header), Some(prefix), Some(timestamp)) => {
+                        Some(Some(Signature {
+                            secret,
+                            header,
+                            prefix,
+                            timestamp,
+                        }))
+                    }
                     _ => None,
                 }
             }

@@ -133,8 +133,10 @@ named!(Backpressure);
 named!(Restart);
 
 /// The HMAC-SHA256 signature of inbound requests: the host computes it
-/// over the raw body with the granted secret and compares it with the
-/// header, before the service sees the request.
+/// with the granted secret and compares it with the header, before the
+/// service sees the request. Plain, it covers the raw body; with a
+/// [`Timestamp`], it covers the time, the method, the path and query and
+/// the body, and each signature is accepted once (docs/services.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Signature {
     /// The `secrets` key holding the shared secret.
@@ -143,6 +145,22 @@ pub struct Signature {
     pub header: String,
     /// What comes before the hex digest in the header, e.g. `sha256=`.
     pub prefix: String,
+    /// The signed timestamp, when the sender sends one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Timestamp>,
+}
+
+/// A signed timestamp: `header` carries the Unix time in seconds at
+/// which the request was signed, and the HMAC covers
+/// `TIMESTAMP \n METHOD \n PATH[?QUERY] \n BODY`. A request signed more than
+/// `max_age_s` seconds away from the host's clock is refused, and so is a
+/// signature already accepted within that window (a replay).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Timestamp {
+    /// The header carrying the timestamp (lowercase).
+    pub header: String,
+    /// How far from now a timestamp may be, in seconds.
+    pub max_age_s: u32,
 }
 
 impl Signature {
@@ -150,6 +168,25 @@ impl Signature {
     pub const DEFAULT_HEADER: &'static str = "x-signature-256";
     /// The prefix when the manifest does not say.
     pub const DEFAULT_PREFIX: &'static str = "sha256=";
+}
+
+impl Timestamp {
+    /// The window when the manifest does not say, in seconds.
+    pub const DEFAULT_MAX_AGE_S: u32 = 300;
+    /// The widest window, in seconds.
+    pub const MAX_AGE_S: std::ops::RangeInclusive<u32> = 1..=3600;
+
+    /// What the HMAC covers for a request with this timestamp.
+    pub fn signed_bytes(at: &str, method: &str, path_and_query: &str, body: &[u8]) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(at.len() + method.len() + path_and_query.len() + body.len() + 3);
+        for part in [at.as_bytes(), method.as_bytes(), path_and_query.as_bytes()] {
+            out.extend_from_slice(part);
+            out.push(b'\n');
+        }
+        out.extend_from_slice(body);
+        out
+    }
 }
 
 /// A WebSocket endpoint: `wss://host[:port]/path` (or `ws://`, written

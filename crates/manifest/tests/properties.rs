@@ -256,6 +256,10 @@ fn services() -> impl Strategy<Value = Vec<Service>> {
                         secret: "HOOK_SECRET".into(),
                         header: Signature::DEFAULT_HEADER.into(),
                         prefix: Signature::DEFAULT_PREFIX.into(),
+                        timestamp: (timeout_ms % 2 == 0).then(|| yoi_manifest::Timestamp {
+                            header: "x-signature-timestamp".into(),
+                            max_age_s: 1 + timeout_ms % 3600,
+                        }),
                     }),
                     http,
                     queue,

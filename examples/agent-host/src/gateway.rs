@@ -76,21 +76,30 @@ pub async fn frame(received: &Received, kind: &str) -> Option<Value> {
     None
 }
 
-/// `sha256=<hex HMAC-SHA256 of body>` with `secret`.
-pub fn sign(secret: &str, body: &str) -> String {
+/// The signature headers of `POST path` with `body`, signed with `secret`
+/// now: `x-signature-timestamp` (Unix seconds) and `x-signature-256:
+/// sha256=<hex HMAC-SHA256>` over the timestamp, the method, the path and
+/// the body, as the chat bridge's manifest asks.
+pub fn sign(secret: &str, path: &str, body: &str) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .to_string();
+    let signed = yoi_manifest::Timestamp::signed_bytes(&at, "POST", path, body.as_bytes());
     format!(
-        "sha256={}",
-        hex::encode(ring::hmac::sign(&key, body.as_bytes()).as_ref())
+        "x-signature-timestamp: {at}\r\nx-signature-256: sha256={}\r\n",
+        hex::encode(ring::hmac::sign(&key, &signed).as_ref())
     )
 }
 
-/// POSTs a webhook to the host's listener; the status line and body.
+/// POSTs a webhook to the host's listener with the `signature` headers
+/// from [`sign`]; the status line and body.
 pub fn post(addr: std::net::SocketAddr, path: &str, signature: Option<&str>, body: &str) -> String {
     let run = || -> std::io::Result<String> {
         let mut s = std::net::TcpStream::connect(addr)?;
         s.set_read_timeout(Some(Duration::from_secs(15)))?;
-        let sig = signature.map_or(String::new(), |s| format!("x-signature-256: {s}\r\n"));
+        let sig = signature.unwrap_or_default();
         write!(
             s,
             "POST {path} HTTP/1.1\r\nhost: demo\r\nconnection: close\r\ncontent-type: application/json\r\n{sig}content-length: {}\r\n\r\n{body}",

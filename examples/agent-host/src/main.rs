@@ -507,13 +507,13 @@ async fn bridge_chat(
     };
     let body = r#"{"channel":"alerts","user":"ci","text":"Deploy 2.4 failed at step 3"}"#;
     println!("  webhook POST /hooks/chat, forged signature:");
-    let forged = gateway::sign("not-the-secret", body);
+    let forged = gateway::sign("not-the-secret", "/hooks/chat", body);
     println!(
         "    -> {}",
         gateway::post(addr, "/hooks/chat", Some(&forged), body)
     );
     println!("  webhook POST /hooks/chat, signed:");
-    let signed = gateway::sign(gateway::SECRET, body);
+    let signed = gateway::sign(gateway::SECRET, "/hooks/chat", body);
     println!(
         "    -> {}",
         gateway::post(addr, "/hooks/chat", Some(&signed), body)

@@ -162,16 +162,31 @@ fn exchange(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &str) 
     (status, answer)
 }
 
-fn sign(body: &str) -> String {
-    sign_with(SECRET, body)
+/// The headers a sender holding `secret` adds to `POST path` with `body`
+/// at Unix time `at`: the time, and the HMAC over it, the method, the path
+/// and the body (the chat bridge's timestamped signature).
+fn signed_at(secret: &str, at: i64, path: &str, body: &str) -> Vec<(&'static str, String)> {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let at = at.to_string();
+    let bytes = yoi_manifest::Timestamp::signed_bytes(&at, "POST", path, body.as_bytes());
+    let tag = hex::encode(ring::hmac::sign(&key, &bytes).as_ref());
+    vec![
+        ("x-signature-timestamp", at),
+        ("x-signature-256", format!("sha256={tag}")),
+    ]
 }
 
-fn sign_with(secret: &str, body: &str) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    format!(
-        "sha256={}",
-        hex::encode(ring::hmac::sign(&key, body.as_bytes()).as_ref())
-    )
+/// [`signed_at`] now.
+fn signed(secret: &str, path: &str, body: &str) -> Vec<(&'static str, String)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    signed_at(secret, now, path, body)
+}
+
+/// Headers as [`post`] takes them.
+fn refs<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
+    headers.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 #[test]
@@ -274,8 +289,12 @@ fn a_webhook_with_a_bad_signature_is_refused_before_the_plugin_runs() {
     let (code, text) = post(addr, "/hooks/chat", &[], body);
     assert_eq!(code, 401, "{text}");
     assert!(text.contains("no `x-signature-256` header"), "{text}");
-    let forged = sign(r#"{"channel":"alerts","user":"ci","text":"something else"}"#);
-    let (code, _) = post(addr, "/hooks/chat", &[("x-signature-256", &forged)], body);
+    let forged = signed(
+        SECRET,
+        "/hooks/chat",
+        r#"{"channel":"alerts","user":"ci","text":"something else"}"#,
+    );
+    let (code, _) = post(addr, "/hooks/chat", &refs(&forged), body);
     assert_eq!(code, 401);
     let s = status(&host, BRIDGE, "webhook");
     assert_eq!(
@@ -284,12 +303,8 @@ fn a_webhook_with_a_bad_signature_is_refused_before_the_plugin_runs() {
         "the service never saw them: {s:?}"
     );
 
-    let (code, text) = post(
-        addr,
-        "/hooks/chat",
-        &[("x-signature-256", &sign(body))],
-        body,
-    );
+    let good = signed(SECRET, "/hooks/chat", body);
+    let (code, text) = post(addr, "/hooks/chat", &refs(&good), body);
     assert_eq!((code, text.trim()), (202, r#"{"accepted":true}"#));
     let item = output(&outputs, "work_item");
     assert_eq!(
@@ -304,6 +319,38 @@ fn a_webhook_with_a_bad_signature_is_refused_before_the_plugin_runs() {
     assert_eq!(code, 400);
     let (code, _) = post(addr, "/hooks/chat/%2e%2e/admin", &[], body);
     assert_eq!(code, 400, "dot segments are judged decoded");
+
+    // The timestamped signature covers the time, the path and the body,
+    // and is accepted once: a captured request cannot be sent again, nor
+    // aimed at another path, nor kept for later.
+    let (code, text) = post(addr, "/hooks/chat", &refs(&good), body);
+    assert_eq!(code, 401, "{text}");
+    assert!(text.contains("replayed"), "{text}");
+    let (code, text) = post(addr, "/hooks/chat/other", &refs(&good), body);
+    assert_eq!(code, 401, "{text}");
+    assert!(
+        text.contains("does not match the timestamp, method, path"),
+        "{text}"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let stale = signed_at(SECRET, now - 400, "/hooks/chat", body);
+    let (code, text) = post(addr, "/hooks/chat", &refs(&stale), body);
+    assert_eq!(code, 401, "{text}");
+    assert!(text.contains("at most 300 s are accepted"), "{text}");
+    let no_time: Vec<(&str, &str)> = refs(&good)
+        .into_iter()
+        .filter(|(k, _)| *k != "x-signature-timestamp")
+        .collect();
+    let (code, text) = post(addr, "/hooks/chat", &no_time, body);
+    assert_eq!(code, 401, "{text}");
+    assert!(text.contains("no `x-signature-timestamp` header"), "{text}");
+    assert_eq!(
+        status(&host, BRIDGE, "webhook").processed,
+        1,
+        "none reached it"
+    );
 }
 
 /// Unsigned requests are refused and counted one by one, but recorded at
@@ -355,7 +402,7 @@ fn an_empty_signing_secret_is_treated_as_missing() {
     let (code, text) = post(
         addr,
         "/hooks/chat",
-        &[("x-signature-256", &sign_with("", body))],
+        &refs(&signed("", "/hooks/chat", body)),
         body,
     );
     assert_eq!(code, 503, "{text}");
