@@ -454,8 +454,11 @@ pub fn worker_compile(bytes: &[u8], memory: u64, seconds: u64) -> (bool, Duratio
     let header = format!(
         "{{\"memory_limit\":67108864,\"memory_bytes\":{memory},\"cpu_seconds\":{seconds}}}\n"
     );
-    stdin.write_all(header.as_bytes()).expect("header");
-    stdin.write_all(bytes).expect("bytes");
+    // A worker that stops early (out of memory) closes its input: the
+    // answer says why, not the pipe.
+    let _ = stdin
+        .write_all(header.as_bytes())
+        .and_then(|()| stdin.write_all(bytes));
     drop(stdin);
     let out = child.wait_with_output().expect("done");
     (
