@@ -424,24 +424,34 @@ fn a_fleet_converges_and_loses_nothing_through_kills_and_a_database_restart() {
     drop(h2); // SIGKILL
     std::thread::sleep(Duration::from_millis(300));
     hosts.insert(1, HostProcess::start(&db, home.path(), "h2", "all"));
-    // SIGKILL one of operator-0's commands while it runs (a command that
-    // ended just before the signal is not counted; the next one is tried).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    // SIGKILL operator-0's commands while they run until one is recorded
+    // as killed: a command that ended just before the signal (a zombie
+    // still takes it) is not counted, and the next one is tried.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done.lock().expect("lock").iter().any(|d| d.code.is_none()) {
         assert!(
             Instant::now() < deadline,
             "no operator command was caught in flight"
         );
-        if let Some(pid) = *running.lock().expect("lock")
+        let pid = *running.lock().expect("lock");
+        let alive = pid.is_some_and(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_owned()))
+                .is_some_and(|r| !r.starts_with('Z'))
+        });
+        if let Some(pid) = pid.filter(|_| alive)
             && Command::new("kill")
                 .args(["-9", &pid.to_string()])
                 .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success())
         {
-            break;
+            // Its end is recorded once its output is read.
+            std::thread::sleep(Duration::from_millis(300));
+        } else {
+            std::thread::sleep(Duration::from_millis(7));
         }
-        std::thread::sleep(Duration::from_millis(7));
     }
     std::thread::sleep(Duration::from_millis(500));
     pg_ctl("stop");
@@ -469,7 +479,7 @@ fn a_fleet_converges_and_loses_nothing_through_kills_and_a_database_restart() {
         acknowledged.len(),
         unavailable
     );
-    assert_eq!(killed, 1, "one command was killed in flight");
+    assert!(killed >= 1, "a command was killed in flight");
     assert!(
         acknowledged.len() >= 20,
         "too little happened to test anything: {done:#?}"
