@@ -14,7 +14,8 @@
 //! waited on. A write never opens an existing file for writing: it writes a
 //! new file and renames it over the old name, so a hard link to a read-only
 //! file (made before a grant was narrowed) is never written through; an
-//! append in place happens only to a file with a single name.
+//! append in place happens only to a file with a single name, checked
+//! under the data root's name lock (`PluginApi::name_lock`).
 //!
 //! Every call runs on a blocking thread (see `sandbox.rs`), so the host-side
 //! timer of the handler can abandon a call the kernel does not answer.
@@ -72,6 +73,13 @@ impl FsState {
             usage: Mutex::new(None),
         }
     }
+}
+
+/// How a call holds the data root's name lock (`PluginApi::name_lock`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum LockKind {
+    Shared,
+    Exclusive,
 }
 
 /// What a call needs from a grant.
@@ -265,6 +273,27 @@ impl PluginApi {
                 .map_err(errno_io)
             })
             .map_err(|e| ApiFailure::Failed(format!("the plugin's data root: {e}")))
+    }
+
+    /// Takes the data root's name lock (docs/grants.md, "Where a call
+    /// lands"): `Exclusive` around every change that takes a name from a
+    /// file (remove, rename, a write's rename over the old name, a new hard
+    /// link), `Shared` from an in-place append's check to its write. The
+    /// kernel lowers a file's link count before its name is gone, so an
+    /// append checked during a concurrent unlink could see "one name" on a
+    /// file whose last other name is in a read-only folder; the lock keeps
+    /// the two apart. It is an `flock` on the root folder, so every process
+    /// using the same data root (`yoi serve`, `yoi run`) takes part. Released
+    /// when the returned handle is dropped.
+    fn name_lock(&self, kind: LockKind) -> Result<OwnedFd, ApiFailure> {
+        let root = self.open_root()?;
+        let op = match kind {
+            LockKind::Shared => rustix::fs::FlockOperation::LockShared,
+            LockKind::Exclusive => rustix::fs::FlockOperation::LockExclusive,
+        };
+        rustix::fs::flock(&root, op)
+            .map_err(|e| ApiFailure::Failed(format!("locking the plugin's data root: {e}")))?;
+        Ok(root)
     }
 
     /// Checks the path's text: relative, no `..`, not too long.
@@ -726,6 +755,12 @@ impl PluginApi {
         let name = at.landing.name("written")?.to_owned();
         let dir = self.make_missing(&at)?;
         let io = |e: Errno| self.io_failure(&at.path, errno_io(e));
+        // Held from the check of the name to the append's write.
+        let shared_lock = if append {
+            Some(self.name_lock(LockKind::Shared)?)
+        } else {
+            None
+        };
         let existing = match lstat(&dir, &name) {
             Ok(stat) => {
                 self.regular_only(&at, &stat)?;
@@ -776,11 +811,13 @@ impl PluginApi {
                 }
                 File::from(fd).write_all(data)
             });
+            drop(shared_lock);
             return written.map_err(|e| {
                 self.recount();
                 self.io_failure(&at.path, e)
             });
         }
+        drop(shared_lock);
 
         // A new file renamed over the old name: the old file's other names
         // (hard links) keep the old content, and a failed write leaves the
@@ -818,13 +855,15 @@ impl PluginApi {
         )
         .map_err(errno_io)
         .and_then(|fd| File::from(fd).write_all(&content))
+        .map_err(|e| self.io_failure(&at.path, e))
         .and_then(|()| {
-            rustix::fs::renameat(&dir, temp.as_str(), &dir, name.as_str()).map_err(errno_io)
+            let _lock = self.name_lock(LockKind::Exclusive)?;
+            rustix::fs::renameat(&dir, temp.as_str(), &dir, name.as_str())
+                .map_err(|e| self.io_failure(&at.path, errno_io(e)))
         });
-        result.map_err(|e| {
+        result.inspect_err(|_| {
             let _ = rustix::fs::unlinkat(&dir, temp.as_str(), AtFlags::empty());
             self.recount();
-            self.io_failure(&at.path, e)
         })
     }
 
@@ -950,7 +989,9 @@ impl PluginApi {
         } else {
             AtFlags::empty()
         };
+        let lock = self.name_lock(LockKind::Exclusive)?;
         rustix::fs::unlinkat(&at.landing.parent, name, flags).map_err(io)?;
+        drop(lock);
         let bytes = if ft == FileType::RegularFile {
             u64::try_from(stat.st_size).unwrap_or(0)
         } else {
@@ -973,9 +1014,11 @@ impl PluginApi {
         }
         let dst_name = dst.landing.name("replaced")?.to_owned();
         let dst_dir = self.make_missing(&dst)?;
+        let lock = self.name_lock(LockKind::Exclusive)?;
         let replaced = lstat(&dst_dir, &dst_name).ok();
         rustix::fs::renameat(&src.landing.parent, src_name, &dst_dir, dst_name.as_str())
             .map_err(|e| self.io_failure(&src.path, errno_io(e)))?;
+        drop(lock);
         match replaced {
             Some(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => {
                 self.reserve(&dst.path, 0, u64::try_from(stat.st_size).unwrap_or(0), -1)
@@ -1057,6 +1100,7 @@ impl PluginApi {
         let dst_name = dst.landing.name("replaced by a link")?.to_owned();
         let dst_dir = self.make_missing(&dst)?;
         self.reserve(&dst.path, u64::try_from(stat.st_size).unwrap_or(0), 0, 1)?;
+        let _lock = self.name_lock(LockKind::Exclusive)?;
         rustix::fs::linkat(
             &src.landing.parent,
             src_name,

@@ -287,3 +287,73 @@ async fn absolute_and_climbing_paths_are_refused_for_what_they_are() {
     let reason = assert_denied(&seen, &outcome, "fs");
     assert!(reason.contains("`..`"), "{reason}");
 }
+
+/// The kernel lowers a file's link count before its name is gone, so an
+/// append checked while another call removes the file's last writable name
+/// could see "one name" on a file whose other name is read-only. Name
+/// changes and appends take the data root's lock (an `flock` on the root
+/// folder), so an append waits for a change in progress, and concurrent
+/// removes and appends never write the read-only file.
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn an_append_never_lands_in_a_file_whose_writable_name_is_going_away() {
+    let r = reach(&[], &["fs:rw:rw", "fs:ro:ro"], |b| b);
+    let root = r.root();
+    std::fs::create_dir_all(root.join("rw")).unwrap();
+    std::fs::create_dir_all(root.join("ro")).unwrap();
+    std::fs::write(root.join("rw/log"), "").unwrap();
+    std::fs::write(root.join("ro/secret.txt"), "read-only").unwrap();
+
+    // A name change in progress holds the lock: the append waits for it.
+    let held = std::fs::File::open(&root).unwrap();
+    held.lock().unwrap();
+    let append = r.call(
+        "file",
+        json!({"op": "append", "path": "rw/log", "data": "X"}),
+    );
+    tokio::pin!(append);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(400), &mut append)
+            .await
+            .is_err(),
+        "the append went ahead while a name change held the lock"
+    );
+    // What that change did: `rw/log` is now a second name of the read-only
+    // file (made before the grant was narrowed).
+    std::fs::rename(root.join("rw/log"), root.join("rw/kept")).unwrap();
+    std::fs::hard_link(root.join("ro/secret.txt"), root.join("rw/log")).unwrap();
+    held.unlock().unwrap();
+    let (seen, outcome) = append.await;
+    assert!(seen.get("ok").is_some(), "{seen:#} / {outcome:#?}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("rw/log")).unwrap(),
+        "read-onlyX"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("ro/secret.txt")).unwrap(),
+        "read-only"
+    );
+
+    // The plugin races itself: one call removes the last writable name of
+    // a read-only file while another appends to it.
+    const PAIRS: usize = 200;
+    for i in 0..PAIRS {
+        let secret = root.join(format!("ro/s{i}"));
+        std::fs::write(&secret, "read-only").unwrap();
+        std::fs::hard_link(&secret, root.join(format!("rw/l{i}"))).unwrap();
+    }
+    for i in 0..PAIRS {
+        let path = format!("rw/l{i}");
+        let _ = tokio::join!(
+            r.call("file", op("remove", &path)),
+            r.call("file", json!({"op": "append", "path": path, "data": "X"})),
+        );
+    }
+    for i in 0..PAIRS {
+        assert_eq!(
+            std::fs::read_to_string(root.join(format!("ro/s{i}"))).unwrap(),
+            "read-only",
+            "ro/s{i} was written through its writable name"
+        );
+    }
+}
