@@ -60,10 +60,20 @@ const HELP: &str = "commands, one per line:
   help                    this list
   quit                    stop";
 
-pub(crate) fn dev(options: Options) -> Result<ExitCode> {
-    let out = Out { json: options.json };
-    let (mut config, source) = match &options.config {
-        Some(path) => (HostConfig::load(path)?, Some(path.clone())),
+/// A host over plugin folders, as `yoi dev` and `yoi mcp DIR...` start it.
+pub(crate) struct FolderHost {
+    pub(crate) host: Host,
+    pub(crate) config: HostConfig,
+    /// The configuration file read, if any.
+    pub(crate) source: Option<PathBuf>,
+}
+
+/// Starts a host over `dirs` and the folders of the configuration file
+/// (`config`, else ./yoi.toml if there is one; without one nothing is
+/// granted), with `.yoi/data` and `.yoi/cache` unless it names others.
+pub(crate) fn folder_host(dirs: &[PathBuf], config_file: Option<&Path>) -> Result<FolderHost> {
+    let (mut config, source) = match config_file {
+        Some(path) => (HostConfig::load(path)?, Some(path.to_path_buf())),
         None if Path::new(yoi_host::CONFIG_FILE).is_file() => (
             HostConfig::load(yoi_host::CONFIG_FILE)?,
             Some(PathBuf::from(yoi_host::CONFIG_FILE)),
@@ -77,7 +87,7 @@ pub(crate) fn dev(options: Options) -> Result<ExitCode> {
         ),
     };
     let mut folders = config.folders();
-    folders.extend(options.dirs.iter().cloned());
+    folders.extend(dirs.iter().cloned());
     if folders.is_empty() {
         folders.push(PathBuf::from("."));
     }
@@ -106,7 +116,20 @@ pub(crate) fn dev(options: Options) -> Result<ExitCode> {
         .apply(&config)
         .build()
         .context("starting the development host")?;
+    Ok(FolderHost {
+        host,
+        config,
+        source,
+    })
+}
 
+pub(crate) fn dev(options: Options) -> Result<ExitCode> {
+    let out = Out { json: options.json };
+    let FolderHost {
+        host,
+        config,
+        source,
+    } = folder_host(&options.dirs, options.config.as_deref())?;
     let data = config.resolve(config.host.data.as_deref().unwrap_or(Path::new(".")));
     out.event(
         json!({

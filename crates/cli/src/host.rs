@@ -27,7 +27,7 @@ pub(crate) struct Options {
 }
 
 /// The host's name: given, else `$YOI_HOST_NAME`, else the machine's.
-fn host_name(given: Option<String>) -> String {
+pub(crate) fn host_name(given: Option<String>) -> String {
     given
         .or_else(|| std::env::var("YOI_HOST_NAME").ok())
         .or_else(|| {
@@ -40,13 +40,25 @@ fn host_name(given: Option<String>) -> String {
         .unwrap_or_else(|| "yoi-host".to_owned())
 }
 
-pub(crate) fn host(ctx: &Ctx, options: Options) -> Result<ExitCode> {
-    let out = Out { json: options.json };
-    let scope: Scope = options
-        .scope
+/// `--scope` as a scope.
+pub(crate) fn parse_scope(text: &str) -> Result<Scope> {
+    Ok(text
         .parse()
-        .map_err(|e: String| UsageError(format!("--scope: {e}")))?;
-    if options.poll_ms == 0 {
+        .map_err(|e: String| UsageError(format!("--scope: {e}")))?)
+}
+
+/// Starts a host that loads the registry's versions active for `scope` and
+/// follows its changes (checking every `poll_ms` for any a push missed),
+/// as `yoi host` and `yoi mcp` run it. The host follows the registry while
+/// the returned watcher lives.
+pub(crate) fn registry_host(
+    ctx: &Ctx,
+    name: &str,
+    scope: Scope,
+    config: Option<&std::path::Path>,
+    poll_ms: u64,
+) -> Result<(yoi_host::Host, yoi_host::Watcher)> {
+    if poll_ms == 0 {
         anyhow::bail!(UsageError(
             "--poll-ms must be at least 1 (the check for changes a push may have missed)".into()
         ));
@@ -55,20 +67,33 @@ pub(crate) fn host(ctx: &Ctx, options: Options) -> Result<ExitCode> {
     // The user's compile cache unless the configuration names another: a
     // restarted host compiles nothing it compiled before.
     let mut builder = crate::plugin::local_host();
-    if let Some(path) = &options.config {
+    if let Some(path) = config {
         builder = builder.apply(&HostConfig::load(path)?);
     }
-    let name = host_name(options.name);
     let host = builder
-        .name(name.clone())
+        .name(name.to_owned())
         .scope(scope)
-        .registry(Arc::clone(&registry))
+        .registry(registry)
         .build()
         .context("starting the host")?;
-    let reloads = host.reloads();
-    let _watcher = host
-        .watch(Duration::from_millis(options.poll_ms))
+    let watcher = host
+        .watch(Duration::from_millis(poll_ms))
         .context("following the registry")?;
+    Ok((host, watcher))
+}
+
+pub(crate) fn host(ctx: &Ctx, options: Options) -> Result<ExitCode> {
+    let out = Out { json: options.json };
+    let scope = parse_scope(&options.scope)?;
+    let name = host_name(options.name);
+    let (host, _watcher) = registry_host(
+        ctx,
+        &name,
+        scope,
+        options.config.as_deref(),
+        options.poll_ms,
+    )?;
+    let reloads = host.reloads();
     out.event(
         json!({"event": "started", "host": name, "scope": scope.as_str()}),
         || {

@@ -13,6 +13,7 @@ mod doctor;
 mod host;
 mod lang;
 mod listener;
+mod mcp;
 mod new;
 mod ops;
 mod pack;
@@ -278,6 +279,63 @@ enum Command {
         /// Print one JSON object per line.
         #[arg(long)]
         json: bool,
+    },
+    /// Serve the host's tools to MCP clients (Claude Code, Codex, any MCP
+    /// client): over stdio by default, or Streamable HTTP on `/mcp` with
+    /// --http. Plugins come from the registry (followed like `yoi host`),
+    /// or from plugin folders when DIRs are named (like `yoi dev`). Every
+    /// call runs through the tool hooks (docs/mcp.md).
+    Mcp {
+        /// Package folders, or folders of packages, served with yoi.toml's
+        /// grants instead of the registry's active versions.
+        dirs: Vec<PathBuf>,
+        /// A host configuration file (limits, data and cache folders, the
+        /// capability list; with DIRs, the grants too). With DIRs and no
+        /// --config, ./yoi.toml if there is one.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Which rollouts apply (registry): all, beta, canary or internal.
+        #[arg(long, default_value = "all")]
+        scope: String,
+        /// How often to check the registry for changes a push may have
+        /// missed, in ms.
+        #[arg(long, default_value_t = 1000)]
+        poll_ms: u64,
+        /// Serve Streamable HTTP on this address (loopback, e.g.
+        /// 127.0.0.1:7879; port 0 picks one) instead of stdio.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
+        /// The rollout subject of calls that name none (`_meta`
+        /// `dev.yoi/subject`, or over HTTP the `Yoi-Subject` header or the
+        /// token's actor).
+        #[arg(long)]
+        subject: Option<String>,
+        /// HTTP tokens (`rw|ro ACTOR TOKEN` lines) instead of the registry
+        /// folder's serve-tokens.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Serve HTTP without tokens: loopback only, for local tools and
+        /// test suites that cannot send one.
+        #[arg(long)]
+        no_token: bool,
+        /// A browser origin (scheme://host:port) allowed to call over HTTP.
+        /// Repeatable; any other `Origin` is refused with 403.
+        #[arg(long = "allow-origin", value_name = "ORIGIN")]
+        allow_origins: Vec<String>,
+        /// A host name (or name:port) clients may reach the HTTP server by,
+        /// besides the listen address (and `localhost` on loopback).
+        #[arg(long = "allow-host", value_name = "NAME")]
+        allow_hosts: Vec<String>,
+        /// The largest message a client may send, in bytes (stdio lines and
+        /// HTTP bodies alike).
+        #[arg(long, default_value_t = 4 * 1024 * 1024, value_name = "BYTES")]
+        max_message_bytes: usize,
+        /// HTTP connections open at once.
+        #[arg(long, default_value_t = 512, value_name = "N")]
+        max_connections: usize,
+        /// HTTP connections open at once from one address.
+        #[arg(long, default_value_t = 64, value_name = "N")]
+        max_connections_per_peer: usize,
     },
     /// Plugin services as hosts last recorded them: state, queue, counts,
     /// restarts, last error (docs/services.md).
@@ -632,6 +690,44 @@ fn main() -> ExitCode {
                 config,
                 poll_ms,
                 json,
+            },
+        ),
+        Command::Mcp {
+            dirs,
+            config,
+            scope,
+            poll_ms,
+            http,
+            subject,
+            token_file,
+            no_token,
+            allow_origins,
+            allow_hosts,
+            max_message_bytes,
+            max_connections,
+            max_connections_per_peer,
+        } => mcp::mcp(
+            &ctx,
+            mcp::Source {
+                dirs,
+                config,
+                scope,
+                poll_ms,
+            },
+            mcp::Options {
+                http,
+                subject,
+                token_file,
+                no_token,
+                allow_origins,
+                max_message_bytes,
+                limits: listener::Limits {
+                    max_connections: max_connections.max(1),
+                    max_per_peer: max_connections_per_peer.max(1),
+                    header_timeout: std::time::Duration::from_secs(10),
+                    body_timeout: std::time::Duration::from_secs(60),
+                    hosts: allow_hosts,
+                },
             },
         ),
         Command::Service(ServiceCommand::List { plugin, json }) => {

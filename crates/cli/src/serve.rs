@@ -50,11 +50,13 @@ enum Access {
     Write,
 }
 
+/// One line of a token file.
 #[derive(Debug, Clone)]
-struct Token {
+pub(crate) struct Token {
     access: Access,
-    actor: String,
-    secret: String,
+    /// Who the token belongs to: the audit log's actor.
+    pub(crate) actor: String,
+    pub(crate) secret: String,
 }
 
 struct App {
@@ -138,8 +140,14 @@ impl SnapshotCache {
 
 /// Reads the token file, creating it (owner-only) with one read-write
 /// token for `operator` and one read-only token for `dashboard` when absent.
-fn tokens(dir: &Path) -> Result<Vec<Token>> {
-    let path = dir.join(TOKENS_FILE);
+pub(crate) fn tokens(dir: &Path) -> Result<Vec<Token>> {
+    tokens_at(&dir.join(TOKENS_FILE), true)
+}
+
+/// Reads a token file (`rw|ro ACTOR TOKEN` lines), refusing one others can
+/// read; with `create`, a missing one is made first.
+pub(crate) fn tokens_at(path: &Path, create: bool) -> Result<Vec<Token>> {
+    let path = path.to_path_buf();
     #[cfg(unix)]
     if let Ok(meta) = std::fs::metadata(&path) {
         use std::os::unix::fs::PermissionsExt as _;
@@ -154,7 +162,7 @@ fn tokens(dir: &Path) -> Result<Vec<Token>> {
             );
         }
     }
-    if !path.exists() {
+    if create && !path.exists() {
         let mut file = std::fs::OpenOptions::new();
         file.write(true).create_new(true);
         #[cfg(unix)]
@@ -222,7 +230,7 @@ fn random_token() -> Result<String> {
 
 /// Equal without an early exit, so a wrong token's time says nothing about
 /// the right one.
-fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
@@ -912,6 +920,6 @@ pub(crate) fn serve(
     })
 }
 
-fn token_path(dir: &Path) -> PathBuf {
+pub(crate) fn token_path(dir: &Path) -> PathBuf {
     dir.join(TOKENS_FILE)
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 mod fleet;
 mod hostile;
 mod languages;
+mod mcp;
 mod support;
 use support::{example, guard_archive, next_event, send, serve};
 

@@ -49,7 +49,6 @@ pub fn serve_with(extra: &[&str]) -> Server {
 
 /// `yoi serve` on the registry in `home` with `extra` arguments.
 pub fn serve_in(home: &Path, extra: &[&str]) -> Server {
-    use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_yoi"))
         .args(["--registry", home.to_str().expect("utf-8")])
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -61,13 +60,7 @@ pub fn serve_in(home: &Path, extra: &[&str]) -> Server {
     let stdout = child.stdout.take().expect("stdout");
     let process = Process(child);
     let mut out = std::io::BufReader::new(stdout);
-    let mut line = String::new();
-    out.read_line(&mut line).expect("the address line");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_owned();
+    let url = listening_url(&mut out);
     let tokens = std::fs::read_to_string(home.join("serve-tokens")).expect("token file");
     #[cfg(unix)]
     {
@@ -78,14 +71,7 @@ pub fn serve_in(home: &Path, extra: &[&str]) -> Server {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "the token file is the owner's only");
     }
-    let token = |access: &str| {
-        tokens
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{access} ")))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .expect("a token")
-            .to_owned()
-    };
+    let token = |access: &str| token_in(&tokens, access).expect("a token");
     Server {
         _process: process,
         _stdout: out,
@@ -95,6 +81,26 @@ pub fn serve_in(home: &Path, extra: &[&str]) -> Server {
         home: home.to_path_buf(),
         _home: None,
     }
+}
+
+/// The URL a server prints first: `listening on URL`.
+pub fn listening_url(out: &mut std::io::BufReader<std::process::ChildStdout>) -> String {
+    use std::io::BufRead;
+    let mut line = String::new();
+    out.read_line(&mut line).expect("the address line");
+    line.trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned()
+}
+
+/// The first `access` (`rw` or `ro`) token of a token file's text.
+pub fn token_in(tokens: &str, access: &str) -> Option<String> {
+    tokens
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{access} ")))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .map(str::to_owned)
 }
 
 pub fn guard_archive(dir: &Path) -> Vec<u8> {
