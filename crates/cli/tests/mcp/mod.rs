@@ -32,20 +32,32 @@ impl Plugins {
 
     /// The named examples, and the grants and settings above.
     pub fn with(examples: &[&str]) -> Plugins {
+        Plugins::configured(examples, &[], "")
+    }
+
+    /// [`Plugins::with`], with more capabilities allowed and more TOML
+    /// (grants for other plugins as `[grants."ID"]`-free `"ID" = [...]`
+    /// lines come first in `extra`, then whole tables).
+    pub fn configured(examples: &[&str], allow: &[&str], extra: &str) -> Plugins {
         let dir = tempfile::tempdir().expect("temp dir");
         // The compile cache of the whole run when there is one: a Python
         // component is compiled once, not once per test.
         let cache = std::env::var("YOI_CACHE")
             .map(|c| format!("cache = {c:?}\n"))
             .unwrap_or_default();
+        let allow: Vec<String> = std::iter::once("fs:.:rw")
+            .chain(allow.iter().copied())
+            .map(|a| format!("{a:?}"))
+            .collect();
         std::fs::write(
             dir.path().join("yoi.toml"),
-            format!("[host]\n{cache}")
-                + r#"data = "data"
+            format!(
+                r#"[host]
+{cache}data = "data"
 hot_reload = true
 
 [capabilities]
-allow = ["fs:.:rw"]
+allow = [{}]
 
 [grants]
 "example.notes" = "requested"
@@ -53,10 +65,13 @@ allow = ["fs:.:rw"]
 "example.redact" = []
 "example.weather" = []
 "example.py-notes" = "requested"
+{extra}
 
 [settings."example.guard"]
 deny = ["example.notes.list_notes"]
 "#,
+                allow.join(", ")
+            ),
         )
         .expect("yoi.toml");
         Plugins {
@@ -775,4 +790,188 @@ async fn the_client_snippets_in_the_docs_parse_and_run() {
             .await;
         }
     }
+}
+
+/// A copy of the reach fixture whose manifest requests `origin` for https.
+fn reach_requesting(into: &Path, origin: &str) -> PathBuf {
+    let dir = into.join("reach");
+    copy_dir(&example("hostile/reach"), &dir);
+    let manifest = dir.join("plugin.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(
+        &manifest,
+        text.replace(
+            "https = [\"api.example.com\"]",
+            &format!("https = [\"api.example.com\", {origin:?}]"),
+        ),
+    )
+    .expect("manifest");
+    dir
+}
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn http_holds_against_garbage_huge_bodies_floods_and_dropped_clients() {
+    // A server that takes connections and never answers: a call to it
+    // runs until the client goes away.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let origin = format!("http://{}", silent.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().take(64) {
+            held.push(stream);
+        }
+    });
+    let grant = format!("https:{origin}");
+    let mut plugins = Plugins::configured(
+        &["notes"],
+        &[&grant],
+        &format!(
+            "\"hostile.reach\" = [{grant:?}]\n\n[limits]\nmax_calls = 8\nmax_calls_per_plugin = 4\nqueue_wait_ms = 100\n"
+        ),
+    );
+    let reach = reach_requesting(plugins.dir.path(), &origin);
+    plugins.dirs.push(reach);
+    let server = serve_http(
+        &plugins,
+        &[
+            "--max-connections",
+            "2000",
+            "--max-connections-per-peer",
+            "2000",
+        ],
+    );
+    let how = Post {
+        version: Some(STATELESS),
+        ..server.post()
+    };
+    let still_up = || async {
+        let list = answer_of(
+            server
+                .send(
+                    &how,
+                    rpc(99, "tools/list", json!({"_meta": stateless_meta("after")})),
+                )
+                .await,
+        )
+        .await;
+        assert!(
+            names(&list).contains(&"example.notes.add_note".to_owned()),
+            "{list:#}"
+        );
+    };
+
+    // Garbage framing: not JSON, not JSON-RPC.
+    for body in [
+        "this is not json",
+        "{\"jsonrpc\": \"2.0\", \"id\":",
+        "[1, 2, 3]",
+        "{}",
+    ] {
+        let response = reqwest::Client::new()
+            .post(&server.url)
+            .bearer_auth(&server.token)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", STATELESS)
+            .body(body)
+            .send()
+            .await
+            .expect("answered");
+        assert!(
+            response.status().is_client_error(),
+            "{body}: {}",
+            response.status()
+        );
+    }
+    still_up().await;
+
+    // A 100 MB message: refused (413, or the connection closed once the
+    // limit was passed), never read whole.
+    let huge = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{{\"name\":\"example.notes.add_note\",\"arguments\":{{\"title\":\"x\",\"text\":\"{}\"}}}}}}",
+        "a".repeat(100 * 1024 * 1024)
+    );
+    let started = Instant::now();
+    let sent = reqwest::Client::new()
+        .post(&server.url)
+        .bearer_auth(&server.token)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", STATELESS)
+        .body(huge)
+        .send()
+        .await;
+    if let Ok(response) = sent {
+        assert_eq!(response.status(), 413);
+    }
+    assert!(started.elapsed() < Duration::from_secs(60));
+    still_up().await;
+
+    // A client that goes away mid-call.
+    let hanging = rpc(
+        7,
+        "tools/call",
+        json!({
+            "_meta": stateless_meta("leaver"),
+            "name": "hostile.reach.fetch",
+            "arguments": {"url": format!("{origin}/slow"), "timeout_ms": 5000}
+        }),
+    );
+    let call = server.send(&how, hanging);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), call)
+            .await
+            .is_err(),
+        "the call to a silent server was still running"
+    );
+    still_up().await;
+
+    // 1,000 calls at once: each answered, with the result or `busy`; none
+    // hangs.
+    let calls = (0..1000u64).map(|i| {
+        let origin = &origin;
+        let how = &how;
+        let server = &server;
+        async move {
+            let body = rpc(
+                1000 + i,
+                "tools/call",
+                json!({
+                    "_meta": stateless_meta("flood"),
+                    "name": "hostile.reach.fetch",
+                    "arguments": {"url": format!("{origin}/n{i}"), "timeout_ms": 200}
+                }),
+            );
+            let response = server.send(how, body).await;
+            let status = response.status();
+            if status == 503 {
+                return "refused";
+            }
+            let answer = answer_of(response).await;
+            let text = tool_text(&answer);
+            // A full host is `busy` (docs/hooks.md): said, not waited on.
+            if is_error(&answer) && text.contains("not run:") {
+                "busy"
+            } else {
+                "answered"
+            }
+        }
+    });
+    let outcomes = tokio::time::timeout(
+        Duration::from_secs(120),
+        futures_util::future::join_all(calls),
+    )
+    .await
+    .expect("every call of the flood is answered");
+    let count = |what: &str| outcomes.iter().filter(|o| **o == what).count();
+    eprintln!(
+        "flood: {} answered, {} busy, {} refused",
+        count("answered"),
+        count("busy"),
+        count("refused")
+    );
+    assert!(count("answered") > 0 && count("busy") > 0, "{outcomes:?}");
+    assert_eq!(count("refused"), 0);
+    still_up().await;
 }
