@@ -7,7 +7,9 @@
 //! - `e2e`: `build-examples`, then the end-to-end tests against those
 //!   components, and the ops page in Chromium (installed with apt-get when
 //!   missing). A throwaway PostgreSQL cluster (Debian's packages, installed
-//!   when missing) serves the fleet tests and is stopped at the end.
+//!   when missing) serves the fleet tests and is stopped at the end. The
+//!   MCP tests use the official Python SDK and conformance suite, installed
+//!   from PyPI and npm into `target/tools`.
 //! - `ci`: formatting, the docs' links, clippy, every test (`--locked`),
 //!   then `e2e`. CI runs exactly this.
 //! - `bench`: `build-examples`, then the host's criterion benchmarks, the
@@ -28,6 +30,7 @@ use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
 mod links;
+mod mcptools;
 mod postgres;
 
 const GUEST_TARGET: &str = "wasm32-wasip2";
@@ -439,7 +442,11 @@ fn e2e_with(root: &Path, postgres: &postgres::Cluster) -> Result<()> {
     // `yoi plugin new` in these tests build against the packaged PDK: what
     // an author outside this repository gets.
     let browser = ensure_browser()?;
+    // The official MCP client and conformance suite `yoi mcp` is checked
+    // with.
+    let mcp = mcptools::ensure(&target_dir(root).join("tools"))?;
     let mut cmd = e2e_tests();
+    cmd.envs(mcp.env());
     cmd.args(["--", "--ignored"])
         .env("YOI_PDK_PATH", &pdk)
         // Python and JavaScript plugins the tests generate pack with the

@@ -57,6 +57,7 @@ pub(crate) fn registry_host(
     scope: Scope,
     config: Option<&std::path::Path>,
     poll_ms: u64,
+    default_data: Option<std::path::PathBuf>,
 ) -> Result<(yoi_host::Host, yoi_host::Watcher)> {
     if poll_ms == 0 {
         anyhow::bail!(UsageError(
@@ -67,8 +68,14 @@ pub(crate) fn registry_host(
     // The user's compile cache unless the configuration names another: a
     // restarted host compiles nothing it compiled before.
     let mut builder = crate::plugin::local_host();
-    if let Some(path) = config {
-        builder = builder.apply(&HostConfig::load(path)?);
+    let config = config.map(HostConfig::load).transpose()?;
+    if let Some(config) = &config {
+        builder = builder.apply(config);
+    }
+    if let Some(data) = default_data
+        && config.as_ref().is_none_or(|c| c.host.data.is_none())
+    {
+        builder = builder.data_dir(data);
     }
     let host = builder
         .name(name.to_owned())
@@ -92,6 +99,7 @@ pub(crate) fn host(ctx: &Ctx, options: Options) -> Result<ExitCode> {
         scope,
         options.config.as_deref(),
         options.poll_ms,
+        None,
     )?;
     let reloads = host.reloads();
     out.event(

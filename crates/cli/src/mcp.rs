@@ -75,12 +75,16 @@ pub(crate) fn mcp(ctx: &Ctx, source: Source, options: Options) -> Result<ExitCod
     let (host, _watcher) = if source.dirs.is_empty() {
         let scope = crate::host::parse_scope(&source.scope)?;
         let name = format!("{}-mcp", crate::host::host_name(None));
+        // Plugin data beside the registry unless the configuration says
+        // otherwise: MCP clients start `yoi mcp` with no more than that.
+        let (_, home) = ctx.location()?;
         let (host, watcher) = crate::host::registry_host(
             ctx,
             &name,
             scope,
             source.config.as_deref(),
             source.poll_ms,
+            Some(home.join("data")),
         )?;
         (host, Some(watcher))
     } else {
@@ -605,10 +609,20 @@ pub(crate) fn serve_http(
         let mut limits = options.limits;
         limits.hosts = crate::listener::Limits::hosts_for(bound, &limits.hosts);
         // The listener checks `Host` (one rule for every server of Yoi's);
-        // the SDK checks `Origin`: any browser origin not listed is refused.
+        // the SDK checks `Origin`: the server's own origin (on loopback) and
+        // the listed ones pass, any other browser origin is refused. No page
+        // is served here, so the own origin carries no page's request.
+        let mut origins = options.allow_origins.clone();
+        if bound.ip().is_loopback() {
+            origins.extend(
+                crate::listener::Limits::hosts_for(bound, &[])
+                    .iter()
+                    .map(|h| format!("http://{h}")),
+            );
+        }
         let config = StreamableHttpServerConfig::default()
             .disable_allowed_hosts()
-            .with_allowed_origins(options.allow_origins.clone())
+            .with_allowed_origins(origins)
             .enforce_origin_validation()
             .with_json_response(true)
             .with_max_request_body_bytes(options.max_message_bytes);

@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 
 use crate::support::{Process, example, listening_url, token_in};
 
+mod clients;
+
 /// The newest revision with `initialize`, and the stateless one.
 const STATEFUL: &str = "2025-11-25";
 const STATELESS: &str = "2026-07-28";
@@ -439,10 +441,16 @@ pub struct HttpServer {
 }
 
 pub fn serve_http(plugins: &Plugins, extra: &[&str]) -> HttpServer {
+    let mut args = plugins.args();
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    spawn_http(&args, &plugins.dir.path().join("registry"))
+}
+
+/// `yoi ARGS --http 127.0.0.1:0`, its token from `registry`'s serve-tokens.
+pub fn spawn_http(args: &[String], registry: &Path) -> HttpServer {
     let mut child = Command::new(env!("CARGO_BIN_EXE_yoi"))
-        .args(plugins.args())
+        .args(args)
         .args(["--http", "127.0.0.1:0"])
-        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -452,8 +460,7 @@ pub fn serve_http(plugins: &Plugins, extra: &[&str]) -> HttpServer {
     let process = Process(child);
     let mut out = BufReader::new(stdout);
     let url = listening_url(&mut out);
-    let tokens = std::fs::read_to_string(plugins.dir.path().join("registry/serve-tokens"))
-        .unwrap_or_default();
+    let tokens = std::fs::read_to_string(registry.join("serve-tokens")).unwrap_or_default();
     let token = token_in(&tokens, "rw").unwrap_or_default();
     HttpServer {
         _process: process,

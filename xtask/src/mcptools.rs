@@ -1,0 +1,188 @@
+//! The official MCP tools the end-to-end tests check `yoi mcp` with: the
+//! Python SDK (`mcp` from PyPI) as a client, and the conformance suite
+//! (`@modelcontextprotocol/conformance` from npm), which needs Node.js 22 or
+//! newer: the machine's when it is new enough, else npm's `node` package.
+//! Each is installed once into `target/tools` (pinned), into a fresh folder
+//! renamed into place when complete, so an interrupted install is never
+//! used.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+/// The pinned Python SDK.
+const PYTHON_SDK: (&str, &str) = ("mcp", "2.3.0");
+/// The pinned conformance suite.
+const CONFORMANCE: (&str, &str) = ("@modelcontextprotocol/conformance", "0.1.16");
+/// The Node.js line installed from npm when the machine's is older than
+/// the suite needs.
+const NODE: (&str, &str) = ("node", "22");
+/// The oldest Node.js major the conformance suite runs on (it uses
+/// `fs.globSync`).
+const NODE_MAJOR: u32 = 22;
+
+/// Where the tests find the tools: environment variables for `cargo test`.
+pub struct McpTools {
+    /// A folder to put on `PYTHONPATH` for `import mcp`.
+    python_path: PathBuf,
+    /// A Node.js 22+ binary.
+    node: PathBuf,
+    /// The conformance suite's entry script.
+    conformance: PathBuf,
+}
+
+impl McpTools {
+    /// `YOI_MCP_PYTHONPATH`, `YOI_MCP_NODE`, `YOI_MCP_CONFORMANCE`.
+    pub fn env(&self) -> [(&'static str, &Path); 3] {
+        [
+            ("YOI_MCP_PYTHONPATH", &self.python_path),
+            ("YOI_MCP_NODE", &self.node),
+            ("YOI_MCP_CONFORMANCE", &self.conformance),
+        ]
+    }
+}
+
+/// Installs what is missing and says where everything is.
+pub fn ensure(tools: &Path) -> Result<McpTools> {
+    let python_path = installed(tools, "mcp-python", PYTHON_SDK.1, |into| {
+        let python = std::env::var("YOI_PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut pip = Command::new(&python);
+        pip.args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--no-warn-script-location",
+            "--quiet",
+            "--target",
+        ])
+        .arg(into)
+        .arg(format!("{}=={}", PYTHON_SDK.0, PYTHON_SDK.1));
+        run(
+            pip,
+            &format!(
+                "{python} -m pip install {}=={} (the MCP Python SDK; needs Python 3 with pip)",
+                PYTHON_SDK.0, PYTHON_SDK.1
+            ),
+        )
+    })?;
+    let node = match system_node()? {
+        Some(node) => node,
+        None => {
+            let dir = installed(tools, "node", NODE.1, |into| {
+                npm_install(into, NODE.0, NODE.1)
+            })?;
+            let node = dir.join("node_modules").join(".bin").join("node");
+            if !node.is_file() {
+                bail!(
+                    "npm's `{}@{}` package left no node binary at {}",
+                    NODE.0,
+                    NODE.1,
+                    node.display()
+                );
+            }
+            node
+        }
+    };
+    let suite = installed(tools, "mcp-conformance", CONFORMANCE.1, |into| {
+        npm_install(into, CONFORMANCE.0, CONFORMANCE.1)
+    })?;
+    let conformance = suite
+        .join("node_modules")
+        .join(CONFORMANCE.0)
+        .join("dist")
+        .join("index.js");
+    if !conformance.is_file() {
+        bail!(
+            "the conformance suite has no {}; remove {} and run again",
+            conformance.display(),
+            suite.display()
+        );
+    }
+    Ok(McpTools {
+        python_path,
+        node,
+        conformance,
+    })
+}
+
+/// `node` on PATH when it is 22 or newer.
+fn system_node() -> Result<Option<PathBuf>> {
+    let Ok(out) = Command::new("node").arg("--version").output() else {
+        return Ok(None);
+    };
+    let version = String::from_utf8_lossy(&out.stdout);
+    let major: Option<u32> = version
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok());
+    Ok(major
+        .filter(|m| *m >= NODE_MAJOR)
+        .map(|_| PathBuf::from("node")))
+}
+
+fn npm_install(into: &Path, package: &str, version: &str) -> Result<()> {
+    std::fs::create_dir_all(into)?;
+    let mut npm = Command::new("npm");
+    npm.args([
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--silent",
+        "--no-save",
+        "--prefix",
+    ])
+    .arg(into)
+    .arg(format!("{package}@{version}"));
+    run(
+        npm,
+        &format!("npm install {package}@{version} (needs Node.js with npm)"),
+    )
+}
+
+fn run(mut cmd: Command, what: &str) -> Result<()> {
+    eprintln!("xtask: installing: {what}");
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("could not start {what}"))?;
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// `tools/<name>-<version>`, installed by `install` into a fresh folder
+/// first when it is not there yet.
+fn installed(
+    tools: &Path,
+    name: &str,
+    version: &str,
+    install: impl Fn(&Path) -> Result<()>,
+) -> Result<PathBuf> {
+    let dir = tools.join(format!("{name}-{version}"));
+    if dir.join(".complete").is_file() {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(tools).with_context(|| format!("creating {}", tools.display()))?;
+    let partial = tools.join(format!(".{name}-{version}.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&partial);
+    let done =
+        install(&partial).and_then(|()| Ok(std::fs::write(partial.join(".complete"), version)?));
+    if let Err(e) = done {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(e);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&partial, &dir)
+        .with_context(|| format!("moving the install into {}", dir.display()))?;
+    Ok(dir)
+}
