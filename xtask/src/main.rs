@@ -44,7 +44,7 @@ commands:
   ci              fmt check, links, clippy, all tests, then e2e (what CI runs)
   links           check the relative links and anchors of README.md and docs/
   demo            build-examples, then run the example agent host through them
-  bench [ARGS]    build-examples, the host's criterion benchmarks (ARGS go to criterion), then yoi serve under load
+  bench [ARGS]    build-examples, the host's criterion benchmarks (ARGS go to criterion), then yoi serve and yoi mcp under load
   soak            the kill -9 crash test for 1000 cycles and 1000 concurrent calls for 3 minutes (not in ci)
   postgres        start a throwaway PostgreSQL for running the PostgreSQL tests by hand; prints
                   the environment to export, stops it on Enter";
@@ -648,6 +648,11 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     let mut serve = cargo();
     serve.args(["bench", "-p", "yoi-cli", "--bench", "serve"]);
     step(root, serve)?;
+    // `tools/call` through `yoi mcp` over stdio and HTTP against the same
+    // call in process, and 16 HTTP clients at once.
+    let mut mcp = cargo();
+    mcp.args(["bench", "-p", "yoi-cli", "--bench", "mcp"]);
+    step(root, mcp)?;
     // The registry on SQLite and, beside it, on a throwaway PostgreSQL that
     // syncs commits like SQLite does; then a fleet's propagation latency
     // (p50/p99 over 100 changes, 4 hosts).

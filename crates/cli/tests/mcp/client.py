@@ -76,6 +76,7 @@ async def main():
         await call(client, "example.notes.add_note", {"title": "py", "text": "key sk-abcdefghijklmnop"})
         await call(client, "example.notes.read_note", {"title": "py"})
         await call(client, "example.py-notes.add_note", {"title": "py", "text": "from python"})
+        await call(client, "example.js-notes.add_note", {"title": "js", "text": "from python, to javascript"})
         await call(client, "example.notes.list_notes", {})
 
         if mode == "legacy":

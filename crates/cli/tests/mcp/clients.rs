@@ -39,12 +39,14 @@ fn yoi_in(home: &Path, args: &[&str]) -> Output {
     out
 }
 
-/// A registry with notes, the Python notes, the guard (denying
+/// A registry with notes, the Python and JavaScript notes, the guard (denying
 /// `example.notes.list_notes`) and redact active, and weather published
 /// but not active, granted nothing.
 fn registry() -> tempfile::TempDir {
     let home = tempfile::tempdir().expect("registry");
-    for name in ["notes", "py-notes", "guard", "redact", "weather"] {
+    for name in [
+        "notes", "py-notes", "js-notes", "guard", "redact", "weather",
+    ] {
         yoi_in(
             home.path(),
             &["publish", example(name).to_str().expect("utf-8")],
@@ -52,6 +54,7 @@ fn registry() -> tempfile::TempDir {
     }
     yoi_in(home.path(), &["grant", "example.notes", "fs:notes:rw"]);
     yoi_in(home.path(), &["grant", "example.py-notes", "fs:notes:rw"]);
+    yoi_in(home.path(), &["grant", "example.js-notes", "fs:notes:rw"]);
     // Weather may be activated, but its calls out are refused (step 6).
     yoi_in(
         home.path(),
@@ -75,7 +78,7 @@ fn registry() -> tempfile::TempDir {
             "[\"example.notes.list_notes\"]",
         ],
     );
-    for id in ["notes", "py-notes", "guard", "redact"] {
+    for id in ["notes", "py-notes", "js-notes", "guard", "redact"] {
         yoi_in(home.path(), &["activate", &format!("example.{id}@0.1.0")]);
     }
     home
@@ -154,13 +157,15 @@ fn check_run(events: &[Value], protocol: &str) {
     assert_eq!(connected["protocol"], protocol, "{connected}");
     assert_eq!(connected["server"], "yoi");
 
-    // 1. The tools of the active plugins, Rust and Python, with hints.
+    // 1. The tools of the active plugins, in Rust, Python and JavaScript,
+    // with hints.
     let tools = event(events, "tools");
     let listed = names(tools);
     for expected in [
         "example.notes.add_note",
         "example.notes.read_note",
         "example.py-notes.add_note",
+        "example.js-notes.add_note",
     ] {
         assert!(listed.contains(&expected), "{expected}: {listed:?}");
     }
@@ -179,8 +184,10 @@ fn check_run(events: &[Value], protocol: &str) {
         text.contains("sk-****") && !text.contains("sk-abcdefghijklmnop"),
         "{text}"
     );
-    let py = call(events, "example.py-notes.add_note");
-    assert_eq!(py[0]["is_error"], false, "{py:?}");
+    for tool in ["example.py-notes.add_note", "example.js-notes.add_note"] {
+        let added = call(events, tool);
+        assert_eq!(added[0]["is_error"], false, "{added:?}");
+    }
 
     // 3. The guard blocks, and the model reads why.
     let blocked = call(events, "example.notes.list_notes");

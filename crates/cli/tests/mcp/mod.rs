@@ -29,7 +29,9 @@ pub struct Plugins {
 
 impl Plugins {
     pub fn new() -> Plugins {
-        Plugins::with(&["notes", "weather", "guard", "redact", "py-notes"])
+        Plugins::with(&[
+            "notes", "weather", "guard", "redact", "py-notes", "js-notes",
+        ])
     }
 
     /// The named examples, and the grants and settings above.
@@ -67,6 +69,7 @@ allow = [{}]
 "example.redact" = []
 "example.weather" = []
 "example.py-notes" = "requested"
+"example.js-notes" = "requested"
 {extra}
 
 [settings."example.guard"]
@@ -267,11 +270,19 @@ fn stdio_serves_both_revisions_through_the_hook_chain() {
         "example.notes.list_notes",
         "example.weather.forecast",
         "example.py-notes.add_note",
+        "example.js-notes.add_note",
     ] {
         assert!(
             listed.iter().any(|n| n == expected),
             "{expected} in {listed:?}"
         );
+    }
+    // The Python and JavaScript tools run like the Rust one.
+    for (id, language) in [(10, "py"), (11, "js")] {
+        let name = format!("example.{language}-notes.add_note");
+        let added = call(&mut server, id, &name, json!({"title": "t", "text": "x"}));
+        assert!(!is_error(&added), "{added:#}");
+        assert!(tool_text(&added).contains("saved"), "{added:#}");
     }
     let notes = tool(&list, "example.notes.add_note");
     assert_eq!(

@@ -65,8 +65,12 @@ pub const REDACTS: [(&str, &str); 2] = [
     ("redact", "example.redact"),
     ("js-redact", "example.js-redact"),
 ];
-/// The notes example and its Python twin.
-pub const NOTES: [(&str, &str); 2] = [("notes", "example.notes"), ("py-notes", "example.py-notes")];
+/// The notes example and its Python and JavaScript twins.
+pub const NOTES: [(&str, &str); 3] = [
+    ("notes", "example.notes"),
+    ("py-notes", "example.py-notes"),
+    ("js-notes", "example.js-notes"),
+];
 
 pub fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
