@@ -926,6 +926,46 @@ async fn http_holds_against_garbage_huge_bodies_floods_and_dropped_clients() {
     assert!(started.elapsed() < Duration::from_secs(60));
     still_up().await;
 
+    // A client that sends and never reads: 500 pipelined calls on one
+    // connection, none of the answers read. Only its own connection waits.
+    let mut greedy = std::net::TcpStream::connect(
+        server
+            .url
+            .trim_start_matches("http://")
+            .trim_end_matches("/mcp"),
+    )
+    .expect("connect");
+    let host = server
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_owned();
+    let mut pipelined = Vec::new();
+    for i in 0..500u64 {
+        let body = rpc(
+            5000 + i,
+            "tools/list",
+            json!({"_meta": stateless_meta("greedy")}),
+        )
+        .to_string();
+        pipelined.extend_from_slice(
+            format!(
+                "POST /mcp HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: {STATELESS}\r\nMcp-Method: tools/list\r\nContent-Length: {}\r\n\r\n{body}",
+                server.token,
+                body.len()
+            )
+            .as_bytes(),
+        );
+    }
+    greedy
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    // The server may stop taking bytes once its answers back up: that is
+    // the point, so a write that times out is fine.
+    let _ = greedy.write_all(&pipelined);
+    still_up().await;
+    drop(greedy);
+
     // A client that goes away mid-call.
     let hanging = rpc(
         7,
