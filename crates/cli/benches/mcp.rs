@@ -169,7 +169,32 @@ fn stdio(config: &std::path::Path, calls: usize) -> Duration {
             samples.push(took);
         }
     }
-    report("yoi mcp, stdio", samples)
+    let p50 = report("yoi mcp, stdio", samples);
+    let mut pings = Vec::with_capacity(calls);
+    for i in 0..calls as u64 {
+        let started = Instant::now();
+        writeln!(stdin, "{}", ping_body(i)).expect("write");
+        stdin.flush().expect("flush");
+        line.clear();
+        out.read_line(&mut line).expect("answer");
+        pings.push(started.elapsed());
+        assert!(line.contains("supportedVersions"), "{line}");
+    }
+    report("  server/discover (no host)", pings);
+    p50
+}
+
+/// A 2026-07-28 `server/discover`: the protocol's round trip with no host
+/// call.
+fn ping_body(id: u64) -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": id, "method": "server/discover",
+        "params": {"_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {}
+        }}
+    })
 }
 
 /// The resident memory of process `pid`, in MiB.
@@ -227,6 +252,36 @@ fn http(config: &std::path::Path, calls: usize, secs: u64) -> Duration {
             }
         }
         let p50 = report("yoi mcp, Streamable HTTP", samples);
+        let mut pings = Vec::with_capacity(calls);
+        for i in 0..calls as u64 {
+            let started = Instant::now();
+            let response = client
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json, text/event-stream")
+                .header("MCP-Protocol-Version", "2026-07-28")
+                .header("Mcp-Method", "server/discover")
+                .body(ping_body(i).to_string())
+                .send()
+                .await
+                .expect("answered");
+            assert!(response.status().is_success(), "{}", response.status());
+            response.bytes().await.expect("body");
+            pings.push(started.elapsed());
+        }
+        report("  server/discover (no host)", pings);
+        // The HTTP stack alone: a route that is not there, answered 404 by
+        // the router without the MCP layer.
+        let floor_url = url.replace("/mcp", "/none");
+        let mut floor = Vec::with_capacity(calls);
+        for _ in 0..calls {
+            let started = Instant::now();
+            let response = client.post(&floor_url).body("{}").send().await.expect("answered");
+            assert_eq!(response.status(), 404);
+            response.bytes().await.expect("body");
+            floor.push(started.elapsed());
+        }
+        report("  HTTP alone (a 404)", floor);
 
         tokio::time::sleep(Duration::from_millis(500)).await;
         let at_rest = rss_mib(pid);

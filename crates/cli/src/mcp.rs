@@ -374,17 +374,15 @@ impl ServerHandler for Server {
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = self.caller(&context);
         let name = request.name.to_string();
-        let known = match caller.subject.as_deref() {
-            Some(s) => self.host.tools_for(s),
-            None => self.host.tools(),
-        }
-        .iter()
-        .any(|t| t.name == name && mcp_name(&t.name));
-        if !known {
-            return Err(ErrorData::invalid_params(
+        let unknown = |name: &str| {
+            ErrorData::invalid_params(
                 format!("unknown tool `{name}`: tools/list names the tools this caller may call"),
                 None,
-            ));
+            )
+        };
+        // A name MCP does not allow is never listed, so never called.
+        if !mcp_name(&name) {
+            return Err(unknown(&name));
         }
         let hook_context = HookContext {
             agent_id: caller.client,
@@ -405,6 +403,9 @@ impl ServerHandler for Server {
                 },
             )
             .await;
+        if outcome.status == ToolStatus::UnknownTool {
+            return Err(unknown(&outcome.name));
+        }
         let text = vec![ContentBlock::text(result_text(&outcome))];
         Ok(if outcome.status == ToolStatus::Ok {
             CallToolResult::success(text)
@@ -533,7 +534,11 @@ pub(crate) fn serve_stdio(host: Host, options: Options) -> Result<ExitCode> {
         .build()?;
     runtime.block_on(async move {
         let server = Server::new(host, options.subject, true);
-        let transport = AsyncRwTransport::new_server(tokio::io::stdin(), tokio::io::stdout())
+        // Non-blocking pipes when the client launched us with pipes (MCP
+        // clients do): reads and writes on the reactor, not a blocking
+        // thread per message.
+        let (stdin, stdout) = rmcp::transport::io::stdio_pipes();
+        let transport = AsyncRwTransport::new_server(stdin, stdout)
             .with_max_line_length(options.max_message_bytes);
         let running = server
             .serve(transport)
