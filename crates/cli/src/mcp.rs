@@ -103,6 +103,21 @@ pub(crate) fn mcp(ctx: &Ctx, source: Source, options: Options) -> Result<ExitCod
             );
         }
     }
+    errln!(
+        "yoi mcp: {} tools from {} plugins{}",
+        host.tools().len(),
+        host.plugins().len(),
+        match options.http {
+            Some(_) => "",
+            None => ", on stdio",
+        }
+    );
+    if options.no_token {
+        errln!(
+            "warning: yoi mcp --no-token: any process on this machine can call these tools; \
+             leave it to local test suites (docs/mcp.md)"
+        );
+    }
     match (options.http, tokens) {
         (Some(addr), Some((tokens, path))) => serve_http(host, options, addr, tokens, &path),
         _ => serve_stdio(host, options),

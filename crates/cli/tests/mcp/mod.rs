@@ -1033,3 +1033,38 @@ async fn http_holds_against_garbage_huge_bodies_floods_and_dropped_clients() {
     assert_eq!(count("refused"), 0);
     still_up().await;
 }
+
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn serving_without_tokens_is_for_loopback_only() {
+    let home = tempfile::tempdir().expect("registry");
+    let out = Command::new(env!("CARGO_BIN_EXE_yoi"))
+        .arg("--registry")
+        .arg(home.path())
+        .args(["mcp", "--http", "0.0.0.0:0", "--no-token"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("yoi runs");
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("--no-token") && text.contains("only on loopback"),
+        "{text}"
+    );
+    // A token file nobody made is named, not created.
+    let out = Command::new(env!("CARGO_BIN_EXE_yoi"))
+        .arg("--registry")
+        .arg(home.path())
+        .args(["mcp", "--http", "127.0.0.1:0", "--token-file"])
+        .arg(home.path().join("missing"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("yoi runs");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!home.path().join("missing").exists());
+}
