@@ -18,14 +18,21 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListToolsResult, NumberOrString, PaginatedRequestParams, ServerCapabilities, ServerConfig,
     SubscriptionFilter, Tool, ToolAnnotations,
 };
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::transport::async_rw::AsyncRwTransport;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::local::{
+    LocalSessionManager, LocalSessionManagerError,
+};
+use rmcp::transport::streamable_http_server::session::{
+    EventStore, ServerSseMessage, SessionId, SessionManager,
+};
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::Value;
@@ -564,6 +571,90 @@ pub(crate) fn serve_stdio(host: Host, options: Options) -> Result<ExitCode> {
     })
 }
 
+/// Sessions (2025-11-25 over HTTP) kept at once; an `initialize` beyond
+/// them is refused until one ends (DELETE) or idles out (5 minutes).
+const MAX_SESSIONS: usize = 1024;
+
+/// Why a session could not be made or used.
+#[derive(Debug, thiserror::Error)]
+enum SessionsError {
+    #[error(
+        "{MAX_SESSIONS} sessions are open, the most this server keeps: end one (HTTP DELETE) or wait for idle ones to close (5 minutes)"
+    )]
+    Full,
+    #[error(transparent)]
+    Local(#[from] LocalSessionManagerError),
+}
+
+/// The SDK's in-memory sessions, at most [`MAX_SESSIONS`] of them, so
+/// clients that open sessions without end cannot grow the server without
+/// end.
+#[derive(Default)]
+struct BoundedSessions(LocalSessionManager);
+
+impl SessionManager for BoundedSessions {
+    type Error = SessionsError;
+    type Transport = <LocalSessionManager as SessionManager>::Transport;
+
+    async fn create_session(&self) -> Result<(SessionId, Self::Transport), SessionsError> {
+        if self.0.sessions.read().await.len() >= MAX_SESSIONS {
+            return Err(SessionsError::Full);
+        }
+        Ok(self.0.create_session().await?)
+    }
+
+    async fn initialize_session(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<ServerJsonRpcMessage, SessionsError> {
+        Ok(self.0.initialize_session(id, message).await?)
+    }
+
+    async fn has_session(&self, id: &SessionId) -> Result<bool, SessionsError> {
+        Ok(self.0.has_session(id).await?)
+    }
+
+    async fn close_session(&self, id: &SessionId) -> Result<(), SessionsError> {
+        Ok(self.0.close_session(id).await?)
+    }
+
+    async fn create_stream(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, SessionsError> {
+        Ok(self.0.create_stream(id, message).await?)
+    }
+
+    async fn accept_message(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<(), SessionsError> {
+        Ok(self.0.accept_message(id, message).await?)
+    }
+
+    async fn create_standalone_stream(
+        &self,
+        id: &SessionId,
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, SessionsError> {
+        Ok(self.0.create_standalone_stream(id).await?)
+    }
+
+    async fn resume(
+        &self,
+        id: &SessionId,
+        last_event_id: String,
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, SessionsError> {
+        Ok(self.0.resume(id, last_event_id).await?)
+    }
+
+    fn event_store(&self) -> Option<Arc<dyn EventStore>> {
+        self.0.event_store()
+    }
+}
+
 /// The tokens HTTP clients may use; `None` with `--no-token`.
 struct Tokens(Option<Vec<Token>>);
 
@@ -646,7 +737,7 @@ pub(crate) fn serve_http(
             .enforce_origin_validation()
             .with_json_response(true)
             .with_max_request_body_bytes(options.max_message_bytes);
-        let service: StreamableHttpService<Server, LocalSessionManager> =
+        let service: StreamableHttpService<Server, BoundedSessions> =
             StreamableHttpService::new(move || Ok(server.clone()), Default::default(), config);
         let router = axum::Router::new().nest_service("/mcp", service).layer(
             axum::middleware::from_fn_with_state(Arc::new(Tokens(tokens)), admit),

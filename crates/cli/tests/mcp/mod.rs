@@ -183,18 +183,19 @@ impl StdioServer {
     }
 
     pub fn initialize(&mut self, client: &str) -> Value {
-        let answer = self.request(
-            0,
-            "initialize",
-            json!({
-                "protocolVersion": STATEFUL,
-                "capabilities": {},
-                "clientInfo": {"name": client, "version": "1.0.0"}
-            }),
-        );
+        let answer = self.request(0, "initialize", initialize_params(client));
         self.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
         answer
     }
+}
+
+/// The `params` of a 2025-11-25 `initialize` from `client`.
+pub fn initialize_params(client: &str) -> Value {
+    json!({
+        "protocolVersion": STATEFUL,
+        "capabilities": {},
+        "clientInfo": {"name": client, "version": "1.0.0"}
+    })
 }
 
 /// The `_meta` a 2026-07-28 request carries.
@@ -567,15 +568,7 @@ async fn http_serves_sessions_and_stateless_calls_to_token_holders_only() {
     let plugins = Plugins::new();
     let server = serve_http(&plugins, &[]);
     assert_eq!(server.token.len(), 64, "serve-tokens was made");
-    let init = rpc(
-        1,
-        "initialize",
-        json!({
-            "protocolVersion": STATEFUL,
-            "capabilities": {},
-            "clientInfo": {"name": "http-client", "version": "1.0.0"}
-        }),
-    );
+    let init = rpc(1, "initialize", initialize_params("http-client"));
 
     // No token, a wrong one: 401 with the scheme to use.
     for token in [None, Some("not-a-token-of-ours-0123456789abcdef")] {
@@ -705,11 +698,7 @@ fn run_stdio_entry(command: &str, args: &[String]) {
         .spawn()
         .expect("the snippet's command runs");
     let mut stdin = child.stdin.take().expect("stdin");
-    let init = json!({
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": STATEFUL, "capabilities": {},
-                   "clientInfo": {"name": "docs", "version": "1"}}
-    });
+    let init = rpc(1, "initialize", initialize_params("docs"));
     writeln!(stdin, "{init}").expect("write");
     drop(stdin);
     let out = child
@@ -736,15 +725,7 @@ async fn check_http_entry(url: &str, bearer: &dyn Fn(&str) -> String) {
         .header("Authorization", header)
         .header("Content-Type", "application/json")
         .header("Accept", "application/json, text/event-stream")
-        .body(
-            rpc(
-                1,
-                "initialize",
-                json!({"protocolVersion": STATEFUL, "capabilities": {},
-                       "clientInfo": {"name": "docs", "version": "1"}}),
-            )
-            .to_string(),
-        )
+        .body(rpc(1, "initialize", initialize_params("docs")).to_string())
         .send()
         .await
         .expect("answered");
@@ -1067,4 +1048,52 @@ fn serving_without_tokens_is_for_loopback_only() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!home.path().join("missing").exists());
+}
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn sessions_are_bounded_and_a_closed_one_makes_room() {
+    let plugins = Plugins::with(&["notes"]);
+    let server = serve_http(&plugins, &[]);
+    let init = rpc(1, "initialize", initialize_params("hoarder"));
+    // 1,024 sessions, the most kept (sent in batches of 32, within the
+    // connections one address may hold).
+    let how = server.post();
+    let mut sessions = Vec::new();
+    for _ in 0..32 {
+        let batch = (0..32).map(|_| server.send(&how, init.clone()));
+        for response in futures_util::future::join_all(batch).await {
+            assert!(response.status().is_success(), "{}", response.status());
+            sessions.push(
+                response.headers()["mcp-session-id"]
+                    .to_str()
+                    .expect("ascii")
+                    .to_owned(),
+            );
+        }
+    }
+    let refused = server.send(&server.post(), init.clone()).await;
+    assert!(refused.status().is_server_error(), "{}", refused.status());
+    let why = refused.text().await.expect("body");
+    assert!(why.contains("sessions are open"), "{why}");
+
+    // Ending one makes room for the next.
+    let closed = reqwest::Client::new()
+        .delete(&server.url)
+        .bearer_auth(&server.token)
+        .header("Mcp-Session-Id", &sessions[0])
+        .header("MCP-Protocol-Version", STATEFUL)
+        .send()
+        .await
+        .expect("answered");
+    assert!(closed.status().is_success(), "{}", closed.status());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let response = server.send(&server.post(), init.clone()).await;
+        if response.status().is_success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no room after a session ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
