@@ -46,6 +46,9 @@ use crate::serve::Token;
 /// The longest tool name MCP allows (its tool-name rules); a longer plugin
 /// tool is left out of `tools/list` with a warning.
 const MAX_TOOL_NAME: usize = 128;
+/// The longest client name, session id or subject taken from a client, in
+/// bytes.
+const MAX_ID_BYTES: usize = 256;
 /// The `_meta` key (and HTTP header) a client may name its rollout subject
 /// with; docs/mcp.md ("Who is calling").
 pub(crate) const SUBJECT_META: &str = "dev.yoi/subject";
@@ -210,6 +213,18 @@ struct Admitted {
     actor: String,
 }
 
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn truncated(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
 /// A request id as text (`call-id` of the tool hooks).
 fn request_id(id: &NumberOrString) -> String {
     match id {
@@ -234,7 +249,7 @@ impl Server {
     /// session, the stdio connection, else the request id) and its subject
     /// (`_meta` `dev.yoi/subject`, the `Yoi-Subject` header, the token's
     /// actor, `--subject`, in that order).
-    fn caller(&self, context: &RequestContext<RoleServer>) -> Caller {
+    fn caller(&self, context: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
         let parts = context.extensions.get::<axum::http::request::Parts>();
         let header = |name: &str| {
             parts
@@ -243,14 +258,17 @@ impl Server {
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned)
         };
+        // The client's own words: kept to a length a receipt can carry.
         let client = context
             .meta
             .client_info()
             .map(|i| i.name)
-            .or_else(|| context.peer.peer_info().map(|i| i.client_info.name.clone()));
+            .or_else(|| context.peer.peer_info().map(|i| i.client_info.name.clone()))
+            .map(|n| truncated(n, MAX_ID_BYTES));
         let session = header("mcp-session-id")
             .or_else(|| self.stdio_session.as_deref().map(str::to_owned))
-            .or_else(|| Some(request_id(&context.id)));
+            .or_else(|| Some(request_id(&context.id)))
+            .map(|s| truncated(s, MAX_ID_BYTES));
         let meta_subject = context
             .meta
             .get(SUBJECT_META)
@@ -264,11 +282,23 @@ impl Server {
             .or_else(|| header(SUBJECT_HEADER))
             .or(admitted)
             .or_else(|| self.subject.as_deref().map(str::to_owned));
-        Caller {
+        // The subject decides rollouts: refused, not cut, when too long.
+        if let Some(subject) = &subject
+            && subject.len() > MAX_ID_BYTES
+        {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "the subject is {} bytes; subjects are at most {MAX_ID_BYTES} (docs/mcp.md, \"Who is calling\")",
+                    subject.len()
+                ),
+                None,
+            ));
+        }
+        Ok(Caller {
             client,
             session,
             subject,
-        }
+        })
     }
 
     /// The tools `subject` may call, as MCP lists them.
@@ -383,7 +413,7 @@ impl ServerHandler for Server {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let caller = self.caller(&context);
+        let caller = self.caller(&context)?;
         Ok(ListToolsResult::with_all_items(
             self.listed(caller.subject.as_deref()),
         ))
@@ -394,7 +424,7 @@ impl ServerHandler for Server {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let caller = self.caller(&context);
+        let caller = self.caller(&context)?;
         let name = request.name.to_string();
         let unknown = |name: &str| {
             ErrorData::invalid_params(
@@ -420,7 +450,7 @@ impl ServerHandler for Server {
                 ToolRequest {
                     name,
                     input,
-                    call_id: request_id(&context.id),
+                    call_id: truncated(request_id(&context.id), MAX_ID_BYTES),
                     turn: 0,
                 },
             )

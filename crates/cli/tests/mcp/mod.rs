@@ -394,6 +394,19 @@ fn stdio_survives_garbage_oversized_lines_and_unknown_methods() {
     server.send_raw(&big);
     let unknown = server.request(10, "no/such/method", json!({}));
     assert_eq!(unknown["error"]["code"], -32601, "{unknown:#}");
+    // A subject longer than any rollout needs is refused, not cut.
+    let long = server.request(
+        12,
+        "tools/list",
+        json!({"_meta": {"dev.yoi/subject": "s".repeat(300)}}),
+    );
+    assert_eq!(long["error"]["code"], -32602, "{long:#}");
+    assert!(
+        long["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("300 bytes")),
+        "{long:#}"
+    );
     let list = server.request(11, "tools/list", json!({}));
     assert!(!names(&list).is_empty(), "{list:#}");
 }
