@@ -184,14 +184,16 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
     // The open page shows all of it without a reload.
     let active = |v: &str| format!("return {} === 'active'", state_of(v));
     until(&page, "0.1.0 active", &active("0.1.0")).await;
-    let card = page
-        .find(Locator::Css(".card[data-plugin=\"example.guard\"] .where"))
-        .await
-        .expect("the plugin's card");
-    assert_eq!(
-        card.text().await.expect("text"),
-        "0.1.0 on all hosts, 100% of subjects"
-    );
+    // Read in the page in one step: the card is drawn anew on every change,
+    // so a handle found a moment before may already be gone.
+    let card = until(
+        &page,
+        "the plugin's card",
+        "const c = document.querySelector('.card[data-plugin=\"example.guard\"] .where'); \
+         return c && c.innerText;",
+    )
+    .await;
+    assert_eq!(card, "0.1.0 on all hosts, 100% of subjects");
     let log = until(
         &page,
         "the refusal in the audit log",
