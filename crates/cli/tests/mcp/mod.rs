@@ -543,6 +543,11 @@ impl HttpServer {
             .await
             .expect("the server answers")
     }
+
+    /// Sends `body` and returns the JSON-RPC answer, which must come.
+    pub async fn ask(&self, how: &Post<'_>, body: Value) -> Value {
+        answer_of(self.send(how, body).await).await
+    }
 }
 
 /// The JSON-RPC answer in a response, JSON or a server-sent-event stream.
@@ -620,24 +625,21 @@ async fn http_serves_sessions_and_stateless_calls_to_token_holders_only() {
     };
     let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
     assert_eq!(server.send(&how, initialized).await.status(), 202);
-    let list = answer_of(server.send(&how, rpc(2, "tools/list", json!({}))).await).await;
+    let list = server.ask(&how, rpc(2, "tools/list", json!({}))).await;
     assert!(
         names(&list).contains(&"example.notes.add_note".to_owned()),
         "{list:#}"
     );
-    let blocked = answer_of(
-        server
-            .send(
-                &how,
-                rpc(
-                    3,
-                    "tools/call",
-                    json!({"name": "example.notes.list_notes", "arguments": {}}),
-                ),
-            )
-            .await,
-    )
-    .await;
+    let blocked = server
+        .ask(
+            &how,
+            rpc(
+                3,
+                "tools/call",
+                json!({"name": "example.notes.list_notes", "arguments": {}}),
+            ),
+        )
+        .await;
     assert!(is_error(&blocked), "{blocked:#}");
     assert!(tool_text(&blocked).contains("blocked by plugin example.guard"));
 
@@ -646,38 +648,32 @@ async fn http_serves_sessions_and_stateless_calls_to_token_holders_only() {
         version: Some(STATELESS),
         ..server.post()
     };
-    let discover = answer_of(
-        server
-            .send(
-                &how,
-                rpc(4, "server/discover", json!({"_meta": stateless_meta("s")})),
-            )
-            .await,
-    )
-    .await;
+    let discover = server
+        .ask(
+            &how,
+            rpc(4, "server/discover", json!({"_meta": stateless_meta("s")})),
+        )
+        .await;
     assert!(
         discover["result"]["supportedVersions"]
             .as_array()
             .is_some_and(|v| v.contains(&json!(STATELESS))),
         "{discover:#}"
     );
-    let added = answer_of(
-        server
-            .send(
-                &how,
-                rpc(
-                    5,
-                    "tools/call",
-                    json!({
-                        "_meta": stateless_meta("s"),
-                        "name": "example.notes.add_note",
-                        "arguments": {"title": "http", "text": "over http"}
-                    }),
-                ),
-            )
-            .await,
-    )
-    .await;
+    let added = server
+        .ask(
+            &how,
+            rpc(
+                5,
+                "tools/call",
+                json!({
+                    "_meta": stateless_meta("s"),
+                    "name": "example.notes.add_note",
+                    "arguments": {"title": "http", "text": "over http"}
+                }),
+            ),
+        )
+        .await;
     assert!(!is_error(&added), "{added:#}");
     assert!(
         plugins.dir.path().join("data/example.notes/notes").is_dir(),
@@ -858,15 +854,12 @@ async fn http_holds_against_garbage_huge_bodies_floods_and_dropped_clients() {
         ..server.post()
     };
     let still_up = || async {
-        let list = answer_of(
-            server
-                .send(
-                    &how,
-                    rpc(99, "tools/list", json!({"_meta": stateless_meta("after")})),
-                )
-                .await,
-        )
-        .await;
+        let list = server
+            .ask(
+                &how,
+                rpc(99, "tools/list", json!({"_meta": stateless_meta("after")})),
+            )
+            .await;
         assert!(
             names(&list).contains(&"example.notes.add_note".to_owned()),
             "{list:#}"
