@@ -6,6 +6,10 @@
 //!   stateless, one kept-alive connection): the Rust notes tool with the
 //!   guard before it (`tool.pre_exec`) and redact after it (`tool.post_exec`,
 //!   `tool.result_persist`);
+//! - the floors under those: the in-process call made from a spawned
+//!   Tokio task (as a server on Tokio makes it), a `server/discover` that
+//!   calls nothing, the same line echoed by `cat` over pipes, and an HTTP
+//!   request the router answers 404;
 //! - calls per second with 16 concurrent HTTP clients, each on its own
 //!   connection, and the server's resident memory at rest and under that
 //!   load.
@@ -120,25 +124,68 @@ fn in_process(config: &std::path::Path, calls: usize) -> Duration {
             })
             .await;
         assert_eq!(add.status, ToolStatus::Ok, "{}", add.output);
+        let request = |i: usize| ToolRequest {
+            name: TOOL.into(),
+            input: json!({"title": "bench"}),
+            call_id: format!("c{i}"),
+            turn: 0,
+        };
         let mut samples = Vec::with_capacity(calls);
         for i in 0..calls + calls / 10 {
             let started = Instant::now();
-            let outcome = host
-                .call_tool(ToolRequest {
-                    name: TOOL.into(),
-                    input: json!({"title": "bench"}),
-                    call_id: format!("c{i}"),
-                    turn: 0,
-                })
-                .await;
+            let outcome = host.call_tool(request(i)).await;
             let took = started.elapsed();
             assert_eq!(outcome.status, ToolStatus::Ok, "{}", outcome.output);
             if i >= calls / 10 {
                 samples.push(took);
             }
         }
-        report("in process (Host::call_tool)", samples)
+        let p50 = report("in process (Host::call_tool)", samples);
+        // The same call made the way a server built on Tokio makes it: on a
+        // task of the runtime's workers, awaited from another thread.
+        let mut spawned = Vec::with_capacity(calls);
+        for i in 0..calls + calls / 10 {
+            let started = Instant::now();
+            let host = host.clone();
+            let outcome = tokio::spawn(async move { host.call_tool(request(i)).await })
+                .await
+                .expect("the call's task");
+            let took = started.elapsed();
+            assert_eq!(outcome.status, ToolStatus::Ok, "{}", outcome.output);
+            if i >= calls / 10 {
+                spawned.push(took);
+            }
+        }
+        report("  on a spawned task", spawned);
+        p50
     })
+}
+
+/// The floor of any stdio server on this machine: the same line written
+/// to `cat` and read back (two pipe hops and two process wake-ups).
+fn pipe_floor(calls: usize) {
+    let mut child = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cat");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let _process = Process(child);
+    let body = call_body(0).to_string();
+    let mut line = String::new();
+    let mut samples = Vec::with_capacity(calls);
+    for i in 0..calls + calls / 10 {
+        let started = Instant::now();
+        writeln!(stdin, "{body}").expect("write");
+        stdin.flush().expect("flush");
+        line.clear();
+        out.read_line(&mut line).expect("echo");
+        if i >= calls / 10 {
+            samples.push(started.elapsed());
+        }
+    }
+    report("  pipes alone (cat)", samples);
 }
 
 fn stdio(config: &std::path::Path, calls: usize) -> Duration {
@@ -181,6 +228,7 @@ fn stdio(config: &std::path::Path, calls: usize) -> Duration {
         assert!(line.contains("supportedVersions"), "{line}");
     }
     report("  server/discover (no host)", pings);
+    pipe_floor(calls);
     p50
 }
 
