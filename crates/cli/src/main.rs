@@ -18,6 +18,7 @@ mod new;
 mod ops;
 mod pack;
 mod plugin;
+mod push;
 mod refusals;
 mod serve;
 mod services;

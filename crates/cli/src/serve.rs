@@ -81,7 +81,7 @@ struct App {
 /// (state changes bump the change counter, each also appends an audit
 /// record, deleted events are audited, and audit ids only grow), so equal
 /// keys mean equal answers.
-type SnapshotKey = (Marks, Window, Window);
+type SnapshotKey = (Marks, Window, Window, Shape);
 
 /// The last few snapshots served, as JSON: dashboards polling an unchanged
 /// registry cost one cheap read of its marks, not a read and serialization
@@ -107,7 +107,7 @@ impl SnapshotCache {
 
     fn put(&self, key: SnapshotKey, body: Bytes) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|(k, _)| k.1 != key.1 || k.2 != key.2);
+        entries.retain(|(k, _)| (k.1, k.2, k.3) != (key.1, key.2, key.3));
         if entries.len() == Self::KEPT {
             entries.pop_front();
         }
@@ -118,10 +118,10 @@ impl SnapshotCache {
     fn serve(
         &self,
         registry: &Registry,
-        audits: Window,
-        events: Window,
+        (audits, events): (Window, Window),
+        shape: Shape,
     ) -> Result<Bytes, yoi_registry::RegistryError> {
-        let key = (registry.marks()?, audits, events);
+        let key = (registry.marks()?, audits, events, shape);
         if let Some(body) = self.get(&key) {
             return Ok(body);
         }
@@ -132,7 +132,11 @@ impl SnapshotCache {
         // Read after the marks: if something was written in between, this
         // holds more than the key says, and the next request's key differs.
         let snapshot = registry.snapshot_page(audits, events)?;
-        let body = Bytes::from(serde_json::to_vec(&snapshot).unwrap_or_default());
+        let body = match shape {
+            Shape::Plain => serde_json::to_vec(&snapshot),
+            Shape::Contract => serde_json::to_vec(&crate::push::ContractSnapshot::of(&snapshot)),
+        };
+        let body = Bytes::from(body.unwrap_or_default());
         self.put(key, body.clone());
         Ok(body)
     }
@@ -344,6 +348,20 @@ struct Page {
     events_after: Option<i64>,
     #[serde(default = "page_size")]
     limit: usize,
+    /// `contract`: the push contract's shape ([`crate::push`]).
+    #[serde(default)]
+    shape: Shape,
+}
+
+/// Which shape a snapshot is served in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Shape {
+    /// The registry's own (docs/operations.md).
+    #[default]
+    Plain,
+    /// The push contract's (docs/ops.md, "Scripts in the page").
+    Contract,
 }
 
 /// Records per log in one snapshot unless asked otherwise.
@@ -381,12 +399,15 @@ async fn snapshot(
         Err(e) => {
             return refuse(
                 StatusCode::BAD_REQUEST,
-                &format!("{e}; the query takes `after`, `events_after` and `limit`"),
+                &format!(
+                    "{e}; the query takes `after`, `events_after`, `limit` and `shape` (`plain` or `contract`)"
+                ),
             );
         }
     };
-    let (audits, events) = windows(page.after, page.events_after, page.limit);
-    match tokio::task::spawn_blocking(move || app.snapshots.serve(&app.registry, audits, events))
+    let windows = windows(page.after, page.events_after, page.limit);
+    let shape = page.shape;
+    match tokio::task::spawn_blocking(move || app.snapshots.serve(&app.registry, windows, shape))
         .await
     {
         Ok(Ok(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
@@ -555,15 +576,24 @@ async fn operate(
 }
 
 /// A package given as JSON: the manifest (plugin.toml's text, or the same
-/// as a JSON object), the artifact's digest, and the artifact as base64 or
-/// as a `file://` URL inside a folder the server allows.
+/// as a JSON object), the artifact's digest (optional: the manifest pins
+/// one too), and the artifact as base64 or as a `file://` URL inside a
+/// folder the server allows. The push contract's names, `artifactDigest`
+/// and `artifactUrl`, mean the same; one field given under both names is
+/// refused.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JsonPackage {
     manifest: serde_json::Value,
-    artifact_digest: String,
-    artifact: String,
+    #[serde(default, alias = "artifactDigest")]
+    artifact_digest: Option<String>,
+    #[serde(default, alias = "artifactUrl")]
+    artifact: Option<String>,
 }
+
+/// What a JSON package looks like, for its refusals.
+const JSON_PACKAGE: &str = "a JSON package is { manifest, artifact_digest (or artifactDigest), \
+     artifact (or artifactUrl), actor? }, each field under one name";
 
 impl App {
     /// The manifest text and artifact bytes of a JSON package, or why not.
@@ -578,13 +608,26 @@ impl App {
                 ));
             }
         };
-        let claimed: Digest = pkg
+        let Some(given) = pkg.artifact else {
+            return Err(
+                "the package has no artifact: Yoi stores and inspects the component itself, so \
+                 send its bytes as `artifact` (base64) or name them with `artifactUrl` \
+                 (a file:// URL inside a --files-from folder)"
+                    .into(),
+            );
+        };
+        let claimed = pkg
             .artifact_digest
-            .parse()
+            .map(|d| d.parse::<Digest>())
+            .transpose()
             .map_err(|e| format!("`artifact_digest`: {e}"))?;
-        let artifact = self.artifact(&pkg.artifact)?;
+        let artifact = self.artifact(&given)?;
+        // Without a claim here, the manifest's own `runtime.digest` is
+        // checked against the bytes when the package is opened.
         let actual = Digest::of(&artifact);
-        if actual != claimed {
+        if let Some(claimed) = claimed
+            && actual != claimed
+        {
             return Err(format!(
                 "`artifact_digest` is {claimed} but the artifact's bytes hash to {actual}: \
                  send the digest of the bytes you send"
@@ -677,8 +720,8 @@ async fn publish(
                 Err(e) => refused(&token.actor, e.to_string()),
             });
         }
-        let shape = "a JSON package is { manifest, artifact_digest, artifact, actor? }";
-        let (pkg, actor) = match parse_as::<JsonPackage>(&app, &token, "publish", &body, shape) {
+        let parsed = parse_as::<JsonPackage>(&app, &token, "publish", &body, JSON_PACKAGE);
+        let (pkg, actor) = match parsed {
             Ok(parsed) => parsed,
             Err(refused) => return Ok(refused),
         };

@@ -98,6 +98,52 @@ async fn script(page: &Client, call: &str, args: Vec<Value>) -> Value {
     page.execute_async(&body, args).await.expect("script runs")
 }
 
+/// The chromedriver to drive the browser with; `None` (the test is skipped,
+/// loudly) outside CI when it is not set.
+fn chromedriver() -> Option<String> {
+    let Ok(chromedriver) = std::env::var("YOI_CHROMEDRIVER") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser test: `cargo xtask e2e` installs chromium and chromium-driver"
+        );
+        eprintln!(
+            "\n\n*** SKIPPED the browser test: YOI_CHROMEDRIVER is not set. \
+             `cargo xtask e2e` installs Chromium and sets it. ***\n\n"
+        );
+        return None;
+    };
+    Some(chromedriver)
+}
+
+/// A browser on the page, signed in with a token by the fragment.
+struct Session {
+    page: Client,
+    _driver: Driver,
+    _profile: tempfile::TempDir,
+}
+
+/// Opens the page of `server` signed in with `token`, once its change
+/// stream is live.
+async fn signed_in(chromedriver: &str, server: &support::Server, token: &str) -> Session {
+    let driver = driver(chromedriver);
+    let profile = tempfile::tempdir().expect("browser profile");
+    let page = browser(&driver, profile.path()).await;
+    page.goto(&format!("{}/ops/plugins#token={token}", server.url))
+        .await
+        .expect("the page opens");
+    until(
+        &page,
+        "the live stream",
+        "return document.getElementById('live').classList.contains('on')",
+    )
+    .await;
+    Session {
+        page,
+        _driver: driver,
+        _profile: profile,
+    }
+}
+
 /// An expression: the state the version table shows for a guard version.
 fn state_of(version: &str) -> String {
     format!(
@@ -109,32 +155,13 @@ fn state_of(version: &str) -> String {
 #[tokio::test]
 #[ignore = "needs Chromium and chromedriver: run with `cargo xtask e2e`"]
 async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
-    let Ok(chromedriver) = std::env::var("YOI_CHROMEDRIVER") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the browser test: `cargo xtask e2e` installs chromium and chromium-driver"
-        );
-        eprintln!(
-            "\n\n*** SKIPPED the browser test: YOI_CHROMEDRIVER is not set. \
-             `cargo xtask e2e` installs Chromium and sets it. ***\n\n"
-        );
+    let Some(chromedriver) = chromedriver() else {
         return;
     };
     let server = serve();
-    let driver = driver(&chromedriver);
-    let profile = tempfile::tempdir().expect("browser profile");
-    let page = browser(&driver, profile.path()).await;
-
     // Signed in by the fragment, which never reaches the server.
-    page.goto(&format!("{}/ops/plugins#token={}", server.url, server.rw))
-        .await
-        .expect("the page opens");
-    until(
-        &page,
-        "the live stream",
-        "return document.getElementById('live').classList.contains('on')",
-    )
-    .await;
+    let session = signed_in(&chromedriver, &server, &server.rw).await;
+    let page = &session.page;
     assert_eq!(
         page.current_url().await.expect("url").fragment(),
         None,
@@ -183,11 +210,11 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
 
     // The open page shows all of it without a reload.
     let active = |v: &str| format!("return {} === 'active'", state_of(v));
-    until(&page, "0.1.0 active", &active("0.1.0")).await;
+    until(page, "0.1.0 active", &active("0.1.0")).await;
     // Read in the page in one step: the card is drawn anew on every change,
     // so a handle found a moment before may already be gone.
     let card = until(
-        &page,
+        page,
         "the plugin's card",
         "const c = document.querySelector('.card[data-plugin=\"example.guard\"] .where'); \
          return c && c.innerText;",
@@ -195,7 +222,7 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
     .await;
     assert_eq!(card, "0.1.0 on all hosts, 100% of subjects");
     let log = until(
-        &page,
+        page,
         "the refusal in the audit log",
         "const rows = [...document.querySelectorAll('#audits tbody tr')]; \
          return rows.length >= 3 && rows.map((r) => r.innerText).join('\\n');",
@@ -229,13 +256,13 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
         "artifact_digest": digest,
         "artifact": base64::engine::general_purpose::STANDARD.encode(&artifact),
     });
-    let published = script(&page, "window.yoi.publishPlugin(args[0])", vec![pkg]).await;
+    let published = script(page, "window.yoi.publishPlugin(args[0])", vec![pkg]).await;
     assert_eq!(published["ok"], true, "{published}");
     assert_eq!(published["audit"]["action"], "publish");
     assert_eq!(published["audit"]["actor"], "agent via operator");
     assert_eq!(published["record"]["record"]["version"], "0.2.0");
     let activated = script(
-        &page,
+        page,
         "window.yoi.activatePlugin('example.guard', '0.2.0', { scope: 'canary', rolloutPct: 25 })",
         vec![],
     )
@@ -253,10 +280,10 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
         "window.yoi.activatePlugin('example.guard', 'latest')",
         "window.yoi.publishPlugin(null)",
         "window.yoi.publishPlugin({ manifest: 1, artifact_digest: 'x', artifact: '' })",
+        "window.yoi.publishPlugin({ manifest: 'x', artifactUrl: 'file:///a', artifact: 'AAAA' })",
         "window.yoi.rollbackPlugin('example.guard')",
-        "window.yoi.clearPluginRegistry()",
     ] {
-        let answer = script(&page, call, vec![]).await;
+        let answer = script(page, call, vec![]).await;
         assert_eq!(answer["ok"], false, "{call}: {answer}");
         assert!(
             answer["error"].as_str().is_some_and(|e| !e.is_empty()),
@@ -266,7 +293,7 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
     }
     // The server's own refusals come back the same way, with their audit.
     let refused = script(
-        &page,
+        page,
         "window.yoi.deactivatePlugin('example.guard', '0.1.0')",
         vec![],
     )
@@ -276,20 +303,19 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
 
     // The DOM event carried the new snapshot.
     let detail = until(
-        &page,
+        page,
         "the update event for 0.2.0",
-        "const u = window.__updates.filter((s) => s.active_versions['example.guard'] === '0.2.0'); \
+        "const u = window.__updates.filter((s) => s.activeVersions['example.guard'] === '0.2.0'); \
          return u.length > 0 && u[u.length - 1];",
     )
     .await;
     assert!(detail["seq"].as_i64() > Some(0), "{detail}");
-    let snapshot = script(&page, "window.yoi.getPluginSnapshot()", vec![]).await;
-    assert_eq!(snapshot["ok"], true);
+    let snapshot = script(page, "window.yoi.getPluginSnapshot()", vec![]).await;
     assert_eq!(
-        snapshot["record"]["active_versions"]["example.guard"],
-        "0.2.0"
+        snapshot["activeVersions"]["example.guard"], "0.2.0",
+        "{snapshot}"
     );
-    until(&page, "0.2.0 active", &active("0.2.0")).await;
+    until(page, "0.2.0 active", &active("0.2.0")).await;
 
     // Setting values show per plugin, a secret's never.
     for (key, value) in [("deny", json!(["rm"])), ("token", json!("tok-4711-secret"))] {
@@ -305,7 +331,7 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
         assert_eq!(status, 200, "{body}");
     }
     let settings = until(
-        &page,
+        page,
         "the settings",
         "const el = document.querySelector('#settings [data-plugin=\"example.guard\"]'); \
          return el && el.querySelectorAll('.setting').length === 2 && el.innerText;",
@@ -349,7 +375,7 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
         .await
         .expect("click");
     until(
-        &page,
+        page,
         "0.1.0 active again and 0.2.0 rolled back",
         &format!(
             "return {} === 'active' && {} === 'rolled_back'",
@@ -359,7 +385,7 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
     )
     .await;
     let shown = until(
-        &page,
+        page,
         "the call's answer",
         "const box = document.getElementById('answer'); return !box.hidden && box.innerText;",
     )
@@ -407,7 +433,7 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
     ])
     .expect("events");
     let events = until(
-        &page,
+        page,
         "the host's problems in the events table",
         "const rows = [...document.querySelectorAll('#events tbody tr[data-event]')]; \
          return rows.length === 2 && rows.map((r) => r.innerText).join('\\n');",
@@ -446,7 +472,7 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
         .await
         .expect("the page opens");
     until(
-        &page,
+        page,
         "the read-only view",
         "return document.getElementById('who').textContent === 'dashboard · read only' \
          && document.querySelectorAll('#versions button:not([disabled])').length === 0 \
@@ -454,7 +480,7 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
     )
     .await;
     let denied = script(
-        &page,
+        page,
         "window.yoi.deactivatePlugin('example.guard', '0.1.0')",
         vec![],
     )
@@ -466,5 +492,139 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
             .is_some_and(|e| e.contains("only read")),
         "{denied}"
     );
-    page.close().await.expect("close");
+    page.clone().close().await.expect("close");
+}
+
+/// The agent script docs/ops.md shows: the first `js` block after its
+/// heading "The push contract's agent script".
+fn agent_script() -> String {
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/ops.md"),
+    )
+    .expect("docs/ops.md");
+    let section = docs
+        .split_once("### The push contract's agent script")
+        .expect("the section in docs/ops.md")
+        .1;
+    let block = section
+        .split_once("```js\n")
+        .expect("a js block")
+        .1
+        .split_once("```")
+        .expect("its end")
+        .0;
+    block.to_string()
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver: run with `cargo xtask e2e`"]
+async fn the_push_contracts_agent_script_runs_against_the_page_unchanged() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    // The agent built guard.wasm into a folder the server may read from.
+    let out = tempfile::tempdir().expect("build output");
+    let artifact = std::fs::read(example("guard").join("guard.wasm")).expect("artifact");
+    std::fs::write(out.path().join("guard.wasm"), &artifact).expect("copy");
+    let server = support::serve_with(&["--files-from", out.path().to_str().expect("utf-8")]);
+    let session = signed_in(&chromedriver, &server, &server.rw).await;
+    let page = &session.page;
+
+    // The agent's inputs: the manifest as an object, the sha256 it
+    // computed, the file:// URL of the artifact.
+    let mut manifest: Value = toml::from_str(
+        &std::fs::read_to_string(example("guard").join("plugin.toml")).expect("manifest"),
+    )
+    .expect("TOML");
+    manifest["plugin"]["version"] = json!("0.3.0");
+    let digest = yoi_manifest::Digest::of(&artifact).to_string();
+    let url = format!("file://{}", out.path().join("guard.wasm").display());
+    let body = format!(
+        "const [manifest, artifactDigest, artifactUrl] = args;\n{}\n\
+         window.__agentUpdates = updates;\n\
+         return {{ published, activated, snapshot, mine }};",
+        agent_script()
+    );
+    let answer = script(
+        page,
+        &format!("(async () => {{ {body} }})()"),
+        vec![manifest, json!(digest), json!(url)],
+    )
+    .await;
+    assert!(answer.get("thrown").is_none(), "{answer}");
+    assert_eq!(answer["published"]["ok"], true, "{answer}");
+    assert_eq!(
+        answer["published"]["audit"]["actor"], "agent via operator",
+        "{answer}"
+    );
+    assert_eq!(answer["activated"]["ok"], true, "{answer}");
+    let snapshot = &answer["snapshot"];
+    assert_eq!(snapshot["activeVersions"]["example.guard"], "0.3.0");
+    let mine = &answer["mine"];
+    for key in [
+        "pluginId",
+        "version",
+        "manifest",
+        "digest",
+        "publishedAt",
+        "publishedBy",
+        "updatedAt",
+        "state",
+        "rollout",
+    ] {
+        assert!(mine.get(key).is_some(), "{key} missing: {mine}");
+    }
+    assert_eq!(mine["state"], "active");
+    assert_eq!(mine["digest"], json!(digest));
+    assert_eq!(mine["publishedBy"], "agent via operator");
+    assert_eq!(mine["rollout"], json!({"scope": "all", "rolloutPct": 100}));
+    assert_eq!(mine["manifest"]["plugin"]["id"], "example.guard");
+    assert!(
+        snapshot["audits"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|r| r["action"] == "activate")),
+        "{snapshot}"
+    );
+    // The listener on `window` heard the change, with the snapshot.
+    until(
+        page,
+        "the update event on window",
+        "return (window.__agentUpdates || []).some((s) => s.activeVersions['example.guard'] === '0.3.0' \
+         && s.versions.every((v) => typeof v.pluginId === 'string'));",
+    )
+    .await;
+
+    // An invalid manifest: { ok: false, error, audit }, the refusal audited.
+    let refused = script(
+        page,
+        "window.yoi.publishPlugin({ manifest: { plugin: { id: 'Bad Id' } }, artifactDigest: args[0], artifactUrl: args[1] })",
+        vec![json!(digest), json!(url)],
+    )
+    .await;
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert!(
+        refused["error"].as_str().is_some_and(|e| e.contains("E0")),
+        "{refused}"
+    );
+    assert_eq!(refused["audit"]["action"], "publish", "{refused}");
+    assert_eq!(refused["audit"]["outcome"], "error", "{refused}");
+    // One field under both its names is refused before anything is sent.
+    let both = script(
+        page,
+        "window.yoi.publishPlugin({ manifest: args[0], artifactDigest: args[1], artifact_digest: args[1], artifactUrl: args[2] })",
+        vec![json!("x"), json!(digest), json!(url)],
+    )
+    .await;
+    assert!(
+        both["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("same field")),
+        "{both}"
+    );
+    // The contract's clear takes no second question: the registry is empty.
+    let cleared = script(page, "window.yoi.clearPluginRegistry()", vec![]).await;
+    assert_eq!(cleared["ok"], true, "{cleared}");
+    let empty = script(page, "window.yoi.getPluginSnapshot()", vec![]).await;
+    assert_eq!(empty["versions"], json!([]), "{empty}");
+    page.clone().close().await.expect("close");
 }

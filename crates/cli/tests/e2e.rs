@@ -1339,6 +1339,15 @@ async fn serve_takes_json_packages_and_refuses_hostile_artifacts() {
             "`actor`",
         ),
         (serde_json::json!([1, 2]), "a JSON package is"),
+        // One field under the push contract's name and Yoi's own.
+        (
+            serde_json::json!({"manifest": "x", "artifact_digest": digest, "artifactDigest": digest, "artifact": b64}),
+            "duplicate field",
+        ),
+        (
+            serde_json::json!({"manifest": "x", "artifactUrl": b64, "artifact": b64}),
+            "each field under one name",
+        ),
     ] {
         let (status, body) = send_json(&server, packages, &server.rw, &bad).await;
         let expected = if why.contains("plugin.toml") {
@@ -1353,6 +1362,73 @@ async fn serve_takes_json_packages_and_refuses_hostile_artifacts() {
         );
         assert_eq!(body["audit"]["outcome"], "error", "{body}");
     }
+    // The push contract's names: the manifest as an object, the file by
+    // `artifactUrl`, the digest by `artifactDigest`, or no digest (the
+    // manifest pins one); no artifact at all is refused with the fix.
+    let table: toml::Table = toml::from_str(&manifest("4.0.0")).expect("TOML");
+    let contract = serde_json::json!({
+        "manifest": table, "artifactDigest": digest,
+        "artifactUrl": url(&allowed.path().join("guard.wasm")),
+    });
+    let (status, body) = send_json(&server, packages, &server.rw, &contract).await;
+    assert_eq!(status, 200, "{body}");
+    let table: toml::Table = toml::from_str(&manifest("4.0.1")).expect("TOML");
+    let undigested = serde_json::json!({"manifest": table, "artifactUrl": url(&allowed.path().join("guard.wasm"))});
+    let (status, body) = send_json(&server, packages, &server.rw, &undigested).await;
+    assert_eq!(status, 200, "{body}");
+    let bare = serde_json::json!({"manifest": manifest("4.0.2")});
+    let (status, body) = send_json(&server, packages, &server.rw, &bare).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no artifact") && e.contains("artifactUrl")),
+        "{body}"
+    );
+    // The snapshot in the contract's shape, Yoi's fields beside.
+    let (status, snap) = support::send(
+        &server,
+        "/api/v1/snapshot?shape=contract",
+        Some(&server.ro),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{snap}");
+    let v = snap["versions"]
+        .as_array()
+        .and_then(|vs| vs.iter().find(|v| v["version"] == "4.0.0"))
+        .expect("4.0.0 in the snapshot");
+    assert_eq!(v["pluginId"], "example.guard", "{v}");
+    assert_eq!(v["state"], "published");
+    assert_eq!(
+        v["rollout"],
+        serde_json::json!({"scope": "all", "rolloutPct": 100})
+    );
+    assert_eq!(
+        v["manifest"]["plugin"]["version"], "4.0.0",
+        "an object: {v}"
+    );
+    assert!(
+        v["manifestText"]
+            .as_str()
+            .is_some_and(|t| t.contains("[plugin]"))
+    );
+    assert_eq!(v["digest"], serde_json::json!(digest));
+    for key in ["publishedAt", "publishedBy", "updatedAt"] {
+        assert!(v.get(key).is_some(), "{key}: {v}");
+    }
+    assert!(snap["activeVersions"].is_object(), "{snap}");
+    assert!(snap["audits"].as_array().is_some_and(|a| !a.is_empty()));
+    assert!(snap.get("grants").is_some() && snap.get("hosts").is_some());
+    let (status, plain) = support::send(
+        &server,
+        "/api/v1/snapshot?shape=odd",
+        Some(&server.ro),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{plain}");
+
     // Read-only tokens cannot publish.
     let (status, _) = send_json(&server, packages, &server.ro, &pkg).await;
     assert_eq!(status, 403);

@@ -118,26 +118,36 @@
     async publishPlugin(pkg, actor) {
       try {
         if (!pkg || typeof pkg !== 'object') {
-          return fail('publishPlugin(pkg): pkg must be { manifest, artifact_digest, artifact }');
+          return fail('publishPlugin(pkg): pkg must be { manifest, artifactDigest?, artifactUrl? }');
         }
-        const { manifest, artifact_digest: digest } = pkg;
-        let { artifact } = pkg;
-        const extra = Object.keys(pkg).filter((k) => !['manifest', 'artifact_digest', 'artifact'].includes(k));
-        if (extra.length) return fail(`publishPlugin(pkg): unknown field ${extra.map((k) => `\`${k}\``).join(', ')}`);
+        // The push contract's names and Yoi's own mean the same; one field
+        // under both is refused rather than guessed.
+        const names = { artifactDigest: 'artifact_digest', artifactUrl: 'artifact' };
+        const extra = Object.keys(pkg).filter((k) => !['manifest', 'artifact_digest', 'artifact', ...Object.keys(names)].includes(k));
+        if (extra.length) return fail(`publishPlugin(pkg): unknown field ${extra.map((k) => `\`${k}\``).join(', ')}; a package is { manifest, artifactDigest?, artifactUrl? }`);
+        for (const [contract, own] of Object.entries(names)) {
+          if (pkg[contract] !== undefined && pkg[own] !== undefined) {
+            return fail(`publishPlugin(pkg): \`${contract}\` and \`${own}\` are the same field: give one of them`);
+          }
+        }
+        const { manifest } = pkg;
+        const digest = pkg.artifactDigest !== undefined ? pkg.artifactDigest : pkg.artifact_digest;
+        let artifact = pkg.artifactUrl !== undefined ? pkg.artifactUrl : pkg.artifact;
         if (typeof manifest !== 'string' && (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest))) {
           return fail('publishPlugin(pkg): `manifest` must be plugin.toml\'s text or an object');
         }
-        if (typeof digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(digest)) {
-          return fail('publishPlugin(pkg): `artifact_digest` must be "sha256:" and 64 lowercase hex digits');
+        if (digest !== undefined && (typeof digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(digest))) {
+          return fail('publishPlugin(pkg): `artifactDigest` must be "sha256:" and 64 lowercase hex digits');
         }
         if (artifact instanceof ArrayBuffer) artifact = new Uint8Array(artifact);
         if (artifact instanceof Uint8Array) artifact = base64(artifact);
         if (typeof artifact !== 'string' || !artifact) {
-          return fail('publishPlugin(pkg): `artifact` must be base64 text, bytes (Uint8Array) or a file:// URL');
+          return fail('publishPlugin(pkg): `artifactUrl` must be a file:// URL (or `artifact` base64 text or bytes): Yoi stores and inspects the component itself');
         }
         const who = actor === undefined ? 'agent' : actor;
         if (who !== null && (typeof who !== 'string' || !who)) return fail('`actor` must be a non-empty string');
-        const body = { manifest, artifact_digest: digest, artifact };
+        const body = { manifest, artifact };
+        if (digest !== undefined) body.artifact_digest = digest;
         if (who !== null) body.actor = who;
         return await request('POST', '/packages', body);
       } catch (e) {
@@ -174,16 +184,20 @@
       return wrong ? fail(wrong) : operation({ op: 'rollback', plugin: id, version }, actor);
     },
 
+    // The snapshot itself, in the contract's shape: { versions,
+    // activeVersions, audits, ... }; { ok: false, error } when it cannot
+    // be read.
     async getPluginSnapshot() {
-      return request('GET', `/snapshot?limit=${SHOWN}`);
+      const answer = await request('GET', `/snapshot?shape=contract&limit=${SHOWN}`);
+      return answer.ok && answer.record ? answer.record : answer;
     },
 
-    // Wipes the registry: only with { confirm: true }.
+    // Wipes the registry, as the contract has it: no second question (the
+    // page's own button asks). `actor` may be given as a string or as
+    // { actor }.
     async clearPluginRegistry(options) {
-      if (!options || options.confirm !== true) {
-        return fail('clearPluginRegistry wipes every version, grant and artifact: call clearPluginRegistry({ confirm: true }) to mean it');
-      }
-      return operation({ op: 'clear', confirm: true }, options.actor === undefined ? 'agent' : options.actor);
+      const actor = typeof options === 'string' ? options : (options && options.actor);
+      return operation({ op: 'clear', confirm: true }, actor === undefined ? 'agent' : actor);
     },
   };
   Object.freeze(yoi);
@@ -238,11 +252,13 @@
     refreshing = (async () => {
       do {
         again = false;
-        const answer = await request('GET', `/snapshot?limit=${SHOWN}`);
+        const answer = await request('GET', `/snapshot?shape=contract&limit=${SHOWN}`);
         if (answer.ok && answer.record) {
           current = answer.record;
           render(current);
-          document.dispatchEvent(new CustomEvent('yoi:plugins:updated', { detail: current }));
+          // Bubbles from the document to the window, so a listener on
+          // either hears it (the contract listens on window).
+          document.dispatchEvent(new CustomEvent('yoi:plugins:updated', { detail: current, bubbles: true }));
         } else if (answer.error) {
           show('Could not read the registry', answer);
         }
@@ -255,19 +271,19 @@
   // ---- rendering -------------------------------------------------------
 
   function rollout(v) {
-    return v.rollout ? `${v.rollout.percent}%` : '';
+    return v.rollout ? `${v.rollout.rolloutPct}%` : '';
   }
 
   function render(snap) {
     $('seq').textContent = `change ${snap.seq}`;
     const byPlugin = new Map();
     for (const v of snap.versions) {
-      if (!byPlugin.has(v.plugin)) byPlugin.set(v.plugin, []);
-      byPlugin.get(v.plugin).push(v);
+      if (!byPlugin.has(v.pluginId)) byPlugin.set(v.pluginId, []);
+      byPlugin.get(v.pluginId).push(v);
     }
     const plugins = [...byPlugin.keys()].sort();
     const disabled = snap.disabled || {};
-    const activeCount = Object.keys(snap.active_versions).length;
+    const activeCount = Object.keys(snap.activeVersions).length;
     const failures = snap.audits.filter((a) => a.outcome === 'error').length;
 
     $('summary').replaceChildren(
@@ -287,8 +303,8 @@
       return h('div', { class: `card ${cls}`, 'data-plugin': id },
         h('h3', {}, id),
         active
-          ? [h('div', { class: 'where' }, h('b', {}, active.version), ` on ${active.rollout.scope} hosts, ${active.rollout.percent}% of subjects`),
-            h('div', { class: 'bar' }, h('i', { style: `width:${active.rollout.percent}%` }))]
+          ? [h('div', { class: 'where' }, h('b', {}, active.version), ` on ${active.rollout.scope} hosts, ${active.rollout.rolloutPct}% of subjects`),
+            h('div', { class: 'bar' }, h('i', { style: `width:${active.rollout.rolloutPct}%` }))]
           : h('div', { class: 'where' }, 'not active'),
         why ? [h('div', { class: 'why' }, `disabled: ${why}`), actionButton('enable', id, null, 'Enable')] : null,
         h('div', { class: 'muted' }, `${versions.length} version${versions.length === 1 ? '' : 's'}`));
@@ -316,8 +332,8 @@
         h('td', {}, v.state === 'active' ? v.rollout.scope : ''),
         h('td', {}, v.state === 'active' ? rollout(v) : ''),
         h('td', { class: 'mono', title: v.digest }, v.digest.slice(7, 19)),
-        h('td', {}, v.published_by),
-        h('td', { title: when(v.published_at) }, ago(v.published_at)),
+        h('td', {}, v.publishedBy),
+        h('td', { title: when(v.publishedAt) }, ago(v.publishedAt)),
         h('td', {}, actions)));
       });
     }
