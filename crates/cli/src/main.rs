@@ -22,6 +22,7 @@ mod push;
 mod refusals;
 mod serve;
 mod services;
+mod upgrade;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -74,6 +75,30 @@ enum Command {
         /// Which share of subjects, 0-100.
         #[arg(long, default_value_t = 100)]
         rollout: u8,
+    },
+    /// Show what activating VERSION changes against the active version
+    /// (capabilities with today's decisions, hooks, tools, services,
+    /// settings), then decide on what it adds and activate it with the
+    /// active version's scope and rollout. Asks, or takes --yes.
+    Upgrade {
+        /// Plugin id (or ID@VERSION).
+        plugin: String,
+        /// The candidate version.
+        #[arg(value_name = "VERSION")]
+        candidate: Option<String>,
+        /// Confirm without asking.
+        #[arg(long)]
+        yes: bool,
+        /// Grant every capability the candidate adds that nobody decided on.
+        #[arg(long, conflicts_with = "deny_added")]
+        grant_added: bool,
+        /// Deny every capability the candidate adds that nobody decided on
+        /// (it runs without them).
+        #[arg(long)]
+        deny_added: bool,
+        /// Print the plan as JSON and change nothing.
+        #[arg(long)]
+        json: bool,
     },
     /// Stop the active version; the plugin then has none.
     Deactivate {
@@ -597,6 +622,21 @@ fn main() -> ExitCode {
             scope,
             rollout,
         } => ctx.activate(&target, &scope, rollout),
+        Command::Upgrade {
+            plugin,
+            candidate,
+            yes,
+            grant_added,
+            deny_added,
+            json,
+        } => {
+            let undecided = match (grant_added, deny_added) {
+                (true, _) => upgrade::Undecided::Grant,
+                (_, true) => upgrade::Undecided::Deny,
+                _ => upgrade::Undecided::Ask,
+            };
+            ctx.upgrade(&plugin, candidate.as_deref(), yes, undecided, json)
+        }
         Command::Deactivate { target } => ctx.deactivate(&target),
         Command::Rollback { target } => ctx.rollback(&target),
         Command::Grant {

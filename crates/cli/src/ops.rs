@@ -266,8 +266,6 @@ impl Ctx {
             return Ok(ExitCode::SUCCESS);
         }
         let now = yoi_registry::now_ms();
-        // Three missed heartbeats: the host is gone or cut off.
-        let silent = i64::try_from(yoi_host::HEARTBEAT.as_millis() * 3).unwrap_or(i64::MAX);
         outln!(
             "{:<24} {:<9} {:>10}  {:<16} LOADED",
             "HOST",
@@ -277,13 +275,7 @@ impl Ctx {
         );
         for h in &hosts {
             let age = now.saturating_sub(h.last_seen);
-            let state = if age > silent {
-                "silent".to_owned()
-            } else if h.change_seq < seq {
-                format!("behind ({}/{seq})", h.change_seq)
-            } else {
-                "current".to_owned()
-            };
+            let state = host_state(h, seq, now);
             let loaded: Vec<String> = h
                 .loaded
                 .iter()
@@ -658,6 +650,20 @@ impl Ctx {
         self.open()?.clear(&self.actor)?;
         outln!("cleared the registry at {location} (the audit log is kept)");
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Where a host stands against the registry at change `seq`, at `now`:
+/// `silent` after three missed heartbeats (gone or cut off), `behind
+/// (ITS/SEQ)` before it reached the latest change, else `current`.
+pub(crate) fn host_state(h: &yoi_registry::HostRecord, seq: i64, now: i64) -> String {
+    let silent = i64::try_from(yoi_host::HEARTBEAT.as_millis() * 3).unwrap_or(i64::MAX);
+    if now.saturating_sub(h.last_seen) > silent {
+        "silent".to_owned()
+    } else if h.change_seq < seq {
+        format!("behind ({}/{seq})", h.change_seq)
+    } else {
+        "current".to_owned()
     }
 }
 

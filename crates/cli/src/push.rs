@@ -12,7 +12,10 @@ use std::collections::BTreeMap;
 
 use semver::Version;
 use serde::Serialize;
-use yoi_registry::{AuditRecord, ConfigRecord, EventRecord, GrantRecord, HostRecord, Snapshot};
+use yoi_registry::{
+    AuditRecord, Capability, CapabilityLine, ConfigRecord, EventRecord, GrantRecord, HostRecord,
+    Snapshot, now_ms,
+};
 
 /// A snapshot in the contract's shape.
 #[derive(Serialize)]
@@ -27,10 +30,19 @@ pub(crate) struct ContractSnapshot<'a> {
     config: &'a [ConfigRecord],
     events: &'a [EventRecord],
     services: &'a [EventRecord],
-    hosts: &'a [HostRecord],
+    hosts: Vec<Host<'a>>,
     audits_next: Option<i64>,
     events_next: Option<i64>,
     seq: i64,
+}
+
+/// A host as the plain snapshot has it, with where it stands (`current`,
+/// `behind (ITS/SEQ)`, `silent`: the rule `yoi hosts` uses).
+#[derive(Serialize)]
+struct Host<'a> {
+    #[serde(flatten)]
+    record: &'a HostRecord,
+    state: String,
 }
 
 /// One version as the contract has it.
@@ -47,9 +59,41 @@ struct ContractVersion<'a> {
     updated_at: i64,
     state: &'static str,
     rollout: ContractRollout,
-    // Yoi's own: plugin.toml's text as published, and the publish order.
+    // Yoi's own: plugin.toml's text as published, the publish order, and
+    // each capability it requests with today's decision on it.
     manifest_text: &'a str,
     seq: i64,
+    requests: Vec<Request>,
+}
+
+/// A requested capability and what is decided about it today.
+#[derive(Serialize)]
+struct Request {
+    capability: String,
+    /// `granted`, `partly`, `denied` or `undecided`.
+    decision: &'static str,
+    /// The grants that cover it.
+    granted: Vec<String>,
+}
+
+/// What `manifest` requests, each with today's decision among `grants`
+/// (those of its plugin).
+fn requests(manifest: &str, grants: &[&GrantRecord]) -> Vec<Request> {
+    let Ok(manifest) = yoi_manifest::Manifest::parse(manifest) else {
+        return Vec::new();
+    };
+    let decisions: Vec<GrantRecord> = grants.iter().map(|g| (*g).clone()).collect();
+    Capability::requested_by(&manifest)
+        .iter()
+        .map(|cap| {
+            let line = CapabilityLine::of(cap, "unchanged", &decisions);
+            Request {
+                capability: cap.to_string(),
+                decision: line.decision,
+                granted: line.granted.iter().map(|c| c.to_string()).collect(),
+            }
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -84,6 +128,14 @@ impl<'a> ContractSnapshot<'a> {
                     },
                     manifest_text: &v.manifest,
                     seq: v.seq,
+                    requests: requests(
+                        &v.manifest,
+                        &snapshot
+                            .grants
+                            .iter()
+                            .filter(|g| g.plugin == v.plugin)
+                            .collect::<Vec<_>>(),
+                    ),
                 })
                 .collect(),
             active_versions: &snapshot.active_versions,
@@ -93,7 +145,14 @@ impl<'a> ContractSnapshot<'a> {
             config: &snapshot.config,
             events: &snapshot.events,
             services: &snapshot.services,
-            hosts: &snapshot.hosts,
+            hosts: snapshot
+                .hosts
+                .iter()
+                .map(|record| Host {
+                    record,
+                    state: crate::ops::host_state(record, snapshot.change_seq, now_ms()),
+                })
+                .collect(),
             audits_next: snapshot.audits_next,
             events_next: snapshot.events_next,
             seq: snapshot.change_seq,

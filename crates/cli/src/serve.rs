@@ -81,7 +81,10 @@ struct App {
 /// (state changes bump the change counter, each also appends an audit
 /// record, deleted events are audited, and audit ids only grow), so equal
 /// keys mean equal answers.
-type SnapshotKey = (Marks, Window, Window, Shape);
+/// The contract's shape also says where each host stands, which changes
+/// with time alone (a host falls silent without a write): its key carries
+/// the heartbeat period it was built in.
+type SnapshotKey = (Marks, Window, Window, Shape, i64);
 
 /// The last few snapshots served, as JSON: dashboards polling an unchanged
 /// registry cost one cheap read of its marks, not a read and serialization
@@ -121,7 +124,13 @@ impl SnapshotCache {
         (audits, events): (Window, Window),
         shape: Shape,
     ) -> Result<Bytes, yoi_registry::RegistryError> {
-        let key = (registry.marks()?, audits, events, shape);
+        let period = match shape {
+            Shape::Plain => 0,
+            Shape::Contract => {
+                yoi_registry::now_ms() / i64::try_from(yoi_host::HEARTBEAT.as_millis()).unwrap_or(1)
+            }
+        };
+        let key = (registry.marks()?, audits, events, shape, period);
         if let Some(body) = self.get(&key) {
             return Ok(body);
         }
@@ -312,9 +321,11 @@ impl App {
 
 /// The HTTP status of an answer: its error code says what went wrong.
 fn status_of(answer: &Answer) -> StatusCode {
-    let Some(error) = &answer.error else {
-        return StatusCode::OK;
-    };
+    answer.error.as_deref().map_or(StatusCode::OK, status_for)
+}
+
+/// The HTTP status of a registry error, by its code.
+fn status_for(error: &str) -> StatusCode {
     match error.split_whitespace().next().unwrap_or_default() {
         "R0102" | "R0115" => StatusCode::NOT_FOUND,
         "R0106" | "R0108" | "R0109" | "R0110" | "R0112" | "R0113" => {
@@ -412,6 +423,54 @@ async fn snapshot(
     {
         Ok(Ok(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// The query of an upgrade plan.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Candidate {
+    plugin: String,
+    version: String,
+}
+
+/// What activating a candidate would change and what it still needs
+/// (`yoi upgrade --json`); reads only.
+async fn upgrade_plan(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    query: Result<Query<Candidate>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(refused) = app.reader(&headers) {
+        return refused;
+    }
+    let Query(c) = match query {
+        Ok(q) => q,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("{e}; the query is `plugin=ID&version=VERSION`"),
+            );
+        }
+    };
+    let version = match semver::Version::parse(&c.version) {
+        Ok(v) => v,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("`{}` is not a semver version: {e}", c.version),
+            );
+        }
+    };
+    let plan =
+        tokio::task::spawn_blocking(move || app.registry.upgrade_plan(&c.plugin, &version)).await;
+    match plan {
+        Ok(Ok(plan)) => axum::Json(plan).into_response(),
+        Ok(Err(e)) => {
+            let error = e.to_string();
+            refuse(status_for(&error), &error)
+        }
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
@@ -894,6 +953,7 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/api/v1/snapshot", get(snapshot))
         .route("/api/v1/whoami", get(whoami))
+        .route("/api/v1/upgrade", get(upgrade_plan))
         .route("/api/v1/operations", post(operate))
         .route("/api/v1/packages", post(publish))
         .route("/api/v1/changes", get(changes))

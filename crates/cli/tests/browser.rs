@@ -347,33 +347,17 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
     );
 
     // An operator clicks rollback, confirms, and sees the new state.
-    page.find(Locator::Css(
+    let question = click_and_confirm(
+        page,
         "button[data-action=\"rollback\"][data-plugin=\"example.guard\"][data-version=\"0.1.0\"]",
-    ))
-    .await
-    .expect("the rollback button")
-    .click()
-    .await
-    .expect("click");
-    let asked = page
-        .wait()
-        .for_element(Locator::Css("dialog#confirm[open]"))
-        .await
-        .expect("a confirmation");
-    let question = asked
-        .find(Locator::Id("confirm-title"))
-        .await
-        .expect("title");
-    assert_eq!(
-        question.text().await.expect("text"),
-        "Roll back example.guard to 0.1.0?"
+        "confirm",
+        "confirm-yes",
+    )
+    .await;
+    assert!(
+        question.starts_with("Roll back example.guard to 0.1.0?"),
+        "{question}"
     );
-    page.find(Locator::Id("confirm-yes"))
-        .await
-        .expect("confirm")
-        .click()
-        .await
-        .expect("click");
     until(
         page,
         "0.1.0 active again and 0.2.0 rolled back",
@@ -457,10 +441,7 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
     page.execute("window.scrollTo(0, 0)", vec![])
         .await
         .expect("scroll");
-    let png = page.screenshot().await.expect("screenshot");
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
-    std::fs::create_dir_all(&shots).expect("screenshot folder");
-    std::fs::write(shots.join("ops-plugins.png"), png).expect("screenshot");
+    screenshot(page, "ops-plugins").await;
 
     // A read-only token sees the page but cannot act.
     page.execute("sessionStorage.clear()", vec![])
@@ -626,5 +607,299 @@ async fn the_push_contracts_agent_script_runs_against_the_page_unchanged() {
     assert_eq!(cleared["ok"], true, "{cleared}");
     let empty = script(page, "window.yoi.getPluginSnapshot()", vec![]).await;
     assert_eq!(empty["versions"], json!([]), "{empty}");
+    page.clone().close().await.expect("close");
+}
+
+/// Clicks the button `css` finds and returns the text of the dialog
+/// `dialog` it opens.
+async fn open_dialog(page: &Client, css: &str, dialog: &str) -> String {
+    page.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .expect("click");
+    page.wait()
+        .for_element(Locator::Css(&format!("dialog#{dialog}[open]")))
+        .await
+        .expect("a dialog")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// Clicks the button `css` finds, then the confirmation's `yes_id` button.
+async fn click_and_confirm(page: &Client, css: &str, dialog: &str, yes_id: &str) -> String {
+    let question = open_dialog(page, css, dialog).await;
+    page.find(Locator::Id(yes_id))
+        .await
+        .expect("confirm")
+        .click()
+        .await
+        .expect("click");
+    question
+}
+
+/// Saves a screenshot of the page as target/screenshots/NAME.png.
+async fn screenshot(page: &Client, name: &str) {
+    let png = page.screenshot().await.expect("screenshot");
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    std::fs::write(shots.join(format!("{name}.png")), png).expect("screenshot");
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and chromedriver: run with `cargo xtask e2e`"]
+async fn the_page_upgrades_with_the_diff_grants_and_shows_the_fleet() {
+    use std::io::Write as _;
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    let server = serve();
+    let yoi = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_yoi"))
+            .args([
+                "--registry",
+                server.home.to_str().expect("utf-8"),
+                "--actor",
+                "ci",
+            ])
+            .args(args)
+            .output()
+            .expect("yoi runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // The guard 0.1.0 runs on canary at 40 %; 0.2.0 asks for the network
+    // and a secret.
+    let guard = example("guard");
+    yoi(&["publish", guard.to_str().expect("utf-8")]);
+    yoi(&[
+        "activate",
+        "example.guard@0.1.0",
+        "--scope",
+        "canary",
+        "--rollout",
+        "40",
+    ]);
+    let pkg = tempfile::tempdir().expect("package");
+    std::fs::copy(guard.join("guard.wasm"), pkg.path().join("guard.wasm")).expect("copy");
+    let manifest = std::fs::read_to_string(guard.join("plugin.toml"))
+        .expect("manifest")
+        .replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1)
+        + "\n[capabilities]\nhttps = [\"api.example.com\"]\nsecrets = [\"api_key\"]\n";
+    std::fs::write(pkg.path().join("plugin.toml"), manifest).expect("write");
+    yoi(&["publish", pkg.path().to_str().expect("utf-8")]);
+    // A host runs the probe, which traps when told to.
+    yoi(&["publish", example("hostile/probe").to_str().expect("utf-8")]);
+    yoi(&["activate", "hostile.probe@0.1.0"]);
+    let mut host = Command::new(env!("CARGO_BIN_EXE_yoi"))
+        .args(["--registry", server.home.to_str().expect("utf-8")])
+        .args(["host", "--name", "page-host", "--scope", "canary"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("yoi host");
+    let mut stdin = host.stdin.take().expect("stdin");
+    let _host = Process(host);
+
+    let session = signed_in(&chromedriver, &server, &server.rw).await;
+    let page = &session.page;
+    // The hosts table, fed by the running host.
+    let row = until(
+        page,
+        "the host in the hosts table",
+        "const r = document.querySelector('#hosts tr[data-host=\"page-host\"]'); \
+         return r && r.innerText.includes('hostile.probe@0.1.0') && r.innerText;",
+    )
+    .await;
+    let row = row.as_str().expect("text");
+    assert!(row.contains("canary") && row.contains("current"), "{row}");
+    // What each plugin contributes, on its card.
+    let gives = until(
+        page,
+        "the guard's hook on its card",
+        "const g = document.querySelector('.card[data-plugin=\"example.guard\"] [data-gives=\"hooks\"]'); \
+         return g && g.innerText;",
+    )
+    .await;
+    assert!(
+        gives.as_str().is_some_and(|g| g.contains("tool.pre_exec")),
+        "{gives}"
+    );
+
+    // The upgrade view: the diff against 0.1.0, one added capability
+    // granted in the same step, the other left to deny.
+    let shown = open_dialog(
+        page,
+        "button[data-action=\"upgrade\"][data-plugin=\"example.guard\"][data-version=\"0.2.0\"]",
+        "upgrade",
+    )
+    .await;
+    assert!(
+        shown.contains("Upgrade example.guard 0.1.0 → 0.2.0?"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("on canary hosts, 40% of subjects"),
+        "{shown}"
+    );
+    assert!(shown.contains("+ https:api.example.com"), "{shown}");
+    assert!(shown.contains("not decided"), "{shown}");
+    assert!(
+        shown.contains("It may send HTTPS requests to api.example.com"),
+        "{shown}"
+    );
+    screenshot(page, "ops-upgrade").await;
+    page.find(Locator::Css("input[data-grant=\"https:api.example.com\"]"))
+        .await
+        .expect("the grant box")
+        .click()
+        .await
+        .expect("tick");
+    page.find(Locator::Id("upgrade-yes"))
+        .await
+        .expect("upgrade")
+        .click()
+        .await
+        .expect("click");
+    until(
+        page,
+        "0.2.0 active",
+        &format!("return {} === 'active'", state_of("0.2.0")),
+    )
+    .await;
+    let registry = yoi_registry::Registry::open(&server.home).expect("registry");
+    let active = registry
+        .active("example.guard")
+        .expect("read")
+        .expect("one");
+    assert_eq!(active.version.to_string(), "0.2.0");
+    assert_eq!(
+        active.rollout.scope,
+        yoi_registry::Scope::Canary,
+        "the old scope"
+    );
+    assert_eq!(active.rollout.percent, 40, "the old rollout");
+    let decisions: Vec<(String, bool)> = registry
+        .grants("example.guard")
+        .expect("grants")
+        .into_iter()
+        .map(|g| (g.capability.to_string(), g.granted))
+        .collect();
+    assert!(
+        decisions.contains(&("https:api.example.com".into(), true)),
+        "{decisions:?}"
+    );
+    assert!(
+        decisions.contains(&("secret:api_key".into(), false)),
+        "{decisions:?}"
+    );
+
+    // A grant from the page: the denied secret, with a confirmation that
+    // names the plugin and the capability.
+    let grants = until(
+        page,
+        "the secret's denial in the grants",
+        "const r = document.querySelector('#grants [data-plugin=\"example.guard\"] [data-capability=\"secret:api_key\"]'); \
+         return r && r.dataset.decision === 'denied';",
+    )
+    .await;
+    assert_eq!(grants, true);
+    let question = click_and_confirm(
+        page,
+        "#grants button[data-action=\"grant\"][data-capability=\"secret:api_key\"]",
+        "confirm",
+        "confirm-yes",
+    )
+    .await;
+    assert!(
+        question.contains("Grant secret:api_key to example.guard?"),
+        "{question}"
+    );
+    assert!(
+        question.contains("It may read the secret api_key"),
+        "{question}"
+    );
+    until(
+        page,
+        "the secret granted",
+        "const r = document.querySelector('#grants [data-plugin=\"example.guard\"] [data-capability=\"secret:api_key\"]'); \
+         return r && r.dataset.decision === 'granted';",
+    )
+    .await;
+
+    // Remove, with the CLI's confirmation: 0.1.0 is no longer active.
+    let question = click_and_confirm(
+        page,
+        "button[data-action=\"remove\"][data-plugin=\"example.guard\"][data-version=\"0.1.0\"]",
+        "confirm",
+        "confirm-yes",
+    )
+    .await;
+    assert!(
+        question.contains("Remove example.guard 0.1.0?"),
+        "{question}"
+    );
+    until(
+        page,
+        "0.1.0 gone",
+        "return !document.querySelector('#versions tr[data-plugin=\"example.guard\"][data-version=\"0.1.0\"]');",
+    )
+    .await;
+
+    // The probe traps on every event: the host's crash guard disables it,
+    // and the page says when, why, shows the failing receipts, and offers
+    // Enable.
+    for i in 0..6 {
+        writeln!(
+            stdin,
+            "hook tool.pre_exec {{\"tool_name\":\"t\",\"input\":{{\"q\":\"#probe:panic\"}},\"call_id\":\"c{i}\",\"turn\":0}}"
+        )
+        .expect("to the host");
+    }
+    stdin.flush().expect("flush");
+    let banner = until(
+        page,
+        "the crash guard's banner",
+        "const b = document.querySelector('.card[data-plugin=\"hostile.probe\"] .banner'); \
+         return b && b.querySelectorAll('li').length > 0 && b.innerText;",
+    )
+    .await;
+    let banner = banner.as_str().expect("text");
+    assert!(
+        banner.contains("Disabled by the crash guard on page-host"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("tool.pre_exec"),
+        "the failing receipts: {banner}"
+    );
+    assert!(banner.contains("Enable"), "{banner}");
+    screenshot(page, "ops-fleet").await;
+
+    // A read-only token sees all of it and can press nothing.
+    page.execute("sessionStorage.clear()", vec![])
+        .await
+        .expect("script");
+    page.goto("about:blank").await.expect("blank");
+    page.goto(&format!("{}/ops/plugins#token={}", server.url, server.ro))
+        .await
+        .expect("the page opens");
+    let counts = until(
+        page,
+        "the read-only view",
+        "if (document.getElementById('who').textContent !== 'dashboard · read only') return false; \
+         const all = [...document.querySelectorAll('#app button')]; \
+         return all.length > 5 && document.querySelector('#hosts tr[data-host]') \
+           && document.querySelector('.banner') && [all.length, all.filter((b) => !b.disabled).length];",
+    )
+    .await;
+    assert_eq!(counts[1], 0, "every button is disabled: {counts}");
     page.clone().close().await.expect("close");
 }

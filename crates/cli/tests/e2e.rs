@@ -2042,3 +2042,148 @@ fn dev_mode_reloads_an_edited_package_and_keeps_the_old_one_when_broken() {
     );
     dev.send("quit");
 }
+
+/// `yoi upgrade`: the difference against the active version, refusals that
+/// change nothing (a required setting without a value, undecided
+/// capabilities, no confirmation), then each decision and the activation
+/// on the active version's scope and rollout, every step audited.
+#[test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+fn upgrade_shows_the_difference_and_changes_nothing_until_it_can_run() {
+    let home = tempfile::tempdir().expect("registry folder");
+    let run = operator(home.path());
+    let guard = example("guard");
+    let out = run(&["publish", guard.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = run(&[
+        "activate",
+        "example.guard@0.1.0",
+        "--scope",
+        "canary",
+        "--rollout",
+        "30",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // 0.2.0 asks for the network and a required setting, and retypes none.
+    let pkg = tempfile::tempdir().expect("package");
+    std::fs::copy(guard.join("guard.wasm"), pkg.path().join("guard.wasm")).expect("copy");
+    let manifest = std::fs::read_to_string(guard.join("plugin.toml"))
+        .expect("manifest")
+        .replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1)
+        + "\n[config.region]\ntype = \"string\"\nrequired = true\n\n\
+           [capabilities]\nhttps = [\"api.example.com\"]\nsecrets = [\"api_key\"]\n";
+    std::fs::write(pkg.path().join("plugin.toml"), manifest).expect("write");
+    let out = run(&["publish", pkg.path().to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let audits = |home: &Path| {
+        yoi_registry::Registry::open(home)
+            .expect("registry")
+            .snapshot()
+            .expect("snapshot")
+            .audits
+            .len()
+    };
+    let before = audits(home.path());
+
+    // The plan, as JSON, changes nothing.
+    let out = run(&["upgrade", "example.guard", "0.2.0", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(plan["from"], "0.1.0");
+    assert_eq!(plan["rollout"]["scope"], "canary");
+    assert_eq!(
+        plan["undecided"],
+        serde_json::json!(["https:api.example.com", "secret:api_key"])
+    );
+    assert_eq!(
+        plan["diff"]["settings"]["newly_required"],
+        serde_json::json!(["region"])
+    );
+
+    // A required setting without a value: the diff, the fix, no change.
+    let out = run(&[
+        "upgrade",
+        "example.guard",
+        "0.2.0",
+        "--yes",
+        "--grant-added",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    let said = text(&out);
+    assert!(
+        said.contains("upgrade example.guard 0.1.0 -> 0.2.0 (scope canary, 30%"),
+        "{said}"
+    );
+    assert!(said.contains("+ https:api.example.com"), "{said}");
+    assert!(
+        said.contains("not decided: a grant or a denial is needed"),
+        "{said}"
+    );
+    assert!(said.contains("! region is required by 0.2.0"), "{said}");
+    assert!(
+        said.contains("yoi config set example.guard region VALUE"),
+        "{said}"
+    );
+    assert_eq!(audits(home.path()), before, "nothing changed: {said}");
+
+    // The fix works while 0.1.0 runs: the setting is 0.2.0's.
+    let out = run(&["config", "set", "example.guard", "region", "eu"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let before = audits(home.path());
+    // Undecided capabilities, no terminal to ask on: refused, the fix named.
+    let out = run(&["upgrade", "example.guard@0.2.0", "--yes"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out).contains("--grant-added or --deny-added"),
+        "{}",
+        text(&out)
+    );
+    // Decided, but not confirmed.
+    let out = run(&["upgrade", "example.guard", "0.2.0", "--deny-added"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out).contains("--yes` to confirm"), "{}", text(&out));
+    assert_eq!(audits(home.path()), before, "nothing changed");
+
+    // Confirmed: one grant each, then the activation on canary at 30 %.
+    let out = run(&[
+        "upgrade",
+        "example.guard",
+        "0.2.0",
+        "--yes",
+        "--grant-added",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("granted https:api.example.com"), "{said}");
+    assert!(said.contains("granted secret:api_key"), "{said}");
+    assert!(
+        said.contains("activated example.guard@0.2.0 (scope canary, 30%); 0.1.0 is now inactive"),
+        "{said}"
+    );
+    let snapshot = yoi_registry::Registry::open(home.path())
+        .expect("registry")
+        .snapshot()
+        .expect("snapshot");
+    let actions: Vec<&str> = snapshot.audits[before..]
+        .iter()
+        .map(|a| a.action.as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        ["grant", "grant", "activate"],
+        "each its own decision"
+    );
+    assert!(
+        snapshot.audits[before..]
+            .iter()
+            .all(|a| a.actor == "ops-test")
+    );
+    // Again: nothing to do.
+    let out = run(&["upgrade", "example.guard", "0.2.0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("active version already"),
+        "{}",
+        text(&out)
+    );
+}

@@ -25,6 +25,24 @@ pub enum NewValue {
     Text(String),
 }
 
+/// The version a value of `key` is checked against: the one that governs
+/// the plugin's settings ([`governing`]), or, when it does not declare
+/// `key`, the newest version that does: a setting a newer version adds is
+/// set before upgrading to it (its value is given to no version that does
+/// not declare it).
+fn governing_for(tx: &mut dyn Tx, plugin: &str, key: &str) -> Result<VersionRecord, RegistryError> {
+    let r = governing(tx, plugin)?;
+    if manifest_of(&r)?.setting(key).is_some() {
+        return Ok(r);
+    }
+    for newer in tx.versions(Some(plugin))?.into_iter().rev() {
+        if newer.seq > r.seq && manifest_of(&newer)?.setting(key).is_some() {
+            return Ok(newer);
+        }
+    }
+    Ok(r)
+}
+
 /// The version whose settings values are checked against: the active one,
 /// else the newest published.
 fn governing(tx: &mut dyn Tx, plugin: &str) -> Result<VersionRecord, RegistryError> {
@@ -180,7 +198,7 @@ impl<S: Store> Registry<S> {
         // Only a secret needs the key; creating it first keeps the write
         // below one transaction.
         let needs_key = self.store.read(|tx| {
-            let r = governing(tx, plugin)?;
+            let r = governing_for(tx, plugin, key)?;
             Ok(manifest_of(&r)?.setting(key).is_some_and(|s| s.secret))
         });
         let keys = match needs_key {
@@ -188,7 +206,7 @@ impl<S: Store> Registry<S> {
             _ => None,
         };
         self.audited(actor, "config_set", Some(plugin), None, |tx| {
-            let r = governing(tx, plugin)?;
+            let r = governing_for(tx, plugin, key)?;
             let manifest = manifest_of(&r)?;
             let setting = setting(&manifest, &r, key)?;
             let invalid = |why: String| RegistryError::ConfigInvalid {

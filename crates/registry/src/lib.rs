@@ -28,8 +28,9 @@ pub use backend::{Backend, Location};
 pub use config::NewValue;
 pub use error::RegistryError;
 pub use model::{
-    AuditRecord, Change, ConfigRecord, Deployment, EventRecord, EventTotals, GrantRecord,
-    HostRecord, LoadedVersion, Marks, Outcome, Pruned, Snapshot, State, VersionRecord, Window,
+    AuditRecord, CapabilityLine, Change, ConfigRecord, Deployment, EventRecord, EventTotals,
+    GrantRecord, HostRecord, LoadedVersion, Marks, Outcome, Pruned, Snapshot, State, UpgradePlan,
+    VersionRecord, Window,
 };
 pub use operation::{Answer, Operation};
 pub use registry::{Activation, DATABASE_FILE, Published, Registry, now_ms};

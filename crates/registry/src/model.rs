@@ -274,6 +274,79 @@ pub struct Snapshot {
     pub change_seq: i64,
 }
 
+/// What activating a candidate version would change and what it still
+/// needs ([`Registry::upgrade_plan`](crate::Registry::upgrade_plan)).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UpgradePlan {
+    /// The active version, if one runs.
+    pub from: Option<Version>,
+    /// The candidate.
+    pub to: VersionRecord,
+    /// The scope and rollout the candidate takes: the active version's, or
+    /// every host and subject when none runs.
+    pub rollout: Rollout,
+    /// What changes, from the active version (everything is added when
+    /// none runs).
+    pub diff: yoi_manifest::ManifestDiff,
+    /// Today's decisions on the plugin's capabilities.
+    pub decisions: Vec<GrantRecord>,
+    /// Each capability the active version or the candidate requests: how
+    /// the upgrade changes it and what is decided about it today.
+    pub capabilities: Vec<CapabilityLine>,
+    /// Capabilities the candidate requests that no decision covers:
+    /// activation needs a grant or a denial of each.
+    pub undecided: Vec<Capability>,
+    /// Why the stored settings would not let it activate, with the fixes
+    /// (the check activation makes); `None` when they would.
+    pub settings: Option<String>,
+    /// Why the plugin is disabled, when it is: enable it first.
+    pub disabled: Option<String>,
+}
+
+/// One requested capability in an [`UpgradePlan`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CapabilityLine {
+    /// The capability, as requested.
+    pub capability: Capability,
+    /// `added` (the candidate asks, the active version did not),
+    /// `removed` or `unchanged`.
+    pub change: &'static str,
+    /// Today's decision: `granted`, `partly` (grants cover part of it),
+    /// `denied` or `undecided`.
+    pub decision: &'static str,
+    /// The grants that cover it (narrower than the request when `partly`).
+    pub granted: Vec<Capability>,
+}
+
+impl CapabilityLine {
+    /// `capability`'s line, `change` as the diff says, from `decisions`.
+    pub fn of(capability: &Capability, change: &'static str, decisions: &[GrantRecord]) -> Self {
+        let granted: Vec<Capability> = decisions
+            .iter()
+            .filter(|g| g.granted && g.capability.within(capability))
+            .map(|g| g.capability.clone())
+            .collect();
+        let denied = decisions
+            .iter()
+            .any(|g| !g.granted && g.capability == *capability);
+        let decision = if granted.contains(capability) {
+            "granted"
+        } else if !granted.is_empty() {
+            "partly"
+        } else if denied {
+            "denied"
+        } else {
+            "undecided"
+        };
+        CapabilityLine {
+            capability: capability.clone(),
+            change,
+            decision,
+            granted,
+        }
+    }
+}
+
 /// Which records of a log (the audit log, the runtime events) a snapshot
 /// carries. Records always come oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

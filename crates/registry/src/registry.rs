@@ -19,8 +19,8 @@ use yoi_manifest::{Capability, Rollout, Scope, applies};
 
 use crate::error::RegistryError;
 use crate::model::{
-    AuditRecord, Change, Deployment, EventRecord, EventTotals, GrantRecord, HostRecord, Marks,
-    Outcome, Pruned, Snapshot, State, VersionRecord, Window,
+    AuditRecord, CapabilityLine, Change, Deployment, EventRecord, EventTotals, GrantRecord,
+    HostRecord, Marks, Outcome, Pruned, Snapshot, State, UpgradePlan, VersionRecord, Window,
 };
 use crate::store::{Store, Tx};
 
@@ -148,9 +148,11 @@ pub(crate) fn manifest_of(r: &VersionRecord) -> Result<Manifest, RegistryError> 
 }
 
 /// Refuses to run a version whose requested capabilities lack a decision.
-fn check_grants(tx: &mut dyn Tx, r: &VersionRecord) -> Result<(), RegistryError> {
+/// The capabilities `r` requests that no decision covers yet: activation
+/// needs one (a grant within it, or its denial) for each.
+fn undecided(tx: &mut dyn Tx, r: &VersionRecord) -> Result<Vec<Capability>, RegistryError> {
     let decisions = tx.grants(Some(r.plugin.as_str()))?;
-    let missing: Vec<String> = Capability::requested_by(&manifest_of(r)?)
+    Ok(Capability::requested_by(&manifest_of(r)?)
         .into_iter()
         .filter(|req| {
             !decisions.iter().any(|g| {
@@ -161,8 +163,11 @@ fn check_grants(tx: &mut dyn Tx, r: &VersionRecord) -> Result<(), RegistryError>
                 }
             })
         })
-        .map(|c| c.to_string())
-        .collect();
+        .collect())
+}
+
+fn check_grants(tx: &mut dyn Tx, r: &VersionRecord) -> Result<(), RegistryError> {
+    let missing: Vec<String> = undecided(tx, r)?.iter().map(|c| c.to_string()).collect();
     if missing.is_empty() {
         Ok(())
     } else {
@@ -1035,6 +1040,56 @@ impl<S: Store> Registry<S> {
     /// The versions of one plugin, in publish order.
     pub fn versions(&self, plugin: &str) -> Result<Vec<VersionRecord>, RegistryError> {
         self.store.read(|tx| tx.versions(Some(plugin)))
+    }
+
+    /// What activating `version` of `plugin` would change and what it
+    /// still needs, read without changing anything (`yoi upgrade`, the
+    /// page's upgrade view; docs/operations.md, "Upgrading"). The
+    /// candidate takes the active version's scope and rollout.
+    pub fn upgrade_plan(
+        &self,
+        plugin: &str,
+        version: &Version,
+    ) -> Result<UpgradePlan, RegistryError> {
+        let keys = self.config_keys(false).ok();
+        self.store.read(|tx| {
+            let target = find(tx, plugin, version)?;
+            let active = active_of(tx, plugin)?;
+            let rollout = active.as_ref().map(|a| a.rollout).unwrap_or_default();
+            let from = active.as_ref().map(manifest_of).transpose()?;
+            let diff = yoi_manifest::ManifestDiff::between(from.as_ref(), &manifest_of(&target)?);
+            let settings = match check_config(tx, keys.as_ref(), &target, rollout.scope) {
+                Ok(()) => None,
+                Err(RegistryError::ConfigIncompatible { problems, .. }) => Some(problems),
+                Err(e) => return Err(e),
+            };
+            let decisions = tx.grants(Some(plugin))?;
+            let c = &diff.capabilities;
+            let capabilities = [
+                ("added", &c.added),
+                ("removed", &c.removed),
+                ("unchanged", &c.unchanged),
+            ]
+            .into_iter()
+            .flat_map(|(change, caps)| caps.iter().map(move |cap| (change, cap)))
+            .map(|(change, cap)| CapabilityLine::of(cap, change, &decisions))
+            .collect();
+            Ok(UpgradePlan {
+                from: active.map(|a| a.version),
+                rollout,
+                diff,
+                decisions,
+                capabilities,
+                undecided: undecided(tx, &target)?,
+                settings,
+                disabled: tx
+                    .disabled(Some(plugin))?
+                    .into_iter()
+                    .next()
+                    .map(|(_, why)| why),
+                to: target,
+            })
+        })
     }
 
     /// The active version of a plugin.

@@ -289,18 +289,37 @@ fn a_version_that_rejects_the_stored_values_is_not_activated() {
     // Follow the fixes: a value for the scope, the old one removed.
     reg.unset_config("c.guard", Scope::All, "mode", "ops")
         .expect("unset");
-    // `region` is not a setting of the active 1.0.0 yet: refused there.
+    // A name no version declares is refused, with the names there are.
     let e = reg
-        .set_config("c.guard", Scope::Canary, "region", text("eu"), "ops")
+        .set_config("c.guard", Scope::Canary, "regoin", text("eu"), "ops")
         .unwrap_err();
     assert_eq!(code(&e), "R0112", "{e}");
-    // Deactivated, the newest version governs.
-    let v1 = semver::Version::new(1, 0, 0);
-    reg.deactivate("c.guard", &v1, "ops").expect("deactivate");
+    // `region` is not a setting of the active 1.0.0 but of 2.0.0: set
+    // while 1.0.0 runs (so the upgrade needs no gap), checked against
+    // 2.0.0's declaration, and not given to 1.0.0.
+    let e = reg
+        .set_config(
+            "c.guard",
+            Scope::Canary,
+            "region",
+            NewValue::Json(json!(7)),
+            "ops",
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("2.0.0"),
+        "checked against 2.0.0: {e}"
+    );
     reg.set_config("c.guard", Scope::Canary, "region", text("eu"), "ops")
         .expect("set region against 2.0.0");
+    let (_, settings) = reg.settings("c.guard").expect("settings");
+    let running = reg
+        .effective_config("c.guard", &settings, Scope::Canary)
+        .expect("effective");
+    assert!(!running.contains_key("region"), "{running:?}");
     reg.activate("c.guard", &v2, &canary)
         .expect("activate 2.0.0");
+    let v1 = semver::Version::new(1, 0, 0);
 
     // Rolling back to 1.0.0, which does not declare `region`, is not
     // blocked by its value; 1.0.0 just does not get it.

@@ -294,7 +294,8 @@
       h('div', { class: 'figure' }, h('b', {}, failures), h('span', {}, `refusals in the last ${snap.audits.length} audit records`)),
     );
 
-    // Where each plugin runs: one card per plugin.
+    // Where each plugin runs: one card per plugin, with what its version
+    // contributes and, when it is disabled, why.
     $('active').replaceChildren(...(plugins.length ? plugins.map((id) => {
       const versions = byPlugin.get(id);
       const active = versions.find((v) => v.state === 'active');
@@ -306,7 +307,9 @@
           ? [h('div', { class: 'where' }, h('b', {}, active.version), ` on ${active.rollout.scope} hosts, ${active.rollout.rolloutPct}% of subjects`),
             h('div', { class: 'bar' }, h('i', { style: `width:${active.rollout.rolloutPct}%` }))]
           : h('div', { class: 'where' }, 'not active'),
-        why ? [h('div', { class: 'why' }, `disabled: ${why}`), actionButton('enable', id, null, 'Enable')] : null,
+        why ? banner(snap, id, why) : null,
+        contributions(active || versions[versions.length - 1]).map(([what, names]) =>
+          h('div', { class: 'gives', 'data-gives': what }, h('span', { class: 'muted' }, `${what}: `), names.map((n) => h('code', {}, n)))),
         h('div', { class: 'muted' }, `${versions.length} version${versions.length === 1 ? '' : 's'}`));
     }) : [h('div', { class: 'empty' }, 'No plugins published yet: `yoi publish PACKAGE`, or POST a package to /api/v1/packages.')]));
 
@@ -319,9 +322,13 @@
         const actions = [];
         if (v.state === 'active') actions.push(actionButton('deactivate', id, v.version, 'Deactivate'));
         else actions.push(actionButton('activate', id, v.version, 'Activate'));
+        if (v.state !== 'active' && (!active || v.seq > active.seq)) {
+          actions.push(actionButton('upgrade', id, v.version, active ? 'Upgrade…' : 'Review…'));
+        }
         if (active && v.state !== 'active' && v.seq < active.seq) {
           actions.push(actionButton('rollback', id, v.version, 'Roll back to this'));
         }
+        if (v.state !== 'active') actions.push(actionButton('remove', id, v.version, 'Remove'));
         rows.push(h('tr', {
           class: [v.state === 'active' ? 'is-active' : '', i === 0 ? 'first-of-plugin' : ''].join(' ').trim() || null,
           'data-plugin': id, 'data-version': v.version, 'data-state': v.state,
@@ -339,19 +346,60 @@
     }
     $('versions').tBodies[0].replaceChildren(...(rows.length ? rows : [h('tr', {}, h('td', { colspan: 9, class: 'empty' }, 'no versions'))]));
 
-    // Grants per plugin.
-    const grants = new Map();
-    for (const g of snap.grants) {
-      if (!grants.has(g.plugin)) grants.set(g.plugin, []);
-      grants.get(g.plugin).push(g);
-    }
-    $('grants').replaceChildren(...(grants.size ? [...grants.keys()].sort().map((id) =>
-      h('div', { class: 'grants', 'data-plugin': id }, h('b', {}, id),
-        grants.get(id).map((g) => h('span', {
-          class: `state ${g.granted ? 'granted' : 'denied'}`,
-          title: `${g.granted ? 'granted' : 'denied'} by ${g.by}, ${when(g.at)}`,
-        }, `${g.granted ? '✓' : '✗'} ${g.capability}`)))) :
-      [h('div', { class: 'empty' }, 'No capability decisions yet: plugins run with nothing granted.')]));
+    // Grants: what each plugin's running (else newest) version asks for,
+    // the decision on each, and the buttons that change it; then decisions
+    // on what it no longer asks for.
+    $('grants').replaceChildren(...(plugins.length ? plugins.map((id) => {
+      const versions = byPlugin.get(id);
+      const v = versions.find((x) => x.state === 'active') || versions[versions.length - 1];
+      const asked = new Set((v.requests || []).map((r) => r.capability));
+      const rows = (v.requests || []).map((r) => {
+        const buttons = [];
+        if (r.decision !== 'granted') buttons.push(actionButton('grant', id, null, 'Grant', r.capability));
+        if (r.decision === 'undecided' || r.decision === 'partly') buttons.push(actionButton('deny', id, null, 'Deny', r.capability));
+        if (r.decision === 'granted' || r.decision === 'denied') buttons.push(actionButton('revoke', id, null, 'Revoke', r.capability));
+        if (r.decision === 'partly') buttons.push(actionButton('revoke', id, null, 'Revoke', r.granted.join(', ')));
+        const label = r.decision === 'partly' ? `granted in part: ${r.granted.join(', ')}` : r.decision;
+        return h('div', { class: 'request', 'data-capability': r.capability, 'data-decision': r.decision },
+          h('code', {}, r.capability),
+          h('span', { class: `state ${r.decision === 'partly' ? 'granted' : r.decision === 'undecided' ? 'published' : r.decision}` }, label),
+          buttons);
+      });
+      const stale = snap.grants.filter((g) => g.plugin === id && !asked.has(g.capability) &&
+        !(v.requests || []).some((r) => r.granted.includes(g.capability)));
+      return h('div', { class: 'grants', 'data-plugin': id },
+        h('b', {}, id), h('span', { class: 'muted' }, `${v.version} asks for`),
+        rows.length ? rows : h('div', { class: 'muted' }, 'nothing: it needs no grant'),
+        stale.map((g) => h('div', { class: 'request', 'data-capability': g.capability },
+          h('code', {}, g.capability),
+          h('span', { class: 'muted' }, `${g.granted ? 'granted' : 'denied'}; ${v.version} does not ask for it`),
+          actionButton('revoke', id, null, 'Revoke', g.capability))));
+    }) : [h('div', { class: 'empty' }, 'No plugins, so no capability decisions yet.')]));
+
+    // Hosts and services, as hosts last reported them.
+    $('hosts').tBodies[0].replaceChildren(...((snap.hosts || []).length ? snap.hosts.map((x) => h('tr', {
+      class: x.state === 'current' ? null : 'failed', 'data-host': x.name,
+    },
+    h('td', { class: 'mono' }, x.name),
+    h('td', {}, x.scope),
+    h('td', {}, h('span', { class: `state ${x.state === 'current' ? 'ok' : 'error'}` }, x.state)),
+    h('td', { title: when(x.last_seen) }, ago(x.last_seen)),
+    h('td', { class: 'mono' }, x.contract),
+    h('td', { class: 'mono' }, x.engine),
+    h('td', { class: 'mono' }, x.loaded.map((l) => `${l.plugin}@${l.version}`).join(', ') || '—'))) :
+      [h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No host has reported yet: `yoi host` runs one.'))]));
+    $('services').tBodies[0].replaceChildren(...((snap.services || []).length ? snap.services.map((e) => {
+      const d = e.detail || {};
+      return h('tr', { class: d.last_error ? 'failed' : null, 'data-service': `${e.plugin}/${d.service}` },
+        h('td', { class: 'mono' }, e.plugin),
+        h('td', { class: 'mono' }, d.service),
+        h('td', {}, h('span', { class: `state ${d.state === 'running' ? 'ok' : 'error'}` }, d.state)),
+        h('td', {}, `${d.queued}/${d.capacity}`),
+        h('td', {}, d.processed),
+        h('td', {}, d.errors),
+        h('td', {}, d.restarts),
+        h('td', { class: 'reason' }, d.last_error || ''));
+    }) : [h('tr', {}, h('td', { colspan: 8, class: 'empty' }, 'No service has reported.'))]));
 
     // Setting values per plugin; a secret's value never reaches the page.
     const settings = new Map();
@@ -382,6 +430,40 @@
       h('td', { class: 'reason' }, a.reason))) : [h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'empty'))]));
 
     renderEvents();
+  }
+
+  // What a version contributes, from its manifest.
+  function contributions(v) {
+    const m = (v && typeof v.manifest === 'object' && v.manifest) || {};
+    const names = (xs, f) => (Array.isArray(xs) ? xs.map(f).filter((x) => typeof x === 'string') : []);
+    return [
+      ['hooks', names(m.hooks, (x) => x.point)],
+      ['tools', names(m.tools, (x) => x.name)],
+      ['providers', names(m.providers, (x) => x.name)],
+      ['services', names(m.services, (x) => x.name)],
+      ['observes', names(m.observer && m.observer.kinds, (x) => x)],
+    ].filter(([, xs]) => xs.length);
+  }
+
+  // A disabled plugin's banner: when and by whom (the crash guard names
+  // its host), why, its last failing receipts, and Enable.
+  function banner(snap, id, why) {
+    const auto = [...snap.audits].reverse().find((a) => a.plugin === id && a.action === 'auto_disable');
+    const by = [...snap.audits].reverse().find((a) => a.plugin === id && a.action === 'disable');
+    const fails = [...(snap.events || [])].reverse()
+      .filter((e) => e.plugin === id && e.kind === 'receipt' && e.detail && e.detail.status !== 'ok')
+      .slice(0, 3);
+    const who = auto ? `by the crash guard on ${auto.actor}, ${ago(auto.at)}`
+      : by ? `by ${by.actor}, ${ago(by.at)}` : '';
+    return h('div', { class: 'banner', 'data-disabled': id },
+      h('b', {}, 'Disabled'), who ? ` ${who}` : '', `: ${why}`,
+      fails.length ? h('ul', {}, fails.map((e) => {
+        // The first line of what went wrong: a trap's backtrace is in the
+        // events table below.
+        const line = describe(e).split('\n')[0];
+        return h('li', { title: describe(e) }, `${ago(e.at)}: ${line.length > 140 ? `${line.slice(0, 140)}…` : line}`);
+      })) : null,
+      actionButton('enable', id, null, 'Enable'));
   }
 
   function problem(e) {
@@ -416,46 +498,158 @@
 
   // ---- actions ---------------------------------------------------------
 
-  const WORDS = {
-    activate: (id, v) => [`Activate ${id} ${v}?`, 'The active version of this plugin, if any, becomes inactive. Hosts pick the change up at once.'],
-    deactivate: (id, v) => [`Deactivate ${id} ${v}?`, 'No version of this plugin will run until one is activated again.'],
-    rollback: (id, v) => [`Roll back ${id} to ${v}?`, 'The active version is marked rolled back and this one runs instead.'],
-    enable: (id) => [`Enable ${id}?`, 'It was disabled; enabling lets its active version run again.'],
+  // What a capability lets a plugin do, in words, for the grant dialogs.
+  function effect(cap) {
+    const [kind, ...rest] = cap.split(':');
+    const what = rest.join(':');
+    switch (kind) {
+      case 'https': return `It may send HTTPS requests to ${what} through Yoi's https API (redirects are checked again).`;
+      case 'fs': {
+        const mode = what.slice(what.lastIndexOf(':') + 1);
+        const path = what.slice(0, what.lastIndexOf(':'));
+        return mode === 'rw'
+          ? `It may read and write files under ${path} in its data folder.`
+          : `It may read files under ${path} in its data folder.`;
+      }
+      case 'secret': return `It may read the secret ${what}.`;
+      case 'websocket': return `Its services may connect to ${what}.`;
+      case 'route': return `Its services may answer inbound HTTP requests on ${what}.`;
+      default: return `It may use ${cap}.`;
+    }
+  }
+
+  // Every button's question, explanation and operation, by action.
+  const ACTIONS = {
+    activate: {
+      words: (id, v) => [`Activate ${id} ${v}?`, 'The active version of this plugin, if any, becomes inactive. Hosts pick the change up at once.'],
+      op: (id, v) => ({
+        op: 'activate', plugin: id, version: v,
+        scope: $('confirm-scope').value, rollout_pct: Number($('confirm-rollout').value),
+      }),
+    },
+    deactivate: {
+      words: (id, v) => [`Deactivate ${id} ${v}?`, 'No version of this plugin will run until one is activated again.'],
+      op: (id, v) => ({ op: 'deactivate', plugin: id, version: v }),
+    },
+    rollback: {
+      words: (id, v) => [`Roll back ${id} to ${v}?`, 'The active version is marked rolled back and this one runs instead.'],
+      op: (id, v) => ({ op: 'rollback', plugin: id, version: v }),
+    },
+    enable: {
+      words: (id) => [`Enable ${id}?`, 'It was disabled; enabling lets its active version run again.'],
+      op: (id) => ({ op: 'enable', plugin: id }),
+    },
+    remove: {
+      words: (id, v) => [`Remove ${id} ${v}?`, 'The version is deleted, and its artifact too when no other version refers to it. This cannot be undone; the audit log keeps the record. When it is the last version, the plugin\'s grants and settings go with it.'],
+      op: (id, v) => ({ op: 'remove', plugin: id, version: v }),
+    },
+    grant: {
+      words: (id, v, cap) => [`Grant ${cap} to ${id}?`, `${effect(cap)} Hosts apply the grant at once; it stays until revoked.`],
+      op: (id, v, cap) => ({ op: 'grant', plugin: id, capabilities: [cap] }),
+    },
+    deny: {
+      words: (id, v, cap) => [`Deny ${cap} to ${id}?`, 'The decision is recorded: the plugin may run, and each of its calls that needs this capability is refused (and reported).'],
+      op: (id, v, cap) => ({ op: 'deny', plugin: id, capabilities: [cap] }),
+    },
+    revoke: {
+      words: (id, v, cap) => [`Revoke the decision on ${cap} from ${id}?`, 'A grant ends at once on every host. Without a decision, a version that asks for it cannot be activated again until someone grants or denies it.'],
+      op: (id, v, cap) => ({ op: 'revoke', plugin: id, capabilities: cap.split(', ') }),
+    },
+    prune: {
+      words: () => ['Prune the registry?', 'Runtime events older than the age below are deleted, and so is every stored artifact no version refers to. The audit log keeps what was deleted.'],
+      op: () => {
+        const days = Number($('confirm-days').value);
+        return { op: 'prune', events_older_than_secs: Number.isFinite(days) && days >= 0 ? Math.round(days * 86400) : null };
+      },
+    },
   };
 
-  function actionButton(action, id, version, label) {
+  function actionButton(action, id, version, label, extra) {
     return h('button', {
       type: 'button', 'data-action': action, 'data-plugin': id, 'data-version': version,
+      'data-capability': extra,
       disabled: access !== 'rw' ? true : null,
       title: access !== 'rw' ? 'this token may only read' : null,
-      onclick: () => confirmThen(action, id, version),
+      onclick: () => (action === 'upgrade' ? review(id, version) : confirmThen(action, id, version, extra)),
     }, label);
   }
 
-  function confirmThen(action, id, version) {
+  function confirmThen(action, id, version, extra) {
     const dialog = $('confirm');
-    const [title, text] = WORDS[action](id, version);
+    const { words, op } = ACTIONS[action];
+    const [title, text] = words(id, version, extra);
     $('confirm-title').textContent = title;
     $('confirm-text').textContent = text;
     $('confirm-activation').hidden = action !== 'activate';
+    $('confirm-prune').hidden = action !== 'prune';
     $('confirm-scope').value = 'all';
     $('confirm-rollout').value = '100';
     dialog.returnValue = '';
     dialog.onclose = async () => {
       if (dialog.returnValue !== 'yes') return;
-      let answer;
-      if (action === 'activate') {
-        answer = await operation({
-          op: 'activate', plugin: id, version,
-          scope: $('confirm-scope').value,
-          rollout_pct: Number($('confirm-rollout').value),
-        });
-      } else if (action === 'enable') {
-        answer = await operation({ op: 'enable', plugin: id });
-      } else {
-        answer = await operation({ op: action, plugin: id, version });
+      show(title.replace(/\?$/, ''), await operation(op(id, version, extra)));
+    };
+    dialog.showModal();
+  }
+
+  // The upgrade view: the candidate against the active version, as
+  // `yoi upgrade` shows it; confirming decides on each capability nobody
+  // decided on (each its own audited write), then activates it with the
+  // active version's scope and rollout.
+  async function review(id, version) {
+    const plan = await request('GET', `/upgrade?plugin=${encodeURIComponent(id)}&version=${encodeURIComponent(version)}`);
+    if (!plan.ok) { show(`Upgrade ${id} to ${version}`, plan); return; }
+    const p = plan.record;
+    const dialog = $('upgrade');
+    $('upgrade-title').textContent = p.from ? `Upgrade ${id} ${p.from} → ${version}?` : `Activate ${id} ${version}?`;
+    $('upgrade-where').textContent = `on ${p.rollout.scope} hosts, ${p.rollout.percent}% of subjects${p.from ? `, as ${p.from} runs` : ''}`;
+    const decide = [];
+    const lines = p.capabilities.map((c) => {
+      const cap = c.capability;
+      let today = c.decision;
+      if (c.decision === 'partly') today = `granted in part: ${c.granted.join(', ')}`;
+      if (c.decision === 'undecided') today = 'not decided';
+      const row = h('div', { class: `change ${c.change}`, 'data-capability': cap },
+        `${c.change === 'added' ? '+' : c.change === 'removed' ? '−' : ' '} ${cap} `,
+        h('span', { class: 'muted' }, c.change === 'removed' ? `(${today}; no longer asked for)` : `(${today})`));
+      if (p.undecided.includes(cap)) {
+        const box = h('input', { type: 'checkbox', 'data-grant': cap });
+        decide.push([cap, box]);
+        row.append(h('label', {}, box, 'grant (unticked: deny)'), h('div', { class: 'muted' }, effect(cap)));
       }
-      show(title.replace(/\?$/, ''), answer);
+      return row;
+    });
+    const d = p.diff;
+    const others = [['hook points', d.hooks], ['tools', d.tools], ['providers', d.providers], ['services', d.services], ['observations', d.observations]]
+      .filter(([, c]) => c.added.length || c.removed.length)
+      .map(([what, c]) => h('div', { class: 'change' }, `${what}: `,
+        c.added.map((x) => h('span', { class: 'change added' }, `+${x} `)),
+        c.removed.map((x) => h('span', { class: 'change removed' }, `−${x} `)),
+        c.unchanged.length ? h('span', { class: 'muted' }, `(kept: ${c.unchanged.join(', ')})`) : null));
+    const s = d.settings;
+    const settings = [
+      ...s.added.map((n) => h('div', { class: 'change added' }, `+ ${n}`)),
+      ...s.removed.map((n) => h('div', { class: 'change removed' }, `− ${n} (values kept, not given to ${version})`)),
+      ...s.newly_required.map((n) => h('div', { class: 'change' }, `! ${n} is required by ${version}`)),
+      ...s.changed_type.map((c) => h('div', { class: 'change' }, `~ ${c.name}: ${c.from} → ${c.to}`)),
+    ];
+    $('upgrade-body').replaceChildren(h('div', {},
+      h('h4', {}, 'Capabilities'), lines.length ? lines : h('div', { class: 'muted' }, 'none requested'),
+      others.length ? [h('h4', {}, 'What it adds and removes'), others] : null,
+      settings.length ? [h('h4', {}, 'Settings'), settings] : null));
+    const blocked = p.disabled ? `${id} is disabled (${p.disabled}): enable it first.`
+      : p.settings ? `It cannot run with the stored settings; nothing will change until these are fixed:\n${p.settings}` : '';
+    $('upgrade-blocked').textContent = blocked;
+    $('upgrade-yes').disabled = Boolean(blocked) || access !== 'rw';
+    dialog.returnValue = '';
+    dialog.onclose = async () => {
+      if (dialog.returnValue !== 'yes') return;
+      for (const [cap, box] of decide) {
+        const answer = await operation({ op: box.checked ? 'grant' : 'deny', plugin: id, capabilities: [cap] });
+        if (!answer.ok) { show(`${box.checked ? 'Grant' : 'Deny'} ${cap}`, answer); return; }
+      }
+      const answer = await operation({ op: 'activate', plugin: id, version, scope: p.rollout.scope, rollout_pct: p.rollout.percent });
+      show(`Upgrade ${id} to ${version}`, answer);
     };
     dialog.showModal();
   }
@@ -487,6 +681,7 @@
     if (!who.ok) { signOut(who.error); return; }
     access = who.record.access;
     $('who').textContent = `${who.record.actor} · ${access === 'rw' ? 'may act' : 'read only'}`;
+    $('prune').disabled = access !== 'rw';
     $('signin').hidden = true;
     $('app').hidden = false;
     await refresh();
@@ -513,6 +708,7 @@
     });
     $('answer-close').addEventListener('click', () => { $('answer').hidden = true; });
     $('problems-only').addEventListener('change', renderEvents);
+    $('prune').addEventListener('click', () => confirmThen('prune'));
     if (token) start(); else signOut();
   });
 })();
