@@ -691,7 +691,9 @@ async fn the_page_upgrades_with_the_diff_grants_and_shows_the_fleet() {
     let manifest = std::fs::read_to_string(guard.join("plugin.toml"))
         .expect("manifest")
         .replacen("version = \"0.1.0\"", "version = \"0.2.0\"", 1)
-        + "\n[capabilities]\nhttps = [\"api.example.com\"]\nsecrets = [\"api_key\"]\n";
+        + "\n[config.api_token]\ntype = \"string\"\nsecret = true\n\
+           description = \"The token for api.example.com.\"\n\
+           \n[capabilities]\nhttps = [\"api.example.com\"]\nsecrets = [\"api_key\"]\n";
     std::fs::write(pkg.path().join("plugin.toml"), manifest).expect("write");
     yoi(&["publish", pkg.path().to_str().expect("utf-8")]);
     // A host runs the probe, which traps when told to.
@@ -833,6 +835,59 @@ async fn the_page_upgrades_with_the_diff_grants_and_shows_the_fleet() {
          return r && r.dataset.decision === 'granted';",
     )
     .await;
+
+    // The settings form of 0.2.0: a value of the wrong type is refused
+    // with the CLI's own reason; a secret is set and never shown.
+    let deny = "#settings [data-plugin=\"example.guard\"] form[data-key=\"deny\"]";
+    let field = page
+        .find(Locator::Css(&format!("{deny} textarea")))
+        .await
+        .expect("the deny field");
+    field.send_keys("not a list").await.expect("type");
+    page.find(Locator::Css(&format!("{deny} button")))
+        .await
+        .expect("set")
+        .click()
+        .await
+        .expect("click");
+    let refused = until(
+        page,
+        "the type error",
+        "const box = document.getElementById('answer'); \
+         return !box.hidden && box.classList.contains('failed') && box.innerText;",
+    )
+    .await;
+    let refused = refused.as_str().expect("text");
+    assert!(
+        refused.contains("R0113") && refused.contains("deny"),
+        "{refused}"
+    );
+    assert!(refused.contains("config_set error"), "audited: {refused}");
+    let token = "#settings [data-plugin=\"example.guard\"] form[data-key=\"api_token\"]";
+    page.find(Locator::Css(&format!("{token} input[type=\"password\"]")))
+        .await
+        .expect("the secret's field")
+        .send_keys("tok-page-secret-7")
+        .await
+        .expect("type");
+    page.find(Locator::Css(&format!("{token} button")))
+        .await
+        .expect("set")
+        .click()
+        .await
+        .expect("click");
+    let chip = until(
+        page,
+        "the secret set",
+        "const c = document.querySelector('#settings .setting[data-key=\"api_token\"]'); return c && c.innerText;",
+    )
+    .await;
+    assert_eq!(chip, "api_token = •••••• secret");
+    let html = page.source().await.expect("source");
+    assert!(
+        !html.contains("tok-page-secret-7"),
+        "the page never holds a secret"
+    );
 
     // Remove, with the CLI's confirmation: 0.1.0 is no longer active.
     let question = click_and_confirm(

@@ -33,7 +33,7 @@
       else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
       else el.setAttribute(k, v === true ? '' : String(v));
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === undefined || c === null || c === false) continue;
       el.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
@@ -401,22 +401,10 @@
         h('td', { class: 'reason' }, d.last_error || ''));
     }) : [h('tr', {}, h('td', { colspan: 8, class: 'empty' }, 'No service has reported.'))]));
 
-    // Setting values per plugin; a secret's value never reaches the page.
-    const settings = new Map();
-    for (const c of snap.config || []) {
-      if (!settings.has(c.plugin)) settings.set(c.plugin, []);
-      settings.get(c.plugin).push(c);
-    }
-    $('settings').replaceChildren(...(settings.size ? [...settings.keys()].sort().map((id) =>
-      h('div', { class: 'grants', 'data-plugin': id }, h('b', {}, id),
-        settings.get(id).map((c) => h('span', {
-          class: 'setting', 'data-key': c.key, 'data-scope': c.scope,
-          title: `set by ${c.set_by}, ${when(c.set_at)}`,
-        },
-        c.scope === 'all' ? null : h('span', { class: 'state published' }, c.scope),
-        h('code', {}, c.key), ' = ',
-        c.secret ? h('span', { class: 'muted' }, '•••••• secret') : h('code', {}, JSON.stringify(c.value)))))) :
-      [h('div', { class: 'empty' }, 'No setting values: plugins run with their defaults.')]));
+    // Settings: a form per plugin from its running (else newest) version's
+    // `[config]`, with the values set per scope; a secret's value never
+    // reaches the page.
+    renderSettings(snap, plugins, byPlugin);
 
     // The audit log, newest first.
     const audits = [...snap.audits].reverse();
@@ -430,6 +418,96 @@
       h('td', { class: 'reason' }, a.reason))) : [h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'empty'))]));
 
     renderEvents();
+  }
+
+  // The settings forms. What an operator is typing survives the redraw a
+  // change elsewhere causes.
+  function renderSettings(snap, plugins, byPlugin) {
+    const kept = new Map();
+    for (const el of $('settings').querySelectorAll('[data-input]')) kept.set(el.dataset.input, el.value);
+    const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.input : null;
+    const forms = plugins.map((id) => {
+      const versions = byPlugin.get(id);
+      const v = versions.find((x) => x.state === 'active') || versions[versions.length - 1];
+      const declared = (v.manifest && typeof v.manifest.config === 'object' && v.manifest.config) || {};
+      const values = (snap.config || []).filter((c) => c.plugin === id);
+      const names = Object.keys(declared);
+      const undeclared = values.filter((c) => !names.includes(c.key));
+      if (!names.length && !values.length) return null;
+      return h('div', { class: 'grants', 'data-plugin': id },
+        h('b', {}, id), h('span', { class: 'muted' }, `settings of ${v.version}`),
+        names.map((key) => settingForm(id, key, declared[key], values.filter((c) => c.key === key))),
+        undeclared.map((c) => h('div', { class: 'request' }, valueChip(c),
+          h('span', { class: 'muted' }, `not a setting of ${v.version}: kept, not given to it`),
+          actionButton('unset', id, null, 'Unset', `${c.key}@${c.scope}`))));
+    }).filter(Boolean);
+    $('settings').replaceChildren(...(forms.length ? forms : [h('div', { class: 'empty' }, 'No plugin declares settings.')]));
+    for (const el of $('settings').querySelectorAll('[data-input]')) {
+      if (kept.has(el.dataset.input)) el.value = kept.get(el.dataset.input);
+      if (focused && el.dataset.input === focused) el.focus();
+    }
+  }
+
+  function valueChip(c) {
+    return h('span', {
+      class: 'setting', 'data-key': c.key, 'data-scope': c.scope,
+      title: `set by ${c.set_by}, ${when(c.set_at)}`,
+    },
+    c.scope === 'all' ? null : h('span', { class: 'state published' }, c.scope),
+    h('code', {}, c.key), ' = ',
+    c.secret ? h('span', { class: 'muted' }, '•••••• secret') : h('code', {}, JSON.stringify(c.value)));
+  }
+
+  // One setting: what it is, its values by scope, and a form that sets one.
+  function settingForm(id, key, decl, values) {
+    const type = decl.type || 'string';
+    const field = `${id}/${key}`;
+    let input;
+    if (decl.secret) {
+      input = h('input', { type: 'password', autocomplete: 'new-password', 'data-input': field, placeholder: values.length ? 'a new value replaces it' : 'the secret', 'aria-label': key });
+    } else if (type === 'boolean') {
+      input = h('select', { 'data-input': field, 'aria-label': key }, h('option', {}, 'true'), h('option', {}, 'false'));
+    } else if (type === 'list' || type === 'object') {
+      input = h('textarea', { rows: 2, 'data-input': field, placeholder: type === 'list' ? '["a", "b"]' : '{"key": "value"}', 'aria-label': key });
+    } else {
+      input = h('input', { type: 'text', inputmode: type === 'string' ? null : 'decimal', 'data-input': field, 'aria-label': key });
+    }
+    const scope = h('select', { 'data-input': `${field}#scope`, 'aria-label': `${key} scope` }, SCOPES.map((sc) => h('option', {}, sc)));
+    const set = h('button', {
+      type: 'submit', disabled: access !== 'rw' ? true : null,
+      title: access !== 'rw' ? 'this token may only read' : null,
+    }, decl.secret && values.length ? 'Replace' : 'Set');
+    const form = h('form', {
+      class: 'setting-form', 'data-key': key,
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        const answer = await operation({ op: 'config_set', plugin: id, key, scope: scope.value, value: typed(type, decl.secret, input.value) });
+        show(`Set ${key} of ${id}${scope.value === 'all' ? '' : ` for ${scope.value} hosts`}`, answer);
+        if (answer.ok) input.value = '';
+      },
+    }, input, scope, set);
+    return h('div', { class: 'request setting-row', 'data-key': key },
+      h('code', {}, key),
+      h('span', { class: 'state published' }, type),
+      decl.required ? h('span', { class: 'state rolled_back' }, 'required') : null,
+      decl.secret ? h('span', { class: 'state inactive' }, 'secret: write only') : null,
+      decl.description ? h('span', { class: 'muted' }, decl.description) : null,
+      decl.default !== undefined ? h('span', { class: 'muted' }, `default ${JSON.stringify(decl.default)}`) : null,
+      h('div', { class: 'values' }, values.map((c) => [valueChip(c),
+        actionButton('unset', id, null, 'Unset', `${c.key}@${c.scope}`)])),
+      form);
+  }
+
+  // A typed value as the API takes it. Text that is not of the setting's
+  // type is sent as text, so the server's check (the CLI's) says why.
+  function typed(type, secret, text) {
+    if (secret || type === 'string') return text;
+    if (type === 'boolean') return text === 'true';
+    if (type === 'integer' || type === 'number') {
+      const n = Number(text.trim());
+      return text.trim() !== '' && Number.isFinite(n) ? n : text;
+    }
+    try { return JSON.parse(text); } catch (e) { return text; }
   }
 
   // What a version contributes, from its manifest.
@@ -554,6 +632,16 @@
     revoke: {
       words: (id, v, cap) => [`Revoke the decision on ${cap} from ${id}?`, 'A grant ends at once on every host. Without a decision, a version that asks for it cannot be activated again until someone grants or denies it.'],
       op: (id, v, cap) => ({ op: 'revoke', plugin: id, capabilities: cap.split(', ') }),
+    },
+    unset: {
+      words: (id, v, at) => {
+        const [key, scope] = at.split('@');
+        return [`Unset ${key} of ${id}${scope === 'all' ? '' : ` for ${scope} hosts`}?`, 'The value is removed; the plugin gets the value of `all` (for a scope), else its default. A required setting without a value stops the next activation.'];
+      },
+      op: (id, v, at) => {
+        const [key, scope] = at.split('@');
+        return { op: 'config_unset', plugin: id, key, scope };
+      },
     },
     prune: {
       words: () => ['Prune the registry?', 'Runtime events older than the age below are deleted, and so is every stored artifact no version refers to. The audit log keeps what was deleted.'],
