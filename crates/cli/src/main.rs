@@ -18,6 +18,7 @@ mod new;
 mod ops;
 mod pack;
 mod plugin;
+mod preview;
 mod push;
 mod refusals;
 mod serve;

@@ -75,6 +75,8 @@ struct App {
     wrote: Notify,
     /// Snapshots already serialized.
     snapshots: SnapshotCache,
+    /// Uploads waiting for their confirmation.
+    previews: crate::preview::Previews,
 }
 
 /// What a snapshot was read at and asked for. Every write moves a mark
@@ -232,7 +234,7 @@ pub(crate) fn tokens_at(path: &Path, create: bool) -> Result<Vec<Token>> {
     Ok(out)
 }
 
-fn random_token() -> Result<String> {
+pub(crate) fn random_token() -> Result<String> {
     let mut bytes = [0u8; 32];
     std::io::Read::read_exact(
         &mut std::fs::File::open("/dev/urandom").context("opening /dev/urandom")?,
@@ -768,16 +770,7 @@ async fn publish(
         if !json {
             let mut file = tempfile::Builder::new().suffix(".yoi").tempfile()?;
             file.write_all(&body)?;
-            return Ok(match Package::open_archive(file.path(), &compat) {
-                Ok(package) => match loads(&package) {
-                    Ok(()) => answered(
-                        app.registry
-                            .answer(|r| r.publish(&package, &compat, &token.actor)),
-                    ),
-                    Err(why) => refused(&token.actor, why),
-                },
-                Err(e) => refused(&token.actor, e.to_string()),
-            });
+            return Ok(publish_archive(&app, file.path(), &token.actor));
         }
         let parsed = parse_as::<JsonPackage>(&app, &token, "publish", &body, JSON_PACKAGE);
         let (pkg, actor) = match parsed {
@@ -807,6 +800,114 @@ async fn publish(
         Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
+}
+
+/// Publishes the `.yoi` archive at `path` with `yoi publish`'s checks, as
+/// `actor`; refusals are audited.
+fn publish_archive(app: &App, path: &Path, actor: &str) -> Response {
+    let compat = Host::compat();
+    let refused = |why: String| {
+        answered(app.registry.refused(
+            actor,
+            "publish",
+            &format!("the uploaded package was refused: {why}"),
+        ))
+    };
+    match Package::open_archive(path, &compat) {
+        Ok(package) => match loads(&package) {
+            Ok(()) => answered(app.registry.answer(|r| r.publish(&package, &compat, actor))),
+            Err(why) => refused(why),
+        },
+        Err(e) => refused(e.to_string()),
+    }
+}
+
+/// Opens a `.yoi` upload with the checks `yoi publish` makes before the
+/// compile, and holds it under a preview token: answers what it is and
+/// asks for ([`crate::preview`]). Nothing is published; a package that
+/// does not open is refused and audited.
+async fn preview(
+    State(app): State<Arc<App>>,
+    axum::Extension(peer): axum::Extension<crate::listener::Peer>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let admitted = admit(&app, (&headers, peer), body, "preview", MAX_UPLOAD_BYTES);
+    let (token, body) = match admitted.await {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
+    };
+    let answer = tokio::task::spawn_blocking(move || -> Result<Response> {
+        let mut file = tempfile::Builder::new().suffix(".yoi").tempfile()?;
+        file.write_all(&body)?;
+        let package = match Package::open_archive(file.path(), &Host::compat()) {
+            Ok(package) => package,
+            Err(e) => {
+                let why = format!("the uploaded package cannot be previewed: {e}");
+                return Ok(answered(app.registry.refused(
+                    &token.actor,
+                    "preview",
+                    &why,
+                )));
+            }
+        };
+        let digest = Digest::of(package.artifact());
+        let held = app.previews.hold(&body, digest)?;
+        let preview = crate::preview::describe(&app.registry, &package, held)?;
+        Ok(axum::Json(json!({ "ok": true, "record": preview })).into_response())
+    })
+    .await;
+    match answer {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// The confirmation of a preview: its token and the digest it showed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Confirmation {
+    token: String,
+    digest: String,
+}
+
+/// Publishes what a preview showed: the token (once, before it expires)
+/// and the digest it showed must match.
+async fn confirm_preview(
+    State(app): State<Arc<App>>,
+    axum::Extension(peer): axum::Extension<crate::listener::Peer>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let admitted = admit(&app, (&headers, peer), body, "publish", MAX_OPERATION_BYTES);
+    let (token, body) = match admitted.await {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
+    };
+    let app2 = app.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let app = app2;
+        let shape = "a confirmation is { token, digest, actor? }: the preview's token and the digest it showed";
+        let (c, actor) = match parse_as::<Confirmation>(&app, &token, "publish", &body, shape) {
+            Ok(parsed) => parsed,
+            Err(refused) => return refused,
+        };
+        match app.previews.take(&c.token, &c.digest) {
+            Ok(archive) => publish_archive(&app, archive.path(), &actor),
+            Err(why) => {
+                let status = match why {
+                    crate::preview::Refused::Unknown => StatusCode::NOT_FOUND,
+                    crate::preview::Refused::OtherDigest { .. } => StatusCode::CONFLICT,
+                };
+                let answer = app.registry.refused(&actor, "publish", &why.to_string());
+                (status, axum::Json(answer)).into_response()
+            }
+        }
+    })
+    .await;
+    app.wrote.notify_one();
+    answer.unwrap_or_else(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
 }
 
 /// Whether an uploaded package would load on a host (compiled in the
@@ -956,6 +1057,8 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/v1/upgrade", get(upgrade_plan))
         .route("/api/v1/operations", post(operate))
         .route("/api/v1/packages", post(publish))
+        .route("/api/v1/previews", post(preview))
+        .route("/api/v1/previews/publish", post(confirm_preview))
         .route("/api/v1/changes", get(changes))
         .fallback(|| async { refuse(StatusCode::NOT_FOUND, "no such route; see docs/ops.md") })
         .with_state(app)
@@ -987,6 +1090,7 @@ pub(crate) fn serve(
         marks: watch::Sender::new(marks),
         wrote: Notify::new(),
         snapshots: SnapshotCache::default(),
+        previews: crate::preview::Previews::default(),
     });
     let router = router(app.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -610,15 +610,52 @@ async fn the_push_contracts_agent_script_runs_against_the_page_unchanged() {
     page.clone().close().await.expect("close");
 }
 
+/// Does `act` to the element `css` finds, again when the page redrew it
+/// in between (every change redraws its section).
+async fn on_element<F, Fut>(page: &Client, css: &str, act: F)
+where
+    F: Fn(fantoccini::elements::Element) -> Fut,
+    Fut: std::future::Future<Output = Result<(), fantoccini::error::CmdError>>,
+{
+    let started = Instant::now();
+    loop {
+        let found = page.find(Locator::Css(css)).await;
+        match found {
+            Ok(element) => {
+                // Centred, so the sticky header never covers it.
+                let arg = serde_json::to_value(&element).expect("element");
+                let _ = page
+                    .execute("arguments[0].scrollIntoView({block: 'center'})", vec![arg])
+                    .await;
+                match act(element).await {
+                    Ok(()) => return,
+                    Err(e) if e.to_string().contains("stale") => {}
+                    Err(e) => panic!("{css}: {e}"),
+                }
+            }
+            Err(e) => assert!(started.elapsed() < Duration::from_secs(10), "{css}: {e}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{css} kept going stale"
+        );
+    }
+}
+
+/// Clicks `css`.
+async fn click(page: &Client, css: &str) {
+    on_element(page, css, |e| async move { e.click().await.map(drop) }).await;
+}
+
+/// Types `text` into `css`.
+async fn type_into(page: &Client, css: &str, text: &str) {
+    on_element(page, css, |e| async move { e.send_keys(text).await }).await;
+}
+
 /// Clicks the button `css` finds and returns the text of the dialog
 /// `dialog` it opens.
 async fn open_dialog(page: &Client, css: &str, dialog: &str) -> String {
-    page.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .expect("click");
+    click(page, css).await;
     page.wait()
         .for_element(Locator::Css(&format!("dialog#{dialog}[open]")))
         .await
@@ -695,7 +732,12 @@ async fn the_page_upgrades_with_the_diff_grants_and_shows_the_fleet() {
            description = \"The token for api.example.com.\"\n\
            \n[capabilities]\nhttps = [\"api.example.com\"]\nsecrets = [\"api_key\"]\n";
     std::fs::write(pkg.path().join("plugin.toml"), manifest).expect("write");
-    yoi(&["publish", pkg.path().to_str().expect("utf-8")]);
+    // Packed, as `yoi plugin pack` leaves it, to be installed from the page.
+    let archive = pkg.path().join("guard-0.2.0.yoi");
+    yoi_manifest::Package::open(pkg.path(), &yoi_host::Host::compat())
+        .expect("0.2.0 opens")
+        .write_archive(&archive)
+        .expect("packed");
     // A host runs the probe, which traps when told to.
     yoi(&["publish", example("hostile/probe").to_str().expect("utf-8")]);
     yoi(&["activate", "hostile.probe@0.1.0"]);
@@ -734,6 +776,47 @@ async fn the_page_upgrades_with_the_diff_grants_and_shows_the_fleet() {
         gives.as_str().is_some_and(|g| g.contains("tool.pre_exec")),
         "{gives}"
     );
+
+    // Install by file: the preview says what it is and asks for, and
+    // nothing is published until it is confirmed.
+    page.find(Locator::Id("install-file"))
+        .await
+        .expect("the file picker")
+        .send_keys(archive.to_str().expect("utf-8"))
+        .await
+        .expect("chosen");
+    let shown = page
+        .wait()
+        .for_element(Locator::Css("dialog#preview[open]"))
+        .await
+        .expect("the preview")
+        .text()
+        .await
+        .expect("text");
+    assert!(shown.contains("Install example.guard 0.2.0?"), "{shown}");
+    assert!(shown.contains("An update: 0.1.0 runs now"), "{shown}");
+    assert!(shown.contains("+ https:api.example.com"), "{shown}");
+    assert!(shown.contains("api_token: string, secret"), "{shown}");
+    assert!(shown.contains("tool.pre_exec"), "{shown}");
+    let registry = yoi_registry::Registry::open(&server.home).expect("registry");
+    assert_eq!(
+        registry.versions("example.guard").expect("versions").len(),
+        1,
+        "not yet"
+    );
+    screenshot(page, "ops-install").await;
+    page.find(Locator::Id("preview-yes"))
+        .await
+        .expect("publish")
+        .click()
+        .await
+        .expect("click");
+    until(
+        page,
+        "0.2.0 published",
+        &format!("return {} === 'published'", state_of("0.2.0")),
+    )
+    .await;
 
     // The upgrade view: the diff against 0.1.0, one added capability
     // granted in the same step, the other left to deny.
@@ -839,17 +922,8 @@ async fn the_page_upgrades_with_the_diff_grants_and_shows_the_fleet() {
     // The settings form of 0.2.0: a value of the wrong type is refused
     // with the CLI's own reason; a secret is set and never shown.
     let deny = "#settings [data-plugin=\"example.guard\"] form[data-key=\"deny\"]";
-    let field = page
-        .find(Locator::Css(&format!("{deny} textarea")))
-        .await
-        .expect("the deny field");
-    field.send_keys("not a list").await.expect("type");
-    page.find(Locator::Css(&format!("{deny} button")))
-        .await
-        .expect("set")
-        .click()
-        .await
-        .expect("click");
+    type_into(page, &format!("{deny} textarea"), "not a list").await;
+    click(page, &format!("{deny} button")).await;
     let refused = until(
         page,
         "the type error",
@@ -864,18 +938,13 @@ async fn the_page_upgrades_with_the_diff_grants_and_shows_the_fleet() {
     );
     assert!(refused.contains("config_set error"), "audited: {refused}");
     let token = "#settings [data-plugin=\"example.guard\"] form[data-key=\"api_token\"]";
-    page.find(Locator::Css(&format!("{token} input[type=\"password\"]")))
-        .await
-        .expect("the secret's field")
-        .send_keys("tok-page-secret-7")
-        .await
-        .expect("type");
-    page.find(Locator::Css(&format!("{token} button")))
-        .await
-        .expect("set")
-        .click()
-        .await
-        .expect("click");
+    type_into(
+        page,
+        &format!("{token} input[type=\"password\"]"),
+        "tok-page-secret-7",
+    )
+    .await;
+    click(page, &format!("{token} button")).await;
     let chip = until(
         page,
         "the secret set",

@@ -2187,3 +2187,113 @@ fn upgrade_shows_the_difference_and_changes_nothing_until_it_can_run() {
         text(&out)
     );
 }
+
+/// Install with a preview over the API: an upload is opened and described
+/// without being published; its token is used once, expires, and is bound
+/// to the digest it showed; refusals are audited.
+#[tokio::test]
+#[ignore = "needs the example components: run with `cargo xtask e2e`"]
+async fn a_previewed_upload_is_published_only_by_its_token_and_digest() {
+    use support::send_json;
+    let server = serve();
+    let dir = tempfile::tempdir().expect("temp");
+    let archive = guard_archive(dir.path());
+    let digest = yoi_manifest::Package::open(&example("guard"), &yoi_host::Host::compat())
+        .map(|p| yoi_manifest::Digest::of(p.artifact()).to_string())
+        .expect("guard");
+    let preview = |token: String| {
+        let archive = archive.clone();
+        let server = &server;
+        async move { send(server, "/api/v1/previews", Some(&token), Some(archive)).await }
+    };
+    let snapshot_versions = |server: &support::Server| {
+        yoi_registry::Registry::open(&server.home)
+            .expect("registry")
+            .snapshot()
+            .expect("snapshot")
+            .versions
+            .len()
+    };
+
+    // The preview: what it is and asks for, nothing published.
+    let (status, body) = preview(server.rw.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let p = &body["record"];
+    assert_eq!(p["plugin"], "example.guard");
+    assert_eq!(p["version"], "0.1.0");
+    assert_eq!(p["kind"], "new");
+    assert_eq!(p["digest"], serde_json::json!(digest));
+    assert_eq!(p["hooks"], serde_json::json!(["tool.pre_exec"]));
+    assert_eq!(p["settings"][0]["name"], "deny");
+    assert!(
+        p["contract"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("yoi:plugin@"))
+    );
+    assert!(p["expires_at"].as_i64() > Some(0));
+    assert_eq!(snapshot_versions(&server), 0, "a preview publishes nothing");
+    let token = p["token"].as_str().expect("token").to_owned();
+
+    // Another digest: refused, audited, and the token is spent.
+    let other = format!("sha256:{}", "0".repeat(64));
+    let confirm = "/api/v1/previews/publish";
+    let (status, body) = send_json(
+        &server,
+        confirm,
+        &server.rw,
+        &serde_json::json!({"token": token, "digest": other}),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("the preview showed")),
+        "{body}"
+    );
+    assert_eq!(body["audit"]["action"], "publish");
+    assert_eq!(body["audit"]["outcome"], "error");
+    let (status, body) = send_json(
+        &server,
+        confirm,
+        &server.rw,
+        &serde_json::json!({"token": token, "digest": digest}),
+    )
+    .await;
+    assert_eq!(status, 404, "spent: {body}");
+    assert_eq!(snapshot_versions(&server), 0);
+
+    // A fresh preview, confirmed with its digest: published, once.
+    let (_, body) = preview(server.rw.clone()).await;
+    let token = body["record"]["token"].as_str().expect("token").to_owned();
+    let yes = serde_json::json!({"token": token, "digest": digest, "actor": "page"});
+    let (status, body) = send_json(&server, confirm, &server.rw, &yes).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["audit"]["action"], "publish");
+    assert_eq!(body["audit"]["actor"], "page via operator");
+    assert_eq!(snapshot_versions(&server), 1);
+    let (status, _) = send_json(&server, confirm, &server.rw, &yes).await;
+    assert_eq!(status, 404, "used once");
+    // The same upload again is described as what it would be.
+    let (_, body) = preview(server.rw.clone()).await;
+    assert_eq!(body["record"]["kind"], "republish", "{body}");
+
+    // Read-only tokens preview nothing; garbage is refused and audited.
+    let (status, _) = preview(server.ro.clone()).await;
+    assert_eq!(status, 403);
+    let (status, body) = send(
+        &server,
+        "/api/v1/previews",
+        Some(&server.rw),
+        Some(b"not an archive".to_vec()),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot be previewed")),
+        "{body}"
+    );
+    assert_eq!(body["audit"]["action"], "preview");
+}

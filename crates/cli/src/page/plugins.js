@@ -65,11 +65,12 @@
     if (!token) return fail('not signed in: open the page with #token=TOKEN or sign in with a token from serve-tokens');
     const headers = { Authorization: `Bearer ${token}` };
     if (body !== undefined) headers['Content-Type'] = type || 'application/json';
+    const raw = body instanceof ArrayBuffer || body instanceof Uint8Array || typeof body === 'string';
     let res;
     try {
       res = await fetch(API + path, {
         method, headers, cache: 'no-store',
-        body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
+        body: body === undefined ? undefined : (raw ? body : JSON.stringify(body)),
       });
     } catch (e) {
       return fail(`the server cannot be reached: ${e.message || e}`);
@@ -680,6 +681,54 @@
     dialog.showModal();
   }
 
+  // ---- installing -----------------------------------------------------
+
+  // A .yoi file the operator chose: uploaded for a preview (nothing is
+  // published), shown, and published only when confirmed, by the
+  // preview's token and the digest it showed.
+  async function install(file) {
+    if (!file) return;
+    const bytes = await file.arrayBuffer();
+    const answer = await request('POST', '/previews', bytes, 'application/octet-stream');
+    if (!answer.ok) { show(`Preview ${file.name}`, answer); return; }
+    const p = answer.record;
+    const dialog = $('preview');
+    $('preview-title').textContent = `Install ${p.plugin} ${p.version}?`;
+    $('preview-kind').textContent = {
+      new: 'A new plugin: no version of it is in the registry yet.',
+      update: p.active ? `An update: ${p.active} runs now. Publishing does not activate it; Upgrade… shows what it changes and switches.` : 'A new version of a plugin in the registry (none runs now).',
+      republish: 'This version is published already with the same digest: nothing would change.',
+      conflict: 'This version is published already with another digest.',
+    }[p.kind] || p.kind;
+    const facts = [
+      ['name', p.name], ['description', p.description], ['contract', p.contract], ['digest', p.digest],
+      ['hook points', p.hooks.join(', ')], ['tools', p.tools.join(', ')], ['providers', p.providers.join(', ')],
+      ['services', p.services.join(', ')], ['observes', p.observations.join(', ')],
+    ].filter(([, v]) => v);
+    const diff = p.diff && p.diff.capabilities;
+    $('preview-body').replaceChildren(h('div', {},
+      h('dl', { class: 'facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+      h('h4', {}, 'Capabilities it asks for'),
+      p.capabilities.length ? p.capabilities.map((cap) => h('div', { class: `change${diff && diff.added.some((c) => c === cap) ? ' added' : ''}`, 'data-capability': cap },
+        `${diff && diff.added.includes(cap) ? '+ ' : ''}${cap}`, h('div', { class: 'muted' }, effect(cap))))
+        : h('div', { class: 'muted' }, 'none: it needs no grant'),
+      diff && diff.removed.length ? diff.removed.map((cap) => h('div', { class: 'change removed' }, `− ${cap} (${p.active} asks for it; this version does not)`)) : null,
+      p.settings.length ? [h('h4', {}, 'Settings it declares'), p.settings.map((st) => h('div', { class: 'change' },
+        `${st.name}: ${st.type}${st.required ? ', required' : ''}${st.secret ? ', secret' : ''}`,
+        st.description ? h('span', { class: 'muted' }, ` — ${st.description}`) : null))] : null,
+      h('p', { class: 'muted' }, `Publishing stores it and checks it as \`yoi publish\` does; it does not run, and nothing is granted, until it is activated. This preview expires ${when(p.expires_at)}.`)));
+    const blocked = p.kind === 'conflict' ? `Versions are immutable: ${p.plugin} ${p.version} cannot be published again with another artifact. Give this build a new version.` : '';
+    $('preview-blocked').textContent = blocked;
+    $('preview-yes').disabled = Boolean(blocked) || access !== 'rw';
+    dialog.returnValue = '';
+    dialog.onclose = async () => {
+      $('install-file').value = '';
+      if (dialog.returnValue !== 'yes') return;
+      show(`Publish ${p.plugin} ${p.version}`, await request('POST', '/previews/publish', { token: p.token, digest: p.digest }));
+    };
+    dialog.showModal();
+  }
+
   // The upgrade view: the candidate against the active version, as
   // `yoi upgrade` shows it; confirming decides on each capability nobody
   // decided on (each its own audited write), then activates it with the
@@ -770,6 +819,7 @@
     access = who.record.access;
     $('who').textContent = `${who.record.actor} · ${access === 'rw' ? 'may act' : 'read only'}`;
     $('prune').disabled = access !== 'rw';
+    $('install-file').disabled = access !== 'rw';
     $('signin').hidden = true;
     $('app').hidden = false;
     await refresh();
@@ -797,6 +847,15 @@
     $('answer-close').addEventListener('click', () => { $('answer').hidden = true; });
     $('problems-only').addEventListener('change', renderEvents);
     $('prune').addEventListener('click', () => confirmThen('prune'));
+    $('install-file').addEventListener('change', (ev) => install(ev.target.files[0]));
+    const zone = $('install');
+    zone.addEventListener('dragover', (ev) => { ev.preventDefault(); zone.classList.add('over'); });
+    zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+    zone.addEventListener('drop', (ev) => {
+      ev.preventDefault();
+      zone.classList.remove('over');
+      if (access === 'rw') install(ev.dataTransfer.files[0]);
+    });
     if (token) start(); else signOut();
   });
 })();
