@@ -56,9 +56,10 @@ impl Finding {
     }
 }
 
-/// What `yoi doctor --json` prints.
+/// What `yoi doctor --json` prints (and `yoi serve` answers at
+/// `/api/v1/doctor`).
 #[derive(Serialize)]
-struct Report {
+pub(crate) struct Report {
     registry: String,
     healthy: bool,
     checked: Vec<String>,
@@ -71,6 +72,22 @@ pub(crate) fn doctor(
     cache: Option<&Path>,
     json: bool,
 ) -> Result<ExitCode> {
+    let report = examine(location, home, cache);
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_text(&report);
+    }
+    Ok(if report.healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Every check of the registry at `location` (and the compile `cache`),
+/// run without running plugin code.
+pub(crate) fn examine(location: &Location, home: &Path, cache: Option<&Path>) -> Report {
     let mut report = Report {
         registry: location.to_string(),
         healthy: true,
@@ -90,16 +107,7 @@ pub(crate) fn doctor(
         check_cache(location, home, cache, &mut report);
     }
     report.healthy = report.findings.iter().all(|f| f.severity == Severity::Note);
-    if json {
-        outln!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_text(&report);
-    }
-    Ok(if report.healthy {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    report
 }
 
 fn print_text(report: &Report) {

@@ -77,6 +77,30 @@ struct App {
     snapshots: SnapshotCache,
     /// Uploads waiting for their confirmation.
     previews: crate::preview::Previews,
+    /// Where the registry is, for the doctor.
+    location: yoi_registry::Location,
+    home: PathBuf,
+    /// What the page's header shows about this server.
+    posture: Posture,
+    /// Held while the doctor runs: one run at a time.
+    doctor: std::sync::Mutex<()>,
+}
+
+/// How exposed this server and its registry are, for the page's header.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Posture {
+    /// `sqlite` (a registry folder) or `postgresql`.
+    registry: &'static str,
+    /// The registry's traffic crosses a network unencrypted (a PostgreSQL
+    /// database on another machine: Yoi speaks no TLS to it).
+    database_in_clear: bool,
+    /// The server listens beyond loopback, in plain HTTP.
+    exposed: bool,
+    /// Folders `file://` artifacts may be read from.
+    files_from: usize,
+    /// `YOI_SAFE_MODE` is set where the server runs: hosts started from
+    /// here boot with no plugin.
+    safe_mode: bool,
 }
 
 /// What a snapshot was read at and asked for. Every write moves a mark
@@ -477,12 +501,35 @@ async fn upgrade_plan(
     }
 }
 
+/// What `yoi doctor` finds, for any token; one run at a time.
+async fn doctor(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Err(refused) = app.reader(&headers) {
+        return refused;
+    }
+    let report = tokio::task::spawn_blocking(move || {
+        let Ok(_one) = app.doctor.try_lock() else {
+            return None;
+        };
+        Some(crate::doctor::examine(&app.location, &app.home, None))
+    })
+    .await;
+    match report {
+        Ok(Some(report)) => axum::Json(report).into_response(),
+        Ok(None) => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the doctor is running for another request (one run at a time): try again in a moment",
+        ),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
 /// Who the token belongs to and what it may do: the page shows it.
 async fn whoami(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     match app.reader(&headers) {
         Ok(token) => axum::Json(json!({
             "actor": token.actor,
             "access": if token.access == Access::Write { "rw" } else { "ro" },
+            "posture": app.posture,
         }))
         .into_response(),
         Err(refused) => refused,
@@ -1055,6 +1102,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/v1/snapshot", get(snapshot))
         .route("/api/v1/whoami", get(whoami))
         .route("/api/v1/upgrade", get(upgrade_plan))
+        .route("/api/v1/doctor", get(doctor))
         .route("/api/v1/operations", post(operate))
         .route("/api/v1/packages", post(publish))
         .route("/api/v1/previews", post(preview))
@@ -1091,6 +1139,19 @@ pub(crate) fn serve(
         wrote: Notify::new(),
         snapshots: SnapshotCache::default(),
         previews: crate::preview::Previews::default(),
+        posture: Posture {
+            registry: match location {
+                yoi_registry::Location::Folder(_) => "sqlite",
+                yoi_registry::Location::Postgres(_) => "postgresql",
+            },
+            database_in_clear: location.in_clear_over_network(),
+            exposed: !options.listen.ip().is_loopback(),
+            files_from: options.files_from.len(),
+            safe_mode: yoi_host::safe_mode_from_env(),
+        },
+        location: location.clone(),
+        home: home.to_path_buf(),
+        doctor: std::sync::Mutex::new(()),
     });
     let router = router(app.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()

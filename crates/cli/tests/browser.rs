@@ -602,6 +602,24 @@ async fn the_push_contracts_agent_script_runs_against_the_page_unchanged() {
             .is_some_and(|e| e.contains("same field")),
         "{both}"
     );
+    // The page's own Clear asks for the word first: anything else changes
+    // nothing.
+    click(page, "#clear").await;
+    type_into(page, "#confirm-field-input", "yes").await;
+    click(page, "#confirm-yes").await;
+    let said = until(
+        page,
+        "the refused clear",
+        "const box = document.getElementById('answer'); return !box.hidden && box.innerText;",
+    )
+    .await;
+    assert!(
+        said.as_str()
+            .is_some_and(|t| t.contains("nothing was cleared")),
+        "{said}"
+    );
+    let kept = script(page, "window.yoi.getPluginSnapshot()", vec![]).await;
+    assert_eq!(kept["activeVersions"]["example.guard"], "0.3.0", "{kept}");
     // The contract's clear takes no second question: the registry is empty.
     let cleared = script(page, "window.yoi.clearPluginRegistry()", vec![]).await;
     assert_eq!(cleared["ok"], true, "{cleared}");
@@ -764,6 +782,14 @@ async fn the_page_upgrades_with_the_diff_grants_and_shows_the_fleet() {
     .await;
     let row = row.as_str().expect("text");
     assert!(row.contains("canary") && row.contains("current"), "{row}");
+    // The header says how exposed the server is.
+    let badge = until(
+        page,
+        "the posture badge",
+        "const b = document.getElementById('posture'); return !b.hidden && b.textContent;",
+    )
+    .await;
+    assert_eq!(badge, "SQLite registry · loopback only");
     // What each plugin contributes, on its card.
     let gives = until(
         page,
@@ -1005,7 +1031,49 @@ async fn the_page_upgrades_with_the_diff_grants_and_shows_the_fleet() {
         "the failing receipts: {banner}"
     );
     assert!(banner.contains("Enable"), "{banner}");
+    // Its recent receipts, one mark each, the failures marked.
+    let marks = until(
+        page,
+        "the probe's receipts timeline",
+        "const t = document.querySelectorAll('[data-timeline=\"hostile.probe\"] i[data-status=\"error\"]'); \
+         return t.length >= 5 && t.length;",
+    )
+    .await;
+    assert!(marks.as_i64() >= Some(5), "{marks}");
     screenshot(page, "ops-fleet").await;
+
+    // Disable with a reason from the card, and enable again.
+    click(
+        page,
+        "button[data-action=\"disable\"][data-plugin=\"example.guard\"]",
+    )
+    .await;
+    type_into(page, "#confirm-field-input", "maintenance window").await;
+    click(page, "#confirm-yes").await;
+    let banner = until(
+        page,
+        "the guard's disabled banner",
+        "const b = document.querySelector('.card[data-plugin=\"example.guard\"] .banner'); return b && b.innerText;",
+    )
+    .await;
+    let banner = banner.as_str().expect("text");
+    assert!(
+        banner.contains("Disabled by operator") && banner.contains("maintenance window"),
+        "{banner}"
+    );
+    click_and_confirm(
+        page,
+        ".card[data-plugin=\"example.guard\"] button[data-action=\"enable\"]",
+        "confirm",
+        "confirm-yes",
+    )
+    .await;
+    until(
+        page,
+        "the guard enabled",
+        "return !document.querySelector('.card[data-plugin=\"example.guard\"] .banner');",
+    )
+    .await;
 
     // A read-only token sees all of it and can press nothing.
     page.execute("sessionStorage.clear()", vec![])
@@ -1019,11 +1087,21 @@ async fn the_page_upgrades_with_the_diff_grants_and_shows_the_fleet() {
         page,
         "the read-only view",
         "if (document.getElementById('who').textContent !== 'dashboard · read only') return false; \
-         const all = [...document.querySelectorAll('#app button')]; \
+         const all = [...document.querySelectorAll('#app button:not(#doctor-run)')]; \
          return all.length > 5 && document.querySelector('#hosts tr[data-host]') \
            && document.querySelector('.banner') && [all.length, all.filter((b) => !b.disabled).length];",
     )
     .await;
     assert_eq!(counts[1], 0, "every button is disabled: {counts}");
+    // Reading is not acting: the doctor runs for a read-only token too.
+    click(page, "#doctor-run").await;
+    let report = until(
+        page,
+        "the doctor's report",
+        "const r = document.querySelector('#doctor-report [data-healthy]'); return r && r.innerText;",
+    )
+    .await;
+    let report = report.as_str().expect("text");
+    assert!(report.contains("database integrity"), "{report}");
     page.clone().close().await.expect("close");
 }

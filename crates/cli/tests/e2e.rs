@@ -2297,3 +2297,72 @@ async fn a_previewed_upload_is_published_only_by_its_token_and_digest() {
     );
     assert_eq!(body["audit"]["action"], "preview");
 }
+
+/// The page's reads: an upgrade plan, the doctor's report, the server's
+/// posture; each for any token, refused without one, bad queries answered
+/// with what is wrong.
+#[tokio::test]
+#[ignore = "needs the example components: run with `cargo xtask e2e`"]
+async fn serve_answers_upgrade_plans_the_doctor_and_its_posture() {
+    let server = serve();
+    let dir = tempfile::tempdir().expect("temp");
+    let (status, body) = send(
+        &server,
+        "/api/v1/packages",
+        Some(&server.rw),
+        Some(guard_archive(dir.path())),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let plan = "/api/v1/upgrade?plugin=example.guard&version=0.1.0";
+    let (status, body) = send(&server, plan, Some(&server.ro), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["from"],
+        serde_json::Value::Null,
+        "nothing runs: {body}"
+    );
+    assert_eq!(body["to"]["version"], "0.1.0");
+    assert_eq!(
+        body["diff"]["hooks"]["added"],
+        serde_json::json!(["tool.pre_exec"])
+    );
+    for (query, status_wanted, why) in [
+        ("plugin=example.guard&version=9.9.9", 404, "9.9.9"),
+        (
+            "plugin=example.guard&version=latest",
+            400,
+            "not a semver version",
+        ),
+        ("plugin=example.guard", 400, "plugin=ID&version=VERSION"),
+    ] {
+        let (status, body) = send(
+            &server,
+            &format!("/api/v1/upgrade?{query}"),
+            Some(&server.ro),
+            None,
+        )
+        .await;
+        assert_eq!(status, status_wanted, "{query}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.contains(why)),
+            "{query}: {body}"
+        );
+    }
+    let (status, _) = send(&server, plan, None, None).await;
+    assert_eq!(status, 401);
+
+    let (status, report) = send(&server, "/api/v1/doctor", Some(&server.ro), None).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["healthy"], true, "{report}");
+    assert!(report["checked"].as_array().is_some_and(|c| !c.is_empty()));
+    let (status, _) = send(&server, "/api/v1/doctor", None, None).await;
+    assert_eq!(status, 401);
+
+    let (status, who) = send(&server, "/api/v1/whoami", Some(&server.ro), None).await;
+    assert_eq!(status, 200, "{who}");
+    assert_eq!(
+        who["posture"],
+        serde_json::json!({"registry": "sqlite", "database_in_clear": false, "exposed": false, "files_from": 0, "safe_mode": false})
+    );
+}

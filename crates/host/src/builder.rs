@@ -19,7 +19,7 @@ use yoi_registry::Registry;
 use crate::api::SecretSource;
 use crate::cache::CompileCache;
 use crate::error::HostError;
-use crate::host::{EPOCH_TICK, Host, PressureCounters, SAFE_MODE_ENV, Shared, Snapshot};
+use crate::host::{EPOCH_TICK, Host, PressureCounters, Shared, Snapshot};
 use crate::hostconfig::{CapabilityCap, GrantSpec, HostConfig};
 use crate::sandbox;
 use crate::settings::{FolderSettings, Settings};
@@ -484,9 +484,10 @@ impl HostBuilder {
             .map_err(|e| HostError::Engine(format!("cannot start the event writer: {e}")))?;
         #[cfg(not(feature = "registry"))]
         let sink: Option<EventSink> = None;
-        let safe_mode = self.settings.safe_mode.unwrap_or_else(|| {
-            std::env::var(SAFE_MODE_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
-        });
+        let safe_mode = self
+            .settings
+            .safe_mode
+            .unwrap_or_else(crate::host::safe_mode_from_env);
         if safe_mode {
             tracing::warn!("safe mode: no plugin will be loaded");
         }

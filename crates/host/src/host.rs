@@ -33,6 +33,12 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// `1` (or `true`).
 pub const SAFE_MODE_ENV: &str = "YOI_SAFE_MODE";
 
+/// Whether [`SAFE_MODE_ENV`] asks for safe mode (`1` or `true`): what a
+/// host built without an explicit choice does.
+pub fn safe_mode_from_env() -> bool {
+    std::env::var(SAFE_MODE_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
 /// One handler in a point's chain, as [`Host::handlers`] reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Handler {

@@ -118,7 +118,7 @@ pub use events::{
 #[cfg(feature = "watch")]
 pub use folders::FolderWatcher;
 pub use folders::{Discovered, PackageInfo, discover};
-pub use host::{Handler, Host, Pressure, SAFE_MODE_ENV};
+pub use host::{Handler, Host, Pressure, SAFE_MODE_ENV, safe_mode_from_env};
 pub use hostconfig::{
     CONFIG_FILE, CONFIG_SCHEMA, CapabilitiesSection, CapabilityCap, CrashGuardSection, GrantSpec,
     HostConfig, HostSection, LimitsSection, PluginsSection, fields as config_fields,

@@ -31,6 +31,32 @@ impl Location {
     }
 }
 
+impl Location {
+    /// Whether the registry's traffic crosses a network unencrypted: a
+    /// PostgreSQL database reached over TCP on another machine (Yoi speaks
+    /// no TLS to PostgreSQL; docs/fleet.md). A folder, a Unix socket or a
+    /// loopback address stay on this machine.
+    pub fn in_clear_over_network(&self) -> bool {
+        let Location::Postgres(url) = self else {
+            return false;
+        };
+        let Ok(config) = url.parse::<postgres::Config>() else {
+            return false;
+        };
+        config.get_hosts().iter().any(|host| match host {
+            postgres::config::Host::Tcp(name) => {
+                name != "localhost"
+                    && !name
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            _ => false,
+        })
+    }
+}
+
 impl std::fmt::Display for Location {
     /// The location without a password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -159,4 +185,28 @@ pub(crate) fn connection_string(text: &str) -> Option<String> {
          folder name; write it as a URL: postgres://{user}{password}@{host}{port}/{db} \
          (docs/fleet.md)"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Location;
+
+    #[test]
+    fn only_a_database_on_another_machine_is_in_the_clear() {
+        for (text, clear) in [
+            ("/var/lib/yoi", false),
+            ("postgres://yoi@127.0.0.1:5432/yoi", false),
+            ("postgres://yoi@localhost/yoi", false),
+            ("postgres://yoi@[::1]:5432/yoi", false),
+            ("postgres://yoi@%2Frun%2Fpostgresql/yoi", false),
+            ("postgres://yoi@db.internal:5432/yoi", true),
+            ("postgres://yoi@10.0.0.7/yoi", true),
+        ] {
+            assert_eq!(
+                Location::parse(text).in_clear_over_network(),
+                clear,
+                "{text}"
+            );
+        }
+    }
 }

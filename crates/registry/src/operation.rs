@@ -132,6 +132,15 @@ pub enum Operation {
         #[serde(default = "all_hosts")]
         scope: Scope,
     },
+    /// Forget hosts that have not reported for a while (`yoi prune
+    /// --hosts-silent-for`).
+    ForgetHosts {
+        /// Seconds without a report.
+        silent_for_secs: u64,
+    },
+    /// Seal every secret setting value with a new key (`yoi config
+    /// rotate-key`).
+    ConfigRotateKey {},
     /// Wipe the registry; `confirm` must be `true`.
     Clear {
         /// Says the caller means it.
@@ -266,6 +275,11 @@ impl<S: Store> Registry<S> {
             Operation::ConfigUnset { plugin, key, scope } => {
                 self.answer(|r| r.unset_config(plugin, *scope, key, actor))
             }
+            Operation::ForgetHosts { silent_for_secs } => {
+                let silent = Duration::from_secs(*silent_for_secs);
+                self.answer(|r| r.forget_hosts(silent, actor))
+            }
+            Operation::ConfigRotateKey {} => self.answer(|r| r.rotate_config_key(actor)),
             Operation::Clear { confirm: true } => self.answer(|r| r.clear(actor)),
             Operation::Clear { confirm: false } => self.refused(
                 actor,

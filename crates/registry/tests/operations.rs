@@ -35,7 +35,19 @@ fn operations_parse_with_defaults_and_refuse_what_they_do_not_know() {
             version: None
         }
     );
+    assert_eq!(
+        op(r#"{"op": "forget_hosts", "silent_for_secs": 3600}"#),
+        Operation::ForgetHosts {
+            silent_for_secs: 3600
+        }
+    );
+    assert_eq!(
+        op(r#"{"op": "config_rotate_key"}"#),
+        Operation::ConfigRotateKey {}
+    );
     for bad in [
+        r#"{"op": "forget_hosts"}"#,
+        r#"{"op": "config_rotate_key", "key": "mine"}"#,
         r#"{"op": "activate", "plugin": "acme.g", "version": "1.2.0", "force": true}"#,
         r#"{"op": "activate", "plugin": "acme.g", "version": "one"}"#,
         r#"{"op": "activate", "plugin": "acme.g", "version": "1.2.0", "scope": "moon"}"#,

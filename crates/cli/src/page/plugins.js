@@ -309,6 +309,10 @@
             h('div', { class: 'bar' }, h('i', { style: `width:${active.rollout.rolloutPct}%` }))]
           : h('div', { class: 'where' }, 'not active'),
         why ? banner(snap, id, why) : null,
+        timeline(snap, id),
+        h('div', {},
+          why ? null : actionButton('disable', id, null, 'Disable…'),
+          active ? null : actionButton('remove_all', id, null, 'Remove all…')),
         contributions(active || versions[versions.length - 1]).map(([what, names]) =>
           h('div', { class: 'gives', 'data-gives': what }, h('span', { class: 'muted' }, `${what}: `), names.map((n) => h('code', {}, n)))),
         h('div', { class: 'muted' }, `${versions.length} version${versions.length === 1 ? '' : 's'}`));
@@ -524,6 +528,52 @@
     ].filter(([, xs]) => xs.length);
   }
 
+  // The plugin's recent receipts (among the events the page holds),
+  // oldest first, one mark each: point, status and duration on hover.
+  function timeline(snap, id) {
+    const receipts = (snap.events || []).filter((e) => e.plugin === id && e.kind === 'receipt').slice(-30);
+    if (!receipts.length) return null;
+    return h('div', { class: 'timeline', 'data-timeline': id, title: 'recent receipts, oldest first' },
+      receipts.map((e) => {
+        const d = e.detail || {};
+        const ms = typeof d.duration_ms === 'number' ? `, ${d.duration_ms.toFixed(1)} ms` : '';
+        return h('i', { class: d.status || 'ok', 'data-status': d.status, title: `${d.point || 'tool'}: ${d.status}${ms}, ${when(e.at)}` });
+      }));
+  }
+
+  // The header's badge: how exposed this server and its registry are.
+  function posture(p) {
+    if (!p) return;
+    const warnings = [];
+    if (p.database_in_clear) warnings.push('registry database reached unencrypted over the network');
+    if (p.exposed) warnings.push('listening beyond loopback in plain HTTP');
+    if (p.safe_mode) warnings.push('safe mode: hosts started here load no plugin');
+    const facts = [`${p.registry === 'postgresql' ? 'PostgreSQL' : 'SQLite'} registry`,
+      p.exposed ? 'exposed' : 'loopback only',
+      p.files_from ? `file:// from ${p.files_from} folder${p.files_from === 1 ? '' : 's'}` : 'no file:// uploads'];
+    const badge = $('posture');
+    badge.hidden = false;
+    badge.className = `pill ${warnings.length ? 'warn' : 'calm'}`;
+    badge.textContent = warnings.length ? `⚠ ${warnings[0]}` : facts.slice(0, 2).join(' · ');
+    badge.title = [...warnings, ...facts, 'plugins run sandboxed on their hosts: no WASI files, sockets or environment; only granted host calls'].join('\n');
+  }
+
+  // The doctor's findings, each with its fix.
+  async function runDoctor() {
+    const out = $('doctor-report');
+    out.replaceChildren(h('div', { class: 'muted' }, 'running…'));
+    const answer = await request('GET', '/doctor');
+    if (!answer.ok) { out.replaceChildren(h('div', { class: 'bad' }, answer.error)); return; }
+    const r = answer.record;
+    out.replaceChildren(h('div', { 'data-healthy': String(r.healthy) },
+      h('div', {}, h('span', { class: `state ${r.healthy ? 'ok' : 'error'}` }, r.healthy ? 'healthy' : 'problems'), ` ${r.registry}`),
+      r.checked.map((c) => h('div', { class: 'muted' }, `✓ ${c}`)),
+      r.findings.map((f) => h('div', { class: 'finding', 'data-code': f.code },
+        h('span', { class: `state ${f.severity === 'problem' ? 'error' : 'published'}` }, f.code),
+        f.subject ? ` ${f.subject}: ` : ' ', f.message,
+        f.fix ? h('div', { class: 'fix' }, `fix: ${f.fix}`) : null))));
+  }
+
   // A disabled plugin's banner: when and by whom (the crash guard names
   // its host), why, its last failing receipts, and Enable.
   function banner(snap, id, why) {
@@ -644,12 +694,40 @@
         return { op: 'config_unset', plugin: id, key, scope };
       },
     },
+    disable: {
+      words: (id) => [`Disable ${id}?`, 'Hosts unload it at their next reload, and no version of it can be activated or rolled back to until it is enabled again.'],
+      field: { label: 'why (for the audit log)', type: 'text', value: '' },
+      op: (id, v, x, why) => (why.trim() ? { op: 'disable', plugin: id, reason: why.trim() } : 'say why it is disabled: the audit log and the page show it'),
+    },
+    remove_all: {
+      words: (id) => [`Remove every version of ${id}?`, 'Every version, its artifacts (those no other version refers to), its grants, its disabled flag and its setting values are deleted. This cannot be undone; the audit log keeps the record.'],
+      op: (id) => ({ op: 'remove', plugin: id }),
+    },
     prune: {
       words: () => ['Prune the registry?', 'Runtime events older than the age below are deleted, and so is every stored artifact no version refers to. The audit log keeps what was deleted.'],
-      op: () => {
-        const days = Number($('confirm-days').value);
-        return { op: 'prune', events_older_than_secs: Number.isFinite(days) && days >= 0 ? Math.round(days * 86400) : null };
+      field: { label: 'events older than (days; empty keeps them all)', type: 'number', value: '30' },
+      op: (id, v, x, days) => {
+        const n = Number(days);
+        if (days.trim() === '') return { op: 'prune' };
+        return Number.isFinite(n) && n >= 0 ? { op: 'prune', events_older_than_secs: Math.round(n * 86400) } : 'the age must be a number of days';
       },
+    },
+    forget_hosts: {
+      words: () => ['Forget silent hosts?', 'Hosts that have not reported for the time below leave the hosts table; one that reports again comes back.'],
+      field: { label: 'silent for (hours)', type: 'number', value: '24' },
+      op: (id, v, x, hours) => {
+        const n = Number(hours);
+        return hours.trim() !== '' && Number.isFinite(n) && n >= 0 ? { op: 'forget_hosts', silent_for_secs: Math.round(n * 3600) } : 'the time must be a number of hours';
+      },
+    },
+    rotate_key: {
+      words: () => ['Rotate the settings key?', 'Every secret setting value is sealed again with a new key; the old key is kept only until that is done. Hosts read the values with the new key at once.'],
+      op: () => ({ op: 'config_rotate_key' }),
+    },
+    clear: {
+      words: () => ['Clear the registry?', 'Every version, grant, setting value, flag, runtime event and stored artifact is wiped; only the audit log is kept. Nothing runs afterwards. This cannot be undone.'],
+      field: { label: 'type clear to mean it', type: 'text', value: '' },
+      op: (id, v, x, typed) => (typed === 'clear' ? { op: 'clear', confirm: true } : 'nothing was cleared: type clear to mean it'),
     },
   };
 
@@ -665,18 +743,25 @@
 
   function confirmThen(action, id, version, extra) {
     const dialog = $('confirm');
-    const { words, op } = ACTIONS[action];
+    const { words, op, field } = ACTIONS[action];
     const [title, text] = words(id, version, extra);
     $('confirm-title').textContent = title;
     $('confirm-text').textContent = text;
     $('confirm-activation').hidden = action !== 'activate';
-    $('confirm-prune').hidden = action !== 'prune';
+    $('confirm-field').hidden = !field;
+    if (field) {
+      $('confirm-field-label').textContent = field.label;
+      $('confirm-field-input').type = field.type;
+      $('confirm-field-input').value = field.value;
+    }
     $('confirm-scope').value = 'all';
     $('confirm-rollout').value = '100';
     dialog.returnValue = '';
     dialog.onclose = async () => {
       if (dialog.returnValue !== 'yes') return;
-      show(title.replace(/\?$/, ''), await operation(op(id, version, extra)));
+      const asked = op(id, version, extra, $('confirm-field-input').value);
+      // A string is why the form cannot be sent: nothing changed.
+      show(title.replace(/\?$/, ''), typeof asked === 'string' ? fail(asked) : await operation(asked));
     };
     dialog.showModal();
   }
@@ -716,7 +801,7 @@
       p.settings.length ? [h('h4', {}, 'Settings it declares'), p.settings.map((st) => h('div', { class: 'change' },
         `${st.name}: ${st.type}${st.required ? ', required' : ''}${st.secret ? ', secret' : ''}`,
         st.description ? h('span', { class: 'muted' }, ` — ${st.description}`) : null))] : null,
-      h('p', { class: 'muted' }, `Publishing stores it and checks it as \`yoi publish\` does; it does not run, and nothing is granted, until it is activated. This preview expires ${when(p.expires_at)}.`)));
+      h('p', { class: 'muted' }, `Publishing stores it and checks it as yoi publish does; it does not run, and nothing is granted, until it is activated. This preview expires ${when(p.expires_at)}.`)));
     const blocked = p.kind === 'conflict' ? `Versions are immutable: ${p.plugin} ${p.version} cannot be published again with another artifact. Give this build a new version.` : '';
     $('preview-blocked').textContent = blocked;
     $('preview-yes').disabled = Boolean(blocked) || access !== 'rw';
@@ -818,7 +903,8 @@
     if (!who.ok) { signOut(who.error); return; }
     access = who.record.access;
     $('who').textContent = `${who.record.actor} · ${access === 'rw' ? 'may act' : 'read only'}`;
-    $('prune').disabled = access !== 'rw';
+    for (const b of $('maintenance').querySelectorAll('button')) b.disabled = access !== 'rw';
+    posture(who.record.posture);
     $('install-file').disabled = access !== 'rw';
     $('signin').hidden = true;
     $('app').hidden = false;
@@ -846,7 +932,10 @@
     });
     $('answer-close').addEventListener('click', () => { $('answer').hidden = true; });
     $('problems-only').addEventListener('change', renderEvents);
-    $('prune').addEventListener('click', () => confirmThen('prune'));
+    for (const [button, action] of [['prune', 'prune'], ['forget-hosts', 'forget_hosts'], ['rotate-key', 'rotate_key'], ['clear', 'clear']]) {
+      $(button).addEventListener('click', () => confirmThen(action));
+    }
+    $('doctor-run').addEventListener('click', runDoctor);
     $('install-file').addEventListener('change', (ev) => install(ev.target.files[0]));
     const zone = $('install');
     zone.addEventListener('dragover', (ev) => { ev.preventDefault(); zone.classList.add('over'); });
