@@ -782,6 +782,12 @@ async fn the_page_upgrades_with_the_diff_grants_and_shows_the_fleet() {
     .await;
     let row = row.as_str().expect("text");
     assert!(row.contains("canary") && row.contains("current"), "{row}");
+    // How it runs plugins, as it reported.
+    assert!(
+        row.contains("64 MiB, 30 s a tool call, 8 s a chain")
+            && row.contains("a fresh instance per event"),
+        "{row}"
+    );
     // The header says how exposed the server is.
     let badge = until(
         page,
@@ -1041,6 +1047,40 @@ async fn the_page_upgrades_with_the_diff_grants_and_shows_the_fleet() {
     .await;
     assert!(marks.as_i64() >= Some(5), "{marks}");
     screenshot(page, "ops-fleet").await;
+
+    // A host in safe mode: its row and the header say so.
+    let safe = Command::new(env!("CARGO_BIN_EXE_yoi"))
+        .args(["--registry", server.home.to_str().expect("utf-8")])
+        .args(["host", "--name", "safe-host"])
+        .env("YOI_SAFE_MODE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("yoi host in safe mode");
+    let safe = Process(safe);
+    let row = until(
+        page,
+        "the safe-mode host",
+        "const r = document.querySelector('#hosts tr[data-host=\"safe-host\"]'); return r && r.innerText;",
+    )
+    .await;
+    assert!(
+        row.as_str()
+            .is_some_and(|r| r.contains("safe mode: no plugin loaded")),
+        "{row}"
+    );
+    let badge = until(
+        page,
+        "the header's warning",
+        "const b = document.getElementById('posture'); return b.classList.contains('warn') && b.textContent;",
+    )
+    .await;
+    assert_eq!(
+        badge,
+        "⚠ host safe-host is in safe mode: it loads no plugin"
+    );
+    drop(safe);
 
     // Disable with a reason from the card, and enable again.
     click(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use yoi_manifest::Scope;
 use yoi_manifest::{Capability, Compat};
-use yoi_registry::{HostRecord, LoadedVersion, Registry, VersionRecord};
+use yoi_registry::{HostPosture, HostRecord, LoadedVersion, Registry, VersionRecord};
 
 use crate::error::HostError;
 use crate::host::{Host, Shared, Snapshot};
@@ -229,7 +229,8 @@ impl Shared {
         Ok(report)
     }
 
-    /// Tells the registry who this host is and what it runs (`yoi hosts`).
+    /// Tells the registry who this host is, how it runs plugins and what
+    /// it runs (`yoi hosts`, the page's hosts table).
     /// A registry that cannot be written is logged; the host runs on.
     pub(crate) fn report_self(&self, registry: &Registry) {
         let snapshot = self.snapshot.load();
@@ -256,6 +257,15 @@ impl Shared {
                     digest: p.info.digest.to_string(),
                 })
                 .collect(),
+            posture: Some(HostPosture {
+                safe_mode: self.safe_mode,
+                memory_mib: (self.settings.memory_limit / (1024 * 1024)) as u64,
+                chain_budget_ms: millis(self.settings.chain_budget),
+                tool_timeout_ms: millis(self.settings.tool_timeout),
+                fresh_instances: !self.settings.reuse_instances,
+                max_calls: self.settings.max_calls,
+                capability_cap: self.settings.cap.is_some(),
+            }),
         };
         if let Err(e) = registry.register_host(&record) {
             tracing::warn!(error = %e, "could not report this host to the registry");
@@ -338,4 +348,9 @@ impl Shared {
             .unwrap_or_else(|p| p.into_inner())
             .remove(record.plugin.as_str());
     }
+}
+
+/// A duration in whole milliseconds, for reports.
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -29,8 +29,8 @@ pub use config::NewValue;
 pub use error::RegistryError;
 pub use model::{
     AuditRecord, CapabilityLine, Change, ConfigRecord, Deployment, EventRecord, EventTotals,
-    GrantRecord, HostRecord, LoadedVersion, Marks, Outcome, Pruned, Snapshot, State, UpgradePlan,
-    VersionRecord, Window,
+    GrantRecord, HostPosture, HostRecord, LoadedVersion, Marks, Outcome, Pruned, Snapshot, State,
+    UpgradePlan, VersionRecord, Window,
 };
 pub use operation::{Answer, Operation};
 pub use registry::{Activation, DATABASE_FILE, Published, Registry, now_ms};

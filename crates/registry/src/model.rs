@@ -165,6 +165,30 @@ pub struct HostRecord {
     pub change_seq: i64,
     /// The registry versions it runs, by plugin id.
     pub loaded: Vec<LoadedVersion>,
+    /// How it runs plugins; `None` from a host that did not say (a Yoi
+    /// from before 2026-12-07).
+    #[serde(default)]
+    pub posture: Option<HostPosture>,
+}
+
+/// How a host runs plugins, as it reports itself: what the page's hosts
+/// table and header show about a fleet's sandboxes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostPosture {
+    /// It loads no plugin (safe mode).
+    pub safe_mode: bool,
+    /// Each plugin instance's memory cap, in MiB.
+    pub memory_mib: u64,
+    /// Time one hook point's whole chain may take, in ms.
+    pub chain_budget_ms: u64,
+    /// Time one tool call may take, in ms.
+    pub tool_timeout_ms: u64,
+    /// `true`: a fresh instance per event; `false`: instances are reused.
+    pub fresh_instances: bool,
+    /// Plugin calls running at once, host-wide.
+    pub max_calls: u32,
+    /// A host-wide capability list caps every grant.
+    pub capability_cap: bool,
 }
 
 /// One plugin version a host runs.
@@ -178,7 +202,21 @@ pub struct LoadedVersion {
     pub digest: String,
 }
 
-/// A host row as stores keep it (scope as text, `loaded` as JSON).
+/// `loaded` and `posture` of a host as stores keep them (JSON text).
+pub(crate) fn host_json(h: &HostRecord) -> Result<(String, Option<String>), crate::RegistryError> {
+    let bad = |e: serde_json::Error| crate::RegistryError::Schema(format!("host {}: {e}", h.name));
+    Ok((
+        serde_json::to_string(&h.loaded).map_err(bad)?,
+        h.posture
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(bad)?,
+    ))
+}
+
+/// A host row as stores keep it (scope as text, `loaded` and `posture` as
+/// JSON).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn host_record(
     name: String,
@@ -189,11 +227,16 @@ pub(crate) fn host_record(
     last_seen: i64,
     change_seq: i64,
     loaded: String,
+    posture: Option<String>,
 ) -> Result<HostRecord, crate::RegistryError> {
     let bad = |why: String| crate::RegistryError::Schema(format!("host row {name}: {why}"));
     Ok(HostRecord {
         scope: scope.parse().map_err(|e: String| bad(e))?,
         loaded: serde_json::from_str(&loaded).map_err(|e| bad(e.to_string()))?,
+        posture: posture
+            .map(|p| serde_json::from_str(&p))
+            .transpose()
+            .map_err(|e| bad(e.to_string()))?,
         contract,
         engine,
         started_at,

@@ -127,6 +127,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('change_seq', 0), ('version_seq', 0), ('host_seq', 0);",
+    // 2: how each host runs plugins (safe mode, limits), as it reports it.
+    "ALTER TABLE hosts ADD COLUMN posture JSONB;",
 ];
 
 /// The channel every committed change is announced on, with the change
@@ -1078,15 +1080,15 @@ impl Tx for PgTx<'_> {
     }
 
     fn put_host(&mut self, h: &HostRecord) -> StoreResult<()> {
-        let loaded = serde_json::to_string(&h.loaded)
-            .map_err(|e| RegistryError::Schema(format!("host {}: {e}", h.name)))?;
+        let (loaded, posture) = crate::model::host_json(h)?;
         self.execute(
-            "INSERT INTO hosts (name, scope, contract, engine, started_at, last_seen, change_seq, loaded)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::TEXT::JSONB)
+            "INSERT INTO hosts (name, scope, contract, engine, started_at, last_seen, change_seq, loaded, posture)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::TEXT::JSONB, $9::TEXT::JSONB)
              ON CONFLICT (name) DO UPDATE
              SET scope = EXCLUDED.scope, contract = EXCLUDED.contract, engine = EXCLUDED.engine,
                  started_at = EXCLUDED.started_at, last_seen = EXCLUDED.last_seen,
-                 change_seq = EXCLUDED.change_seq, loaded = EXCLUDED.loaded",
+                 change_seq = EXCLUDED.change_seq, loaded = EXCLUDED.loaded,
+                 posture = EXCLUDED.posture",
             &[
                 &h.name,
                 &h.scope.as_str(),
@@ -1096,6 +1098,7 @@ impl Tx for PgTx<'_> {
                 &h.last_seen,
                 &h.change_seq,
                 &loaded,
+                &posture,
             ],
         )?;
         Ok(())
@@ -1154,7 +1157,8 @@ impl Tx for PgTx<'_> {
 
     fn hosts(&mut self) -> StoreResult<Vec<HostRecord>> {
         self.query(
-            "SELECT name, scope, contract, engine, started_at, last_seen, change_seq, loaded::TEXT
+            "SELECT name, scope, contract, engine, started_at, last_seen, change_seq, loaded::TEXT,
+                    posture::TEXT
              FROM hosts ORDER BY name",
             &[],
         )?
@@ -1169,6 +1173,7 @@ impl Tx for PgTx<'_> {
                 row.get(5),
                 row.get(6),
                 row.get(7),
+                row.get(8),
             )
         })
         .collect()

@@ -102,6 +102,8 @@ const MIGRATIONS: &[&str] = &[
     // 7: writes are counted, and the count the last good copy holds, so
     // the copy is renewed after a few writes by any process.
     "INSERT INTO meta (key, value) VALUES ('writes', 0), ('backup_writes', 0);",
+    // 8: how each host runs plugins (safe mode, limits), as it reports it.
+    "ALTER TABLE hosts ADD COLUMN posture TEXT;",
 ];
 
 /// SQLite storage in one database file.
@@ -791,11 +793,10 @@ impl Tx for SqlTx<'_> {
     }
 
     fn put_host(&mut self, h: &HostRecord) -> StoreResult<()> {
-        let loaded = serde_json::to_string(&h.loaded)
-            .map_err(|e| RegistryError::Schema(format!("host {}: {e}", h.name)))?;
+        let (loaded, posture) = crate::model::host_json(h)?;
         self.tx.execute(
-            "INSERT OR REPLACE INTO hosts (name, scope, contract, engine, started_at, last_seen, change_seq, loaded)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT OR REPLACE INTO hosts (name, scope, contract, engine, started_at, last_seen, change_seq, loaded, posture)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 h.name,
                 h.scope.as_str(),
@@ -804,7 +805,8 @@ impl Tx for SqlTx<'_> {
                 h.started_at,
                 h.last_seen,
                 h.change_seq,
-                loaded
+                loaded,
+                posture
             ],
         )?;
         Ok(())
@@ -827,26 +829,25 @@ impl Tx for SqlTx<'_> {
 
     fn hosts(&mut self) -> StoreResult<Vec<HostRecord>> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT name, scope, contract, engine, started_at, last_seen, change_seq, loaded
+            "SELECT name, scope, contract, engine, started_at, last_seen, change_seq, loaded, posture
              FROM hosts ORDER BY name",
         )?;
         let rows = stmt.query_map([], |row| {
             Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-                row.get(6)?,
-                row.get(7)?,
+                (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?),
+                (row.get(4)?, row.get(5)?, row.get(6)?),
+                (row.get(7)?, row.get(8)?),
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (name, scope, contract, engine, started_at, last_seen, change_seq, loaded) = row?;
+            let (
+                (name, scope, contract, engine),
+                (started_at, last_seen, change_seq),
+                (loaded, posture),
+            ) = row?;
             out.push(crate::model::host_record(
-                name, scope, contract, engine, started_at, last_seen, change_seq, loaded,
+                name, scope, contract, engine, started_at, last_seen, change_seq, loaded, posture,
             )?);
         }
         Ok(out)

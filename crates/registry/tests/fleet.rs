@@ -8,7 +8,7 @@ use std::time::Duration;
 mod common;
 
 use yoi_registry::{
-    Activation, HostRecord, LoadedVersion, Location, Registry, RegistryError, Scope,
+    Activation, HostPosture, HostRecord, LoadedVersion, Location, Registry, RegistryError, Scope,
 };
 
 fn host(name: &str, seq: i64) -> HostRecord {
@@ -25,6 +25,16 @@ fn host(name: &str, seq: i64) -> HostRecord {
             version: "1.0.0".into(),
             digest: format!("sha256:{:064x}", 7),
         }],
+        // h1 says how it runs plugins; h2 is a host from before hosts did.
+        posture: (name == "h1").then_some(HostPosture {
+            safe_mode: true,
+            memory_mib: 64,
+            chain_budget_ms: 8000,
+            tool_timeout_ms: 30_000,
+            fresh_instances: true,
+            max_calls: 64,
+            capability_cap: false,
+        }),
     }
 }
 

@@ -15,6 +15,7 @@
 
   let token = null;
   let access = null;
+  let whoPosture = null;
   let current = null;
   let refreshing = null;
   let again = false;
@@ -389,10 +390,12 @@
     h('td', {}, x.scope),
     h('td', {}, h('span', { class: `state ${x.state === 'current' ? 'ok' : 'error'}` }, x.state)),
     h('td', { title: when(x.last_seen) }, ago(x.last_seen)),
+    h('td', { class: 'sandbox' }, sandbox(x.posture)),
     h('td', { class: 'mono' }, x.contract),
     h('td', { class: 'mono' }, x.engine),
     h('td', { class: 'mono' }, x.loaded.map((l) => `${l.plugin}@${l.version}`).join(', ') || '—'))) :
-      [h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No host has reported yet: `yoi host` runs one.'))]));
+      [h('tr', {}, h('td', { colspan: 8, class: 'empty' }, 'No host has reported yet: `yoi host` runs one.'))]));
+    posture(whoPosture, snap.hosts || []);
     $('services').tBodies[0].replaceChildren(...((snap.services || []).length ? snap.services.map((e) => {
       const d = e.detail || {};
       return h('tr', { class: d.last_error ? 'failed' : null, 'data-service': `${e.plugin}/${d.service}` },
@@ -541,10 +544,28 @@
       }));
   }
 
-  // The header's badge: how exposed this server and its registry are.
-  function posture(p) {
+  // How a host runs plugins, as it reported.
+  function sandbox(p) {
+    if (!p) return h('span', { class: 'muted' }, 'not reported');
+    if (p.safe_mode) return h('span', { class: 'state error' }, 'safe mode: no plugin loaded');
+    const secs = (ms) => `${ms % 1000 ? (ms / 1000).toFixed(1) : ms / 1000} s`;
+    return [
+      `${p.memory_mib} MiB, ${secs(p.tool_timeout_ms)} a tool call, ${secs(p.chain_budget_ms)} a chain, ${p.max_calls} calls at once`,
+      h('div', { class: 'muted' }, [p.fresh_instances ? 'a fresh instance per event' : 'instances reused between events',
+        p.capability_cap ? 'grants capped by its capability list' : null].filter(Boolean).join('; ')),
+    ];
+  }
+
+  // The header's badge: how exposed this server and its registry are, and
+  // any host that runs without its plugins or without per-event isolation.
+  function posture(p, hosts) {
     if (!p) return;
     const warnings = [];
+    for (const x of hosts || []) {
+      if (x.state === 'silent' || !x.posture) continue;
+      if (x.posture.safe_mode) warnings.push(`host ${x.name} is in safe mode: it loads no plugin`);
+      else if (!x.posture.fresh_instances) warnings.push(`host ${x.name} reuses instances between events`);
+    }
     if (p.database_in_clear) warnings.push('registry database reached unencrypted over the network');
     if (p.exposed) warnings.push('listening beyond loopback in plain HTTP');
     if (p.safe_mode) warnings.push('safe mode: hosts started here load no plugin');
@@ -904,7 +925,8 @@
     access = who.record.access;
     $('who').textContent = `${who.record.actor} · ${access === 'rw' ? 'may act' : 'read only'}`;
     for (const b of $('maintenance').querySelectorAll('button')) b.disabled = access !== 'rw';
-    posture(who.record.posture);
+    whoPosture = who.record.posture;
+    posture(whoPosture, current ? current.hosts : []);
     $('install-file').disabled = access !== 'rw';
     $('signin').hidden = true;
     $('app').hidden = false;
