@@ -1,6 +1,7 @@
 //! Load on a real `yoi serve` process (release build) over loopback:
 //!
-//! - the snapshot route on a registry of 10,000 versions, 100,000 audit
+//! - the snapshot route (plain, and in the push contract's shape the page
+//!   reads) on a registry of 10,000 versions, 100,000 audit
 //!   records and 100,000 runtime events, under 16 concurrent clients, each on
 //!   its own connection: latency p50 / p90 / p99 / max and throughput, for
 //!   the dashboard's query (newest 100 of each log) and a paging one;
@@ -213,7 +214,9 @@ fn main() {
         "seeded 10,000 versions, 100,000 audit records, 100,000 events in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let server = support::serve_in(home.path(), &[]);
+    // Every client here comes from one address: the per-address limit
+    // (64 by default) would refuse the 100 subscribers.
+    let server = support::serve_in(home.path(), &["--max-connections-per-peer", "256"]);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -222,6 +225,10 @@ fn main() {
         snapshot_load(&server, "", secs, false).await;
         snapshot_load(&server, "?after=0&limit=1000", secs, false).await;
         snapshot_load(&server, "", secs, true).await;
+        // The page's query: the push contract's shape, each version's
+        // manifest as an object and its requests with their decisions.
+        snapshot_load(&server, "?shape=contract&limit=50", secs, false).await;
+        snapshot_load(&server, "?shape=contract&limit=50", secs, true).await;
 
         let client = reqwest::Client::new();
         let operations = format!("{}/api/v1/operations", server.url);

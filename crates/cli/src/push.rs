@@ -8,14 +8,79 @@
 //! settings, hosts, services, events, cursors) stand beside them as the
 //! plain snapshot has them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use semver::Version;
 use serde::Serialize;
 use yoi_registry::{
     AuditRecord, Capability, CapabilityLine, ConfigRecord, EventRecord, GrantRecord, HostRecord,
-    Snapshot, now_ms,
+    Snapshot, VersionRecord, now_ms,
 };
+
+/// A stored manifest, read once: as an object, and what it requests.
+struct Parsed {
+    object: serde_json::Value,
+    requested: Vec<Capability>,
+}
+
+/// The manifests of the versions served, parsed once each: a published
+/// version never changes, so (plugin, version, digest) names one manifest
+/// for good. At 10,000 versions, parsing every manifest for every
+/// snapshot would make each change cost the page hundreds of
+/// milliseconds (docs/BENCHMARKS.md).
+#[derive(Default)]
+pub(crate) struct Manifests(Mutex<HashMap<(String, String, String), Arc<Parsed>>>);
+
+impl Manifests {
+    fn of(&self, v: &VersionRecord) -> Arc<Parsed> {
+        let key = (
+            v.plugin.to_string(),
+            v.version.to_string(),
+            v.digest.to_string(),
+        );
+        let mut parsed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(parsed.entry(key).or_insert_with(|| {
+            Arc::new(Parsed {
+                // Every stored manifest parsed when it was published; its
+                // text stands in should one ever not.
+                object: toml::from_str(&v.manifest)
+                    .unwrap_or_else(|_| serde_json::Value::String(v.manifest.clone())),
+                requested: yoi_manifest::Manifest::parse(&v.manifest)
+                    .map(|m| Capability::requested_by(&m))
+                    .unwrap_or_default(),
+            })
+        }))
+    }
+
+    /// Forgets the manifests of versions no longer in `snapshot` (removed).
+    fn keep(&self, snapshot: &Snapshot) {
+        let mut parsed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if parsed.len() > snapshot.versions.len() {
+            let live: std::collections::HashSet<(String, String, String)> = snapshot
+                .versions
+                .iter()
+                .map(|v| {
+                    (
+                        v.plugin.to_string(),
+                        v.version.to_string(),
+                        v.digest.to_string(),
+                    )
+                })
+                .collect();
+            parsed.retain(|k, _| live.contains(k));
+        }
+    }
+}
+
+/// A parsed manifest, serialized as its object.
+struct ManifestObject(Arc<Parsed>);
+
+impl Serialize for ManifestObject {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.object.serialize(s)
+    }
+}
 
 /// A snapshot in the contract's shape.
 #[derive(Serialize)]
@@ -52,7 +117,7 @@ struct ContractVersion<'a> {
     plugin_id: &'a str,
     version: &'a Version,
     /// `plugin.toml` as an object, as a script would publish it.
-    manifest: serde_json::Value,
+    manifest: ManifestObject,
     digest: String,
     published_at: i64,
     published_by: &'a str,
@@ -76,17 +141,13 @@ struct Request {
     granted: Vec<String>,
 }
 
-/// What `manifest` requests, each with today's decision among `grants`
+/// What a version requests, each with today's decision among `decisions`
 /// (those of its plugin).
-fn requests(manifest: &str, grants: &[&GrantRecord]) -> Vec<Request> {
-    let Ok(manifest) = yoi_manifest::Manifest::parse(manifest) else {
-        return Vec::new();
-    };
-    let decisions: Vec<GrantRecord> = grants.iter().map(|g| (*g).clone()).collect();
-    Capability::requested_by(&manifest)
+fn requests(requested: &[Capability], decisions: &[GrantRecord]) -> Vec<Request> {
+    requested
         .iter()
         .map(|cap| {
-            let line = CapabilityLine::of(cap, "unchanged", &decisions);
+            let line = CapabilityLine::of(cap, "unchanged", decisions);
             Request {
                 capability: cap.to_string(),
                 decision: line.decision,
@@ -104,19 +165,33 @@ struct ContractRollout {
 }
 
 impl<'a> ContractSnapshot<'a> {
-    /// `snapshot` in the contract's shape.
-    pub(crate) fn of(snapshot: &'a Snapshot) -> Self {
+    /// `snapshot` in the contract's shape, its manifests read through
+    /// `manifests`.
+    pub(crate) fn of(snapshot: &'a Snapshot, manifests: &Manifests) -> Self {
+        manifests.keep(snapshot);
+        let mut decisions: HashMap<&str, Vec<GrantRecord>> = HashMap::new();
+        for g in &snapshot.grants {
+            decisions
+                .entry(g.plugin.as_str())
+                .or_default()
+                .push(g.clone());
+        }
         ContractSnapshot {
             versions: snapshot
                 .versions
                 .iter()
-                .map(|v| ContractVersion {
+                .map(|v| {
+                    let parsed = manifests.of(v);
+                    let requests = requests(
+                        &parsed.requested,
+                        decisions.get(v.plugin.as_str()).map_or(&[], Vec::as_slice),
+                    );
+                    (v, parsed, requests)
+                })
+                .map(|(v, parsed, requests)| ContractVersion {
                     plugin_id: v.plugin.as_str(),
                     version: &v.version,
-                    // Every stored manifest parsed when it was published;
-                    // its text stands in should one ever not.
-                    manifest: toml::from_str(&v.manifest)
-                        .unwrap_or_else(|_| serde_json::Value::String(v.manifest.clone())),
+                    manifest: ManifestObject(parsed),
                     digest: v.digest.to_string(),
                     published_at: v.published_at,
                     published_by: &v.published_by,
@@ -128,14 +203,7 @@ impl<'a> ContractSnapshot<'a> {
                     },
                     manifest_text: &v.manifest,
                     seq: v.seq,
-                    requests: requests(
-                        &v.manifest,
-                        &snapshot
-                            .grants
-                            .iter()
-                            .filter(|g| g.plugin == v.plugin)
-                            .collect::<Vec<_>>(),
-                    ),
+                    requests,
                 })
                 .collect(),
             active_versions: &snapshot.active_versions,
@@ -169,7 +237,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let registry = yoi_registry::Registry::open(dir.path()).expect("registry");
         let snapshot = registry.snapshot().expect("snapshot");
-        let json = serde_json::to_value(ContractSnapshot::of(&snapshot)).expect("json");
+        let json = serde_json::to_value(ContractSnapshot::of(&snapshot, &Manifests::default()))
+            .expect("json");
         for key in [
             "versions",
             "activeVersions",

@@ -121,6 +121,8 @@ struct SnapshotCache {
     /// Held while one is built, so a burst of requests after a change
     /// builds it once.
     building: std::sync::Mutex<()>,
+    /// The versions' manifests, parsed once, for the contract's shape.
+    manifests: crate::push::Manifests,
 }
 
 impl SnapshotCache {
@@ -169,7 +171,10 @@ impl SnapshotCache {
         let snapshot = registry.snapshot_page(audits, events)?;
         let body = match shape {
             Shape::Plain => serde_json::to_vec(&snapshot),
-            Shape::Contract => serde_json::to_vec(&crate::push::ContractSnapshot::of(&snapshot)),
+            Shape::Contract => serde_json::to_vec(&crate::push::ContractSnapshot::of(
+                &snapshot,
+                &self.manifests,
+            )),
         };
         let body = Bytes::from(body.unwrap_or_default());
         self.put(key, body.clone());
