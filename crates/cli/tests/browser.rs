@@ -410,6 +410,15 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
             json!({"point": "tool.pre_exec", "status": "timeout", "changed": false, "detail": "over 500 ms", "duration_ms": 500.2}),
         ),
         event(
+            "service_status",
+            json!({"plugin": "example.guard", "version": "0.1.0", "service": "bridge",
+                   "state": "degraded", "websocket": "wss://chat.example.com/ws", "connected": false,
+                   "route": null, "queued": 3, "capacity": 64, "backpressure": "drop_oldest",
+                   "processed": 10, "dropped": 0, "refused": 0, "refused_commands": 0,
+                   "bad_signatures": 0, "errors": 2, "restarts": 1,
+                   "last_error": "connection refused by chat.example.com"}),
+        ),
+        event(
             "permission_denied",
             json!({"capability": "https", "target": "api.evil.example", "reason": "no grant covers it",
                    "fix": "yoi grant example.guard https:api.evil.example", "during": "tool.pre_exec"}),
@@ -420,7 +429,7 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
         page,
         "the host's problems in the events table",
         "const rows = [...document.querySelectorAll('#events tbody tr[data-event]')]; \
-         return rows.length === 2 && rows.map((r) => r.innerText).join('\\n');",
+         return rows.length === 3 && rows.map((r) => r.innerText).join('\\n');",
     )
     .await;
     let events = events.as_str().expect("text");
@@ -435,6 +444,21 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
     assert!(
         !events.contains(": ok"),
         "problems only by default: {events}"
+    );
+    // The service's status, as the host recorded it.
+    let service = until(
+        page,
+        "the service in the services table",
+        "const r = document.querySelector('#services tr[data-service=\"example.guard/bridge\"]'); \
+         return r && r.innerText;",
+    )
+    .await;
+    let service = service.as_str().expect("text");
+    assert!(
+        service.contains("degraded")
+            && service.contains("3/64")
+            && service.contains("connection refused by chat.example.com"),
+        "{service}"
     );
 
     // A screenshot of the page for docs/ops.md.
@@ -629,7 +653,8 @@ async fn the_push_contracts_agent_script_runs_against_the_page_unchanged() {
 }
 
 /// Does `act` to the element `css` finds, again when the page redrew it
-/// in between (every change redraws its section).
+/// in between (every change redraws its section) or it could not take
+/// the action yet, for up to 10 s.
 async fn on_element<F, Fut>(page: &Client, css: &str, act: F)
 where
     F: Fn(fantoccini::elements::Element) -> Fut,
@@ -647,7 +672,10 @@ where
                     .await;
                 match act(element).await {
                     Ok(()) => return,
-                    Err(e) if e.to_string().contains("stale") => {}
+                    // Redrawn, or mid-redraw: find it again.
+                    Err(e)
+                        if e.to_string().contains("stale")
+                            || e.to_string().contains("not interactable") => {}
                     Err(e) => panic!("{css}: {e}"),
                 }
             }
