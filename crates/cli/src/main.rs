@@ -7,6 +7,7 @@
 #[macro_use]
 mod terminal;
 
+mod agent_cli;
 mod config;
 mod dev;
 mod doctor;
@@ -368,11 +369,30 @@ enum Command {
     /// restarts, last error (docs/services.md).
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Answer an agent CLI's hook event with Yoi's hook chain: the event as
+    /// JSON on stdin, the CLI's answer on stdout (docs/agent-clis.md).
+    #[command(subcommand)]
+    Hook(HookCommand),
     /// Wipe the registry (the audit log is kept). Needs --yes.
     Clear {
         /// Confirm.
         #[arg(long)]
         yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum HookCommand {
+    /// One Claude Code hook event (PreToolUse, PostToolUse,
+    /// UserPromptSubmit, Stop).
+    ClaudeCode {
+        /// Plugin folders to run (with yoi.toml's grants); none: the
+        /// registry's active plugins.
+        dirs: Vec<PathBuf>,
+        /// A host configuration file (limits, the capability list; with
+        /// folders, grants too).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -776,6 +796,11 @@ fn main() -> ExitCode {
             ctx.service_list(plugin.as_deref(), json)
         }
         Command::Service(ServiceCommand::Show { target, json }) => ctx.service_show(&target, json),
+        Command::Hook(HookCommand::ClaudeCode { dirs, config }) => agent_cli::hook(
+            &ctx,
+            agent_cli::Cli::ClaudeCode,
+            agent_cli::Source { dirs, config },
+        ),
         Command::Clear { yes } => ctx.clear(yes),
     };
     match result {

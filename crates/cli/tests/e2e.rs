@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+mod agent_cli;
 mod fleet;
 mod hostile;
 mod languages;

@@ -209,6 +209,15 @@ impl HostBuilder {
         self
     }
 
+    /// Whether this host lists itself in the registry's hosts (`yoi hosts`,
+    /// the ops page) when it loads from the registry (default `true`). A
+    /// process that lives for one event, such as `yoi hook`, does not:
+    /// it would show as a host that keeps falling silent.
+    pub fn listed(mut self, listed: bool) -> Self {
+        self.settings.listed = listed;
+        self
+    }
+
     /// Safe mode: no plugin is loaded at all. When not set here, the
     /// `YOI_SAFE_MODE` environment variable decides.
     pub fn safe_mode(mut self, on: bool) -> Self {

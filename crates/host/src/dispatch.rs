@@ -298,7 +298,18 @@ impl Host {
             subject: subject.map(str::to_owned),
             ..HookContext::default()
         };
-        dispatch_json(self, &context, point, payload)
+        self.dispatch_json_in(&context, point, payload).await
+    }
+
+    /// [`Host::dispatch_json`] with the whole hook context: who is calling,
+    /// in which session, for which subject.
+    pub async fn dispatch_json_in(
+        &self,
+        context: &HookContext,
+        point: HookPoint,
+        payload: Value,
+    ) -> Result<Dispatch<Value>, HostError> {
+        dispatch_json(self, context, point, payload)
             .await
             .map_err(|reason| HostError::Payload { point, reason })
     }

@@ -233,6 +233,9 @@ impl Shared {
     /// it runs (`yoi hosts`, the page's hosts table).
     /// A registry that cannot be written is logged; the host runs on.
     pub(crate) fn report_self(&self, registry: &Registry) {
+        if !self.settings.listed {
+            return;
+        }
         let snapshot = self.snapshot.load();
         let compat = Host::compat();
         let record = HostRecord {

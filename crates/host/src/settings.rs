@@ -36,6 +36,8 @@ pub(crate) struct Settings {
     pub(crate) event_retention: Option<std::time::Duration>,
     pub(crate) scope: Scope,
     pub(crate) safe_mode: Option<bool>,
+    /// Whether it lists itself in the registry's hosts.
+    pub(crate) listed: bool,
     pub(crate) guard_failures: u32,
     pub(crate) guard_window: Duration,
     pub(crate) pool: Pool,
@@ -72,6 +74,7 @@ impl Default for Settings {
             event_retention: Some(DEFAULT_EVENT_RETENTION),
             scope: Scope::All,
             safe_mode: None,
+            listed: true,
             guard_failures: 5,
             guard_window: Duration::from_secs(300),
             pool: Pool::Sized,
