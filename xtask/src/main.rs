@@ -44,7 +44,7 @@ commands:
   ci              fmt check, links, clippy, all tests, then e2e (what CI runs)
   links           check the relative links and anchors of README.md and docs/
   demo            build-examples, then run the example agent host through them
-  bench [ARGS]    build-examples, the host's criterion benchmarks (ARGS go to criterion), then yoi serve and yoi mcp under load
+  bench [ARGS]    build-examples, the host's criterion benchmarks (ARGS go to criterion), then yoi serve and yoi mcp under load, and yoi hook's wall time
   soak            the kill -9 crash test for 1000 cycles and 1000 concurrent calls for 3 minutes (not in ci)
   postgres        start a throwaway PostgreSQL for running the PostgreSQL tests by hand; prints
                   the environment to export, stops it on Enter";
@@ -653,6 +653,10 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     let mut mcp = cargo();
     mcp.args(["bench", "-p", "yoi-cli", "--bench", "mcp"]);
     step(root, mcp)?;
+    // One `yoi hook claude-code` process per event, against a `jq` hook.
+    let mut hook = cargo();
+    hook.args(["bench", "-p", "yoi-cli", "--bench", "hook"]);
+    step(root, hook)?;
     // The registry on SQLite and, beside it, on a throwaway PostgreSQL that
     // syncs commits like SQLite does; then a fleet's propagation latency
     // (p50/p99 over 100 changes, 4 hosts).

@@ -440,3 +440,48 @@ fn the_documented_claude_code_settings_run_yoi_for_every_mapped_event() {
         }
     }
 }
+
+/// Two plugins change one call's input: both changes arrive, in order (the
+/// CLIs run matching hooks in parallel, and one hook's change is lost).
+/// The session example also shows the hook context: the CLI as the agent,
+/// its session id as the session.
+#[test]
+#[ignore = "needs the example components: run with `cargo xtask e2e`"]
+fn two_plugins_changing_one_input_both_land() {
+    let home = tempfile::tempdir().expect("no registry");
+    let dir = tempfile::tempdir().expect("folders");
+    let config = dir.path().join("yoi.toml");
+    std::fs::write(
+        &config,
+        "[grants]\n\"example.guard\" = []\n\"example.session\" = []\n",
+    )
+    .expect("yoi.toml");
+    // The guard (priority 100) upgrades the URL to https, then the session
+    // plugin (0) stamps the call with who made it.
+    let (json, code, stderr) = call(
+        home.path(),
+        &[
+            example("guard").to_str().expect("utf-8"),
+            example("session").to_str().expect("utf-8"),
+            "--config",
+            config.to_str().expect("utf-8"),
+        ],
+        "PreToolUse",
+        json!({"tool_name": "WebFetch",
+               "tool_input": {"url": "http://docs.example.com/", "prompt": "list the endpoints"},
+               "tool_use_id": "toolu_20"}),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let out = &json.expect("an answer")["hookSpecificOutput"];
+    assert_eq!(
+        out["updatedInput"],
+        json!({"url": "https://docs.example.com/", "prompt": "list the endpoints",
+               "agent": "claude-code", "session": "5f1c9c2e-claude-session",
+               "point": "tool.pre_exec", "plugin": "example.session"}),
+        "{out}"
+    );
+    assert_eq!(
+        out["permissionDecisionReason"],
+        "Yoi's plugins changed this call's input (example.guard, example.session): check it before it runs"
+    );
+}
