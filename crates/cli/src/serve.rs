@@ -663,29 +663,51 @@ fn take_actor(value: &mut serde_json::Value) -> Result<Option<String>, String> {
     }
 }
 
+/// A write route's frame: admits the request (the token before a byte of
+/// the body, the size, the time it takes), runs `write` off the executor
+/// with the admitted token and body, and wakes the change watcher. An
+/// error of `write` that is not an answer is a 500 with its reason.
+async fn write_route<F>(
+    app: Arc<App>,
+    (headers, peer): (&HeaderMap, crate::listener::Peer),
+    body: axum::body::Body,
+    (action, limit): (&'static str, usize),
+    write: F,
+) -> Response
+where
+    F: FnOnce(&App, Token, Bytes) -> Result<Response> + Send + 'static,
+{
+    let (token, body) = match admit(&app, (headers, peer), body, action, limit).await {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused,
+    };
+    let app2 = app.clone();
+    let answer = tokio::task::spawn_blocking(move || write(&app2, token, body)).await;
+    app.wrote.notify_one();
+    match answer {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
 async fn operate(
     State(app): State<Arc<App>>,
     axum::Extension(peer): axum::Extension<crate::listener::Peer>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let admitted = admit(&app, (&headers, peer), body, "request", MAX_OPERATION_BYTES);
-    let (token, body) = match admitted.await {
-        Ok(admitted) => admitted,
-        Err(refused) => return refused,
-    };
-    let app2 = app.clone();
-    let answer = tokio::task::spawn_blocking(move || {
-        let app = app2;
+    let limits = ("request", MAX_OPERATION_BYTES);
+    write_route(app, (&headers, peer), body, limits, |app, token, body| {
         let shape = "the operation is not valid JSON for this API";
-        match parse_as::<Operation>(&app, &token, "request", &body, shape) {
-            Ok((op, actor)) => answered(app.registry.apply(&op, &actor)),
-            Err(refused) => refused,
-        }
+        Ok(
+            match parse_as::<Operation>(app, &token, "request", &body, shape) {
+                Ok((op, actor)) => answered(app.registry.apply(&op, &actor)),
+                Err(refused) => refused,
+            },
+        )
     })
-    .await;
-    app.wrote.notify_one();
-    answer.unwrap_or_else(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
+    .await
 }
 
 /// A package given as JSON: the manifest (plugin.toml's text, or the same
@@ -799,59 +821,53 @@ async fn publish(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let admitted = admit(&app, (&headers, peer), body, "publish", MAX_UPLOAD_BYTES);
-    let (token, body) = match admitted.await {
-        Ok(admitted) => admitted,
-        Err(refused) => return refused,
-    };
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let app2 = app.clone();
-    let answer = tokio::task::spawn_blocking(move || -> Result<Response> {
-        let app = app2;
-        let compat = Host::compat();
-        let refused = |actor: &str, why: String| {
-            answered(app.registry.refused(
-                actor,
-                "publish",
-                &format!("the uploaded package was refused: {why}"),
-            ))
-        };
-        if !json {
-            let mut file = tempfile::Builder::new().suffix(".yoi").tempfile()?;
-            file.write_all(&body)?;
-            return Ok(publish_archive(&app, file.path(), &token.actor));
-        }
-        let parsed = parse_as::<JsonPackage>(&app, &token, "publish", &body, JSON_PACKAGE);
-        let (pkg, actor) = match parsed {
-            Ok(parsed) => parsed,
-            Err(refused) => return Ok(refused),
-        };
-        Ok(match app.unpack(pkg) {
-            Ok((manifest, artifact)) => {
-                match Package::from_bytes("upload", &manifest, artifact, &compat) {
-                    Ok(package) => match loads(&package) {
-                        Ok(()) => answered(
-                            app.registry
-                                .answer(|r| r.publish(&package, &compat, &actor)),
-                        ),
-                        Err(why) => refused(&actor, why),
-                    },
-                    Err(e) => refused(&actor, e.to_string()),
-                }
+    let limits = ("publish", MAX_UPLOAD_BYTES);
+    write_route(
+        app,
+        (&headers, peer),
+        body,
+        limits,
+        move |app, token, body| {
+            if !json {
+                let mut file = tempfile::Builder::new().suffix(".yoi").tempfile()?;
+                file.write_all(&body)?;
+                return Ok(publish_archive(app, file.path(), &token.actor));
             }
-            Err(why) => refused(&actor, why),
-        })
-    })
-    .await;
-    app.wrote.notify_one();
-    match answer {
-        Ok(Ok(response)) => response,
-        Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
+            let compat = Host::compat();
+            let refused = |actor: &str, why: String| {
+                answered(app.registry.refused(
+                    actor,
+                    "publish",
+                    &format!("the uploaded package was refused: {why}"),
+                ))
+            };
+            let parsed = parse_as::<JsonPackage>(app, &token, "publish", &body, JSON_PACKAGE);
+            let (pkg, actor) = match parsed {
+                Ok(parsed) => parsed,
+                Err(refused) => return Ok(refused),
+            };
+            Ok(match app.unpack(pkg) {
+                Ok((manifest, artifact)) => {
+                    match Package::from_bytes("upload", &manifest, artifact, &compat) {
+                        Ok(package) => match loads(&package) {
+                            Ok(()) => answered(
+                                app.registry
+                                    .answer(|r| r.publish(&package, &compat, &actor)),
+                            ),
+                            Err(why) => refused(&actor, why),
+                        },
+                        Err(e) => refused(&actor, e.to_string()),
+                    }
+                }
+                Err(why) => refused(&actor, why),
+            })
+        },
+    )
+    .await
 }
 
 /// Publishes the `.yoi` archive at `path` with `yoi publish`'s checks, as
@@ -884,12 +900,8 @@ async fn preview(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let admitted = admit(&app, (&headers, peer), body, "preview", MAX_UPLOAD_BYTES);
-    let (token, body) = match admitted.await {
-        Ok(admitted) => admitted,
-        Err(refused) => return refused,
-    };
-    let answer = tokio::task::spawn_blocking(move || -> Result<Response> {
+    let limits = ("preview", MAX_UPLOAD_BYTES);
+    write_route(app, (&headers, peer), body, limits, |app, token, body| {
         let mut file = tempfile::Builder::new().suffix(".yoi").tempfile()?;
         file.write_all(&body)?;
         let package = match Package::open_archive(file.path(), &Host::compat()) {
@@ -908,12 +920,7 @@ async fn preview(
         let preview = crate::preview::describe(&app.registry, &package, held)?;
         Ok(axum::Json(json!({ "ok": true, "record": preview })).into_response())
     })
-    .await;
-    match answer {
-        Ok(Ok(response)) => response,
-        Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")),
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
+    .await
 }
 
 /// The confirmation of a preview: its token and the digest it showed.
@@ -932,21 +939,15 @@ async fn confirm_preview(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let admitted = admit(&app, (&headers, peer), body, "publish", MAX_OPERATION_BYTES);
-    let (token, body) = match admitted.await {
-        Ok(admitted) => admitted,
-        Err(refused) => return refused,
-    };
-    let app2 = app.clone();
-    let answer = tokio::task::spawn_blocking(move || {
-        let app = app2;
+    let limits = ("publish", MAX_OPERATION_BYTES);
+    write_route(app, (&headers, peer), body, limits, |app, token, body| {
         let shape = "a confirmation is { token, digest, actor? }: the preview's token and the digest it showed";
-        let (c, actor) = match parse_as::<Confirmation>(&app, &token, "publish", &body, shape) {
+        let (c, actor) = match parse_as::<Confirmation>(app, &token, "publish", &body, shape) {
             Ok(parsed) => parsed,
-            Err(refused) => return refused,
+            Err(refused) => return Ok(refused),
         };
-        match app.previews.take(&c.token, &c.digest) {
-            Ok(archive) => publish_archive(&app, archive.path(), &actor),
+        Ok(match app.previews.take(&c.token, &c.digest) {
+            Ok(archive) => publish_archive(app, archive.path(), &actor),
             Err(why) => {
                 let status = match why {
                     crate::preview::Refused::Unknown => StatusCode::NOT_FOUND,
@@ -955,11 +956,9 @@ async fn confirm_preview(
                 let answer = app.registry.refused(&actor, "publish", &why.to_string());
                 (status, axum::Json(answer)).into_response()
             }
-        }
+        })
     })
-    .await;
-    app.wrote.notify_one();
-    answer.unwrap_or_else(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
+    .await
 }
 
 /// Whether an uploaded package would load on a host (compiled in the
