@@ -132,7 +132,7 @@ fn npm_install(into: &Path, package: &str, version: &str) -> Result<()> {
         "install",
         "--no-audit",
         "--no-fund",
-        "--silent",
+        "--loglevel=error",
         "--no-save",
         "--prefix",
     ])
@@ -144,20 +144,33 @@ fn npm_install(into: &Path, package: &str, version: &str) -> Result<()> {
     )
 }
 
+/// Runs an install from a package index, three times at most: a registry
+/// that drops one connection should not fail a CI run.
 fn run(mut cmd: Command, what: &str) -> Result<()> {
-    eprintln!("xtask: installing: {what}");
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("could not start {what}"))?;
-    if !out.status.success() {
-        bail!(
-            "{what} failed ({}):\n{}",
+    const ATTEMPTS: u32 = 3;
+    let mut attempt = 1;
+    loop {
+        eprintln!("xtask: installing: {what}");
+        let out = cmd
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("could not start {what}"))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let why = format!(
+            "{what} failed ({}):\n{}{}",
             out.status,
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        if attempt == ATTEMPTS {
+            bail!(why);
+        }
+        eprintln!("xtask: {why}\nxtask: trying again in 5 s ({attempt} of {ATTEMPTS})");
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        attempt += 1;
     }
-    Ok(())
 }
 
 /// `tools/<name>-<version>`, installed by `install` into a fresh folder

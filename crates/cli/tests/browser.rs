@@ -714,12 +714,7 @@ async fn open_dialog(page: &Client, css: &str, dialog: &str) -> String {
 /// Clicks the button `css` finds, then the confirmation's `yes_id` button.
 async fn click_and_confirm(page: &Client, css: &str, dialog: &str, yes_id: &str) -> String {
     let question = open_dialog(page, css, dialog).await;
-    page.find(Locator::Id(yes_id))
-        .await
-        .expect("confirm")
-        .click()
-        .await
-        .expect("click");
+    click(page, &format!("#{yes_id}")).await;
     question
 }
 
@@ -839,12 +834,7 @@ async fn the_page_upgrades_with_the_diff_grants_and_shows_the_fleet() {
 
     // Install by file: the preview says what it is and asks for, and
     // nothing is published until it is confirmed.
-    page.find(Locator::Id("install-file"))
-        .await
-        .expect("the file picker")
-        .send_keys(archive.to_str().expect("utf-8"))
-        .await
-        .expect("chosen");
+    type_into(page, "#install-file", archive.to_str().expect("utf-8")).await;
     let shown = page
         .wait()
         .for_element(Locator::Css("dialog#preview[open]"))
@@ -865,12 +855,7 @@ async fn the_page_upgrades_with_the_diff_grants_and_shows_the_fleet() {
         "not yet"
     );
     screenshot(page, "ops-install").await;
-    page.find(Locator::Id("preview-yes"))
-        .await
-        .expect("publish")
-        .click()
-        .await
-        .expect("click");
+    click(page, "#preview-yes").await;
     until(
         page,
         "0.2.0 published",
@@ -901,25 +886,14 @@ async fn the_page_upgrades_with_the_diff_grants_and_shows_the_fleet() {
         "{shown}"
     );
     screenshot(page, "ops-upgrade").await;
-    page.find(Locator::Css("input[data-grant=\"https:api.example.com\"]"))
-        .await
-        .expect("the grant box")
-        .click()
-        .await
-        .expect("tick");
-    page.find(Locator::Id("upgrade-yes"))
-        .await
-        .expect("upgrade")
-        .click()
-        .await
-        .expect("click");
+    click(page, "input[data-grant=\"https:api.example.com\"]").await;
+    click(page, "#upgrade-yes").await;
     until(
         page,
         "0.2.0 active",
         &format!("return {} === 'active'", state_of("0.2.0")),
     )
     .await;
-    let registry = yoi_registry::Registry::open(&server.home).expect("registry");
     let active = registry
         .active("example.guard")
         .expect("read")
