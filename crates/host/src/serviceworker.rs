@@ -115,8 +115,14 @@ async fn run(shared: Weak<Shared>, unit: Arc<Unit>) {
         };
         let failure = match life.call(&ServiceCall::Start(info)).await {
             Some(Run::Answer(commands)) => {
-                life.unit.set_state(ServiceState::Running, None);
+                // Running only once its start commands took effect (its
+                // route answers): a caller who waits for "running" must not
+                // find the route missing. A command that failed left the
+                // state degraded, and that stays.
                 life.execute(commands).await;
+                if life.unit.state() == ServiceState::Starting {
+                    life.unit.set_state(ServiceState::Running, None);
+                }
                 None
             }
             Some(Run::GuestError(message)) => {
