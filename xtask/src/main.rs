@@ -29,6 +29,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
+mod agentclis;
 mod links;
 mod mcptools;
 mod postgres;
@@ -445,8 +446,13 @@ fn e2e_with(root: &Path, postgres: &postgres::Cluster) -> Result<()> {
     // The official MCP client and conformance suite `yoi mcp` is checked
     // with.
     let mcp = mcptools::ensure(&target_dir(root).join("tools"))?;
+    // The real agent CLIs `yoi hook` is checked with.
+    let codex = agentclis::codex(&target_dir(root).join("tools"))?;
+    let claude_code = agentclis::claude_code(&target_dir(root).join("tools"))?;
     let mut cmd = e2e_tests();
-    cmd.envs(mcp.env());
+    cmd.envs(mcp.env())
+        .env("YOI_CODEX", &codex)
+        .env("YOI_CLAUDE_CODE", &claude_code);
     cmd.args(["--", "--ignored"])
         .env("YOI_PDK_PATH", &pdk)
         // Python and JavaScript plugins the tests generate pack with the

@@ -125,7 +125,8 @@ fn system_node() -> Result<Option<PathBuf>> {
         .map(|_| PathBuf::from("node")))
 }
 
-fn npm_install(into: &Path, package: &str, version: &str) -> Result<()> {
+/// `npm install PACKAGE@VERSION` into `into` (retried, see `run`).
+pub(crate) fn npm_install(into: &Path, package: &str, version: &str) -> Result<()> {
     std::fs::create_dir_all(into)?;
     let mut npm = Command::new("npm");
     npm.args([
@@ -175,7 +176,7 @@ fn run(mut cmd: Command, what: &str) -> Result<()> {
 
 /// `tools/<name>-<version>`, installed by `install` into a fresh folder
 /// first when it is not there yet.
-fn installed(
+pub(crate) fn installed(
     tools: &Path,
     name: &str,
     version: &str,

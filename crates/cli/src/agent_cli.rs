@@ -34,13 +34,45 @@ pub(crate) const MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
 pub(crate) enum Cli {
     /// Anthropic's Claude Code.
     ClaudeCode,
+    /// OpenAI's Codex CLI.
+    Codex,
 }
 
 impl Cli {
-    /// The name the hook context carries as `agent-id`.
-    fn name(self) -> &'static str {
+    /// The name the hook context carries as `agent-id` (and the argument
+    /// of `yoi hook`).
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Cli::ClaudeCode => "claude-code",
+            Cli::Codex => "codex",
+        }
+    }
+
+    /// The CLI's name as its users write it.
+    pub(crate) fn title(self) -> &'static str {
+        match self {
+            Cli::ClaudeCode => "Claude Code",
+            Cli::Codex => "Codex",
+        }
+    }
+
+    /// What Yoi's chain can decide and this CLI's protocol cannot carry
+    /// (docs/agent-clis.md, "What each CLI cannot express").
+    pub(crate) fn cannot_express(self) -> &'static [&'static str] {
+        match self {
+            Cli::ClaudeCode => &[
+                "a rewritten prompt: the prompt is stopped, with the rewrite in the reason",
+                "a changed final answer or compaction summary: reported on stderr only",
+                "a changed output of a tool with structured output that is no longer its JSON: the agent is stopped",
+                "the working folder and transcript path: not in the hook context of contracts up to 0.5.0",
+            ],
+            Cli::Codex => &[
+                "a rewritten prompt: the prompt is stopped, with the rewrite in the reason",
+                "a changed final answer or compaction summary: reported on stderr only",
+                "a changed tool output: no updated-output field; it reaches the model as a block's reason in the output's place",
+                "a shell call rewritten without a `command` string: denied",
+                "the working folder and transcript path: not in the hook context of contracts up to 0.5.0",
+            ],
         }
     }
 }
@@ -129,7 +161,8 @@ fn shell(tool: &str) -> bool {
 }
 
 /// The changed output `text` in the shape of the tool's `response`, or
-/// `None` when that shape cannot carry it.
+/// `None` when that shape cannot carry it (Claude Code's
+/// `updatedToolOutput` must keep the tool's own shape).
 fn output_value(tool: &str, response: &Value, text: &str) -> Option<Value> {
     match response {
         Value::String(_) => Some(Value::String(text.to_owned())),
@@ -145,15 +178,59 @@ fn output_value(tool: &str, response: &Value, text: &str) -> Option<Value> {
     }
 }
 
-/// The hook point a Claude Code event runs, or `None` for events Yoi has
-/// no point for (they are let through).
-fn map_claude(event: &Value) -> Result<Option<Mapped>, String> {
+/// The conversation so far, from the transcript the CLI names (one JSON
+/// record a line), for the compaction hook. Bounded like an event; a
+/// transcript that cannot be read is passed as no messages, and said.
+fn transcript(event: &Value) -> (Value, Option<String>) {
+    let Some(path) = event.get("transcript_path").and_then(Value::as_str) else {
+        return (json!([]), None);
+    };
+    let read = std::fs::File::open(path).and_then(|f| {
+        let mut bytes = Vec::new();
+        f.take(MAX_EVENT_BYTES as u64 + 1).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    });
+    match read {
+        Ok(bytes) if bytes.len() <= MAX_EVENT_BYTES => {
+            let lines = String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .collect();
+            (Value::Array(lines), None)
+        }
+        Ok(_) => (
+            json!([]),
+            Some(format!(
+                "yoi hook: the transcript {path} is larger than {MAX_EVENT_BYTES} bytes; plugins see no messages"
+            )),
+        ),
+        Err(e) => (
+            json!([]),
+            Some(format!(
+                "yoi hook: the transcript {path} could not be read ({e}); plugins see no messages"
+            )),
+        ),
+    }
+}
+
+/// The hook point a CLI event runs, or `None` for events Yoi has no point
+/// for (they are let through). Claude Code and Codex name their events
+/// and fields alike (docs/agent-clis.md).
+fn map_event(cli: Cli, event: &Value) -> Result<Option<(Mapped, Option<String>)>, String> {
     let name = event
         .get("hook_event_name")
         .and_then(Value::as_str)
         .ok_or("the event has no `hook_event_name`")?
         .to_owned();
     let tool = text(event, "tool_name");
+    let mut note = None;
+    let host = || {
+        json!({
+            "name": cli.name(),
+            "version": "",
+            "instance": text(event, "session_id"),
+        })
+    };
     let (point, payload) = match name.as_str() {
         "PreToolUse" => (
             HookPoint::ToolPreExec,
@@ -179,7 +256,7 @@ fn map_claude(event: &Value) -> Result<Option<Mapped>, String> {
             json!({
                 "system_prompt": "",
                 "user_message": text(event, "prompt"),
-                "agent_id": "claude-code",
+                "agent_id": cli.name(),
                 "work_item_id": text(event, "session_id"),
             }),
         ),
@@ -187,18 +264,35 @@ fn map_claude(event: &Value) -> Result<Option<Mapped>, String> {
             HookPoint::ResponsePreDeliver,
             json!({
                 "content": text(event, "last_assistant_message"),
-                "channel": "claude-code",
+                "channel": cli.name(),
                 "work_item_id": text(event, "session_id"),
                 "mode": "final",
             }),
         ),
+        "PreCompact" => {
+            let (messages, why) = transcript(event);
+            note = why;
+            (
+                HookPoint::ContextPreCompact,
+                json!({ "messages": messages }),
+            )
+        }
+        "PostCompact" => (
+            HookPoint::ContextPostCompact,
+            json!({ "messages": [], "summary": text(event, "compact_summary") }),
+        ),
+        "SessionStart" => (HookPoint::HostStart, host()),
+        "SessionEnd" => (HookPoint::HostStop, host()),
         _ => return Ok(None),
     };
-    Ok(Some(Mapped {
-        event: name,
-        point,
-        payload,
-    }))
+    Ok(Some((
+        Mapped {
+            event: name,
+            point,
+            payload,
+        },
+        note,
+    )))
 }
 
 /// Which plugins changed the event, for the CLI's reason texts.
@@ -213,47 +307,127 @@ fn changers(dispatch: &Dispatch<Value>) -> String {
     ids.join(", ")
 }
 
+/// `{"hookSpecificOutput": {"hookEventName": event, ...fields}}`.
+fn specific(event: &str, fields: Value) -> Value {
+    let mut out = Map::new();
+    out.insert("hookEventName".into(), Value::String(event.to_owned()));
+    if let Value::Object(fields) = fields {
+        out.extend(fields);
+    }
+    json!({ "hookSpecificOutput": out })
+}
+
+/// The CLI's way to stop `event` for `why`: a block, or a fail-closed
+/// plugin that failed, or a chain that could not run at all. Each CLI
+/// treats most hook failures as "go ahead", so each event gets the one
+/// answer its CLI reads as "stop" (docs/agent-clis.md, "Failing closed").
+fn refuse(cli: Cli, name: Option<&str>, event: Option<&Value>, why: String) -> Answer {
+    let active = event.and_then(|e| e.get("stop_hook_active")) == Some(&Value::Bool(true));
+    match (cli, name) {
+        (_, Some("PreToolUse")) => Answer::json(specific(
+            "PreToolUse",
+            json!({"permissionDecision": "deny", "permissionDecisionReason": why}),
+        )),
+        // The output may have needed masking. Codex shows the reason in
+        // the output's place; Claude Code has no such answer for every
+        // tool, so the agent stops before the model reads it.
+        (Cli::Codex, Some("PostToolUse")) => Answer::json(json!({
+            "decision": "block",
+            "reason": format!("The tool's output was withheld: {why}"),
+        })),
+        (Cli::ClaudeCode, Some("PostToolUse")) => {
+            Answer::json(json!({ "continue": false, "stopReason": why }))
+        }
+        (_, Some("UserPromptSubmit")) => {
+            Answer::json(json!({ "decision": "block", "reason": why }))
+        }
+        // A second block while the CLI already continues after one would
+        // never end.
+        (_, Some("Stop")) if active => Answer::allow().note(format!(
+            "yoi hook: {why} (not blocked again: the agent is already continuing after a block)"
+        )),
+        (_, Some("Stop")) => Answer::json(json!({
+            "decision": "block",
+            "reason": format!("The answer was not accepted: {why}"),
+        })),
+        (Cli::Codex, Some("PreCompact")) => {
+            Answer::json(json!({ "continue": false, "stopReason": why }))
+        }
+        (Cli::ClaudeCode, Some("PreCompact")) => Answer::stop(why),
+        // Nothing left to stop: the session started or ended, the
+        // compaction happened.
+        (_, Some("SessionStart" | "SessionEnd" | "PostCompact")) => {
+            Answer::allow().note(format!("yoi hook: {why}"))
+        }
+        // Unknown or unreadable: exit 2 is the one answer both CLIs read
+        // as "stop" wherever stopping is possible.
+        _ => Answer::stop(why),
+    }
+}
+
 /// The CLI's answer to a chain that ran.
-fn answer_claude(
+fn answer_event(
+    cli: Cli,
     mapped: &Mapped,
     event: &Value,
     dispatch: &Dispatch<Value>,
     persisted: Option<&Dispatch<Value>>,
 ) -> Answer {
-    let hso = |fields: Map<String, Value>| {
-        let mut out = Map::new();
-        out.insert("hookEventName".into(), Value::String(mapped.event.clone()));
-        out.extend(fields);
-        json!({ "hookSpecificOutput": out })
-    };
-    match mapped.event.as_str() {
+    let name = mapped.event.as_str();
+    let blocked = dispatch
+        .blocked
+        .as_ref()
+        .or(persisted.and_then(|p| p.blocked.as_ref()));
+    if let Some(b) = blocked {
+        return refuse(cli, Some(name), Some(event), b.message());
+    }
+    match name {
         "PreToolUse" => {
-            if let Some(b) = &dispatch.blocked {
-                let mut f = Map::new();
-                f.insert("permissionDecision".into(), json!("deny"));
-                f.insert("permissionDecisionReason".into(), json!(b.message()));
-                return Answer::json(hso(f));
+            if !dispatch.is_changed() {
+                return Answer::allow();
             }
-            if dispatch.is_changed() {
-                // The whole changed input, so nothing another hook did is
-                // lost. "ask": a plugin's rewrite never skips the user's
-                // own approval (docs/agent-clis.md).
-                let mut f = Map::new();
-                f.insert("permissionDecision".into(), json!("ask"));
-                f.insert(
-                    "permissionDecisionReason".into(),
-                    json!(format!(
-                        "Yoi's plugins changed this call's input ({}): check it before it runs",
-                        changers(dispatch)
-                    )),
-                );
-                f.insert(
-                    "updatedInput".into(),
-                    dispatch.data.get("input").cloned().unwrap_or(json!({})),
-                );
-                return Answer::json(hso(f));
+            let input = dispatch.data.get("input").cloned().unwrap_or(json!({}));
+            // The whole changed input, so nothing another hook did is lost.
+            match cli {
+                // "ask": a plugin's rewrite never skips the user's own
+                // approval.
+                Cli::ClaudeCode => Answer::json(specific(
+                    "PreToolUse",
+                    json!({
+                        "permissionDecision": "ask",
+                        "permissionDecisionReason": format!(
+                            "Yoi's plugins changed this call's input ({}): check it before it runs",
+                            changers(dispatch)
+                        ),
+                        "updatedInput": input,
+                    }),
+                )),
+                // Codex takes a rewrite only with "allow" (it refuses
+                // "ask", and "allow" without a rewrite), and a shell
+                // call's rewrite must keep its `command` string: a rewrite
+                // Codex would refuse would let the original run.
+                Cli::Codex => {
+                    let had_command = event
+                        .pointer("/tool_input/command")
+                        .is_some_and(Value::is_string);
+                    if had_command && !input.get("command").is_some_and(Value::is_string) {
+                        return refuse(
+                            cli,
+                            Some(name),
+                            Some(event),
+                            format!(
+                                "Yoi's plugins ({}) changed this call's input without a `command` \
+                                 string, which Codex cannot run",
+                                changers(dispatch)
+                            ),
+                        );
+                    }
+                    Answer::json(specific(
+                        "PreToolUse",
+                        json!({"permissionDecision": "allow", "updatedInput": input}),
+                    ))
+                }
             }
-            Answer::allow()
         }
         "PostToolUse" => {
             let last = persisted.unwrap_or(dispatch);
@@ -272,13 +446,18 @@ fn answer_claude(
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             let tool = text(event, "tool_name");
+            if cli == Cli::Codex {
+                // Codex has no updated-output field for its own tools; the
+                // reason of a block is what the model reads in the
+                // output's place.
+                return Answer::json(json!({ "decision": "block", "reason": new }));
+            }
             let response = event.get("tool_response").unwrap_or(&Value::Null);
             match output_value(&tool, response, new) {
-                Some(value) => {
-                    let mut f = Map::new();
-                    f.insert("updatedToolOutput".into(), value);
-                    Answer::json(hso(f))
-                }
+                Some(value) => Answer::json(specific(
+                    "PostToolUse",
+                    json!({ "updatedToolOutput": value }),
+                )),
                 // The model must not see what a plugin masked, and this
                 // tool's output cannot carry the change: stop.
                 None => Answer::json(json!({
@@ -301,60 +480,46 @@ fn answer_claude(
                 return Answer::json(json!({
                     "decision": "block",
                     "reason": format!(
-                        "Yoi's plugins ({}) rewrote this prompt, and Claude Code cannot take a \
+                        "Yoi's plugins ({}) rewrote this prompt, and {} cannot take a \
                          rewritten prompt, so it was stopped. As rewritten: {prompt}",
-                        changers(dispatch)
+                        changers(dispatch),
+                        cli.title()
                     ),
                 }));
             }
             match dispatch.data.get("system_prompt").and_then(Value::as_str) {
-                Some(added) if !added.trim().is_empty() => {
-                    // What plugins add to the system prompt reaches Claude
-                    // as context beside the prompt.
-                    let mut f = Map::new();
-                    f.insert("additionalContext".into(), json!(added.trim()));
-                    Answer::json(hso(f))
-                }
+                // What plugins add to the system prompt reaches the model
+                // as context beside the prompt.
+                Some(added) if !added.trim().is_empty() => Answer::json(specific(
+                    "UserPromptSubmit",
+                    json!({ "additionalContext": added.trim() }),
+                )),
                 _ => Answer::allow(),
             }
         }
-        "Stop" => {
-            let mut answer = match &dispatch.blocked {
-                // Claude Code keeps working on a blocked stop; once it is
-                // already doing so, a second block would never end.
-                Some(b) if event.get("stop_hook_active") != Some(&Value::Bool(true)) => {
-                    Answer::json(json!({
-                        "decision": "block",
-                        "reason": format!("The answer was not accepted: {}", b.message()),
-                    }))
-                }
-                Some(b) => Answer::allow().note(format!(
-                    "yoi hook: {} (not blocked again: Claude Code is already continuing after a block)",
-                    b.message()
-                )),
-                None => Answer::allow(),
-            };
-            if dispatch.blocked.is_none() && dispatch.is_changed() {
-                answer = answer.note(format!(
-                    "yoi hook: plugins ({}) changed the final answer; Claude Code shows the answer as written",
-                    changers(dispatch)
-                ));
-            }
-            answer
-        }
+        "Stop" if dispatch.is_changed() => Answer::allow().note(format!(
+            "yoi hook: plugins ({}) changed the final answer; {} shows the answer as written",
+            changers(dispatch),
+            cli.title()
+        )),
+        "PostCompact" if dispatch.is_changed() => Answer::allow().note(format!(
+            "yoi hook: plugins ({}) changed the compaction summary; {} keeps its own",
+            changers(dispatch),
+            cli.title()
+        )),
         _ => Answer::allow(),
     }
 }
 
-/// When the chain could not run: stop what can be stopped, and stop the
-/// agent rather than let an unchecked tool output reach the model.
-fn cannot_run(event_name: Option<&str>, why: &str) -> Answer {
-    let why =
-        format!("yoi hook: {why}; the event was stopped because Yoi's plugins could not check it");
-    match event_name {
-        Some("PostToolUse") => Answer::json(json!({ "continue": false, "stopReason": why })),
-        _ => Answer::stop(why),
-    }
+/// When the chain could not run: stop what can be stopped, and keep an
+/// unchecked tool output from the model.
+fn cannot_run(cli: Cli, name: Option<&str>, event: Option<&Value>, why: &str) -> Answer {
+    refuse(
+        cli,
+        name,
+        event,
+        format!("yoi hook: {why}; the event was stopped because Yoi's plugins could not check it"),
+    )
 }
 
 /// Boots the host: plugin folders, or the registry (not listed among its
@@ -407,20 +572,19 @@ fn boot(ctx: &Ctx, source: &Source) -> Result<Option<Host>> {
 pub(crate) fn answer(ctx: &Ctx, cli: Cli, source: &Source, input: &[u8]) -> Answer {
     if input.len() > MAX_EVENT_BYTES {
         return cannot_run(
+            cli,
+            None,
             None,
             &format!("the event is larger than {MAX_EVENT_BYTES} bytes"),
         );
     }
     let event: Value = match serde_json::from_slice(input) {
         Ok(event @ Value::Object(_)) => event,
-        Ok(_) => return cannot_run(None, "the event is not a JSON object"),
-        Err(e) => return cannot_run(None, &format!("the event is not JSON: {e}")),
+        Ok(_) => return cannot_run(cli, None, None, "the event is not a JSON object"),
+        Err(e) => return cannot_run(cli, None, None, &format!("the event is not JSON: {e}")),
     };
     let name = event.get("hook_event_name").and_then(Value::as_str);
-    let mapped = match cli {
-        Cli::ClaudeCode => map_claude(&event),
-    };
-    let mapped = match mapped {
+    let (mapped, note) = match map_event(cli, &event) {
         Ok(Some(mapped)) => mapped,
         Ok(None) => {
             return Answer::allow().note(format!(
@@ -428,7 +592,7 @@ pub(crate) fn answer(ctx: &Ctx, cli: Cli, source: &Source, input: &[u8]) -> Answ
                 name.unwrap_or("this event")
             ));
         }
-        Err(why) => return cannot_run(name, &why),
+        Err(why) => return cannot_run(cli, name, Some(&event), &why),
     };
     let host = match boot(ctx, source) {
         Ok(Some(host)) => host,
@@ -437,7 +601,7 @@ pub(crate) fn answer(ctx: &Ctx, cli: Cli, source: &Source, input: &[u8]) -> Answ
                 "yoi hook: no registry and no plugin folders: nothing to run, let through".into(),
             );
         }
-        Err(e) => return cannot_run(name, &format!("{e:#}")),
+        Err(e) => return cannot_run(cli, name, Some(&event), &format!("{e:#}")),
     };
     let context = HookContext {
         agent_id: Some(cli.name().into()),
@@ -452,7 +616,7 @@ pub(crate) fn answer(ctx: &Ctx, cli: Cli, source: &Source, input: &[u8]) -> Answ
         .build()
     {
         Ok(runtime) => runtime,
-        Err(e) => return cannot_run(name, &e.to_string()),
+        Err(e) => return cannot_run(cli, name, Some(&event), &e.to_string()),
     };
     let ran = runtime.block_on(async {
         let first = host
@@ -475,9 +639,13 @@ pub(crate) fn answer(ctx: &Ctx, cli: Cli, source: &Source, input: &[u8]) -> Answ
         Ok::<_, yoi_host::HostError>((first, persisted))
     });
     host.flush_events();
-    match ran {
-        Ok((first, persisted)) => answer_claude(&mapped, &event, &first, persisted.as_ref()),
-        Err(e) => cannot_run(name, &e.to_string()),
+    let answer = match ran {
+        Ok((first, persisted)) => answer_event(cli, &mapped, &event, &first, persisted.as_ref()),
+        Err(e) => cannot_run(cli, name, Some(&event), &e.to_string()),
+    };
+    match note {
+        Some(note) => answer.note(note),
+        None => answer,
     }
 }
 
@@ -536,12 +704,13 @@ mod tests {
 
     #[test]
     fn an_event_without_a_name_or_with_an_unmapped_one() {
-        assert!(map_claude(&json!({"tool_name": "Bash"})).is_err());
+        assert!(map_event(Cli::ClaudeCode, &json!({"tool_name": "Bash"})).is_err());
         assert!(matches!(
-            map_claude(&json!({"hook_event_name": "Notification"})),
+            map_event(Cli::Codex, &json!({"hook_event_name": "Notification"})),
             Ok(None)
         ));
-        let mapped = map_claude(
+        let (mapped, _) = map_event(
+            Cli::ClaudeCode,
             &json!({"hook_event_name": "PreToolUse", "tool_name": "Bash",
             "tool_input": {"command": "ls"}, "tool_use_id": "t1"}),
         )
@@ -552,5 +721,50 @@ mod tests {
             mapped.payload,
             json!({"tool_name": "Bash", "input": {"command": "ls"}, "call_id": "t1", "turn": 0})
         );
+    }
+
+    #[test]
+    fn a_transcript_is_read_line_by_line_within_the_bound() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.jsonl");
+        std::fs::write(
+            &path,
+            "{\"type\":\"user\"}\nnot json\n{\"type\":\"assistant\"}\n",
+        )
+        .expect("write");
+        let event = json!({"transcript_path": path});
+        assert_eq!(
+            transcript(&event),
+            (json!([{"type": "user"}, {"type": "assistant"}]), None)
+        );
+        let (messages, note) = transcript(&json!({"transcript_path": dir.path().join("gone")}));
+        assert_eq!(messages, json!([]));
+        assert!(note.is_some_and(|n| n.contains("could not be read")));
+    }
+
+    #[test]
+    fn each_cli_is_stopped_in_its_own_words() {
+        let why = || "no".to_owned();
+        let stop = Some(&json!({"stop_hook_active": true}));
+        // The same refusal, in each CLI's answer for the event.
+        assert_eq!(
+            refuse(Cli::Codex, Some("PostToolUse"), None, why()).stdout,
+            Some(json!({"decision": "block", "reason": "The tool's output was withheld: no"}))
+        );
+        assert_eq!(
+            refuse(Cli::ClaudeCode, Some("PostToolUse"), None, why()).stdout,
+            Some(json!({"continue": false, "stopReason": "no"}))
+        );
+        assert_eq!(
+            refuse(Cli::ClaudeCode, Some("PreCompact"), None, why()).code,
+            2
+        );
+        assert_eq!(
+            refuse(Cli::Codex, Some("PreCompact"), None, why()).stdout,
+            Some(json!({"continue": false, "stopReason": "no"}))
+        );
+        assert_eq!(refuse(Cli::Codex, Some("Stop"), stop, why()).code, 0);
+        assert_eq!(refuse(Cli::Codex, Some("Stop"), stop, why()).stdout, None);
+        assert_eq!(refuse(Cli::ClaudeCode, None, None, why()).code, 2);
     }
 }

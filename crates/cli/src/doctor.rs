@@ -72,7 +72,8 @@ pub(crate) fn doctor(
     cache: Option<&Path>,
     json: bool,
 ) -> Result<ExitCode> {
-    let report = examine(location, home, cache);
+    let mut report = examine(location, home, cache);
+    agent_clis(&mut report);
     if json {
         outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -108,6 +109,30 @@ pub(crate) fn examine(location: &Location, home: &Path, cache: Option<&Path>) ->
     }
     report.healthy = report.findings.iter().all(|f| f.severity == Severity::Note);
     report
+}
+
+/// The agent CLIs whose settings run `yoi hook`, with what each CLI's
+/// protocol cannot carry of the chain's decisions (a note each).
+fn agent_clis(report: &mut Report) {
+    for (cli, path) in crate::hook_settings::installed() {
+        report.checked.push(format!(
+            "{} runs `yoi hook {}` ({})",
+            cli.title(),
+            cli.name(),
+            path.display()
+        ));
+        report.findings.push(Finding {
+            severity: Severity::Note,
+            code: "R0313".into(),
+            subject: Some(cli.name().to_owned()),
+            message: format!(
+                "{} cannot take every answer of Yoi's chain: {}",
+                cli.title(),
+                cli.cannot_express().join("; ")
+            ),
+            fix: Some("see docs/agent-clis.md, \"What each CLI cannot express\"".into()),
+        });
+    }
 }
 
 fn print_text(report: &Report) {

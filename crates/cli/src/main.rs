@@ -11,6 +11,7 @@ mod agent_cli;
 mod config;
 mod dev;
 mod doctor;
+mod hook_settings;
 mod host;
 mod lang;
 mod listener;
@@ -384,16 +385,45 @@ enum Command {
 #[derive(Subcommand)]
 enum HookCommand {
     /// One Claude Code hook event (PreToolUse, PostToolUse,
-    /// UserPromptSubmit, Stop).
-    ClaudeCode {
-        /// Plugin folders to run (with yoi.toml's grants); none: the
-        /// registry's active plugins.
-        dirs: Vec<PathBuf>,
-        /// A host configuration file (limits, the capability list; with
-        /// folders, grants too).
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-    },
+    /// UserPromptSubmit, Stop, PreCompact, PostCompact, SessionStart,
+    /// SessionEnd).
+    ClaudeCode(HookSource),
+    /// One Codex hook event (the same events as Claude Code's).
+    Codex(HookSource),
+    /// Add `yoi hook` to an agent CLI's hook settings, beside the hooks
+    /// already there.
+    Install(HookSettings),
+    /// Take out what `yoi hook install` added, leaving the file as it was.
+    Uninstall(HookSettings),
+}
+
+#[derive(clap::Args)]
+struct HookSource {
+    /// Plugin folders to run (with yoi.toml's grants); none: the
+    /// registry's active plugins.
+    dirs: Vec<PathBuf>,
+    /// A host configuration file (limits, the capability list; with
+    /// folders, grants too).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct HookSettings {
+    /// The agent CLI.
+    #[arg(long = "for", value_name = "CLI")]
+    cli: agent_cli::Cli,
+    /// This project's settings (.claude/settings.json, .codex/hooks.json
+    /// in the current folder).
+    #[arg(long, conflicts_with = "user")]
+    project: bool,
+    /// Your own settings (~/.claude/settings.json, ~/.codex/hooks.json);
+    /// the default.
+    #[arg(long)]
+    user: bool,
+    /// Print the change and write nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Subcommand)]
@@ -796,11 +826,22 @@ fn main() -> ExitCode {
             ctx.service_list(plugin.as_deref(), json)
         }
         Command::Service(ServiceCommand::Show { target, json }) => ctx.service_show(&target, json),
-        Command::Hook(HookCommand::ClaudeCode { dirs, config }) => agent_cli::hook(
+        Command::Hook(HookCommand::ClaudeCode(HookSource { dirs, config })) => agent_cli::hook(
             &ctx,
             agent_cli::Cli::ClaudeCode,
             agent_cli::Source { dirs, config },
         ),
+        Command::Hook(HookCommand::Codex(HookSource { dirs, config })) => agent_cli::hook(
+            &ctx,
+            agent_cli::Cli::Codex,
+            agent_cli::Source { dirs, config },
+        ),
+        Command::Hook(HookCommand::Install(s)) => {
+            hook_settings::install(&ctx, s.cli, s.project, s.dry_run)
+        }
+        Command::Hook(HookCommand::Uninstall(s)) => {
+            hook_settings::uninstall(&ctx, s.cli, s.project, s.dry_run)
+        }
         Command::Clear { yes } => ctx.clear(yes),
     };
     match result {

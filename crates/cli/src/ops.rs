@@ -85,6 +85,16 @@ impl Ctx {
         )
     }
 
+    /// The registry as the user named it (`--registry`, `YOI_REGISTRY`,
+    /// `YOI_HOME`), or `None` for the default folder.
+    pub(crate) fn named_registry(&self) -> Option<String> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        self.registry
+            .clone()
+            .or_else(|| env("YOI_REGISTRY"))
+            .or_else(|| env("YOI_HOME"))
+    }
+
     /// Where the registry is (`--registry`, `YOI_REGISTRY`, else the home
     /// folder), and the home folder beside it.
     pub(crate) fn location(&self) -> Result<(Location, PathBuf)> {
