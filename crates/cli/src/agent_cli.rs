@@ -535,7 +535,10 @@ fn boot(ctx: &Ctx, source: &Source) -> Result<Option<Host>> {
     {
         return Ok(None);
     }
-    let registry = std::sync::Arc::new(ctx.open()?);
+    let registry = std::sync::Arc::new(
+        yoi_registry::Registry::open_for_one_event(&location, &home)
+            .with_context(|| format!("opening the registry at {location}"))?,
+    );
     let mut builder = crate::plugin::local_host();
     let config = source
         .config
@@ -548,10 +551,13 @@ fn boot(ctx: &Ctx, source: &Source) -> Result<Option<Host>> {
     if config.as_ref().is_none_or(|c| c.host.data.is_none()) {
         builder = builder.data_dir(home.join("data"));
     }
+    // One event, one instance: no pool reserved up front (compiled code
+    // is the same with or without one, so the cache stays shared).
     let host = builder
         .name(format!("{}-hook", crate::host::host_name(None)))
         .registry(registry)
         .listed(false)
+        .on_demand_allocator()
         .build()
         .context("starting the host")?;
     if let Some(report) = host.boot_report()

@@ -96,6 +96,13 @@ impl Store for Backend {
         }
     }
 
+    fn log<R>(&self, f: impl FnMut(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {
+        match self {
+            Backend::Sqlite(s) => s.log(f),
+            Backend::Postgres(s) => s.log(f),
+        }
+    }
+
     fn read<R>(&self, f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {
         match self {
             Backend::Sqlite(s) => s.read(f),
@@ -119,15 +126,17 @@ impl Store for Backend {
 }
 
 impl Backend {
-    /// Opens (creating if needed) the store at `location`.
-    pub(crate) fn open(location: &Location) -> Result<Backend, RegistryError> {
+    /// Opens (creating if needed) the store at `location`; a database file
+    /// is checked for damage first when `check`.
+    pub(crate) fn open(location: &Location, check: bool) -> Result<Backend, RegistryError> {
         match location {
             Location::Folder(dir) => {
                 if let Some(why) = connection_string(&dir.to_string_lossy()) {
                     return Err(RegistryError::Invalid(why));
                 }
                 std::fs::create_dir_all(dir).map_err(|e| RegistryError::io(dir, e))?;
-                Ok(SqliteStore::open(&dir.join(crate::registry::DATABASE_FILE))?.into())
+                let path = dir.join(crate::registry::DATABASE_FILE);
+                Ok(SqliteStore::open_checked(&path, check)?.into())
             }
             Location::Postgres(url) => Ok(PostgresStore::connect(url)?.into()),
         }

@@ -92,11 +92,23 @@ impl Registry<Backend> {
     /// for what a shared database does not hold: the key that seals secret
     /// settings (docs/fleet.md). A folder registry is its own home.
     pub fn open_at(location: &Location, home: &Path) -> Result<Self, RegistryError> {
+        Self::open_with(location, home, true)
+    }
+
+    /// Like [`Registry::open_at`], without the integrity check a database
+    /// file gets at open: for processes that live for one event (`yoi
+    /// hook`), which cannot pay a read of the whole database each time.
+    /// Damage is still refused, when a damaged page is read.
+    pub fn open_for_one_event(location: &Location, home: &Path) -> Result<Self, RegistryError> {
+        Self::open_with(location, home, false)
+    }
+
+    fn open_with(location: &Location, home: &Path, check: bool) -> Result<Self, RegistryError> {
         let root = match location {
             Location::Folder(dir) => dir.as_path(),
             Location::Postgres(_) => home,
         };
-        Self::with_store(root, Backend::open(location)?)
+        Self::with_store(root, Backend::open(location, check)?)
     }
 }
 
@@ -990,7 +1002,7 @@ impl<S: Store> Registry<S> {
                 host.name.escape_debug()
             )));
         }
-        self.store.write(|tx| {
+        self.store.log(|tx| {
             // A heartbeat alone is not news for dashboards following the marks.
             let news = tx
                 .hosts()?
@@ -1115,7 +1127,7 @@ impl<S: Store> Registry<S> {
 
     /// Records runtime events (receipts, denials) in one transaction.
     pub fn record_events(&self, events: &[EventRecord]) -> Result<i64, RegistryError> {
-        self.store.write(|tx| tx.append_events(events))
+        self.store.log(|tx| tx.append_events(events))
     }
 
     /// Runtime events after the cursor `after` (0 for the start).

@@ -169,6 +169,13 @@ impl SqliteStore {
     /// last good copy is kept beside it (`registry.db.bak`), written before
     /// every migration and at most every [`BACKUP_EVERY`].
     pub fn open(path: &Path) -> Result<Self, RegistryError> {
+        Self::open_checked(path, true)
+    }
+
+    /// Like [`SqliteStore::open`]; without the integrity check at open when
+    /// `check` is false (damage is then refused when a damaged page is
+    /// read, not before).
+    pub(crate) fn open_checked(path: &Path, check: bool) -> Result<Self, RegistryError> {
         let mut backup = path.as_os_str().to_owned();
         backup.push(BACKUP_SUFFIX);
         let backup = PathBuf::from(backup);
@@ -184,7 +191,7 @@ impl SqliteStore {
                 e.into()
             }
         })?;
-        match quick_check(&conn) {
+        match if check { quick_check(&conn) } else { Ok(None) } {
             Ok(None) => {}
             Ok(Some(why)) => return Err(corrupt(why)),
             Err(e) => return Err(e.into()),
@@ -320,10 +327,13 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Runs `f` in a transaction; `commit`: a write, counted towards the
+    /// last good copy's freshness when `counted`.
     fn with<R>(
         &self,
         behavior: TransactionBehavior,
         commit: bool,
+        counted: bool,
         f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>,
     ) -> StoreResult<R> {
         // A panic while holding the lock cannot leave a half-done transaction
@@ -333,9 +343,11 @@ impl SqliteStore {
         let mut sql = SqlTx { tx };
         let out = f(&mut sql)?;
         if commit {
-            // Counted for the last good copy's freshness.
-            sql.tx
-                .execute("UPDATE meta SET value = value + 1 WHERE key = 'writes'", [])?;
+            if counted {
+                // Counted for the last good copy's freshness.
+                sql.tx
+                    .execute("UPDATE meta SET value = value + 1 WHERE key = 'writes'", [])?;
+            }
             sql.tx.commit()?;
         }
         Ok(out)
@@ -344,13 +356,17 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn write<R>(&self, f: impl FnMut(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {
-        let out = self.with(TransactionBehavior::Immediate, true, f)?;
+        let out = self.with(TransactionBehavior::Immediate, true, true, f)?;
         self.backup_if_due(false);
         Ok(out)
     }
 
+    fn log<R>(&self, f: impl FnMut(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {
+        self.with(TransactionBehavior::Immediate, true, false, f)
+    }
+
     fn read<R>(&self, f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {
-        self.with(TransactionBehavior::Deferred, false, f)
+        self.with(TransactionBehavior::Deferred, false, false, f)
     }
 }
 

@@ -23,6 +23,14 @@ pub trait Store: Send + Sync {
     /// conflicting attempt, so `f` must not act outside the transaction.
     fn write<R>(&self, f: impl FnMut(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R>;
 
+    /// Like [`Store::write`], for what hosts log as they run (receipts,
+    /// denials, reports): such writes do not make the last good copy of a
+    /// file store due (docs/operations.md, "Backups"), so a process that
+    /// lives for one event is never the one that copies the database.
+    fn log<R>(&self, f: impl FnMut(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {
+        self.write(f)
+    }
+
     /// Runs `f` on a consistent read-only view.
     fn read<R>(&self, f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R>;
 

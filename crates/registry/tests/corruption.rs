@@ -114,3 +114,55 @@ fn a_damaged_database_is_refused_and_the_last_good_copy_restores_it() {
         assert_eq!(reg.snapshot().unwrap().versions.len(), 20, "{how}");
     }
 }
+
+/// What hosts log as they run (receipts, heartbeats) never makes the copy
+/// due: a process living for one event, writing its receipts, never stops
+/// to copy the database. The copy still follows lifecycle writes.
+#[test]
+fn logged_events_never_renew_the_last_good_copy() {
+    let dir = seeded();
+    let bak = dir.path().join(format!("{DATABASE_FILE}.bak"));
+    let before = std::fs::metadata(&bak)
+        .and_then(|m| m.modified())
+        .expect("a copy");
+    for i in 0..30 {
+        // One process per event, as `yoi hook` runs.
+        let location = yoi_registry::Location::Folder(dir.path().to_path_buf());
+        let reg = Registry::open_for_one_event(&location, dir.path()).expect("registry");
+        reg.record_events(&[yoi_registry::EventRecord {
+            id: 0,
+            at: i,
+            kind: "receipt".into(),
+            plugin: "c.plugin".into(),
+            version: Some("1.0.0".into()),
+            detail: serde_json::json!({"status": "ok"}),
+            host: None,
+        }])
+        .expect("logged");
+    }
+    let after = std::fs::metadata(&bak)
+        .and_then(|m| m.modified())
+        .expect("a copy");
+    assert_eq!(before, after, "thirty logged events renewed the copy");
+    let reg = Registry::open(dir.path()).expect("registry");
+    assert_eq!(reg.events(None, 0, 100).expect("events").len(), 30);
+}
+
+/// A per-event process opens without the integrity scan, and still never
+/// reads a damaged page as data: the read fails with the damage named.
+#[test]
+fn opening_for_one_event_skips_the_scan_but_not_the_refusal() {
+    let dir = seeded();
+    let db = dir.path().join(DATABASE_FILE);
+    damage(&db, "page");
+    let location = yoi_registry::Location::Folder(dir.path().to_path_buf());
+    let read = Registry::open_for_one_event(&location, dir.path())
+        .and_then(|reg| reg.snapshot().map(|s| s.versions.len()));
+    match read {
+        Ok(n) => panic!("a damaged registry was read: {n} versions"),
+        Err(e) => assert!(
+            e.to_string().contains("malformed") || e.to_string().starts_with("R0304"),
+            "{e}"
+        ),
+    }
+}
