@@ -30,6 +30,7 @@ use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
 mod agentclis;
+mod layering;
 mod links;
 mod mcptools;
 mod postgres;
@@ -44,6 +45,7 @@ commands:
   e2e             build-examples, then run the end-to-end tests
   ci              fmt check, links, clippy, all tests, then e2e (what CI runs)
   links           check the relative links and anchors of README.md and docs/
+  layering        check that no crate's modules depend on each other in a circle
   demo            build-examples, then run the example agent host through them
   bench [ARGS]    build-examples, the host's criterion benchmarks (ARGS go to criterion), then yoi serve and yoi mcp under load, and yoi hook's wall time
   soak            the kill -9 crash test for 1000 cycles and 1000 concurrent calls for 3 minutes (not in ci)
@@ -68,6 +70,7 @@ fn run() -> Result<()> {
         Some("e2e") => e2e(&root),
         Some("ci") => ci(&root),
         Some("links") => links::check(&root),
+        Some("layering") => layering::check(&root),
         Some("demo") => demo(&root),
         Some("bench") => bench(&root, &args[1..]),
         Some("soak") => soak(&root),
@@ -598,6 +601,7 @@ fn ci(root: &Path) -> Result<()> {
     fmt.args(["fmt", "--all", "--check"]);
     step(root, fmt).context("formatting differs: run `cargo fmt --all`")?;
     links::check(root)?;
+    layering::check(root)?;
     let mut clippy = cargo();
     clippy.args([
         "clippy",

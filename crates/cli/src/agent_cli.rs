@@ -1,4 +1,4 @@
-//! `yoi hook claude-code`: Yoi's hook chain behind an agent CLI's own hook
+//! `yoi hook claude-code|codex`: Yoi's hook chain behind an agent CLI's own hook
 //! protocol (docs/agent-clis.md). The CLI starts one process per hook
 //! event with the event as JSON on stdin; this runs the matching hook
 //! point (in order, changes checked per field, in the sandbox) and answers
@@ -22,7 +22,7 @@ use anyhow::{Context as _, Result};
 use serde_json::{Map, Value, json};
 use yoi_host::{Dispatch, HookContext, HookPoint, Host};
 
-use crate::ops::Ctx;
+use crate::ctx::Ctx;
 
 /// The largest event read from stdin. Tool inputs and outputs the CLIs
 /// send are capped well below this (Claude Code: 10,000 characters of
@@ -554,7 +554,7 @@ fn boot(ctx: &Ctx, source: &Source) -> Result<Option<Host>> {
     // One event, one instance: no pool reserved up front (compiled code
     // is the same with or without one, so the cache stays shared).
     let host = builder
-        .name(format!("{}-hook", crate::host::host_name(None)))
+        .name(format!("{}-hook", crate::fleet::host_name(None)))
         .registry(registry)
         .listed(false)
         .on_demand_allocator()

@@ -8,7 +8,8 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 use yoi_registry::{ConfigRecord, NewValue, Scope};
 
-use crate::ops::{Ctx, UsageError, print_json, time};
+use crate::ctx::{Ctx, print_json, time};
+use crate::usage::UsageError;
 
 fn scope(text: &str) -> Result<Scope> {
     Ok(text.parse().map_err(UsageError)?)
@@ -151,7 +152,7 @@ pub(crate) fn read_value(file: &std::path::Path) -> Result<String> {
 pub(crate) fn with_secret_files(mut pairs: Vec<String>, files: &[String]) -> Result<Vec<String>> {
     for pair in files {
         let (key, file) = pair.split_once('=').ok_or_else(|| {
-            crate::ops::UsageError(format!("--secret-file `{pair}` is not KEY=FILE"))
+            crate::usage::UsageError(format!("--secret-file `{pair}` is not KEY=FILE"))
         })?;
         pairs.push(format!("{key}={}", read_value(std::path::Path::new(file))?));
     }

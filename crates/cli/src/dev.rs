@@ -13,8 +13,8 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 use yoi_host::{HookPoint, Host, HostConfig, ReloadReport, ToolRequest};
 
-use crate::ops::UsageError;
 use crate::plugin::{print_logs, print_receipt};
+use crate::usage::UsageError;
 
 /// What `yoi dev` was asked for.
 pub(crate) struct Options {

@@ -237,7 +237,7 @@ fn check_registry(location: &Location, home: &Path, report: &mut Report) {
 fn check_private_files(dir: &Path, report: &mut Report) {
     for (file, code, risk, fix) in [
         (
-            crate::serve::TOKENS_FILE,
+            crate::tokens::TOKENS_FILE,
             "R0308",
             "its tokens can write to the registry",
             "replace the tokens if others may have read them",

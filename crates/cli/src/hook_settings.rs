@@ -19,7 +19,7 @@ use serde_json::Value;
 use yoi_manifest::Digest;
 
 use crate::agent_cli::Cli;
-use crate::ops::Ctx;
+use crate::ctx::Ctx;
 
 /// The events `yoi hook` answers, in the order they are written.
 const EVENTS: [&str; 8] = [

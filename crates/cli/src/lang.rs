@@ -370,7 +370,7 @@ fn python_glue(exports: &Exports, module: &str, source: &str) -> String {
         g.push_str(&format!(
             "from wit_world.exports import {snake} as _{snake}\n\
              {} = _yoi._hook(_plugin, {source:?}, {:?}, {snake:?}, _{snake})\n",
-            crate::new::type_name(&snake),
+            type_name(&snake),
             point.as_str()
         ));
     }
@@ -682,6 +682,19 @@ fn finish(
     })
 }
 
+/// `acme.notes-2` → `AcmeNotes2`.
+pub(crate) fn type_name(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut chars = p.chars();
+            chars.next().map_or_else(String::new, |c| {
+                c.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -702,7 +715,7 @@ mod tests {
     #[test]
     fn names_follow_each_languages_conventions() {
         assert_eq!(camel("tool-pre-exec"), "toolPreExec");
-        assert_eq!(crate::new::type_name("tool-pre-exec"), "ToolPreExec");
+        assert_eq!(type_name("tool-pre-exec"), "ToolPreExec");
         assert_eq!(camel("tools"), "tools");
     }
 
@@ -728,7 +741,7 @@ mod tests {
                 .and_then(|rest| rest.split('}').next())
                 .expect("the point's record");
             assert!(
-                PYTHON_PDK.contains(&format!("    {},\n", crate::new::type_name(record))),
+                PYTHON_PDK.contains(&format!("    {},\n", type_name(record))),
                 "yoi.py exports {record}"
             );
         }

@@ -4,7 +4,7 @@
 //! closed, so a flood never holds the server's files); a request head must
 //! arrive within the header timeout, and an idle keep-alive connection is
 //! closed after it too; a `Host` the server does not answer to is refused
-//! before routing (DNS rebinding). docs/ops.md, "Limits".
+//! before routing (DNS rebinding). docs/serve.md, "Limits".
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

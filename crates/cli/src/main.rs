@@ -6,18 +6,20 @@
 
 #[macro_use]
 mod terminal;
+mod tokens;
 
 mod agent_cli;
 mod config;
+mod ctx;
 mod dev;
 mod doctor;
+mod fleet;
 mod hook_settings;
-mod host;
 mod lang;
+mod lifecycle;
 mod listener;
 mod mcp;
 mod new;
-mod ops;
 mod pack;
 mod plugin;
 mod preview;
@@ -26,6 +28,7 @@ mod refusals;
 mod serve;
 mod services;
 mod upgrade;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -233,7 +236,7 @@ enum Command {
     /// a stream of changes, and the operator's page. Every API request
     /// needs a token from the registry's serve-tokens file (created on
     /// first start, owner-only); the page and its assets are public and
-    /// ask for a token to sign in. Limits: docs/ops.md.
+    /// ask for a token to sign in. Limits: docs/serve.md.
     Serve {
         /// Address to listen on (loopback by default; port 0 picks one).
         #[arg(long, default_value = "127.0.0.1:7878")]
@@ -602,7 +605,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     init_tracing();
-    let ctx = ops::Ctx::new(cli.registry, cli.actor);
+    let ctx = ctx::Ctx::new(cli.registry, cli.actor);
     let result = match cli.command {
         Command::Plugin(PluginCommand::Check { dir, json }) => plugin::check(&dir, json),
         Command::Plugin(PluginCommand::New {
@@ -661,7 +664,7 @@ fn main() -> ExitCode {
                     data,
                     json,
                 ),
-                _ => Err(ops::UsageError(
+                _ => Err(usage::UsageError(
                     "give --hook POINT --payload FILE, or --tool NAME --input FILE".into(),
                 )
                 .into()),
@@ -713,7 +716,7 @@ fn main() -> ExitCode {
                 config::read_value(&file).and_then(|v| ctx.config_set(&plugin, &key, &v, &scope))
             }
             (None, None) => {
-                Err(ops::UsageError("give a VALUE, `-` or --from-file FILE".into()).into())
+                Err(usage::UsageError("give a VALUE, `-` or --from-file FILE".into()).into())
             }
         },
         Command::Config(ConfigCommand::Unset { plugin, key, scope }) => {
@@ -774,9 +777,9 @@ fn main() -> ExitCode {
             config,
             poll_ms,
             json,
-        } => host::host(
+        } => fleet::host(
             &ctx,
-            host::Options {
+            fleet::Options {
                 name,
                 scope,
                 config,
@@ -848,7 +851,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             errln!("error: {e:#}");
-            match e.downcast_ref::<ops::UsageError>() {
+            match e.downcast_ref::<usage::UsageError>() {
                 Some(_) => ExitCode::from(2),
                 None => ExitCode::from(1),
             }

@@ -40,8 +40,9 @@ use tokio::sync::watch;
 use yoi_host::{HookContext, Host, ToolOutcome, ToolRequest, ToolSource, ToolSpec, ToolStatus};
 use yoi_manifest::{Capability, FsMode};
 
-use crate::ops::{Ctx, UsageError};
+use crate::ctx::Ctx;
 use crate::serve::Token;
+use crate::usage::UsageError;
 
 /// The longest tool name MCP allows (its tool-name rules); a longer plugin
 /// tool is left out of `tools/list` with a warning.
@@ -83,12 +84,12 @@ pub(crate) fn mcp(ctx: &Ctx, source: Source, options: Options) -> Result<ExitCod
         Some(addr) => Some(http_tokens(ctx, &options, addr)?),
     };
     let (host, _watcher) = if source.dirs.is_empty() {
-        let scope = crate::host::parse_scope(&source.scope)?;
-        let name = format!("{}-mcp", crate::host::host_name(None));
+        let scope = crate::fleet::parse_scope(&source.scope)?;
+        let name = format!("{}-mcp", crate::fleet::host_name(None));
         // Plugin data beside the registry unless the configuration says
         // otherwise: MCP clients start `yoi mcp` with no more than that.
         let (_, home) = ctx.location()?;
-        let (host, watcher) = crate::host::registry_host(
+        let (host, watcher) = crate::fleet::registry_host(
             ctx,
             &name,
             scope,
@@ -699,7 +700,7 @@ async fn admit(State(tokens): State<Arc<Tokens>>, mut request: Request, next: Ne
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let token = given.and_then(|g| tokens.iter().find(|t| crate::serve::same(&t.secret, g)));
+    let token = given.and_then(|g| tokens.iter().find(|t| crate::tokens::same(&t.secret, g)));
     let Some(token) = token else {
         tracing::warn!(
             "refused an MCP request: {}",

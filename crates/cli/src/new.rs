@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use yoi_host::HookPoint;
 use yoi_manifest::Language;
 
-use crate::ops::UsageError;
+use crate::usage::UsageError;
 
 const CARGO: &str = include_str!("../templates/Cargo.toml.tmpl");
 const MANIFEST: &str = include_str!("../templates/plugin.toml.tmpl");
@@ -60,19 +60,6 @@ fn fill(template: &str, vars: &[(&str, &str)]) -> String {
     vars.iter().fold(template.to_owned(), |text, (k, v)| {
         text.replace(&format!("{{{{{k}}}}}"), v)
     })
-}
-
-/// `acme.notes-2` → `AcmeNotes2`.
-pub(crate) fn type_name(text: &str) -> String {
-    text.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut chars = p.chars();
-            chars.next().map_or_else(String::new, |c| {
-                c.to_ascii_uppercase().to_string() + chars.as_str()
-            })
-        })
-        .collect()
 }
 
 /// How the generated crate depends on the PDK: `$YOI_PDK_PATH`, else this
@@ -173,7 +160,7 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
     }
     let crate_name = id.as_str().replace('.', "-");
     let crate_file = crate_name.replace('-', "_");
-    let plugin_type = type_name(id.as_str());
+    let plugin_type = crate::lang::type_name(id.as_str());
 
     let hook_toml: String = hooks
         .iter()
@@ -216,7 +203,7 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
             TOOL,
             &[
                 ("tool", tool),
-                ("type", &format!("{}Input", type_name(tool))),
+                ("type", &format!("{}Input", crate::lang::type_name(tool))),
             ],
         ));
     }
@@ -225,7 +212,7 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
     }
     let mut surfaces_toml = String::new();
     if let Some(provider) = &parts.provider {
-        let ty = format!("{}Provider", type_name(provider));
+        let ty = format!("{}Provider", crate::lang::type_name(provider));
         body.push_str(&fill(PROVIDER, &[("provider", provider), ("type", &ty)]));
         surfaces_toml.push_str(&fill(PROVIDER_TOML, &[("provider", provider)]));
         register.push(format!("provider: {ty}"));
@@ -238,7 +225,7 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
     }
     let mut capabilities = String::new();
     if let Some(service) = &parts.service {
-        let ty = format!("{}Service", type_name(service));
+        let ty = format!("{}Service", crate::lang::type_name(service));
         body.push_str(&fill(SERVICE, &[("type", &ty)]));
         surfaces_toml.push_str(&fill(SERVICE_TOML, &[("service", service)]));
         capabilities.push_str(&format!("routes = [\"/hooks/{service}\"]\n"));
@@ -396,9 +383,9 @@ mod tests {
 
     #[test]
     fn names_become_rust_types() {
-        assert_eq!(type_name("acme.notes-2"), "AcmeNotes2");
-        assert_eq!(type_name("demo"), "Demo");
-        assert_eq!(type_name("add_note"), "AddNote");
+        assert_eq!(crate::lang::type_name("acme.notes-2"), "AcmeNotes2");
+        assert_eq!(crate::lang::type_name("demo"), "Demo");
+        assert_eq!(crate::lang::type_name("add_note"), "AddNote");
     }
 
     #[test]

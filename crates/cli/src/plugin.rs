@@ -177,7 +177,7 @@ impl TestConfig<'_> {
         &self,
         manifest: &yoi_manifest::Manifest,
     ) -> Result<serde_json::Map<String, serde_json::Value>> {
-        let usage = |m: String| anyhow::Error::from(crate::ops::UsageError(m));
+        let usage = |m: String| anyhow::Error::from(crate::usage::UsageError(m));
         let mut values = serde_json::Map::new();
         if let Some(file) = self.file {
             let text = std::fs::read_to_string(file)
@@ -230,9 +230,9 @@ fn test_host(
 ) -> Result<(Host, yoi_host::PluginInfo)> {
     let mut given = std::collections::HashMap::new();
     for pair in secrets {
-        let (k, v) = pair
-            .split_once('=')
-            .ok_or_else(|| crate::ops::UsageError(format!("--secret `{pair}` is not KEY=VALUE")))?;
+        let (k, v) = pair.split_once('=').ok_or_else(|| {
+            crate::usage::UsageError(format!("--secret `{pair}` is not KEY=VALUE"))
+        })?;
         given.insert(k.to_owned(), v.to_owned());
     }
     let host = local_host()

@@ -1,7 +1,7 @@
 //! Install with a preview (`yoi serve`): a `.yoi` upload is opened and
 //! checked like any package, then held under a short-lived token while the
 //! operator reads what it asks for; confirming publishes exactly the bytes
-//! that were previewed (docs/ops.md, "Installing from the page").
+//! that were previewed (docs/serve.md, "Installing from the page").
 //!
 //! A preview token is used once, expires after [`TTL`], and is bound to
 //! the digest it showed: a confirmation naming another digest is refused
@@ -59,7 +59,7 @@ impl Previews {
         let mut archive = tempfile::Builder::new().suffix(".yoi").tempfile()?;
         archive.write_all(bytes)?;
         archive.flush()?;
-        let token = crate::serve::random_token()?;
+        let token = crate::tokens::random_token()?;
         let mut pending = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         pending.retain(|p| p.expires > now);
@@ -87,7 +87,7 @@ impl Previews {
         pending.retain(|p| p.expires > now);
         let at = pending
             .iter()
-            .position(|p| crate::serve::same(&p.token, token))
+            .position(|p| crate::tokens::same(&p.token, token))
             .ok_or(Refused::Unknown)?;
         let Some(p) = pending.remove(at) else {
             return Err(Refused::Unknown);

@@ -1,6 +1,6 @@
 //! The push contract's snapshot: the shape browser agents read through the
 //! page's `window.yoi.getPluginSnapshot()` and the `yoi:plugins:updated`
-//! event (docs/ops.md, "Scripts in the page"), served by
+//! event (docs/serve.md, "Scripts in the page"), served by
 //! `GET /api/v1/snapshot?shape=contract`.
 //!
 //! The contract names three fields, `versions`, `activeVersions` and
@@ -218,13 +218,27 @@ impl<'a> ContractSnapshot<'a> {
                 .iter()
                 .map(|record| Host {
                     record,
-                    state: crate::ops::host_state(record, snapshot.change_seq, now_ms()),
+                    state: host_state(record, snapshot.change_seq, now_ms()),
                 })
                 .collect(),
             audits_next: snapshot.audits_next,
             events_next: snapshot.events_next,
             seq: snapshot.change_seq,
         }
+    }
+}
+
+/// Where a host stands against the registry at change `seq`, at `now`:
+/// `silent` after three missed heartbeats (gone or cut off), `behind
+/// (ITS/SEQ)` before it reached the latest change, else `current`.
+pub(crate) fn host_state(h: &yoi_registry::HostRecord, seq: i64, now: i64) -> String {
+    let silent = i64::try_from(yoi_host::HEARTBEAT.as_millis() * 3).unwrap_or(i64::MAX);
+    if now.saturating_sub(h.last_seen) > silent {
+        "silent".to_owned()
+    } else if h.change_seq < seq {
+        format!("behind ({}/{seq})", h.change_seq)
+    } else {
+        "current".to_owned()
     }
 }
 

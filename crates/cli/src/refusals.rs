@@ -5,7 +5,7 @@
 //! [`MAX_RECORDED`] in all; the rest are counted, with when they were first
 //! and last seen, and recorded as one summary when the window ends. So an
 //! unauthenticated flood adds at most `MAX_RECORDED + 1` records a window,
-//! whatever its rate or number of addresses. docs/ops.md, "Limits".
+//! whatever its rate or number of addresses. docs/serve.md, "Limits".
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;

@@ -12,6 +12,7 @@
 //! than its route allows is refused from its `Content-Length`, before a
 //! byte of it is read.
 
+use crate::tokens::{TOKENS_FILE, random_token, same};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -35,8 +36,6 @@ use yoi_host::Host;
 use yoi_manifest::{Digest, Package};
 use yoi_registry::{Answer, Marks, Operation, Registry, Window};
 
-/// The token file in the registry folder.
-pub(crate) const TOKENS_FILE: &str = "serve-tokens";
 /// Largest operation body.
 const MAX_OPERATION_BYTES: usize = 64 * 1024;
 /// Largest package upload: the artifact limit in base64 (a third larger),
@@ -263,21 +262,6 @@ pub(crate) fn tokens_at(path: &Path, create: bool) -> Result<Vec<Token>> {
     Ok(out)
 }
 
-pub(crate) fn random_token() -> Result<String> {
-    let mut bytes = [0u8; 32];
-    std::io::Read::read_exact(
-        &mut std::fs::File::open("/dev/urandom").context("opening /dev/urandom")?,
-        &mut bytes,
-    )?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// Equal without an early exit, so a wrong token's time says nothing about
-/// the right one.
-pub(crate) fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
-}
-
 /// A JSON error answer with its status.
 fn refuse(status: StatusCode, error: &str) -> Response {
     (status, axum::Json(json!({ "ok": false, "error": error }))).into_response()
@@ -402,7 +386,7 @@ enum Shape {
     /// The registry's own (docs/operations.md).
     #[default]
     Plain,
-    /// The push contract's (docs/ops.md, "Scripts in the page").
+    /// The push contract's (docs/serve.md, "Scripts in the page").
     Contract,
 }
 
@@ -584,7 +568,7 @@ async fn admit(
             {
                 let why = format!(
                     "{why} (repeated refusals from your address are counted and recorded as one \
-                     summary, not one by one; docs/ops.md)"
+                     summary, not one by one; docs/serve.md)"
                 );
                 let answer = json!({ "ok": false, "error": why, "audit": null });
                 return Err((status, axum::Json(answer)).into_response());
@@ -1112,7 +1096,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/v1/previews", post(preview))
         .route("/api/v1/previews/publish", post(confirm_preview))
         .route("/api/v1/changes", get(changes))
-        .fallback(|| async { refuse(StatusCode::NOT_FOUND, "no such route; see docs/ops.md") })
+        .fallback(|| async { refuse(StatusCode::NOT_FOUND, "no such route; see docs/serve.md") })
         .with_state(app)
 }
 
@@ -1184,7 +1168,7 @@ pub(crate) fn serve(
                 "warning: yoi serve listens on {addr}, beyond this machine, over plain HTTP: \
                  tokens and packages cross the network unencrypted. Listen on loopback \
                  (--listen 127.0.0.1:PORT) behind a TLS proxy instead, and name the proxy's \
-                 host with --allow-host (docs/ops.md)"
+                 host with --allow-host (docs/serve.md)"
             );
         }
         crate::listener::run(listener, router, limits).await;

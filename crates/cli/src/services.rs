@@ -10,7 +10,8 @@ use anyhow::{Result, bail};
 use serde_json::Value;
 use yoi_host::ServiceStatus;
 
-use crate::ops::{Ctx, UsageError, print_json, time};
+use crate::ctx::{Ctx, print_json, time};
+use crate::usage::UsageError;
 
 /// A recorded status and when it was recorded.
 struct Recorded {

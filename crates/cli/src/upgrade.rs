@@ -12,7 +12,8 @@ use semver::Version;
 use yoi_manifest::Changes;
 use yoi_registry::{Activation, UpgradePlan};
 
-use crate::ops::{Ctx, UsageError, print_json};
+use crate::ctx::{Ctx, print_json};
+use crate::usage::UsageError;
 
 /// What to do with capabilities the candidate requests and nobody decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -461,7 +461,7 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
         "{service}"
     );
 
-    // A screenshot of the page for docs/ops.md.
+    // A screenshot of the page for docs/serve.md.
     page.execute("window.scrollTo(0, 0)", vec![])
         .await
         .expect("scroll");
@@ -500,16 +500,16 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
     page.clone().close().await.expect("close");
 }
 
-/// The agent script docs/ops.md shows: the first `js` block after its
+/// The agent script docs/serve.md shows: the first `js` block after its
 /// heading "The push contract's agent script".
 fn agent_script() -> String {
     let docs = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/ops.md"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/serve.md"),
     )
-    .expect("docs/ops.md");
+    .expect("docs/serve.md");
     let section = docs
         .split_once("### The push contract's agent script")
-        .expect("the section in docs/ops.md")
+        .expect("the section in docs/serve.md")
         .1;
     let block = section
         .split_once("```js\n")

@@ -31,7 +31,7 @@ pub(crate) mod v0_5 {
         },
         exports: { default: async },
         with: {
-            "yoi:plugin/https.incoming-body": crate::api::https::IncomingBody,
+            "yoi:plugin/https.incoming-body": crate::resources::IncomingBody,
             "yoi:plugin/completions.sink": crate::providerspec::Sink,
         },
     });

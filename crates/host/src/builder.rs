@@ -19,11 +19,11 @@ use yoi_registry::Registry;
 use crate::api::SecretSource;
 use crate::cache::CompileCache;
 use crate::error::HostError;
+use crate::eventlog::EventLog;
 use crate::host::{EPOCH_TICK, Host, PressureCounters, Shared, Snapshot};
 use crate::hostconfig::{CapabilityCap, GrantSpec, HostConfig};
+use crate::options::{FolderOptions, Options};
 use crate::sandbox;
-use crate::settings::{FolderSettings, Settings};
-use crate::sink::EventSink;
 
 /// Configures and builds a [`Host`].
 ///
@@ -43,7 +43,7 @@ use crate::sink::EventSink;
 /// ```
 #[derive(Clone, Default)]
 pub struct HostBuilder {
-    pub(crate) settings: Settings,
+    pub(crate) options: Options,
 }
 
 impl Host {
@@ -57,7 +57,7 @@ impl HostBuilder {
     /// The host's name, used as the actor of the audit entries it writes
     /// (crash-guard `auto_disable`). Default `yoi-host`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.settings.name = name.into();
+        self.options.name = name.into();
         self
     }
 
@@ -65,14 +65,14 @@ impl HostBuilder {
     /// (default 64 MiB). A plugin's `[limits] memory_mb` may ask for less,
     /// never more. Growing past it traps that instance only.
     pub fn memory_limit(mut self, bytes: usize) -> Self {
-        self.settings.memory_limit = bytes;
+        self.options.memory_limit = bytes;
         self
     }
 
     /// Total time all handlers of one dispatch may take (default 8 s). A
     /// handler gets the smaller of its own `timeout_ms` and what is left.
     pub fn chain_budget(mut self, budget: Duration) -> Self {
-        self.settings.chain_budget = budget;
+        self.options.chain_budget = budget;
         self
     }
 
@@ -92,21 +92,21 @@ impl HostBuilder {
     /// no instance is ever shared between plugins or used by two events at
     /// once.
     pub fn reuse_instances(mut self, reuse: bool) -> Self {
-        self.settings.reuse_instances = reuse;
+        self.options.reuse_instances = reuse;
         self
     }
 
     /// The folder holding each plugin's data root, `<dir>/<plugin id>/`,
     /// which its `fs` grants are relative to. Without it, `fs` calls fail.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.settings.api.data_dir = Some(dir.into());
+        self.options.api.data_dir = Some(dir.into());
         self
     }
 
     /// Bytes each plugin may keep in its data root (default 64 MiB). A write
     /// that would pass it is refused and recorded as a denial.
     pub fn fs_quota(mut self, bytes: u64) -> Self {
-        self.settings.api.limits.fs_quota = bytes;
+        self.options.api.limits.fs_quota = bytes;
         self
     }
 
@@ -115,14 +115,14 @@ impl HostBuilder {
     /// blocks that a byte quota does not see. A call that would pass it is
     /// refused and recorded as a denial.
     pub fn fs_entry_quota(mut self, entries: u64) -> Self {
-        self.settings.api.limits.fs_entries = entries;
+        self.options.api.limits.fs_entries = entries;
         self
     }
 
     /// Where plugins' granted secrets come from (`secret:KEY` grants). Without
     /// one, every secret reads as not found.
     pub fn secrets(mut self, source: impl SecretSource + 'static) -> Self {
-        self.settings.api.secrets = Some(Arc::new(source));
+        self.options.api.secrets = Some(Arc::new(source));
         self
     }
 
@@ -136,7 +136,7 @@ impl HostBuilder {
         request_bytes: usize,
         response_bytes: usize,
     ) -> Self {
-        let limits = &mut self.settings.api.limits;
+        let limits = &mut self.options.api.limits;
         limits.http_timeout = timeout;
         limits.http_request_bytes = request_bytes;
         limits.http_response_bytes = response_bytes;
@@ -146,7 +146,7 @@ impl HostBuilder {
     /// Longest one tool call may run (default 30 s), whether a plugin tool
     /// or a native one.
     pub fn tool_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.tool_timeout = timeout;
+        self.options.tool_timeout = timeout;
         self
     }
 
@@ -154,7 +154,7 @@ impl HostBuilder {
     /// engine, so a restart recompiles nothing. The folder must be writable
     /// only by the host's user.
     pub fn compile_cache(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.settings.cache_dir = Some(dir.into());
+        self.options.cache_dir = Some(dir.into());
         self
     }
 
@@ -163,7 +163,7 @@ impl HostBuilder {
     /// Receipts are recorded in the registry's events table.
     #[cfg(feature = "registry")]
     pub fn registry(mut self, registry: Arc<Registry>) -> Self {
-        self.settings.registry = Some(registry);
+        self.options.registry = Some(registry);
         self
     }
 
@@ -173,21 +173,21 @@ impl HostBuilder {
     /// route run degraded. docs/services.md.
     #[cfg(feature = "services")]
     pub fn inbound_http(mut self, addr: std::net::SocketAddr) -> Self {
-        self.settings.inbound = Some(addr);
+        self.options.inbound = Some(addr);
         self
     }
 
     /// How long an inbound request waits for its service's `respond`
     /// before the host answers 504 (default 10 s).
     pub fn service_answer_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.services.answer_timeout = timeout;
+        self.options.services.answer_timeout = timeout;
         self
     }
 
     /// How often the host pings a service's WebSocket connection; two
     /// intervals without a frame from the peer end it (default 20 s).
     pub fn service_heartbeat(mut self, every: Duration) -> Self {
-        self.settings.services.heartbeat = every.max(Duration::from_millis(10));
+        self.options.services.heartbeat = every.max(Duration::from_millis(10));
         self
     }
 
@@ -198,14 +198,14 @@ impl HostBuilder {
     /// hand.
     #[cfg(feature = "registry")]
     pub fn event_retention(mut self, keep: Option<Duration>) -> Self {
-        self.settings.event_retention = keep;
+        self.options.event_retention = keep;
         self
     }
 
     /// The scope this host runs as (default `all`): versions activated for
     /// another scope (`beta`, `canary`, `internal`) are not loaded here.
     pub fn scope(mut self, scope: Scope) -> Self {
-        self.settings.scope = scope;
+        self.options.scope = scope;
         self
     }
 
@@ -214,14 +214,14 @@ impl HostBuilder {
     /// process that lives for one event, such as `yoi hook`, does not:
     /// it would show as a host that keeps falling silent.
     pub fn listed(mut self, listed: bool) -> Self {
-        self.settings.listed = listed;
+        self.options.listed = listed;
         self
     }
 
     /// Safe mode: no plugin is loaded at all. When not set here, the
     /// `YOI_SAFE_MODE` environment variable decides.
     pub fn safe_mode(mut self, on: bool) -> Self {
-        self.settings.safe_mode = Some(on);
+        self.options.safe_mode = Some(on);
         self
     }
 
@@ -230,8 +230,8 @@ impl HostBuilder {
     /// it in the registry (`auto_disable`). A success resets the count.
     /// Default 5 in 5 minutes; `failures = 0` turns the guard off.
     pub fn crash_guard(mut self, failures: u32, window: Duration) -> Self {
-        self.settings.guard_failures = failures;
-        self.settings.guard_window = window;
+        self.options.guard_failures = failures;
+        self.options.guard_window = window;
         self
     }
 
@@ -250,15 +250,15 @@ impl HostBuilder {
     /// The per-plugin limit keeps one flooded plugin from taking every
     /// slot from the others.
     pub fn concurrency(mut self, host: u32, per_plugin: u32) -> Self {
-        self.settings.max_calls = host.max(1);
-        self.settings.max_calls_per_plugin = per_plugin.max(1);
+        self.options.max_calls = host.max(1);
+        self.options.max_calls_per_plugin = per_plugin.max(1);
         self
     }
 
     /// Longest a call waits for a free slot before it ends `busy`
     /// (default 1 s; a handler's own time limit still applies).
     pub fn queue_wait(mut self, wait: Duration) -> Self {
-        self.settings.queue_wait = wait;
+        self.options.queue_wait = wait;
         self
     }
 
@@ -269,8 +269,8 @@ impl HostBuilder {
     /// compile may take before it is given up (default 60 s). A refused
     /// compile refuses that plugin only.
     pub fn compile_limits(mut self, limits: CodeLimits, timeout: Duration) -> Self {
-        self.settings.compile.limits = limits;
-        self.settings.compile.timeout = timeout;
+        self.options.compile.limits = limits;
+        self.options.compile.timeout = timeout;
         self
     }
 
@@ -288,11 +288,11 @@ impl HostBuilder {
         args: impl IntoIterator<Item = impl Into<std::ffi::OsString>>,
         memory_bytes: u64,
     ) -> Self {
-        self.settings.compile.worker = Some(crate::compiler::Worker {
+        self.options.compile.worker = Some(crate::compiler::Worker {
             program: program.into(),
             args: args.into_iter().map(Into::into).collect(),
         });
-        self.settings.compile.memory = memory_bytes;
+        self.options.compile.memory = memory_bytes;
         self
     }
 
@@ -310,7 +310,7 @@ impl HostBuilder {
     /// before a call is refused, and a call that still finds no slot ends
     /// `busy`, never `error`.
     pub fn pooling_allocator(mut self, instances: u32) -> Self {
-        self.settings.pool = crate::settings::Pool::Fixed(instances);
+        self.options.pool = crate::options::Pool::Fixed(instances);
         self
     }
 
@@ -319,7 +319,7 @@ impl HostBuilder {
     /// concurrency limits, fresh instances several times dearer). For
     /// hosts in a process whose address space is limited (`ulimit -v`).
     pub fn on_demand_allocator(mut self) -> Self {
-        self.settings.pool = crate::settings::Pool::Off;
+        self.options.pool = crate::options::Pool::Off;
         self
     }
 
@@ -328,7 +328,7 @@ impl HostBuilder {
     /// trap or timeout, never after chunks were streamed; see
     /// [`Fallback`](crate::Fallback)).
     pub fn provider_fallback(mut self, fallback: crate::Fallback) -> Self {
-        self.settings.fallback = fallback;
+        self.options.fallback = fallback;
         self
     }
 
@@ -372,10 +372,10 @@ impl HostBuilder {
             self = self.tool_timeout(d);
         }
         if l.max_calls.is_some() || l.max_calls_per_plugin.is_some() {
-            let host = l.max_calls.unwrap_or(self.settings.max_calls);
+            let host = l.max_calls.unwrap_or(self.options.max_calls);
             let per = l
                 .max_calls_per_plugin
-                .unwrap_or(self.settings.max_calls_per_plugin);
+                .unwrap_or(self.options.max_calls_per_plugin);
             self = self.concurrency(host, per);
         }
         if let Some(d) = HostConfig::millis(l.queue_wait_ms) {
@@ -385,15 +385,15 @@ impl HostBuilder {
             let failures = c
                 .crash_guard
                 .failures
-                .unwrap_or(self.settings.guard_failures);
+                .unwrap_or(self.options.guard_failures);
             let window = c
                 .crash_guard
                 .window_s
-                .map_or(self.settings.guard_window, Duration::from_secs);
+                .map_or(self.options.guard_window, Duration::from_secs);
             self = self.crash_guard(failures, window);
         }
         self = self.capabilities(c.cap());
-        self.settings.folders = Some(FolderSettings {
+        self.options.folders = Some(FolderOptions {
             folders: c.folders(),
             grants: c.grants.clone(),
             values: c.settings.clone(),
@@ -408,7 +408,7 @@ impl HostBuilder {
     /// (allowing nothing) unless the file says otherwise; without it, the
     /// grants are the embedder's or the registry's alone.
     pub fn capabilities(mut self, cap: CapabilityCap) -> Self {
-        self.settings.cap = Some(cap);
+        self.options.cap = Some(cap);
         self
     }
 
@@ -419,9 +419,9 @@ impl HostBuilder {
     /// (`Host::reload_folders`).
     pub fn plugin_folders(mut self, folders: Vec<PathBuf>, hot_reload: bool) -> Self {
         let f = self
-            .settings
+            .options
             .folders
-            .get_or_insert_with(FolderSettings::default);
+            .get_or_insert_with(FolderOptions::default);
         f.folders = folders;
         f.hot_reload = hot_reload;
         self
@@ -431,9 +431,9 @@ impl HostBuilder {
     /// [`GrantSpec::Keyword`] `"requested"` for all it requests (always
     /// within [`HostBuilder::capabilities`]).
     pub fn folder_grants(mut self, plugin: &str, grants: GrantSpec) -> Self {
-        self.settings
+        self.options
             .folders
-            .get_or_insert_with(FolderSettings::default)
+            .get_or_insert_with(FolderOptions::default)
             .grants
             .insert(plugin.to_owned(), grants);
         self
@@ -445,9 +445,9 @@ impl HostBuilder {
         plugin: &str,
         values: serde_json::Map<String, serde_json::Value>,
     ) -> Self {
-        self.settings
+        self.options
             .folders
-            .get_or_insert_with(FolderSettings::default)
+            .get_or_insert_with(FolderOptions::default)
             .values
             .insert(plugin.to_owned(), values);
         self
@@ -457,17 +457,17 @@ impl HostBuilder {
     /// the plugin folders if any are configured (watching them with hot
     /// reload on).
     pub fn build(mut self) -> Result<Host, HostError> {
-        if let crate::settings::Pool::Fixed(n) = self.settings.pool {
-            self.settings.max_calls = self.settings.max_calls.min(n.max(1));
+        if let crate::options::Pool::Fixed(n) = self.options.pool {
+            self.options.max_calls = self.options.max_calls.min(n.max(1));
         }
-        let pool = self.settings.pool.instances(self.settings.max_calls);
+        let pool = self.options.pool.instances(self.options.max_calls);
         let engine_err = |e: wasmtime::Error| HostError::Engine(format!("{e:#}"));
-        let config = engine_config(pool, self.settings.memory_limit);
+        let config = engine_config(pool, self.options.memory_limit);
         let engine = Engine::new(&config).map_err(engine_err)?;
         let linker = sandbox::linker(&engine).map_err(engine_err)?;
         spawn_epoch_ticker(&engine)?;
         let cache = self
-            .settings
+            .options
             .cache_dir
             .as_deref()
             .map(|dir| {
@@ -479,39 +479,39 @@ impl HostBuilder {
             .transpose()?;
         #[cfg(feature = "registry")]
         let sink = self
-            .settings
+            .options
             .registry
             .as_ref()
             .map(|r| {
-                let retention = crate::sink::Retention {
-                    keep: self.settings.event_retention,
-                    actor: self.settings.name.clone(),
+                let retention = crate::eventlog::Retention {
+                    keep: self.options.event_retention,
+                    actor: self.options.name.clone(),
                 };
-                EventSink::spawn(Arc::clone(r), self.settings.name.clone(), retention)
+                EventLog::spawn(Arc::clone(r), self.options.name.clone(), retention)
             })
             .transpose()
             .map_err(|e| HostError::Engine(format!("cannot start the event writer: {e}")))?;
         #[cfg(not(feature = "registry"))]
-        let sink: Option<EventSink> = None;
+        let sink: Option<EventLog> = None;
         let safe_mode = self
-            .settings
+            .options
             .safe_mode
             .unwrap_or_else(crate::host::safe_mode_from_env);
         if safe_mode {
             tracing::warn!("safe mode: no plugin will be loaded");
         }
-        let max_calls = self.settings.max_calls as usize;
+        let max_calls = self.options.max_calls as usize;
         let host = Host {
             shared: Arc::new_cyclic(|me| Shared {
                 providers: RwLock::new(Vec::new()),
                 observers: {
                     let me = me.clone();
-                    crate::observations::Observers::new(Box::new(move |queue| {
-                        Box::pin(crate::observe::deliver(me.clone(), queue))
+                    crate::observers::Observers::new(Box::new(move |queue| {
+                        Box::pin(crate::observer_delivery::deliver(me.clone(), queue))
                     }))
                 },
                 services: {
-                    let services = crate::services::Services::new(self.settings.services.clone());
+                    let services = crate::services::Services::new(self.options.services.clone());
                     let runner = me.clone();
                     let recorder = me.clone();
                     services.wire(
@@ -537,9 +537,9 @@ impl HostBuilder {
                 compiled: crate::cache::Compiled::default(),
                 sink,
                 boot: Mutex::new(None),
-                settings: self.settings,
+                options: self.options,
                 safe_mode,
-                started_at: crate::sink::now_ms(),
+                started_at: crate::eventlog::now_ms(),
                 native: RwLock::new(Vec::new()),
                 calls: Arc::new(tokio::sync::Semaphore::new(max_calls)),
                 load_failures: Mutex::default(),
@@ -547,18 +547,18 @@ impl HostBuilder {
             }),
         };
         #[cfg(feature = "services")]
-        if let Some(addr) = host.shared.settings.inbound {
+        if let Some(addr) = host.shared.options.inbound {
             crate::inbound::start(&host.shared, addr).map_err(|e| HostError::Inbound {
                 addr,
                 reason: e.to_string(),
             })?;
         }
         #[cfg(feature = "registry")]
-        if host.shared.settings.registry.is_some() {
+        if host.shared.options.registry.is_some() {
             let report = host.reload()?;
             *host.shared.boot.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
         }
-        if host.shared.settings.folders.is_some() {
+        if host.shared.options.folders.is_some() {
             host.boot_folders()?;
         }
         Ok(host)

@@ -10,17 +10,17 @@ use wasmtime::component::Instance;
 use yoi_manifest::{FailMode, HookPoint};
 
 use crate::error::HostError;
-use crate::events::{CallContext, GuestOutcome, HookContext, Point};
+use crate::eventlog::{event_record, record_denials};
 use crate::exports::{Exported, Guests};
 use crate::guard::crash_guard;
+use crate::hookevents::{CallContext, GuestOutcome, HookContext, Point};
 use crate::host::Host;
 use crate::instances::{CallRecord, GuestCall, MAX_DETAIL, Run, invoke};
-use crate::observations::ObservationEvent;
-use crate::observe::observe_denials;
+use crate::observer_delivery::observe_denials;
+use crate::observers::ObservationEvent;
 use crate::plugin::{LoadedPlugin, Surface};
 use crate::receipt::{Blocked, Dispatch, Receipt, Status, clean};
 use crate::sandbox::PluginState;
-use crate::sink::{event_record, record_denials};
 
 /// An event of one hook point: what [`Host::dispatch`](crate::Host::dispatch)
 /// takes. Implemented for every event type of this crate, and only those.
@@ -64,7 +64,7 @@ pub(crate) async fn run_chain<P: Exported>(
     // Shared by every handler's call; made for the first handler that runs
     // (nothing to copy for an empty context).
     let mut call_context = None;
-    let budget = shared.settings.chain_budget;
+    let budget = shared.options.chain_budget;
     // One snapshot for the whole chain, however the plugins change meanwhile.
     // A guard, not a counted reference: it writes nothing other threads
     // read (a warm dispatch on two threads shares no cache line for it),
@@ -78,7 +78,7 @@ pub(crate) async fn run_chain<P: Exported>(
     let mut wit = None;
 
     for (plugin, hook) in snapshot.chain(P::POINT) {
-        if !plugin.applies(subject, shared.settings.scope) {
+        if !plugin.applies(subject, shared.options.scope) {
             continue;
         }
         // One clock read per handler start (a warm call is ~2 µs).
@@ -331,7 +331,7 @@ macro_rules! define_json_dispatch {
         ) -> Result<Dispatch<Value>, String> {
             match point {
                 $( HookPoint::$variant => {
-                    let event: crate::events::$event = serde_json::from_value(payload)
+                    let event: crate::hookevents::$event = serde_json::from_value(payload)
                         .map_err(|e| format!("the payload is not a valid {point} event: {e}"))?;
                     let out = run_chain(host, context, event).await;
                     host.observe_model_response(&out.data);

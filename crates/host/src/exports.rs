@@ -12,7 +12,7 @@ use crate::bindings::Contract;
 use crate::bindings::latest::exports::yoi::plugin::{observer, service};
 use crate::bindings::latest::yoi::plugin::completions;
 use crate::bindings::latest::yoi::plugin::types as wit;
-use crate::events::{GuestOutcome, Point};
+use crate::hookevents::{GuestOutcome, Point};
 use crate::sandbox::PluginState;
 
 type CallResult<W> = wasmtime::Result<Result<GuestOutcome<W>, String>>;
@@ -225,7 +225,7 @@ macro_rules! define_exports {
         contract_exports!(v0_5, Contract::V0_5, [provider, observer, service], $($module = $variant),*);
 
         $(
-            impl Exported for crate::events::$event {
+            impl Exported for crate::hookevents::$event {
                 async fn call(
                     store: &mut Store<PluginState>,
                     instance: &Instance,

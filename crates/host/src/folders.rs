@@ -166,7 +166,7 @@ impl Host {
     /// (see [`discover`]).
     pub fn discover(&self) -> Vec<Discovered> {
         self.shared
-            .settings
+            .options
             .folders
             .as_ref()
             .map_or_else(Vec::new, |f| discover(&f.folders))
@@ -204,7 +204,7 @@ impl Host {
         #[cfg(feature = "watch")]
         if self
             .shared
-            .settings
+            .options
             .folders
             .as_ref()
             .is_some_and(|f| f.hot_reload && !f.folders.is_empty())
@@ -258,7 +258,7 @@ impl Shared {
             safe_mode: self.safe_mode,
             change_seq: 0,
         };
-        let Some(settings) = self.settings.folders.as_ref() else {
+        let Some(settings) = self.options.folders.as_ref() else {
             return report;
         };
         if self.safe_mode {
@@ -330,7 +330,7 @@ impl Shared {
                 None => grants_for(
                     manifest,
                     settings.grants.get(&id),
-                    self.settings.cap.as_ref(),
+                    self.options.cap.as_ref(),
                 ),
             };
             let grants = match grants {
@@ -456,7 +456,7 @@ mod watch {
         ) -> Result<FolderWatcher, HostError> {
             let folders = self
                 .shared
-                .settings
+                .options
                 .folders
                 .as_ref()
                 .map(|f| f.folders.clone())

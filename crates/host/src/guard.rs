@@ -22,7 +22,7 @@ pub(crate) fn crash_guard(
     status: Status,
     detail: &mut Option<String>,
 ) {
-    let limit = shared.settings.guard_failures;
+    let limit = shared.options.guard_failures;
     if limit == 0 {
         return;
     }
@@ -30,7 +30,7 @@ pub(crate) fn crash_guard(
         Status::Ok | Status::Blocked => plugin.record_success(&surface),
         Status::RejectedChange | Status::Busy => {}
         Status::Timeout | Status::Error => {
-            let window = shared.settings.guard_window;
+            let window = shared.options.guard_window;
             let n = plugin.record_failure(&surface, window);
             if n < limit as usize || !shared.remove(plugin.info.id.as_str(), Some(plugin)) {
                 return;
@@ -43,7 +43,7 @@ pub(crate) fn crash_guard(
             tracing::error!(plugin = %plugin.info.id, version = %plugin.info.version, "plugin unloaded: {reason}");
             shared
                 .observers
-                .emit(|| crate::observations::ObservationEvent::AutoDisable {
+                .emit(|| crate::observers::ObservationEvent::AutoDisable {
                     plugin: plugin.info.id.clone(),
                     version: plugin.info.version.clone(),
                     failures: u32::try_from(n).unwrap_or(u32::MAX),
@@ -65,13 +65,13 @@ pub(crate) fn crash_guard(
 /// so for the receipt.
 #[cfg(feature = "registry")]
 fn disable_in_registry(shared: &Shared, plugin: &LoadedPlugin, reason: String) -> Option<String> {
-    let registry = match (&plugin.info.origin, &shared.settings.registry) {
+    let registry = match (&plugin.info.origin, &shared.options.registry) {
         (Origin::Registry, Some(registry)) => Arc::clone(registry),
         _ => return None,
     };
     // A registry write may wait on another process's lock: it runs off the
     // dispatch path, never inside the caller's time.
-    let (id, host) = (plugin.info.id.to_string(), shared.settings.name.clone());
+    let (id, host) = (plugin.info.id.to_string(), shared.options.name.clone());
     let disable = move || {
         if let Err(e) = registry.auto_disable(&id, &reason, &host) {
             tracing::error!(plugin = %id, error = %e, "could not disable the plugin in the registry");

@@ -18,12 +18,12 @@ use yoi_manifest::{
 use crate::bindings::Contract;
 use crate::cache::CompileCache;
 use crate::error::HostError;
+use crate::eventlog::EventLog;
+use crate::options::Options;
 use crate::plugin::{LoadOptions, LoadedPlugin, Origin, PluginInfo, SUPPORTED_POINTS};
 use crate::report::ReloadReport;
 use crate::sandbox::{ALLOWED_IMPORTS, PluginState};
-use crate::settings::Settings;
-use crate::sink::EventSink;
-use crate::toolspec::NativeEntry;
+use crate::tooldefs::NativeEntry;
 
 /// How often the engine's epoch advances. A handler's time limit is enforced
 /// to within about one tick.
@@ -110,7 +110,7 @@ pub(crate) struct Shared {
     /// The embedder's model providers, in registration order.
     pub(crate) providers: RwLock<Vec<crate::providerspec::NativeProvider>>,
     /// The observer queues and their delivery thread.
-    pub(crate) observers: crate::observations::Observers,
+    pub(crate) observers: crate::observers::Observers,
     /// Which plugin each package folder loaded, by its fingerprint.
     pub(crate) folder_plugins:
         Mutex<std::collections::BTreeMap<PathBuf, crate::plugin::Fingerprint>>,
@@ -131,13 +131,13 @@ pub(crate) struct Shared {
     /// What this host compiled, by digest (shared by plugins with the same
     /// code).
     pub(crate) compiled: crate::cache::Compiled,
-    pub(crate) sink: Option<EventSink>,
+    pub(crate) sink: Option<EventLog>,
     pub(crate) boot: Mutex<Option<ReloadReport>>,
     /// When the host was built, ms since the Unix epoch (its registry
     /// report's `started_at`).
     #[cfg_attr(not(feature = "registry"), allow(dead_code))]
     pub(crate) started_at: i64,
-    pub(crate) settings: Settings,
+    pub(crate) options: Options,
     pub(crate) safe_mode: bool,
     /// The embedder's own tools.
     pub(crate) native: RwLock<Vec<Arc<NativeEntry>>>,
@@ -193,11 +193,11 @@ impl Shared {
             config,
             cache: self.cache.as_ref(),
             compiled: &self.compiled,
-            host_memory_limit: self.settings.memory_limit,
-            api: self.settings.api.clone(),
+            host_memory_limit: self.options.memory_limit,
+            api: self.options.api.clone(),
             order: self.next_order.fetch_add(1, Ordering::Relaxed),
-            max_calls: self.settings.max_calls_per_plugin,
-            compile: &self.settings.compile,
+            max_calls: self.options.max_calls_per_plugin,
+            compile: &self.options.compile,
         }
     }
 }
@@ -361,7 +361,7 @@ impl Host {
         let manifest = package.manifest();
         let requested = Capability::requested_by(manifest);
         let mut granted = Vec::new();
-        let cap = self.shared.settings.cap.as_ref();
+        let cap = self.shared.options.cap.as_ref();
         // Grants come in as the embedder wrote them: read once, here.
         for text in grants {
             let text = text.as_ref();
@@ -556,7 +556,7 @@ impl Host {
     /// `busy`.
     pub fn pressure(&self) -> Pressure {
         let p = &self.shared.pressure;
-        let s = &self.shared.settings;
+        let s = &self.shared.options;
         Pressure {
             running: self.shared.running_calls(),
             waiting: p.waiting.load(Ordering::Relaxed),
@@ -570,7 +570,7 @@ impl Host {
 
     /// Receipts that could not be recorded (queue full or registry error).
     pub fn dropped_events(&self) -> u64 {
-        self.shared.sink.as_ref().map_or(0, EventSink::dropped)
+        self.shared.sink.as_ref().map_or(0, EventLog::dropped)
     }
 }
 
@@ -578,7 +578,7 @@ impl Shared {
     /// Guest calls running now: the host's call permits taken.
     pub(crate) fn running_calls(&self) -> u64 {
         let free = self.calls.available_permits();
-        u64::from(self.settings.max_calls).saturating_sub(free as u64)
+        u64::from(self.options.max_calls).saturating_sub(free as u64)
     }
 
     /// Drops every idle warm instance in the host, to free pool slots.
@@ -618,7 +618,7 @@ impl Shared {
     /// refused.
     pub(crate) fn observe_reload(&self, report: &ReloadReport) {
         self.observers
-            .emit(|| crate::observations::ObservationEvent::Reload {
+            .emit(|| crate::observers::ObservationEvent::Reload {
                 loaded: self
                     .snapshot
                     .load()

@@ -21,10 +21,10 @@ use yoi_manifest::Signature;
 
 use crate::api::ApiFailure;
 use crate::bindings::latest::exports::yoi::plugin::service as wit;
+use crate::eventlog::{event, record_denials};
 use crate::host::Shared;
-use crate::observe::observe_denials;
+use crate::observer_delivery::observe_denials;
 use crate::services::{Reply, Unit};
-use crate::sink::{event, record_denials};
 
 /// Most connections the listener serves at once; later ones wait in the
 /// kernel's backlog.
@@ -370,7 +370,7 @@ fn timestamped(
             stamp.header
         )
     })?;
-    let now = crate::sink::now_ms() / 1000;
+    let now = crate::eventlog::now_ms() / 1000;
     let off = now.saturating_sub(at).saturating_abs();
     if off > i64::from(stamp.max_age_s) {
         return Err(format!(

@@ -9,8 +9,8 @@ use std::time::Duration;
 use wasmtime::component::Instance;
 use wasmtime::{Store, Trap};
 
-use crate::events::CallContext;
 use crate::exports::Guests;
+use crate::hookevents::CallContext;
 use crate::host::{EPOCH_TICK, Shared};
 use crate::plugin::{LoadedPlugin, Warm};
 use crate::receipt::{Denial, LogLine, Status, clean};
@@ -146,7 +146,7 @@ impl<'a> Slot<'a> {
             }
             drop(p);
         }
-        let wait = wait.min(shared.settings.queue_wait);
+        let wait = wait.min(shared.options.queue_wait);
         let started = tokio::time::Instant::now();
         let deadline = started + wait;
         pressure.waiting.fetch_add(1, Ordering::Relaxed);
@@ -158,7 +158,7 @@ impl<'a> Slot<'a> {
                     "not run: the host was running its limit of {} calls and none finished \
                      within {} ms (the host's limit, not the plugin's failure; see \
                      HostBuilder::concurrency)",
-                    shared.settings.max_calls,
+                    shared.options.max_calls,
                     wait.as_millis()
                 )),
             },
@@ -167,7 +167,7 @@ impl<'a> Slot<'a> {
                  within {} ms (the host's limit, not the plugin's failure; see \
                  HostBuilder::concurrency)",
                 plugin.info.id,
-                shared.settings.max_calls_per_plugin,
+                shared.options.max_calls_per_plugin,
                 wait.as_millis()
             )),
         };
@@ -210,7 +210,7 @@ pub(crate) async fn invoke_in<C: GuestCall>(
             return (Run::Failed(Status::Busy, why), CallRecord::default());
         }
     };
-    let reuse = shared.settings.reuse_instances;
+    let reuse = shared.options.reuse_instances;
     let warm = match held.as_deref_mut() {
         Some(own) => own.take(),
         None if reuse => plugin.take_idle(),

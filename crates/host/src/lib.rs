@@ -71,10 +71,11 @@ mod cache;
 mod compiler;
 mod dispatch;
 mod error;
-mod events;
+mod eventlog;
 mod exports;
 mod folders;
 mod guard;
+mod hookevents;
 mod host;
 mod hostconfig;
 #[cfg(feature = "services")]
@@ -82,8 +83,9 @@ mod inbound;
 mod instances;
 #[cfg(not(feature = "services"))]
 mod nodrivers;
-mod observations;
-mod observe;
+mod observer_delivery;
+mod observers;
+mod options;
 mod plugin;
 mod providers;
 mod providerspec;
@@ -91,14 +93,13 @@ mod receipt;
 #[cfg(feature = "registry")]
 mod reload;
 mod report;
+mod resources;
 mod sandbox;
 mod services;
 mod servicespec;
 mod serviceworker;
-mod settings;
-mod sink;
+mod tooldefs;
 mod tools;
-mod toolspec;
 #[cfg(feature = "services")]
 mod wsdriver;
 #[cfg(not(feature = "services"))]
@@ -110,20 +111,20 @@ pub use cache::CacheUse;
 pub use compiler::compile_worker_main;
 pub use dispatch::Event;
 pub use error::HostError;
-pub use events::{
+#[cfg(feature = "watch")]
+pub use folders::FolderWatcher;
+pub use folders::{Discovered, PackageInfo, discover};
+pub use hookevents::{
     Compacted, Compaction, CreatedWorkItem, Delivered, Delivery, DeliveryMode, HookContext,
     HostStart, HostStop, MAX_CHANGED_FIELD_BYTES, ModelCall, ModelResponse, NewWorkItem,
     PersistResult, PointInfo, Prompt, ToolCall, ToolResult, hook_points,
 };
-#[cfg(feature = "watch")]
-pub use folders::FolderWatcher;
-pub use folders::{Discovered, PackageInfo, discover};
 pub use host::{Handler, Host, Pressure, SAFE_MODE_ENV, safe_mode_from_env};
 pub use hostconfig::{
     CONFIG_FILE, CONFIG_SCHEMA, CapabilitiesSection, CapabilityCap, CrashGuardSection, GrantSpec,
     HostConfig, HostSection, LimitsSection, PluginsSection, fields as config_fields,
 };
-pub use observations::{Observation, ObservationEvent, ObserverStatus};
+pub use observers::{Observation, ObservationEvent, ObserverStatus};
 pub use plugin::{Origin, PluginInfo, SUPPORTED_POINTS};
 pub use providerspec::{
     Attempt, Chunk, ChunkSender, Completion, CompletionError, CompletionOutcome, CompletionRequest,
@@ -135,8 +136,8 @@ pub use receipt::{Blocked, Denial, Dispatch, LogLevel, LogLine, Receipt, Status}
 pub use reload::{HEARTBEAT, Watcher};
 pub use report::{Refusal, ReloadReport};
 pub use servicespec::{ServiceError, ServiceOutput, ServiceState, ServiceStatus};
+pub use tooldefs::{NativeFuture, NativeTool, ToolStatus};
 pub use tools::{ToolOutcome, ToolRequest, ToolRun, ToolSource, ToolSpec};
-pub use toolspec::{NativeFuture, NativeTool, ToolStatus};
 pub use yoi_manifest::{Backpressure, Capability, Rollout, Scope};
 pub use yoi_manifest::{CodeLimits, FailMode, HookPoint, ModelPattern, ObservationKind, PluginId};
 #[cfg(feature = "registry")]

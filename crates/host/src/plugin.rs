@@ -22,7 +22,7 @@ use crate::cache::{CacheUse, CompileCache};
 use crate::error::HostError;
 use crate::exports::{Exports, Guests, Surfaces, Wanted};
 use crate::sandbox::PluginState;
-use crate::toolspec::PluginTool;
+use crate::tooldefs::PluginTool;
 
 /// The hook points this host dispatches: all of them.
 pub const SUPPORTED_POINTS: [HookPoint; 14] = HookPoint::ALL;

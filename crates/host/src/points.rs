@@ -1,6 +1,6 @@
 //! The table of hook points: one row per point, and every list the host
 //! keeps of them is derived from it (the event types and their rights in
-//! `events`, the export lookups per contract version in `exports`, JSON
+//! `hookevents`, the export lookups per contract version in `exports`, JSON
 //! dispatch in `dispatch`). A test checks the table against the manifest's
 //! `HookPoint`, the WIT, the JSON schema, the PDK and docs/hooks.md.
 //!

@@ -14,12 +14,13 @@ use wasmtime::component::{Instance, Resource};
 
 use crate::bindings::latest::yoi::plugin::completions as wit;
 use crate::dispatch::run_chain;
-use crate::events::{CallContext, HookContext};
+use crate::eventlog::record_denials;
 use crate::exports::Guests;
 use crate::guard::crash_guard;
+use crate::hookevents::{CallContext, HookContext};
 use crate::host::Host;
 use crate::instances::{CallRecord, GuestCall, MAX_DETAIL, Run, invoke};
-use crate::observations::ObservationEvent;
+use crate::observers::ObservationEvent;
 use crate::plugin::LoadedPlugin;
 use crate::providerspec::{
     Attempt, Chunk, ChunkSender, Completion, CompletionError, CompletionOutcome, CompletionRequest,
@@ -28,7 +29,6 @@ use crate::providerspec::{
 };
 use crate::receipt::{Status, clean};
 use crate::sandbox::PluginState;
-use crate::sink::record_denials;
 use crate::{HostError, ModelCall, ModelResponse};
 
 /// Which provider a route picks.
@@ -144,7 +144,7 @@ impl Host {
             .collect();
         let snapshot = self.shared.snapshot.load();
         for plugin in &snapshot.plugins {
-            if plugin.applies(subject, self.shared.settings.scope) {
+            if plugin.applies(subject, self.shared.options.scope) {
                 out.extend(
                     (0..plugin.providers.len()).map(|i| Target::Plugin(Arc::clone(plugin), i)),
                 );
@@ -251,7 +251,7 @@ impl Host {
         }
 
         let started = Instant::now();
-        let fallback = self.shared.settings.fallback;
+        let fallback = self.shared.options.fallback;
         let mut wit_request = None;
         let mut answer = None;
         for target in &targets {
@@ -399,7 +399,7 @@ impl Host {
                 context.subject.as_deref(),
                 &format!("provider {}", decl.name),
             );
-            crate::observe::observe_denials(shared, &plugin.info, &record.denials);
+            crate::observer_delivery::observe_denials(shared, &plugin.info, &record.denials);
         }
         let result = match (result, detail) {
             (Err(ProviderError::Unavailable(_)), Some(detail)) => {

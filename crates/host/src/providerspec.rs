@@ -15,7 +15,7 @@ use yoi_manifest::{ModelPattern, PluginId};
 
 use crate::HostError;
 use crate::receipt::{Blocked, Denial, LogLine, Receipt, Status};
-use crate::toolspec::valid_native_name;
+use crate::tooldefs::valid_native_name;
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

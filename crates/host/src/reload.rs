@@ -37,7 +37,7 @@ impl Host {
     pub fn watch(&self, poll: Duration) -> Result<Watcher, HostError> {
         let registry = self
             .shared
-            .settings
+            .options
             .registry
             .clone()
             .ok_or(HostError::NoRegistry)?;
@@ -112,11 +112,7 @@ fn refuse(
 
 impl Shared {
     pub(crate) fn reload(&self) -> Result<ReloadReport, HostError> {
-        let registry = self
-            .settings
-            .registry
-            .clone()
-            .ok_or(HostError::NoRegistry)?;
+        let registry = self.options.registry.clone().ok_or(HostError::NoRegistry)?;
         let update = self.update.lock().unwrap_or_else(|p| p.into_inner());
         let deployment = registry.deployment().map_err(HostError::Registry)?;
         let mut report = ReloadReport {
@@ -138,7 +134,7 @@ impl Shared {
             .filter(|p| p.info.origin == Origin::Local)
             .cloned()
             .collect();
-        let host_scope = self.settings.scope;
+        let host_scope = self.options.scope;
         let compat = Host::compat();
         for record in &deployment.active {
             let previous = current
@@ -155,7 +151,7 @@ impl Shared {
                 .filter(|g| g.plugin == record.plugin && g.granted)
                 .map(|g| g.capability.clone())
                 // The host's own capability list caps the registry's grants.
-                .filter(|c| match self.settings.cap.as_ref().and_then(|cap| cap.refuses(c)) {
+                .filter(|c| match self.options.cap.as_ref().and_then(|cap| cap.refuses(c)) {
                     None => true,
                     Some(why) => {
                         tracing::warn!(plugin = %record.plugin, grant = %c, "grant not given on this host: {why}");
@@ -233,14 +229,14 @@ impl Shared {
     /// it runs (`yoi hosts`, the page's hosts table).
     /// A registry that cannot be written is logged; the host runs on.
     pub(crate) fn report_self(&self, registry: &Registry) {
-        if !self.settings.listed {
+        if !self.options.listed {
             return;
         }
         let snapshot = self.snapshot.load();
         let compat = Host::compat();
         let record = HostRecord {
-            name: self.settings.name.clone(),
-            scope: self.settings.scope,
+            name: self.options.name.clone(),
+            scope: self.options.scope,
             contract: compat
                 .contracts
                 .last()
@@ -248,7 +244,7 @@ impl Shared {
                 .unwrap_or_default(),
             engine: format!("yoi {}", compat.engine),
             started_at: self.started_at,
-            last_seen: crate::sink::now_ms(),
+            last_seen: crate::eventlog::now_ms(),
             change_seq: snapshot.change_seq.unwrap_or(0),
             loaded: snapshot
                 .plugins
@@ -262,12 +258,12 @@ impl Shared {
                 .collect(),
             posture: Some(HostPosture {
                 safe_mode: self.safe_mode,
-                memory_mib: (self.settings.memory_limit / (1024 * 1024)) as u64,
-                chain_budget_ms: millis(self.settings.chain_budget),
-                tool_timeout_ms: millis(self.settings.tool_timeout),
-                fresh_instances: !self.settings.reuse_instances,
-                max_calls: self.settings.max_calls,
-                capability_cap: self.settings.cap.is_some(),
+                memory_mib: (self.options.memory_limit / (1024 * 1024)) as u64,
+                chain_budget_ms: millis(self.options.chain_budget),
+                tool_timeout_ms: millis(self.options.tool_timeout),
+                fresh_instances: !self.options.reuse_instances,
+                max_calls: self.options.max_calls,
+                capability_cap: self.options.cap.is_some(),
             }),
         };
         if let Err(e) = registry.register_host(&record) {
@@ -320,11 +316,11 @@ impl Shared {
     /// failed call: enough of them within the window disable it in the
     /// registry, so a broken version stops costing every reload.
     fn count_load_failure(&self, record: &VersionRecord, reason: &str) {
-        let limit = self.settings.guard_failures;
+        let limit = self.options.guard_failures;
         if limit == 0 {
             return;
         }
-        let window = self.settings.guard_window;
+        let window = self.options.guard_window;
         let n = {
             let mut failures = self.load_failures.lock().unwrap_or_else(|p| p.into_inner());
             let seen = failures.entry(record.plugin.to_string()).or_default();
@@ -341,8 +337,8 @@ impl Shared {
             record.version
         );
         tracing::error!(plugin = %record.plugin, version = %record.version, "plugin disabled: {why}");
-        if let Some(registry) = &self.settings.registry
-            && let Err(e) = registry.auto_disable(record.plugin.as_str(), &why, &self.settings.name)
+        if let Some(registry) = &self.options.registry
+            && let Err(e) = registry.auto_disable(record.plugin.as_str(), &why, &self.options.name)
         {
             tracing::error!(plugin = %record.plugin, error = %e, "could not disable the plugin in the registry");
         }

@@ -16,7 +16,7 @@ use crate::bindings::latest::yoi::plugin::{completions, config, context, https, 
 use crate::bindings::v0_1::yoi::plugin as v0_1;
 use crate::bindings::v0_2::yoi::plugin as v0_2;
 use crate::bindings::v0_3::yoi::plugin as v0_3;
-use crate::events::{CallContext, HookContext};
+use crate::hookevents::{CallContext, HookContext};
 use crate::receipt::{Denial, LogLevel, LogLine};
 
 /// Bytes of stdout and of stderr kept per call. Writing more traps the call.

@@ -263,7 +263,7 @@ impl Unit {
     /// accepted. At most [`MAX_REMEMBERED`] are remembered: past that, new
     /// ones are refused until old ones expire (the host's limit, logged).
     pub(crate) fn first_use(&self, tag: &[u8], at: i64, max_age_s: u32) -> bool {
-        let now = crate::sink::now_ms() / 1000;
+        let now = crate::eventlog::now_ms() / 1000;
         let alive = |signed: i64| signed.saturating_add(i64::from(max_age_s)) >= now;
         let mut accepted = lock(&self.accepted);
         if accepted.len() % 256 == 255 || accepted.len() >= MAX_REMEMBERED {

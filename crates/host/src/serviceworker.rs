@@ -16,11 +16,12 @@ use yoi_manifest::{Capability, Restart};
 
 use crate::api::ApiFailure;
 use crate::bindings::latest::exports::yoi::plugin::service as wit;
-use crate::events::{CallContext, HookContext};
+use crate::eventlog::{event, record_denials};
 use crate::exports::{Guests, ServiceCall};
+use crate::hookevents::{CallContext, HookContext};
 use crate::host::Shared;
 use crate::instances::{GuestCall, MAX_DETAIL, Run, invoke_in, reason_of};
-use crate::observe::observe_denials;
+use crate::observer_delivery::observe_denials;
 use crate::plugin::{LoadedPlugin, Warm};
 use crate::receipt::{LogLevel, LogLine, Status, clean};
 use crate::sandbox::PluginState;
@@ -29,7 +30,6 @@ use crate::servicespec::{
     MAX_COMMANDS, MAX_DATA, MAX_FETCHES, MAX_KIND, MAX_TIMERS, MIN_TIMER, ServiceOutput,
     ServiceState,
 };
-use crate::sink::{event, record_denials};
 
 /// How often a busy service's counters are recorded.
 const RECORD_EVERY: Duration = Duration::from_secs(2);
@@ -543,7 +543,7 @@ impl Life {
                     Ok(data) => {
                         shared
                             .observers
-                            .emit(|| crate::observations::ObservationEvent::Custom {
+                            .emit(|| crate::observers::ObservationEvent::Custom {
                                 name: e.kind.clone(),
                                 data: data.clone(),
                             });

@@ -17,17 +17,17 @@ use wasmtime::component::Instance;
 use yoi_manifest::PluginId;
 
 use crate::dispatch;
-use crate::events::{CallContext, HookContext, MAX_CHANGED_FIELD_BYTES};
+use crate::eventlog::record_denials;
 use crate::exports::{Guests, ToolInvocation};
+use crate::hookevents::{CallContext, HookContext, MAX_CHANGED_FIELD_BYTES};
 use crate::host::{Host, Shared};
 use crate::instances::{self, CallRecord, GuestCall, MAX_DETAIL, Run};
-use crate::observations::ObservationEvent;
-use crate::observe::observe_denials;
+use crate::observer_delivery::observe_denials;
+use crate::observers::ObservationEvent;
 use crate::plugin::LoadedPlugin;
 use crate::receipt::{Blocked, Denial, LogLine, Receipt, Status, clean};
 use crate::sandbox::PluginState;
-use crate::sink::record_denials;
-use crate::toolspec::{
+use crate::tooldefs::{
     NativeEntry, NativeTool, PluginTool, ToolStatus, compile, valid_native_name, validate,
 };
 use crate::{HostError, PersistResult, ToolCall, ToolResult};
@@ -212,7 +212,7 @@ impl Host {
             .collect();
         let snapshot = self.shared.snapshot.load();
         for plugin in &snapshot.plugins {
-            if !plugin.applies(subject, self.shared.settings.scope) {
+            if !plugin.applies(subject, self.shared.options.scope) {
                 continue;
             }
             out.extend(plugin.tools.iter().map(|t| ToolSpec {
@@ -244,7 +244,7 @@ impl Host {
             p.tools
                 .iter()
                 .position(|t| t.qualified == name)
-                .filter(|_| p.applies(subject, self.shared.settings.scope))
+                .filter(|_| p.applies(subject, self.shared.options.scope))
                 .map(|i| Target::Plugin(Arc::clone(p), i))
         })
     }
@@ -346,7 +346,7 @@ impl Host {
         }
 
         let started = Instant::now();
-        let timeout = self.shared.settings.tool_timeout;
+        let timeout = self.shared.options.tool_timeout;
         let (status, output) = match &target {
             Target::Native(n) => {
                 match tokio::time::timeout(timeout, (n.tool.run)(input.clone())).await {
@@ -419,7 +419,7 @@ impl Host {
             input: input.to_string(),
             call_id: call_id.to_owned(),
         });
-        let limit = shared.settings.tool_timeout;
+        let limit = shared.options.tool_timeout;
         let t0 = Instant::now();
         let (run, CallRecord { logs, denials }) =
             instances::invoke(shared, plugin, (limit, limit), &invocation, &call_context).await;
@@ -507,7 +507,7 @@ fn record_tool_run(
 ) {
     tracing::debug!(plugin = %plugin.info.id, tool, status = ?run.status, "tool finished");
     if let Some(sink) = &shared.sink {
-        sink.send(crate::sink::event(
+        sink.send(crate::eventlog::event(
             "tool",
             &plugin.info.id,
             &plugin.info.version,

@@ -125,6 +125,9 @@ impl Store for Backend {
     }
 }
 
+/// The database file inside a registry folder.
+pub const DATABASE_FILE: &str = "registry.db";
+
 impl Backend {
     /// Opens (creating if needed) the store at `location`; a database file
     /// is checked for damage first when `check`.
@@ -135,7 +138,7 @@ impl Backend {
                     return Err(RegistryError::Invalid(why));
                 }
                 std::fs::create_dir_all(dir).map_err(|e| RegistryError::io(dir, e))?;
-                let path = dir.join(crate::registry::DATABASE_FILE);
+                let path = dir.join(DATABASE_FILE);
                 Ok(SqliteStore::open_checked(&path, check)?.into())
             }
             Location::Postgres(url) => Ok(PostgresStore::connect(url)?.into()),

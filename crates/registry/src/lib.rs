@@ -15,6 +15,7 @@
 mod backend;
 mod blobs;
 mod config;
+mod config_rules;
 mod error;
 mod model;
 mod operation;
@@ -24,16 +25,18 @@ mod sealed;
 mod sqlite;
 mod store;
 
+pub use backend::DATABASE_FILE;
 pub use backend::{Backend, Location};
 pub use config::NewValue;
 pub use error::RegistryError;
+pub use model::now_ms;
 pub use model::{
     AuditRecord, CapabilityLine, Change, ConfigRecord, Deployment, EventRecord, EventTotals,
     GrantRecord, HostPosture, HostRecord, LoadedVersion, Marks, Outcome, Pruned, Snapshot, State,
     UpgradePlan, VersionRecord, Window,
 };
 pub use operation::{Answer, Operation};
-pub use registry::{Activation, DATABASE_FILE, Published, Registry, now_ms};
+pub use registry::{Activation, Published, Registry};
 // The grant and rollout model is the package's (yoi-manifest); re-exported
 // here because every registry call speaks it.
 pub use postgres::PostgresStore;

@@ -5,7 +5,9 @@ use std::str::FromStr;
 
 use semver::Version;
 use serde::{Deserialize, Serialize};
-use yoi_manifest::{Capability, Digest, PluginId, Rollout, Scope};
+use yoi_manifest::{Capability, Digest, Manifest, PluginId, Rollout, Scope};
+
+use crate::error::RegistryError;
 
 /// The lifecycle state of a published version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -483,4 +485,65 @@ pub struct Change {
     pub action: String,
     /// The plugin it was about.
     pub plugin: Option<String>,
+}
+
+/// Now, in milliseconds since the Unix epoch: the registry's timestamps.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+pub(crate) fn manifest_of(r: &VersionRecord) -> Result<Manifest, RegistryError> {
+    Manifest::parse(&r.manifest).map_err(|d| {
+        RegistryError::Schema(format!(
+            "the stored manifest of {}@{} no longer parses: {d}",
+            r.plugin, r.version
+        ))
+    })
+}
+
+/// A setting value as stores keep it: a secret's sealed text, else JSON.
+pub(crate) fn stored_value(r: &ConfigRecord) -> Result<String, RegistryError> {
+    match (&r.sealed, &r.value) {
+        (Some(sealed), _) if r.secret => Ok(sealed.clone()),
+        (_, Some(value)) if !r.secret => Ok(value.to_string()),
+        _ => Err(RegistryError::Schema(format!(
+            "config {}/{}: a secret is stored sealed, a plain value as JSON",
+            r.plugin, r.key
+        ))),
+    }
+}
+
+/// A stored setting row read back ([`stored_value`]'s inverse).
+pub(crate) fn stored_record(
+    plugin: &str,
+    scope: &str,
+    key: String,
+    value: String,
+    secret: bool,
+    set_by: String,
+    set_at: i64,
+) -> Result<ConfigRecord, RegistryError> {
+    let bad =
+        |why: String| RegistryError::Schema(format!("config row {plugin}/{scope}/{key}: {why}"));
+    let (value, sealed) = if secret {
+        (None, Some(value))
+    } else {
+        (
+            Some(serde_json::from_str(&value).map_err(|e| bad(e.to_string()))?),
+            None,
+        )
+    };
+    Ok(ConfigRecord {
+        plugin: yoi_manifest::PluginId::new(plugin).map_err(|e| bad(e.to_string()))?,
+        scope: scope.parse().map_err(|e: String| bad(e))?,
+        key,
+        value,
+        secret,
+        set_by,
+        set_at,
+        sealed,
+    })
 }

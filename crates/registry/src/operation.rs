@@ -3,7 +3,6 @@
 //! [`Answer`] is what it gets back: `{ ok, error?, audit, record? }`, with
 //! the audit record the operation wrote, failures included.
 
-use std::cell::RefCell;
 use std::time::Duration;
 
 use semver::Version;
@@ -15,18 +14,6 @@ use crate::error::RegistryError;
 use crate::model::AuditRecord;
 use crate::registry::{Activation, Registry};
 use crate::store::Store;
-
-thread_local! {
-    /// The audit record the last operation on this thread wrote. Operations
-    /// run synchronously on the caller's thread, so this is exactly the
-    /// record of the operation [`Registry::answer`] just ran.
-    static LAST_AUDIT: RefCell<Option<AuditRecord>> = const { RefCell::new(None) };
-}
-
-/// Keeps the audit record an operation just wrote, for its answer.
-pub(crate) fn wrote(record: AuditRecord) {
-    LAST_AUDIT.with(|last| *last.borrow_mut() = Some(record));
-}
 
 /// One registry write (publishing, which carries a package, is
 /// [`Registry::publish`] inside [`Registry::answer`]). In JSON, `op` names
@@ -181,9 +168,9 @@ impl<S: Store> Registry<S> {
         &self,
         write: impl FnOnce(&Self) -> Result<T, RegistryError>,
     ) -> Answer {
-        LAST_AUDIT.with(|last| last.borrow_mut().take());
+        crate::registry::take_audit();
         let result = write(self);
-        let audit = LAST_AUDIT.with(|last| last.borrow_mut().take());
+        let audit = crate::registry::take_audit();
         match result {
             Ok(value) => Answer {
                 ok: true,

@@ -903,7 +903,7 @@ impl Tx for PgTx<'_> {
                 let (plugin, scope, key, value): (String, String, String, String) =
                     (row.get(0), row.get(1), row.get(2), row.get(3));
                 let secret: bool = row.get(4);
-                crate::config::stored_record(
+                crate::model::stored_record(
                     &plugin,
                     &scope,
                     key,
@@ -917,7 +917,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn put_config(&mut self, r: &ConfigRecord) -> StoreResult<()> {
-        let stored = crate::config::stored_value(r)?;
+        let stored = crate::model::stored_value(r)?;
         self.execute(
             "INSERT INTO config (plugin, scope, key, value, secret, set_by, set_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -1105,7 +1105,7 @@ impl Tx for PgTx<'_> {
     }
 
     fn put_artifact(&mut self, digest: &str, bytes: &[u8]) -> StoreResult<()> {
-        let at = crate::registry::now_ms();
+        let at = crate::model::now_ms();
         self.execute(
             "INSERT INTO artifacts (digest, bytes, stored_at) VALUES ($1, $2, $3)
              ON CONFLICT (digest) DO NOTHING",

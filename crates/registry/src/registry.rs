@@ -9,11 +9,12 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
 use semver::Version;
-use yoi_manifest::{Compat, Digest, Manifest, Package};
+use yoi_manifest::{Compat, Digest, Package};
 
 use crate::backend::{Backend, Location};
 use crate::blobs::Blobs;
-use crate::config::check_config;
+use crate::config_rules::check_config;
+use crate::model::{manifest_of, now_ms};
 use crate::sealed::ConfigKeys;
 use yoi_manifest::{Capability, Rollout, Scope, applies};
 
@@ -33,8 +34,23 @@ pub struct Published {
     pub created: bool,
 }
 
-/// The database file inside a registry folder.
-pub const DATABASE_FILE: &str = "registry.db";
+thread_local! {
+    /// The audit record the last operation on this thread wrote. Operations
+    /// run synchronously on the caller's thread, so this is exactly the
+    /// record of the operation [`Registry::answer`] just ran.
+    static LAST_AUDIT: std::cell::RefCell<Option<AuditRecord>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Keeps the audit record an operation just wrote, for its answer.
+fn wrote(record: AuditRecord) {
+    LAST_AUDIT.with(|last| *last.borrow_mut() = Some(record));
+}
+
+/// The audit record the last operation on this thread wrote, taken.
+pub(crate) fn take_audit() -> Option<AuditRecord> {
+    LAST_AUDIT.with(|last| last.borrow_mut().take())
+}
 
 /// How to activate a version.
 #[derive(Debug, Clone)]
@@ -112,14 +128,6 @@ impl Registry<Backend> {
     }
 }
 
-/// Now, in milliseconds since the Unix epoch: the registry's timestamps.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 fn wrong_state(r: &VersionRecord, why: impl Into<String>) -> RegistryError {
     RegistryError::WrongState {
         plugin: r.plugin.to_string(),
@@ -147,16 +155,7 @@ fn forget_plugin(tx: &mut dyn Tx, plugin: &str) -> Result<(), RegistryError> {
         tx.delete_grant(plugin, &g.capability.to_string())?;
     }
     tx.set_disabled(plugin, None)?;
-    crate::config::forget_config(tx, plugin)
-}
-
-pub(crate) fn manifest_of(r: &VersionRecord) -> Result<Manifest, RegistryError> {
-    Manifest::parse(&r.manifest).map_err(|d| {
-        RegistryError::Schema(format!(
-            "the stored manifest of {}@{} no longer parses: {d}",
-            r.plugin, r.version
-        ))
-    })
+    crate::config_rules::forget_config(tx, plugin)
 }
 
 /// Refuses to run a version whose requested capabilities lack a decision.
@@ -289,7 +288,7 @@ impl<S: Store> Registry<S> {
         });
         match result {
             Ok((value, seq, written)) => {
-                crate::operation::wrote(written);
+                wrote(written);
                 self.notify(Change {
                     seq,
                     action: action.to_owned(),
@@ -303,7 +302,7 @@ impl<S: Store> Registry<S> {
                 let mut written = record(Outcome::Error, e.to_string());
                 if let Ok(id) = self.store.write(|tx| tx.append_audit(&written)) {
                     written.id = id;
-                    crate::operation::wrote(written);
+                    wrote(written);
                 }
                 Err(e)
             }
@@ -426,7 +425,7 @@ impl<S: Store> Registry<S> {
             reason,
         };
         record.id = self.store.write(|tx| tx.append_audit(&record))?;
-        crate::operation::wrote(record.clone());
+        wrote(record.clone());
         Ok(record)
     }
 

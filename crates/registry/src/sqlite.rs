@@ -757,7 +757,7 @@ impl Tx for SqlTx<'_> {
         let mut out = Vec::new();
         for row in rows {
             let (plugin, scope, key, value, secret, set_by, set_at) = row?;
-            out.push(crate::config::stored_record(
+            out.push(crate::model::stored_record(
                 &plugin, &scope, key, value, secret, set_by, set_at,
             )?);
         }
@@ -765,7 +765,7 @@ impl Tx for SqlTx<'_> {
     }
 
     fn put_config(&mut self, r: &ConfigRecord) -> StoreResult<()> {
-        let stored = crate::config::stored_value(r)?;
+        let stored = crate::model::stored_value(r)?;
         self.tx.execute(
             "INSERT OR REPLACE INTO config (plugin, scope, key, value, secret, set_by, set_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -1,7 +1,7 @@
 // The /ops/plugins page: the registry's versions, grants, audit log and
 // runtime events, re-rendered live from the change stream, with buttons for
 // the lifecycle and `window.yoi` for scripts driving the page
-// (docs/ops.md). Everything goes through the same HTTP API as any client:
+// (docs/serve.md). Everything goes through the same HTTP API as any client:
 // a bearer token, no cookies.
 (() => {
   'use strict';

@@ -523,20 +523,7 @@ fn response_headers(response: &reqwest::Response) -> Vec<(String, String)> {
 /// Largest piece one `incoming-body.read` returns, whatever the guest asks.
 const MAX_READ: usize = 64 * 1024;
 
-/// The body of a response opened with `https.open`, read as it arrives:
-/// the host side of the `incoming-body` resource.
-pub struct IncomingBody {
-    response: reqwest::Response,
-    url: Url,
-    /// Bytes received but not yet handed out (from `offset`).
-    pending: Vec<u8>,
-    offset: usize,
-    /// Bytes received so far, against `max`.
-    read: usize,
-    max: usize,
-    /// Longest wait for more bytes.
-    idle: Duration,
-}
+pub use crate::resources::IncomingBody;
 
 impl IncomingBody {
     /// The next bytes, at most `max` (and [`MAX_READ`]); `None` at the end.

@@ -1,5 +1,5 @@
 //! The observer bridge's delivery: each observer's loop that takes a
-//! batch from its queue (`observations`) and hands it to the plugin's
+//! batch from its queue (`observers`) and hands it to the plugin's
 //! current version, off the dispatch path; the embedder's `Host::observe`.
 //! docs/observers.md.
 
@@ -11,16 +11,16 @@ use wasmtime::Store;
 use wasmtime::component::Instance;
 
 use crate::bindings::latest::exports::yoi::plugin::observer as wit;
-use crate::events::{CallContext, HookContext};
+use crate::eventlog::{event, record_denials};
 use crate::exports::Guests;
 use crate::guard::crash_guard;
+use crate::hookevents::{CallContext, HookContext};
 use crate::host::{Host, Shared};
 use crate::instances::{GuestCall, Run, invoke};
-use crate::observations::{MAX_CUSTOM_NAME, Observation, ObservationEvent, ObserverStatus, Queue};
+use crate::observers::{MAX_CUSTOM_NAME, Observation, ObservationEvent, ObserverStatus, Queue};
 use crate::plugin::LoadedPlugin;
 use crate::receipt::{Status, clean};
 use crate::sandbox::PluginState;
-use crate::sink::{event, record_denials};
 
 /// Calling an observer's export with one batch.
 struct ObserveCall {

@@ -14,8 +14,9 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use yoi_host::{HostConfig, Scope};
 
+use crate::ctx::Ctx;
 use crate::dev::{Follows, Out, answer_stdin, print_reloads};
-use crate::ops::{Ctx, UsageError};
+use crate::usage::UsageError;
 
 /// What `yoi host` was asked for.
 pub(crate) struct Options {

@@ -1,7 +1,7 @@
 //! Observations of the host's own work and the queues that hold them for
 //! observer plugins: one bounded queue per observer, dropping its oldest
 //! observation (and counting it) when full, and the thread that runs their
-//! delivery (the delivery itself is `observe`'s). docs/observers.md.
+//! delivery (the delivery itself is `observer_delivery`'s). docs/observers.md.
 //!
 //! Emitting costs one atomic load when no observer wants the kind; else one
 //! allocation shared by every queue that wants it, and one short lock per
@@ -20,7 +20,7 @@ use serde_json::Value;
 use yoi_manifest::{HookPoint, ObservationKind, Observer, PluginId};
 
 use crate::receipt::Status;
-use crate::toolspec::ToolStatus;
+use crate::tooldefs::ToolStatus;
 
 /// What an observation reports. Observations carry who, what and how it
 /// ended, never a plugin's payloads, logs or secrets.

@@ -23,7 +23,7 @@ pub(crate) const DEFAULT_EVENT_RETENTION: std::time::Duration =
 /// The settings of one host; defaults in `Default`, documented on the
 /// builder's methods.
 #[derive(Clone)]
-pub(crate) struct Settings {
+pub(crate) struct Options {
     pub(crate) name: String,
     pub(crate) memory_limit: usize,
     pub(crate) chain_budget: Duration,
@@ -52,7 +52,7 @@ pub(crate) struct Settings {
     /// or the registry's alone).
     pub(crate) cap: Option<crate::hostconfig::CapabilityCap>,
     /// Plugin folders to load and watch.
-    pub(crate) folders: Option<FolderSettings>,
+    pub(crate) folders: Option<FolderOptions>,
     /// The services' limits.
     pub(crate) services: crate::servicespec::ServiceLimits,
     /// Where the inbound HTTP listener listens, if the host has one.
@@ -60,7 +60,7 @@ pub(crate) struct Settings {
     pub(crate) inbound: Option<std::net::SocketAddr>,
 }
 
-impl Default for Settings {
+impl Default for Options {
     fn default() -> Self {
         Self {
             name: "yoi-host".into(),
@@ -127,7 +127,7 @@ impl Pool {
 
 /// What a host configured with plugin folders loads from them.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct FolderSettings {
+pub(crate) struct FolderOptions {
     pub(crate) folders: Vec<PathBuf>,
     pub(crate) grants: std::collections::BTreeMap<String, crate::hostconfig::GrantSpec>,
     pub(crate) values:

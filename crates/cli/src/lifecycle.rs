@@ -1,7 +1,7 @@
 //! Operator commands over the registry: publish, activate, grant, inspect.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,17 +10,10 @@ use semver::Version;
 use serde::Serialize;
 use yoi_host::Host;
 use yoi_manifest::{Manifest, Package};
-use yoi_registry::{Activation, Capability, Location, Registry, Rollout, State};
+use yoi_registry::{Activation, Capability, Rollout, State};
 
-/// A command line that cannot be acted on (exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct UsageError(pub(crate) String);
-
-pub(crate) struct Ctx {
-    registry: Option<String>,
-    pub(crate) actor: String,
-}
+use crate::ctx::{Ctx, print_json, time};
+use crate::usage::UsageError;
 
 /// `ID@VERSION` → (id, version).
 fn target(text: &str) -> Result<(String, Version)> {
@@ -38,86 +31,7 @@ fn target(text: &str) -> Result<(String, Version)> {
     Ok((id.to_owned(), version))
 }
 
-pub(crate) fn print_json(value: &impl Serialize) -> Result<ExitCode> {
-    outln!("{}", serde_json::to_string_pretty(value)?);
-    Ok(ExitCode::SUCCESS)
-}
-
-pub(crate) fn time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 impl Ctx {
-    pub(crate) fn new(registry: Option<String>, actor: Option<String>) -> Self {
-        let actor = actor
-            .or_else(|| std::env::var("YOI_ACTOR").ok())
-            .or_else(|| std::env::var("USER").ok())
-            .or_else(|| std::env::var("USERNAME").ok())
-            .unwrap_or_else(|| "unknown".to_owned());
-        Ctx { registry, actor }
-    }
-
-    /// The local Yoi folder: the registry when it is a folder; beside a
-    /// shared database, what it does not hold (the config key, serve tokens).
-    fn home() -> Result<PathBuf> {
-        if let Some(home) = std::env::var_os("YOI_HOME").filter(|h| !h.is_empty()) {
-            return Ok(PathBuf::from(home));
-        }
-        dirs::data_dir().map(|d| d.join("yoi")).context(
-            "no user data folder is known on this system; pass --registry DIR|URL or set YOI_HOME",
-        )
-    }
-
-    /// The registry as the user named it (`--registry`, `YOI_REGISTRY`,
-    /// `YOI_HOME`), or `None` for the default folder.
-    pub(crate) fn named_registry(&self) -> Option<String> {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        self.registry
-            .clone()
-            .or_else(|| env("YOI_REGISTRY"))
-            .or_else(|| env("YOI_HOME"))
-    }
-
-    /// Where the registry is (`--registry`, `YOI_REGISTRY`, else the home
-    /// folder), and the home folder beside it.
-    pub(crate) fn location(&self) -> Result<(Location, PathBuf)> {
-        let named = self
-            .registry
-            .clone()
-            .or_else(|| std::env::var("YOI_REGISTRY").ok().filter(|r| !r.is_empty()));
-        match named.as_deref().map(Location::parse) {
-            Some(Location::Folder(dir)) => Ok((Location::Folder(dir.clone()), dir)),
-            Some(db) => Ok((db, Self::home()?)),
-            None => {
-                let dir = Self::home()?;
-                Ok((Location::Folder(dir.clone()), dir))
-            }
-        }
-    }
-
-    pub(crate) fn open(&self) -> Result<Registry> {
-        let (location, home) = self.location()?;
-        Registry::open_at(&location, &home)
-            .with_context(|| format!("opening the registry at {location}"))
-    }
-
     pub(crate) fn publish(&self, path: &Path) -> Result<ExitCode> {
         let dir = crate::plugin::package_dir(path);
         let opened = if dir.is_file() && dir.extension().is_some_and(|e| e == "yoi") {
@@ -285,7 +199,7 @@ impl Ctx {
         );
         for h in &hosts {
             let age = now.saturating_sub(h.last_seen);
-            let state = host_state(h, seq, now);
+            let state = crate::push::host_state(h, seq, now);
             let loaded: Vec<String> = h
                 .loaded
                 .iter()
@@ -660,20 +574,6 @@ impl Ctx {
         self.open()?.clear(&self.actor)?;
         outln!("cleared the registry at {location} (the audit log is kept)");
         Ok(ExitCode::SUCCESS)
-    }
-}
-
-/// Where a host stands against the registry at change `seq`, at `now`:
-/// `silent` after three missed heartbeats (gone or cut off), `behind
-/// (ITS/SEQ)` before it reached the latest change, else `current`.
-pub(crate) fn host_state(h: &yoi_registry::HostRecord, seq: i64, now: i64) -> String {
-    let silent = i64::try_from(yoi_host::HEARTBEAT.as_millis() * 3).unwrap_or(i64::MAX);
-    if now.saturating_sub(h.last_seen) > silent {
-        "silent".to_owned()
-    } else if h.change_seq < seq {
-        format!("behind ({}/{seq})", h.change_seq)
-    } else {
-        "current".to_owned()
     }
 }
 

@@ -6,7 +6,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[cfg(feature = "registry")]
-pub(crate) use writer::{EventSink, Retention};
+pub(crate) use writer::{EventLog, Retention};
 #[cfg(feature = "registry")]
 use yoi_registry::EventRecord;
 
@@ -34,12 +34,12 @@ mod writer {
         Flush(Sender<()>),
     }
 
-    pub(crate) struct EventSink {
+    pub(crate) struct EventLog {
         tx: SyncSender<Msg>,
         dropped: Arc<AtomicU64>,
     }
 
-    impl EventSink {
+    impl EventLog {
         /// Starts the writer; every record it writes carries `host`, the
         /// host's name.
         pub(crate) fn spawn(
@@ -149,10 +149,10 @@ mod writer {
 /// can exist, and a record keeps its shape so the code building one does
 /// not change.
 #[cfg(not(feature = "registry"))]
-pub(crate) enum EventSink {}
+pub(crate) enum EventLog {}
 
 #[cfg(not(feature = "registry"))]
-impl EventSink {
+impl EventLog {
     pub(crate) fn send(&self, _event: EventRecord) {
         match *self {}
     }
@@ -187,7 +187,7 @@ pub(crate) fn now_ms() -> i64 {
 /// Sends one `permission_denied` event per denial to the registry, if the
 /// host has one. `during` is the hook point or tool that was running.
 pub(crate) fn record_denials(
-    sink: Option<&EventSink>,
+    sink: Option<&EventLog>,
     plugin: &PluginInfo,
     denials: &[Denial],
     subject: Option<&str>,
