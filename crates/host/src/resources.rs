@@ -3,12 +3,15 @@
 //! APIs that implement them (`api`) both depend on this, and not on each
 //! other. Their methods are the APIs' (`api::https` reads a body).
 
+#[cfg(feature = "https")]
 use std::time::Duration;
 
+#[cfg(feature = "https")]
 use url::Url;
 
 /// The body of a response opened with `https.open`, read as it arrives:
 /// the host side of the `incoming-body` resource.
+#[cfg(feature = "https")]
 pub struct IncomingBody {
     pub(crate) response: reqwest::Response,
     pub(crate) url: Url,
@@ -21,3 +24,8 @@ pub struct IncomingBody {
     /// Longest wait for more bytes.
     pub(crate) idle: Duration,
 }
+
+/// Never made without the `https` feature: `open` fails before there is a
+/// body.
+#[cfg(not(feature = "https"))]
+pub struct IncomingBody {}

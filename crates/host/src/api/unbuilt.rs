@@ -22,8 +22,7 @@ pub(crate) mod https {
     #[derive(Default)]
     pub(crate) struct HttpState {}
 
-    /// Never made: `open` fails before there is a body.
-    pub struct IncomingBody {}
+    pub use crate::resources::IncomingBody;
 
     impl IncomingBody {
         pub(crate) async fn read(&mut self, _max: u32) -> Result<Option<Vec<u8>>, ApiFailure> {
