@@ -18,7 +18,7 @@ use crate::host::Host;
 use crate::instances::{CallRecord, GuestCall, MAX_DETAIL, Run, invoke};
 use crate::observer_delivery::observe_denials;
 use crate::observers::ObservationEvent;
-use crate::plugin::{LoadedPlugin, Surface};
+use crate::plugin::Surface;
 use crate::receipt::{Blocked, Dispatch, Receipt, Status, clean};
 use crate::sandbox::PluginState;
 
@@ -47,10 +47,9 @@ impl<P: Exported> GuestCall for HookCall<'_, P> {
         &'a self,
         store: &'a mut Store<PluginState>,
         instance: &'a Instance,
-        plugin: &'a LoadedPlugin,
         guests: &'a mut Guests,
     ) -> impl Future<Output = wasmtime::Result<Result<Self::Out, String>>> + Send + 'a {
-        P::call(store, instance, &plugin.exports, guests, self.event)
+        P::call(store, instance, guests, self.event)
     }
 }
 

@@ -4,9 +4,11 @@
 //! the only place that knows how a hook or tool export differs between
 //! contract versions (each version's interfaces are its own).
 
+use std::sync::Arc;
+
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre, Resource};
-use yoi_manifest::HookPoint;
+use yoi_manifest::{ExportSurface, HookPoint};
 
 use crate::bindings::Contract;
 use crate::bindings::latest::exports::yoi::plugin::{observer, service};
@@ -22,9 +24,7 @@ type CallResult<W> = wasmtime::Result<Result<GuestOutcome<W>, String>>;
 pub(crate) enum Wanted {
     Hook(HookPoint),
     Tools,
-    Provider,
-    Observer,
-    Service,
+    Surface(ExportSurface),
 }
 
 /// Why a declared hook, tool, provider or observer has no export to run.
@@ -108,16 +108,16 @@ macro_rules! contract_exports {
                             out.$surface = Some(ex::$surface::GuestIndices::new(pre).map_err(|_| {
                                 MissingExport {
                                     interface: $contract.interface(stringify!($surface)),
-                                    wanted: surface_wanted(stringify!($surface)),
+                                    wanted: Wanted::Surface(surface_named(stringify!($surface))),
                                 }
                             })?);
                         }
                     )*
                     // Older contracts have no such exports at all.
                     for (declared, name, wanted) in [
-                        (surfaces.provider, "provider", Wanted::Provider),
-                        (surfaces.observer, "observer", Wanted::Observer),
-                        (surfaces.service, "service", Wanted::Service),
+                        (surfaces.provider, "provider", Wanted::Surface(ExportSurface::Provider)),
+                        (surfaces.observer, "observer", Wanted::Surface(ExportSurface::Observer)),
+                        (surfaces.service, "service", Wanted::Surface(ExportSurface::Service)),
                     ] {
                         if declared && ![$(stringify!($surface)),*].contains(&name) {
                             return Err(MissingExport { interface: $contract.interface(name), wanted });
@@ -205,7 +205,6 @@ pub trait Exported: Point {
     fn call<'a>(
         store: &'a mut Store<PluginState>,
         instance: &'a Instance,
-        exports: &'a Exports,
         guests: &'a mut Guests,
         event: &'a Self::Wit,
     ) -> impl Future<Output = CallResult<Self::Wit>> + Send + 'a;
@@ -229,28 +228,26 @@ macro_rules! define_exports {
                 async fn call(
                     store: &mut Store<PluginState>,
                     instance: &Instance,
-                    exports: &Exports,
                     guests: &mut Guests,
                     event: &wit::$wit,
                 ) -> CallResult<wit::$wit> {
                     let point = <Self as Point>::POINT;
-                    match (exports, guests) {
-                        (Exports::V0_1(e), Guests::V0_1(g)) => {
+                    match guests {
+                        Guests::V0_1(e, g) => {
                             hook_call!(v0_1, $module, point, e, g, store, instance, (event))
                         }
-                        (Exports::V0_2(e), Guests::V0_2(g)) => {
+                        Guests::V0_2(e, g) => {
                             hook_call!(v0_2, $module, point, e, g, store, instance, (event))
                         }
-                        (Exports::V0_3(e), Guests::V0_3(g)) => {
+                        Guests::V0_3(e, g) => {
                             hook_call!(v0_3, $module, point, e, g, store, instance, (event))
                         }
-                        (Exports::V0_4(e), Guests::V0_4(g)) => {
+                        Guests::V0_4(e, g) => {
                             hook_call!(v0_4, $module, point, e, g, store, instance, (event))
                         }
-                        (Exports::V0_5(e), Guests::V0_5(g)) => {
+                        Guests::V0_5(e, g) => {
                             hook_call!(v0_5, $module, point, e, g, store, instance, (event))
                         }
-                        _ => Err(mixed_versions()),
                     }
                 }
             }
@@ -263,24 +260,22 @@ foreach_hook_point!(define_exports);
 /// The export lookups of one plugin, in its contract version.
 #[derive(Clone)]
 pub enum Exports {
-    V0_1(v0_1::Exports),
-    V0_2(v0_2::Exports),
-    V0_3(v0_3::Exports),
-    V0_4(v0_4::Exports),
-    V0_5(v0_5::Exports),
+    V0_1(Arc<v0_1::Exports>),
+    V0_2(Arc<v0_2::Exports>),
+    V0_3(Arc<v0_3::Exports>),
+    V0_4(Arc<v0_4::Exports>),
+    V0_5(Arc<v0_5::Exports>),
 }
 
-/// The exports of one instance, loaded on first use.
+/// The exports of one instance, loaded on first use, beside the lookups
+/// of the same contract version: one enum, so every call matches one
+/// version and the compiler checks that every match has every version.
 pub enum Guests {
-    V0_1(v0_1::Guests),
-    V0_2(v0_2::Guests),
-    V0_3(v0_3::Guests),
-    V0_4(v0_4::Guests),
-    V0_5(v0_5::Guests),
-}
-
-fn mixed_versions() -> wasmtime::Error {
-    wasmtime::Error::msg("an instance's exports were looked up for another contract version")
+    V0_1(Arc<v0_1::Exports>, v0_1::Guests),
+    V0_2(Arc<v0_2::Exports>, v0_2::Guests),
+    V0_3(Arc<v0_3::Exports>, v0_3::Guests),
+    V0_4(Arc<v0_4::Exports>, v0_4::Guests),
+    V0_5(Arc<v0_5::Exports>, v0_5::Guests),
 }
 
 impl Exports {
@@ -295,57 +290,57 @@ impl Exports {
     ) -> Result<Exports, MissingExport> {
         let (p, t, s) = (points, tools, surfaces);
         Ok(match contract {
-            Contract::V0_1 => Exports::V0_1(v0_1::Exports::resolve(pre, p, t, s)?),
-            Contract::V0_2 => Exports::V0_2(v0_2::Exports::resolve(pre, p, t, s)?),
-            Contract::V0_3 => Exports::V0_3(v0_3::Exports::resolve(pre, p, t, s)?),
-            Contract::V0_4 => Exports::V0_4(v0_4::Exports::resolve(pre, p, t, s)?),
-            Contract::V0_5 => Exports::V0_5(v0_5::Exports::resolve(pre, p, t, s)?),
+            Contract::V0_1 => Exports::V0_1(Arc::new(v0_1::Exports::resolve(pre, p, t, s)?)),
+            Contract::V0_2 => Exports::V0_2(Arc::new(v0_2::Exports::resolve(pre, p, t, s)?)),
+            Contract::V0_3 => Exports::V0_3(Arc::new(v0_3::Exports::resolve(pre, p, t, s)?)),
+            Contract::V0_4 => Exports::V0_4(Arc::new(v0_4::Exports::resolve(pre, p, t, s)?)),
+            Contract::V0_5 => Exports::V0_5(Arc::new(v0_5::Exports::resolve(pre, p, t, s)?)),
         })
     }
 
     /// Empty export caches for a new instance of this plugin.
     pub(crate) fn guests(&self) -> Guests {
         match self {
-            Exports::V0_1(_) => Guests::V0_1(v0_1::Guests::default()),
-            Exports::V0_2(_) => Guests::V0_2(v0_2::Guests::default()),
-            Exports::V0_3(_) => Guests::V0_3(v0_3::Guests::default()),
-            Exports::V0_4(_) => Guests::V0_4(v0_4::Guests::default()),
-            Exports::V0_5(_) => Guests::V0_5(v0_5::Guests::default()),
+            Exports::V0_1(e) => Guests::V0_1(Arc::clone(e), v0_1::Guests::default()),
+            Exports::V0_2(e) => Guests::V0_2(Arc::clone(e), v0_2::Guests::default()),
+            Exports::V0_3(e) => Guests::V0_3(Arc::clone(e), v0_3::Guests::default()),
+            Exports::V0_4(e) => Guests::V0_4(Arc::clone(e), v0_4::Guests::default()),
+            Exports::V0_5(e) => Guests::V0_5(Arc::clone(e), v0_5::Guests::default()),
         }
     }
+}
 
+impl Guests {
     /// Calls the plugin's tools export.
     pub(crate) async fn call_tool(
-        &self,
+        &mut self,
         store: &mut Store<PluginState>,
         instance: &Instance,
-        guests: &mut Guests,
         call: &ToolInvocation,
     ) -> wasmtime::Result<Result<String, String>> {
-        match (self, guests) {
-            (Exports::V0_1(e), Guests::V0_1(g)) => tool_call!(v0_1, e, g, store, instance, call),
-            (Exports::V0_2(e), Guests::V0_2(g)) => tool_call!(v0_2, e, g, store, instance, call),
-            (Exports::V0_3(e), Guests::V0_3(g)) => tool_call!(v0_3, e, g, store, instance, call),
-            (Exports::V0_4(e), Guests::V0_4(g)) => tool_call!(v0_4, e, g, store, instance, call),
-            (Exports::V0_5(e), Guests::V0_5(g)) => tool_call!(v0_5, e, g, store, instance, call),
-            _ => Err(mixed_versions()),
+        match self {
+            Guests::V0_1(e, g) => tool_call!(v0_1, e, g, store, instance, call),
+            Guests::V0_2(e, g) => tool_call!(v0_2, e, g, store, instance, call),
+            Guests::V0_3(e, g) => tool_call!(v0_3, e, g, store, instance, call),
+            Guests::V0_4(e, g) => tool_call!(v0_4, e, g, store, instance, call),
+            Guests::V0_5(e, g) => tool_call!(v0_5, e, g, store, instance, call),
         }
     }
 
     /// Calls the plugin's provider export (contract 0.4.0 and later).
     pub(crate) async fn call_provider(
-        &self,
+        &mut self,
         store: &mut Store<PluginState>,
         instance: &Instance,
-        guests: &mut Guests,
         (name, request, sink): (
             &str,
             &completions::Request,
             Resource<crate::providerspec::Sink>,
         ),
     ) -> wasmtime::Result<Result<completions::Response, completions::ProviderError>> {
-        match (self, guests) {
-            (Exports::V0_4(e), Guests::V0_4(g)) => {
+        match self {
+            Guests::V0_1(..) | Guests::V0_2(..) | Guests::V0_3(..) => Err(no_surface("provider")),
+            Guests::V0_4(e, g) => {
                 surface_call!(
                     e,
                     g,
@@ -354,7 +349,7 @@ impl Exports {
                     provider.call_complete(name, request, sink)
                 )
             }
-            (Exports::V0_5(e), Guests::V0_5(g)) => {
+            Guests::V0_5(e, g) => {
                 surface_call!(
                     e,
                     g,
@@ -363,22 +358,21 @@ impl Exports {
                     provider.call_complete(name, request, sink)
                 )
             }
-            _ => Err(no_surface("provider")),
         }
     }
 
     /// Calls the plugin's observer export (contract 0.4.0 and later).
     pub(crate) async fn call_observer(
-        &self,
+        &mut self,
         store: &mut Store<PluginState>,
         instance: &Instance,
-        guests: &mut Guests,
         batch: &observer::Batch,
     ) -> wasmtime::Result<Result<(), String>> {
-        match (self, guests) {
+        match self {
+            Guests::V0_1(..) | Guests::V0_2(..) | Guests::V0_3(..) => Err(no_surface("observer")),
             // 0.4.0's observer records are its own types, the same by
             // structure: the export is called with the newest ones.
-            (Exports::V0_4(_), Guests::V0_4(_)) => {
+            Guests::V0_4(..) => {
                 let missing = || wasmtime::format_err!("the component exports no observer");
                 let iface = instance
                     .get_export_index(&mut *store, None, &Contract::V0_4.interface("observer"))
@@ -393,23 +387,24 @@ impl Exports {
                 let (answer,) = func.call_async(&mut *store, (batch,)).await?;
                 Ok(answer)
             }
-            (Exports::V0_5(e), Guests::V0_5(g)) => {
+            Guests::V0_5(e, g) => {
                 surface_call!(e, g, store, instance, observer.call_observe(batch))
             }
-            _ => Err(no_surface("observer")),
         }
     }
 
     /// Calls the plugin's service export (contract 0.5.0 and later).
     pub(crate) async fn call_service(
-        &self,
+        &mut self,
         store: &mut Store<PluginState>,
         instance: &Instance,
-        guests: &mut Guests,
         call: &ServiceCall,
     ) -> wasmtime::Result<Result<Vec<service::Command>, String>> {
-        let (Exports::V0_5(e), Guests::V0_5(g)) = (self, guests) else {
-            return Err(no_surface("service"));
+        let (e, g) = match self {
+            Guests::V0_1(..) | Guests::V0_2(..) | Guests::V0_3(..) | Guests::V0_4(..) => {
+                return Err(no_surface("service"));
+            }
+            Guests::V0_5(e, g) => (e, g),
         };
         match call {
             ServiceCall::Start(info) => {
@@ -438,11 +433,14 @@ fn no_surface(name: &str) -> wasmtime::Error {
     wasmtime::format_err!("the component's contract has no {name} export")
 }
 
-/// What a surface export's name declares.
-fn surface_wanted(name: &str) -> Wanted {
-    match name {
-        "provider" => Wanted::Provider,
-        "service" => Wanted::Service,
-        _ => Wanted::Observer,
-    }
+/// The surface a `contract_exports!` field stands for.
+fn surface_named(name: &str) -> ExportSurface {
+    [
+        ExportSurface::Provider,
+        ExportSurface::Observer,
+        ExportSurface::Service,
+    ]
+    .into_iter()
+    .find(|s| s.interface() == name)
+    .unwrap_or_else(|| unreachable!("`{name}` is a surface of the table"))
 }

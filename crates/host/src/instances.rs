@@ -50,7 +50,6 @@ pub(crate) trait GuestCall: Sync {
         &'a self,
         store: &'a mut Store<PluginState>,
         instance: &'a Instance,
-        plugin: &'a LoadedPlugin,
         guests: &'a mut Guests,
     ) -> impl Future<Output = wasmtime::Result<Result<Self::Out, String>>> + Send + 'a;
 }
@@ -257,7 +256,7 @@ pub(crate) async fn invoke_in<C: GuestCall>(
                     inst
                 }
             };
-            call.call(&mut store, &inst, plugin, &mut guests).await
+            call.call(&mut store, &inst, &mut guests).await
         };
         let mut call = std::pin::pin!(call);
         let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;

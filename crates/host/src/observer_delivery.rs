@@ -18,7 +18,6 @@ use crate::hookevents::{CallContext, HookContext};
 use crate::host::{Host, Shared};
 use crate::instances::{GuestCall, Run, invoke};
 use crate::observers::{MAX_CUSTOM_NAME, Observation, ObservationEvent, ObserverStatus, Queue};
-use crate::plugin::LoadedPlugin;
 use crate::receipt::{Status, clean};
 use crate::sandbox::PluginState;
 
@@ -34,13 +33,9 @@ impl GuestCall for ObserveCall {
         &self,
         store: &mut Store<PluginState>,
         instance: &Instance,
-        plugin: &LoadedPlugin,
         guests: &mut Guests,
     ) -> wasmtime::Result<Result<(), String>> {
-        plugin
-            .exports
-            .call_observer(store, instance, guests, &self.batch)
-            .await
+        guests.call_observer(store, instance, &self.batch).await
     }
 }
 

@@ -25,7 +25,7 @@ use crate::sandbox::PluginState;
 use crate::tooldefs::PluginTool;
 
 /// The hook points this host dispatches: all of them.
-pub const SUPPORTED_POINTS: [HookPoint; 14] = HookPoint::ALL;
+pub const SUPPORTED_POINTS: [HookPoint; HookPoint::ALL.len()] = HookPoint::ALL;
 
 /// Most idle warm instances kept per plugin. More concurrent events than
 /// this still run (each gets an instance); the extras are dropped after.
@@ -419,21 +419,16 @@ impl LoadedPlugin {
                         missing.interface
                     ),
                 },
-                surface @ (Wanted::Provider | Wanted::Observer | Wanted::Service) => {
-                    let (table, since) = match surface {
-                        Wanted::Provider => ("[[providers]]", "0.4.0"),
-                        Wanted::Observer => ("[observer]", "0.4.0"),
-                        _ => ("[[services]]", "0.5.0"),
-                    };
-                    HostError::Compile {
-                        plugin: plugin.clone(),
-                        version: version.clone(),
-                        reason: format!(
-                            "plugin.toml declares {table}, but the component does not export `{}`; target yoi:plugin@{since} or later and register it with `yoi_pdk::register!`",
-                            missing.interface
-                        ),
-                    }
-                }
+                Wanted::Surface(surface) => HostError::Compile {
+                    plugin: plugin.clone(),
+                    version: version.clone(),
+                    reason: format!(
+                        "plugin.toml declares {}, but the component does not export `{}`; target {} or later and register it with `yoi_pdk::register!`",
+                        surface.table(),
+                        missing.interface,
+                        surface.since()
+                    ),
+                },
             })?;
 
         let requested = manifest.limits.memory_mb.map(|mb| {

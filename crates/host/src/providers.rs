@@ -81,16 +81,14 @@ impl GuestCall for ProviderCall<'_> {
         &self,
         store: &mut Store<PluginState>,
         instance: &Instance,
-        plugin: &LoadedPlugin,
         guests: &mut Guests,
     ) -> wasmtime::Result<Result<Self::Out, String>> {
         let sink = store.data_mut().table().push(Sink {
             chunks: self.chunks.clone(),
         })?;
         let borrowed = Resource::<Sink>::new_borrow(sink.rep());
-        let answer = plugin
-            .exports
-            .call_provider(store, instance, guests, (self.name, self.request, borrowed))
+        let answer = guests
+            .call_provider(store, instance, (self.name, self.request, borrowed))
             .await?;
         store.data_mut().table().delete(sink)?;
         Ok(Ok(answer))

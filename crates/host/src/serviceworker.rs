@@ -22,7 +22,7 @@ use crate::hookevents::{CallContext, HookContext};
 use crate::host::Shared;
 use crate::instances::{GuestCall, MAX_DETAIL, Run, invoke_in, reason_of};
 use crate::observer_delivery::observe_denials;
-use crate::plugin::{LoadedPlugin, Warm};
+use crate::plugin::Warm;
 use crate::receipt::{LogLevel, LogLine, Status, clean};
 use crate::sandbox::PluginState;
 use crate::services::{Outgoing, Reply, Unit};
@@ -52,13 +52,9 @@ impl GuestCall for ServiceCall {
         &self,
         store: &mut Store<PluginState>,
         instance: &Instance,
-        plugin: &LoadedPlugin,
         guests: &mut Guests,
     ) -> wasmtime::Result<Result<Vec<wit::Command>, String>> {
-        plugin
-            .exports
-            .call_service(store, instance, guests, self)
-            .await
+        guests.call_service(store, instance, self).await
     }
 }
 

@@ -136,13 +136,9 @@ impl GuestCall for ToolInvoke {
         &self,
         store: &mut Store<PluginState>,
         instance: &Instance,
-        plugin: &LoadedPlugin,
         guests: &mut Guests,
     ) -> wasmtime::Result<Result<String, String>> {
-        plugin
-            .exports
-            .call_tool(store, instance, guests, &self.0)
-            .await
+        guests.call_tool(store, instance, &self.0).await
     }
 }
 

@@ -13,7 +13,7 @@ use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 
-use crate::contract::Compat;
+use crate::compat::Compat;
 use crate::diagnostic::Diagnostics;
 use crate::package::{MANIFEST_FILE, MAX_ARTIFACT_BYTES, Package};
 use crate::tool::InputSchema;

@@ -71,6 +71,8 @@ codes! {
     HookDuplicate = "E0204", "hook-duplicate";
     /// `priority` is out of bounds.
     HookPriority = "E0205", "hook-priority";
+    /// A hook point the manifest's contract version does not have yet.
+    HookContract = "E0206", "hook-contract";
     /// The artifact file cannot be read.
     ArtifactMissing = "E0301", "artifact-missing";
     /// The artifact bytes do not match `runtime.digest`.

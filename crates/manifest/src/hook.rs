@@ -1,85 +1,86 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A hook point: a place in the host's run where plugins are called.
-///
-/// These are all the points of the Yoi spec. A host may support only some of
-/// them in a given contract version; the host says so when it loads a plugin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum HookPoint {
+/// The hook points: one row each, in the order of the spec's table, with
+/// the contract version that brought it. `HookPoint`, its names and
+/// [`HookPoint::ALL`] are derived from this table and nothing else; the
+/// host's own table (`points` in `yoi-host`) is checked against it.
+macro_rules! hook_points {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, since ($major:literal, $minor:literal, $patch:literal); )*) => {
+        /// A hook point: a place in the host's run where plugins are called.
+        ///
+        /// These are all the points of the Yoi spec. A point exists from the
+        /// contract version that brought it ([`HookPoint::since`]): a plugin
+        /// built against an older contract cannot declare it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum HookPoint {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl HookPoint {
+            /// Every hook point, in the order of the spec's table.
+            pub const ALL: [HookPoint; [$($name),*].len()] = [$(HookPoint::$variant),*];
+
+            /// The name used in `plugin.toml`, e.g. `tool.pre_exec`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( HookPoint::$variant => $name, )*
+                }
+            }
+
+            /// The contract version that brought this point.
+            pub fn since(self) -> crate::ContractVersion {
+                let (major, minor, patch) = match self {
+                    $( HookPoint::$variant => ($major, $minor, $patch), )*
+                };
+                crate::ContractVersion(semver::Version::new(major, minor, patch))
+            }
+        }
+    };
+}
+
+hook_points! {
     /// `work_item.pre_create`
-    WorkItemPreCreate,
+    WorkItemPreCreate = "work_item.pre_create", since (0, 1, 0);
     /// `work_item.post_create`
-    WorkItemPostCreate,
+    WorkItemPostCreate = "work_item.post_create", since (0, 1, 0);
     /// `run.pre_prompt`
-    RunPrePrompt,
+    RunPrePrompt = "run.pre_prompt", since (0, 1, 0);
     /// `model.pre_call`
-    ModelPreCall,
+    ModelPreCall = "model.pre_call", since (0, 1, 0);
     /// `model.post_call`
-    ModelPostCall,
+    ModelPostCall = "model.post_call", since (0, 1, 0);
     /// `tool.pre_exec`
-    ToolPreExec,
+    ToolPreExec = "tool.pre_exec", since (0, 1, 0);
     /// `tool.post_exec`
-    ToolPostExec,
+    ToolPostExec = "tool.post_exec", since (0, 1, 0);
     /// `tool.result_persist`
-    ToolResultPersist,
+    ToolResultPersist = "tool.result_persist", since (0, 1, 0);
     /// `response.pre_deliver`
-    ResponsePreDeliver,
+    ResponsePreDeliver = "response.pre_deliver", since (0, 1, 0);
     /// `response.post_deliver`
-    ResponsePostDeliver,
+    ResponsePostDeliver = "response.post_deliver", since (0, 1, 0);
     /// `context.pre_compact`
-    ContextPreCompact,
+    ContextPreCompact = "context.pre_compact", since (0, 1, 0);
     /// `context.post_compact`
-    ContextPostCompact,
+    ContextPostCompact = "context.post_compact", since (0, 1, 0);
     /// `host.start`
-    HostStart,
+    HostStart = "host.start", since (0, 1, 0);
     /// `host.stop`
-    HostStop,
+    HostStop = "host.stop", since (0, 1, 0);
 }
 
 impl HookPoint {
-    /// Every hook point, in the order of the spec's table.
-    pub const ALL: [HookPoint; 14] = [
-        HookPoint::WorkItemPreCreate,
-        HookPoint::WorkItemPostCreate,
-        HookPoint::RunPrePrompt,
-        HookPoint::ModelPreCall,
-        HookPoint::ModelPostCall,
-        HookPoint::ToolPreExec,
-        HookPoint::ToolPostExec,
-        HookPoint::ToolResultPersist,
-        HookPoint::ResponsePreDeliver,
-        HookPoint::ResponsePostDeliver,
-        HookPoint::ContextPreCompact,
-        HookPoint::ContextPostCompact,
-        HookPoint::HostStart,
-        HookPoint::HostStop,
-    ];
-
-    /// The name used in `plugin.toml`, e.g. `tool.pre_exec`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HookPoint::WorkItemPreCreate => "work_item.pre_create",
-            HookPoint::WorkItemPostCreate => "work_item.post_create",
-            HookPoint::RunPrePrompt => "run.pre_prompt",
-            HookPoint::ModelPreCall => "model.pre_call",
-            HookPoint::ModelPostCall => "model.post_call",
-            HookPoint::ToolPreExec => "tool.pre_exec",
-            HookPoint::ToolPostExec => "tool.post_exec",
-            HookPoint::ToolResultPersist => "tool.result_persist",
-            HookPoint::ResponsePreDeliver => "response.pre_deliver",
-            HookPoint::ResponsePostDeliver => "response.post_deliver",
-            HookPoint::ContextPreCompact => "context.pre_compact",
-            HookPoint::ContextPostCompact => "context.post_compact",
-            HookPoint::HostStart => "host.start",
-            HookPoint::HostStop => "host.stop",
-        }
-    }
-
     /// The WIT interface name of this point, e.g. `tool-pre-exec`.
     pub fn wit_interface(self) -> String {
         self.as_str().replace(['.', '_'], "-")
+    }
+
+    /// Whether a plugin built against `contract` can declare this point:
+    /// the point came in that version or before it.
+    pub fn in_contract(self, contract: &crate::ContractVersion) -> bool {
+        self.since().0 <= contract.0
     }
 }
 

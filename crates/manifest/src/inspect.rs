@@ -3,7 +3,8 @@
 
 use wasmparser::{Encoding, Parser, Payload, Validator, WasmFeatures};
 
-use crate::contract::{Compat, ContractVersion};
+use crate::compat::Compat;
+use crate::contract::ContractVersion;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::manifest::Manifest;
 
@@ -268,13 +269,12 @@ pub fn inspect(manifest: &Manifest, bytes: &[u8], host: &Compat) -> Vec<Diagnost
         &mut out,
         &summary,
         Surface {
-            interface: "provider",
+            surface: crate::ExportSurface::Provider,
             declared: !manifest.providers.is_empty(),
             not_exported: Code::ProviderNotExported,
             not_declared: Code::ProvidersNotDeclared,
             path: "providers",
             table: "[[providers]] tables",
-            since: "0.4.0",
             location: at("providers[0].name"),
         },
     );
@@ -282,13 +282,12 @@ pub fn inspect(manifest: &Manifest, bytes: &[u8], host: &Compat) -> Vec<Diagnost
         &mut out,
         &summary,
         Surface {
-            interface: "observer",
+            surface: crate::ExportSurface::Observer,
             declared: manifest.observer.is_some(),
             not_exported: Code::ObserverNotExported,
             not_declared: Code::ObserverNotDeclared,
             path: "observer",
             table: "[observer] table",
-            since: "0.4.0",
             location: at("observer.kinds"),
         },
     );
@@ -296,13 +295,12 @@ pub fn inspect(manifest: &Manifest, bytes: &[u8], host: &Compat) -> Vec<Diagnost
         &mut out,
         &summary,
         Surface {
-            interface: "service",
+            surface: crate::ExportSurface::Service,
             declared: !manifest.services.is_empty(),
             not_exported: Code::ServiceNotExported,
             not_declared: Code::ServicesNotDeclared,
             path: "services",
             table: "[[services]] tables",
-            since: "0.5.0",
             location: at("services[0].name"),
         },
     );
@@ -313,21 +311,19 @@ pub fn inspect(manifest: &Manifest, bytes: &[u8], host: &Compat) -> Vec<Diagnost
 /// `yoi:plugin/provider`, `[observer]` for `yoi:plugin/observer`,
 /// `[[services]]` for `yoi:plugin/service`).
 struct Surface {
-    interface: &'static str,
+    surface: crate::ExportSurface,
     declared: bool,
     not_exported: Code,
     not_declared: Code,
     path: &'static str,
     table: &'static str,
-    /// The first contract version with the export.
-    since: &'static str,
     location: Option<crate::diagnostic::Span>,
 }
 
 /// The table and the export go together: each without the other is an
 /// error, found at publish rather than at the first call.
 fn check_surface(out: &mut Vec<Diagnostic>, summary: &ComponentSummary, s: Surface) {
-    let iface = format!("{}/{}", ContractVersion::PACKAGE, s.interface);
+    let iface = format!("{}/{}", ContractVersion::PACKAGE, s.surface.interface());
     let exported = summary
         .exports
         .iter()
@@ -342,8 +338,8 @@ fn check_surface(out: &mut Vec<Diagnostic>, summary: &ComponentSummary, s: Surfa
                     s.table
                 ),
                 format!(
-                    "target yoi:plugin@{} or later and register it with yoi-pdk (`yoi_pdk::register!({}: ...)`), or remove the {}",
-                    s.since, s.interface, s.table
+                    "target {} or later and register it with yoi-pdk (`yoi_pdk::register!({}: ...)`), or remove the {}",
+                    s.surface.since(), s.surface.interface(), s.table
                 ),
             )
             .at(s.location),
@@ -357,7 +353,7 @@ fn check_surface(out: &mut Vec<Diagnostic>, summary: &ComponentSummary, s: Surfa
             ),
             format!(
                 "declare the {} (docs/manifest.md), or drop `{}` from `yoi_pdk::register!`",
-                s.table, s.interface
+                s.table, s.surface.interface()
             ),
         )),
         _ => {}

@@ -29,6 +29,7 @@ mod archive;
 mod build;
 mod capability;
 mod code;
+mod compat;
 mod config;
 mod contract;
 mod diagnostic;
@@ -53,8 +54,9 @@ pub use capability::{
     WebSocketPattern, relative_path, valid_secret_key,
 };
 pub use code::{CodeLimits, CodeStats};
+pub use compat::Compat;
 pub use config::{Setting, SettingType, effective, valid_setting_name};
-pub use contract::{Compat, ContractVersion};
+pub use contract::{ContractVersion, ExportSurface};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Span};
 pub use diff::{Changes, ManifestDiff, SettingChanges, TypeChange};
 pub use digest::Digest;

@@ -11,8 +11,9 @@ use crate::capability::{
     Capabilities, FsAccess, FsMode, HttpsPattern, RoutePattern, WebSocketPattern, relative_path,
     valid_secret_key,
 };
+use crate::compat::Compat;
 use crate::config::{Setting, SettingType, valid_setting_name};
-use crate::contract::{Compat, ContractVersion};
+use crate::contract::ContractVersion;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, Span};
 use crate::digest::Digest;
 use crate::hook::{FailMode, Hook, HookPoint};
@@ -283,6 +284,9 @@ impl Manifest {
             .table(&mut cx, "runtime", Some("kind, artifact and digest"))
             .and_then(|t| read_runtime(&mut cx, &t, &mut locations));
         let hooks = read_hooks(&mut cx, &root, &mut locations);
+        if let (Some(plugin), Some(hooks)) = (&plugin, &hooks) {
+            hooks_in_contract(&mut cx, &plugin.contract, hooks, &locations);
+        }
         let tools = read_tools(&mut cx, &root, &mut locations);
         let providers = read_providers(&mut cx, &root, &mut locations);
         let observer = match root.table(&mut cx, "observer", None) {
@@ -913,6 +917,30 @@ fn read_runtime(cx: &mut Cx<'_>, t: &Table<'_, '_>, locs: &mut Locs) -> Option<R
         digest: digest?,
     })
     .filter(|_| kind_ok)
+}
+
+/// Refuses a hook point the manifest's own contract does not have yet: a
+/// component built against that contract cannot export it.
+fn hooks_in_contract(cx: &mut Cx<'_>, contract: &ContractVersion, hooks: &[Hook], locs: &Locs) {
+    for (i, hook) in hooks.iter().enumerate() {
+        if hook.point.in_contract(contract) {
+            continue;
+        }
+        let path = format!("hooks[{i}].point");
+        let since = hook.point.since();
+        cx.error(
+            Code::HookContract,
+            &path,
+            locs.get(&path).cloned(),
+            format!(
+                "hook point `{}` came in {since}, but the plugin targets {contract}",
+                hook.point
+            ),
+            format!(
+                "build against {since} or newer and set `contract = \"{since}\"`, or remove this hook"
+            ),
+        );
+    }
 }
 
 fn read_hooks(cx: &mut Cx<'_>, root: &Table<'_, '_>, locs: &mut Locs) -> Option<Vec<Hook>> {

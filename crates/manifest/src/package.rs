@@ -1,7 +1,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::contract::Compat;
+use crate::compat::Compat;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::digest::Digest;
 use crate::inspect::inspect;

@@ -337,7 +337,7 @@ prop_compose! {
         description in proptest::option::of(text()),
         license in proptest::option::of("(MIT|Apache-2\\.0|MIT OR Apache-2\\.0)"),
         authors in vec(text(), 0..3),
-        contract_minor in 0u64..3,
+        contract_minor in 1u64..6,
         engine in proptest::option::of("(>=0\\.1, <0\\.2|\\^0\\.1|\\*|=1\\.2\\.3)"),
         artifact in "[a-z]{1,8}(/[a-z]{1,8}){0,2}\\.wasm",
         digest in any::<[u8; 16]>(),
