@@ -268,6 +268,17 @@ pub enum RegistryError {
         /// Why.
         detail: String,
     },
+    /// `R0314`: the connection was lost while a write was committing: the
+    /// database may have applied it or not, and nobody can tell from here.
+    #[error(
+        "R0314 the connection to the registry database at {location} was lost while the write was committing, so it may or may not have been applied: {detail}\n  fix: `yoi audit` shows whether it was (its last entries); run the operation again only if it is not there"
+    )]
+    InDoubt {
+        /// The database, without its password.
+        location: String,
+        /// Why.
+        detail: String,
+    },
     /// `R0311`: a PostgreSQL statement failed.
     #[error("R0311 registry database error (PostgreSQL): {0}")]
     Postgres(String),

@@ -431,6 +431,14 @@ impl Store for PostgresStore {
                 Ok(value) => match tx.commit() {
                     Ok(()) => return Ok(value),
                     Err(e) if is_conflict(&e) => {}
+                    // The COMMIT was sent; whether it was applied is lost
+                    // with the connection.
+                    Err(e) if is_lost(&e) => {
+                        return Err(RegistryError::InDoubt {
+                            location: self.location.clone(),
+                            detail: e.to_string(),
+                        });
+                    }
                     Err(e) => return Err(self.error(e)),
                 },
                 Err(_) if conflict => drop(tx),

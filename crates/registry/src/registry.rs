@@ -296,6 +296,9 @@ impl<S: Store> Registry<S> {
                 });
                 Ok(value)
             }
+            // It may have been applied, audit record and all: recording a
+            // refusal would say otherwise.
+            Err(e @ RegistryError::InDoubt { .. }) => Err(e),
             Err(e) => {
                 // The refusal is recorded even though nothing changed; if the
                 // store itself is failing, the original error is what matters.

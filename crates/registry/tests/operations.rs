@@ -199,3 +199,56 @@ fn names_that_are_not_ids_are_refused_the_same_on_every_store_and_never_stored_r
         assert!(stored.iter().all(|a| a.plugin.is_none()), "{}", store.label);
     }
 }
+
+/// A store whose write commits and then loses the answer, as a PostgreSQL
+/// connection dropped during COMMIT does.
+struct LostAnswer(
+    yoi_registry::SqliteStore,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+);
+
+impl yoi_registry::Store for LostAnswer {
+    fn write<R>(
+        &self,
+        f: impl FnMut(&mut dyn yoi_registry::Tx) -> yoi_registry::StoreResult<R>,
+    ) -> yoi_registry::StoreResult<R> {
+        let out = self.0.write(f)?;
+        if !self.1.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(out);
+        }
+        Err(yoi_registry::RegistryError::InDoubt {
+            location: "postgres://db/yoi".into(),
+            detail: "connection closed".into(),
+        })
+    }
+
+    fn read<R>(
+        &self,
+        f: impl FnOnce(&mut dyn yoi_registry::Tx) -> yoi_registry::StoreResult<R>,
+    ) -> yoi_registry::StoreResult<R> {
+        self.0.read(f)
+    }
+}
+
+/// A write whose outcome is unknown says so (R0314) and records no refusal:
+/// it may have been applied, its audit record with it.
+#[test]
+fn a_write_in_doubt_says_so_and_records_no_refusal() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = yoi_registry::SqliteStore::open(&dir.path().join("registry.db")).expect("store");
+    let lose = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reg = Registry::with_store(dir.path(), LostAnswer(store, std::sync::Arc::clone(&lose)))
+        .expect("registry");
+    let p = common::package_with("c.plugin", "1.0.0", vec![1; 64], "");
+    reg.publish(&p, &common::compat(), "ops").expect("publish");
+    lose.store(true, std::sync::atomic::Ordering::Relaxed);
+    let err = reg
+        .disable("c.plugin", "maintenance", "ops")
+        .expect_err("in doubt");
+    assert!(err.to_string().starts_with("R0314"), "{err}");
+    assert!(err.to_string().contains("yoi audit"), "{err}");
+    let audits = reg.snapshot().expect("snapshot").audits;
+    let disables: Vec<_> = audits.iter().filter(|a| a.action == "disable").collect();
+    assert_eq!(disables.len(), 1, "{audits:?}");
+    assert_eq!(disables[0].outcome, yoi_registry::Outcome::Ok);
+}

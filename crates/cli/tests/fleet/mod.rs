@@ -525,7 +525,12 @@ fn a_fleet_converges_and_loses_nothing_through_kills_and_a_database_restart() {
             .entry(key(&d.actor, d.action, &d.plugin, d.version.as_deref()))
             .or_default() += 1;
     }
-    let in_flight: Vec<&Done> = done.iter().filter(|d| d.code.is_none()).collect();
+    // Killed, or told R0314: the connection went while the write was
+    // committing. Either may have been applied.
+    let in_flight: Vec<&Done> = done
+        .iter()
+        .filter(|d| d.code.is_none() || d.output.contains("R0314"))
+        .collect();
     for (k, n) in &acked {
         let got = audited.get(k).copied().unwrap_or(0);
         assert!(
@@ -541,7 +546,7 @@ fn a_fleet_converges_and_loses_nothing_through_kills_and_a_database_restart() {
             .count();
         assert!(
             *n <= want + killed,
-            "`{k}` audited {n} times but acknowledged {want} times (+{killed} killed in flight)"
+            "`{k}` audited {n} times but acknowledged {want} times (+{killed} killed in flight or in doubt)"
         );
     }
     // Every acknowledged publish is stored; at most one version of each
