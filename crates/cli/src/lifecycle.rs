@@ -42,14 +42,14 @@ impl Ctx {
         let registry = self.open()?;
         // A refusal before the registry sees the package is audited too.
         let refused = |reason: &str| {
-            if let Err(e) = registry.record_refused_publish(
+            let answer = crate::admission::refuse(
+                &registry,
                 &self.actor,
                 &dir.display().to_string(),
-                None,
-                None,
                 reason,
-            ) {
-                errln!("warning: the refusal could not be recorded in the audit log: {e}");
+            );
+            if answer.audit.is_none() {
+                errln!("warning: the refusal could not be recorded in the audit log");
             }
         };
         let package = match opened {
@@ -75,12 +75,9 @@ impl Ctx {
         };
         // What every host would find at load (a compile limit, an import of
         // the wrong type) is found here, before the registry takes it.
-        if let Err(e) = crate::plugin::check_package(package.clone()) {
-            refused(&e.to_string());
-            bail!(
-                "{e}\n{} was not published: it would not load on a host",
-                dir.display()
-            );
+        if let Err(why) = crate::admission::loads(&package) {
+            refused(&why);
+            bail!("{} was not published: {why}", dir.display());
         }
         let published = registry.publish(&package, &Host::compat(), &self.actor)?;
         let record = published.record;

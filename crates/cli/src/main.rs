@@ -8,6 +8,7 @@
 mod terminal;
 mod tokens;
 
+mod admission;
 mod agent_cli;
 mod config;
 mod ctx;

@@ -821,34 +821,21 @@ async fn publish(
                 file.write_all(&body)?;
                 return Ok(publish_archive(app, file.path(), &token.actor));
             }
-            let compat = Host::compat();
-            let refused = |actor: &str, why: String| {
-                answered(app.registry.refused(
-                    actor,
-                    "publish",
-                    &format!("the uploaded package was refused: {why}"),
-                ))
-            };
             let parsed = parse_as::<JsonPackage>(app, &token, "publish", &body, JSON_PACKAGE);
             let (pkg, actor) = match parsed {
                 Ok(parsed) => parsed,
                 Err(refused) => return Ok(refused),
             };
-            Ok(match app.unpack(pkg) {
-                Ok((manifest, artifact)) => {
-                    match Package::from_bytes("upload", &manifest, artifact, &compat) {
-                        Ok(package) => match loads(&package) {
-                            Ok(()) => answered(
-                                app.registry
-                                    .answer(|r| r.publish(&package, &compat, &actor)),
-                            ),
-                            Err(why) => refused(&actor, why),
-                        },
-                        Err(e) => refused(&actor, e.to_string()),
-                    }
-                }
-                Err(why) => refused(&actor, why),
-            })
+            let opened = app.unpack(pkg).and_then(|(manifest, artifact)| {
+                Package::from_bytes("upload", &manifest, artifact, &Host::compat())
+                    .map_err(|e| e.to_string())
+            });
+            Ok(answered(crate::admission::publish(
+                &app.registry,
+                opened,
+                "the uploaded package",
+                &actor,
+            )))
         },
     )
     .await
@@ -857,21 +844,13 @@ async fn publish(
 /// Publishes the `.yoi` archive at `path` with `yoi publish`'s checks, as
 /// `actor`; refusals are audited.
 fn publish_archive(app: &App, path: &Path, actor: &str) -> Response {
-    let compat = Host::compat();
-    let refused = |why: String| {
-        answered(app.registry.refused(
-            actor,
-            "publish",
-            &format!("the uploaded package was refused: {why}"),
-        ))
-    };
-    match Package::open_archive(path, &compat) {
-        Ok(package) => match loads(&package) {
-            Ok(()) => answered(app.registry.answer(|r| r.publish(&package, &compat, actor))),
-            Err(why) => refused(why),
-        },
-        Err(e) => refused(e.to_string()),
-    }
+    let opened = Package::open_archive(path, &Host::compat()).map_err(|e| e.to_string());
+    answered(crate::admission::publish(
+        &app.registry,
+        opened,
+        "the uploaded package",
+        actor,
+    ))
 }
 
 /// Opens a `.yoi` upload with the checks `yoi publish` makes before the
@@ -943,17 +922,6 @@ async fn confirm_preview(
         })
     })
     .await
-}
-
-/// Whether an uploaded package would load on a host (compiled in the
-/// compile worker, linked), as `yoi publish` checks. One upload is
-/// compiled at a time: each compile may take seconds and gigabytes.
-fn loads(package: &Package) -> Result<(), String> {
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    crate::plugin::check_package(package.clone())
-        .map(drop)
-        .map_err(|e| format!("it would not load on a host: {e}"))
 }
 
 /// Watches the registry's marks: after each write through this server at

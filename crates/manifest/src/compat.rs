@@ -7,7 +7,7 @@ use semver::Version;
 use crate::ContractVersion;
 
 /// What a host supports, to check a package against.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Compat {
     /// The contract versions the host implements, oldest first. A
     /// component runs when it targets one of them (see

@@ -30,6 +30,9 @@ pub struct Package {
     manifest_text: String,
     artifact: Vec<u8>,
     tool_schemas: Vec<serde_json::Value>,
+    /// The host support its component was inspected against (`None`: a
+    /// registry inspected it at publish).
+    inspected: Option<Compat>,
 }
 
 /// How much of a package's contents to check when opening it from bytes.
@@ -44,6 +47,13 @@ enum Check {
 }
 
 impl Package {
+    /// The host support the component was inspected against when the
+    /// package was opened, if it was: a registry with the same support
+    /// need not inspect it again.
+    pub fn inspected_against(&self) -> Option<&Compat> {
+        self.inspected.as_ref()
+    }
+
     /// Where the package came from: its folder, its archive, or the name it
     /// was given when opened from bytes.
     pub fn dir(&self) -> &Path {
@@ -167,6 +177,7 @@ impl Package {
             manifest_text: text.to_owned(),
             artifact,
             tool_schemas,
+            inspected: (check == Check::Full).then(|| compat.clone()),
         })
     }
 
@@ -237,6 +248,7 @@ impl Package {
                 manifest_text: text,
                 artifact,
                 tool_schemas,
+                inspected: Some(compat.clone()),
             }),
             _ => Err(Diagnostics::new(problems, file, Some(text))),
         }

@@ -382,23 +382,6 @@ impl<S: Store> Registry<S> {
         self.store.read(|tx| tx.change_seq())
     }
 
-    /// Records a publish that was refused before a package could be opened
-    /// (an unreadable manifest, a digest mismatch, a failed inspection), so
-    /// the audit log holds every attempt. `what` names the package (a path
-    /// or an id).
-    pub fn record_refused_publish(
-        &self,
-        actor: &str,
-        what: &str,
-        plugin: Option<&str>,
-        version: Option<&str>,
-        reason: &str,
-    ) -> Result<(), RegistryError> {
-        let reason = format!("{what} was refused: {reason}");
-        self.record_refusal(actor, "publish", plugin, version, &reason)
-            .map(drop)
-    }
-
     /// Records an operation refused before it reached the registry (a
     /// request that does not parse, a missing confirmation), so the audit
     /// log holds every attempt; returns the record written.
@@ -1304,9 +1287,13 @@ impl<S: Store> Registry<S> {
 /// The checks every publish runs on a package, whoever built it.
 fn check_package(package: &Package, compat: &Compat) -> Result<(), RegistryError> {
     // The digest was verified when the package was opened (a `Package`
-    // cannot be changed afterwards), but it may have been opened against
-    // another host's contract: compatibility and the component are checked
-    // against the registry's.
+    // cannot be changed afterwards). Opened against the registry's own
+    // support, it was inspected then: once per publish. Opened against
+    // another host's, compatibility and the component are checked against
+    // the registry's.
+    if package.inspected_against() == Some(compat) {
+        return Ok(());
+    }
     let m = package.manifest();
     let mut problems = Vec::new();
     let found = m

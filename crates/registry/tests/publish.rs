@@ -96,14 +96,12 @@ fn a_package_opened_for_another_host_is_checked_at_publish() {
         .collect();
     assert_eq!(refused.len(), 2, "{audits:#?}");
 
-    reg.record_refused_publish(
+    let answer = reg.refused(
         "tester",
-        "./broken",
-        None,
-        None,
-        "E0304 manifest-unreadable",
-    )
-    .expect("recorded");
+        "publish",
+        "./broken was refused: E0304 manifest-unreadable",
+    );
+    assert!(!answer.ok && answer.audit.is_some(), "{answer:?}");
     let audits = reg.audits(None, 0, 10).expect("audits");
     assert!(
         audits
