@@ -10,17 +10,15 @@ use wasmtime::component::Instance;
 use yoi_manifest::{FailMode, HookPoint};
 
 use crate::error::HostError;
-use crate::eventlog::{event_record, record_denials};
+use crate::eventlog::event_record;
 use crate::exports::{Exported, Guests};
-use crate::guard::crash_guard;
 use crate::hookevents::{CallContext, GuestOutcome, HookContext, Point};
 use crate::host::Host;
 use crate::instances::{CallRecord, GuestCall, MAX_DETAIL, Run, invoke};
-use crate::observer_delivery::observe_denials;
 use crate::observers::ObservationEvent;
-use crate::plugin::Surface;
 use crate::receipt::{Blocked, Dispatch, Receipt, Status, clean};
 use crate::sandbox::PluginState;
+use crate::settle::{self, Caller};
 
 /// An event of one hook point: what [`Host::dispatch`](crate::Host::dispatch)
 /// takes. Implemented for every event type of this crate, and only those.
@@ -168,10 +166,10 @@ pub(crate) async fn run_chain<P: Exported>(
             }
         }
         receipt.duration = t0.elapsed();
-        crash_guard(
+        settle::guard(
             shared,
             plugin,
-            Surface::Hook(P::POINT),
+            Caller::Hook(P::POINT),
             receipt.status,
             &mut receipt.detail,
         );
@@ -189,17 +187,13 @@ pub(crate) async fn run_chain<P: Exported>(
             status: receipt.status,
             duration: receipt.duration,
         });
-        // Most runs have no denial: no record, no allocation.
-        if !receipt.denials.is_empty() {
-            record_denials(
-                shared.sink.as_ref(),
-                &plugin.info,
-                &receipt.denials,
-                subject,
-                P::POINT.as_str(),
-            );
-            observe_denials(shared, &plugin.info, &receipt.denials);
-        }
+        settle::denied(
+            shared,
+            plugin,
+            Caller::Hook(P::POINT),
+            &receipt.denials,
+            subject,
+        );
         receipts.push(receipt);
         if stop {
             break;
@@ -227,22 +221,12 @@ impl Host {
         out
     }
 
-    /// A `model.post_call` the embedder dispatched itself is a model call
-    /// for the observers (those made through `Host::complete` are reported
-    /// there, with their provider).
+    /// What the observers hear of an event the embedder dispatched itself
+    /// (a `model.post_call` is a model call; those made through
+    /// `Host::complete` are reported there, with their provider).
     fn observe_model_response<E: Event>(&self, data: &E) {
-        if <E as Event>::POINT != HookPoint::ModelPostCall {
-            return;
-        }
-        if let Some(r) = (data as &dyn std::any::Any).downcast_ref::<crate::ModelResponse>() {
-            self.shared.observers.emit(|| ObservationEvent::ModelCall {
-                model: r.model.clone(),
-                provider: None,
-                input_tokens: r.input_tokens,
-                output_tokens: r.output_tokens,
-                cost_usd: r.cost_usd,
-                duration: Duration::from_millis(r.duration_ms),
-            });
+        if let Some(event) = data.observation() {
+            self.shared.observers.emit(|| event);
         }
     }
 

@@ -119,6 +119,27 @@ pub trait Point: Clone + Send + Sync + Serialize + 'static {
     /// The event with a guest's change applied and the names of the fields
     /// that changed, or why the change is refused.
     fn accept_change(&self, changed: Self::Wit) -> Result<(Self, Vec<&'static str>), String>;
+
+    /// What the observers hear when the embedder dispatches this event
+    /// itself, if anything (`model.post_call`: the model call it reports).
+    fn observation(&self) -> Option<crate::observers::ObservationEvent>;
+}
+
+/// A row's observation, by its event type: only `ModelResponse` has one.
+macro_rules! observation_of {
+    ($self:ident, ModelResponse) => {
+        Some(crate::observers::ObservationEvent::ModelCall {
+            model: $self.model.clone(),
+            provider: None,
+            input_tokens: $self.input_tokens,
+            output_tokens: $self.output_tokens,
+            cost_usd: $self.cost_usd,
+            duration: std::time::Duration::from_millis($self.duration_ms),
+        })
+    };
+    ($self:ident, $other:ident) => {
+        None
+    };
 }
 
 /// How a field crosses the boundary: its WIT form, and the check applied to
@@ -352,6 +373,10 @@ macro_rules! define_events {
                     $( check_field!($right, $field, self, c, next, touched, changed); )*
                     refuse_fixed(<Self as Point>::POINT, <Self as Point>::CHANGEABLE, &touched)?;
                     Ok((next, changed))
+                }
+
+                fn observation(&self) -> Option<crate::observers::ObservationEvent> {
+                    observation_of!(self, $event)
                 }
             }
         )*

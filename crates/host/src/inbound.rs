@@ -21,10 +21,10 @@ use yoi_manifest::Signature;
 
 use crate::api::ApiFailure;
 use crate::bindings::latest::exports::yoi::plugin::service as wit;
-use crate::eventlog::{event, record_denials};
+use crate::eventlog::event;
 use crate::host::Shared;
-use crate::observer_delivery::observe_denials;
 use crate::services::{Reply, Unit};
+use crate::settle::{self, Caller};
 
 /// Most connections the listener serves at once; later ones wait in the
 /// kernel's backlog.
@@ -396,15 +396,13 @@ fn unverifiable(shared: &Shared, unit: &Unit, failure: ApiFailure) -> Response<F
     let (error, denial) = failure.into_wit();
     let why = match (&denial, error) {
         (Some(d), _) => {
-            let info = &unit.plugin.info;
-            record_denials(
-                shared.sink.as_ref(),
-                info,
+            settle::denied(
+                shared,
+                &unit.plugin,
+                Caller::Service,
                 std::slice::from_ref(d),
                 None,
-                "service",
             );
-            observe_denials(shared, info, std::slice::from_ref(d));
             format!("the signature secret is refused: {}; {}", d.reason, d.fix)
         }
         (None, ApiError::Failed(why)) => why,

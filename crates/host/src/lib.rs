@@ -98,6 +98,7 @@ mod sandbox;
 mod services;
 mod servicespec;
 mod serviceworker;
+mod settle;
 mod tooldefs;
 mod tools;
 #[cfg(feature = "services")]

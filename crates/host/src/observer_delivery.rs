@@ -11,15 +11,15 @@ use wasmtime::Store;
 use wasmtime::component::Instance;
 
 use crate::bindings::latest::exports::yoi::plugin::observer as wit;
-use crate::eventlog::{event, record_denials};
+use crate::eventlog::event;
 use crate::exports::Guests;
-use crate::guard::crash_guard;
 use crate::hookevents::{CallContext, HookContext};
 use crate::host::{Host, Shared};
 use crate::instances::{GuestCall, Run, invoke};
 use crate::observers::{MAX_CUSTOM_NAME, Observation, ObservationEvent, ObserverStatus, Queue};
 use crate::receipt::{Status, clean};
 use crate::sandbox::PluginState;
+use crate::settle::{self, Caller};
 
 /// Calling an observer's export with one batch.
 struct ObserveCall {
@@ -107,22 +107,8 @@ async fn deliver_batch(shared: &Shared, queue: &Queue, batch: Vec<Arc<Observatio
         }
     }
     // Its failures are its own: they count toward its crash guard only.
-    crash_guard(
-        shared,
-        &plugin,
-        crate::plugin::Surface::Observer,
-        status,
-        &mut detail,
-    );
-    if !record.denials.is_empty() {
-        record_denials(
-            shared.sink.as_ref(),
-            &plugin.info,
-            &record.denials,
-            None,
-            "observer",
-        );
-    }
+    settle::guard(shared, &plugin, Caller::Observer, status, &mut detail);
+    settle::denied(shared, &plugin, Caller::Observer, &record.denials, None);
     if status != Status::Ok
         && let Some(sink) = &shared.sink
     {
@@ -132,23 +118,6 @@ async fn deliver_batch(shared: &Shared, queue: &Queue, batch: Vec<Arc<Observatio
             &plugin.info.version,
             serde_json::json!({ "status": status, "detail": detail, "batch": count }),
         ));
-    }
-}
-
-/// Hands each denial to the observers of `permission_denied`.
-pub(crate) fn observe_denials(
-    shared: &Shared,
-    plugin: &crate::plugin::PluginInfo,
-    denials: &[crate::receipt::Denial],
-) {
-    for d in denials {
-        shared
-            .observers
-            .emit(|| ObservationEvent::PermissionDenied {
-                plugin: plugin.id.clone(),
-                capability: d.capability.clone(),
-                target: d.target.clone(),
-            });
     }
 }
 

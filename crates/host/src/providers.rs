@@ -14,9 +14,7 @@ use wasmtime::component::{Instance, Resource};
 
 use crate::bindings::latest::yoi::plugin::completions as wit;
 use crate::dispatch::run_chain;
-use crate::eventlog::record_denials;
 use crate::exports::Guests;
-use crate::guard::crash_guard;
 use crate::hookevents::{CallContext, HookContext};
 use crate::host::Host;
 use crate::instances::{CallRecord, GuestCall, MAX_DETAIL, Run, invoke};
@@ -29,6 +27,7 @@ use crate::providerspec::{
 };
 use crate::receipt::{Status, clean};
 use crate::sandbox::PluginState;
+use crate::settle::{self, Caller};
 use crate::{HostError, ModelCall, ModelResponse};
 
 /// Which provider a route picks.
@@ -382,23 +381,15 @@ impl Host {
             Err(ProviderError::Unavailable(why)) if status != Status::Ok => Some(why.clone()),
             _ => None,
         };
-        crash_guard(
+        let caller = Caller::Provider(&decl.name);
+        settle::guard(shared, plugin, caller, status, &mut detail);
+        settle::denied(
             shared,
             plugin,
-            crate::plugin::Surface::Provider,
-            status,
-            &mut detail,
+            caller,
+            &record.denials,
+            context.subject.as_deref(),
         );
-        if !record.denials.is_empty() {
-            record_denials(
-                shared.sink.as_ref(),
-                &plugin.info,
-                &record.denials,
-                context.subject.as_deref(),
-                &format!("provider {}", decl.name),
-            );
-            crate::observer_delivery::observe_denials(shared, &plugin.info, &record.denials);
-        }
         let result = match (result, detail) {
             (Err(ProviderError::Unavailable(_)), Some(detail)) => {
                 Err(ProviderError::Unavailable(detail))

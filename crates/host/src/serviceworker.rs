@@ -16,12 +16,11 @@ use yoi_manifest::{Capability, Restart};
 
 use crate::api::ApiFailure;
 use crate::bindings::latest::exports::yoi::plugin::service as wit;
-use crate::eventlog::{event, record_denials};
+use crate::eventlog::event;
 use crate::exports::{Guests, ServiceCall};
 use crate::hookevents::{CallContext, HookContext};
 use crate::host::Shared;
 use crate::instances::{GuestCall, MAX_DETAIL, Run, invoke_in, reason_of};
-use crate::observer_delivery::observe_denials;
 use crate::plugin::Warm;
 use crate::receipt::{LogLevel, LogLine, Status, clean};
 use crate::sandbox::PluginState;
@@ -30,6 +29,7 @@ use crate::servicespec::{
     MAX_COMMANDS, MAX_DATA, MAX_FETCHES, MAX_KIND, MAX_TIMERS, MIN_TIMER, ServiceOutput,
     ServiceState,
 };
+use crate::settle::{self, Caller};
 
 /// How often a busy service's counters are recorded.
 const RECORD_EVERY: Duration = Duration::from_secs(2);
@@ -249,16 +249,7 @@ impl Life {
             Some(&mut self.held),
         )
         .await;
-        if !record.denials.is_empty() {
-            record_denials(
-                shared.sink.as_ref(),
-                &plugin.info,
-                &record.denials,
-                None,
-                "service",
-            );
-            observe_denials(&shared, &plugin.info, &record.denials);
-        }
+        settle::denied(&shared, &plugin, Caller::Service, &record.denials, None);
         if let Run::Failed(status, _) = &run
             && *status != Status::Busy
         {
@@ -751,15 +742,13 @@ fn refuse(shared: &Shared, unit: &Unit, command: &str, failure: ApiFailure) {
     };
     tracing::warn!(service = %unit.label(), "{why}");
     if let Some(d) = denial {
-        let info = &unit.plugin.info;
-        record_denials(
-            shared.sink.as_ref(),
-            info,
+        settle::denied(
+            shared,
+            &unit.plugin,
+            Caller::Service,
             std::slice::from_ref(&d),
             None,
-            "service",
         );
-        observe_denials(shared, info, std::slice::from_ref(&d));
     }
     unit.note_error(why);
     unit.push_owed(wit::Event::Refused(wit::Refused {

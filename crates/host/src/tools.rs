@@ -17,16 +17,15 @@ use wasmtime::component::Instance;
 use yoi_manifest::PluginId;
 
 use crate::dispatch;
-use crate::eventlog::record_denials;
 use crate::exports::{Guests, ToolInvocation};
 use crate::hookevents::{CallContext, HookContext, MAX_CHANGED_FIELD_BYTES};
 use crate::host::{Host, Shared};
 use crate::instances::{self, CallRecord, GuestCall, MAX_DETAIL, Run};
-use crate::observer_delivery::observe_denials;
 use crate::observers::ObservationEvent;
 use crate::plugin::LoadedPlugin;
 use crate::receipt::{Blocked, Denial, LogLine, Receipt, Status, clean};
 use crate::sandbox::PluginState;
+use crate::settle::{self, Caller};
 use crate::tooldefs::{
     NativeEntry, NativeTool, PluginTool, ToolStatus, compile, valid_native_name, validate,
 };
@@ -465,13 +464,8 @@ impl Host {
             RunKind::Answer | RunKind::Failed => status,
             RunKind::GuestError => Status::RejectedChange,
         };
-        crate::guard::crash_guard(
-            shared,
-            plugin,
-            crate::plugin::Surface::Tool(&tool.name),
-            guard_status,
-            &mut detail,
-        );
+        let caller = Caller::Tool(&tool.name, &tool.qualified);
+        settle::guard(shared, plugin, caller, guard_status, &mut detail);
         let run = ToolRun {
             plugin: plugin.info.id.clone(),
             version: plugin.info.version.clone(),
@@ -482,6 +476,7 @@ impl Host {
             denials,
         };
         record_tool_run(shared, plugin, &tool.qualified, &run, subject);
+        settle::denied(shared, plugin, caller, &run.denials, subject);
         (output.0, output.1, run)
     }
 }
@@ -493,7 +488,7 @@ enum RunKind {
     Failed,
 }
 
-/// Records a plugin tool's run (kind `tool`) and its denials.
+/// Records a plugin tool's run (kind `tool`).
 fn record_tool_run(
     shared: &Shared,
     plugin: &LoadedPlugin,
@@ -516,14 +511,6 @@ fn record_tool_run(
             }),
         ));
     }
-    record_denials(
-        shared.sink.as_ref(),
-        &plugin.info,
-        &run.denials,
-        subject,
-        tool,
-    );
-    observe_denials(shared, &plugin.info, &run.denials);
 }
 
 #[cfg(test)]
