@@ -225,6 +225,10 @@ impl Host {
     /// (a `model.post_call` is a model call; those made through
     /// `Host::complete` are reported there, with their provider).
     fn observe_model_response<E: Event>(&self, data: &E) {
+        // Nothing is built when nobody listens.
+        if !self.shared.observers.listening() {
+            return;
+        }
         if let Some(event) = data.observation() {
             self.shared.observers.emit(|| event);
         }

@@ -331,6 +331,11 @@ impl Observers {
         }
     }
 
+    /// Whether any observer listens at all: one atomic load.
+    pub(crate) fn listening(&self) -> bool {
+        self.wanted.load(Ordering::Relaxed) != 0
+    }
+
     /// Hands an observation to every observer that wants its kind. `make`
     /// runs only when one does.
     pub(crate) fn emit(&self, make: impl FnOnce() -> ObservationEvent) {
