@@ -111,14 +111,7 @@ async fn run(shared: Weak<Shared>, unit: Arc<Unit>) {
         };
         let failure = match life.call(&ServiceCall::Start(info)).await {
             Some(Run::Answer(commands)) => {
-                // Running only once its start commands took effect (its
-                // route answers): a caller who waits for "running" must not
-                // find the route missing. A command that failed left the
-                // state degraded, and that stays.
                 life.execute(commands).await;
-                if life.unit.state() == ServiceState::Starting {
-                    life.unit.set_state(ServiceState::Running, None);
-                }
                 None
             }
             Some(Run::GuestError(message)) => {
@@ -159,6 +152,13 @@ async fn run(shared: Weak<Shared>, unit: Arc<Unit>) {
         } else {
             life.start_drivers();
             life.drivers = true;
+        }
+        // Running only once its start commands took effect and its drivers
+        // are up (its route answers): a caller who waits for "running" must
+        // not find the route missing. A command or driver that failed left
+        // the state degraded, and that stays.
+        if life.unit.state() == ServiceState::Starting {
+            life.unit.set_state(ServiceState::Running, None);
         }
         loop {
             let Some(queued) = life.next().await else {
