@@ -59,6 +59,10 @@ fn main() {
         out,
         "    service: \"package yoi:pdk@{version}; world service {{ export yoi:plugin/service@{version}; }}\", \"yoi:pdk/service@{version}\","
     );
+    let _ = writeln!(
+        out,
+        "    host_hooks: \"package yoi:pdk@{version}; world host-hooks {{ export yoi:plugin/host-hooks@{version}; }}\", \"yoi:pdk/host-hooks@{version}\","
+    );
     let _ = writeln!(out, "    types: \"yoi:plugin/types@{version}\",");
     let _ = writeln!(out, "    log: \"yoi:plugin/log@{version}\",");
     let _ = writeln!(out, "    https: \"yoi:plugin/https@{version}\",");

@@ -119,7 +119,8 @@ impl Ctx {
             actor: self.actor.clone(),
             rollout: Rollout { scope, percent },
         };
-        let r = self.open()?.activate(&id, &version, &how)?;
+        let registry = self.open()?;
+        let r = registry.activate(&id, &version, &how)?;
         outln!(
             "activated {}@{} (scope {}, {}%)",
             r.plugin,
@@ -127,6 +128,9 @@ impl Ctx {
             r.rollout.scope,
             r.rollout.percent
         );
+        for warning in registry.activation_warnings(&id, &version) {
+            errln!("warning: {warning}");
+        }
         Ok(ExitCode::SUCCESS)
     }
 

@@ -332,7 +332,7 @@ pub(crate) fn new(name: &str, parts: &Parts, at: Option<&Path>) -> Result<ExitCo
             vec![
                 ("plugin.toml", manifest(&crate_file, &build)),
                 (source, fill(app, &[("name", name), ("body", &code)])),
-                (pdk, crate::lang::pdk_text(language).to_owned()),
+                (pdk, crate::lang::pdk_text(language)),
                 ("README.md", readme(source)),
                 (".gitignore", GITIGNORE_LANG.to_owned()),
             ]

@@ -21,29 +21,49 @@ struct Driver {
 }
 
 fn driver(binary: &str) -> Driver {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = Command::new(binary)
-        .arg(format!("--port={port}"))
-        .arg("--allowed-ips=127.0.0.1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{binary} starts: {e}"));
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "chromedriver did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    // Tests run at once, each with its own driver: a port free when probed
+    // may be taken by another test's driver before this one binds it, and
+    // then this driver exits while the other answers the probe. So the
+    // driver must still be running once its port answers; else another
+    // port is tried.
+    for _ in 0..5 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{binary} starts: {e}"));
+        let mut process = Process(child);
+        let started = Instant::now();
+        let mut exited = false;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not listen on {port}"
+            );
+            if process.0.try_wait().ok().flatten().is_some() {
+                exited = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        if exited || process.0.try_wait().ok().flatten().is_some() {
+            continue;
+        }
+        return Driver {
+            _process: process,
+            url: format!("http://127.0.0.1:{port}"),
+        };
     }
-    Driver {
-        _process: Process(child),
-        url: format!("http://127.0.0.1:{port}"),
-    }
+    panic!(
+        "chromedriver exited right after starting, five times (is another one using its ports?)"
+    );
 }
 
 async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {

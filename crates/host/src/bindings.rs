@@ -1,71 +1,80 @@
 //! Host-side bindings: one module per contract version this host serves,
-//! each generated from the frozen WIT folder of that version in the PDK
-//! crate (`crates/pdk/wit/<version>/`). docs/hooks.md ("Contract
-//! versions") says what changed between them.
+//! each generated from the frozen WIT folder of that version
+//! (`crates/host/wit/<version>/`, the repository's `wit/`), one per row of
+//! the contract table (`yoi_manifest::foreach_contract!`). docs/hooks.md
+//! ("Contract versions") says what changed between them.
 //!
 //! The newest module owns the types the rest of the host uses. An older
 //! module shares its event records (`with`, so the hook table converts an
-//! event once for every version) and converts the few host API types that
-//! differ at the edge, in `sandbox`. Adding a version is a new WIT folder,
-//! a new module here, a new [`Contract`] variant and its arm in each
-//! `match` the compiler then points at.
+//! event once for every version); where its host APIs are the newest
+//! version's unchanged (`shared`), it shares all of them, and where they
+//! differ (`adapted`), `sandbox` converts at the edge. Adding a version is
+//! a WIT folder and a table row; nothing here lists versions by hand.
 
 use semver::{Version, VersionReq};
 use yoi_manifest::ContractVersion;
 
-/// `yoi:plugin@0.5.0`: services (`service` export), fed by the host's
-/// WebSocket and inbound HTTP drivers and answering with commands.
-pub(crate) mod v0_5 {
-    wasmtime::component::bindgen!({
-        path: "../pdk/wit/0.5.0",
-        world: "yoi:plugin/plugin",
-        imports: {
-            // Host calls that wait: on the network, and on the filesystem
-            // (which runs on a blocking thread the deadline can abandon).
-            "yoi:plugin/https": async,
-            "yoi:plugin/fs": async,
-            // The embedder's secret source may be remote (a vault).
-            "yoi:plugin/secrets": async,
-            // A chunk waits for the embedder to take it (backpressure).
-            "yoi:plugin/completions": async,
-        },
-        exports: { default: async },
-        with: {
-            "yoi:plugin/https.incoming-body": crate::resources::IncomingBody,
-            "yoi:plugin/completions.sink": crate::providerspec::Sink,
-        },
-    });
-}
+/// One contract version's bindings module, by how its host APIs relate to
+/// the newest version's.
+macro_rules! bindings_module {
+    (newest, $module:ident, $path:literal, $doc:expr) => {
+        #[doc = $doc]
+        pub(crate) mod $module {
+            wasmtime::component::bindgen!({
+                path: $path,
+                world: "yoi:plugin/plugin",
+                imports: {
+                    // Host calls that wait: on the network, and on the
+                    // filesystem (which runs on a blocking thread the
+                    // deadline can abandon).
+                    "yoi:plugin/https": async,
+                    "yoi:plugin/fs": async,
+                    // The embedder's secret source may be remote (a vault).
+                    "yoi:plugin/secrets": async,
+                    // A chunk waits for the embedder to take it
+                    // (backpressure).
+                    "yoi:plugin/completions": async,
+                },
+                exports: { default: async },
+                with: {
+                    "yoi:plugin/https.incoming-body": crate::resources::IncomingBody,
+                    "yoi:plugin/completions.sink": crate::providerspec::Sink,
+                },
+            });
+        }
 
-/// `yoi:plugin@0.4.0`: providers (`provider` export, `completions`
-/// import with the chunk sink), observers (`observer` export), and
-/// `https.open`, which reads a response body as it arrives. 0.5.0 only
-/// added the `service` export, so every imported interface is the newest
-/// contract's (`with`), linked again under its 0.4.0 name in `sandbox`.
-pub(crate) mod v0_4 {
-    wasmtime::component::bindgen!({
-        path: "../pdk/wit/0.4.0",
-        world: "yoi:plugin/plugin",
-        exports: { default: async },
-        with: {
-            "yoi:plugin/types": super::latest::yoi::plugin::types,
-            "yoi:plugin/log": super::latest::yoi::plugin::log,
-            "yoi:plugin/context": super::latest::yoi::plugin::context,
-            "yoi:plugin/config": super::latest::yoi::plugin::config,
-            "yoi:plugin/https": super::latest::yoi::plugin::https,
-            "yoi:plugin/fs": super::latest::yoi::plugin::fs,
-            "yoi:plugin/secrets": super::latest::yoi::plugin::secrets,
-            "yoi:plugin/completions": super::latest::yoi::plugin::completions,
-        },
-    });
-}
-
-/// The bindings of an older contract version. Its records are the newest
-/// contract's, field for field, so it shares them (`with`): the hook table
-/// converts an event once for every version.
-macro_rules! older_contract {
-    ($(#[$doc:meta])* $module:ident, $path:literal, $types:literal) => {
-        $(#[$doc])*
+        /// The newest contract's bindings: what the host's own code speaks.
+        pub(crate) use $module as latest;
+    };
+    (shared, $module:ident, $path:literal, $doc:expr) => {
+        #[doc = $doc]
+        ///
+        /// Its host APIs are the newest contract's (`with`), linked again
+        /// under its names in `sandbox`.
+        pub(crate) mod $module {
+            wasmtime::component::bindgen!({
+                path: $path,
+                world: "yoi:plugin/plugin",
+                exports: { default: async },
+                with: {
+                    "yoi:plugin/types": super::latest::yoi::plugin::types,
+                    "yoi:plugin/log": super::latest::yoi::plugin::log,
+                    "yoi:plugin/context": super::latest::yoi::plugin::context,
+                    "yoi:plugin/config": super::latest::yoi::plugin::config,
+                    "yoi:plugin/https": super::latest::yoi::plugin::https,
+                    "yoi:plugin/fs": super::latest::yoi::plugin::fs,
+                    "yoi:plugin/secrets": super::latest::yoi::plugin::secrets,
+                    "yoi:plugin/completions": super::latest::yoi::plugin::completions,
+                },
+            });
+        }
+    };
+    (adapted, $module:ident, $path:literal, $doc:expr) => {
+        #[doc = $doc]
+        ///
+        /// Its records are the newest contract's, field for field, so it
+        /// shares them (`with`); its host APIs are its own, adapted in
+        /// `sandbox`.
         pub(crate) mod $module {
             wasmtime::component::bindgen!({
                 path: $path,
@@ -76,59 +85,58 @@ macro_rules! older_contract {
                     "yoi:plugin/secrets": async,
                 },
                 exports: { default: async },
-                with: { $types: super::latest::yoi::plugin::types },
+                with: { "yoi:plugin/types": super::latest::yoi::plugin::types },
             });
         }
     };
 }
 
-older_contract!(
-    /// `yoi:plugin@0.3.0`: the `config` import, the plugin's settings.
-    v0_3, "../pdk/wit/0.3.0", "yoi:plugin/types@0.3.0"
-);
-older_contract!(
-    /// `yoi:plugin@0.2.0`: every hook handler also receives the hook context.
-    v0_2, "../pdk/wit/0.2.0", "yoi:plugin/types@0.2.0"
-);
-older_contract!(
-    /// `yoi:plugin@0.1.0`: hook handlers receive the event alone.
-    v0_1, "../pdk/wit/0.1.0", "yoi:plugin/types@0.1.0"
-);
+/// The bindings modules and [`Contract`], from the contract table.
+macro_rules! contract_bindings {
+    ($(
+        $variant:ident $module:ident ($major:literal, $minor:literal, $patch:literal) $path:literal
+        host_apis($apis:ident) exports($($surface:ident),*) $doc:literal;
+    )*) => {
+        $( bindings_module!(
+            $apis,
+            $module,
+            $path,
+            concat!("`yoi:plugin@", $major, ".", $minor, ".", $patch, "`: ", $doc, ".")
+        ); )*
 
-/// The newest contract's bindings: what the host's own code speaks.
-pub(crate) use v0_5 as latest;
+        /// A contract version this host serves, i.e. one bindings module.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum Contract {
+            $( $variant, )*
+        }
 
-/// A contract version this host serves, i.e. one bindings module.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Contract {
-    V0_1,
-    V0_2,
-    V0_3,
-    V0_4,
-    V0_5,
+        impl Contract {
+            /// Every version served, oldest first.
+            pub(crate) const ALL: &[Contract] = &[$(Contract::$variant),*];
+
+            /// The version the module was generated from (its WIT folder's
+            /// name).
+            pub(crate) const fn generated_from(self) -> &'static str {
+                match self {
+                    $( Contract::$variant => concat!($major, ".", $minor, ".", $patch), )*
+                }
+            }
+
+            /// The WIT folder the module was generated from, relative to
+            /// this crate.
+            #[cfg(test)]
+            pub(crate) const fn folder(self) -> &'static str {
+                match self {
+                    $( Contract::$variant => $path, )*
+                }
+            }
+        }
+    };
 }
 
+yoi_manifest::foreach_contract!(contract_bindings);
+
 impl Contract {
-    /// Every version served, oldest first.
-    pub(crate) const ALL: [Contract; 5] = [
-        Contract::V0_1,
-        Contract::V0_2,
-        Contract::V0_3,
-        Contract::V0_4,
-        Contract::V0_5,
-    ];
-
-    /// The version the module was generated from (its WIT folder's name).
-    pub(crate) const fn generated_from(self) -> &'static str {
-        match self {
-            Contract::V0_1 => "0.1.0",
-            Contract::V0_2 => "0.2.0",
-            Contract::V0_3 => "0.3.0",
-            Contract::V0_4 => "0.4.0",
-            Contract::V0_5 => "0.5.0",
-        }
-    }
-
     /// The versions a component may declare to run on this module: the
     /// same minor for 0.x, the same major after (`plugin.contract`).
     pub(crate) fn serves(self) -> VersionReq {
@@ -147,7 +155,8 @@ impl Contract {
     /// The module that runs a component built against `declared`.
     pub(crate) fn serving(declared: &ContractVersion) -> Option<Contract> {
         Contract::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|c| c.serves().matches(&declared.0))
     }
 
@@ -168,11 +177,8 @@ mod tests {
     #[test]
     fn each_module_is_generated_from_the_folder_it_names() {
         for contract in Contract::ALL {
-            let dir = format!(
-                "{}/../pdk/wit/{}",
-                env!("CARGO_MANIFEST_DIR"),
-                contract.generated_from()
-            );
+            let dir = format!("{}/{}", env!("CARGO_MANIFEST_DIR"), contract.folder());
+            assert!(dir.ends_with(contract.generated_from()), "{dir}");
             let worlds = std::fs::read_to_string(format!("{dir}/worlds.wit")).unwrap();
             let package = format!("package {};", contract.version());
             assert!(worlds.starts_with(&package), "{dir}: expected `{package}`");
@@ -189,17 +195,28 @@ mod tests {
     #[test]
     fn a_version_is_served_by_one_module_or_none() {
         let v = |s: &str| ContractVersion(Version::parse(s).unwrap());
-        assert_eq!(Contract::serving(&v("0.1.0")), Some(Contract::V0_1));
-        assert_eq!(Contract::serving(&v("0.1.7")), Some(Contract::V0_1));
-        assert_eq!(Contract::serving(&v("0.2.0")), Some(Contract::V0_2));
-        assert_eq!(Contract::serving(&v("0.3.0")), Some(Contract::V0_3));
-        assert_eq!(Contract::serving(&v("0.4.0")), Some(Contract::V0_4));
-        assert_eq!(Contract::serving(&v("0.5.0")), Some(Contract::V0_5));
-        assert_eq!(Contract::serving(&v("0.6.0")), None);
+        for contract in Contract::ALL {
+            let ours = contract.version();
+            assert_eq!(Contract::serving(&ours), Some(*contract));
+            let patched = Version::new(ours.0.major, ours.0.minor, ours.0.patch + 7);
+            assert_eq!(
+                Contract::serving(&ContractVersion(patched)),
+                Some(*contract)
+            );
+        }
+        let newest = Contract::ALL[Contract::ALL.len() - 1].version();
+        let next = Version::new(newest.0.major, newest.0.minor + 1, 0);
+        assert_eq!(Contract::serving(&ContractVersion(next)), None);
         assert_eq!(Contract::serving(&v("1.0.0")), None);
         assert_eq!(
             Contract::V0_1.interface("log"),
             "yoi:plugin/log@0.1.0".to_owned()
         );
+    }
+
+    #[test]
+    fn the_modules_are_the_contract_table() {
+        let ours: Vec<ContractVersion> = Contract::ALL.iter().map(|c| c.version()).collect();
+        assert_eq!(ours, ContractVersion::ALL);
     }
 }

@@ -393,12 +393,27 @@ impl HostBuilder {
             self = self.crash_guard(failures, window);
         }
         self = self.capabilities(c.cap());
+        // `HostConfig::parse` checked the declarations.
+        for spec in c.host_points().unwrap_or_default() {
+            self = self.host_point(spec);
+        }
         self.options.folders = Some(FolderOptions {
             folders: c.folders(),
             grants: c.grants.clone(),
             values: c.settings.clone(),
             hot_reload: c.hot_reload(),
         });
+        self
+    }
+
+    /// Declares a hook point of this host's own (contract 0.6.0): plugins
+    /// handle it with `[[hooks]] point = "<its name>"`, and
+    /// [`Host::dispatch_point`] runs it. A later declaration of the same
+    /// name replaces an earlier one.
+    pub fn host_point(mut self, spec: crate::HostPointSpec) -> Self {
+        let points = &mut self.options.host_points;
+        points.retain(|p| p.point() != spec.point());
+        points.push(Arc::new(spec));
         self
     }
 

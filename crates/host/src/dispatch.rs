@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wasmtime::Store;
 use wasmtime::component::Instance;
-use yoi_manifest::{FailMode, HookPoint};
+use yoi_manifest::{FailMode, Hook, HookPoint};
 
 use crate::error::HostError;
 use crate::eventlog::event_record;
@@ -33,13 +33,78 @@ pub trait Event: Exported {
 
 impl<T: Exported> Event for T {}
 
-/// A hook point's handler called with its event.
-struct HookCall<'e, P: Point> {
-    event: &'e P::Wit,
+/// What a chain runs through its handlers: an event of one of Yoi's own
+/// points (every [`Exported`] type) or of a point the host declared
+/// (`host_points::HostEvent`). The rights are constants for Yoi's points
+/// and the declaration's for a host's.
+pub(crate) trait Chained: Send + Sync + Sized {
+    /// The event as it crosses into the guest.
+    type Wit: Send + Sync;
+
+    fn point(&self) -> HookPoint;
+
+    fn can_block(&self) -> bool;
+
+    /// A handler's time limit: its manifest's (or, for a host-defined point
+    /// whose manifest wrote none, the declaration's default).
+    fn time_limit(&self, hook: &Hook) -> Duration {
+        Duration::from_millis(u64::from(hook.timeout_ms))
+    }
+
+    fn to_wit(&self) -> Self::Wit;
+
+    /// The event with a guest's change applied and the names of the fields
+    /// that changed, or why the change is refused.
+    fn accept_change(&self, changed: Self::Wit) -> Result<(Self, Vec<&'static str>), String>;
+
+    fn call<'a>(
+        &'a self,
+        store: &'a mut Store<PluginState>,
+        instance: &'a Instance,
+        guests: &'a mut Guests,
+        event: &'a Self::Wit,
+    ) -> impl Future<Output = wasmtime::Result<Result<GuestOutcome<Self::Wit>, String>>> + Send + 'a;
 }
 
-impl<P: Exported> GuestCall for HookCall<'_, P> {
-    type Out = GuestOutcome<P::Wit>;
+impl<P: Exported> Chained for P {
+    type Wit = <P as Point>::Wit;
+
+    fn point(&self) -> HookPoint {
+        <P as Point>::POINT
+    }
+
+    fn can_block(&self) -> bool {
+        <P as Point>::CAN_BLOCK
+    }
+
+    fn to_wit(&self) -> Self::Wit {
+        Point::to_wit(self)
+    }
+
+    fn accept_change(&self, changed: Self::Wit) -> Result<(Self, Vec<&'static str>), String> {
+        Point::accept_change(self, changed)
+    }
+
+    fn call<'a>(
+        &'a self,
+        store: &'a mut Store<PluginState>,
+        instance: &'a Instance,
+        guests: &'a mut Guests,
+        event: &'a Self::Wit,
+    ) -> impl Future<Output = wasmtime::Result<Result<GuestOutcome<Self::Wit>, String>>> + Send + 'a
+    {
+        P::call(store, instance, guests, event)
+    }
+}
+
+/// A hook point's handler called with its event.
+struct HookCall<'e, C: Chained> {
+    data: &'e C,
+    event: &'e C::Wit,
+}
+
+impl<C: Chained> GuestCall for HookCall<'_, C> {
+    type Out = GuestOutcome<C::Wit>;
 
     fn call<'a>(
         &'a self,
@@ -47,15 +112,15 @@ impl<P: Exported> GuestCall for HookCall<'_, P> {
         instance: &'a Instance,
         guests: &'a mut Guests,
     ) -> impl Future<Output = wasmtime::Result<Result<Self::Out, String>>> + Send + 'a {
-        P::call(store, instance, guests, self.event)
+        self.data.call(store, instance, guests, self.event)
     }
 }
 
-pub(crate) async fn run_chain<P: Exported>(
+pub(crate) async fn run_chain<C: Chained>(
     host: &Host,
     context: &HookContext,
-    event: P,
-) -> Dispatch<P> {
+    event: C,
+) -> Dispatch<C> {
     let shared = &*host.shared;
     let subject = context.subject.as_deref();
     // Shared by every handler's call; made for the first handler that runs
@@ -68,20 +133,22 @@ pub(crate) async fn run_chain<P: Exported>(
     // and becomes a counted reference if a reload swaps the snapshot.
     let snapshot = shared.snapshot.load();
     let started = Instant::now();
+    let point = event.point();
+    let can_block = event.can_block();
     let mut data = event;
     let mut blocked = None;
     let mut receipts = Vec::new();
     // The event in WIT form, rebuilt only when a handler changed it.
     let mut wit = None;
 
-    for (plugin, hook) in snapshot.chain(P::POINT) {
+    for (plugin, hook) in snapshot.chain(point) {
         if !plugin.applies(subject, shared.options.scope) {
             continue;
         }
         // One clock read per handler start (a warm call is ~2 µs).
         let t0 = Instant::now();
         let left = budget.saturating_sub(t0.saturating_duration_since(started));
-        let limit = Duration::from_millis(u64::from(hook.timeout_ms)).min(left);
+        let limit = data.time_limit(hook).min(left);
         let (run, record) = if limit.is_zero() {
             // The earlier handlers spent the budget: not this plugin's
             // failure.
@@ -92,9 +159,9 @@ pub(crate) async fn run_chain<P: Exported>(
             (Run::Failed(Status::Busy, why), CallRecord::default())
         } else {
             let event = wit.get_or_insert_with(|| data.to_wit());
-            let call = HookCall::<P> { event };
+            let call = HookCall { data: &data, event };
             let call_context =
-                call_context.get_or_insert_with(|| CallContext::new(Some(P::POINT), context));
+                call_context.get_or_insert_with(|| CallContext::new(Some(point), context));
             // The handler may wait for a slot only as long as the chain can
             // spare and still give it its whole limit.
             let spare = left.saturating_sub(limit);
@@ -113,7 +180,7 @@ pub(crate) async fn run_chain<P: Exported>(
         let mut receipt = Receipt {
             plugin: plugin.info.id.clone(),
             version: plugin.info.version.clone(),
-            point: P::POINT,
+            point,
             status: Status::Ok,
             changed: Vec::new(),
             detail: None,
@@ -137,7 +204,7 @@ pub(crate) async fn run_chain<P: Exported>(
                     receipt.detail = Some(format!("{why}; the change was ignored"));
                 }
             },
-            Ok(GuestOutcome::Block(reason)) if P::CAN_BLOCK => {
+            Ok(GuestOutcome::Block(reason)) if can_block => {
                 let reason = clean(&reason, MAX_DETAIL);
                 receipt.status = Status::Blocked;
                 receipt.detail = Some(reason.clone());
@@ -149,14 +216,14 @@ pub(crate) async fn run_chain<P: Exported>(
             }
             Ok(GuestOutcome::Block(_)) => {
                 receipt.status = Status::RejectedChange;
-                receipt.detail = Some(format!("{} may not block; the block was ignored", P::POINT));
+                receipt.detail = Some(format!("{point} may not block; the block was ignored"));
             }
             Err((status, why)) => {
                 receipt.status = status;
                 receipt.detail = Some(why.clone());
                 if hook.fail == FailMode::Closed {
                     stop = true;
-                    if P::CAN_BLOCK {
+                    if can_block {
                         blocked = Some(Blocked {
                             plugin: plugin.info.id.clone(),
                             reason: format!("the plugin failed and its hook is fail-closed: {why}"),
@@ -169,12 +236,12 @@ pub(crate) async fn run_chain<P: Exported>(
         settle::guard(
             shared,
             plugin,
-            Caller::Hook(P::POINT),
+            Caller::Hook(point),
             receipt.status,
             &mut receipt.detail,
         );
         tracing::debug!(
-            plugin = %receipt.plugin, point = %P::POINT, status = ?receipt.status,
+            plugin = %receipt.plugin, point = %point, status = ?receipt.status,
             duration_ms = receipt.duration.as_secs_f64() * 1000.0, "hook handler finished"
         );
         if let Some(sink) = &shared.sink {
@@ -183,14 +250,14 @@ pub(crate) async fn run_chain<P: Exported>(
         shared.observers.emit(|| ObservationEvent::Receipt {
             plugin: receipt.plugin.clone(),
             version: receipt.version.clone(),
-            point: P::POINT,
+            point,
             status: receipt.status,
             duration: receipt.duration,
         });
         settle::denied(
             shared,
             plugin,
-            Caller::Hook(P::POINT),
+            Caller::Hook(point),
             &receipt.denials,
             subject,
         );
@@ -296,6 +363,9 @@ impl Host {
         point: HookPoint,
         payload: Value,
     ) -> Result<Dispatch<Value>, HostError> {
+        if let HookPoint::Host(host) = point {
+            return self.dispatch_point(context, host.as_str(), payload).await;
+        }
         dispatch_json(self, context, point, payload)
             .await
             .map_err(|reason| HostError::Payload { point, reason })

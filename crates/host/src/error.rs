@@ -94,6 +94,17 @@ pub enum HostError {
         /// What failed.
         reason: String,
     },
+    /// A host-defined point's declaration is not valid, or an event of it
+    /// was refused (the point is not declared, the event fails its schema).
+    #[error(
+        "host point `{point}`: {reason}\n  fix: declare the point with a valid name and schema (docs/hooks.md, \"Host-defined points\") and give events that match it"
+    )]
+    HostPoint {
+        /// The point's name, as given.
+        point: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A JSON payload is not a valid event of its hook point.
     #[error("{reason}\n  fix: give the fields of a {point} event (see docs/hooks.md)")]
     Payload {

@@ -42,16 +42,166 @@ pub(crate) struct Surfaces {
     pub(crate) provider: bool,
     pub(crate) observer: bool,
     pub(crate) service: bool,
+    /// Handlers of host-defined points (contract 0.6.0 and later).
+    pub(crate) host_hooks: bool,
 }
 
 fn missing_export(point: HookPoint) -> wasmtime::Error {
     wasmtime::Error::msg(format!("the component has no export for {point}"))
 }
 
-/// The per-version export caches: one struct of lookups and one of loaded
-/// exports per contract module, with a field per hook point and `tools`.
+/// One contract version's export caches: a struct of lookups and one of
+/// loaded exports, with a field per hook point and `tools`, and for the
+/// newest version the surfaces (provider, observer, service) too. Older
+/// versions' surfaces are called by structure (`older_surface`): their
+/// records are their own types, the same by structure as the newest's.
 macro_rules! contract_exports {
-    ($v:ident, $contract:expr, [$($surface:ident),*], $($module:ident = $variant:ident),*) => {
+    (newest, $v:ident, $contract:expr, [$(
+        $(#[$doc:meta])*
+        $event:ident = $variant:ident, $wit:ident, $module:ident, block: $block:literal {
+            $($fields:tt)*
+        }
+    )*]) => {
+        contract_exports!(@module $v, $contract, [provider, observer, service, host_hooks], $($module = $variant),*);
+
+        impl $v::Guests {
+            async fn call_provider(
+                &mut self,
+                e: &$v::Exports,
+                store: &mut Store<PluginState>,
+                instance: &Instance,
+                (name, request, sink): ProviderArgs<'_>,
+            ) -> wasmtime::Result<Result<completions::Response, completions::ProviderError>> {
+                surface_call!(e, self, store, instance, provider.call_complete(name, request, sink))
+            }
+
+            async fn call_observer(
+                &mut self,
+                e: &$v::Exports,
+                store: &mut Store<PluginState>,
+                instance: &Instance,
+                batch: &observer::Batch,
+            ) -> wasmtime::Result<Result<(), String>> {
+                surface_call!(e, self, store, instance, observer.call_observe(batch))
+            }
+
+            async fn call_service(
+                &mut self,
+                e: &$v::Exports,
+                store: &mut Store<PluginState>,
+                instance: &Instance,
+                call: &ServiceCall,
+            ) -> wasmtime::Result<Result<Vec<service::Command>, String>> {
+                match call {
+                    ServiceCall::Start(info) => {
+                        surface_call!(e, self, store, instance, service.call_start(info))
+                    }
+                    ServiceCall::Handle(name, event) => {
+                        surface_call!(e, self, store, instance, service.call_handle(name, event))
+                    }
+                    ServiceCall::Stop(name) => {
+                        let commands: wasmtime::Result<Vec<service::Command>> =
+                            surface_call!(e, self, store, instance, service.call_stop(name));
+                        commands.map(Ok)
+                    }
+                }
+            }
+
+            async fn call_host_hooks(
+                &mut self,
+                e: &$v::Exports,
+                store: &mut Store<PluginState>,
+                instance: &Instance,
+                (point, event): (&str, &str),
+            ) -> CallResult<String> {
+                use crate::bindings::$v::exports::yoi::plugin::host_hooks as iface;
+                let answer: Result<iface::Outcome, String> =
+                    surface_call!(e, self, store, instance, host_hooks.call_handle(point, event))?;
+                Ok(answer.map(host_outcome))
+            }
+        }
+    };
+    ($older:ident, $v:ident, $contract:expr, [$(
+        $(#[$doc:meta])*
+        $event:ident = $variant:ident, $wit:ident, $module:ident, block: $block:literal {
+            $($fields:tt)*
+        }
+    )*]) => {
+        contract_exports!(@module $v, $contract, [], $($module = $variant),*);
+
+        impl $v::Guests {
+            async fn call_provider(
+                &mut self,
+                _: &$v::Exports,
+                store: &mut Store<PluginState>,
+                instance: &Instance,
+                (name, request, sink): ProviderArgs<'_>,
+            ) -> wasmtime::Result<Result<completions::Response, completions::ProviderError>> {
+                let (answer,) = older_surface::<_, (Result<completions::Response, completions::ProviderError>,)>(
+                    store, instance, $contract, ExportSurface::Provider, "complete", (name, request, sink),
+                ).await?;
+                Ok(answer)
+            }
+
+            async fn call_observer(
+                &mut self,
+                _: &$v::Exports,
+                store: &mut Store<PluginState>,
+                instance: &Instance,
+                batch: &observer::Batch,
+            ) -> wasmtime::Result<Result<(), String>> {
+                let (answer,) = older_surface::<_, (Result<(), String>,)>(
+                    store, instance, $contract, ExportSurface::Observer, "observe", (batch,),
+                ).await?;
+                Ok(answer)
+            }
+
+            async fn call_service(
+                &mut self,
+                _: &$v::Exports,
+                store: &mut Store<PluginState>,
+                instance: &Instance,
+                call: &ServiceCall,
+            ) -> wasmtime::Result<Result<Vec<service::Command>, String>> {
+                let surface = ExportSurface::Service;
+                match call {
+                    ServiceCall::Start(info) => {
+                        let (answer,) = older_surface::<_, (Result<Vec<service::Command>, String>,)>(
+                            store, instance, $contract, surface, "start", (info,),
+                        ).await?;
+                        Ok(answer)
+                    }
+                    ServiceCall::Handle(name, event) => {
+                        let (answer,) = older_surface::<_, (Result<Vec<service::Command>, String>,)>(
+                            store, instance, $contract, surface, "handle", (name.as_str(), event),
+                        ).await?;
+                        Ok(answer)
+                    }
+                    ServiceCall::Stop(name) => {
+                        let (commands,) = older_surface::<_, (Vec<service::Command>,)>(
+                            store, instance, $contract, surface, "stop", (name.as_str(),),
+                        ).await?;
+                        Ok(Ok(commands))
+                    }
+                }
+            }
+
+            async fn call_host_hooks(
+                &mut self,
+                _: &$v::Exports,
+                store: &mut Store<PluginState>,
+                instance: &Instance,
+                (point, event): (&str, &str),
+            ) -> CallResult<String> {
+                use crate::bindings::latest::exports::yoi::plugin::host_hooks as iface;
+                let (answer,) = older_surface::<_, (Result<iface::Outcome, String>,)>(
+                    store, instance, $contract, ExportSurface::HostHooks, "handle", (point, event),
+                ).await?;
+                Ok(answer.map(host_outcome))
+            }
+        }
+    };
+    (@module $v:ident, $contract:expr, [$($surface:ident),*], $($module:ident = $variant:ident),*) => {
         pub mod $v {
             use super::*;
             use crate::bindings::$v::exports::yoi::plugin as ex;
@@ -63,10 +213,7 @@ macro_rules! contract_exports {
                 $( pub(super) $surface: Option<ex::$surface::GuestIndices>, )*
             }
 
-            // 0.4.0's observer is called by structure, not through its
-            // loaded export (`call_observer`).
             #[derive(Default)]
-            #[allow(dead_code)]
             pub struct Guests {
                 $( pub(super) $module: Option<ex::$module::Guest>, )*
                 pub(super) tools: Option<ex::tools::Guest>,
@@ -92,6 +239,8 @@ macro_rules! contract_exports {
                                     ex::$module::GuestIndices::new(pre).map_err(|_| missing())?,
                                 );
                             } )*
+                            // `HookPoint` is not exhaustive outside its crate;
+                            // every point of the table has its arm above.
                             _ => return Err(missing()),
                         }
                     }
@@ -107,22 +256,13 @@ macro_rules! contract_exports {
                         if surfaces.$surface {
                             out.$surface = Some(ex::$surface::GuestIndices::new(pre).map_err(|_| {
                                 MissingExport {
-                                    interface: $contract.interface(stringify!($surface)),
+                                    interface: $contract.interface(surface_named(stringify!($surface)).interface()),
                                     wanted: Wanted::Surface(surface_named(stringify!($surface))),
                                 }
                             })?);
                         }
                     )*
-                    // Older contracts have no such exports at all.
-                    for (declared, name, wanted) in [
-                        (surfaces.provider, "provider", Wanted::Surface(ExportSurface::Provider)),
-                        (surfaces.observer, "observer", Wanted::Surface(ExportSurface::Observer)),
-                        (surfaces.service, "service", Wanted::Surface(ExportSurface::Service)),
-                    ] {
-                        if declared && ![$(stringify!($surface)),*].contains(&name) {
-                            return Err(MissingExport { interface: $contract.interface(name), wanted });
-                        }
-                    }
+                    surfaces.check_older(pre, $contract)?;
                     Ok(out)
                 }
             }
@@ -130,8 +270,27 @@ macro_rules! contract_exports {
     };
 }
 
-/// Calls a surface export (provider, observer, service) of one contract
-/// module, loading it on first use.
+/// A `host-hooks` answer as every hook's.
+fn host_outcome(
+    outcome: crate::bindings::latest::exports::yoi::plugin::host_hooks::Outcome,
+) -> GuestOutcome<String> {
+    use crate::bindings::latest::exports::yoi::plugin::host_hooks::Outcome;
+    match outcome {
+        Outcome::Continue => GuestOutcome::Continue,
+        Outcome::Change(event) => GuestOutcome::Change(event),
+        Outcome::Block(reason) => GuestOutcome::Block(reason),
+    }
+}
+
+/// The arguments of a provider call.
+type ProviderArgs<'a> = (
+    &'a str,
+    &'a completions::Request,
+    Resource<crate::providerspec::Sink>,
+);
+
+/// Calls a surface export (provider, observer, service) of the newest
+/// contract module, loading it on first use.
 macro_rules! surface_call {
     ($e:ident, $g:ident, $store:ident, $instance:ident, $surface:ident.$method:ident($($arg:expr),*)) => {{
         let guest = match &mut $g.$surface {
@@ -145,6 +304,73 @@ macro_rules! surface_call {
         };
         guest.$method(&mut *$store, $($arg),*).await
     }};
+}
+
+/// Calls a surface export of an older contract version by structure, with
+/// the newest version's types: its own are the same records under another
+/// name. Checked for the surface's presence at load (`Surfaces::check_older`)
+/// and typed here, per call (older surfaces are rare; the newest's calls
+/// are typed once per instance).
+async fn older_surface<P, R>(
+    store: &mut Store<PluginState>,
+    instance: &Instance,
+    contract: Contract,
+    surface: ExportSurface,
+    func: &str,
+    params: P,
+) -> wasmtime::Result<R>
+where
+    P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower + Send + Sync,
+    R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift + Send + Sync + 'static,
+{
+    if !surface.in_contract(&contract.version()) {
+        return Err(no_surface(surface.interface()));
+    }
+    let missing = || {
+        wasmtime::format_err!(
+            "the component exports no {} (`{func}`)",
+            surface.interface()
+        )
+    };
+    let iface = instance
+        .get_export_index(&mut *store, None, &contract.interface(surface.interface()))
+        .ok_or_else(missing)?;
+    let index = instance
+        .get_export_index(&mut *store, Some(&iface), func)
+        .ok_or_else(missing)?;
+    let typed = instance.get_typed_func::<P, R>(&mut *store, &index)?;
+    typed.call_async(&mut *store, params).await
+}
+
+impl Surfaces {
+    /// For a version older than the newest: each declared surface the
+    /// version has is exported (its calls go by structure), and none it
+    /// lacks is declared.
+    fn check_older(
+        self,
+        pre: &InstancePre<PluginState>,
+        contract: Contract,
+    ) -> Result<(), MissingExport> {
+        if Some(contract) == Contract::ALL.last().copied() {
+            return Ok(());
+        }
+        for (declared, surface) in [
+            (self.provider, ExportSurface::Provider),
+            (self.observer, ExportSurface::Observer),
+            (self.service, ExportSurface::Service),
+            (self.host_hooks, ExportSurface::HostHooks),
+        ] {
+            let interface = contract.interface(surface.interface());
+            let exported = pre.component().get_export_index(None, &interface).is_some();
+            if declared && !(surface.in_contract(&contract.version()) && exported) {
+                return Err(MissingExport {
+                    interface,
+                    wanted: Wanted::Surface(surface),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Calls a hook export of one contract module, loading it on first use.
@@ -210,217 +436,181 @@ pub trait Exported: Point {
     ) -> impl Future<Output = CallResult<Self::Wit>> + Send + 'a;
 }
 
-macro_rules! define_exports {
-    ($(
+/// `Exported` for one hook point, with an arm per contract version.
+macro_rules! exported_point {
+    ($event:ident, $wit:ident, $module:ident, [$(
+        $variant:ident $v:ident ($major:literal, $minor:literal, $patch:literal) $path:literal
+        host_apis($apis:ident) exports($($surface:ident),*) $doc:literal;
+    )*]) => {
+        impl Exported for crate::hookevents::$event {
+            async fn call(
+                store: &mut Store<PluginState>,
+                instance: &Instance,
+                guests: &mut Guests,
+                event: &wit::$wit,
+            ) -> CallResult<wit::$wit> {
+                let point = <Self as Point>::POINT;
+                match guests {
+                    $( Guests::$variant(e, g) => {
+                        hook_call!($v, $module, point, e, g, store, instance, (event))
+                    } )*
+                }
+            }
+        }
+    };
+}
+
+/// Every contract module's export caches, and `Exported` for every point.
+macro_rules! per_contract {
+    ([$(
+        $variant:ident $v:ident ($major:literal, $minor:literal, $patch:literal) $path:literal
+        host_apis($apis:ident) exports($($surface:ident),*) $doc:literal;
+    )*], $points:tt) => {
+        $( contract_exports!($apis, $v, Contract::$variant, $points); )*
+    };
+}
+
+macro_rules! per_point {
+    ([$(
         $(#[$doc:meta])*
         $event:ident = $variant:ident, $wit:ident, $module:ident, block: $block:literal {
             $($fields:tt)*
         }
-    )*) => {
-        contract_exports!(v0_1, Contract::V0_1, [], $($module = $variant),*);
-        contract_exports!(v0_2, Contract::V0_2, [], $($module = $variant),*);
-        contract_exports!(v0_3, Contract::V0_3, [], $($module = $variant),*);
-        contract_exports!(v0_4, Contract::V0_4, [provider, observer], $($module = $variant),*);
-        contract_exports!(v0_5, Contract::V0_5, [provider, observer, service], $($module = $variant),*);
-
-        $(
-            impl Exported for crate::hookevents::$event {
-                async fn call(
-                    store: &mut Store<PluginState>,
-                    instance: &Instance,
-                    guests: &mut Guests,
-                    event: &wit::$wit,
-                ) -> CallResult<wit::$wit> {
-                    let point = <Self as Point>::POINT;
-                    match guests {
-                        Guests::V0_1(e, g) => {
-                            hook_call!(v0_1, $module, point, e, g, store, instance, (event))
-                        }
-                        Guests::V0_2(e, g) => {
-                            hook_call!(v0_2, $module, point, e, g, store, instance, (event))
-                        }
-                        Guests::V0_3(e, g) => {
-                            hook_call!(v0_3, $module, point, e, g, store, instance, (event))
-                        }
-                        Guests::V0_4(e, g) => {
-                            hook_call!(v0_4, $module, point, e, g, store, instance, (event))
-                        }
-                        Guests::V0_5(e, g) => {
-                            hook_call!(v0_5, $module, point, e, g, store, instance, (event))
-                        }
-                    }
-                }
-            }
-        )*
+    )*], $contracts:tt) => {
+        $( exported_point!($event, $wit, $module, $contracts); )*
     };
 }
 
-foreach_hook_point!(define_exports);
+/// The per-version enums and their calls, from the contract table.
+macro_rules! define_exports {
+    ($(
+        $variant:ident $v:ident ($major:literal, $minor:literal, $patch:literal) $path:literal
+        host_apis($apis:ident) exports($($surface:ident),*) $doc:literal;
+    )*) => {
+        /// The export lookups of one plugin, in its contract version.
+        #[derive(Clone)]
+        pub enum Exports {
+            $( $variant(Arc<$v::Exports>), )*
+        }
 
-/// The export lookups of one plugin, in its contract version.
-#[derive(Clone)]
-pub enum Exports {
-    V0_1(Arc<v0_1::Exports>),
-    V0_2(Arc<v0_2::Exports>),
-    V0_3(Arc<v0_3::Exports>),
-    V0_4(Arc<v0_4::Exports>),
-    V0_5(Arc<v0_5::Exports>),
+        /// The exports of one instance, loaded on first use, beside the
+        /// lookups of the same contract version: one enum, so every call
+        /// matches one version, and every match is generated from the
+        /// contract table.
+        pub enum Guests {
+            $( $variant(Arc<$v::Exports>, $v::Guests), )*
+        }
+
+        impl Exports {
+            /// Looks up the exports of the declared hook points (and tools)
+            /// in a component built for `contract`.
+            pub(crate) fn resolve(
+                contract: Contract,
+                pre: &InstancePre<PluginState>,
+                points: &[HookPoint],
+                tools: bool,
+                surfaces: Surfaces,
+            ) -> Result<Exports, MissingExport> {
+                Ok(match contract {
+                    $( Contract::$variant => Exports::$variant(Arc::new(
+                        $v::Exports::resolve(pre, points, tools, surfaces)?,
+                    )), )*
+                })
+            }
+
+            /// Empty export caches for a new instance of this plugin.
+            pub(crate) fn guests(&self) -> Guests {
+                match self {
+                    $( Exports::$variant(e) => {
+                        Guests::$variant(Arc::clone(e), $v::Guests::default())
+                    } )*
+                }
+            }
+        }
+
+        impl Guests {
+            /// Calls the plugin's tools export.
+            pub(crate) async fn call_tool(
+                &mut self,
+                store: &mut Store<PluginState>,
+                instance: &Instance,
+                call: &ToolInvocation,
+            ) -> wasmtime::Result<Result<String, String>> {
+                match self {
+                    $( Guests::$variant(e, g) => tool_call!($v, e, g, store, instance, call), )*
+                }
+            }
+
+            /// Calls the plugin's provider export (contract 0.4.0 and later).
+            pub(crate) async fn call_provider(
+                &mut self,
+                store: &mut Store<PluginState>,
+                instance: &Instance,
+                args: ProviderArgs<'_>,
+            ) -> wasmtime::Result<Result<completions::Response, completions::ProviderError>> {
+                match self {
+                    $( Guests::$variant(e, g) => g.call_provider(e, store, instance, args).await, )*
+                }
+            }
+
+            /// Calls the plugin's observer export (contract 0.4.0 and later).
+            pub(crate) async fn call_observer(
+                &mut self,
+                store: &mut Store<PluginState>,
+                instance: &Instance,
+                batch: &observer::Batch,
+            ) -> wasmtime::Result<Result<(), String>> {
+                match self {
+                    $( Guests::$variant(e, g) => g.call_observer(e, store, instance, batch).await, )*
+                }
+            }
+
+            /// Calls the plugin's service export (contract 0.5.0 and later).
+            pub(crate) async fn call_service(
+                &mut self,
+                store: &mut Store<PluginState>,
+                instance: &Instance,
+                call: &ServiceCall,
+            ) -> wasmtime::Result<Result<Vec<service::Command>, String>> {
+                match self {
+                    $( Guests::$variant(e, g) => g.call_service(e, store, instance, call).await, )*
+                }
+            }
+
+            /// Calls the plugin's `host-hooks` export (contract 0.6.0 and
+            /// later) with an event of the host-defined point `point`, as
+            /// JSON.
+            pub(crate) async fn call_host_hooks(
+                &mut self,
+                store: &mut Store<PluginState>,
+                instance: &Instance,
+                args: (&str, &str),
+            ) -> CallResult<String> {
+                match self {
+                    $( Guests::$variant(e, g) => g.call_host_hooks(e, store, instance, args).await, )*
+                }
+            }
+        }
+    };
 }
 
-/// The exports of one instance, loaded on first use, beside the lookups
-/// of the same contract version: one enum, so every call matches one
-/// version and the compiler checks that every match has every version.
-pub enum Guests {
-    V0_1(Arc<v0_1::Exports>, v0_1::Guests),
-    V0_2(Arc<v0_2::Exports>, v0_2::Guests),
-    V0_3(Arc<v0_3::Exports>, v0_3::Guests),
-    V0_4(Arc<v0_4::Exports>, v0_4::Guests),
-    V0_5(Arc<v0_5::Exports>, v0_5::Guests),
+/// The contract table as one token tree, for the hook table's expansion.
+macro_rules! with_contracts {
+    ($($rows:tt)*) => {
+        foreach_hook_point!(with_points, [$($rows)*]);
+    };
 }
 
-impl Exports {
-    /// Looks up the exports of the declared hook points (and tools) in a
-    /// component built for `contract`.
-    pub(crate) fn resolve(
-        contract: Contract,
-        pre: &InstancePre<PluginState>,
-        points: &[HookPoint],
-        tools: bool,
-        surfaces: Surfaces,
-    ) -> Result<Exports, MissingExport> {
-        let (p, t, s) = (points, tools, surfaces);
-        Ok(match contract {
-            Contract::V0_1 => Exports::V0_1(Arc::new(v0_1::Exports::resolve(pre, p, t, s)?)),
-            Contract::V0_2 => Exports::V0_2(Arc::new(v0_2::Exports::resolve(pre, p, t, s)?)),
-            Contract::V0_3 => Exports::V0_3(Arc::new(v0_3::Exports::resolve(pre, p, t, s)?)),
-            Contract::V0_4 => Exports::V0_4(Arc::new(v0_4::Exports::resolve(pre, p, t, s)?)),
-            Contract::V0_5 => Exports::V0_5(Arc::new(v0_5::Exports::resolve(pre, p, t, s)?)),
-        })
-    }
-
-    /// Empty export caches for a new instance of this plugin.
-    pub(crate) fn guests(&self) -> Guests {
-        match self {
-            Exports::V0_1(e) => Guests::V0_1(Arc::clone(e), v0_1::Guests::default()),
-            Exports::V0_2(e) => Guests::V0_2(Arc::clone(e), v0_2::Guests::default()),
-            Exports::V0_3(e) => Guests::V0_3(Arc::clone(e), v0_3::Guests::default()),
-            Exports::V0_4(e) => Guests::V0_4(Arc::clone(e), v0_4::Guests::default()),
-            Exports::V0_5(e) => Guests::V0_5(Arc::clone(e), v0_5::Guests::default()),
-        }
-    }
+/// Both tables, each as one token tree for the other's expansion.
+macro_rules! with_points {
+    ($contracts:tt; $($points:tt)*) => {
+        per_contract!($contracts, [$($points)*]);
+        per_point!([$($points)*], $contracts);
+    };
 }
 
-impl Guests {
-    /// Calls the plugin's tools export.
-    pub(crate) async fn call_tool(
-        &mut self,
-        store: &mut Store<PluginState>,
-        instance: &Instance,
-        call: &ToolInvocation,
-    ) -> wasmtime::Result<Result<String, String>> {
-        match self {
-            Guests::V0_1(e, g) => tool_call!(v0_1, e, g, store, instance, call),
-            Guests::V0_2(e, g) => tool_call!(v0_2, e, g, store, instance, call),
-            Guests::V0_3(e, g) => tool_call!(v0_3, e, g, store, instance, call),
-            Guests::V0_4(e, g) => tool_call!(v0_4, e, g, store, instance, call),
-            Guests::V0_5(e, g) => tool_call!(v0_5, e, g, store, instance, call),
-        }
-    }
-
-    /// Calls the plugin's provider export (contract 0.4.0 and later).
-    pub(crate) async fn call_provider(
-        &mut self,
-        store: &mut Store<PluginState>,
-        instance: &Instance,
-        (name, request, sink): (
-            &str,
-            &completions::Request,
-            Resource<crate::providerspec::Sink>,
-        ),
-    ) -> wasmtime::Result<Result<completions::Response, completions::ProviderError>> {
-        match self {
-            Guests::V0_1(..) | Guests::V0_2(..) | Guests::V0_3(..) => Err(no_surface("provider")),
-            Guests::V0_4(e, g) => {
-                surface_call!(
-                    e,
-                    g,
-                    store,
-                    instance,
-                    provider.call_complete(name, request, sink)
-                )
-            }
-            Guests::V0_5(e, g) => {
-                surface_call!(
-                    e,
-                    g,
-                    store,
-                    instance,
-                    provider.call_complete(name, request, sink)
-                )
-            }
-        }
-    }
-
-    /// Calls the plugin's observer export (contract 0.4.0 and later).
-    pub(crate) async fn call_observer(
-        &mut self,
-        store: &mut Store<PluginState>,
-        instance: &Instance,
-        batch: &observer::Batch,
-    ) -> wasmtime::Result<Result<(), String>> {
-        match self {
-            Guests::V0_1(..) | Guests::V0_2(..) | Guests::V0_3(..) => Err(no_surface("observer")),
-            // 0.4.0's observer records are its own types, the same by
-            // structure: the export is called with the newest ones.
-            Guests::V0_4(..) => {
-                let missing = || wasmtime::format_err!("the component exports no observer");
-                let iface = instance
-                    .get_export_index(&mut *store, None, &Contract::V0_4.interface("observer"))
-                    .ok_or_else(missing)?;
-                let observe = instance
-                    .get_export_index(&mut *store, Some(&iface), "observe")
-                    .ok_or_else(missing)?;
-                let func = instance.get_typed_func::<(&observer::Batch,), (Result<(), String>,)>(
-                    &mut *store,
-                    &observe,
-                )?;
-                let (answer,) = func.call_async(&mut *store, (batch,)).await?;
-                Ok(answer)
-            }
-            Guests::V0_5(e, g) => {
-                surface_call!(e, g, store, instance, observer.call_observe(batch))
-            }
-        }
-    }
-
-    /// Calls the plugin's service export (contract 0.5.0 and later).
-    pub(crate) async fn call_service(
-        &mut self,
-        store: &mut Store<PluginState>,
-        instance: &Instance,
-        call: &ServiceCall,
-    ) -> wasmtime::Result<Result<Vec<service::Command>, String>> {
-        let (e, g) = match self {
-            Guests::V0_1(..) | Guests::V0_2(..) | Guests::V0_3(..) | Guests::V0_4(..) => {
-                return Err(no_surface("service"));
-            }
-            Guests::V0_5(e, g) => (e, g),
-        };
-        match call {
-            ServiceCall::Start(info) => {
-                surface_call!(e, g, store, instance, service.call_start(info))
-            }
-            ServiceCall::Handle(name, event) => {
-                surface_call!(e, g, store, instance, service.call_handle(name, event))
-            }
-            ServiceCall::Stop(name) => {
-                let commands: wasmtime::Result<Vec<service::Command>> =
-                    surface_call!(e, g, store, instance, service.call_stop(name));
-                commands.map(Ok)
-            }
-        }
-    }
-}
+yoi_manifest::foreach_contract!(define_exports);
+yoi_manifest::foreach_contract!(with_contracts);
 
 /// A call into a service export.
 pub(crate) enum ServiceCall {
@@ -433,14 +623,10 @@ fn no_surface(name: &str) -> wasmtime::Error {
     wasmtime::format_err!("the component's contract has no {name} export")
 }
 
-/// The surface a `contract_exports!` field stands for.
+/// The surface a `contract_exports!` field stands for, by its table name.
 fn surface_named(name: &str) -> ExportSurface {
-    [
-        ExportSurface::Provider,
-        ExportSurface::Observer,
-        ExportSurface::Service,
-    ]
-    .into_iter()
-    .find(|s| s.interface() == name)
-    .unwrap_or_else(|| unreachable!("`{name}` is a surface of the table"))
+    ExportSurface::ALL
+        .into_iter()
+        .find(|s| s.key() == name)
+        .unwrap_or_else(|| unreachable!("`{name}` is a surface of the table"))
 }

@@ -35,6 +35,7 @@ pub mod fields {
         "capabilities",
         "grants",
         "settings",
+        "points",
     ];
     pub const HOST: &[&str] = &["name", "data", "cache", "hot_reload"];
     pub const PLUGINS: &[&str] = &["folders"];
@@ -49,6 +50,38 @@ pub mod fields {
     ];
     pub const CRASH_GUARD: &[&str] = &["failures", "window_s"];
     pub const CAPABILITIES: &[&str] = &["allow", "deny"];
+    pub const POINT: &[&str] = &[
+        "name",
+        "schema",
+        "schema_file",
+        "changeable",
+        "block",
+        "timeout_ms",
+    ];
+}
+
+/// Largest JSON Schema file a `[[points]]` entry names.
+const MAX_SCHEMA_BYTES: u64 = 1024 * 1024;
+
+/// `[[points]]`: a hook point this host declares (docs/hooks.md,
+/// "Host-defined points"), like [`HostBuilder::host_point`](crate::HostBuilder::host_point).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointSection {
+    /// The point, `namespace.name` outside Yoi's namespaces.
+    pub name: String,
+    /// The JSON Schema of its event, written inline.
+    pub schema: Option<serde_json::Value>,
+    /// Or a JSON file holding it (relative to the file).
+    pub schema_file: Option<PathBuf>,
+    /// The top-level fields a handler may change.
+    #[serde(default)]
+    pub changeable: Vec<String>,
+    /// Whether a handler may block the event.
+    #[serde(default)]
+    pub block: bool,
+    /// The time limit of a handler whose manifest sets none, ms.
+    pub timeout_ms: Option<u64>,
 }
 
 /// `[host]`.
@@ -155,6 +188,9 @@ pub struct HostConfig {
     /// `[settings.ID]`: plugin id → values of its `[config]` settings.
     #[serde(default)]
     pub settings: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// `[[points]]`: the hook points this host declares.
+    #[serde(default)]
+    pub points: Vec<PointSection>,
     /// The folder the file is in; relative paths are relative to it.
     #[serde(skip)]
     pub base: PathBuf,
@@ -260,6 +296,7 @@ impl HostConfig {
             format!("{message} (docs/configuration.md lists every field)")
         })?;
         config.base = base;
+        config.read_schema_files()?;
         let problems = config.problems();
         if problems.is_empty() {
             Ok(config)
@@ -268,9 +305,77 @@ impl HostConfig {
         }
     }
 
+    /// Reads the schema each `[[points]]` entry names by file into it.
+    fn read_schema_files(&mut self) -> Result<(), String> {
+        let base = self.base.clone();
+        for (i, point) in self.points.iter_mut().enumerate() {
+            let file = match (&point.schema_file, &point.schema) {
+                (Some(_), Some(_)) => {
+                    return Err(format!(
+                        "points[{i}]: give `schema` or `schema_file`, not both"
+                    ));
+                }
+                (Some(file), None) => file,
+                (None, _) => continue,
+            };
+            let path = if file.is_absolute() {
+                file.clone()
+            } else {
+                base.join(file)
+            };
+            let fail = |why: String| format!("points[{i}].schema_file: {}: {why}", path.display());
+            let meta = std::fs::metadata(&path).map_err(|e| fail(e.to_string()))?;
+            if !meta.is_file() || meta.len() > MAX_SCHEMA_BYTES {
+                return Err(fail(format!(
+                    "it must be a regular file of at most {MAX_SCHEMA_BYTES} bytes"
+                )));
+            }
+            let text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
+            let schema =
+                serde_json::from_str(&text).map_err(|e| fail(format!("it is not JSON: {e}")))?;
+            point.schema = Some(schema);
+        }
+        Ok(())
+    }
+
+    /// The `[[points]]` declarations, built.
+    pub fn host_points(&self) -> Result<Vec<crate::HostPointSpec>, String> {
+        let mut out: Vec<crate::HostPointSpec> = Vec::new();
+        for (i, p) in self.points.iter().enumerate() {
+            let at = |why: String| format!("points[{i}] (`{}`): {why}", p.name);
+            let schema = p.schema.clone().ok_or_else(|| {
+                at(
+                    "give the event's JSON Schema as `schema = { ... }` or `schema_file = \"...\"`"
+                        .into(),
+                )
+            })?;
+            let mut spec = crate::HostPointSpec::new(&p.name, schema)
+                .and_then(|s| s.changeable(&p.changeable))
+                .map_err(|e| at(e.to_string()))?
+                .may_block(p.block);
+            if let Some(ms) = p.timeout_ms {
+                if ms == 0 || ms > u64::from(yoi_manifest::Hook::MAX_TIMEOUT_MS) {
+                    return Err(at(format!(
+                        "timeout_ms must be 1 to {}",
+                        yoi_manifest::Hook::MAX_TIMEOUT_MS
+                    )));
+                }
+                spec = spec.default_timeout(Duration::from_millis(ms));
+            }
+            if out.iter().any(|o| o.point() == spec.point()) {
+                return Err(at("is declared twice; declare each point once".into()));
+            }
+            out.push(spec);
+        }
+        Ok(out)
+    }
+
     /// Everything wrong beyond the syntax.
     fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Err(e) = self.host_points() {
+            out.push(e);
+        }
         for (field, list) in [
             ("allow", &self.capabilities.allow),
             ("deny", &self.capabilities.deny),
@@ -473,16 +578,86 @@ memory_mb = 0
             ("limits", &p["limits"], fields::LIMITS),
             ("crash_guard", &p["crash_guard"], fields::CRASH_GUARD),
             ("capabilities", &p["capabilities"], fields::CAPABILITIES),
+            ("points", &p["points"]["items"], fields::POINT),
         ] {
             assert_eq!(keys(table), sorted(expected), "{name}");
             if name != "top" {
-                let text = format!("[{name}]\nnot_a_field = 1\n");
+                let text = if name == "points" {
+                    "[[points]]\nname = \"build.x\"\nnot_a_field = 1\n".to_owned()
+                } else {
+                    format!("[{name}]\nnot_a_field = 1\n")
+                };
                 let err = parse(&text).unwrap_err();
                 assert!(err.contains("unknown field"), "{name}: {err}");
                 for field in expected {
                     assert!(err.contains(field), "{name}: {field} in {err}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn points_are_declared_inline_or_from_a_file_and_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("post.json"),
+            r#"{"type": "object", "required": ["ok"]}"#,
+        )
+        .expect("write");
+        let text = r#"
+[[points]]
+name = "build.pre_compile"
+schema = { type = "object", required = ["target"] }
+changeable = ["flags"]
+block = true
+timeout_ms = 250
+
+[[points]]
+name = "build.post_compile"
+schema_file = "post.json"
+"#;
+        let c = HostConfig::parse(text, dir.path().to_path_buf()).expect("valid");
+        let points = c.host_points().expect("built");
+        assert_eq!(points.len(), 2);
+        assert_eq!(points[0].point().as_str(), "build.pre_compile");
+        assert_eq!(points[0].changeable_fields(), ["flags"]);
+        assert!(points[0].can_block());
+        assert_eq!(points[0].timeout(), Duration::from_millis(250));
+        assert_eq!(points[1].schema()["required"][0], "ok");
+        assert!(!points[1].can_block());
+
+        for (bad, expected) in [
+            (
+                "[[points]]\nname = \"tool.mine\"\nschema = { type = \"object\" }\n",
+                "namespace of Yoi's own",
+            ),
+            (
+                "[[points]]\nname = \"build.x\"\n",
+                "give the event's JSON Schema",
+            ),
+            (
+                "[[points]]\nname = \"build.x\"\nschema = { type = \"object\" }\nschema_file = \"post.json\"\n",
+                "not both",
+            ),
+            (
+                "[[points]]\nname = \"build.x\"\nschema_file = \"missing.json\"\n",
+                "points[0].schema_file",
+            ),
+            (
+                "[[points]]\nname = \"build.x\"\nschema = { type = 5 }\n",
+                "points[0] (`build.x`)",
+            ),
+            (
+                "[[points]]\nname = \"build.x\"\nschema = { type = \"object\" }\ntimeout_ms = 0\n",
+                "timeout_ms must be 1 to 30000",
+            ),
+            (
+                "[[points]]\nname = \"build.x\"\nschema = { type = \"object\" }\n[[points]]\nname = \"build.x\"\nschema = { type = \"object\" }\n",
+                "declared twice",
+            ),
+        ] {
+            let err = HostConfig::parse(bad, dir.path().to_path_buf()).expect_err(bad);
+            assert!(err.contains(expected), "{bad}: {err}");
         }
     }
 

@@ -78,6 +78,8 @@ mod guard;
 mod hookevents;
 mod host;
 mod hostconfig;
+mod hostpoints;
+mod hostpointspec;
 #[cfg(feature = "services")]
 mod inbound;
 mod instances;
@@ -123,8 +125,9 @@ pub use hookevents::{
 pub use host::{Handler, Host, Pressure, SAFE_MODE_ENV, safe_mode_from_env};
 pub use hostconfig::{
     CONFIG_FILE, CONFIG_SCHEMA, CapabilitiesSection, CapabilityCap, CrashGuardSection, GrantSpec,
-    HostConfig, HostSection, LimitsSection, PluginsSection, fields as config_fields,
+    HostConfig, HostSection, LimitsSection, PluginsSection, PointSection, fields as config_fields,
 };
+pub use hostpointspec::HostPointSpec;
 pub use observers::{Observation, ObservationEvent, ObserverStatus};
 pub use plugin::{Origin, PluginInfo, SUPPORTED_POINTS};
 pub use providerspec::{
@@ -146,4 +149,4 @@ pub use yoi_registry::{Location, Registry};
 
 /// The newest WIT contract this host implements: what new plugins target.
 /// [`Host::compat`] lists every version it runs.
-pub const CONTRACT: &str = "yoi:plugin@0.5.0";
+pub const CONTRACT: &str = yoi_manifest::ContractVersion::CURRENT_STR;

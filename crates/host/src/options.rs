@@ -3,7 +3,6 @@
 //! reads it.
 
 use std::path::PathBuf;
-#[cfg(feature = "registry")]
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,6 +57,8 @@ pub(crate) struct Options {
     /// Where the inbound HTTP listener listens, if the host has one.
     #[cfg_attr(not(feature = "services"), allow(dead_code))]
     pub(crate) inbound: Option<std::net::SocketAddr>,
+    /// The hook points this host declares itself.
+    pub(crate) host_points: Vec<Arc<crate::HostPointSpec>>,
 }
 
 impl Default for Options {
@@ -94,6 +95,7 @@ impl Default for Options {
             folders: None,
             services: crate::servicespec::ServiceLimits::default(),
             inbound: None,
+            host_points: Vec::new(),
         }
     }
 }

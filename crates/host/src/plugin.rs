@@ -398,11 +398,19 @@ impl LoadedPlugin {
             })?);
         }
 
-        let points: Vec<HookPoint> = manifest.hooks.iter().map(|h| h.point).collect();
+        // Yoi's own points each have their export; host-defined points
+        // share one (`host-hooks`).
+        let points: Vec<HookPoint> = manifest
+            .hooks
+            .iter()
+            .map(|h| h.point)
+            .filter(|p| p.host().is_none())
+            .collect();
         let surfaces = Surfaces {
             provider: !manifest.providers.is_empty(),
             observer: manifest.observer.is_some(),
             service: !manifest.services.is_empty(),
+            host_hooks: manifest.hooks.iter().any(|h| h.point.host().is_some()),
         };
         let exports = Exports::resolve(contract, &pre, &points, !tools.is_empty(), surfaces)
             .map_err(|missing| match missing.wanted {

@@ -7,11 +7,14 @@
 //! Per row: the event struct the embedder passes, its `HookPoint` variant,
 //! its WIT record, the WIT interface (as a Rust module name), whether a
 //! plugin may block it, and per field `change` (a plugin may change it) or
-//! `fixed`. `foreach_hook_point!(m)` calls `m!` with every row.
+//! `fixed`. `foreach_hook_point!(m)` calls `m!` with every row;
+//! `foreach_hook_point!(m, [tokens])` puts `[tokens];` before them (the
+//! contract table, for the export lookups of every version).
 
 macro_rules! foreach_hook_point {
-    ($m:ident) => {
+    ($m:ident $(, $extra:tt)?) => {
         $m! {
+            $($extra;)?
             /// `work_item.pre_create`: a work item about to be created. Plugins may
             /// change `title`, `payload` and `session_key`, or block (the item is not
             /// created).

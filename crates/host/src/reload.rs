@@ -264,6 +264,12 @@ impl Shared {
                 fresh_instances: !self.options.reuse_instances,
                 max_calls: self.options.max_calls,
                 capability_cap: self.options.cap.is_some(),
+                points: self
+                    .options
+                    .host_points
+                    .iter()
+                    .map(|p| p.point().to_string())
+                    .collect(),
             }),
         };
         if let Err(e) = registry.register_host(&record) {

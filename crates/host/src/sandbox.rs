@@ -13,7 +13,6 @@ use crate::api::{ApiFailure, PluginApi};
 use crate::bindings::latest::yoi::plugin::fs::{self as wit_fs, Entry};
 use crate::bindings::latest::yoi::plugin::types::ApiError;
 use crate::bindings::latest::yoi::plugin::{completions, config, context, https, log, secrets};
-use crate::bindings::v0_1::yoi::plugin as v0_1;
 use crate::bindings::v0_2::yoi::plugin as v0_2;
 use crate::bindings::v0_3::yoi::plugin as v0_3;
 use crate::hookevents::{CallContext, HookContext};
@@ -520,21 +519,11 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
     // Every contract version's host APIs, each under its own versioned
     // name: one linker serves components of all of them.
-    log::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
-    context::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
-    config::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
-    https::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
-    wit_fs::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
-    secrets::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
-    crate::bindings::latest::yoi::plugin::completions::add_to_linker::<PluginState, HasState>(
-        &mut l,
-        |s| s,
-    )?;
-    link_unchanged_host_apis(&mut l, "0.4.0")?;
+    link_contracts(&mut l)?;
+    // Host APIs an older version had in another form, adapted.
     v0_2::context::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     v0_3::context::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     v0_3::config::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
-    for_older_contracts!(link_older_host_apis, l);
     Ok(l)
 }
 
@@ -656,26 +645,50 @@ fn link_unchanged_host_apis(l: &mut Linker<PluginState>, version: &str) -> wasmt
     Ok(())
 }
 
-/// Runs `$m!` for every older contract version whose host APIs are
-/// adapters over the newest one's.
-macro_rules! for_older_contracts {
-    ($m:ident $(, $arg:ident)?) => {
-        $m!(v0_1 $(, $arg)?);
-        $m!(v0_2 $(, $arg)?);
-        $m!(v0_3 $(, $arg)?);
+/// Each contract version's host APIs, linked by how they relate to the
+/// newest version's (the contract table's `host_apis`), and the adapters
+/// of the `adapted` ones.
+macro_rules! link_contracts {
+    ($(
+        $variant:ident $v:ident ($major:literal, $minor:literal, $patch:literal) $path:literal
+        host_apis($apis:ident) exports($($surface:ident),*) $doc:literal;
+    )*) => {
+        fn link_contracts(l: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+            $( link_contract!($apis, $v, l, concat!($major, ".", $minor, ".", $patch)); )*
+            Ok(())
+        }
+        $( adapt_contract!($apis, $v); )*
     };
 }
-use for_older_contracts;
 
-macro_rules! link_older_host_apis {
-    ($v:ident, $l:ident) => {
-        $v::log::add_to_linker::<PluginState, HasState>(&mut $l, |s| s)?;
-        $v::https::add_to_linker::<PluginState, HasState>(&mut $l, |s| s)?;
-        $v::fs::add_to_linker::<PluginState, HasState>(&mut $l, |s| s)?;
-        $v::secrets::add_to_linker::<PluginState, HasState>(&mut $l, |s| s)?;
+macro_rules! link_contract {
+    (newest, $v:ident, $l:ident, $version:expr) => {
+        log::add_to_linker::<PluginState, HasState>($l, |s| s)?;
+        context::add_to_linker::<PluginState, HasState>($l, |s| s)?;
+        config::add_to_linker::<PluginState, HasState>($l, |s| s)?;
+        https::add_to_linker::<PluginState, HasState>($l, |s| s)?;
+        wit_fs::add_to_linker::<PluginState, HasState>($l, |s| s)?;
+        secrets::add_to_linker::<PluginState, HasState>($l, |s| s)?;
+        completions::add_to_linker::<PluginState, HasState>($l, |s| s)?;
     };
+    (shared, $v:ident, $l:ident, $version:expr) => {
+        link_unchanged_host_apis($l, $version)?;
+    };
+    (adapted, $v:ident, $l:ident, $version:expr) => {{
+        use crate::bindings::$v::yoi::plugin as api;
+        api::log::add_to_linker::<PluginState, HasState>($l, |s| s)?;
+        api::https::add_to_linker::<PluginState, HasState>($l, |s| s)?;
+        api::fs::add_to_linker::<PluginState, HasState>($l, |s| s)?;
+        api::secrets::add_to_linker::<PluginState, HasState>($l, |s| s)?;
+    }};
 }
-use link_older_host_apis;
+
+macro_rules! adapt_contract {
+    (adapted, $v:ident) => {
+        older_host_apis!($v);
+    };
+    ($apis:ident, $v:ident) => {};
+}
 
 /// The `context` of contracts 0.2.0 and 0.3.0: the newest one's record.
 macro_rules! older_context {
@@ -715,33 +728,34 @@ impl v0_3::config::Host for PluginState {
 // not change after 0.1.0): the same calls as the newest contract's, with
 // the records that are not shared converted at the edge.
 macro_rules! older_host_apis {
-    ($v:ident) => {
+    ($module:ident) => {
         // A block of its own per version: `old_entry` is each one's.
         const _: () = {
-            impl $v::log::Host for PluginState {
+            use crate::bindings::$module::yoi::plugin as v;
+            impl v::log::Host for PluginState {
                 fn write(
                     &mut self,
-                    level: $v::log::Level,
+                    level: v::log::Level,
                     message: String,
                     fields: Vec<(String, String)>,
                 ) {
                     let level = match level {
-                        $v::log::Level::Trace => log::Level::Trace,
-                        $v::log::Level::Debug => log::Level::Debug,
-                        $v::log::Level::Info => log::Level::Info,
-                        $v::log::Level::Warn => log::Level::Warn,
-                        $v::log::Level::Error => log::Level::Error,
+                        v::log::Level::Trace => log::Level::Trace,
+                        v::log::Level::Debug => log::Level::Debug,
+                        v::log::Level::Info => log::Level::Info,
+                        v::log::Level::Warn => log::Level::Warn,
+                        v::log::Level::Error => log::Level::Error,
                     };
                     log::Host::write(self, level, message, fields);
                 }
             }
 
-            impl $v::https::Host for PluginState {
+            impl v::https::Host for PluginState {
                 async fn send(
                     &mut self,
-                    r: $v::https::Request,
-                ) -> Result<$v::https::Response, ApiError> {
-                    use $v::https::Method as Old;
+                    r: v::https::Request,
+                ) -> Result<v::https::Response, ApiError> {
+                    use v::https::Method as Old;
                     let method = match r.method {
                         Old::Get => https::Method::Get,
                         Old::Head => https::Method::Head,
@@ -758,7 +772,7 @@ macro_rules! older_host_apis {
                         timeout_ms: r.timeout_ms,
                     };
                     let response = https::Host::send(self, request).await?;
-                    Ok($v::https::Response {
+                    Ok(v::https::Response {
                         status: response.status,
                         headers: response.headers,
                         body: response.body,
@@ -767,21 +781,21 @@ macro_rules! older_host_apis {
                 }
             }
 
-            fn old_entry(e: Entry) -> $v::fs::Entry {
+            fn old_entry(e: Entry) -> v::fs::Entry {
                 use wit_fs::EntryKind as New;
-                $v::fs::Entry {
+                v::fs::Entry {
                     name: e.name,
                     kind: match e.kind {
-                        New::File => $v::fs::EntryKind::File,
-                        New::Directory => $v::fs::EntryKind::Directory,
-                        New::Symlink => $v::fs::EntryKind::Symlink,
-                        New::Other => $v::fs::EntryKind::Other,
+                        New::File => v::fs::EntryKind::File,
+                        New::Directory => v::fs::EntryKind::Directory,
+                        New::Symlink => v::fs::EntryKind::Symlink,
+                        New::Other => v::fs::EntryKind::Other,
                     },
                     size: e.size,
                 }
             }
 
-            impl $v::fs::Host for PluginState {
+            impl v::fs::Host for PluginState {
                 async fn read(&mut self, path: String) -> Result<Vec<u8>, ApiError> {
                     wit_fs::Host::read(self, path).await
                 }
@@ -791,11 +805,11 @@ macro_rules! older_host_apis {
                 async fn append(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
                     wit_fs::Host::append(self, path, data).await
                 }
-                async fn list_dir(&mut self, path: String) -> Result<Vec<$v::fs::Entry>, ApiError> {
+                async fn list_dir(&mut self, path: String) -> Result<Vec<v::fs::Entry>, ApiError> {
                     let entries = wit_fs::Host::list_dir(self, path).await?;
                     Ok(entries.into_iter().map(old_entry).collect())
                 }
-                async fn stat(&mut self, path: String) -> Result<$v::fs::Entry, ApiError> {
+                async fn stat(&mut self, path: String) -> Result<v::fs::Entry, ApiError> {
                     wit_fs::Host::stat(self, path).await.map(old_entry)
                 }
                 async fn create_dir(&mut self, path: String) -> Result<(), ApiError> {
@@ -819,7 +833,7 @@ macro_rules! older_host_apis {
                 }
             }
 
-            impl $v::secrets::Host for PluginState {
+            impl v::secrets::Host for PluginState {
                 async fn get(&mut self, key: String) -> Result<String, ApiError> {
                     secrets::Host::get(self, key).await
                 }
@@ -827,4 +841,4 @@ macro_rules! older_host_apis {
         };
     };
 }
-for_older_contracts!(older_host_apis);
+yoi_manifest::foreach_contract!(link_contracts);

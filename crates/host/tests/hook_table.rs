@@ -222,7 +222,7 @@ fn the_manifest_schema_lists_the_table() {
     let schema: serde_json::Value =
         serde_json::from_str(yoi_manifest::MANIFEST_SCHEMA).expect("schema is JSON");
     let listed: Vec<String> = schema
-        .pointer("/properties/hooks/items/properties/point/enum")
+        .pointer("/properties/hooks/items/properties/point/anyOf/0/enum")
         .and_then(|v| v.as_array())
         .expect("hooks.point enum")
         .iter()
@@ -317,4 +317,26 @@ fn the_docs_table_is_the_table() {
             info.point
         );
     }
+}
+
+/// docs/hooks.md lists every contract version of the table, in order, and
+/// the PDK ships each one's WIT folder.
+#[test]
+fn the_docs_and_the_wit_folders_list_the_contract_table() {
+    let doc = read("docs/hooks.md");
+    let listed: Vec<String> = doc_rows(&doc, "| version |")
+        .into_iter()
+        .map(|row| row[0].trim_matches('`').to_owned())
+        .collect();
+    let table: Vec<String> = yoi_manifest::ContractVersion::ALL
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(listed, table);
+    let folders: Vec<String> = contract_dirs()
+        .iter()
+        .filter_map(|d| d.file_name()?.to_str().map(str::to_owned))
+        .map(|v| format!("yoi:plugin@{v}"))
+        .collect();
+    assert_eq!(folders, table);
 }

@@ -12,27 +12,37 @@ macro_rules! hook_points {
         /// These are all the points of the Yoi spec. A point exists from the
         /// contract version that brought it ([`HookPoint::since`]): a plugin
         /// built against an older contract cannot declare it.
+        ///
+        /// An embedding host may declare points of its own
+        /// ([`HookPoint::Host`], contract 0.6.0), in a namespace Yoi's
+        /// points never take.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
         pub enum HookPoint {
             $( $(#[$doc])* $variant, )*
+            /// A point the embedding host declares itself, e.g. a build
+            /// pipeline's `build.pre_compile`.
+            Host(HostPoint),
         }
 
         impl HookPoint {
-            /// Every hook point, in the order of the spec's table.
+            /// Every point of Yoi's own, in the order of the spec's table.
             pub const ALL: [HookPoint; [$($name),*].len()] = [$(HookPoint::$variant),*];
 
             /// The name used in `plugin.toml`, e.g. `tool.pre_exec`.
             pub fn as_str(self) -> &'static str {
                 match self {
                     $( HookPoint::$variant => $name, )*
+                    HookPoint::Host(point) => point.as_str(),
                 }
             }
 
-            /// The contract version that brought this point.
+            /// The contract version that brought this point (for a host's
+            /// own point, the version that brought the `host-hooks` export).
             pub fn since(self) -> crate::ContractVersion {
                 let (major, minor, patch) = match self {
                     $( HookPoint::$variant => ($major, $minor, $patch), )*
+                    HookPoint::Host(_) => return crate::ExportSurface::HostHooks.since(),
                 };
                 crate::ContractVersion(semver::Version::new(major, minor, patch))
             }
@@ -72,9 +82,21 @@ hook_points! {
 }
 
 impl HookPoint {
-    /// The WIT interface name of this point, e.g. `tool-pre-exec`.
+    /// The WIT interface name of this point, e.g. `tool-pre-exec`; for a
+    /// host's own point, the one interface that handles them all.
     pub fn wit_interface(self) -> String {
-        self.as_str().replace(['.', '_'], "-")
+        match self {
+            HookPoint::Host(_) => crate::ExportSurface::HostHooks.interface().to_owned(),
+            _ => self.as_str().replace(['.', '_'], "-"),
+        }
+    }
+
+    /// The host-defined point, if this is one.
+    pub fn host(self) -> Option<HostPoint> {
+        match self {
+            HookPoint::Host(point) => Some(point),
+            _ => None,
+        }
     }
 
     /// Whether a plugin built against `contract` can declare this point:
@@ -98,11 +120,134 @@ pub struct UnknownHookPoint(pub String);
 impl FromStr for HookPoint {
     type Err = UnknownHookPoint;
 
+    /// One of Yoi's points by name, else a host-defined point (a valid
+    /// name outside Yoi's namespaces).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        HookPoint::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| UnknownHookPoint(s.to_owned()))
+        if let Some(point) = HookPoint::ALL.into_iter().find(|p| p.as_str() == s) {
+            return Ok(point);
+        }
+        HostPoint::new(s)
+            .map(HookPoint::Host)
+            .map_err(|_| UnknownHookPoint(s.to_owned()))
+    }
+}
+
+/// The namespaces (a name's part before the first `.`) of Yoi's own hook
+/// points, now and to come: a host-defined point may not use them, so a
+/// later Yoi point never takes a name a host already uses. Every namespace
+/// of [`HookPoint::ALL`] is here (a test checks).
+pub const RESERVED_NAMESPACES: &[&str] = &[
+    "work_item",
+    "run",
+    "model",
+    "tool",
+    "response",
+    "context",
+    "host",
+    "yoi",
+    "agent",
+    "session",
+    "prompt",
+    "mcp",
+    "skill",
+    "plugin",
+    "registry",
+    "provider",
+    "observer",
+    "service",
+    "memory",
+];
+
+/// A hook point an embedding host declares itself (contract 0.6.0): a name
+/// like `build.pre_compile`, lowercase ASCII letters, digits and `_` in two
+/// or more `.`-separated parts, each starting with a letter, at most
+/// [`HostPoint::MAX_LEN`] bytes, outside [`RESERVED_NAMESPACES`].
+///
+/// It is `Copy` like the rest of [`HookPoint`]: each distinct name is kept
+/// once for the life of the process, at most [`HostPoint::MAX_NAMES`] of
+/// them (a host declares a handful; the cap bounds what hostile manifests
+/// can make a long-running process keep).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostPoint(&'static str);
+
+/// Why a name is not a host-defined point.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostPointError {
+    /// Not `namespace.name` in the allowed characters.
+    #[error(
+        "a host-defined point is written `namespace.name` (lowercase letters, digits and `_`, each part starting with a letter, e.g. `build.pre_compile`)"
+    )]
+    Syntax,
+    /// Longer than [`HostPoint::MAX_LEN`].
+    #[error("a host-defined point's name is at most {max} bytes; this one is {len}")]
+    TooLong {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// In a namespace of Yoi's own points.
+    #[error("`{0}.` is a namespace of Yoi's own hook points; a host-defined point takes another")]
+    Reserved(String),
+    /// The process already keeps [`HostPoint::MAX_NAMES`] names.
+    #[error("this process already knows {0} distinct host-defined point names, its limit")]
+    TooMany(usize),
+}
+
+/// Every host-defined point name this process has seen, kept once.
+static HOST_POINT_NAMES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+impl HostPoint {
+    /// The longest name, in bytes.
+    pub const MAX_LEN: usize = 64;
+    /// The most distinct names a process keeps.
+    pub const MAX_NAMES: usize = 4096;
+
+    /// Checks `name` and returns its point.
+    pub fn new(name: &str) -> Result<HostPoint, HostPointError> {
+        if name.len() > Self::MAX_LEN {
+            return Err(HostPointError::TooLong {
+                len: name.len(),
+                max: Self::MAX_LEN,
+            });
+        }
+        let mut parts = name.split('.');
+        let namespace = parts.next().unwrap_or_default();
+        let part_ok = |p: &str| {
+            p.starts_with(|c: char| c.is_ascii_lowercase())
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        if !name.contains('.') || !name.split('.').all(part_ok) {
+            return Err(HostPointError::Syntax);
+        }
+        if RESERVED_NAMESPACES.contains(&namespace) {
+            return Err(HostPointError::Reserved(namespace.to_owned()));
+        }
+        let mut names = HOST_POINT_NAMES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(kept) = names.get(name) {
+            return Ok(HostPoint(kept));
+        }
+        if names.len() >= Self::MAX_NAMES {
+            return Err(HostPointError::TooMany(Self::MAX_NAMES));
+        }
+        let kept: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        names.insert(kept);
+        Ok(HostPoint(kept))
+    }
+
+    /// The name, e.g. `build.pre_compile`.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Display for HostPoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
     }
 }
 
@@ -150,6 +295,9 @@ pub struct Hook {
     pub fail: FailMode,
     /// Per-call time limit in milliseconds. Default 1500.
     pub timeout_ms: u32,
+    /// Whether `timeout_ms` was written: where it was not, a host-defined
+    /// point's own default applies instead.
+    pub timeout_written: bool,
 }
 
 impl Hook {
@@ -157,4 +305,57 @@ impl Hook {
     pub const DEFAULT_TIMEOUT_MS: u32 = 1500;
     /// Largest `timeout_ms` a manifest may ask for.
     pub const MAX_TIMEOUT_MS: u32 = 30_000;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_namespace_of_yois_points_is_reserved() {
+        for point in HookPoint::ALL {
+            let namespace = point.as_str().split('.').next().unwrap_or_default();
+            assert!(RESERVED_NAMESPACES.contains(&namespace), "{point}");
+            assert!(HostPoint::new(point.as_str()).is_err(), "{point}");
+        }
+    }
+
+    #[test]
+    fn host_points_parse_outside_yois_namespaces_only() {
+        let p: HookPoint = "build.pre_compile".parse().expect("a host point");
+        assert_eq!(p.host().map(HostPoint::as_str), Some("build.pre_compile"));
+        assert_eq!(p.wit_interface(), "host-hooks");
+        assert_eq!(p, "build.pre_compile".parse().expect("the same point"));
+        assert_eq!(
+            "tool.pre_exec".parse::<HookPoint>().ok(),
+            Some(HookPoint::ToolPreExec)
+        );
+        // A typo of one of Yoi's points is no host point.
+        assert!("tool.pre_exek".parse::<HookPoint>().is_err());
+        assert_eq!(
+            HostPoint::new("tool.pre_exek"),
+            Err(HostPointError::Reserved("tool".into()))
+        );
+        for bad in [
+            "build",
+            "Build.pre",
+            "build.",
+            ".pre",
+            "build..pre",
+            "build.pre-compile",
+            "build.9lives",
+            "build.pre compile",
+            "build/pre",
+            "bu\u{0130}ld.pre",
+            "",
+        ] {
+            assert_eq!(HostPoint::new(bad), Err(HostPointError::Syntax), "{bad:?}");
+        }
+        let long = format!("build.{}", "a".repeat(HostPoint::MAX_LEN));
+        assert!(matches!(
+            HostPoint::new(&long),
+            Err(HostPointError::TooLong { .. })
+        ));
+        assert!(HostPoint::new("a.b.c_1").is_ok());
+    }
 }

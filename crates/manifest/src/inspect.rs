@@ -202,7 +202,8 @@ pub fn inspect(manifest: &Manifest, bytes: &[u8], host: &Compat) -> Vec<Diagnost
     }
 
     for (i, hook) in manifest.hooks.iter().enumerate() {
-        if !exported_hooks.contains(&hook.point) {
+        // A host-defined point is the `host-hooks` surface's, below.
+        if hook.point.host().is_none() && !exported_hooks.contains(&hook.point) {
             let path = format!("hooks[{i}].point");
             out.push(
                 Diagnostic::new(
@@ -304,7 +305,29 @@ pub fn inspect(manifest: &Manifest, bytes: &[u8], host: &Compat) -> Vec<Diagnost
             location: at("services[0].name"),
         },
     );
+    let host_hook = manifest.hooks.iter().position(|h| h.point.host().is_some());
+    check_surface(
+        &mut out,
+        &summary,
+        Surface {
+            surface: crate::ExportSurface::HostHooks,
+            declared: host_hook.is_some(),
+            not_exported: Code::HookNotExported,
+            not_declared: Code::HookNotDeclared,
+            path: "hooks",
+            table: "[[hooks]] of a host-defined point",
+            location: at(&format!("hooks[{}].point", host_hook.unwrap_or(0))),
+        },
+    );
     out
+}
+
+/// How `yoi_pdk::register!` exports a surface.
+fn register_form(surface: crate::ExportSurface) -> String {
+    match surface {
+        crate::ExportSurface::HostHooks => "Plugin => host_hooks".to_owned(),
+        other => format!("{}: ...", other.key()),
+    }
 }
 
 /// An export a manifest table stands for (`[[providers]]` for
@@ -338,8 +361,8 @@ fn check_surface(out: &mut Vec<Diagnostic>, summary: &ComponentSummary, s: Surfa
                     s.table
                 ),
                 format!(
-                    "target {} or later and register it with yoi-pdk (`yoi_pdk::register!({}: ...)`), or remove the {}",
-                    s.surface.since(), s.surface.interface(), s.table
+                    "target {} or later and register it with yoi-pdk (`yoi_pdk::register!({})`), or remove the {}",
+                    s.surface.since(), register_form(s.surface), s.table
                 ),
             )
             .at(s.location),

@@ -61,7 +61,9 @@ pub use diagnostic::{Code, Diagnostic, Diagnostics, Span};
 pub use diff::{Changes, ManifestDiff, SettingChanges, TypeChange};
 pub use digest::Digest;
 pub use grant::{Capability, CapabilityError};
-pub use hook::{FailMode, Hook, HookPoint, UnknownHookPoint};
+pub use hook::{
+    FailMode, Hook, HookPoint, HostPoint, HostPointError, RESERVED_NAMESPACES, UnknownHookPoint,
+};
 pub use inspect::{ComponentSummary, inspect, summarize};
 pub use manifest::{
     Limits, Locations, MEMORY_MB_RANGE, Manifest, PRIORITY_RANGE, PluginId, PluginMeta, Runtime,

@@ -420,7 +420,17 @@ impl Manifest {
             );
         }
         for (i, hook) in self.hooks.iter().enumerate() {
-            if !host.hook_points.contains(&hook.point) {
+            // A host-defined point runs where some contract of the host has
+            // the `host-hooks` export; which points a host declares is the
+            // registry's to warn about, not a package's to fail over.
+            let runs = match hook.point {
+                HookPoint::Host(_) => host
+                    .contracts
+                    .iter()
+                    .any(|c| crate::ExportSurface::HostHooks.in_contract(c)),
+                point => host.hook_points.contains(&point),
+            };
+            if !runs {
                 let path = format!("hooks[{i}].point");
                 let runs: Vec<_> = host.hook_points.iter().map(|p| p.as_str()).collect();
                 out.push(
@@ -516,7 +526,9 @@ impl Manifest {
                 t.insert("point".into(), s(h.point.as_str()));
                 t.insert("priority".into(), V::Integer(i64::from(h.priority)));
                 t.insert("fail".into(), s(&h.fail.to_string()));
-                t.insert("timeout_ms".into(), V::Integer(i64::from(h.timeout_ms)));
+                if h.timeout_written {
+                    t.insert("timeout_ms".into(), V::Integer(i64::from(h.timeout_ms)));
+                }
                 V::Table(t)
             });
             doc.insert("hooks".into(), V::Array(hooks.collect()));
@@ -968,15 +980,25 @@ fn read_hooks(cx: &mut Cx<'_>, root: &Table<'_, '_>, locs: &mut Locs) -> Option<
                     Ok(p) => Some(p),
                     Err(_) => {
                         let known: Vec<_> = HookPoint::ALL.iter().map(|p| p.as_str()).collect();
+                        // Outside Yoi's namespaces it was meant as a host's
+                        // point: say what is wrong with it as one.
+                        let why = match crate::HostPoint::new(f.value) {
+                            Err(crate::HostPointError::Reserved(_)) | Ok(_) => String::new(),
+                            Err(why) if f.value.contains('.') => format!(": {why}"),
+                            Err(_) => String::new(),
+                        };
                         let fix = match crate::walk::did_you_mean(f.value, &known) {
                             Some(close) => format!("did you mean `{close}`?"),
-                            None => format!("use one of: {}", known.join(", ")),
+                            None => format!(
+                                "use one of Yoi's points ({}), or a point the host declares, written `namespace.name` in lowercase outside Yoi's namespaces (e.g. `build.pre_compile`)",
+                                known.join(", ")
+                            ),
                         };
                         cx.error(
                             Code::HookPoint,
                             &path("point"),
                             Some(f.span),
-                            format!("`{}` is not a hook point", f.value.escape_default()),
+                            format!("`{}` is not a hook point{why}", f.value.escape_default()),
                             fix,
                         );
                         None
@@ -1018,7 +1040,9 @@ fn read_hooks(cx: &mut Cx<'_>, root: &Table<'_, '_>, locs: &mut Locs) -> Option<
                 }
             },
         };
-        let timeout_ms = match t.integer(cx, "timeout_ms") {
+        let timeout = t.integer(cx, "timeout_ms");
+        let timeout_written = timeout.is_some();
+        let timeout_ms = match timeout {
             None => Some(Hook::DEFAULT_TIMEOUT_MS),
             Some(f) if (1..=i64::from(Hook::MAX_TIMEOUT_MS)).contains(&f.value) => {
                 u32::try_from(f.value).ok()
@@ -1044,6 +1068,7 @@ fn read_hooks(cx: &mut Cx<'_>, root: &Table<'_, '_>, locs: &mut Locs) -> Option<
                 priority,
                 fail,
                 timeout_ms,
+                timeout_written,
             }),
             _ => ok = false,
         }

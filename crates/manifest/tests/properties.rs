@@ -34,6 +34,7 @@ fn hooks() -> impl Strategy<Value = Vec<Hook>> {
                             FailMode::Open
                         },
                         timeout_ms,
+                        timeout_written: true,
                     })
                     .collect()
             })

@@ -89,7 +89,8 @@ fn observation_kinds_match() {
 #[test]
 fn hook_points_match() {
     let s = schema();
-    let listed: Vec<&str> = s["properties"]["hooks"]["items"]["properties"]["point"]["enum"]
+    let point = &s["properties"]["hooks"]["items"]["properties"]["point"]["anyOf"];
+    let listed: Vec<&str> = point[0]["enum"]
         .as_array()
         .expect("enum")
         .iter()
@@ -97,6 +98,22 @@ fn hook_points_match() {
         .collect();
     let known: Vec<&str> = HookPoint::ALL.iter().map(|p| p.as_str()).collect();
     assert_eq!(listed, known);
+    // Host-defined points: the pattern excludes exactly Yoi's namespaces.
+    let pattern = point[1]["pattern"].as_str().expect("pattern");
+    let excluded = pattern
+        .strip_prefix("^(?!(")
+        .and_then(|p| p.split_once(")\\."))
+        .map(|(names, _)| names.split('|').collect::<Vec<_>>())
+        .expect("a lookahead of namespaces");
+    assert_eq!(excluded, yoi_manifest::RESERVED_NAMESPACES);
+    assert_eq!(
+        point[1]["maxLength"].as_u64(),
+        Some(yoi_manifest::HostPoint::MAX_LEN as u64)
+    );
+    let validator = jsonschema::validator_for(&point[1]).expect("compiles");
+    assert!(validator.is_valid(&Value::from("build.pre_compile")));
+    assert!(!validator.is_valid(&Value::from("tool.pre_exek")));
+    assert!(!validator.is_valid(&Value::from("build")));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-// Yoi's JavaScript PDK for the contract yoi:plugin@0.5.0.
+// Yoi's JavaScript PDK for the contract {{contract}}.
 //
 // `yoi plugin pack` writes this file beside a JavaScript plugin and refreshes
 // it at every pack: do not edit it. A plugin is one ES module (`app.js` by
@@ -17,14 +17,14 @@
 // whose `fix` is the exact `yoi grant` command. An exception a handler lets
 // escape becomes the handler's error. See docs/authoring.md.
 
-import * as wconfig from 'yoi:plugin/config@0.5.0';
-import * as wcontext from 'yoi:plugin/context@0.5.0';
-import * as wfs from 'yoi:plugin/fs@0.5.0';
-import * as whttps from 'yoi:plugin/https@0.5.0';
-import * as wlog from 'yoi:plugin/log@0.5.0';
-import * as wsecrets from 'yoi:plugin/secrets@0.5.0';
+import * as wconfig from 'yoi:plugin/config@{{version}}';
+import * as wcontext from 'yoi:plugin/context@{{version}}';
+import * as wfs from 'yoi:plugin/fs@{{version}}';
+import * as whttps from 'yoi:plugin/https@{{version}}';
+import * as wlog from 'yoi:plugin/log@{{version}}';
+import * as wsecrets from 'yoi:plugin/secrets@{{version}}';
 
-export const CONTRACT = 'yoi:plugin@0.5.0';
+export const CONTRACT = '{{contract}}';
 
 // Outcomes -----------------------------------------------------------------
 
@@ -248,6 +248,33 @@ export function __hook(plugin, source, point, name) {
       }
       if (out === undefined || out === null) return CONTINUE;
       if (out.tag === 'continue' || out.tag === 'block' || out.tag === 'change') return out;
+      throw `${name} returned ${JSON.stringify(out)}; return CONTINUE, change(event) or block(reason)`;
+    },
+  };
+}
+
+/**
+ * The `host-hooks` export object (contract 0.6.0): calls
+ * `plugin[name](point, event)` for the points the host declares, with the
+ * event as an object; a change is the whole event, as an object.
+ */
+export function __hostHooks(plugin, source, name) {
+  const f = fn(plugin, source, name, 'the host-defined hook points');
+  return {
+    handle(point, event) {
+      let out;
+      try {
+        out = f(point, JSON.parse(event));
+      } catch (e) {
+        throw describe(e);
+      }
+      if (out === undefined || out === null) return CONTINUE;
+      if (out.tag === 'change') {
+        const changed = JSON.stringify(out.val);
+        if (typeof changed !== 'string') throw `${name} changed the event to something that is not JSON`;
+        return { tag: 'change', val: changed };
+      }
+      if (out.tag === 'continue' || out.tag === 'block') return out;
       throw `${name} returned ${JSON.stringify(out)}; return CONTINUE, change(event) or block(reason)`;
     },
   };

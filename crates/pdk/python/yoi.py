@@ -1,4 +1,4 @@
-"""Yoi's Python PDK for the contract yoi:plugin@0.5.0.
+"""Yoi's Python PDK for the contract {{contract}}.
 
 `yoi plugin pack` writes this file beside a Python plugin and refreshes it at
 every pack: do not edit it. A plugin is one module (`app.py` by default)
@@ -45,7 +45,7 @@ from wit_world.imports.types import (  # noqa: F401  (the typed events)
     ToolResult,
 )
 
-CONTRACT = "yoi:plugin@0.5.0"
+CONTRACT = "{{contract}}"
 
 
 # Outcomes ------------------------------------------------------------------
@@ -399,6 +399,35 @@ def _hook(module, source, point, function, exports):
             )
 
     return Hook
+
+
+def _host_hooks(module, source, function, exports):
+    """The `host-hooks` export class (contract 0.6.0): calls
+    `module.<function>(point, event)` for the points the host declares, with
+    the event as a dict; a change is the whole event, as a dict."""
+    fn = _function(module, source, function, "the host-defined hook points")
+
+    class HostHooks:
+        def handle(self, point, event):
+            try:
+                out = fn(point, _json.loads(event))
+            except Exception as e:  # the handler's error, not a trap
+                raise _Err(_describe(e)) from None
+            if out is None or isinstance(out, _Continue):
+                return exports.Outcome_Continue()
+            if isinstance(out, _Change):
+                try:
+                    changed = _json.dumps(out.event)
+                except (TypeError, ValueError) as e:
+                    raise _Err(f"{function} changed the event to something that is not JSON: {e}") from None
+                return exports.Outcome_Change(changed)
+            if isinstance(out, _Block):
+                return exports.Outcome_Block(out.reason)
+            raise _Err(
+                f"{function} returned {out!r}; return yoi.CONTINUE, yoi.change(event) or yoi.block(reason)"
+            )
+
+    return HostHooks
 
 
 def _tools(module, source, names):

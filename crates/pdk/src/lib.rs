@@ -58,6 +58,7 @@ pub mod config;
 mod context;
 mod error;
 pub mod fs;
+mod host_hook;
 pub mod http;
 pub mod log;
 pub mod observer;
@@ -70,6 +71,9 @@ pub mod tool;
 
 pub use context::{HookContext, context};
 pub use error::Error;
+pub use host_hook::HostEvent;
+#[doc(hidden)]
+pub use host_hook::{__handle as __host_hook, HostAnswer};
 pub use outcome::{HookResult, Outcome};
 
 /// JSON support (`serde_json`), for reading and writing tool inputs.
@@ -89,6 +93,7 @@ macro_rules! contract {
         provider: $provider_inline:literal, $provider_world:literal,
         observer: $observer_inline:literal, $observer_world:literal,
         service: $service_inline:literal, $service_world:literal,
+        host_hooks: $host_hooks_inline:literal, $host_hooks_world:literal,
         types: $types:literal,
         log: $log:literal,
         https: $https:literal,
@@ -107,7 +112,7 @@ macro_rules! contract {
         /// The names most plugins need: `use yoi_pdk::prelude::*;`.
         pub mod prelude {
             pub use crate::tool::Json;
-            pub use crate::{$($unique,)* DeliveryMode, HookContext};
+            pub use crate::{$($unique,)* DeliveryMode, HookContext, HostEvent};
             pub use crate::{Error, HookResult, Outcome, Plugin};
             pub use crate::{config, context, fs, http, json, log, observer, provider, secrets, service};
         }
@@ -132,16 +137,58 @@ macro_rules! contract {
                     Ok(Outcome::Continue)
                 }
             )*
+
+            /// A hook point the embedding host declares itself (contract
+            /// 0.6.0), e.g. `build.pre_compile`: `event.point` names it. A
+            /// change is the whole event, of which only the fields the host
+            /// declared changeable may differ; a block counts where the host
+            /// lets the point be blocked. Register it as `host_hooks`
+            /// (see [`HostEvent`]).
+            ///
+            /// The default lets the event through unchanged.
+            fn host_hook(event: HostEvent) -> HookResult<json::Value> {
+                let _ = event;
+                Ok(Outcome::Continue)
+            }
         }
 
         #[doc(hidden)]
         pub mod __private {
             pub use wit_bindgen;
 
-            /// The names `register!` accepts: one per hook point.
+            /// The names `register!` accepts: one per hook point, and
+            /// `host_hooks` for the points the host declares.
             #[allow(non_camel_case_types, missing_docs)]
             pub enum Hook {
                 $( $module, )*
+                host_hooks,
+            }
+
+            #[allow(missing_docs)]
+            pub mod host_hooks {
+                wit_bindgen::generate!({
+                    path: $path,
+                    inline: $host_hooks_inline,
+                    world: $host_hooks_world,
+                    runtime_path: "::yoi_pdk::__private::wit_bindgen::rt",
+                    pub_export_macro: true,
+                    export_macro_name: "export",
+                    default_bindings_module: "yoi_pdk::__private::host_hooks",
+                });
+            }
+
+            impl<P: crate::Plugin> host_hooks::exports::yoi::plugin::host_hooks::Guest for P {
+                fn handle(
+                    point: String,
+                    event: String,
+                ) -> Result<host_hooks::exports::yoi::plugin::host_hooks::Outcome, String> {
+                    use host_hooks::exports::yoi::plugin::host_hooks::Outcome as O;
+                    crate::__host_hook::<P>(point, event).map(|answer| match answer {
+                        crate::HostAnswer::Continue => O::Continue,
+                        crate::HostAnswer::Change(event) => O::Change(event),
+                        crate::HostAnswer::Block(reason) => O::Block(reason),
+                    })
+                }
             }
 
             #[allow(missing_docs)]
@@ -280,6 +327,7 @@ include!(concat!(env!("OUT_DIR"), "/contract.rs"));
 /// yoi_pdk::register!(provider: OpenAi);
 /// yoi_pdk::register!(MyPlugin => run_pre_prompt; observer: Meter);
 /// yoi_pdk::register!(MyPlugin => response_post_deliver; service: Bridge);
+/// yoi_pdk::register!(MyPlugin => host_hooks); // the host's own points
 /// ```
 ///
 /// List exactly what `plugin.toml` declares (`[[hooks]]`, `[[tools]]`,

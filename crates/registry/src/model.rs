@@ -191,6 +191,10 @@ pub struct HostPosture {
     pub max_calls: u32,
     /// A host-wide capability list caps every grant.
     pub capability_cap: bool,
+    /// The hook points it declares itself (contract 0.6.0), by name; empty
+    /// from a host that declares none or did not say.
+    #[serde(default)]
+    pub points: Vec<String>,
 }
 
 /// One plugin version a host runs.

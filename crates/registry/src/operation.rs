@@ -158,6 +158,10 @@ pub struct Answer {
     /// the capabilities decided, what was pruned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<serde_json::Value>,
+    /// What took effect but deserves a look, e.g. an activated version
+    /// handling a host-defined point no host declares.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl<S: Store> Registry<S> {
@@ -177,12 +181,14 @@ impl<S: Store> Registry<S> {
                 error: None,
                 audit,
                 record: serde_json::to_value(value).ok().filter(|v| !v.is_null()),
+                warnings: Vec::new(),
             },
             Err(e) => Answer {
                 ok: false,
                 error: Some(e.to_string()),
                 audit,
                 record: None,
+                warnings: Vec::new(),
             },
         }
     }
@@ -195,6 +201,27 @@ impl<S: Store> Registry<S> {
             r.record_refusal(actor, action, None, None, why)?;
             Err::<(), _>(RegistryError::Invalid(why.to_owned()))
         })
+    }
+
+    /// What an activation of `plugin@version` deserves a warning for.
+    pub fn activation_warnings(&self, plugin: &str, version: &Version) -> Vec<String> {
+        let Ok(Some(record)) = self
+            .versions(plugin)
+            .map(|all| all.into_iter().find(|v| &v.version == version))
+        else {
+            return Vec::new();
+        };
+        match self.undeclared_points(&record) {
+            Ok(points) => points
+                .into_iter()
+                .map(|p| {
+                    format!(
+                        "{plugin}@{version} handles `{p}`, which no host reporting to this registry declares: its handler runs nowhere until a host declares the point (docs/hooks.md, \"Host-defined points\")"
+                    )
+                })
+                .collect(),
+            Err(e) => vec![format!("could not check the host-defined points it handles: {e}")],
+        }
     }
 
     /// Applies `operation` as `actor` and answers for it.
@@ -213,7 +240,9 @@ impl<S: Store> Registry<S> {
                         percent: *rollout_pct,
                     },
                 };
-                self.answer(|r| r.activate(plugin, version, &how))
+                let mut answer = self.answer(|r| r.activate(plugin, version, &how));
+                answer.warnings = self.activation_warnings(plugin, version);
+                answer
             }
             Operation::Deactivate { plugin, version } => {
                 self.answer(|r| r.deactivate(plugin, version, actor))

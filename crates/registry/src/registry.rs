@@ -1034,6 +1034,34 @@ impl<S: Store> Registry<S> {
         self.store.read(|tx| tx.hosts())
     }
 
+    /// The host-defined hook points (contract 0.6.0) a version handles that
+    /// no host reporting to this registry declares: its handlers there
+    /// would never run, so activating it warns (docs/hooks.md,
+    /// "Host-defined points").
+    pub fn undeclared_points(&self, record: &VersionRecord) -> Result<Vec<String>, RegistryError> {
+        let manifest = manifest_of(record)?;
+        let wanted: Vec<&'static str> = manifest
+            .hooks
+            .iter()
+            .filter_map(|h| h.point.host())
+            .map(|p| p.as_str())
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let hosts = self.hosts()?;
+        let declared: std::collections::BTreeSet<&str> = hosts
+            .iter()
+            .filter_map(|h| h.posture.as_ref())
+            .flat_map(|p| p.points.iter().map(String::as_str))
+            .collect();
+        Ok(wanted
+            .into_iter()
+            .filter(|p| !declared.contains(p))
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// The versions of one plugin, in publish order.
     pub fn versions(&self, plugin: &str) -> Result<Vec<VersionRecord>, RegistryError> {
         self.store.read(|tx| tx.versions(Some(plugin)))

@@ -34,6 +34,7 @@ fn host(name: &str, seq: i64) -> HostRecord {
             fresh_instances: true,
             max_calls: 64,
             capability_cap: false,
+            points: vec!["build.pre_compile".into()],
         }),
     }
 }
@@ -370,5 +371,49 @@ fn text_from_outside_with_nul_characters_is_recorded_on_both_stores() {
         let last = snapshot.audits.last().expect("audited");
         assert_eq!(last.action, "disable", "{}", store.label);
         assert!(last.actor.starts_with("op"), "{}", store.label);
+    }
+}
+
+/// A version handling a point its host declares itself (contract 0.6.0):
+/// activating it warns until a host reporting to the registry declares the
+/// point, and the answer says which point.
+#[test]
+fn activating_a_plugin_for_a_point_no_host_declares_warns() {
+    let artifact = wat::parse_str(
+        "(component (core module (memory 1)) (instance $i) \
+         (export \"yoi:plugin/host-hooks@0.6.0\" (instance $i)))",
+    )
+    .expect("test component");
+    let text = format!(
+        "[plugin]\nid = \"acme.build-guard\"\nversion = \"1.0.0\"\ncontract = \"yoi:plugin@0.6.0\"\n\n\
+         [runtime]\nkind = \"wasm-component\"\nartifact = \"p.wasm\"\ndigest = \"{}\"\n\n\
+         [[hooks]]\npoint = \"build.pre_compile\"\n",
+        yoi_manifest::Digest::of(&artifact)
+    );
+    let mut compat = common::compat();
+    compat.contracts = vec!["yoi:plugin@0.6.0".parse().expect("contract")];
+    let package =
+        yoi_manifest::Package::from_bytes("test", &text, artifact, &compat).expect("package");
+    for store in common::stores() {
+        let reg = store.open();
+        reg.publish(&package, &compat, "ci").expect("publish");
+        let activate = yoi_registry::Operation::Activate {
+            plugin: "acme.build-guard".into(),
+            version: semver::Version::new(1, 0, 0),
+            scope: yoi_manifest::Scope::All,
+            rollout_pct: 100,
+        };
+        let answer = reg.apply(&activate, "op");
+        assert!(answer.ok, "{}: {answer:?}", store.label);
+        assert_eq!(answer.warnings.len(), 1, "{}: {answer:?}", store.label);
+        assert!(
+            answer.warnings[0].contains("`build.pre_compile`, which no host"),
+            "{}: {answer:?}",
+            store.label
+        );
+        // h1 declares the point (its posture says so): no warning now.
+        reg.register_host(&host("h1", 1)).expect("report");
+        let answer = reg.apply(&activate, "op");
+        assert!(answer.warnings.is_empty(), "{}: {answer:?}", store.label);
     }
 }

@@ -553,6 +553,7 @@
       `${p.memory_mib} MiB, ${secs(p.tool_timeout_ms)} a tool call, ${secs(p.chain_budget_ms)} a chain, ${p.max_calls} calls at once`,
       h('div', { class: 'muted' }, [p.fresh_instances ? 'a fresh instance per event' : 'instances reused between events',
         p.capability_cap ? 'grants capped by its capability list' : null].filter(Boolean).join('; ')),
+      (p.points || []).length ? h('div', { class: 'muted points' }, `its own hook points: ${p.points.join(', ')}`) : null,
     ];
   }
 
@@ -904,6 +905,8 @@
     box.className = answer.ok ? 'ok' : 'failed';
     $('answer-title').textContent = `${answer.ok ? '✓' : '✗'} ${what}`;
     $('answer-error').textContent = answer.error || '';
+    // What took effect but deserves a look (a point no host declares).
+    $('answer-warnings').textContent = (answer.warnings || []).map((w) => `⚠ ${w}`).join('\n');
     const a = answer.audit;
     $('answer-audit').textContent = a ? `audit #${a.id}: ${a.actor} ${a.action} ${a.outcome}\n${a.reason}` : '';
   }

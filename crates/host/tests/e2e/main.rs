@@ -29,6 +29,7 @@ mod gateway;
 mod grants;
 mod guard;
 mod hooks;
+mod host_points;
 mod hostile;
 #[cfg(feature = "registry")]
 mod lifecycle;

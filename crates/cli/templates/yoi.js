@@ -1,0 +1,1 @@
+../../pdk/js/yoi.js

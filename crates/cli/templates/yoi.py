@@ -1,0 +1,1 @@
+../../pdk/python/yoi.py
