@@ -35,13 +35,27 @@ fn main() {
     let _ = writeln!(out, "    version: \"{version}\",");
     let _ = writeln!(out, "    path: \"wit/{version}\",");
     let _ = writeln!(out, "    contract: \"yoi:plugin@{version}\",");
-    let _ = writeln!(
-        out,
-        "    base: \"package yoi:pdk@{version}; world base {{ import yoi:plugin/types@{version}; import yoi:plugin/log@{version}; import yoi:plugin/context@{version}; import yoi:plugin/config@{version}; }}\", \"yoi:pdk/base@{version}\","
+    // The host APIs, as the worlds import them: every hook plugin's
+    // (`hook-plugin`) with the records, and the grant-gated ones `plugin`
+    // adds. The contract's worlds are the one list of them.
+    let imports = |world: &str| -> String {
+        world_lines(&worlds, world, "import ")
+            .iter()
+            .map(|i| format!("import yoi:plugin/{i}@{version}; "))
+            .collect()
+    };
+    let (base, host_api) = (imports("hook-plugin"), imports("plugin"));
+    assert!(
+        !base.is_empty() && !host_api.is_empty(),
+        "wit/{version}/worlds.wit: the worlds import no host API"
     );
     let _ = writeln!(
         out,
-        "    host_api: \"package yoi:pdk@{version}; world host-api {{ import yoi:plugin/https@{version}; import yoi:plugin/fs@{version}; import yoi:plugin/secrets@{version}; }}\", \"yoi:pdk/host-api@{version}\","
+        "    base: \"package yoi:pdk@{version}; world base {{ import yoi:plugin/types@{version}; {base}}}\", \"yoi:pdk/base@{version}\","
+    );
+    let _ = writeln!(
+        out,
+        "    host_api: \"package yoi:pdk@{version}; world host-api {{ {host_api}}}\", \"yoi:pdk/host-api@{version}\","
     );
     let _ = writeln!(
         out,
@@ -66,8 +80,6 @@ fn main() {
     let _ = writeln!(out, "    types: \"yoi:plugin/types@{version}\",");
     let _ = writeln!(out, "    log: \"yoi:plugin/log@{version}\",");
     let _ = writeln!(out, "    https: \"yoi:plugin/https@{version}\",");
-    let _ = writeln!(out, "    fs: \"yoi:plugin/fs@{version}\",");
-    let _ = writeln!(out, "    secrets: \"yoi:plugin/secrets@{version}\",");
     let _ = writeln!(out, "    hooks: [");
     for point in &points {
         let iface = interface(&hooks, point)
@@ -121,13 +133,19 @@ fn newest_version(wit: &Path) -> String {
 
 /// The interfaces the `hook-plugin` world exports, in order.
 fn hook_exports(worlds: &str) -> Vec<String> {
-    let Some(start) = worlds.find("world hook-plugin {") else {
+    world_lines(worlds, "hook-plugin", "export ")
+}
+
+/// The interfaces world `world` names on lines starting with `what`
+/// (`import ` or `export `), in order; lines it includes are not followed.
+fn world_lines(worlds: &str, world: &str, what: &str) -> Vec<String> {
+    let Some(start) = worlds.find(&format!("world {world} {{")) else {
         return Vec::new();
     };
     let body = &worlds[start..];
     let body = &body[..body.find('}').unwrap_or(body.len())];
     body.lines()
-        .filter_map(|l| l.trim().strip_prefix("export "))
+        .filter_map(|l| l.trim().strip_prefix(what))
         .map(|l| l.trim_end_matches(';').trim().to_owned())
         .collect()
 }

@@ -376,7 +376,7 @@ impl Host {
 macro_rules! define_json_dispatch {
     ($(
         $(#[$doc:meta])*
-        $event:ident = $variant:ident, $wit:ident, $module:ident, block: $block:literal {
+        $event:ident = $variant:ident $name:literal since $since:tt, $wit:ident, $module:ident, block: $block:literal {
             $($fields:tt)*
         }
     )*) => {
@@ -400,4 +400,4 @@ macro_rules! define_json_dispatch {
     };
 }
 
-foreach_hook_point!(define_json_dispatch);
+yoi_manifest::foreach_hook_point!(define_json_dispatch);

@@ -58,7 +58,7 @@ fn missing_export(point: HookPoint) -> wasmtime::Error {
 macro_rules! contract_exports {
     (newest, $v:ident, $contract:expr, [$(
         $(#[$doc:meta])*
-        $event:ident = $variant:ident, $wit:ident, $module:ident, block: $block:literal {
+        $event:ident = $variant:ident $name:literal since $since:tt, $wit:ident, $module:ident, block: $block:literal {
             $($fields:tt)*
         }
     )*]) => {
@@ -123,7 +123,7 @@ macro_rules! contract_exports {
     };
     ($older:ident, $v:ident, $contract:expr, [$(
         $(#[$doc:meta])*
-        $event:ident = $variant:ident, $wit:ident, $module:ident, block: $block:literal {
+        $event:ident = $variant:ident $name:literal since $since:tt, $wit:ident, $module:ident, block: $block:literal {
             $($fields:tt)*
         }
     )*]) => {
@@ -473,7 +473,7 @@ macro_rules! per_contract {
 macro_rules! per_point {
     ([$(
         $(#[$doc:meta])*
-        $event:ident = $variant:ident, $wit:ident, $module:ident, block: $block:literal {
+        $event:ident = $variant:ident $name:literal since $since:tt, $wit:ident, $module:ident, block: $block:literal {
             $($fields:tt)*
         }
     )*], $contracts:tt) => {
@@ -597,7 +597,7 @@ macro_rules! define_exports {
 /// The contract table as one token tree, for the hook table's expansion.
 macro_rules! with_contracts {
     ($($rows:tt)*) => {
-        foreach_hook_point!(with_points, [$($rows)*]);
+        yoi_manifest::foreach_hook_point!(with_points, [$($rows)*]);
     };
 }
 

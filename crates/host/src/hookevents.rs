@@ -321,7 +321,7 @@ pub struct PointInfo {
 macro_rules! define_events {
     ($(
         $(#[$doc:meta])*
-        $event:ident = $variant:ident, $wit:ident, $module:ident, block: $block:literal {
+        $event:ident = $variant:ident $name:literal since $since:tt, $wit:ident, $module:ident, block: $block:literal {
             $( $(#[$fdoc:meta])* $right:ident $field:ident: $ty:ty, )*
         }
     )*) => {
@@ -415,7 +415,7 @@ fn refuse_fixed(point: HookPoint, allowed: &[&str], touched: &[&str]) -> Result<
     ))
 }
 
-foreach_hook_point!(define_events);
+yoi_manifest::foreach_hook_point!(define_events);
 
 #[cfg(test)]
 mod tests {

@@ -22,7 +22,7 @@ use crate::eventlog::EventLog;
 use crate::options::Options;
 use crate::plugin::{LoadOptions, LoadedPlugin, Origin, PluginInfo, SUPPORTED_POINTS};
 use crate::report::ReloadReport;
-use crate::sandbox::{ALLOWED_IMPORTS, PluginState};
+use crate::sandbox::{PluginState, allowed_imports};
 use crate::tooldefs::NativeEntry;
 
 /// How often the engine's epoch advances. A handler's time limit is enforced
@@ -274,7 +274,7 @@ impl Host {
             engine: semver::Version::parse(env!("CARGO_PKG_VERSION"))
                 .unwrap_or_else(|e| unreachable!("the crate version is semver: {e}")),
             hook_points: SUPPORTED_POINTS.to_vec(),
-            imports: ALLOWED_IMPORTS.iter().map(|i| (*i).to_owned()).collect(),
+            imports: allowed_imports(),
             tools_interface: Some("yoi:plugin/tools".into()),
         }
     }

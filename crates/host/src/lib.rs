@@ -61,9 +61,8 @@
 //! ```
 #![deny(missing_docs)]
 
-#[macro_use]
-mod points;
-
+// The hook table (`foreach_hook_point!`) is the manifest's: every module
+// that expands it imports it from there.
 mod api;
 mod bindings;
 mod builder;

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use wasmtime::Store;
 use wasmtime::component::{Instance, Resource};
 
+use crate::api::completions::tool_call_from_wit;
 use crate::bindings::latest::yoi::plugin::completions as wit;
 use crate::dispatch::run_chain;
 use crate::exports::Guests;
@@ -442,14 +443,6 @@ fn tool_call_to_wit(c: &ModelToolCall) -> wit::ToolCall {
     }
 }
 
-fn tool_call_from_wit(c: wit::ToolCall) -> ModelToolCall {
-    ModelToolCall {
-        id: clean(&c.id, 256),
-        name: clean(&c.name, 256),
-        arguments: c.arguments,
-    }
-}
-
 fn from_wit(r: wit::Response) -> Completion {
     Completion {
         model: clean(&r.model, 256),
@@ -481,29 +474,5 @@ fn provider_error(e: wit::ProviderError) -> ProviderError {
         wit::ProviderError::BadRequest(m) => ProviderError::BadRequest(c(m)),
         wit::ProviderError::Unavailable(m) => ProviderError::Unavailable(c(m)),
         wit::ProviderError::Other(m) => ProviderError::Other(c(m)),
-    }
-}
-
-impl wit::Host for PluginState {}
-
-impl wit::HostSink for PluginState {
-    async fn push(&mut self, sink: Resource<Sink>, chunk: wit::Chunk) -> bool {
-        let Ok(sink) = self.table().get(&sink) else {
-            return false;
-        };
-        let chunks = sink.chunks.clone();
-        let chunk = match chunk {
-            wit::Chunk::Text(text) => Chunk::Text(text),
-            wit::Chunk::ToolCall(call) => Chunk::ToolCall(tool_call_from_wit(call)),
-        };
-        chunks.send(chunk).await
-    }
-
-    async fn drop(&mut self, sink: Resource<Sink>) -> wasmtime::Result<()> {
-        // The host deletes the sink after the call; a guest cannot own one.
-        if sink.owned() {
-            self.table().delete(sink)?;
-        }
-        Ok(())
     }
 }

@@ -1,33 +1,23 @@
-//! What a plugin instance can reach: its store state, the WASI subset it may
-//! import (with nothing ambient behind it), and Yoi's host APIs.
+//! What a plugin instance can reach: the WASI subset it may import (with
+//! nothing ambient behind it), Yoi's host APIs (the units of `api`, with
+//! the store state they act on) linked for every contract version, and the
+//! adapters of older versions whose host APIs changed.
 
-use std::sync::Arc;
+use wasmtime::Engine;
+use wasmtime::component::Linker;
 
-use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
-use wasmtime::{Engine, ResourceLimiter, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::p2::pipe::{ClosedInputStream, MemoryOutputPipe};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-
-use crate::api::https::IncomingBody;
-use crate::api::{ApiFailure, PluginApi};
+use crate::api::HOST_APIS;
+pub(crate) use crate::api::state::{HasState, PluginState};
 use crate::bindings::latest::yoi::plugin::fs::{self as wit_fs, Entry};
 use crate::bindings::latest::yoi::plugin::types::ApiError;
-use crate::bindings::latest::yoi::plugin::{completions, config, context, https, log, secrets};
+use crate::bindings::latest::yoi::plugin::{config, context, https, log, secrets};
 use crate::bindings::v0_2::yoi::plugin as v0_2;
 use crate::bindings::v0_3::yoi::plugin as v0_3;
-use crate::hookevents::{CallContext, HookContext};
-use crate::receipt::{Denial, LogLevel, LogLine};
 
-/// Bytes of stdout and of stderr kept per call. Writing more traps the call.
-pub(crate) const STDIO_CAPACITY: usize = 64 * 1024;
-/// Most log lines kept per call; later ones are counted, not stored.
-pub(crate) const MAX_LOG_LINES: usize = 256;
-/// Most denials recorded per call; later ones are still refused and logged.
-const MAX_DENIALS: usize = 64;
-
-/// The interfaces a plugin may import, without version (WASI's must be
-/// 0.2.x, Yoi's the plugin's contract version: `yoi-manifest` checks).
-/// Everything else is refused at load time, never linked as a trap.
+/// The WASI interfaces a plugin may import, without version (0.2.x:
+/// `yoi-manifest` checks). With Yoi's own ([`allowed_imports`]) they are
+/// everything a plugin may import; anything else is refused at load time,
+/// never linked as a trap.
 ///
 /// WASI is here because the standard libraries of Rust, Python and
 /// JavaScript guests import it even when a plugin never touches it. It is
@@ -39,7 +29,7 @@ const MAX_DENIALS: usize = 64;
 /// neither reaches anything outside the instance. Files, the network and
 /// secrets are reached only through Yoi's own `fs`, `https` and
 /// `secrets`, which check the plugin's grants on every call.
-pub(crate) const ALLOWED_IMPORTS: &[&str] = &[
+const WASI_IMPORTS: &[&str] = &[
     "wasi:io/error",
     "wasi:io/poll",
     "wasi:io/streams",
@@ -67,454 +57,26 @@ pub(crate) const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:random/random",
     "wasi:random/insecure",
     "wasi:random/insecure-seed",
-    "yoi:plugin/types",
-    "yoi:plugin/log",
-    "yoi:plugin/context",
-    "yoi:plugin/config",
-    "yoi:plugin/https",
-    "yoi:plugin/fs",
-    "yoi:plugin/secrets",
-    "yoi:plugin/completions",
 ];
 
-/// Most response bodies (`https.open`) one instance may hold open at once.
-const MAX_OPEN_BODIES: usize = 4;
-
-/// The store limits, plus the largest memory size the instance reached, so
-/// the host can retire a warm instance that grew large instead of keeping
-/// its memory around.
-pub(crate) struct Limiter {
-    inner: StoreLimits,
-    pub(crate) peak_memory: usize,
+/// Every interface a plugin may import, without version: WASI's
+/// ([`WASI_IMPORTS`]), the contract's records (`yoi:plugin/types`) and each
+/// host API unit's (`api::HOST_APIS`). Yoi's must be of the plugin's
+/// contract version (`yoi-manifest` checks).
+pub(crate) fn allowed_imports() -> Vec<String> {
+    let yoi = |i: &str| format!("{}/{i}", yoi_manifest::ContractVersion::PACKAGE);
+    WASI_IMPORTS
+        .iter()
+        .map(|i| (*i).to_owned())
+        .chain([yoi("types")])
+        .chain(HOST_APIS.iter().map(|api| yoi(api.interface)))
+        .collect()
 }
 
-impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let allowed = self.inner.memory_growing(current, desired, maximum)?;
-        if allowed {
-            self.peak_memory = self.peak_memory.max(desired);
-        }
-        Ok(allowed)
-    }
-
-    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.inner.memory_grow_failed(error)
-    }
-
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        self.inner.table_growing(current, desired, maximum)
-    }
-
-    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.inner.table_grow_failed(error)
-    }
-
-    fn instances(&self) -> usize {
-        self.inner.instances()
-    }
-
-    fn tables(&self) -> usize {
-        self.inner.tables()
-    }
-
-    fn memories(&self) -> usize {
-        self.inner.memories()
-    }
-}
-
-/// The data of one plugin instance's store.
-pub struct PluginState {
-    plugin: Arc<str>,
-    api: Arc<PluginApi>,
-    denials: Vec<Denial>,
-    dropped_denials: usize,
-    /// Made on the guest's first WASI call: a plugin that never makes one
-    /// (most never write to stdout, and a PDK guest seeds no hash map)
-    /// does not pay for seeding its random generators on every fresh
-    /// instance.
-    wasi: Option<Wasi>,
-    table: ResourceTable,
-    pub(crate) limits: Limiter,
-    logs: Vec<LogLine>,
-    dropped_logs: usize,
-    /// The context of the call running, for `context.current`.
-    context: Option<CallContext>,
-    /// Response bodies the guest holds open (`https.open`).
-    open_bodies: usize,
-}
-
-impl PluginState {
-    /// Sets the context the next call reads (`None` between calls).
-    pub(crate) fn set_context(&mut self, context: Option<CallContext>) {
-        self.context = context;
-    }
-
-    pub(crate) fn new(plugin: Arc<str>, api: Arc<PluginApi>, memory_bytes: usize) -> Self {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(memory_bytes)
-            .instances(64)
-            .memories(16)
-            .tables(64)
-            .table_elements(1 << 20)
-            .trap_on_grow_failure(true)
-            .build();
-        Self {
-            plugin,
-            api,
-            denials: Vec::new(),
-            dropped_denials: 0,
-            wasi: None,
-            table: ResourceTable::new(),
-            limits: Limiter {
-                inner: limits,
-                peak_memory: 0,
-            },
-            logs: Vec::new(),
-            dropped_logs: 0,
-            context: None,
-            open_bodies: 0,
-        }
-    }
-
-    /// The instance's resources (sinks, response bodies).
-    pub(crate) fn table(&mut self) -> &mut ResourceTable {
-        &mut self.table
-    }
-
-    /// Whether the guest still holds a response body: such an instance is
-    /// not kept warm, so no connection outlives its call.
-    pub(crate) fn holds_resources(&self) -> bool {
-        self.open_bodies > 0
-    }
-
-    /// Takes the log lines of the call, with captured stdout/stderr turned
-    /// into log lines of their own. The flag says whether stdout or stderr
-    /// was written: their buffers cannot be emptied, so such an instance is
-    /// not reused.
-    pub(crate) fn take_logs(&mut self) -> (Vec<LogLine>, bool) {
-        let mut stdio = false;
-        let pipes = self.wasi.as_ref().map(|w| {
-            [
-                (&w.stdout, LogLevel::Info, "stdout"),
-                (&w.stderr, LogLevel::Warn, "stderr"),
-            ]
-        });
-        for (pipe, level, stream) in pipes.into_iter().flatten() {
-            let bytes = pipe.contents();
-            if !bytes.is_empty() {
-                stdio = true;
-                let text = String::from_utf8_lossy(&bytes);
-                let line = LogLine::new(level, &text, &[("stream".into(), stream.into())]);
-                emit(&self.plugin, &line);
-                self.logs.push(line);
-            }
-        }
-        if self.dropped_logs > 0 {
-            let n = std::mem::take(&mut self.dropped_logs).to_string();
-            self.logs.push(LogLine::new(
-                LogLevel::Warn,
-                "log lines dropped: per-call limit reached",
-                &[("dropped".into(), n)],
-            ));
-        }
-        (std::mem::take(&mut self.logs), stdio)
-    }
-
-    /// Takes the denials of the call.
-    pub(crate) fn take_denials(&mut self) -> Vec<Denial> {
-        if self.dropped_denials > 0 {
-            let n = std::mem::take(&mut self.dropped_denials);
-            tracing::warn!(target: "yoi::grants", plugin = %self.plugin, "{n} more permission denials in one call were not recorded");
-        }
-        std::mem::take(&mut self.denials)
-    }
-
-    /// Hands a host API result to the guest; a denial is logged (with the
-    /// fix) and kept for the receipt first.
-    fn settle<T>(&mut self, result: Result<T, ApiFailure>) -> Result<T, ApiError> {
-        result.map_err(|failure| {
-            let (error, denial) = failure.into_wit();
-            if let Some(denial) = denial {
-                self.record_denial(denial);
-            }
-            error
-        })
-    }
-
-    fn record_denial(&mut self, d: Denial) {
-        // A plugin that keeps calling what it may not is refused every time,
-        // but only the first denials of a call are logged and kept.
-        if self.denials.len() >= MAX_DENIALS {
-            self.dropped_denials += 1;
-            return;
-        }
-        tracing::warn!(
-            target: "yoi::grants", plugin = %self.plugin, capability = %d.capability,
-            target_ = %d.target, "permission denied: {}; {}", d.reason, d.fix
-        );
-        if self.logs.len() < MAX_LOG_LINES {
-            self.logs.push(LogLine::new(
-                LogLevel::Warn,
-                &format!("permission denied: {}; {}", d.reason, d.fix),
-                &[
-                    ("capability".into(), d.capability.clone()),
-                    ("target".into(), d.target.clone()),
-                ],
-            ));
-        }
-        self.denials.push(d);
-    }
-}
-
-/// An instance's WASI context and the pipes its stdout and stderr are
-/// captured in.
-struct Wasi {
-    ctx: WasiCtx,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
-}
-
-impl Wasi {
-    fn new() -> Self {
-        let stdout = MemoryOutputPipe::new(STDIO_CAPACITY);
-        let stderr = MemoryOutputPipe::new(STDIO_CAPACITY);
-        let ctx = WasiCtx::builder()
-            .stdin(ClosedInputStream)
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .allow_blocking_current_thread(false)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        Self {
-            ctx,
-            stdout,
-            stderr,
-        }
-    }
-}
-
-impl WasiView for PluginState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        let wasi = self.wasi.get_or_insert_with(Wasi::new);
-        WasiCtxView {
-            ctx: &mut wasi.ctx,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl log::Host for PluginState {
-    fn write(&mut self, level: log::Level, message: String, fields: Vec<(String, String)>) {
-        if self.logs.len() >= MAX_LOG_LINES {
-            self.dropped_logs += 1;
-            return;
-        }
-        let line = LogLine::new(level.into(), &message, &fields);
-        emit(&self.plugin, &line);
-        self.logs.push(line);
-    }
-}
-
-impl context::Host for PluginState {
-    fn current(&mut self) -> context::HookContext {
-        match &self.context {
-            Some(c) => c.to_wit(&self.plugin),
-            // Guest code runs only inside a call; a start function may ask
-            // before any: it gets the plugin's id and nothing else.
-            None => HookContext::default().to_wit(None, &self.plugin),
-        }
-    }
-}
-
-impl config::Host for PluginState {
-    fn get(&mut self, key: String) -> Result<Option<String>, config::ConfigError> {
-        self.api
-            .config
-            .get(&key)
-            .map_err(config::ConfigError::Undeclared)
-    }
-
-    fn all(&mut self) -> String {
-        self.api.config.all()
-    }
-}
-
-impl https::Host for PluginState {
-    async fn send(&mut self, request: https::Request) -> Result<https::Response, ApiError> {
-        let api = Arc::clone(&self.api);
-        let result = api.send(request).await;
-        self.settle(result)
-    }
-
-    async fn open(
-        &mut self,
-        request: https::Request,
-    ) -> Result<(https::ResponseHead, Resource<IncomingBody>), ApiError> {
-        if self.open_bodies >= MAX_OPEN_BODIES {
-            return Err(ApiError::Failed(format!(
-                "{MAX_OPEN_BODIES} responses are open already; drop one (read it to the end) first"
-            )));
-        }
-        let api = Arc::clone(&self.api);
-        let result = api.open(request).await;
-        let (head, body) = self.settle(result)?;
-        let body = self
-            .table
-            .push(body)
-            .map_err(|e| ApiError::Failed(format!("cannot keep the response: {e}")))?;
-        self.open_bodies += 1;
-        Ok((head, body))
-    }
-}
-
-impl https::HostIncomingBody for PluginState {
-    async fn read(
-        &mut self,
-        body: Resource<IncomingBody>,
-        max: u32,
-    ) -> Result<Option<Vec<u8>>, ApiError> {
-        let body = self
-            .table
-            .get_mut(&body)
-            .map_err(|e| ApiError::Failed(format!("no such response: {e}")))?;
-        let result = body.read(max).await;
-        self.settle(result)
-    }
-
-    async fn drop(&mut self, body: Resource<IncomingBody>) -> wasmtime::Result<()> {
-        self.table.delete(body)?;
-        self.open_bodies = self.open_bodies.saturating_sub(1);
-        Ok(())
-    }
-}
-
-/// Runs a host call that may block (the filesystem, the embedder's secret
-/// source) on a blocking thread. The kernel or a remote secret store may
-/// not answer: the handler's host-side timer then abandons the wait and
-/// the instance, and the executor never blocks.
-async fn on_blocking_thread<T: Send + 'static>(
-    api: &Arc<PluginApi>,
-    call: impl FnOnce(&PluginApi) -> Result<T, ApiFailure> + Send + 'static,
-) -> Result<T, ApiFailure> {
-    let api = Arc::clone(api);
-    tokio::task::spawn_blocking(move || call(&api))
-        .await
-        .unwrap_or_else(|e| {
-            Err(ApiFailure::Failed(format!(
-                "the filesystem call failed: {e}"
-            )))
-        })
-}
-
-/// One blocking import (`fs`, `secrets`): the call runs off the executor,
-/// then settles.
-macro_rules! blocking_call {
-    ($self:ident, |$api:ident| $body:expr) => {{
-        let r = on_blocking_thread(&$self.api, move |$api| $body).await;
-        $self.settle(r)
-    }};
-}
-
-impl wit_fs::Host for PluginState {
-    async fn read(&mut self, path: String) -> Result<Vec<u8>, ApiError> {
-        blocking_call!(self, |api| api.fs_read(&path))
-    }
-
-    async fn write(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
-        blocking_call!(self, |api| api.fs_write(&path, &data, false))
-    }
-
-    async fn append(&mut self, path: String, data: Vec<u8>) -> Result<(), ApiError> {
-        blocking_call!(self, |api| api.fs_write(&path, &data, true))
-    }
-
-    async fn list_dir(&mut self, path: String) -> Result<Vec<Entry>, ApiError> {
-        blocking_call!(self, |api| api.fs_list(&path))
-    }
-
-    async fn stat(&mut self, path: String) -> Result<Entry, ApiError> {
-        blocking_call!(self, |api| api.fs_stat(&path))
-    }
-
-    async fn create_dir(&mut self, path: String) -> Result<(), ApiError> {
-        blocking_call!(self, |api| api.fs_create_dir(&path))
-    }
-
-    async fn remove(&mut self, path: String) -> Result<(), ApiError> {
-        blocking_call!(self, |api| api.fs_remove(&path))
-    }
-
-    async fn rename(&mut self, from: String, to: String) -> Result<(), ApiError> {
-        blocking_call!(self, |api| api.fs_rename(&from, &to))
-    }
-
-    async fn symlink(&mut self, target: String, link: String) -> Result<(), ApiError> {
-        blocking_call!(self, |api| api.fs_symlink(&target, &link))
-    }
-
-    async fn hard_link(&mut self, existing: String, link: String) -> Result<(), ApiError> {
-        blocking_call!(self, |api| api.fs_hard_link(&existing, &link))
-    }
-}
-
-impl secrets::Host for PluginState {
-    async fn get(&mut self, key: String) -> Result<String, ApiError> {
-        // Refusals are decided inline; only the source is asked off-thread.
-        let source = match self.api.secret_source(&key) {
-            Ok(source) => source,
-            Err(refused) => return self.settle(Err(refused)),
-        };
-        blocking_call!(self, |_api| crate::api::fetch_secret(&*source, &key))
-    }
-}
-
-impl From<log::Level> for LogLevel {
-    fn from(level: log::Level) -> Self {
-        match level {
-            log::Level::Trace => LogLevel::Trace,
-            log::Level::Debug => LogLevel::Debug,
-            log::Level::Info => LogLevel::Info,
-            log::Level::Warn => LogLevel::Warn,
-            log::Level::Error => LogLevel::Error,
-        }
-    }
-}
-
-/// Sends a plugin's log line to `tracing`, tagged with the plugin id.
-pub(crate) fn emit(plugin: &str, line: &LogLine) {
-    let fields = line.rendered_fields();
-    let message = &line.message;
-    match line.level {
-        LogLevel::Trace => tracing::trace!(target: "yoi::plugin", plugin, fields, "{message}"),
-        LogLevel::Debug => tracing::debug!(target: "yoi::plugin", plugin, fields, "{message}"),
-        LogLevel::Info => tracing::info!(target: "yoi::plugin", plugin, fields, "{message}"),
-        LogLevel::Warn => tracing::warn!(target: "yoi::plugin", plugin, fields, "{message}"),
-        LogLevel::Error => tracing::error!(target: "yoi::plugin", plugin, fields, "{message}"),
-    }
-}
-
-struct HasState;
-
-impl HasData for HasState {
-    type Data<'a> = &'a mut PluginState;
-}
-
-/// The linker every plugin is instantiated with: exactly [`ALLOWED_IMPORTS`].
+/// The linker every plugin is instantiated with: exactly [`allowed_imports`].
 pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     let mut l = Linker::new(engine);
-    // All of WASI 0.2, with nothing behind it (see ALLOWED_IMPORTS and
+    // All of WASI 0.2, with nothing behind it (see WASI_IMPORTS and
     // `PluginState::new`).
     wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
     // Every contract version's host APIs, each under its own versioned
@@ -525,124 +87,6 @@ pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<PluginState>> {
     v0_3::context::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     v0_3::config::add_to_linker::<PluginState, HasState>(&mut l, |s| s)?;
     Ok(l)
-}
-
-/// Links the newest contract's host APIs again under an older version's
-/// interface names. Component types match by structure, so an older
-/// version whose interfaces did not change (0.4.0: 0.5.0 only added an
-/// export) is served by the same calls with no conversion.
-fn link_unchanged_host_apis(l: &mut Linker<PluginState>, version: &str) -> wasmtime::Result<()> {
-    use wasmtime::StoreContextMut;
-    use wasmtime::component::ResourceType;
-
-    type Cx<'a> = StoreContextMut<'a, PluginState>;
-
-    /// A host call that waits, answered by the newest contract's `Host`.
-    macro_rules! wait {
-        ($inst:ident, $name:literal, |$s:ident $(, $a:ident: $t:ty)*| $call:expr) => {
-            $inst.func_wrap_async($name, |mut cx: Cx<'_>, ($($a,)*): ($($t,)*)| {
-                Box::new(async move {
-                    let $s = cx.data_mut();
-                    Ok(($call.await,))
-                })
-            })?;
-        };
-    }
-    /// A host call that answers at once.
-    macro_rules! now {
-        ($inst:ident, $name:literal, |$s:ident $(, $a:ident: $t:ty)*| $call:expr) => {
-            $inst.func_wrap($name, |mut cx: Cx<'_>, ($($a,)*): ($($t,)*)| {
-                let $s = cx.data_mut();
-                Ok(($call,))
-            })?;
-        };
-    }
-    let name = |iface: &str| {
-        format!(
-            "{}/{iface}@{version}",
-            yoi_manifest::ContractVersion::PACKAGE
-        )
-    };
-
-    let mut i = l.instance(&name("log"))?;
-    i.func_wrap(
-        "write",
-        |mut cx: Cx<'_>, (level, message, fields): (log::Level, String, Vec<(String, String)>)| {
-            log::Host::write(cx.data_mut(), level, message, fields);
-            Ok(())
-        },
-    )?;
-    let mut i = l.instance(&name("context"))?;
-    now!(i, "current", |s| context::Host::current(s));
-    let mut i = l.instance(&name("config"))?;
-    now!(i, "get", |s, key: String| config::Host::get(s, key));
-    now!(i, "all", |s| config::Host::all(s));
-
-    let mut i = l.instance(&name("https"))?;
-    i.resource_async(
-        "incoming-body",
-        ResourceType::host::<IncomingBody>(),
-        |mut cx: Cx<'_>, rep| {
-            Box::new(async move {
-                https::HostIncomingBody::drop(cx.data_mut(), Resource::new_own(rep)).await
-            })
-        },
-    )?;
-    wait!(i, "send", |s, r: https::Request| https::Host::send(s, r));
-    wait!(i, "open", |s, r: https::Request| https::Host::open(s, r));
-    wait!(
-        i,
-        "[method]incoming-body.read",
-        |s, b: Resource<IncomingBody>, max: u32| { https::HostIncomingBody::read(s, b, max) }
-    );
-
-    let mut i = l.instance(&name("fs"))?;
-    wait!(i, "read", |s, p: String| wit_fs::Host::read(s, p));
-    wait!(i, "write", |s, p: String, d: Vec<u8>| wit_fs::Host::write(
-        s, p, d
-    ));
-    wait!(
-        i,
-        "append",
-        |s, p: String, d: Vec<u8>| wit_fs::Host::append(s, p, d)
-    );
-    wait!(i, "list-dir", |s, p: String| wit_fs::Host::list_dir(s, p));
-    wait!(i, "stat", |s, p: String| wit_fs::Host::stat(s, p));
-    wait!(i, "create-dir", |s, p: String| wit_fs::Host::create_dir(
-        s, p
-    ));
-    wait!(i, "remove", |s, p: String| wit_fs::Host::remove(s, p));
-    wait!(i, "rename", |s, a: String, b: String| wit_fs::Host::rename(
-        s, a, b
-    ));
-    wait!(i, "symlink", |s, a: String, b: String| {
-        wit_fs::Host::symlink(s, a, b)
-    });
-    wait!(i, "hard-link", |s, a: String, b: String| {
-        wit_fs::Host::hard_link(s, a, b)
-    });
-
-    let mut i = l.instance(&name("secrets"))?;
-    wait!(i, "get", |s, key: String| secrets::Host::get(s, key));
-
-    let mut i = l.instance(&name("completions"))?;
-    i.resource_async(
-        "sink",
-        ResourceType::host::<crate::providerspec::Sink>(),
-        |mut cx: Cx<'_>, rep| {
-            Box::new(async move {
-                completions::HostSink::drop(cx.data_mut(), Resource::new_own(rep)).await
-            })
-        },
-    )?;
-    wait!(
-        i,
-        "[method]sink.push",
-        |s, sink: Resource<crate::providerspec::Sink>, chunk: completions::Chunk| {
-            completions::HostSink::push(s, sink, chunk)
-        }
-    );
-    Ok(())
 }
 
 /// Each contract version's host APIs, linked by how they relate to the
@@ -663,16 +107,14 @@ macro_rules! link_contracts {
 
 macro_rules! link_contract {
     (newest, $v:ident, $l:ident, $version:expr) => {
-        log::add_to_linker::<PluginState, HasState>($l, |s| s)?;
-        context::add_to_linker::<PluginState, HasState>($l, |s| s)?;
-        config::add_to_linker::<PluginState, HasState>($l, |s| s)?;
-        https::add_to_linker::<PluginState, HasState>($l, |s| s)?;
-        wit_fs::add_to_linker::<PluginState, HasState>($l, |s| s)?;
-        secrets::add_to_linker::<PluginState, HasState>($l, |s| s)?;
-        completions::add_to_linker::<PluginState, HasState>($l, |s| s)?;
+        for api in &HOST_APIS {
+            (api.link)($l)?;
+        }
     };
     (shared, $v:ident, $l:ident, $version:expr) => {
-        link_unchanged_host_apis($l, $version)?;
+        for api in &HOST_APIS {
+            (api.link_as)($l, $version)?;
+        }
     };
     (adapted, $v:ident, $l:ident, $version:expr) => {{
         use crate::bindings::$v::yoi::plugin as api;

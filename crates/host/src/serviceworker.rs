@@ -549,7 +549,7 @@ impl Life {
                     &l.message,
                     &[("service".into(), unit.spec.name.clone())],
                 );
-                crate::sandbox::emit(&unit.plugin.name, &line);
+                crate::api::log::emit(&unit.plugin.name, &line);
             }
         }
     }

@@ -1,6 +1,6 @@
-//! One table of hook points (`src/points.rs`, read here through
-//! `yoi_host::hook_points()`), and every other place that lists them checked
-//! against it: the manifest's `HookPoint`, each contract version's WIT, the
+//! One table of hook points (`yoi_manifest::foreach_hook_point!`, read here
+//! through `yoi_host::hook_points()`), and every other place that lists
+//! them checked against it: the manifest's `HookPoint`, each contract version's WIT, the
 //! manifest JSON schema and the docs table. The PDK derives its trait,
 //! payload types and `register!` names from the newest WIT (its build
 //! script), so checking the WIT checks the PDK; its naming rule is checked
@@ -212,7 +212,7 @@ fn the_pdk_names_every_point_as_register_expects() {
     }
     let build = read("crates/pdk/build.rs");
     assert!(
-        build.contains("world hook-plugin {"),
+        build.contains("world_lines(worlds, \"hook-plugin\", \"export \")"),
         "the PDK reads the same world"
     );
 }

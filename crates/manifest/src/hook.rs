@@ -1,12 +1,219 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// The hook points: one row each, in the order of the spec's table, with
-/// the contract version that brought it. `HookPoint`, its names and
-/// [`HookPoint::ALL`] are derived from this table and nothing else; the
-/// host's own table (`points` in `yoi-host`) is checked against it.
+/// The hook points: one row per point, in the order of the spec's table, and
+/// every list of them in Yoi derives from it: here `HookPoint`, its names,
+/// [`HookPoint::ALL`] and [`HookPoint::since`]; in `yoi-host` the event
+/// types and their rights, the export lookups of every contract version and
+/// JSON dispatch. A test checks it against the WIT, the manifest JSON
+/// schema, the PDK and docs/hooks.md.
+///
+/// Per row: the event struct the embedder passes, the `HookPoint` variant,
+/// the point's name, the contract version that brought it, its WIT record,
+/// the WIT interface (as a Rust module name), whether a plugin may block it,
+/// and per field `change` (a plugin may change it) or `fixed`.
+/// `foreach_hook_point!(m)` calls `m!` with every row;
+/// `foreach_hook_point!(m, [tokens])` puts `[tokens];` before them (the
+/// contract table, for the export lookups of every version). Adding a point
+/// is a row here, its WIT interface and the docs rows
+/// (docs/architecture.md).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! foreach_hook_point {
+    ($m:ident $(, $extra:tt)?) => {
+        $m! {
+            $($extra;)?
+            /// `work_item.pre_create`: a work item about to be created. Plugins may
+            /// change `title`, `payload` and `session_key`, or block (the item is not
+            /// created).
+            NewWorkItem = WorkItemPreCreate "work_item.pre_create" since(0, 1, 0), NewWorkItem, work_item_pre_create, block: true {
+                /// Title.
+                change title: String,
+                /// The item's payload.
+                change payload: Value,
+                /// The session the item belongs to.
+                change session_key: String,
+                /// Where the item came from (a channel, a schedule, an API client).
+                fixed source: String,
+                /// The host instance creating it.
+                fixed instance: String,
+            }
+
+            /// `work_item.post_create`: a work item that was created. Read-only.
+            CreatedWorkItem = WorkItemPostCreate "work_item.post_create" since(0, 1, 0), CreatedWorkItem, work_item_post_create, block: false {
+                /// The new item's id.
+                fixed id: String,
+                /// Title.
+                fixed title: String,
+                /// Payload.
+                fixed payload: Value,
+                /// Session key.
+                fixed session_key: String,
+                /// Where the item came from.
+                fixed source: String,
+            }
+
+            /// `run.pre_prompt`: an agent run's prompt before the first model call.
+            /// Plugins may change `system_prompt` and `user_message`; may not block.
+            Prompt = RunPrePrompt "run.pre_prompt" since(0, 1, 0), Prompt, run_pre_prompt, block: false {
+                /// The system prompt.
+                change system_prompt: String,
+                /// The user's message.
+                change user_message: String,
+                /// The agent running.
+                fixed agent_id: String,
+                /// The work item the run is for.
+                fixed work_item_id: String,
+            }
+
+            /// `model.pre_call`: a model call about to be made. Plugins may change
+            /// `model`, `temperature` and `max_tokens`, or block (the call is skipped
+            /// and the agent loop ends).
+            ModelCall = ModelPreCall "model.pre_call" since(0, 1, 0), ModelCall, model_pre_call, block: true {
+                /// Model name.
+                change model: String,
+                /// Sampling temperature, if set.
+                change temperature: Option<f64>,
+                /// Most tokens to generate, if set.
+                change max_tokens: Option<u32>,
+                /// The conversation so far (a JSON array of messages).
+                fixed messages: Value,
+                /// The tools offered to the model (a JSON array).
+                fixed tools: Value,
+                /// The model turn, counting from 0.
+                fixed turn: u32,
+            }
+
+            /// `model.post_call`: what a model call returned. Read-only.
+            ModelResponse = ModelPostCall "model.post_call" since(0, 1, 0), ModelResponse, model_post_call, block: false {
+                /// The provider's response message.
+                fixed response: Value,
+                /// Model name.
+                fixed model: String,
+                /// The model turn, counting from 0.
+                fixed turn: u32,
+                /// How long the call took, in milliseconds.
+                fixed duration_ms: u64,
+                /// Prompt tokens used.
+                fixed input_tokens: u64,
+                /// Completion tokens used.
+                fixed output_tokens: u64,
+                /// Cost in US dollars.
+                fixed cost_usd: f64,
+            }
+
+            /// `tool.pre_exec`: a tool call the model asked for, before it runs.
+            /// Plugins may change `input`, or block (do not run the tool; give the
+            /// model `Blocked::message` instead).
+            ToolCall = ToolPreExec "tool.pre_exec" since(0, 1, 0), ToolCall, tool_pre_exec, block: true {
+                /// Name of the tool as the model sees it.
+                fixed tool_name: String,
+                /// The tool's input.
+                change input: Value,
+                /// Identifier of this call, unique within the run.
+                fixed call_id: String,
+                /// The model turn (from 0) that asked for the call.
+                fixed turn: u32,
+            }
+
+            /// `tool.post_exec`: a tool call that has run, with its result. Plugins
+            /// may change `output`; may not block.
+            ToolResult = ToolPostExec "tool.post_exec" since(0, 1, 0), ToolResult, tool_post_exec, block: false {
+                /// Name of the tool as the model sees it.
+                fixed tool_name: String,
+                /// The input the tool ran with.
+                fixed input: Value,
+                /// What the tool returned, as the model will see it.
+                change output: String,
+                /// How long the tool took, in milliseconds.
+                fixed duration_ms: u64,
+                /// The model turn (from 0) that asked for the call.
+                fixed turn: u32,
+            }
+
+            /// `tool.result_persist`: a tool result about to be stored in the
+            /// history. Plugins may change `result`; may not block.
+            PersistResult = ToolResultPersist "tool.result_persist" since(0, 1, 0), PersistResult, tool_result_persist, block: false {
+                /// Name of the tool.
+                fixed tool_name: String,
+                /// Identifier of the call.
+                fixed call_id: String,
+                /// The result as it will be stored.
+                change result: String,
+            }
+
+            /// `response.pre_deliver`: a response about to be delivered. Plugins may
+            /// change `content`, or block (delivery is suppressed).
+            Delivery = ResponsePreDeliver "response.pre_deliver" since(0, 1, 0), Delivery, response_pre_deliver, block: true {
+                /// The content.
+                change content: String,
+                /// Where it goes.
+                fixed channel: String,
+                /// The work item it answers.
+                fixed work_item_id: String,
+                /// Streaming chunk or final response.
+                fixed mode: DeliveryMode,
+            }
+
+            /// `response.post_deliver`: a response that was delivered, or failed to
+            /// be. Read-only.
+            Delivered = ResponsePostDeliver "response.post_deliver" since(0, 1, 0), Delivered, response_post_deliver, block: false {
+                /// The content that was sent.
+                fixed content: String,
+                /// Where it went.
+                fixed channel: String,
+                /// Whether delivery succeeded.
+                fixed ok: bool,
+                /// The channel's answer or error, in words.
+                fixed detail: String,
+            }
+
+            /// `context.pre_compact`: the conversation is about to be compacted.
+            /// Read-only.
+            Compaction = ContextPreCompact "context.pre_compact" since(0, 1, 0), Compaction, context_pre_compact, block: false {
+                /// The messages to be compacted (a JSON array).
+                fixed messages: Value,
+            }
+
+            /// `context.post_compact`: the conversation was compacted. Plugins may
+            /// change `summary`; may not block.
+            Compacted = ContextPostCompact "context.post_compact" since(0, 1, 0), Compacted, context_post_compact, block: false {
+                /// The messages that were compacted (a JSON array).
+                fixed messages: Value,
+                /// The summary that replaces them.
+                change summary: String,
+            }
+
+            /// `host.start`: the host started. Read-only.
+            HostStart = HostStart "host.start" since(0, 1, 0), HostInfo, host_start, block: false {
+                /// The embedding application's name.
+                fixed name: String,
+                /// Its version.
+                fixed version: String,
+                /// This running instance (a hostname, a pod name).
+                fixed instance: String,
+            }
+
+            /// `host.stop`: the host is stopping. Read-only.
+            HostStop = HostStop "host.stop" since(0, 1, 0), HostInfo, host_stop, block: false {
+                /// The embedding application's name.
+                fixed name: String,
+                /// Its version.
+                fixed version: String,
+                /// This running instance.
+                fixed instance: String,
+            }
+        }
+    };
+}
+
+/// `HookPoint` from the table.
 macro_rules! hook_points {
-    ($( $(#[$doc:meta])* $variant:ident = $name:literal, since ($major:literal, $minor:literal, $patch:literal); )*) => {
+    ($(
+        $(#[$doc:meta])*
+        $event:ident = $variant:ident $name:literal since($major:literal, $minor:literal, $patch:literal),
+        $wit:ident, $module:ident, block: $block:literal { $($fields:tt)* }
+    )*) => {
         /// A hook point: a place in the host's run where plugins are called.
         ///
         /// These are all the points of the Yoi spec. A point exists from the
@@ -19,7 +226,7 @@ macro_rules! hook_points {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
         pub enum HookPoint {
-            $( $(#[$doc])* $variant, )*
+            $( #[doc = concat!("`", $name, "`")] $variant, )*
             /// A point the embedding host declares itself, e.g. a build
             /// pipeline's `build.pre_compile`.
             Host(HostPoint),
@@ -50,36 +257,7 @@ macro_rules! hook_points {
     };
 }
 
-hook_points! {
-    /// `work_item.pre_create`
-    WorkItemPreCreate = "work_item.pre_create", since (0, 1, 0);
-    /// `work_item.post_create`
-    WorkItemPostCreate = "work_item.post_create", since (0, 1, 0);
-    /// `run.pre_prompt`
-    RunPrePrompt = "run.pre_prompt", since (0, 1, 0);
-    /// `model.pre_call`
-    ModelPreCall = "model.pre_call", since (0, 1, 0);
-    /// `model.post_call`
-    ModelPostCall = "model.post_call", since (0, 1, 0);
-    /// `tool.pre_exec`
-    ToolPreExec = "tool.pre_exec", since (0, 1, 0);
-    /// `tool.post_exec`
-    ToolPostExec = "tool.post_exec", since (0, 1, 0);
-    /// `tool.result_persist`
-    ToolResultPersist = "tool.result_persist", since (0, 1, 0);
-    /// `response.pre_deliver`
-    ResponsePreDeliver = "response.pre_deliver", since (0, 1, 0);
-    /// `response.post_deliver`
-    ResponsePostDeliver = "response.post_deliver", since (0, 1, 0);
-    /// `context.pre_compact`
-    ContextPreCompact = "context.pre_compact", since (0, 1, 0);
-    /// `context.post_compact`
-    ContextPostCompact = "context.post_compact", since (0, 1, 0);
-    /// `host.start`
-    HostStart = "host.start", since (0, 1, 0);
-    /// `host.stop`
-    HostStop = "host.stop", since (0, 1, 0);
-}
+foreach_hook_point!(hook_points);
 
 impl HookPoint {
     /// The WIT interface name of this point, e.g. `tool-pre-exec`; for a

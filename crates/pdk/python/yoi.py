@@ -29,20 +29,7 @@ from wit_world.imports import log as _log
 from wit_world.imports import secrets as _secrets
 from wit_world.imports import types as _types
 from wit_world.imports.types import (  # noqa: F401  (the typed events)
-    Compacted,
-    Compaction,
-    CreatedWorkItem,
-    Delivered,
-    Delivery,
-    DeliveryMode,
-    HostInfo,
-    ModelCall,
-    ModelResponse,
-    NewWorkItem,
-    PersistResult,
-    Prompt,
-    ToolCall,
-    ToolResult,
+{{event_types}}
 )
 
 CONTRACT = "{{contract}}"

@@ -97,8 +97,6 @@ macro_rules! contract {
         types: $types:literal,
         log: $log:literal,
         https: $https:literal,
-        fs: $fs:literal,
-        secrets: $secrets:literal,
         hooks: [ $( $module:ident: $event:ident, $doc:literal, $inline:literal, $world:literal, $default:literal; )* ],
         events: [ $( $unique:ident ),* ],
     ) => {
@@ -211,10 +209,8 @@ macro_rules! contract {
                     world: $api_world,
                     with: {
                         $types: crate::__private::base::yoi::plugin::types,
-                        $https: generate,
-                        $fs: generate,
-                        $secrets: generate,
                     },
+                    generate_all,
                     runtime_path: "::yoi_pdk::__private::wit_bindgen::rt",
                     additional_derives: [PartialEq, serde::Serialize, serde::Deserialize],
                 });

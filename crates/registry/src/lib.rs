@@ -12,14 +12,17 @@
 //! refusals change nothing and say how to fix them.
 #![deny(missing_docs)]
 
+mod artifacts;
 mod backend;
 mod blobs;
 mod config;
 mod config_rules;
 mod error;
+mod lifecycle;
 mod model;
 mod operation;
 mod postgres;
+mod queries;
 mod registry;
 mod sealed;
 mod sqlite;

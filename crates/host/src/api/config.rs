@@ -5,7 +5,43 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use wasmtime::component::Linker;
 use yoi_manifest::{Manifest, Setting};
+
+use super::{HostApi, link_now, versioned};
+use crate::api::state::{HasState, PluginState};
+use crate::bindings::latest::yoi::plugin::config;
+
+/// The unit.
+pub(crate) const API: HostApi = HostApi {
+    interface: "config",
+    link,
+    link_as,
+};
+
+fn link(l: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+    config::add_to_linker::<PluginState, HasState>(l, |s| s)
+}
+
+fn link_as(l: &mut Linker<PluginState>, version: &str) -> wasmtime::Result<()> {
+    let mut i = l.instance(&versioned("config", version))?;
+    link_now!(i, "get", |s, key: String| config::Host::get(s, key));
+    link_now!(i, "all", |s| config::Host::all(s));
+    Ok(())
+}
+
+impl config::Host for PluginState {
+    fn get(&mut self, key: String) -> Result<Option<String>, config::ConfigError> {
+        self.api
+            .config
+            .get(&key)
+            .map_err(config::ConfigError::Undeclared)
+    }
+
+    fn all(&mut self) -> String {
+        self.api.config.all()
+    }
+}
 
 /// A plugin's declared settings and the values it runs with (the
 /// operator's, else the defaults).

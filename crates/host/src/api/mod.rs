@@ -1,4 +1,12 @@
-//! The grant-gated host APIs a plugin may call: `https`, `fs`, `secrets`.
+//! The host APIs a plugin may call, one unit each ([`HOST_APIS`]): `log`,
+//! `context`, `config`, and the grant-gated `https`, `fs`, `secrets`, with
+//! `completions`, the chunk sink of providers. A unit holds the interface
+//! name a component imports (what `sandbox` allows), its calls as the
+//! guest sees them, its linker entries (for the newest contract, and again
+//! under an older one's names where that contract's interface did not
+//! change), and its grant check. Adding a host API is a unit here, its WIT,
+//! the manifest's grammar when it needs a grant, and the docs
+//! (docs/architecture.md).
 //!
 //! Each loaded plugin gets one [`PluginApi`]: its grants (parsed from the
 //! operator's `yoi grant` forms), what its manifest requested (to say how to
@@ -6,18 +14,14 @@
 //! grants before anything is touched; a refusal becomes a [`Denial`] that the
 //! guest receives as a typed error and the host records.
 
+pub(crate) mod completions;
 pub(crate) mod config;
-#[cfg(feature = "fs")]
+pub(crate) mod context;
 pub(crate) mod fs;
-#[cfg(feature = "https")]
 pub(crate) mod https;
+pub(crate) mod log;
 mod secrets;
-#[cfg(not(all(feature = "fs", feature = "https")))]
-mod unbuilt;
-#[cfg(not(feature = "fs"))]
-pub(crate) use unbuilt::fs;
-#[cfg(not(feature = "https"))]
-pub(crate) use unbuilt::https;
+pub(crate) mod state;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,8 +32,105 @@ use yoi_manifest::{FsMode, HttpsPattern, Manifest, PluginId};
 pub(crate) use secrets::fetch_secret;
 pub use secrets::{EnvSecrets, SecretSource};
 
+use wasmtime::StoreContextMut;
+use wasmtime::component::Linker;
+
 use crate::bindings::latest::yoi::plugin::types::{ApiError, Denial as WitDenial};
 use crate::receipt::Denial;
+use state::PluginState;
+
+/// One host API: the `yoi:plugin` interface a component imports, and how a
+/// linker gets its calls.
+pub(crate) struct HostApi {
+    /// The interface, without package or version, e.g. `https`.
+    pub(crate) interface: &'static str,
+    /// Links its calls under the newest contract's names.
+    pub(crate) link: fn(&mut Linker<PluginState>) -> wasmtime::Result<()>,
+    /// Links the same calls under an older contract version's names, for a
+    /// version whose interface did not change (the contract table's
+    /// `shared`).
+    pub(crate) link_as: fn(&mut Linker<PluginState>, &str) -> wasmtime::Result<()>,
+}
+
+/// Every host API, one unit each: `sandbox` allows exactly these imports
+/// (with the records of `types`) and links them for every contract version.
+pub(crate) const HOST_APIS: [HostApi; 7] = [
+    log::API,
+    context::API,
+    config::API,
+    https::API,
+    fs::API,
+    secrets::API,
+    completions::API,
+];
+
+/// An interface of `version`'s contract, by name: `yoi:plugin/fs@0.4.0`.
+pub(crate) fn versioned(interface: &str, version: &str) -> String {
+    format!(
+        "{}/{interface}@{version}",
+        yoi_manifest::ContractVersion::PACKAGE
+    )
+}
+
+/// The store a host call linked by hand reaches.
+pub(crate) type Cx<'a> = StoreContextMut<'a, PluginState>;
+
+/// Links one host call of an older contract's interface that waits,
+/// answered by the newest contract's `Host` (`link_as`).
+macro_rules! link_wait {
+    ($inst:ident, $name:literal, |$s:ident $(, $a:ident: $t:ty)*| $call:expr) => {
+        $inst.func_wrap_async(
+            $name,
+            |mut cx: crate::api::Cx<'_>, ($($a,)*): ($($t,)*)| {
+                Box::new(async move {
+                    let $s = cx.data_mut();
+                    Ok(($call.await,))
+                })
+            },
+        )?;
+    };
+}
+pub(crate) use link_wait;
+
+/// Links one host call of an older contract's interface that answers at
+/// once (`link_as`).
+macro_rules! link_now {
+    ($inst:ident, $name:literal, |$s:ident $(, $a:ident: $t:ty)*| $call:expr) => {
+        $inst.func_wrap($name, |mut cx: crate::api::Cx<'_>, ($($a,)*): ($($t,)*)| {
+            let $s = cx.data_mut();
+            Ok(($call,))
+        })?;
+    };
+}
+pub(crate) use link_now;
+
+/// Runs a host call that may block (the filesystem, the embedder's secret
+/// source) on a blocking thread. The kernel or a remote secret store may
+/// not answer: the handler's host-side timer then abandons the wait and
+/// the instance, and the executor never blocks.
+pub(crate) async fn on_blocking_thread<T: Send + 'static>(
+    api: &Arc<PluginApi>,
+    call: impl FnOnce(&PluginApi) -> Result<T, ApiFailure> + Send + 'static,
+) -> Result<T, ApiFailure> {
+    let api = Arc::clone(api);
+    tokio::task::spawn_blocking(move || call(&api))
+        .await
+        .unwrap_or_else(|e| {
+            Err(ApiFailure::Failed(format!(
+                "the filesystem call failed: {e}"
+            )))
+        })
+}
+
+/// One blocking import (`fs`, `secrets`): the call runs off the executor,
+/// then settles.
+macro_rules! blocking_call {
+    ($self:ident, |$api:ident| $body:expr) => {{
+        let r = crate::api::on_blocking_thread(&$self.api, move |$api| $body).await;
+        $self.settle(r)
+    }};
+}
+pub(crate) use blocking_call;
 
 /// Limits on host API calls, set on the [`HostBuilder`](crate::HostBuilder).
 #[derive(Debug, Clone)]
@@ -268,6 +369,37 @@ impl ApiFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The units are the newest contract's host APIs: every interface of
+    /// its WIT that the `plugin` world does not export, but its records.
+    #[test]
+    fn the_units_are_the_contracts_host_apis() {
+        let version = yoi_manifest::ContractVersion::CURRENT.0.to_string();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("wit")
+            .join(&version);
+        let mut interfaces = Vec::new();
+        let mut exported = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("the contract's WIT") {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("WIT");
+            for line in text.lines().map(str::trim) {
+                if let Some(name) = line.strip_prefix("interface ") {
+                    interfaces.push(name.trim_end_matches(" {").to_owned());
+                }
+                if let Some(name) = line.strip_prefix("export ") {
+                    exported.push(name.trim_end_matches(';').to_owned());
+                }
+            }
+        }
+        let mut apis: Vec<String> = interfaces
+            .into_iter()
+            .filter(|i| i != "types" && !exported.contains(i))
+            .collect();
+        apis.sort();
+        let mut units: Vec<String> = HOST_APIS.iter().map(|a| a.interface.to_owned()).collect();
+        units.sort();
+        assert_eq!(units, apis);
+    }
 
     #[test]
     fn grants_outside_the_request_are_dropped() {

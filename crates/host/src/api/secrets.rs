@@ -3,9 +3,41 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use wasmtime::component::Linker;
 use yoi_manifest::Capability;
 
-use super::{ApiFailure, PluginApi};
+use super::{ApiFailure, HostApi, PluginApi, blocking_call, link_wait, versioned};
+use crate::api::state::{HasState, PluginState};
+use crate::bindings::latest::yoi::plugin::secrets;
+use crate::bindings::latest::yoi::plugin::types::ApiError;
+
+/// The unit.
+pub(crate) const API: HostApi = HostApi {
+    interface: "secrets",
+    link,
+    link_as,
+};
+
+fn link(l: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+    secrets::add_to_linker::<PluginState, HasState>(l, |s| s)
+}
+
+fn link_as(l: &mut Linker<PluginState>, version: &str) -> wasmtime::Result<()> {
+    let mut i = l.instance(&versioned("secrets", version))?;
+    link_wait!(i, "get", |s, key: String| secrets::Host::get(s, key));
+    Ok(())
+}
+
+impl secrets::Host for PluginState {
+    async fn get(&mut self, key: String) -> Result<String, ApiError> {
+        // Refusals are decided inline; only the source is asked off-thread.
+        let source = match self.api.secret_source(&key) {
+            Ok(source) => source,
+            Err(refused) => return self.settle(Err(refused)),
+        };
+        blocking_call!(self, |_api| fetch_secret(&*source, &key))
+    }
+}
 
 /// Where the host gets secret values from. The embedder supplies one with
 /// [`HostBuilder::secrets`](crate::HostBuilder::secrets); a plugin reaches a

@@ -21,7 +21,7 @@ use reqwest::{Method, Url};
 use yoi_manifest::Capability;
 use yoi_manifest::{HostPattern, HttpsPattern, Scheme};
 
-use super::{ApiFailure, PluginApi};
+use crate::api::{ApiFailure, PluginApi};
 use crate::bindings::latest::yoi::plugin::https as wit;
 
 /// Most redirects followed for one request.
