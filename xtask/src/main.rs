@@ -545,11 +545,47 @@ const PUBLISHED: [&str; 5] = [
     "yoi-cli",
 ];
 
+/// Removes the copies of this workspace's crates that an earlier `cargo
+/// package` unpacked from its temporary registry: their versions do not
+/// change between runs, so cargo would build the next verification with
+/// the old sources it finds unpacked under the same name.
+fn forget_unpacked_packages() -> Result<()> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry").join("src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return Ok(());
+    };
+    for registry in registries.filter_map(|e| e.ok().map(|e| e.path())) {
+        // Local registries, like the temporary one, have names starting
+        // with `-`; crates.io's copies are left alone.
+        let local = registry
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('-'));
+        let Ok(unpacked) = std::fs::read_dir(&registry) else {
+            continue;
+        };
+        for dir in unpacked.filter_map(|e| e.ok().map(|e| e.path())) {
+            let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if local && PUBLISHED.iter().any(|k| name.starts_with(&format!("{k}-"))) {
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("removing {}", dir.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `cargo package` of every published crate: each must build from its
 /// package alone (its WIT, templates and PDK modules inside it; the others
 /// from cargo's temporary registry). Returns the PDK's folder, unpacked by
 /// cargo's own verification build.
 fn package_crates(root: &Path) -> Result<PathBuf> {
+    forget_unpacked_packages()?;
     let mut cmd = cargo();
     // `--allow-dirty`: a working copy with changes is checked as it is.
     cmd.args(["package", "--allow-dirty"]);

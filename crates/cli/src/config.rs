@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
-use yoi_registry::{ConfigRecord, NewValue, Scope};
+use yoi_registry::{ConfigRecord, Operation, Scope};
 
 use crate::ctx::{Ctx, print_json, time};
 use crate::usage::UsageError;
@@ -32,14 +32,19 @@ impl Ctx {
         scope_text: &str,
     ) -> Result<ExitCode> {
         let scope = scope(scope_text)?;
-        let r = self.open()?.set_config(
-            plugin,
+        let op = Operation::ConfigSet {
+            plugin: plugin.to_owned(),
+            key: key.to_owned(),
+            value: None,
+            text: Some(value.to_owned()),
             scope,
-            key,
-            NewValue::Text(value.to_owned()),
-            &self.actor,
-        )?;
-        outln!("set {plugin} {key} for scope {scope} to {}", value_text(&r));
+        };
+        let r = self.apply(&self.open()?, op)?;
+        let shown = match r.get("value") {
+            Some(v) if !v.is_null() => v.to_string(),
+            _ => "•••••• (secret)".into(),
+        };
+        outln!("set {plugin} {key} for scope {scope} to {shown}");
         Ok(ExitCode::SUCCESS)
     }
 
@@ -50,7 +55,12 @@ impl Ctx {
         scope_text: &str,
     ) -> Result<ExitCode> {
         let scope = scope(scope_text)?;
-        self.open()?.unset_config(plugin, scope, key, &self.actor)?;
+        let op = Operation::ConfigUnset {
+            plugin: plugin.to_owned(),
+            key: key.to_owned(),
+            scope,
+        };
+        self.apply(&self.open()?, op)?;
         outln!("unset {plugin} {key} for scope {scope}");
         Ok(ExitCode::SUCCESS)
     }
@@ -123,7 +133,7 @@ impl Ctx {
     }
 
     pub(crate) fn config_rotate_key(&self) -> Result<ExitCode> {
-        let n = self.open()?.rotate_config_key(&self.actor)?;
+        let n = self.apply(&self.open()?, Operation::ConfigRotateKey {})?;
         outln!("sealed {n} secret values with a new key; the old key is gone from config.key");
         Ok(ExitCode::SUCCESS)
     }

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
-use yoi_registry::{Location, Registry};
+use serde_json::Value;
+use yoi_registry::{Answer, Location, Operation, Registry};
 
 /// The command's registry and actor.
 pub(crate) struct Ctx {
@@ -44,6 +45,13 @@ pub(crate) fn time(ms: i64) -> String {
 }
 
 impl Ctx {
+    /// Runs a registry write as every client does, `yoi serve` included
+    /// (`Operation`, audited with the answer): what it produced, or its
+    /// error as the registry words it. Warnings are printed.
+    pub(crate) fn apply(&self, registry: &Registry, op: Operation) -> Result<Value> {
+        answered(registry.apply(&op, &self.actor))
+    }
+
     pub(crate) fn new(registry: Option<String>, actor: Option<String>) -> Self {
         let actor = actor
             .or_else(|| std::env::var("YOI_ACTOR").ok())
@@ -96,4 +104,21 @@ impl Ctx {
         Registry::open_at(&location, &home)
             .with_context(|| format!("opening the registry at {location}"))
     }
+}
+
+/// A write's record, or its error as the registry words it; its warnings
+/// printed on stderr.
+pub(crate) fn answered(answer: Answer) -> Result<Value> {
+    for warning in &answer.warnings {
+        errln!("warning: {warning}");
+    }
+    if !answer.ok {
+        anyhow::bail!("{}", answer.error.unwrap_or_default());
+    }
+    Ok(answer.record.unwrap_or(Value::Null))
+}
+
+/// A text field of a write's record (`plugin`, `version`, ...).
+pub(crate) fn field<'a>(record: &'a Value, key: &str) -> &'a str {
+    record.get(key).and_then(Value::as_str).unwrap_or_default()
 }

@@ -10,9 +10,9 @@ use semver::Version;
 use serde::Serialize;
 use yoi_host::Host;
 use yoi_manifest::{Manifest, Package};
-use yoi_registry::{Activation, Capability, Rollout, State};
+use yoi_registry::{Capability, Operation, Rollout, State};
 
-use crate::ctx::{Ctx, print_json, time};
+use crate::ctx::{Ctx, answered, field, print_json, time};
 use crate::usage::UsageError;
 
 /// `ID@VERSION` → (id, version).
@@ -79,14 +79,14 @@ impl Ctx {
             refused(&why);
             bail!("{} was not published: {why}", dir.display());
         }
-        let published = registry.publish(&package, &Host::compat(), &self.actor)?;
-        let record = published.record;
+        let published = answered(registry.publish_answer(&package, &Host::compat(), &self.actor))?;
+        let record = &published["record"];
         outln!(
             "published {}@{} ({}){}",
-            record.plugin,
-            record.version,
-            record.digest,
-            if published.created {
+            field(record, "plugin"),
+            field(record, "version"),
+            field(record, "digest"),
+            if published["created"] == true {
                 ""
             } else {
                 "; it was already published with this digest, nothing changed"
@@ -98,10 +98,10 @@ impl Ctx {
             outln!(
                 "  requests: {}\n  next: yoi grant {} {} && yoi activate {}@{}",
                 caps.join(", "),
-                record.plugin,
+                field(record, "plugin"),
                 caps.join(" "),
-                record.plugin,
-                record.version
+                field(record, "plugin"),
+                field(record, "version")
             );
         }
         Ok(ExitCode::SUCCESS)
@@ -115,67 +115,85 @@ impl Ctx {
                 UsageError(format!("--rollout {percent} is out of range; use 0 to 100")).into(),
             );
         }
-        let how = Activation {
-            actor: self.actor.clone(),
-            rollout: Rollout { scope, percent },
+        let activate = Operation::Activate {
+            plugin: id.clone(),
+            version: version.clone(),
+            scope,
+            rollout_pct: percent,
         };
-        let registry = self.open()?;
-        let r = registry.activate(&id, &version, &how)?;
-        outln!(
-            "activated {}@{} (scope {}, {}%)",
-            r.plugin,
-            r.version,
-            r.rollout.scope,
-            r.rollout.percent
-        );
-        for warning in registry.activation_warnings(&id, &version) {
-            errln!("warning: {warning}");
-        }
+        self.apply(&self.open()?, activate)?;
+        outln!("activated {id}@{version} (scope {scope}, {percent}%)");
         Ok(ExitCode::SUCCESS)
     }
 
     pub(crate) fn deactivate(&self, t: &str) -> Result<ExitCode> {
         let (id, version) = target(t)?;
-        let r = self.open()?.deactivate(&id, &version, &self.actor)?;
-        outln!(
-            "deactivated {}@{}; {} has no active version",
-            r.plugin,
-            r.version,
-            r.plugin
-        );
+        let op = Operation::Deactivate {
+            plugin: id.clone(),
+            version: version.clone(),
+        };
+        self.apply(&self.open()?, op)?;
+        outln!("deactivated {id}@{version}; {id} has no active version");
         Ok(ExitCode::SUCCESS)
     }
 
     pub(crate) fn rollback(&self, t: &str) -> Result<ExitCode> {
         let (id, version) = target(t)?;
-        let r = self.open()?.rollback(&id, &version, &self.actor)?;
-        outln!("rolled back {} to {}", r.plugin, r.version);
+        let op = Operation::Rollback {
+            plugin: id.clone(),
+            version: version.clone(),
+        };
+        self.apply(&self.open()?, op)?;
+        outln!("rolled back {id} to {version}");
         Ok(ExitCode::SUCCESS)
     }
 
     pub(crate) fn grant(&self, plugin: &str, caps: &[String], granted: bool) -> Result<ExitCode> {
-        let done = self.open()?.grant(plugin, caps, granted, &self.actor)?;
+        let (plugin, capabilities) = (plugin.to_owned(), caps.to_vec());
+        let op = if granted {
+            Operation::Grant {
+                plugin: plugin.clone(),
+                capabilities,
+            }
+        } else {
+            Operation::Deny {
+                plugin: plugin.clone(),
+                capabilities,
+            }
+        };
+        let done = self.apply(&self.open()?, op)?;
         let verb = if granted { "granted" } else { "denied" };
-        for cap in done {
-            outln!("{verb} {cap} to {plugin}");
+        for cap in done.as_array().into_iter().flatten() {
+            outln!("{verb} {} to {plugin}", cap.as_str().unwrap_or_default());
         }
         Ok(ExitCode::SUCCESS)
     }
 
     pub(crate) fn revoke(&self, plugin: &str, caps: &[String]) -> Result<ExitCode> {
-        self.open()?.revoke(plugin, caps, &self.actor)?;
+        let op = Operation::Revoke {
+            plugin: plugin.to_owned(),
+            capabilities: caps.to_vec(),
+        };
+        self.apply(&self.open()?, op)?;
         outln!("revoked {} from {plugin}", caps.join(", "));
         Ok(ExitCode::SUCCESS)
     }
 
     pub(crate) fn enable(&self, plugin: &str) -> Result<ExitCode> {
-        self.open()?.enable(plugin, &self.actor)?;
+        let op = Operation::Enable {
+            plugin: plugin.to_owned(),
+        };
+        self.apply(&self.open()?, op)?;
         outln!("enabled {plugin}");
         Ok(ExitCode::SUCCESS)
     }
 
     pub(crate) fn disable(&self, plugin: &str, reason: &str) -> Result<ExitCode> {
-        self.open()?.disable(plugin, reason, &self.actor)?;
+        let op = Operation::Disable {
+            plugin: plugin.to_owned(),
+            reason: reason.to_owned(),
+        };
+        self.apply(&self.open()?, op)?;
         outln!("disabled {plugin}: {reason}");
         Ok(ExitCode::SUCCESS)
     }
@@ -502,11 +520,20 @@ impl Ctx {
                 ))
                 .into());
             }
-            let removed = reg.remove_all(t, &self.actor)?;
-            let versions: Vec<String> = removed.iter().map(|r| r.version.to_string()).collect();
+            let op = Operation::Remove {
+                plugin: t.to_owned(),
+                version: None,
+            };
+            let removed = self.apply(&reg, op)?;
+            let versions: Vec<&str> = removed
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| field(r, "version"))
+                .collect();
             outln!(
                 "removed {t}: {} version(s) ({}), its grants and flags",
-                removed.len(),
+                versions.len(),
                 versions.join(", ")
             );
             return Ok(ExitCode::SUCCESS);
@@ -516,8 +543,12 @@ impl Ctx {
                 "`{t}` must be ID@VERSION (one version) or ID with --all (every version)"
             ))
         })?;
-        let r = reg.remove(&id, &version, &self.actor)?;
-        outln!("removed {}@{} ({})", r.plugin, r.version, r.digest);
+        let op = Operation::Remove {
+            plugin: id.clone(),
+            version: Some(version.clone()),
+        };
+        let r = self.apply(&reg, op)?;
+        outln!("removed {id}@{version} ({})", field(&r, "digest"));
         Ok(ExitCode::SUCCESS)
     }
 
@@ -536,15 +567,21 @@ impl Ctx {
         let age = events_older_than.map(duration).transpose()?;
         let silent = hosts_silent_for.map(duration).transpose()?;
         let registry = self.open()?;
-        let p = registry.prune(age, &self.actor)?;
+        let op = Operation::Prune {
+            events_older_than_secs: age.map(|a| a.as_secs()),
+        };
+        let p = self.apply(&registry, op)?;
         outln!(
             "pruned {} events and {} unreferenced artifacts ({} bytes)",
-            p.events,
-            p.blobs,
-            p.bytes
+            p["events"],
+            p["blobs"],
+            p["bytes"]
         );
         if let Some(silent) = silent {
-            let n = registry.forget_hosts(silent, &self.actor)?;
+            let op = Operation::ForgetHosts {
+                silent_for_secs: silent.as_secs(),
+            };
+            let n = self.apply(&registry, op)?;
             outln!(
                 "forgot {n} hosts silent for {}",
                 humantime::format_duration(silent)
@@ -572,7 +609,7 @@ impl Ctx {
             ))
             .into());
         }
-        self.open()?.clear(&self.actor)?;
+        self.apply(&self.open()?, Operation::Clear { confirm: true })?;
         outln!("cleared the registry at {location} (the audit log is kept)");
         Ok(ExitCode::SUCCESS)
     }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use semver::Version;
 use yoi_manifest::Changes;
-use yoi_registry::{Activation, UpgradePlan};
+use yoi_registry::{Operation, UpgradePlan};
 
 use crate::ctx::{Ctx, print_json};
 use crate::usage::UsageError;
@@ -207,20 +207,32 @@ impl Ctx {
         // Each decision is its own audited write, made before the
         // activation that needs it.
         for (cap, grant) in &decisions {
-            registry.grant(&id, std::slice::from_ref(cap), *grant, &self.actor)?;
+            let (plugin, capabilities) = (id.clone(), vec![cap.clone()]);
+            let op = if *grant {
+                Operation::Grant {
+                    plugin,
+                    capabilities,
+                }
+            } else {
+                Operation::Deny {
+                    plugin,
+                    capabilities,
+                }
+            };
+            self.apply(&registry, op)?;
             outln!("{} {cap}", if *grant { "granted" } else { "denied" });
         }
-        let how = Activation {
-            actor: self.actor.clone(),
-            rollout: plan.rollout,
+        let activate = Operation::Activate {
+            plugin: id.clone(),
+            version: version.clone(),
+            scope: plan.rollout.scope,
+            rollout_pct: plan.rollout.percent,
         };
-        let r = registry.activate(&id, &version, &how)?;
+        self.apply(&registry, activate)?;
         outln!(
-            "activated {}@{} (scope {}, {}%){}",
-            r.plugin,
-            r.version,
-            r.rollout.scope,
-            r.rollout.percent,
+            "activated {id}@{version} (scope {}, {}%){}",
+            plan.rollout.scope,
+            plan.rollout.percent,
             plan.from
                 .map(|f| format!("; {f} is now inactive"))
                 .unwrap_or_default()

@@ -13,7 +13,7 @@ use crate::config_rules::{governing, governing_for, open, setting, shown};
 use crate::error::RegistryError;
 use crate::model::{ConfigRecord, VersionRecord};
 use crate::model::{manifest_of, now_ms};
-use crate::registry::Registry;
+use crate::registry::{Audited, Registry};
 use crate::sealed::row;
 use crate::store::Store;
 
@@ -40,14 +40,28 @@ impl<S: Store> Registry<S> {
         value: NewValue,
         actor: &str,
     ) -> Result<ConfigRecord, RegistryError> {
+        self.set_config_audited(plugin, scope, key, value, actor)
+            .result
+    }
+
+    /// [`Registry::set_config`] with the audit record it wrote.
+    pub(crate) fn set_config_audited(
+        &self,
+        plugin: &str,
+        scope: Scope,
+        key: &str,
+        value: NewValue,
+        actor: &str,
+    ) -> Audited<ConfigRecord> {
         // Only a secret needs the key; creating it first keeps the write
         // below one transaction.
         let needs_key = self.store.read(|tx| {
             let r = governing_for(tx, plugin, key)?;
             Ok(manifest_of(&r)?.setting(key).is_some_and(|s| s.secret))
         });
-        let keys = match needs_key {
-            Ok(true) => Some(self.config_keys(true)?),
+        let keys = match needs_key.map(|secret| secret.then(|| self.config_keys(true))) {
+            Ok(Some(Err(e))) => return Audited::failed(e),
+            Ok(Some(Ok(keys))) => Some(keys),
             _ => None,
         };
         self.audited(actor, "config_set", Some(plugin), None, |tx| {
@@ -105,6 +119,17 @@ impl<S: Store> Registry<S> {
         key: &str,
         actor: &str,
     ) -> Result<(), RegistryError> {
+        self.unset_config_audited(plugin, scope, key, actor).result
+    }
+
+    /// [`Registry::unset_config`] with the audit record it wrote.
+    pub(crate) fn unset_config_audited(
+        &self,
+        plugin: &str,
+        scope: Scope,
+        key: &str,
+        actor: &str,
+    ) -> Audited<()> {
         self.audited(actor, "config_unset", Some(plugin), None, |tx| {
             if !tx.delete_config(plugin, scope.as_str(), key)? {
                 return Err(RegistryError::ConfigNotSet {
@@ -184,9 +209,16 @@ impl<S: Store> Registry<S> {
     /// a crash at any point leaves every value readable. Returns how many
     /// values were resealed.
     pub fn rotate_config_key(&self, actor: &str) -> Result<usize, RegistryError> {
-        let old = self.config_keys(true)?;
-        let new = old.with_new_key()?;
-        let n = self.audited(actor, "config_rotate_key", None, None, |tx| {
+        self.rotate_config_key_audited(actor).result
+    }
+
+    /// [`Registry::rotate_config_key`] with the audit record it wrote.
+    pub(crate) fn rotate_config_key_audited(&self, actor: &str) -> Audited<usize> {
+        let new = match self.config_keys(true).and_then(|old| old.with_new_key()) {
+            Ok(new) => new,
+            Err(e) => return Audited::failed(e),
+        };
+        self.audited(actor, "config_rotate_key", None, None, |tx| {
             let mut n = 0;
             for mut r in tx.config(None)?.into_iter().filter(|r| r.secret) {
                 let aad = row(r.plugin.as_str(), r.scope.as_str(), &r.key);
@@ -200,9 +232,10 @@ impl<S: Store> Registry<S> {
                 n,
                 format!("sealed {n} secret values with key `{}`", new.current()),
             ))
-        })?;
-        let newest = new.keep_newest()?;
-        self.set_keys(newest);
-        Ok(n)
+        })
+        .and_then(|n| {
+            self.set_keys(new.keep_newest()?);
+            Ok(n)
+        })
     }
 }

@@ -11,7 +11,7 @@ use yoi_manifest::{Capability, Rollout};
 
 use crate::error::RegistryError;
 use crate::model::{AuditRecord, GrantRecord, Outcome, Pruned, State, VersionRecord};
-use crate::registry::{Activation, Published, Registry};
+use crate::registry::{Activation, Audited, Published, Registry};
 use crate::store::{Store, Tx};
 
 pub(crate) fn wrong_state(r: &VersionRecord, why: impl Into<String>) -> RegistryError {
@@ -144,7 +144,7 @@ impl<S: Store> Registry<S> {
         plugin: &str,
         version: &Version,
         mut op: impl FnMut(&mut dyn Tx, VersionRecord) -> Result<(R, String), RegistryError>,
-    ) -> Result<R, RegistryError> {
+    ) -> Audited<R> {
         let v = version.to_string();
         self.audited(actor, action, Some(plugin), Some(&v), |tx| {
             let target = find(tx, plugin, version)?;
@@ -166,6 +166,16 @@ impl<S: Store> Registry<S> {
         compat: &Compat,
         actor: &str,
     ) -> Result<Published, RegistryError> {
+        self.publish_audited(package, compat, actor).result
+    }
+
+    /// [`Registry::publish`] with the audit record it wrote.
+    pub(crate) fn publish_audited(
+        &self,
+        package: &Package,
+        compat: &Compat,
+        actor: &str,
+    ) -> Audited<Published> {
         let m = package.manifest();
         let plugin = m.plugin.id.as_str();
         let version = m.plugin.version.to_string();
@@ -238,6 +248,16 @@ impl<S: Store> Registry<S> {
         version: &Version,
         how: &Activation,
     ) -> Result<VersionRecord, RegistryError> {
+        self.activate_audited(plugin, version, how).result
+    }
+
+    /// [`Registry::activate`] with the audit record it wrote.
+    pub(crate) fn activate_audited(
+        &self,
+        plugin: &str,
+        version: &Version,
+        how: &Activation,
+    ) -> Audited<VersionRecord> {
         let keys = self.config_keys(false).ok();
         self.on_version(&how.actor, "activate", plugin, version, |tx, mut target| {
             if how.rollout.percent > 100 {
@@ -274,6 +294,16 @@ impl<S: Store> Registry<S> {
         version: &Version,
         actor: &str,
     ) -> Result<VersionRecord, RegistryError> {
+        self.deactivate_audited(plugin, version, actor).result
+    }
+
+    /// [`Registry::deactivate`] with the audit record it wrote.
+    pub(crate) fn deactivate_audited(
+        &self,
+        plugin: &str,
+        version: &Version,
+        actor: &str,
+    ) -> Audited<VersionRecord> {
         self.on_version(actor, "deactivate", plugin, version, |tx, mut target| {
             if target.state != State::Active {
                 return Err(wrong_state(
@@ -299,6 +329,16 @@ impl<S: Store> Registry<S> {
         version: &Version,
         actor: &str,
     ) -> Result<VersionRecord, RegistryError> {
+        self.rollback_audited(plugin, version, actor).result
+    }
+
+    /// [`Registry::rollback`] with the audit record it wrote.
+    pub(crate) fn rollback_audited(
+        &self,
+        plugin: &str,
+        version: &Version,
+        actor: &str,
+    ) -> Audited<VersionRecord> {
         let keys = self.config_keys(false).ok();
         self.on_version(actor, "rollback", plugin, version, |tx, mut target| {
             let Some(mut current) = active_of(tx, plugin)? else {
@@ -344,6 +384,18 @@ impl<S: Store> Registry<S> {
         granted: bool,
         actor: &str,
     ) -> Result<Vec<Capability>, RegistryError> {
+        self.grant_audited(plugin, capabilities, granted, actor)
+            .result
+    }
+
+    /// [`Registry::grant`] with the audit record it wrote.
+    pub(crate) fn grant_audited(
+        &self,
+        plugin: &str,
+        capabilities: &[String],
+        granted: bool,
+        actor: &str,
+    ) -> Audited<Vec<Capability>> {
         let action = if granted { "grant" } else { "deny" };
         self.audited(actor, action, Some(plugin), None, |tx| {
             let mut requested = Vec::new();
@@ -403,6 +455,16 @@ impl<S: Store> Registry<S> {
         capabilities: &[String],
         actor: &str,
     ) -> Result<(), RegistryError> {
+        self.revoke_audited(plugin, capabilities, actor).result
+    }
+
+    /// [`Registry::revoke`] with the audit record it wrote.
+    pub(crate) fn revoke_audited(
+        &self,
+        plugin: &str,
+        capabilities: &[String],
+        actor: &str,
+    ) -> Audited<()> {
         self.audited(actor, "revoke", Some(plugin), None, |tx| {
             let mut done = Vec::new();
             for text in capabilities {
@@ -421,7 +483,12 @@ impl<S: Store> Registry<S> {
     /// Disables a plugin: it cannot be activated (or rolled back to) until
     /// enabled again. Hosts stop running it at their next reload.
     pub fn disable(&self, plugin: &str, reason: &str, actor: &str) -> Result<(), RegistryError> {
-        self.set_disabled(
+        self.disable_audited(plugin, reason, actor).result
+    }
+
+    /// [`Registry::disable`] with the audit record it wrote.
+    pub(crate) fn disable_audited(&self, plugin: &str, reason: &str, actor: &str) -> Audited<()> {
+        self.set_disabled_audited(
             actor,
             "disable",
             plugin,
@@ -440,18 +507,19 @@ impl<S: Store> Registry<S> {
         host: &str,
     ) -> Result<(), RegistryError> {
         let done = format!("disabled by the crash guard: {reason}");
-        self.set_disabled(host, "auto_disable", plugin, reason, done)
+        self.set_disabled_audited(host, "auto_disable", plugin, reason, done)
+            .result
     }
 
     /// The one way a plugin becomes disabled, audited as `action`.
-    pub(crate) fn set_disabled(
+    pub(crate) fn set_disabled_audited(
         &self,
         actor: &str,
         action: &str,
         plugin: &str,
         reason: &str,
         done: String,
-    ) -> Result<(), RegistryError> {
+    ) -> Audited<()> {
         self.audited(actor, action, Some(plugin), None, |tx| {
             if tx.versions(Some(plugin))?.is_empty() {
                 return Err(RegistryError::Invalid(format!(
@@ -465,6 +533,11 @@ impl<S: Store> Registry<S> {
 
     /// Enables a disabled plugin.
     pub fn enable(&self, plugin: &str, actor: &str) -> Result<(), RegistryError> {
+        self.enable_audited(plugin, actor).result
+    }
+
+    /// [`Registry::enable`] with the audit record it wrote.
+    pub(crate) fn enable_audited(&self, plugin: &str, actor: &str) -> Audited<()> {
         self.audited(actor, "enable", Some(plugin), None, |tx| {
             if tx.disabled(Some(plugin))?.is_empty() {
                 return Err(RegistryError::Invalid(format!(
@@ -486,7 +559,17 @@ impl<S: Store> Registry<S> {
         version: &Version,
         actor: &str,
     ) -> Result<VersionRecord, RegistryError> {
-        let removed = self.on_version(actor, "remove", plugin, version, |tx, record| {
+        self.remove_audited(plugin, version, actor).result
+    }
+
+    /// [`Registry::remove`] with the audit record it wrote.
+    pub(crate) fn remove_audited(
+        &self,
+        plugin: &str,
+        version: &Version,
+        actor: &str,
+    ) -> Audited<VersionRecord> {
+        self.on_version(actor, "remove", plugin, version, |tx, record| {
             if record.state == State::Active {
                 return Err(RegistryError::RemoveActive {
                     plugin: plugin.to_owned(),
@@ -501,9 +584,11 @@ impl<S: Store> Registry<S> {
                 "removed"
             };
             Ok((record, reason.to_owned()))
-        })?;
-        self.collect_blob(&removed.digest)?;
-        Ok(removed)
+        })
+        .and_then(|removed| {
+            self.collect_blob(&removed.digest)?;
+            Ok(removed)
+        })
     }
 
     /// Removes every version of a plugin, none of which may be active
@@ -514,7 +599,16 @@ impl<S: Store> Registry<S> {
         plugin: &str,
         actor: &str,
     ) -> Result<Vec<VersionRecord>, RegistryError> {
-        let removed = self.audited(actor, "remove", Some(plugin), None, |tx| {
+        self.remove_all_audited(plugin, actor).result
+    }
+
+    /// [`Registry::remove_all`] with the audit record it wrote.
+    pub(crate) fn remove_all_audited(
+        &self,
+        plugin: &str,
+        actor: &str,
+    ) -> Audited<Vec<VersionRecord>> {
+        self.audited(actor, "remove", Some(plugin), None, |tx| {
             let versions = tx.versions(Some(plugin))?;
             if versions.is_empty() {
                 return Err(RegistryError::NotFound {
@@ -537,11 +631,13 @@ impl<S: Store> Registry<S> {
                 versions,
                 format!("removed all {n} versions, its grants and flags"),
             ))
-        })?;
-        for v in &removed {
-            self.collect_blob(&v.digest)?;
-        }
-        Ok(removed)
+        })
+        .and_then(|removed| {
+            for v in &removed {
+                self.collect_blob(&v.digest)?;
+            }
+            Ok(removed)
+        })
     }
 
     /// Deletes runtime events recorded more than `older_than` ago (when
@@ -553,6 +649,15 @@ impl<S: Store> Registry<S> {
         older_than: Option<std::time::Duration>,
         actor: &str,
     ) -> Result<Pruned, RegistryError> {
+        self.prune_audited(older_than, actor).result
+    }
+
+    /// [`Registry::prune`] with the audit record it wrote.
+    pub(crate) fn prune_audited(
+        &self,
+        older_than: Option<std::time::Duration>,
+        actor: &str,
+    ) -> Audited<Pruned> {
         self.audited(actor, "prune", None, None, |tx| {
             let events = match older_than {
                 Some(age) => {
@@ -628,15 +733,20 @@ impl<S: Store> Registry<S> {
     /// Wipes versions, grants, flags, events and stored artifacts. The audit
     /// log is kept, and records the wipe before it happens.
     pub fn clear(&self, actor: &str) -> Result<(), RegistryError> {
+        self.clear_audited(actor).result
+    }
+
+    /// [`Registry::clear`] with the audit record it wrote.
+    pub(crate) fn clear_audited(&self, actor: &str) -> Audited<()> {
         self.audited(actor, "clear", None, None, |tx| {
             let n = tx.versions(None)?.len();
             tx.clear()?;
             Ok(((), format!("cleared {n} versions")))
-        })?;
-        match &self.blobs {
+        })
+        .and_then(|()| match &self.blobs {
             Some(files) => files.clear(),
             // Cleared with the records, in the same transaction.
             None => Ok(()),
-        }
+        })
     }
 }

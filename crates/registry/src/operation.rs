@@ -7,16 +7,16 @@ use std::time::Duration;
 
 use semver::Version;
 use serde::{Deserialize, Serialize};
-use yoi_manifest::{Rollout, Scope};
+use yoi_manifest::{Compat, Package, Rollout, Scope};
 
 use crate::config::NewValue;
 use crate::error::RegistryError;
 use crate::model::AuditRecord;
-use crate::registry::{Activation, Registry};
+use crate::registry::{Activation, Audited, Registry};
 use crate::store::Store;
 
 /// One registry write (publishing, which carries a package, is
-/// [`Registry::publish`] inside [`Registry::answer`]). In JSON, `op` names
+/// [`Registry::publish_answer`]). In JSON, `op` names
 /// the operation: `{"op": "activate", "plugin": "acme.guard", "version":
 /// "1.2.0", "scope": "canary", "rollout_pct": 25}`. Unknown fields are
 /// refused.
@@ -98,13 +98,19 @@ pub enum Operation {
         events_older_than_secs: Option<u64>,
     },
     /// Set a setting's value (`yoi config set`); a secret's is sealed.
+    /// Give `value` (JSON) or `text` (as typed on a command line, read as
+    /// the setting's type), not both.
     ConfigSet {
         /// Plugin id.
         plugin: String,
         /// The setting.
         key: String,
         /// The value, as JSON.
-        value: serde_json::Value,
+        #[serde(default)]
+        value: Option<serde_json::Value>,
+        /// The value as text, read as the setting's type.
+        #[serde(default)]
+        text: Option<String>,
         /// Which hosts (default `all`; a scope's value wins over `all`'s).
         #[serde(default = "all_hosts")]
         scope: Scope,
@@ -164,42 +170,43 @@ pub struct Answer {
     pub warnings: Vec<String>,
 }
 
+/// An operation's outcome as an answer.
+fn answered<T: Serialize>(done: Audited<T>) -> Answer {
+    match done.result {
+        Ok(value) => Answer {
+            ok: true,
+            error: None,
+            audit: done.audit,
+            record: serde_json::to_value(value).ok().filter(|v| !v.is_null()),
+            warnings: Vec::new(),
+        },
+        Err(e) => Answer {
+            ok: false,
+            error: Some(e.to_string()),
+            audit: done.audit,
+            record: None,
+            warnings: Vec::new(),
+        },
+    }
+}
+
 impl<S: Store> Registry<S> {
-    /// Runs one registry write and answers for it with the audit record it
-    /// wrote. `write` calls one operation of this registry (for example
-    /// `|r| r.publish(&package, &compat, actor)`).
-    pub fn answer<T: Serialize>(
-        &self,
-        write: impl FnOnce(&Self) -> Result<T, RegistryError>,
-    ) -> Answer {
-        crate::registry::take_audit();
-        let result = write(self);
-        let audit = crate::registry::take_audit();
-        match result {
-            Ok(value) => Answer {
-                ok: true,
-                error: None,
-                audit,
-                record: serde_json::to_value(value).ok().filter(|v| !v.is_null()),
-                warnings: Vec::new(),
-            },
-            Err(e) => Answer {
-                ok: false,
-                error: Some(e.to_string()),
-                audit,
-                record: None,
-                warnings: Vec::new(),
-            },
-        }
+    /// Publishes `package` as `actor` ([`Registry::publish`]) and answers
+    /// for it, with the audit record it wrote.
+    pub fn publish_answer(&self, package: &Package, compat: &Compat, actor: &str) -> Answer {
+        answered(self.publish_audited(package, compat, actor))
     }
 
     /// Refuses a request that never reached an operation (it does not
-    /// parse, it lacks a confirmation): the refusal is audited as `action`
-    /// and answered like any other.
+    /// parse, it lacks a confirmation, its package would not load): the
+    /// refusal is audited as `action` and answered like any other.
     pub fn refused(&self, actor: &str, action: &str, why: &str) -> Answer {
-        self.answer(|r| {
-            r.record_refusal(actor, action, None, None, why)?;
-            Err::<(), _>(RegistryError::Invalid(why.to_owned()))
+        answered(match self.record_refusal(actor, action, None, None, why) {
+            Ok(record) => Audited::<()> {
+                result: Err(RegistryError::Invalid(why.to_owned())),
+                audit: Some(record),
+            },
+            Err(e) => Audited::failed(e),
         })
     }
 
@@ -240,63 +247,75 @@ impl<S: Store> Registry<S> {
                         percent: *rollout_pct,
                     },
                 };
-                let mut answer = self.answer(|r| r.activate(plugin, version, &how));
+                let mut answer = answered(self.activate_audited(plugin, version, &how));
                 answer.warnings = self.activation_warnings(plugin, version);
                 answer
             }
             Operation::Deactivate { plugin, version } => {
-                self.answer(|r| r.deactivate(plugin, version, actor))
+                answered(self.deactivate_audited(plugin, version, actor))
             }
             Operation::Rollback { plugin, version } => {
-                self.answer(|r| r.rollback(plugin, version, actor))
+                answered(self.rollback_audited(plugin, version, actor))
             }
             Operation::Grant {
                 plugin,
                 capabilities,
-            } => self.answer(|r| r.grant(plugin, capabilities, true, actor)),
+            } => answered(self.grant_audited(plugin, capabilities, true, actor)),
             Operation::Deny {
                 plugin,
                 capabilities,
-            } => self.answer(|r| r.grant(plugin, capabilities, false, actor)),
+            } => answered(self.grant_audited(plugin, capabilities, false, actor)),
             Operation::Revoke {
                 plugin,
                 capabilities,
-            } => self.answer(|r| r.revoke(plugin, capabilities, actor)),
-            Operation::Enable { plugin } => self.answer(|r| r.enable(plugin, actor)),
+            } => answered(self.revoke_audited(plugin, capabilities, actor)),
+            Operation::Enable { plugin } => answered(self.enable_audited(plugin, actor)),
             Operation::Disable { plugin, reason } => {
-                self.answer(|r| r.disable(plugin, reason, actor))
+                answered(self.disable_audited(plugin, reason, actor))
             }
             Operation::Remove {
                 plugin,
                 version: Some(version),
-            } => self.answer(|r| r.remove(plugin, version, actor)),
+            } => answered(self.remove_audited(plugin, version, actor)),
             Operation::Remove {
                 plugin,
                 version: None,
-            } => self.answer(|r| r.remove_all(plugin, actor)),
+            } => answered(self.remove_all_audited(plugin, actor)),
             Operation::Prune {
                 events_older_than_secs,
             } => {
                 let age = events_older_than_secs.map(Duration::from_secs);
-                self.answer(|r| r.prune(age, actor))
+                answered(self.prune_audited(age, actor))
             }
             Operation::ConfigSet {
                 plugin,
                 key,
                 value,
+                text,
                 scope,
-            } => self.answer(|r| {
-                r.set_config(plugin, *scope, key, NewValue::Json(value.clone()), actor)
-            }),
+            } => {
+                let value = match (value, text) {
+                    (Some(v), None) => NewValue::Json(v.clone()),
+                    (None, Some(t)) => NewValue::Text(t.clone()),
+                    _ => {
+                        return self.refused(
+                            actor,
+                            "config_set",
+                            "config_set takes the value as `value` (JSON) or as `text`, one of them",
+                        );
+                    }
+                };
+                answered(self.set_config_audited(plugin, *scope, key, value, actor))
+            }
             Operation::ConfigUnset { plugin, key, scope } => {
-                self.answer(|r| r.unset_config(plugin, *scope, key, actor))
+                answered(self.unset_config_audited(plugin, *scope, key, actor))
             }
             Operation::ForgetHosts { silent_for_secs } => {
                 let silent = Duration::from_secs(*silent_for_secs);
-                self.answer(|r| r.forget_hosts(silent, actor))
+                answered(self.forget_hosts_audited(silent, actor))
             }
-            Operation::ConfigRotateKey {} => self.answer(|r| r.rotate_config_key(actor)),
-            Operation::Clear { confirm: true } => self.answer(|r| r.clear(actor)),
+            Operation::ConfigRotateKey {} => answered(self.rotate_config_key_audited(actor)),
+            Operation::Clear { confirm: true } => answered(self.clear_audited(actor)),
             Operation::Clear { confirm: false } => self.refused(
                 actor,
                 "clear",

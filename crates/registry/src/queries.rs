@@ -15,7 +15,7 @@ use crate::model::{
     AuditRecord, CapabilityLine, Deployment, EventRecord, EventTotals, GrantRecord, HostRecord,
     Marks, Snapshot, State, UpgradePlan, VersionRecord, Window,
 };
-use crate::registry::Registry;
+use crate::registry::{Audited, Registry};
 use crate::store::Store;
 
 impl<S: Store> Registry<S> {
@@ -132,6 +132,15 @@ impl<S: Store> Registry<S> {
         silent_for: std::time::Duration,
         actor: &str,
     ) -> Result<u64, RegistryError> {
+        self.forget_hosts_audited(silent_for, actor).result
+    }
+
+    /// [`Registry::forget_hosts`] with the audit record it wrote.
+    pub(crate) fn forget_hosts_audited(
+        &self,
+        silent_for: std::time::Duration,
+        actor: &str,
+    ) -> Audited<u64> {
         let age = i64::try_from(silent_for.as_millis()).unwrap_or(i64::MAX);
         self.audited(actor, "forget_hosts", None, None, |tx| {
             let n = tx.delete_hosts_seen_before(now_ms().saturating_sub(age))?;

@@ -29,22 +29,32 @@ pub struct Published {
     pub created: bool,
 }
 
-thread_local! {
-    /// The audit record the last operation on this thread wrote. Operations
-    /// run synchronously on the caller's thread, so this is exactly the
-    /// record of the operation [`Registry::answer`] just ran.
-    static LAST_AUDIT: std::cell::RefCell<Option<AuditRecord>> =
-        const { std::cell::RefCell::new(None) };
+/// An operation's outcome with the audit record it wrote: what
+/// [`Registry::apply`] answers with. The record is `None` only when the
+/// store could not be written at all, or the outcome is in doubt.
+#[derive(Debug)]
+pub(crate) struct Audited<T> {
+    pub(crate) result: Result<T, RegistryError>,
+    pub(crate) audit: Option<AuditRecord>,
 }
 
-/// Keeps the audit record an operation just wrote, for its answer.
-fn wrote(record: AuditRecord) {
-    LAST_AUDIT.with(|last| *last.borrow_mut() = Some(record));
-}
+impl<T> Audited<T> {
+    /// A failure before anything was written (nothing to audit).
+    pub(crate) fn failed(e: RegistryError) -> Self {
+        Audited {
+            result: Err(e),
+            audit: None,
+        }
+    }
 
-/// The audit record the last operation on this thread wrote, taken.
-pub(crate) fn take_audit() -> Option<AuditRecord> {
-    LAST_AUDIT.with(|last| last.borrow_mut().take())
+    /// Goes on from the operation's value (after its transaction), keeping
+    /// its record.
+    pub(crate) fn and_then<U>(self, f: impl FnOnce(T) -> Result<U, RegistryError>) -> Audited<U> {
+        Audited {
+            result: self.result.and_then(f),
+            audit: self.audit,
+        }
+    }
 }
 
 /// How to activate a version.
@@ -187,10 +197,15 @@ impl<S: Store> Registry<S> {
         plugin: Option<&str>,
         version: Option<&str>,
         mut op: impl FnMut(&mut dyn Tx) -> Result<(R, String), RegistryError>,
-    ) -> Result<R, RegistryError> {
+    ) -> Audited<R> {
         if let Err(why) = check_names(plugin, version) {
-            self.record_refusal(actor, action, plugin, version, &why)?;
-            return Err(RegistryError::Invalid(why));
+            return match self.record_refusal(actor, action, plugin, version, &why) {
+                Ok(record) => Audited {
+                    result: Err(RegistryError::Invalid(why)),
+                    audit: Some(record),
+                },
+                Err(e) => Audited::failed(e),
+            };
         }
         let record = |outcome, reason: String| AuditRecord {
             id: 0,
@@ -210,26 +225,35 @@ impl<S: Store> Registry<S> {
         });
         match result {
             Ok((value, seq, written)) => {
-                wrote(written);
                 self.notify(Change {
                     seq,
                     action: action.to_owned(),
                     plugin: plugin.map(str::to_owned),
                 });
-                Ok(value)
+                Audited {
+                    result: Ok(value),
+                    audit: Some(written),
+                }
             }
             // It may have been applied, audit record and all: recording a
             // refusal would say otherwise.
-            Err(e @ RegistryError::InDoubt { .. }) => Err(e),
+            Err(e @ RegistryError::InDoubt { .. }) => Audited::failed(e),
             Err(e) => {
                 // The refusal is recorded even though nothing changed; if the
                 // store itself is failing, the original error is what matters.
                 let mut written = record(Outcome::Error, e.to_string());
-                if let Ok(id) = self.store.write(|tx| tx.append_audit(&written)) {
-                    written.id = id;
-                    wrote(written);
+                let audit = self
+                    .store
+                    .write(|tx| tx.append_audit(&written))
+                    .ok()
+                    .map(|id| {
+                        written.id = id;
+                        written
+                    });
+                Audited {
+                    result: Err(e),
+                    audit,
                 }
-                Err(e)
             }
         }
     }
@@ -317,7 +341,6 @@ impl<S: Store> Registry<S> {
             reason,
         };
         record.id = self.store.write(|tx| tx.append_audit(&record))?;
-        wrote(record.clone());
         Ok(record)
     }
 }

@@ -376,8 +376,22 @@ schema = { minLength = 12, pattern = "^live-" }
     reg.activate("c.keys", &v1, &Activation::by("ops"))
         .expect("activate");
     let typo = "tok-typo42";
-    for value in [text(typo), NewValue::Json(json!(typo))] {
-        let answer = reg.answer(|r| r.set_config("c.keys", Scope::All, "token", value, "ops"));
+    // Typed as text (`yoi config set`) and as JSON (`yoi serve`'s
+    // operations): neither refusal quotes the value.
+    let err = reg
+        .set_config("c.keys", Scope::All, "token", text(typo), "ops")
+        .expect_err("too short");
+    assert!(err.to_string().contains("shorter than 12"), "{err}");
+    assert!(!err.to_string().contains(typo), "{err}");
+    {
+        let set = yoi_registry::Operation::ConfigSet {
+            plugin: "c.keys".into(),
+            key: "token".into(),
+            value: Some(json!(typo)),
+            text: None,
+            scope: Scope::All,
+        };
+        let answer = reg.apply(&set, "ops");
         let shown = serde_json::to_string(&answer).expect("JSON");
         assert!(!answer.ok, "{shown}");
         assert!(
@@ -395,7 +409,13 @@ schema = { minLength = 12, pattern = "^live-" }
     reg.set_config("c.keys", Scope::All, "token", text(kept), "ops")
         .expect("fits 1.0.0");
     let v2 = semver::Version::new(2, 0, 0);
-    let answer = reg.answer(|r| r.activate("c.keys", &v2, &Activation::by("ops")));
+    let activate = yoi_registry::Operation::Activate {
+        plugin: "c.keys".into(),
+        version: v2,
+        scope: Scope::All,
+        rollout_pct: 100,
+    };
+    let answer = reg.apply(&activate, "ops");
     let shown = serde_json::to_string(&answer).expect("JSON");
     assert!(!answer.ok && shown.contains("token"), "{shown}");
     assert!(!shown.contains(kept), "{shown}");

@@ -102,7 +102,8 @@ fn a_plan_shows_the_diff_the_decisions_and_what_is_missing_without_changing_anyt
         Operation::ConfigSet {
             plugin: "u.demo".into(),
             key: "region".into(),
-            value: serde_json::json!("eu"),
+            value: Some(serde_json::json!("eu")),
+            text: None,
             scope: Scope::All,
         },
     ] {
