@@ -546,10 +546,37 @@ const PUBLISHED: [&str; 5] = [
 ];
 
 /// Removes the copies of this workspace's crates that an earlier `cargo
-/// package` unpacked from its temporary registry: their versions do not
-/// change between runs, so cargo would build the next verification with
-/// the old sources it finds unpacked under the same name.
-fn forget_unpacked_packages() -> Result<()> {
+/// package` unpacked from its temporary registry, and what it built from
+/// them: their versions do not change between runs, and cargo never
+/// rebuilds a registry crate of the same version, so the next verification
+/// would build against the old sources.
+fn forget_unpacked_packages(root: &Path) -> Result<()> {
+    let debug = target_dir(root).join("debug");
+    if let Ok(entries) = std::fs::read_dir(debug.join("deps")) {
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let Some(stem) = name.strip_suffix(".d") else {
+                continue;
+            };
+            let ours = PUBLISHED
+                .iter()
+                .any(|k| stem.starts_with(&format!("{}-", k.replace('-', "_"))));
+            let unpacked =
+                std::fs::read_to_string(&path).is_ok_and(|deps| deps.contains("/registry/src/-"));
+            if ours && unpacked {
+                // `yoi_host-<hash>` was built in `.fingerprint/yoi-host-<hash>`;
+                // without it, cargo builds the unit again.
+                let (krate, hash) = stem.rsplit_once('-').unwrap_or((stem, ""));
+                let fingerprint = debug
+                    .join(".fingerprint")
+                    .join(format!("{}-{hash}", krate.replace('_', "-")));
+                let _ = std::fs::remove_dir_all(fingerprint);
+            }
+        }
+    }
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
@@ -585,7 +612,7 @@ fn forget_unpacked_packages() -> Result<()> {
 /// from cargo's temporary registry). Returns the PDK's folder, unpacked by
 /// cargo's own verification build.
 fn package_crates(root: &Path) -> Result<PathBuf> {
-    forget_unpacked_packages()?;
+    forget_unpacked_packages(root)?;
     let mut cmd = cargo();
     // `--allow-dirty`: a working copy with changes is checked as it is.
     cmd.args(["package", "--allow-dirty"]);
