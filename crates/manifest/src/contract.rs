@@ -61,12 +61,14 @@ impl FromStr for ContractVersion {
 /// [`ContractVersion::CURRENT`], [`ExportSurface::since`], and in `yoi-host`
 /// the bindings, the export lookups and the linker. Adding a version is its
 /// WIT folder and a row here (docs/architecture.md, "Adding a contract
-/// version"). `$m!` is called with every row.
+/// version"). `$m!` is called with every row; `foreach_contract!(m,
+/// tokens)` puts `tokens;` before them.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! foreach_contract {
-    ($m:ident) => {
+    ($m:ident $(, $extra:tt)?) => {
         $m! {
+            $($extra;)?
             V0_1 v0_1 (0, 1, 0) "wit/0.1.0" host_apis(adapted) exports()
                 "hooks and tools; hook handlers receive the event alone";
             V0_2 v0_2 (0, 2, 0) "wit/0.2.0" host_apis(adapted) exports()

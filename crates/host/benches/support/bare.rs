@@ -12,10 +12,27 @@ use wasmtime::component::{Component, HasSelf, InstancePre, Linker, ResourceTable
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-wasmtime::component::bindgen!({
-    path: "../pdk/wit/0.5.0",
-    world: "yoi:plugin/hook-plugin",
-});
+/// Bindings of the newest contract's WIT folder, the one the PDK builds the
+/// guard against, picked from the contract table (`yoi_manifest`); the
+/// braces hold further `bindgen!` settings.
+macro_rules! newest_contract {
+    (@ newest $path:literal { $($config:tt)* }) => {
+        wasmtime::component::bindgen!({
+            path: $path,
+            world: "yoi:plugin/hook-plugin",
+            $($config)*
+        });
+    };
+    (@ $other:ident $path:literal $config:tt) => {};
+    ($config:tt; $(
+        $variant:ident $module:ident ($major:literal, $minor:literal, $patch:literal) $path:literal
+        host_apis($apis:ident) exports($($surface:ident),*) $doc:literal;
+    )*) => {
+        $( newest_contract!(@ $apis $path $config); )*
+    };
+}
+
+yoi_manifest::foreach_contract!(newest_contract, {});
 
 use exports::yoi::plugin::tool_pre_exec;
 use tool_pre_exec::{Outcome, ToolCall};
@@ -206,9 +223,7 @@ pub mod asynchronous {
     use super::{Engine, InstancePre, Linker, State, Store};
     use wasmtime::component::Component;
 
-    wasmtime::component::bindgen!({
-        path: "../pdk/wit/0.5.0",
-        world: "yoi:plugin/hook-plugin",
+    yoi_manifest::foreach_contract!(newest_contract, {
         exports: { default: async },
         with: {
             "yoi:plugin/types": super::yoi::plugin::types,
