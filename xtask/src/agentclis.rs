@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use crate::mcptools::{installed, npm_install};
+use crate::mcptools::{installed, npm_file, npm_install};
 
 /// The pinned Codex CLI.
 const CODEX: (&str, &str) = ("@openai/codex", "0.171.0");
@@ -18,24 +18,7 @@ const CLAUDE_CODE: (&str, &str) = ("@anthropic-ai/claude-code", "2.1.332");
 /// (`YOI_CLAUDE_CODE` for the tests). Its install script puts the
 /// platform's binary in place of `bin/claude.exe`.
 pub fn claude_code(tools: &Path) -> Result<PathBuf> {
-    let dir = installed(tools, "claude-code", CLAUDE_CODE.1, |into| {
-        npm_install(into, CLAUDE_CODE.0, CLAUDE_CODE.1)
-    })?;
-    let bin = dir
-        .join("node_modules")
-        .join(CLAUDE_CODE.0)
-        .join("bin")
-        .join("claude.exe");
-    if !bin.is_file() {
-        bail!(
-            "npm's {}@{} left no binary at {}; remove {} and run again",
-            CLAUDE_CODE.0,
-            CLAUDE_CODE.1,
-            bin.display(),
-            dir.display()
-        );
-    }
-    Ok(bin)
+    npm_file(tools, "claude-code", CLAUDE_CODE, &["bin", "claude.exe"])
 }
 
 /// Installs Codex when it is missing and returns its binary

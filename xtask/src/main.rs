@@ -764,6 +764,11 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     let mut mcp = cargo();
     mcp.args(["bench", "-p", "yoi-cli", "--bench", "mcp"]);
     step(root, mcp)?;
+    // A remote MCP tool called through the gateway against the same call
+    // made straight to the server.
+    let mut gateway = cargo();
+    gateway.args(["bench", "-p", "yoi-cli", "--bench", "mcp_gateway"]);
+    step(root, gateway)?;
     // One `yoi hook claude-code` process per event, against a `jq` hook.
     let mut hook = cargo();
     hook.args(["bench", "-p", "yoi-cli", "--bench", "hook"]);

@@ -1,7 +1,9 @@
 //! The official MCP tools the end-to-end tests check `yoi mcp` with: the
-//! Python SDK (`mcp` from PyPI) as a client, and the conformance suite
+//! Python SDK (`mcp` from PyPI) as a client, the conformance suite
 //! (`@modelcontextprotocol/conformance` from npm), which needs Node.js 22 or
-//! newer: the machine's when it is new enough, else npm's `node` package.
+//! newer: the machine's when it is new enough, else npm's `node` package;
+//! and the reference server (`@modelcontextprotocol/server-everything`)
+//! that `yoi mcp-server` fronts as a gateway.
 //! Each is installed once into `target/tools` (pinned), into a fresh folder
 //! renamed into place when complete, so an interrupted install is never
 //! used.
@@ -15,6 +17,8 @@ use anyhow::{Context, Result, bail};
 const PYTHON_SDK: (&str, &str) = ("mcp", "2.3.0");
 /// The pinned conformance suite.
 const CONFORMANCE: (&str, &str) = ("@modelcontextprotocol/conformance", "0.1.16");
+/// The pinned reference server.
+const EVERYTHING: (&str, &str) = ("@modelcontextprotocol/server-everything", "2026.8.31");
 /// The Node.js line installed from npm when the machine's is older than
 /// the suite needs.
 const NODE: (&str, &str) = ("node", "22");
@@ -30,15 +34,19 @@ pub struct McpTools {
     node: PathBuf,
     /// The conformance suite's entry script.
     conformance: PathBuf,
+    /// The reference server's entry script.
+    everything: PathBuf,
 }
 
 impl McpTools {
-    /// `YOI_MCP_PYTHONPATH`, `YOI_MCP_NODE`, `YOI_MCP_CONFORMANCE`.
-    pub fn env(&self) -> [(&'static str, &Path); 3] {
+    /// `YOI_MCP_PYTHONPATH`, `YOI_MCP_NODE`, `YOI_MCP_CONFORMANCE`,
+    /// `YOI_MCP_EVERYTHING`.
+    pub fn env(&self) -> [(&'static str, &Path); 4] {
         [
             ("YOI_MCP_PYTHONPATH", &self.python_path),
             ("YOI_MCP_NODE", &self.node),
             ("YOI_MCP_CONFORMANCE", &self.conformance),
+            ("YOI_MCP_EVERYTHING", &self.everything),
         ]
     }
 }
@@ -86,25 +94,13 @@ pub fn ensure(tools: &Path) -> Result<McpTools> {
             node
         }
     };
-    let suite = installed(tools, "mcp-conformance", CONFORMANCE.1, |into| {
-        npm_install(into, CONFORMANCE.0, CONFORMANCE.1)
-    })?;
-    let conformance = suite
-        .join("node_modules")
-        .join(CONFORMANCE.0)
-        .join("dist")
-        .join("index.js");
-    if !conformance.is_file() {
-        bail!(
-            "the conformance suite has no {}; remove {} and run again",
-            conformance.display(),
-            suite.display()
-        );
-    }
+    let conformance = npm_file(tools, "mcp-conformance", CONFORMANCE, &["dist", "index.js"])?;
+    let everything = npm_file(tools, "mcp-everything", EVERYTHING, &["dist", "index.js"])?;
     Ok(McpTools {
         python_path,
         node,
         conformance,
+        everything,
     })
 }
 
@@ -123,6 +119,32 @@ fn system_node() -> Result<Option<PathBuf>> {
     Ok(major
         .filter(|m| *m >= NODE_MAJOR)
         .map(|_| PathBuf::from("node")))
+}
+
+/// Installs an npm package once into `tools/<name>-<version>` and returns
+/// the file at `path` inside it, which must be there.
+pub(crate) fn npm_file(
+    tools: &Path,
+    name: &str,
+    (package, version): (&str, &str),
+    path: &[&str],
+) -> Result<PathBuf> {
+    let dir = installed(tools, name, version, |into| {
+        npm_install(into, package, version)
+    })?;
+    let file = path
+        .iter()
+        .fold(dir.join("node_modules").join(package), |p, part| {
+            p.join(part)
+        });
+    if !file.is_file() {
+        bail!(
+            "npm's {package}@{version} left no {}; remove {} and run again",
+            file.display(),
+            dir.display()
+        );
+    }
+    Ok(file)
 }
 
 /// `npm install PACKAGE@VERSION` into `into` (retried, see `run`).

@@ -20,6 +20,7 @@ mod lang;
 mod lifecycle;
 mod listener;
 mod mcp;
+mod mcp_servers;
 mod new;
 mod pack;
 mod plugin;
@@ -374,6 +375,10 @@ enum Command {
     /// restarts, last error (docs/services.md).
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Remote MCP servers whose pinned tools hosts serve as NAME.tool,
+    /// through the hook chain (docs/mcp.md, "Yoi as a gateway").
+    #[command(subcommand, name = "mcp-server")]
+    McpServer(McpServerCommand),
     /// Answer an agent CLI's hook event with Yoi's hook chain: the event as
     /// JSON on stdin, the CLI's answer on stdout (docs/agent-clis.md).
     #[command(subcommand)]
@@ -428,6 +433,79 @@ struct HookSettings {
     /// Print the change and write nothing.
     #[arg(long)]
     dry_run: bool,
+}
+
+#[derive(Subcommand)]
+enum McpServerCommand {
+    /// Declare a server: fetch its tool list and pin it. Streamable HTTP:
+    /// an https:// URL, or http:// to a loopback address. With --stdio, a
+    /// local program and its arguments (it runs outside every sandbox; a
+    /// host starts it only when its yoi.toml names it).
+    Add {
+        /// The server's name; its tools are NAME.tool (a plugin id).
+        name: String,
+        /// The endpoint URL, or with --stdio the program.
+        target: String,
+        /// The program's arguments (--stdio).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+        /// A local process speaking MCP on stdin and stdout.
+        #[arg(long)]
+        stdio: bool,
+        /// The name of the server's bearer token; its value is read from
+        /// $YOI_SECRET_<KEY>, sealed in the registry, never shown again.
+        #[arg(long, value_name = "KEY")]
+        token_secret: Option<String>,
+        /// How long fetching the tool list may take, in ms.
+        #[arg(long, default_value_t = 30_000)]
+        timeout_ms: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a server: hosts stop serving its tools.
+    Remove {
+        /// The server's name.
+        name: String,
+    },
+    /// Every declared server.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One server: its endpoint, pinned tools, and any change waiting.
+    Show {
+        /// The server's name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch the live tool list; a change is recorded, printed, and held
+    /// until approved.
+    Refresh {
+        /// The server's name.
+        name: String,
+        /// How long fetching the tool list may take, in ms.
+        #[arg(long, default_value_t = 30_000)]
+        timeout_ms: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pin the changed list waiting for approval, so hosts serve it.
+    Approve {
+        /// The server's name.
+        name: String,
+        /// The digest of the list you saw (`refresh` and `show` print it):
+        /// refused if the list changed again since.
+        #[arg(long)]
+        digest: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -830,6 +908,38 @@ fn main() -> ExitCode {
             ctx.service_list(plugin.as_deref(), json)
         }
         Command::Service(ServiceCommand::Show { target, json }) => ctx.service_show(&target, json),
+        Command::McpServer(McpServerCommand::Add {
+            name,
+            target,
+            args,
+            stdio,
+            token_secret,
+            timeout_ms,
+            json,
+        }) => ctx.mcp_server_add(
+            &name,
+            mcp_servers::Target {
+                target,
+                args,
+                stdio,
+                token_secret,
+                timeout: std::time::Duration::from_millis(timeout_ms),
+            },
+            json,
+        ),
+        Command::McpServer(McpServerCommand::Remove { name }) => ctx.mcp_server_remove(&name),
+        Command::McpServer(McpServerCommand::List { json }) => ctx.mcp_server_list(json),
+        Command::McpServer(McpServerCommand::Show { name, json }) => {
+            ctx.mcp_server_show(&name, json)
+        }
+        Command::McpServer(McpServerCommand::Refresh {
+            name,
+            timeout_ms,
+            json,
+        }) => ctx.mcp_server_refresh(&name, std::time::Duration::from_millis(timeout_ms), json),
+        Command::McpServer(McpServerCommand::Approve { name, digest, json }) => {
+            ctx.mcp_server_approve(&name, digest, json)
+        }
         Command::Hook(HookCommand::ClaudeCode(HookSource { dirs, config })) => agent_cli::hook(
             &ctx,
             agent_cli::Cli::ClaudeCode,

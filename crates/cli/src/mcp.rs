@@ -53,6 +53,9 @@ const MAX_ID_BYTES: usize = 256;
 /// The `_meta` key (and HTTP header) a client may name its rollout subject
 /// with; docs/mcp.md ("Who is calling").
 pub(crate) const SUBJECT_META: &str = "dev.yoi/subject";
+/// The `_meta` key of a re-exported remote MCP tool: `true` when a local
+/// process outside every sandbox serves it (docs/mcp.md).
+const UNSANDBOXED_META: &str = "dev.yoi/unsandboxed";
 /// The HTTP header form of [`SUBJECT_META`].
 const SUBJECT_HEADER: &str = "yoi-subject";
 /// How often the tool set is compared when no reload wakes the watcher
@@ -112,6 +115,11 @@ pub(crate) fn mcp(ctx: &Ctx, source: Source, options: Options) -> Result<ExitCod
                 r.version,
                 r.reason
             );
+        }
+    }
+    for server in host.mcp_servers() {
+        for (tool, why) in &server.withheld {
+            errln!("yoi mcp: {}.{tool} not served: {why}", server.name);
         }
     }
     errln!(
@@ -339,9 +347,21 @@ fn to_mcp(spec: ToolSpec, grants: Option<&[Capability]>) -> Option<Tool> {
         tracing::warn!(tool = %spec.name, "left out of tools/list: its input schema is not an object");
         return None;
     };
+    let remote = match &spec.source {
+        ToolSource::Mcp { unsandboxed, .. } => Some(*unsandboxed),
+        _ => None,
+    };
     let mut tool = Tool::new(spec.name, spec.description, Arc::new(schema));
     if let Some(grants) = grants {
         tool = tool.annotate(annotations(grants));
+    }
+    // A remote server's tool reaches beyond this host; one a local process
+    // serves runs outside every sandbox, and says so.
+    if let Some(unsandboxed) = remote {
+        tool = tool.annotate(ToolAnnotations::new().open_world(true));
+        let mut meta = serde_json::Map::new();
+        meta.insert(UNSANDBOXED_META.into(), Value::Bool(unsandboxed));
+        tool.meta = Some(rmcp::model::MetaObject(meta));
     }
     Some(tool)
 }
@@ -522,7 +542,7 @@ impl ServerHandler for Server {
 }
 
 /// What decides the tool set: each plugin's id, version, tools, grants and
-/// rollout, and the native tools.
+/// rollout, and the native and remote MCP tools.
 fn tool_set(host: &Host) -> String {
     let plugins: Vec<Value> = host
         .plugins()
@@ -537,11 +557,13 @@ fn tool_set(host: &Host) -> String {
             ])
         })
         .collect();
-    let native: Vec<String> = host
+    // Native and remote MCP tools by name and description: an approved
+    // list changes a description under the same name.
+    let native: Vec<(String, String)> = host
         .tools()
         .into_iter()
-        .filter(|t| t.source == ToolSource::Native)
-        .map(|t| t.name)
+        .filter(|t| !matches!(t.source, ToolSource::Plugin { .. }))
+        .map(|t| (t.name, t.description))
         .collect();
     serde_json::json!([plugins, native]).to_string()
 }

@@ -96,6 +96,7 @@ pub(crate) struct ContractSnapshot<'a> {
     events: &'a [EventRecord],
     services: &'a [EventRecord],
     hosts: Vec<Host<'a>>,
+    mcp_servers: &'a [yoi_registry::McpServerRecord],
     audits_next: Option<i64>,
     events_next: Option<i64>,
     seq: i64,
@@ -221,6 +222,7 @@ impl<'a> ContractSnapshot<'a> {
                     state: host_state(record, snapshot.change_seq, now_ms()),
                 })
                 .collect(),
+            mcp_servers: &snapshot.mcp_servers,
             audits_next: snapshot.audits_next,
             events_next: snapshot.events_next,
             seq: snapshot.change_seq,

@@ -393,6 +393,19 @@ impl HostBuilder {
             self = self.crash_guard(failures, window);
         }
         self = self.capabilities(c.cap());
+        #[cfg(feature = "mcp")]
+        {
+            let m = &c.mcp;
+            let mut g = self.options.gateway.clone();
+            if let Some(n) = m.max_response_bytes {
+                g.max_response_bytes = usize::try_from(n).unwrap_or(usize::MAX).max(1024);
+            }
+            if let Some(s) = m.recheck_s {
+                g.recheck = Duration::from_secs(s);
+            }
+            g.stdio_commands.clone_from(&m.stdio_commands);
+            self = self.mcp_gateway(g);
+        }
         // `HostConfig::parse` checked the declarations.
         for spec in c.host_points().unwrap_or_default() {
             self = self.host_point(spec);
@@ -403,6 +416,17 @@ impl HostBuilder {
             values: c.settings.clone(),
             hot_reload: c.hot_reload(),
         });
+        self
+    }
+
+    /// How remote MCP servers declared in the registry are served: the
+    /// largest answer read, how often a server's live tool list is
+    /// compared with its pins, and which local programs may be started as
+    /// stdio servers (they run outside every sandbox). docs/mcp.md, "Yoi
+    /// as a gateway".
+    #[cfg(feature = "mcp")]
+    pub fn mcp_gateway(mut self, options: crate::GatewayOptions) -> Self {
+        self.options.gateway = options;
         self
     }
 
@@ -516,6 +540,11 @@ impl HostBuilder {
             tracing::warn!("safe mode: no plugin will be loaded");
         }
         let max_calls = self.options.max_calls as usize;
+        #[cfg(feature = "mcp")]
+        let gateway = crate::gateway::Gateway::new(
+            self.options.gateway.clone(),
+            self.options.max_calls_per_plugin,
+        );
         let host = Host {
             shared: Arc::new_cyclic(|me| Shared {
                 providers: RwLock::new(Vec::new()),
@@ -559,6 +588,8 @@ impl HostBuilder {
                 calls: Arc::new(tokio::sync::Semaphore::new(max_calls)),
                 load_failures: Mutex::default(),
                 pressure: PressureCounters::default(),
+                #[cfg(feature = "mcp")]
+                gateway,
             }),
         };
         #[cfg(feature = "services")]

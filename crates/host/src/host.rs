@@ -148,6 +148,9 @@ pub(crate) struct Shared {
     pub(crate) load_failures:
         Mutex<std::collections::HashMap<String, std::collections::VecDeque<std::time::Instant>>>,
     pub(crate) pressure: PressureCounters,
+    /// Remote MCP servers' tools.
+    #[cfg(feature = "mcp")]
+    pub(crate) gateway: crate::gateway::Gateway,
 }
 
 /// Counters behind [`Host::pressure`].

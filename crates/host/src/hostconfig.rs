@@ -36,6 +36,7 @@ pub mod fields {
         "grants",
         "settings",
         "points",
+        "mcp",
     ];
     pub const HOST: &[&str] = &["name", "data", "cache", "hot_reload"];
     pub const PLUGINS: &[&str] = &["folders"];
@@ -50,6 +51,7 @@ pub mod fields {
     ];
     pub const CRASH_GUARD: &[&str] = &["failures", "window_s"];
     pub const CAPABILITIES: &[&str] = &["allow", "deny"];
+    pub const MCP: &[&str] = &["max_response_bytes", "recheck_s", "stdio_commands"];
     pub const POINT: &[&str] = &[
         "name",
         "schema",
@@ -130,6 +132,22 @@ pub struct LimitsSection {
     pub reuse_instances: Option<bool>,
 }
 
+/// `[mcp]`: how the registry's remote MCP servers are served
+/// (docs/mcp.md, "Yoi as a gateway").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpSection {
+    /// The most bytes of one answer read from a server.
+    pub max_response_bytes: Option<u64>,
+    /// Seconds a server's live tool list is trusted before a call lists it
+    /// again (0: before every call).
+    pub recheck_s: Option<u64>,
+    /// Programs this host may start as stdio MCP servers. They run outside
+    /// every sandbox; none unless listed.
+    #[serde(default)]
+    pub stdio_commands: Vec<String>,
+}
+
 /// `[crash_guard]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -191,6 +209,9 @@ pub struct HostConfig {
     /// `[[points]]`: the hook points this host declares.
     #[serde(default)]
     pub points: Vec<PointSection>,
+    /// `[mcp]`: how remote MCP servers' tools are served.
+    #[serde(default)]
+    pub mcp: McpSection,
     /// The folder the file is in; relative paths are relative to it.
     #[serde(skip)]
     pub base: PathBuf,
@@ -578,6 +599,7 @@ memory_mb = 0
             ("limits", &p["limits"], fields::LIMITS),
             ("crash_guard", &p["crash_guard"], fields::CRASH_GUARD),
             ("capabilities", &p["capabilities"], fields::CAPABILITIES),
+            ("mcp", &p["mcp"], fields::MCP),
             ("points", &p["points"]["items"], fields::POINT),
         ] {
             assert_eq!(keys(table), sorted(expected), "{name}");

@@ -111,7 +111,7 @@ fn pool_full(e: &wasmtime::Error) -> bool {
 /// one of the host's, given back when the call ends. The calls running are
 /// the host's permits taken, so nothing else is counted per call: every
 /// write to memory all threads share costs a warm call on a second thread.
-struct Slot<'a> {
+pub(crate) struct Slot<'a> {
     _plugin: tokio::sync::SemaphorePermit<'a>,
     _host: tokio::sync::SemaphorePermit<'a>,
 }
@@ -119,11 +119,13 @@ struct Slot<'a> {
 impl<'a> Slot<'a> {
     /// Takes a slot, waiting first come first served for at most the host's
     /// queue wait and never past `wait` (what the caller can spare). The
-    /// plugin's own permit comes first, so a flooded plugin queues behind
-    /// itself, not in front of the others.
-    async fn take(
+    /// caller's own permit (its plugin's, or its MCP server's: `own`, for
+    /// `who`) comes first, so a flooded plugin queues behind itself, not in
+    /// front of the others.
+    pub(crate) async fn take(
         shared: &'a Shared,
-        plugin: &'a LoadedPlugin,
+        own: &'a tokio::sync::Semaphore,
+        who: &str,
         wait: Duration,
     ) -> Result<Slot<'a>, String> {
         let pressure = &shared.pressure;
@@ -139,7 +141,7 @@ impl<'a> Slot<'a> {
             }
         };
         // The common case: both free, no timer.
-        if let Ok(p) = plugin.calls.try_acquire() {
+        if let Ok(p) = own.try_acquire() {
             if let Ok(h) = shared.calls.try_acquire() {
                 return Ok(slot(p, h));
             }
@@ -149,7 +151,7 @@ impl<'a> Slot<'a> {
         let started = tokio::time::Instant::now();
         let deadline = started + wait;
         pressure.waiting.fetch_add(1, Ordering::Relaxed);
-        let plugin_permit = tokio::time::timeout_at(deadline, plugin.calls.acquire()).await;
+        let plugin_permit = tokio::time::timeout_at(deadline, own.acquire()).await;
         let taken = match plugin_permit {
             Ok(Ok(p)) => match tokio::time::timeout_at(deadline, shared.calls.acquire()).await {
                 Ok(Ok(h)) => Ok(slot(p, h)),
@@ -165,7 +167,7 @@ impl<'a> Slot<'a> {
                 "not run: {} was already running its limit of {} calls and none finished \
                  within {} ms (the host's limit, not the plugin's failure; see \
                  HostBuilder::concurrency)",
-                plugin.info.id,
+                who,
                 shared.options.max_calls_per_plugin,
                 wait.as_millis()
             )),
@@ -202,7 +204,7 @@ pub(crate) async fn invoke_in<C: GuestCall>(
     context: &CallContext,
     mut held: Option<&mut Option<Warm>>,
 ) -> (Run<C::Out>, CallRecord) {
-    let _slot = match Slot::take(shared, plugin, wait).await {
+    let _slot = match Slot::take(shared, &plugin.calls, plugin.info.id.as_str(), wait).await {
         Ok(taken) => taken,
         Err(why) => {
             shared.pressure.busy.fetch_add(1, Ordering::Relaxed);

@@ -73,6 +73,8 @@ mod error;
 mod eventlog;
 mod exports;
 mod folders;
+#[cfg(feature = "mcp")]
+mod gateway;
 mod guard;
 mod hookevents;
 mod host;
@@ -116,6 +118,8 @@ pub use error::HostError;
 #[cfg(feature = "watch")]
 pub use folders::FolderWatcher;
 pub use folders::{Discovered, PackageInfo, discover};
+#[cfg(feature = "mcp")]
+pub use gateway::{GatewayOptions, McpServerStatus, fetch_mcp_tools};
 pub use hookevents::{
     Compacted, Compaction, CreatedWorkItem, Delivered, Delivery, DeliveryMode, HookContext,
     HostStart, HostStop, MAX_CHANGED_FIELD_BYTES, ModelCall, ModelResponse, NewWorkItem,
@@ -124,7 +128,8 @@ pub use hookevents::{
 pub use host::{Handler, Host, Pressure, SAFE_MODE_ENV, safe_mode_from_env};
 pub use hostconfig::{
     CONFIG_FILE, CONFIG_SCHEMA, CapabilitiesSection, CapabilityCap, CrashGuardSection, GrantSpec,
-    HostConfig, HostSection, LimitsSection, PluginsSection, PointSection, fields as config_fields,
+    HostConfig, HostSection, LimitsSection, McpSection, PluginsSection, PointSection,
+    fields as config_fields,
 };
 pub use hostpointspec::HostPointSpec;
 pub use observers::{Observation, ObservationEvent, ObserverStatus};

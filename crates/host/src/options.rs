@@ -59,6 +59,9 @@ pub(crate) struct Options {
     pub(crate) inbound: Option<std::net::SocketAddr>,
     /// The hook points this host declares itself.
     pub(crate) host_points: Vec<Arc<crate::HostPointSpec>>,
+    /// How remote MCP servers' tools are served.
+    #[cfg(feature = "mcp")]
+    pub(crate) gateway: crate::gateway::GatewayOptions,
 }
 
 impl Default for Options {
@@ -96,6 +99,8 @@ impl Default for Options {
             services: crate::servicespec::ServiceLimits::default(),
             inbound: None,
             host_points: Vec::new(),
+            #[cfg(feature = "mcp")]
+            gateway: crate::gateway::GatewayOptions::default(),
         }
     }
 }

@@ -216,7 +216,18 @@ impl Shared {
                 report.unloaded.push(p.info.id.to_string());
             }
         }
+        #[cfg(feature = "mcp")]
+        let taken: std::collections::BTreeSet<String> = next
+            .iter()
+            .flat_map(|p| {
+                std::iter::once(p.info.id.to_string())
+                    .chain(p.tools.iter().map(|t| t.qualified.clone()))
+            })
+            .collect();
         self.publish(Snapshot::new(next, Some(deployment.change_seq)));
+        #[cfg(feature = "mcp")]
+        self.gateway
+            .update(&deployment.mcp_servers, &registry, &taken);
         self.observe_reload(&report);
         // The report is a database write: other snapshot changes (a crash
         // guard's unload) need not wait for it.

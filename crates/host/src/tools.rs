@@ -44,6 +44,15 @@ pub enum ToolSource {
         /// Plugin version.
         version: Version,
     },
+    /// A remote MCP server declared in the registry (docs/mcp.md, "Yoi as
+    /// a gateway").
+    Mcp {
+        /// The server's name.
+        server: PluginId,
+        /// Whether it runs outside every sandbox: a local process the host
+        /// starts (stdio), not a remote endpoint.
+        unsandboxed: bool,
+    },
 }
 
 /// A tool as a model sees it, plus who implements it.
@@ -104,6 +113,23 @@ pub struct ToolRun {
     pub denials: Vec<Denial>,
 }
 
+/// The record of a remote MCP tool's call.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteRun {
+    /// The server.
+    pub server: PluginId,
+    /// The tool's name on the server.
+    pub tool: String,
+    /// How the call ended: `ok` (the tool answered, maybe with an error it
+    /// reports), `error`, `timeout` or `busy`.
+    pub status: Status,
+    /// Why it gave no answer, or the tool's own error.
+    pub detail: Option<String>,
+    /// Wall time of the call, connecting and any list check included.
+    #[serde(serialize_with = "crate::receipt::millis")]
+    pub duration: Duration,
+}
+
 /// The result of [`Host::call_tool`].
 #[derive(Debug, Clone, Serialize)]
 pub struct ToolOutcome {
@@ -121,6 +147,9 @@ pub struct ToolOutcome {
     /// The plugin tool's own run (`None` for native tools, or when it did
     /// not run).
     pub run: Option<ToolRun>,
+    /// A remote MCP tool's call (`None` for other tools, or when it was
+    /// not made).
+    pub remote: Option<RemoteRun>,
     /// Receipts of the hook handlers that ran around it, in order.
     pub receipts: Vec<Receipt>,
 }
@@ -146,6 +175,9 @@ enum Target {
     Native(Arc<NativeEntry>),
     /// The plugin and the index of its tool.
     Plugin(Arc<LoadedPlugin>, usize),
+    /// A remote MCP server and the index of its served tool.
+    #[cfg(feature = "mcp")]
+    Remote(Arc<crate::gateway::RemoteServer>, usize),
 }
 
 impl Host {
@@ -220,6 +252,18 @@ impl Host {
                 },
             }));
         }
+        #[cfg(feature = "mcp")]
+        for server in self.shared.gateway.servers().iter() {
+            out.extend(server.tools.iter().map(|t| ToolSpec {
+                name: t.qualified.clone(),
+                description: t.pinned.description.clone(),
+                input_schema: t.pinned.input_schema.clone(),
+                source: ToolSource::Mcp {
+                    server: server.record.name.clone(),
+                    unsandboxed: server.unsandboxed(),
+                },
+            }));
+        }
         out
     }
 
@@ -235,13 +279,21 @@ impl Host {
             return Some(Target::Native(Arc::clone(n)));
         }
         let snapshot = self.shared.snapshot.load();
-        snapshot.plugins.iter().find_map(|p| {
+        let plugin = snapshot.plugins.iter().find_map(|p| {
             p.tools
                 .iter()
                 .position(|t| t.qualified == name)
                 .filter(|_| p.applies(subject, self.shared.options.scope))
                 .map(|i| Target::Plugin(Arc::clone(p), i))
-        })
+        });
+        #[cfg(feature = "mcp")]
+        let plugin = plugin.or_else(|| {
+            self.shared
+                .gateway
+                .find(name)
+                .map(|(s, i)| Target::Remote(s, i))
+        });
+        plugin
     }
 
     /// Calls a tool for a model: checks the input against the tool's
@@ -292,6 +344,7 @@ impl Host {
             persisted: String::new(),
             blocked: None,
             run: None,
+            remote: None,
             receipts: Vec::new(),
         };
         let finish = |mut outcome: ToolOutcome, status, output: String| {
@@ -312,6 +365,8 @@ impl Host {
         let validator = match &target {
             Target::Native(n) => &n.validator,
             Target::Plugin(p, i) => &*p.tools[*i].validator,
+            #[cfg(feature = "mcp")]
+            Target::Remote(s, i) => &s.tools[*i].validator,
         };
         if let Err(why) = validate(validator, &input) {
             return finish(outcome, ToolStatus::InvalidInput, why);
@@ -362,6 +417,14 @@ impl Host {
                     .run_plugin_tool(plugin, tool, &input, &call_id, context)
                     .await;
                 outcome.run = Some(run);
+                (status, output)
+            }
+            #[cfg(feature = "mcp")]
+            Target::Remote(server, i) => {
+                let (status, output, run) = self
+                    .run_remote_tool(server, &server.tools[*i], &input, subject)
+                    .await;
+                outcome.remote = Some(run);
                 (status, output)
             }
         };
@@ -478,6 +541,145 @@ impl Host {
         record_tool_run(shared, plugin, &tool.qualified, &run, subject);
         settle::denied(shared, plugin, caller, &run.denials, subject);
         (output.0, output.1, run)
+    }
+}
+
+#[cfg(feature = "mcp")]
+impl Host {
+    /// The remote MCP servers this host serves (from its registry), each
+    /// with the tools it serves and those it withholds, and why.
+    pub fn mcp_servers(&self) -> Vec<crate::McpServerStatus> {
+        self.shared.gateway.status()
+    }
+
+    /// Calls a remote MCP tool in a slot of the host's and the server's,
+    /// within the tool time limit. A live list that changed is recorded in
+    /// the registry (audited) and observed as `mcp.tools_changed`.
+    async fn run_remote_tool(
+        &self,
+        server: &Arc<crate::gateway::RemoteServer>,
+        tool: &crate::gateway::RemoteTool,
+        input: &Value,
+        subject: Option<&str>,
+    ) -> (ToolStatus, String, RemoteRun) {
+        use crate::gateway::Called;
+        let shared = &*self.shared;
+        let limit = shared.options.tool_timeout;
+        let started = Instant::now();
+        let who = format!("the MCP server {}", server.name());
+        let run = |status, detail: Option<String>| RemoteRun {
+            server: server.record.name.clone(),
+            tool: tool.pinned.name.clone(),
+            status,
+            detail,
+            duration: started.elapsed(),
+        };
+        let (status, output, detail) = match instances::Slot::take(
+            shared,
+            &server.slots,
+            &who,
+            limit,
+        )
+        .await
+        {
+            Err(why) => {
+                let r = run(Status::Busy, Some(why.clone()));
+                return (ToolStatus::Busy, format!("error: {why}"), r);
+            }
+            Ok(_slot) => {
+                let (called, seen) = shared
+                    .gateway
+                    .call(server, tool, input, limit, &shared.options.name)
+                    .await;
+                if let Some((live, changes)) = seen {
+                    self.report_mcp_change(server, &live, &changes);
+                }
+                match called {
+                    Called::Answer { text, .. } if text.len() > MAX_CHANGED_FIELD_BYTES => {
+                        let why = format!(
+                            "the tool returned {} bytes; results are limited to {MAX_CHANGED_FIELD_BYTES}",
+                            text.len()
+                        );
+                        (ToolStatus::Error, format!("error: {why}"), Some(why))
+                    }
+                    Called::Answer {
+                        text,
+                        is_error: false,
+                    } => (ToolStatus::Ok, text, None),
+                    Called::Answer {
+                        text,
+                        is_error: true,
+                    } => (ToolStatus::Error, format!("error: {text}"), Some(text)),
+                    Called::Failed { timeout, text } => (
+                        if timeout {
+                            ToolStatus::Timeout
+                        } else {
+                            ToolStatus::Error
+                        },
+                        format!("error: {text}"),
+                        Some(text),
+                    ),
+                    Called::Held(why) => (ToolStatus::Error, format!("error: {why}"), Some(why)),
+                }
+            }
+        };
+        let run_status = match status {
+            ToolStatus::Ok => Status::Ok,
+            ToolStatus::Timeout => Status::Timeout,
+            _ => Status::Error,
+        };
+        let run = run(run_status, detail);
+        if let Some(sink) = &shared.sink {
+            sink.send(crate::eventlog::event(
+                "mcp_call",
+                &server.record.name,
+                &semver::Version::new(0, 0, 0),
+                serde_json::json!({
+                    "tool": tool.qualified,
+                    "status": status,
+                    "detail": run.detail,
+                    "duration_ms": run.duration.as_secs_f64() * 1000.0,
+                    "subject": subject,
+                }),
+            ));
+        }
+        (status, output, run)
+    }
+
+    /// Records that a server's live list differs from its pins: in the
+    /// registry (hosts reload and hold the changed tools) and for
+    /// observers.
+    fn report_mcp_change(
+        &self,
+        server: &crate::gateway::RemoteServer,
+        live: &yoi_registry::ToolList,
+        changes: &[yoi_registry::ToolChange],
+    ) {
+        let shared = &*self.shared;
+        tracing::warn!(
+            server = server.name(),
+            "MCP server's tools changed since they were pinned: {}",
+            yoi_registry::summary(changes)
+        );
+        if let Some(registry) = &shared.options.registry
+            && let Err(e) = registry.observe_mcp_tools(
+                server.name(),
+                live,
+                &shared.options.name,
+                "mcp_server_changed",
+            )
+        {
+            tracing::warn!(server = server.name(), "the change was not recorded: {e}");
+        }
+        shared.observers.emit(|| ObservationEvent::Custom {
+            name: "mcp.tools_changed".into(),
+            data: serde_json::json!({
+                "server": server.name(),
+                "digest": live.digest,
+                "pinned": server.record.pinned.digest,
+                "changes": changes,
+            }),
+        });
     }
 }
 

@@ -138,4 +138,6 @@ fn the_docs_yoi_toml_parses_and_caps_as_written() {
         config.settings["example.guard"]["deny"],
         serde_json::json!(["shell", "rm"])
     );
+    assert_eq!(config.mcp.recheck_s, Some(30));
+    assert!(config.mcp.stdio_commands.is_empty());
 }

@@ -228,6 +228,17 @@ impl<S: Store> Registry<S> {
                 tx.put_config(&r)?;
                 n += 1;
             }
+            // MCP servers' tokens are sealed with the same keys.
+            for mut s in tx.mcp_servers()? {
+                let Some(sealed) = s.sealed_token.as_deref() else {
+                    continue;
+                };
+                let aad = crate::mcp_servers::token_row(s.name.as_str());
+                let plain = new.open(&aad, sealed)?;
+                s.sealed_token = Some(new.seal(&aad, &plain)?);
+                tx.put_mcp_server(&s)?;
+                n += 1;
+            }
             Ok((
                 n,
                 format!("sealed {n} secret values with key `{}`", new.current()),

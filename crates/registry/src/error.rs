@@ -180,6 +180,16 @@ pub enum RegistryError {
         /// The setting.
         key: String,
     },
+    /// `R0116`: an MCP server operation was refused.
+    #[error("R0116 MCP server `{name}`: {why}\n  fix: {fix}")]
+    McpServer {
+        /// The server's name.
+        name: String,
+        /// What is wrong.
+        why: String,
+        /// How to fix it.
+        fix: String,
+    },
     /// `R0201`: a stored artifact no longer matches its digest.
     #[error(
         "R0201 the stored artifact {digest} is corrupt (its bytes hash to {actual}); it will not be used\n  \

@@ -19,6 +19,8 @@ mod config;
 mod config_rules;
 mod error;
 mod lifecycle;
+mod mcp_pins;
+mod mcp_servers;
 mod model;
 mod operation;
 mod postgres;
@@ -32,6 +34,11 @@ pub use backend::DATABASE_FILE;
 pub use backend::{Backend, Location};
 pub use config::NewValue;
 pub use error::RegistryError;
+pub use mcp_pins::{
+    LeftOut, MAX_MCP_DESCRIPTION, MAX_MCP_SCHEMA, MAX_MCP_TOOL_NAME, MAX_MCP_TOOLS, McpEndpoint,
+    McpServerRecord, McpToolDef, PinnedTool, ToolChange, ToolList, clean_text, diff, summary,
+};
+pub use mcp_servers::NewMcpServer;
 pub use model::now_ms;
 pub use model::{
     AuditRecord, CapabilityLine, Change, ConfigRecord, Deployment, EventRecord, EventTotals,

@@ -318,6 +318,8 @@ pub struct Snapshot {
     pub services: Vec<EventRecord>,
     /// Every host that reported itself, by name.
     pub hosts: Vec<HostRecord>,
+    /// Declared MCP servers with their pinned tools, by name.
+    pub mcp_servers: Vec<crate::McpServerRecord>,
     /// The change counter when the snapshot was taken.
     #[serde(rename = "seq")]
     pub change_seq: i64,
@@ -476,6 +478,9 @@ pub struct Deployment {
     /// (secrets sealed; [`Registry::deployed_config`](crate::Registry::deployed_config)
     /// opens them for one plugin).
     pub config: Vec<ConfigRecord>,
+    /// Declared MCP servers (tokens sealed; [`Registry::mcp_token`](crate::Registry::mcp_token)
+    /// opens one).
+    pub mcp_servers: Vec<crate::McpServerRecord>,
     /// The change counter when it was read.
     pub change_seq: i64,
 }

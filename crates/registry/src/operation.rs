@@ -134,6 +134,20 @@ pub enum Operation {
     /// Seal every secret setting value with a new key (`yoi config
     /// rotate-key`).
     ConfigRotateKey {},
+    /// Stop serving a remote MCP server's tools and forget it.
+    McpServerRemove {
+        /// The server's name.
+        name: String,
+    },
+    /// Pin an MCP server's changed tool list (`yoi mcp-server approve`);
+    /// with `digest`, only if the waiting list is still that one.
+    McpServerApprove {
+        /// The server's name.
+        name: String,
+        /// The digest of the list the operator saw.
+        #[serde(default)]
+        digest: Option<String>,
+    },
     /// Wipe the registry; `confirm` must be `true`.
     Clear {
         /// Says the caller means it.
@@ -315,6 +329,12 @@ impl<S: Store> Registry<S> {
                 answered(self.forget_hosts_audited(silent, actor))
             }
             Operation::ConfigRotateKey {} => answered(self.rotate_config_key_audited(actor)),
+            Operation::McpServerRemove { name } => {
+                answered(self.remove_mcp_server_audited(name, actor))
+            }
+            Operation::McpServerApprove { name, digest } => {
+                answered(self.approve_mcp_server_audited(name, digest.as_deref(), actor))
+            }
             Operation::Clear { confirm: true } => answered(self.clear_audited(actor)),
             Operation::Clear { confirm: false } => self.refused(
                 actor,

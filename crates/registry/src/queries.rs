@@ -49,6 +49,7 @@ impl<S: Store> Registry<S> {
                 events: event_page,
                 services: tx.latest_events("service_status", None, "service")?,
                 hosts: tx.hosts()?,
+                mcp_servers: tx.mcp_servers()?,
                 change_seq: tx.change_seq()?,
             })
         })
@@ -87,6 +88,7 @@ impl<S: Store> Registry<S> {
                 grants,
                 disabled,
                 config,
+                mcp_servers: tx.mcp_servers()?,
                 change_seq: tx.change_seq()?,
             })
         })

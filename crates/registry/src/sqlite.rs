@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use semver::Version;
 
 use crate::error::RegistryError;
+use crate::mcp_pins::McpServerRecord;
 use yoi_manifest::{PluginId, Rollout};
 
 use crate::model::{
@@ -104,6 +105,8 @@ const MIGRATIONS: &[&str] = &[
     "INSERT INTO meta (key, value) VALUES ('writes', 0), ('backup_writes', 0);",
     // 8: how each host runs plugins (safe mode, limits), as it reports it.
     "ALTER TABLE hosts ADD COLUMN posture TEXT;",
+    // 9: remote MCP servers an operator declared, with their pinned tools.
+    "CREATE TABLE mcp_servers (name TEXT PRIMARY KEY, record TEXT NOT NULL, token TEXT);",
 ];
 
 /// SQLite storage in one database file.
@@ -869,9 +872,51 @@ impl Tx for SqlTx<'_> {
         Ok(out)
     }
 
+    fn mcp_servers(&mut self) -> StoreResult<Vec<McpServerRecord>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT record, token FROM mcp_servers ORDER BY name")?;
+        let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (json, token) = row?;
+            out.push(McpServerRecord::from_row(&json, token)?);
+        }
+        Ok(out)
+    }
+
+    fn mcp_server(&mut self, name: &str) -> StoreResult<Option<McpServerRecord>> {
+        let row: Option<(String, Option<String>)> = self
+            .tx
+            .query_row(
+                "SELECT record, token FROM mcp_servers WHERE name = ?1",
+                params![name],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(json, token)| McpServerRecord::from_row(&json, token))
+            .transpose()
+    }
+
+    fn put_mcp_server(&mut self, server: &McpServerRecord) -> StoreResult<()> {
+        let (json, token) = server.to_row()?;
+        self.tx.execute(
+            "INSERT OR REPLACE INTO mcp_servers (name, record, token) VALUES (?1, ?2, ?3)",
+            params![server.name.as_str(), json, token],
+        )?;
+        Ok(())
+    }
+
+    fn delete_mcp_server(&mut self, name: &str) -> StoreResult<bool> {
+        let n = self
+            .tx
+            .execute("DELETE FROM mcp_servers WHERE name = ?1", params![name])?;
+        Ok(n > 0)
+    }
+
     fn clear(&mut self) -> StoreResult<()> {
         self.tx.execute_batch(
-            "DELETE FROM versions; DELETE FROM grants; DELETE FROM config; DELETE FROM disabled; DELETE FROM events;",
+            "DELETE FROM versions; DELETE FROM grants; DELETE FROM config; DELETE FROM disabled; DELETE FROM events; DELETE FROM mcp_servers;",
         )?;
         Ok(())
     }

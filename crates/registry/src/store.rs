@@ -7,6 +7,7 @@ use std::sync::Arc;
 use semver::Version;
 
 use crate::error::RegistryError;
+use crate::mcp_pins::McpServerRecord;
 use crate::model::{
     AuditRecord, ConfigRecord, EventRecord, EventTotals, GrantRecord, HostRecord, Marks,
     VersionRecord, Window,
@@ -155,7 +156,16 @@ pub trait Tx {
     /// how many.
     fn delete_hosts_seen_before(&mut self, at: i64) -> StoreResult<u64>;
 
-    /// Deletes versions, grants, settings, disabled flags and events (not
-    /// the audit log).
+    /// Every declared MCP server, by name.
+    fn mcp_servers(&mut self) -> StoreResult<Vec<McpServerRecord>>;
+    /// One declared MCP server.
+    fn mcp_server(&mut self, name: &str) -> StoreResult<Option<McpServerRecord>>;
+    /// Adds or replaces an MCP server.
+    fn put_mcp_server(&mut self, server: &McpServerRecord) -> StoreResult<()>;
+    /// Forgets an MCP server; returns whether there was one.
+    fn delete_mcp_server(&mut self, name: &str) -> StoreResult<bool>;
+
+    /// Deletes versions, grants, settings, disabled flags, MCP servers and
+    /// events (not the audit log).
     fn clear(&mut self) -> StoreResult<()>;
 }

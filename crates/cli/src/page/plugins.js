@@ -396,6 +396,23 @@
     h('td', { class: 'mono' }, x.loaded.map((l) => `${l.plugin}@${l.version}`).join(', ') || '—'))) :
       [h('tr', {}, h('td', { colspan: 8, class: 'empty' }, 'No host has reported yet: `yoi host` runs one.'))]));
     posture(whoPosture, snap.hosts || []);
+    $('mcp-servers').tBodies[0].replaceChildren(...((snap.mcpServers || []).length ? snap.mcpServers.map((m) => {
+      const changes = m.waiting || [];
+      const held = changes.filter((c) => c.change !== 'added');
+      const served = m.pinned.tools.filter((t) => !held.some((c) => c.name === t.name));
+      const stdio = m.endpoint.transport === 'stdio';
+      return h('tr', { class: changes.length ? 'failed' : null, 'data-mcp-server': m.name },
+        h('td', { class: 'mono' }, m.name),
+        h('td', { class: 'mono' }, stdio ? `stdio: ${m.endpoint.command} ${m.endpoint.args.join(' ')}` : m.endpoint.url,
+          stdio ? h('span', { class: 'state error', title: 'a local process: it runs outside every sandbox' }, ' unsandboxed') : null),
+        h('td', { class: 'mono' }, served.map((t) => `${m.name}.${t.name}`).join(', ') || '—'),
+        h('td', {}, changes.length ? changes.map((c) => h('div', { class: 'mono' },
+          `${c.change === 'added' ? '+' : c.change === 'removed' ? '-' : '~'} ${c.name}${c.fields && c.fields.length ? ` (${c.fields.join(', ')})` : ''}`)) : '—'),
+        h('td', { class: 'mono', title: m.pinned.digest }, `${m.pinned.digest.slice(0, 19)}…`),
+        h('td', {},
+          m.pending ? actionButton('mcp_approve', m.name, null, 'Approve', m.pending.digest) : null,
+          actionButton('mcp_remove', m.name, null, 'Remove')));
+    }) : [h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No MCP server declared: `yoi mcp-server add NAME URL` adds one.'))]));
     $('services').tBodies[0].replaceChildren(...((snap.services || []).length ? snap.services.map((e) => {
       const d = e.detail || {};
       return h('tr', { class: d.last_error ? 'failed' : null, 'data-service': `${e.plugin}/${d.service}` },
@@ -741,6 +758,14 @@
         const n = Number(hours);
         return hours.trim() !== '' && Number.isFinite(n) && n >= 0 ? { op: 'forget_hosts', silent_for_secs: Math.round(n * 3600) } : 'the time must be a number of hours';
       },
+    },
+    mcp_approve: {
+      words: (name, v, digest) => [`Approve the changed tools of ${name}?`, `The list the server shows now (${digest}) is pinned: its changed and added tools are served to every host's agents. \`yoi mcp-server show ${name}\` prints the difference in full.`],
+      op: (name, v, digest) => ({ op: 'mcp_server_approve', name, digest }),
+    },
+    mcp_remove: {
+      words: (name) => [`Remove the MCP server ${name}?`, 'Hosts stop serving its tools at their next reload. Its pinned list is forgotten; adding it again pins the list the server shows then.'],
+      op: (name) => ({ op: 'mcp_server_remove', name }),
     },
     rotate_key: {
       words: () => ['Rotate the settings key?', 'Every secret setting value is sealed again with a new key; the old key is kept only until that is done. Hosts read the values with the new key at once.'],

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::support::{Process, example, listening_url, token_in};
 
 mod clients;
+mod gateway;
 
 /// The newest revision with `initialize`, and the stateless one.
 const STATEFUL: &str = "2025-11-25";

@@ -105,4 +105,6 @@ pub(super) const MIGRATIONS: &[&str] = &[
     INSERT INTO meta (key, value) VALUES ('change_seq', 0), ('version_seq', 0), ('host_seq', 0);",
     // 2: how each host runs plugins (safe mode, limits), as it reports it.
     "ALTER TABLE hosts ADD COLUMN posture JSONB;",
+    // 3: remote MCP servers an operator declared, with their pinned tools.
+    "CREATE TABLE mcp_servers (name TEXT PRIMARY KEY, record TEXT NOT NULL, token TEXT);",
 ];

@@ -2,6 +2,7 @@
 //! written (`Tx`), with the codecs between rows and records.
 
 use super::*;
+use crate::mcp_pins::McpServerRecord;
 
 /// A transaction in progress, with the connection's prepared statements.
 pub(super) struct PgTx<'c> {
@@ -643,10 +644,41 @@ impl Tx for PgTx<'_> {
         .collect()
     }
 
+    fn mcp_servers(&mut self) -> StoreResult<Vec<McpServerRecord>> {
+        self.query("SELECT record, token FROM mcp_servers ORDER BY name", &[])?
+            .iter()
+            .map(|row| McpServerRecord::from_row(row.get(0), row.get(1)))
+            .collect()
+    }
+
+    fn mcp_server(&mut self, name: &str) -> StoreResult<Option<McpServerRecord>> {
+        self.query(
+            "SELECT record, token FROM mcp_servers WHERE name = $1",
+            &[&name],
+        )?
+        .first()
+        .map(|row| McpServerRecord::from_row(row.get(0), row.get(1)))
+        .transpose()
+    }
+
+    fn put_mcp_server(&mut self, server: &McpServerRecord) -> StoreResult<()> {
+        let (json, token) = server.to_row()?;
+        self.execute(
+            "INSERT INTO mcp_servers (name, record, token) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET record = EXCLUDED.record, token = EXCLUDED.token",
+            &[&server.name.as_str(), &json, &token],
+        )?;
+        Ok(())
+    }
+
+    fn delete_mcp_server(&mut self, name: &str) -> StoreResult<bool> {
+        Ok(self.execute("DELETE FROM mcp_servers WHERE name = $1", &[&name])? > 0)
+    }
+
     fn clear(&mut self) -> StoreResult<()> {
         self.tx
             .batch_execute(
-                "DELETE FROM versions; DELETE FROM grants; DELETE FROM config; DELETE FROM disabled; DELETE FROM events; DELETE FROM artifacts;",
+                "DELETE FROM versions; DELETE FROM grants; DELETE FROM config; DELETE FROM disabled; DELETE FROM events; DELETE FROM artifacts; DELETE FROM mcp_servers;",
             )
             .map_err(|e| self.seen(e))
     }

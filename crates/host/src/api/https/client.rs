@@ -126,8 +126,17 @@ pub(crate) fn admit(
 /// Resolves host names and refuses any that lead to a non-public address,
 /// except loopback for a granted `localhost`. The client connects to the
 /// addresses checked here, so a second lookup cannot change the answer.
-struct GuardedResolver {
+pub(crate) struct GuardedResolver {
     loopback_names: Vec<String>,
+}
+
+impl GuardedResolver {
+    /// A resolver that lets `loopback_names` (a granted or written-out
+    /// `localhost`) resolve to loopback, and every name only to public
+    /// addresses otherwise.
+    pub(crate) fn new(loopback_names: Vec<String>) -> Self {
+        GuardedResolver { loopback_names }
+    }
 }
 
 impl Resolve for GuardedResolver {
@@ -154,6 +163,14 @@ fn shown(url: &Url) -> String {
     u.set_query(None);
     u.set_fragment(None);
     u.to_string()
+}
+
+/// [`shown`] for a URL as text (a `Location` header, say).
+pub(crate) fn shown_text(url: &str) -> String {
+    Url::parse(url).map_or_else(
+        |_| "a relative or malformed location".to_owned(),
+        |u| shown(&u),
+    )
 }
 
 /// The grant that would allow exactly this URL's scheme, host and port.
@@ -191,7 +208,7 @@ impl PluginApi {
                 reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
                     .no_proxy()
-                    .dns_resolver(Arc::new(GuardedResolver { loopback_names }))
+                    .dns_resolver(Arc::new(GuardedResolver::new(loopback_names)))
                     .connect_timeout(self.settings.limits.http_timeout)
                     .user_agent(format!("yoi-plugin ({})", self.plugin))
                     .build()
