@@ -219,6 +219,26 @@ fn a_real_server_is_pinned_hooked_redacted_and_reexported() {
         "the guard's receipt is recorded"
     );
 
+    // A plugin published later under a server's name wins: the server's
+    // tools are not served beside it.
+    ok(yoi(home, &["mcp-server", "add", "example.minimal", &url]));
+    ok(yoi(
+        home,
+        &["publish", example("minimal").to_str().expect("utf-8")],
+    ));
+    ok(yoi(home, &["activate", "example.minimal@0.1.0"]));
+    let mut mcp = StdioServer::start(&args);
+    mcp.initialize("gateway-test");
+    let list = mcp.request(1, "tools/list", json!({}));
+    let all = names(&list);
+    assert!(all.contains(&"everything.echo".to_owned()), "{all:?}");
+    assert!(
+        !all.iter().any(|n| n.starts_with("example.minimal.")),
+        "{all:?}"
+    );
+    drop(mcp);
+    ok(yoi(home, &["mcp-server", "remove", "example.minimal"]));
+
     // Removed: `yoi mcp` no longer lists its tools.
     ok(yoi(home, &["mcp-server", "remove", "everything"]));
     let mut mcp = StdioServer::start(&args);
