@@ -33,6 +33,7 @@ mod agentclis;
 mod layering;
 mod links;
 mod mcptools;
+mod ociregistry;
 mod postgres;
 
 const GUEST_TARGET: &str = "wasm32-wasip2";
@@ -452,7 +453,11 @@ fn e2e_with(root: &Path, postgres: &postgres::Cluster) -> Result<()> {
     // The real agent CLIs `yoi hook` is checked with.
     let codex = agentclis::codex(&target_dir(root).join("tools"))?;
     let claude_code = agentclis::claude_code(&target_dir(root).join("tools"))?;
+    // The OCI registry and the outside tools that read what `yoi push`
+    // wrote; stopped when the tests end.
+    let oci = ociregistry::Registry::start(&target_dir(root).join("tools"))?;
     let mut cmd = e2e_tests();
+    cmd.envs(oci.env());
     cmd.envs(mcp.env())
         .env("YOI_CODEX", &codex)
         .env("YOI_CLAUDE_CODE", &claude_code);

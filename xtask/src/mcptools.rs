@@ -54,27 +54,7 @@ impl McpTools {
 /// Installs what is missing and says where everything is.
 pub fn ensure(tools: &Path) -> Result<McpTools> {
     let python_path = installed(tools, "mcp-python", PYTHON_SDK.1, |into| {
-        let python = std::env::var("YOI_PYTHON").unwrap_or_else(|_| "python3".into());
-        let mut pip = Command::new(&python);
-        pip.args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--no-warn-script-location",
-            "--quiet",
-            "--target",
-        ])
-        .arg(into)
-        .arg(format!("{}=={}", PYTHON_SDK.0, PYTHON_SDK.1));
-        run(
-            pip,
-            &format!(
-                "{python} -m pip install {}=={} (the MCP Python SDK; needs Python 3 with pip)",
-                PYTHON_SDK.0, PYTHON_SDK.1
-            ),
-        )
+        pip_install(into, PYTHON_SDK, "the MCP Python SDK")
     })?;
     let node = match system_node()? {
         Some(node) => node,
@@ -147,6 +127,29 @@ pub(crate) fn npm_file(
     Ok(file)
 }
 
+/// `pip install --target INTO PACKAGE==VERSION` with `YOI_PYTHON` (else
+/// `python3`), retried like every install; `what` names it in messages.
+pub(crate) fn pip_install(into: &Path, (package, version): (&str, &str), what: &str) -> Result<()> {
+    let python = std::env::var("YOI_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut pip = Command::new(&python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-warn-script-location",
+        "--quiet",
+        "--target",
+    ])
+    .arg(into)
+    .arg(format!("{package}=={version}"));
+    run_install(
+        pip,
+        &format!("{python} -m pip install {package}=={version} ({what}; needs Python 3 with pip)"),
+    )
+}
+
 /// `npm install PACKAGE@VERSION` into `into` (retried, see `run`).
 pub(crate) fn npm_install(into: &Path, package: &str, version: &str) -> Result<()> {
     std::fs::create_dir_all(into)?;
@@ -161,7 +164,7 @@ pub(crate) fn npm_install(into: &Path, package: &str, version: &str) -> Result<(
     ])
     .arg(into)
     .arg(format!("{package}@{version}"));
-    run(
+    run_install(
         npm,
         &format!("npm install {package}@{version} (needs Node.js with npm)"),
     )
@@ -169,7 +172,7 @@ pub(crate) fn npm_install(into: &Path, package: &str, version: &str) -> Result<(
 
 /// Runs an install from a package index, three times at most: a registry
 /// that drops one connection should not fail a CI run.
-fn run(mut cmd: Command, what: &str) -> Result<()> {
+pub(crate) fn run_install(mut cmd: Command, what: &str) -> Result<()> {
     const ATTEMPTS: u32 = 3;
     let mut attempt = 1;
     loop {

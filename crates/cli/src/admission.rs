@@ -40,5 +40,5 @@ pub(crate) fn publish(
     if let Err(why) = loads(&package) {
         return refuse(registry, actor, what, &why);
     }
-    registry.publish_answer(&package, &Host::compat(), actor)
+    registry.publish_answer(&package, &Host::compat(), actor, None)
 }

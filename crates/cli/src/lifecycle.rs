@@ -73,23 +73,51 @@ impl Ctx {
                 bail!("{e}")
             }
         };
+        self.publish_package(&registry, &package, &dir.display().to_string(), None)
+    }
+
+    /// Publishes an opened package (from a folder, an archive or an OCI
+    /// registry, named `from` in refusals) and says what to do next.
+    pub(crate) fn publish_package(
+        &self,
+        registry: &yoi_registry::Registry,
+        package: &Package,
+        from: &str,
+        source: Option<&yoi_registry::OciSource>,
+    ) -> Result<ExitCode> {
         // What every host would find at load (a compile limit, an import of
         // the wrong type) is found here, before the registry takes it.
-        if let Err(why) = crate::admission::loads(&package) {
-            refused(&why);
-            bail!("{} was not published: {why}", dir.display());
+        if let Err(why) = crate::admission::loads(package) {
+            let answer = crate::admission::refuse(registry, &self.actor, from, &why);
+            if answer.audit.is_none() {
+                errln!("warning: the refusal could not be recorded in the audit log");
+            }
+            bail!("{from} was not published: {why}");
         }
-        let published = answered(registry.publish_answer(&package, &Host::compat(), &self.actor))?;
+        let published =
+            answered(registry.publish_answer(package, &Host::compat(), &self.actor, source))?;
         let record = &published["record"];
+        let m = package.manifest();
+        let signer = match registry.trust_policy()?.check(
+            m.plugin.id.as_str(),
+            package.manifest_text(),
+            &m.runtime.digest,
+            package.signature().map(|s| s.text()),
+            yoi_registry::Checkpoint::Publish,
+            false,
+        ) {
+            Ok(signer) => format!("signer: {signer}"),
+            Err(refusal) => format!("signature: {}", refusal.why),
+        };
         outln!(
-            "published {}@{} ({}){}",
+            "published {}@{} ({}), {signer}{}",
             field(record, "plugin"),
             field(record, "version"),
             field(record, "digest"),
             if published["created"] == true {
                 ""
             } else {
-                "; it was already published with this digest, nothing changed"
+                "; it was already published with this digest"
             }
         );
         let requested = Capability::requested_by(package.manifest());

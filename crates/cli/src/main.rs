@@ -13,6 +13,7 @@ mod agent_cli;
 mod config;
 mod ctx;
 mod dev;
+mod distribution;
 mod doctor;
 mod fleet;
 mod hook_settings;
@@ -22,6 +23,7 @@ mod listener;
 mod mcp;
 mod mcp_servers;
 mod new;
+mod oci;
 mod pack;
 mod plugin;
 mod preview;
@@ -67,12 +69,66 @@ enum Command {
     /// Plugins' settings: set, unset, show (docs/configuration.md).
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Publish a package into the registry (state: published).
+    /// Publish a package into the registry (state: published): a file or
+    /// folder, or a package pulled from an OCI registry
+    /// (docs/distribution.md). A signature it carries is checked against
+    /// the trust policy.
     Publish {
-        /// A `.yoi` file from `yoi plugin pack`, a package folder, or its plugin.toml.
+        /// A `.yoi` file from `yoi plugin pack`, a package folder, its
+        /// plugin.toml, or oci://REGISTRY/REPO:TAG (or @sha256:DIGEST).
+        #[arg(value_name = "FILE.yoi|DIR|oci://…")]
+        package: PathBuf,
+        #[command(flatten)]
+        oci: OciArgs,
+        /// A host an OCI registry may redirect downloads to (a storage
+        /// host); other hosts are refused. Repeatable.
+        #[arg(long, value_name = "HOST")]
+        allow_redirect: Vec<String>,
+    },
+    /// Make an ed25519 key pair in the current folder: NAME.key (private,
+    /// mode 0600) and NAME.pub, for `yoi sign` and `yoi trust add`.
+    Keygen {
+        /// The pair's name.
+        name: String,
+    },
+    /// Sign a package (folder or .yoi) with a key: the signature
+    /// (a Sigstore bundle over plugin.toml and the artifact) travels with
+    /// it, in plugin.sigstore.json and in OCI registries.
+    Sign {
+        /// A `.yoi` file or a package folder.
         #[arg(value_name = "FILE.yoi|DIR")]
         package: PathBuf,
+        /// The private key from `yoi keygen`.
+        #[arg(long, value_name = "NAME.key")]
+        key: PathBuf,
+        /// Make the signature expire after this many days.
+        #[arg(long, value_name = "DAYS")]
+        expires_in: Option<u64>,
     },
+    /// Push a package (and its signature) to an OCI registry as a Wasm
+    /// OCI artifact.
+    Push {
+        /// A `.yoi` file or a package folder.
+        #[arg(value_name = "FILE.yoi|DIR")]
+        package: PathBuf,
+        /// oci://REGISTRY/REPO:TAG.
+        reference: String,
+        #[command(flatten)]
+        oci: OciArgs,
+    },
+    /// Newer tags of active plugins published from OCI registries, with
+    /// what each changes.
+    Outdated {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        oci: OciArgs,
+    },
+    /// The trust policy: keys trusted to sign plugins, and the scopes that
+    /// require a trusted signature (docs/distribution.md).
+    #[command(subcommand)]
+    Trust(TrustCommand),
     /// Make a version the active one of its plugin.
     Activate {
         /// ID@VERSION, e.g. acme.guard@1.2.0.
@@ -388,6 +444,68 @@ enum Command {
         /// Confirm.
         #[arg(long)]
         yes: bool,
+    },
+}
+
+/// Credentials for an OCI registry; the user's Docker config when absent.
+#[derive(clap::Args)]
+struct OciArgs {
+    /// A registry user name (with --password-secret).
+    #[arg(long, requires = "password_secret")]
+    username: Option<String>,
+    /// The secret holding the password: it is read from YOI_SECRET_KEY,
+    /// never from the command line.
+    #[arg(long, value_name = "KEY", requires = "username")]
+    password_secret: Option<String>,
+}
+
+impl OciArgs {
+    fn credentials(self) -> oci::Credentials {
+        oci::Credentials {
+            username: self.username,
+            password_secret: self.password_secret,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum TrustCommand {
+    /// Trust a public key (NAME.pub from `yoi keygen`) to sign plugins.
+    Add {
+        /// The key's name here.
+        name: String,
+        /// The public key file.
+        #[arg(value_name = "PUBKEY")]
+        public_key: PathBuf,
+        /// Where its signatures count: all, beta, canary or internal.
+        #[arg(long, default_value = "all")]
+        scope: String,
+        /// The plugin ids it may sign: ids or prefixes ending in `*`,
+        /// comma-separated (default: every plugin).
+        #[arg(long, value_delimiter = ',', value_name = "PATTERN")]
+        plugins: Vec<String>,
+    },
+    /// Stop trusting a key.
+    Remove {
+        /// The key's name.
+        name: String,
+    },
+    /// Trusted keys, the scopes that require signatures, and who signed
+    /// each active version.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Require a trusted signature in a scope (all: every scope, and
+    /// publish), or with --off stop requiring it.
+    Require {
+        /// all, beta, canary or internal.
+        #[arg(long, default_value = "all")]
+        scope: String,
+        /// Stop requiring it.
+        #[arg(long)]
+        off: bool,
     },
 }
 
@@ -749,7 +867,35 @@ fn main() -> ExitCode {
                 .into()),
             }
         }),
-        Command::Publish { package } => ctx.publish(&package),
+        Command::Publish {
+            package,
+            oci: args,
+            allow_redirect,
+        } => match package.to_str().filter(|p| oci::is_reference(p)) {
+            Some(reference) => ctx.publish_oci(reference, &args.credentials(), &allow_redirect),
+            None => ctx.publish(&package),
+        },
+        Command::Keygen { name } => distribution::keygen(&name),
+        Command::Sign {
+            package,
+            key,
+            expires_in,
+        } => distribution::sign(&package, &key, expires_in),
+        Command::Push {
+            package,
+            reference,
+            oci: args,
+        } => distribution::push(&package, &reference, &args.credentials()),
+        Command::Outdated { json, oci: args } => ctx.outdated(json, &args.credentials()),
+        Command::Trust(TrustCommand::Add {
+            name,
+            public_key,
+            scope,
+            plugins,
+        }) => ctx.trust_add(&name, &public_key, &scope, &plugins),
+        Command::Trust(TrustCommand::Remove { name }) => ctx.trust_remove(&name),
+        Command::Trust(TrustCommand::List { json }) => ctx.trust_list(json),
+        Command::Trust(TrustCommand::Require { scope, off }) => ctx.trust_require(&scope, off),
         Command::Activate {
             target,
             scope,

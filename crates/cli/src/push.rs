@@ -130,6 +130,11 @@ struct ContractVersion<'a> {
     manifest_text: &'a str,
     seq: i64,
     requests: Vec<Request>,
+    /// Who signed it, as the trust policy sees it now: `unsigned`, a
+    /// trusted key's name, or an untrusted key (docs/distribution.md).
+    signer: String,
+    /// The OCI reference it was published from, and its digest.
+    source: Option<&'a yoi_registry::OciSource>,
 }
 
 /// A requested capability and what is decided about it today.
@@ -205,6 +210,8 @@ impl<'a> ContractSnapshot<'a> {
                     manifest_text: &v.manifest,
                     seq: v.seq,
                     requests,
+                    signer: crate::distribution::signer_of(&snapshot.trust, v),
+                    source: v.provenance.source.as_ref(),
                 })
                 .collect(),
             active_versions: &snapshot.active_versions,

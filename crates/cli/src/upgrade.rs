@@ -40,11 +40,27 @@ pub(crate) fn render(plugin: &str, plan: &UpgradePlan) -> String {
             plan.rollout.scope, plan.rollout.percent
         ),
     };
-    out.push_str("\ncapabilities\n");
-    if plan.capabilities.is_empty() {
+    out.push_str(&render_changes(
+        &plan.capabilities,
+        &plan.diff,
+        &to.to_string(),
+    ));
+    out
+}
+
+/// What a version changes against another: capabilities (with today's
+/// decisions), hook points, tools, providers, services, observations and
+/// settings. `yoi upgrade` and `yoi outdated` print the same.
+pub(crate) fn render_changes(
+    capabilities: &[yoi_registry::CapabilityLine],
+    d: &yoi_manifest::ManifestDiff,
+    to: &str,
+) -> String {
+    let mut out = String::from("\ncapabilities\n");
+    if capabilities.is_empty() {
         out.push_str("  (none requested)\n");
     }
-    for line in &plan.capabilities {
+    for line in capabilities {
         let mark = match line.change {
             "added" => '+',
             "removed" => '-',
@@ -68,7 +84,6 @@ pub(crate) fn render(plugin: &str, plan: &UpgradePlan) -> String {
             line.capability.to_string()
         ));
     }
-    let d = &plan.diff;
     for (what, changes) in [
         ("hook points", &d.hooks),
         ("tools", &d.tools),

@@ -388,6 +388,14 @@ async fn the_ops_page_follows_every_change_live_and_drives_the_lifecycle() {
         ),
     )
     .await;
+    // Each version says who signed it (docs/distribution.md).
+    until(
+        page,
+        "the signer column",
+        "const row = document.querySelector('#versions tr[data-plugin=\"example.guard\"][data-version=\"0.1.0\"]'); \
+         return row && row.innerText.includes('unsigned');",
+    )
+    .await;
     let shown = until(
         page,
         "the call's answer",

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 mod agent_cli;
 mod authoring;
+mod distribution;
 mod fleet;
 mod hostile;
 mod languages;

@@ -393,6 +393,9 @@ impl HostBuilder {
             self = self.crash_guard(failures, window);
         }
         self = self.capabilities(c.cap());
+        if let Some(required) = c.trust.require_signatures {
+            self = self.require_signatures(required);
+        }
         #[cfg(feature = "mcp")]
         {
             let m = &c.mcp;
@@ -427,6 +430,14 @@ impl HostBuilder {
     #[cfg(feature = "mcp")]
     pub fn mcp_gateway(mut self, options: crate::GatewayOptions) -> Self {
         self.options.gateway = options;
+        self
+    }
+
+    /// Loads only registry versions with a trusted signature, whatever the
+    /// registry's trust policy requires (`[trust] require_signatures` in
+    /// yoi.toml). The registry's keys decide who is trusted.
+    pub fn require_signatures(mut self, required: bool) -> Self {
+        self.options.require_signatures = required;
         self
     }
 

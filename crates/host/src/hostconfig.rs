@@ -37,6 +37,7 @@ pub mod fields {
         "settings",
         "points",
         "mcp",
+        "trust",
     ];
     pub const HOST: &[&str] = &["name", "data", "cache", "hot_reload"];
     pub const PLUGINS: &[&str] = &["folders"];
@@ -52,6 +53,7 @@ pub mod fields {
     pub const CRASH_GUARD: &[&str] = &["failures", "window_s"];
     pub const CAPABILITIES: &[&str] = &["allow", "deny"];
     pub const MCP: &[&str] = &["max_response_bytes", "recheck_s", "stdio_commands"];
+    pub const TRUST: &[&str] = &["require_signatures"];
     pub const POINT: &[&str] = &[
         "name",
         "schema",
@@ -148,6 +150,16 @@ pub struct McpSection {
     pub stdio_commands: Vec<String>,
 }
 
+/// `[trust]`: this host's cap on the registry's trust policy
+/// (docs/distribution.md, "Trust").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustSection {
+    /// Load only versions with a trusted signature, whatever the
+    /// registry's policy requires. The registry cannot turn this off.
+    pub require_signatures: Option<bool>,
+}
+
 /// `[crash_guard]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -212,6 +224,9 @@ pub struct HostConfig {
     /// `[mcp]`: how remote MCP servers' tools are served.
     #[serde(default)]
     pub mcp: McpSection,
+    /// `[trust]`: signatures this host requires.
+    #[serde(default)]
+    pub trust: TrustSection,
     /// The folder the file is in; relative paths are relative to it.
     #[serde(skip)]
     pub base: PathBuf,
@@ -600,6 +615,7 @@ memory_mb = 0
             ("crash_guard", &p["crash_guard"], fields::CRASH_GUARD),
             ("capabilities", &p["capabilities"], fields::CAPABILITIES),
             ("mcp", &p["mcp"], fields::MCP),
+            ("trust", &p["trust"], fields::TRUST),
             ("points", &p["points"]["items"], fields::POINT),
         ] {
             assert_eq!(keys(table), sorted(expected), "{name}");

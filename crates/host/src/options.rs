@@ -50,6 +50,8 @@ pub(crate) struct Options {
     /// The host-wide capability list (`None`: grants are the embedder's
     /// or the registry's alone).
     pub(crate) cap: Option<crate::hostconfig::CapabilityCap>,
+    /// Whether every registry version needs a trusted signature here.
+    pub(crate) require_signatures: bool,
     /// Plugin folders to load and watch.
     pub(crate) folders: Option<FolderOptions>,
     /// The services' limits.
@@ -95,6 +97,7 @@ impl Default for Options {
             },
             fallback: crate::providerspec::Fallback::default(),
             cap: None,
+            require_signatures: false,
             folders: None,
             services: crate::servicespec::ServiceLimits::default(),
             inbound: None,

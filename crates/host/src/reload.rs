@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use yoi_manifest::Scope;
 use yoi_manifest::{Capability, Compat};
-use yoi_registry::{HostPosture, HostRecord, LoadedVersion, Registry, VersionRecord};
+use yoi_registry::{Checkpoint, HostPosture, HostRecord, LoadedVersion, Registry, VersionRecord};
 
 use crate::error::HostError;
 use crate::host::{Host, Shared, Snapshot};
@@ -143,6 +143,58 @@ impl Shared {
             // Another scope's activation is not this host's to run at all
             // (Rollout::applies would refuse every event of it anyway).
             if record.rollout.scope != Scope::All && record.rollout.scope != host_scope {
+                continue;
+            }
+            // Every load checks the trust policy as it is now: it may have
+            // changed since the version was activated. A refused version
+            // does not run; the one before it goes on running only if the
+            // policy still admits it.
+            let admits = |r: &VersionRecord| {
+                deployment.trust.check(
+                    r.plugin.as_str(),
+                    &r.manifest,
+                    &r.digest,
+                    r.provenance.signature.as_deref(),
+                    Checkpoint::Scope(record.rollout.scope),
+                    self.options.require_signatures,
+                )
+            };
+            if let Err(refusal) = admits(record) {
+                let still_admitted = previous.filter(|p| {
+                    p.info.version != record.version
+                        && registry.versions(record.plugin.as_str()).is_ok_and(|all| {
+                            all.iter()
+                                .find(|v| v.version == p.info.version)
+                                .is_some_and(|v| admits(v).is_ok())
+                        })
+                });
+                let error = yoi_registry::trust_error(
+                    refusal,
+                    record.plugin.as_str(),
+                    &record.version.to_string(),
+                );
+                tracing::warn!(plugin = %record.plugin, version = %record.version, "{error}");
+                // Recorded in the registry's event log: `yoi events`, the
+                // page. Not a failure of the plugin's: the crash guard
+                // does not count it.
+                if let Some(sink) = &self.sink {
+                    sink.send(crate::eventlog::event(
+                        "trust_refused",
+                        &record.plugin,
+                        &record.version,
+                        serde_json::json!({
+                            "reason": error.to_string(),
+                            "kept": still_admitted.map(|p| p.info.version.to_string()),
+                        }),
+                    ));
+                }
+                refuse(
+                    &mut next,
+                    &mut report,
+                    record,
+                    still_admitted,
+                    error.to_string(),
+                );
                 continue;
             }
             let grants: Vec<Capability> = deployment

@@ -16,6 +16,7 @@ use flate2::write::GzEncoder;
 use crate::compat::Compat;
 use crate::diagnostic::Diagnostics;
 use crate::package::{MANIFEST_FILE, MAX_ARTIFACT_BYTES, Package};
+use crate::signing::SIGNATURE_FILE;
 use crate::tool::InputSchema;
 
 /// Most entries a `.yoi` archive may hold.
@@ -93,6 +94,9 @@ impl Package {
                 files.push(PathBuf::from(file));
             }
         }
+        if self.signature().is_some() {
+            files.push(PathBuf::from(SIGNATURE_FILE));
+        }
         files
     }
 
@@ -127,6 +131,10 @@ impl Package {
             for rel in self.archive_files() {
                 let bytes = if rel == Path::new(MANIFEST_FILE) {
                     self.manifest_text().as_bytes().to_vec()
+                } else if rel == Path::new(SIGNATURE_FILE) {
+                    self.signature()
+                        .map(|s| s.text().as_bytes().to_vec())
+                        .unwrap_or_default()
                 } else if rel == self.manifest().runtime.artifact {
                     self.artifact().to_vec()
                 } else {
@@ -149,6 +157,16 @@ impl Package {
     /// (refusing anything but plain relative files) and opens that folder
     /// like [`Package::open`]. The returned package's `dir` is the archive.
     pub fn open_archive(file: &Path, compat: &Compat) -> Result<Package, ArchiveError> {
+        Package::unpack_archive(file, compat, true)
+    }
+
+    /// [`Package::open_archive`] without the signature, as
+    /// [`Package::open_unsigned`] opens a folder.
+    pub fn open_archive_unsigned(file: &Path, compat: &Compat) -> Result<Package, ArchiveError> {
+        Package::unpack_archive(file, compat, false)
+    }
+
+    fn unpack_archive(file: &Path, compat: &Compat, signed: bool) -> Result<Package, ArchiveError> {
         let unreadable = |reason: String| ArchiveError::Unreadable {
             file: file.to_path_buf(),
             reason,
@@ -248,7 +266,12 @@ impl Package {
             out.write_all(&bytes)
                 .map_err(|e| unreadable(e.to_string()))?;
         }
-        let mut package = Package::open(dir.path(), compat).map_err(ArchiveError::Package)?;
+        let opened = if signed {
+            Package::open(dir.path(), compat)
+        } else {
+            Package::open_unsigned(dir.path(), compat)
+        };
+        let mut package = opened.map_err(ArchiveError::Package)?;
         package.dir = file.to_path_buf();
         Ok(package)
     }

@@ -81,6 +81,11 @@ codes! {
     ArtifactTooLarge = "E0303", "artifact-too-large";
     /// `plugin.toml` is missing, unreadable or too large.
     ManifestUnreadable = "E0304", "manifest-unreadable";
+    /// `plugin.sigstore.json` is not a readable Yoi signature bundle (or is
+    /// keyless, which this build cannot verify).
+    SignatureMalformed = "E0305", "signature-malformed";
+    /// `plugin.sigstore.json` signs another `plugin.toml` or artifact.
+    SignatureMismatch = "E0306", "signature-mismatch";
     /// The artifact is a core WebAssembly module, not a component.
     NotAComponent = "E0401", "not-a-component";
     /// The artifact is a precompiled native file, not WebAssembly.

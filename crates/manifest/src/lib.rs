@@ -44,6 +44,7 @@ mod package;
 mod provider;
 mod rollout;
 mod service;
+mod signing;
 mod tool;
 mod walk;
 
@@ -76,6 +77,10 @@ pub use package::{
 pub use provider::{ModelPattern, Provider};
 pub use rollout::{Rollout, Scope, applies, bucket};
 pub use service::{Backpressure, Endpoint, Restart, Service, Signature, Timestamp};
+pub use signing::{
+    BUNDLE_MEDIA_TYPE, MAX_SIGNATURE_BYTES, Material, PAYLOAD_TYPE, PREDICATE_TYPE,
+    PackageSignature, PublicKey, SIGNATURE_FILE, SigningError, SigningKey, Statement,
+};
 pub use tool::{
     InputSchema, MAX_SCHEMA_ERRORS, Tool, check_input_schema, schema_errors, schema_errors_masked,
     valid_tool_name,

@@ -6,10 +6,12 @@ use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::digest::Digest;
 use crate::inspect::inspect;
 use crate::manifest::Manifest;
+use crate::signing::{
+    MAX_SIGNATURE_BYTES, PackageSignature, SIGNATURE_FILE, SigningError, SigningKey,
+};
 use crate::tool::{InputSchema, check_input_schema};
 
-/// The manifest's file name inside a package folder.
-pub const MANIFEST_FILE: &str = "plugin.toml";
+pub use crate::manifest::MANIFEST_FILE;
 /// Largest `plugin.toml` read, in bytes.
 pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 /// Largest artifact read, in bytes.
@@ -30,6 +32,10 @@ pub struct Package {
     manifest_text: String,
     artifact: Vec<u8>,
     tool_schemas: Vec<serde_json::Value>,
+    /// The author's signature, if the package carries one: parsed, and
+    /// checked to be over this manifest and artifact (not yet checked
+    /// against any trusted key).
+    signature: Option<PackageSignature>,
     /// The host support its component was inspected against (`None`: a
     /// registry inspected it at publish).
     inspected: Option<Compat>,
@@ -79,6 +85,49 @@ impl Package {
     /// `manifest().tools` order.
     pub fn tool_schemas(&self) -> &[serde_json::Value] {
         &self.tool_schemas
+    }
+
+    /// The author's signature (`plugin.sigstore.json`), if any. It is over
+    /// this package's manifest and artifact; whether its key is trusted is
+    /// the registry's and the host's question (docs/distribution.md).
+    pub fn signature(&self) -> Option<&PackageSignature> {
+        self.signature.as_ref()
+    }
+
+    /// Signs the package (its `plugin.toml` text and artifact) with `key`;
+    /// `valid_for` sets an expiry. Attach it with
+    /// [`Package::with_signature`], or write it beside `plugin.toml`.
+    pub fn sign(
+        &self,
+        key: &SigningKey,
+        valid_for: Option<std::time::Duration>,
+    ) -> PackageSignature {
+        let m = &self.manifest;
+        PackageSignature::sign(
+            &self.manifest_text,
+            &m.runtime.artifact.display().to_string(),
+            &m.runtime.digest,
+            m.plugin.id.as_str(),
+            &m.plugin.version.to_string(),
+            key,
+            valid_for,
+        )
+    }
+
+    /// The package with `signature` attached, after checking that it is
+    /// over this package's manifest and artifact (code `E0306`).
+    pub fn with_signature(mut self, signature: PackageSignature) -> Result<Package, Diagnostics> {
+        signature
+            .covers(&self.manifest_text, &self.manifest.runtime.digest)
+            .map_err(|e| {
+                Diagnostics::new(
+                    vec![signature_problem(&e)],
+                    format!("{}/{SIGNATURE_FILE}", self.dir.display()),
+                    None,
+                )
+            })?;
+        self.signature = Some(signature);
+        Ok(self)
     }
 
     /// Takes the package apart: the manifest and the artifact bytes.
@@ -177,6 +226,7 @@ impl Package {
             manifest_text: text.to_owned(),
             artifact,
             tool_schemas,
+            signature: None,
             inspected: (check == Check::Full).then(|| compat.clone()),
         })
     }
@@ -187,6 +237,17 @@ impl Package {
     /// included), verifies its digest, reads tool schema files, and inspects
     /// the component. Returns every problem found.
     pub fn open(dir: &Path, compat: &Compat) -> Result<Package, Diagnostics> {
+        Package::open_dir(dir, compat, true)
+    }
+
+    /// [`Package::open`] without the signature: a `plugin.sigstore.json`
+    /// in the folder is neither read nor checked. For signing a package
+    /// again, whatever signature it held before.
+    pub fn open_unsigned(dir: &Path, compat: &Compat) -> Result<Package, Diagnostics> {
+        Package::open_dir(dir, compat, false)
+    }
+
+    fn open_dir(dir: &Path, compat: &Compat, signed: bool) -> Result<Package, Diagnostics> {
         let manifest_path = dir.join(MANIFEST_FILE);
         let file = manifest_path.display().to_string();
         let text = read_limited(&manifest_path, MAX_MANIFEST_BYTES)
@@ -241,6 +302,25 @@ impl Package {
         if let Some(bytes) = &artifact {
             problems.extend(inspect(&manifest, bytes, compat));
         }
+        let read = if signed {
+            read_signature(dir)
+        } else {
+            Ok(None)
+        };
+        let signature = match read {
+            Ok(Some(signature)) => match signature.covers(&text, &manifest.runtime.digest) {
+                Ok(()) => Some(signature),
+                Err(e) => {
+                    problems.push(signature_problem(&e));
+                    None
+                }
+            },
+            Ok(None) => None,
+            Err(d) => {
+                problems.push(*d);
+                None
+            }
+        };
         match artifact {
             Some(artifact) if problems.is_empty() => Ok(Package {
                 dir: dir.to_path_buf(),
@@ -248,6 +328,7 @@ impl Package {
                 manifest_text: text,
                 artifact,
                 tool_schemas,
+                signature,
                 inspected: Some(compat.clone()),
             }),
             _ => Err(Diagnostics::new(problems, file, Some(text))),
@@ -341,6 +422,53 @@ fn open_beneath(dir: &Path, rel: &Path) -> Result<std::fs::File, Beneath> {
         Ok(_) if real.canonicalize().is_ok_and(|again| again == real) => Ok(file),
         _ => Err(Beneath::Outside),
     }
+}
+
+/// The diagnostic for a signature that cannot be used.
+pub(crate) fn signature_problem(e: &SigningError) -> Diagnostic {
+    let (code, fix) = match e {
+        SigningError::OtherPackage { .. } => (
+            Code::SignatureMismatch,
+            "the package changed after it was signed: sign it again with `yoi sign PACKAGE --key KEY`, or remove the signature",
+        ),
+        SigningError::Keyless => (
+            Code::SignatureMalformed,
+            "sign with a key (`yoi keygen NAME`, then `yoi sign PACKAGE --key NAME.key`); keyless signatures are not supported yet (docs/distribution.md)",
+        ),
+        _ => (
+            Code::SignatureMalformed,
+            "sign the package again with `yoi sign PACKAGE --key KEY`, or remove the signature file",
+        ),
+    };
+    Diagnostic::new(
+        code,
+        SIGNATURE_FILE,
+        format!("`{SIGNATURE_FILE}`: {e}"),
+        fix,
+    )
+}
+
+/// Reads the package's signature file, if there is one: confined to the
+/// folder like the artifact (a link out is refused) and bounded before it
+/// is parsed.
+fn read_signature(dir: &Path) -> Result<Option<PackageSignature>, Box<Diagnostic>> {
+    let malformed = |why: String| Box::new(signature_problem(&SigningError::Malformed(why)));
+    let file = match open_beneath(dir, Path::new(SIGNATURE_FILE)) {
+        Ok(file) => file,
+        Err(Beneath::Missing) => return Ok(None),
+        Err(Beneath::Outside) => {
+            return Err(malformed(
+                "is a link that leads outside the package folder".into(),
+            ));
+        }
+        Err(Beneath::Io(e)) => return Err(malformed(format!("cannot be opened: {e}"))),
+    };
+    let bytes = read_file_limited(file, MAX_SIGNATURE_BYTES as u64)
+        .map_err(|e| malformed(e.describe(MAX_SIGNATURE_BYTES as u64)))?;
+    let text = String::from_utf8(bytes).map_err(|_| malformed("is not UTF-8 text".into()))?;
+    PackageSignature::parse(&text)
+        .map(Some)
+        .map_err(|e| Box::new(signature_problem(&e)))
 }
 
 fn read_schema_file(dir: &Path, rel: &str) -> Result<serde_json::Value, (Code, String)> {

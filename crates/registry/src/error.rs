@@ -190,6 +190,32 @@ pub enum RegistryError {
         /// How to fix it.
         fix: String,
     },
+    /// `R0117`, `R0118`, `R0119`: the trust policy refused a version
+    /// (unsigned where a signature is required, signed by a key not trusted
+    /// for it, or a signature that is malformed, over another package,
+    /// forged or expired).
+    #[error("{} {plugin}@{version}: {why}\n  fix: {fix}", code.as_str())]
+    Trust {
+        /// Which refusal.
+        code: TrustCode,
+        /// Plugin id.
+        plugin: String,
+        /// Version.
+        version: String,
+        /// What is wrong.
+        why: String,
+        /// How to fix it.
+        fix: String,
+    },
+    /// `R0120`: a trust policy change was refused (a bad key, name or
+    /// pattern, or a key already trusted).
+    #[error("R0120 trust: {why}\n  fix: {fix}")]
+    TrustKey {
+        /// What is wrong.
+        why: String,
+        /// How to fix it.
+        fix: String,
+    },
     /// `R0201`: a stored artifact no longer matches its digest.
     #[error(
         "R0201 the stored artifact {digest} is corrupt (its bytes hash to {actual}); it will not be used\n  \
@@ -328,6 +354,29 @@ impl From<yoi_manifest::CapabilityError> for RegistryError {
         RegistryError::BadCapability {
             text: e.text,
             why: e.why,
+        }
+    }
+}
+
+/// Why a trust check refused, with its stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustCode {
+    /// `R0117`: no signature where one is required.
+    Unsigned,
+    /// `R0118`: signed, but not by a key trusted for this plugin and scope.
+    Untrusted,
+    /// `R0119`: the signature is malformed, over another package, does not
+    /// verify, or has expired.
+    Invalid,
+}
+
+impl TrustCode {
+    /// The code as printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrustCode::Unsigned => "R0117",
+            TrustCode::Untrusted => "R0118",
+            TrustCode::Invalid => "R0119",
         }
     }
 }

@@ -29,11 +29,14 @@ mod registry;
 mod sealed;
 mod sqlite;
 mod store;
+mod trust;
+mod trust_keys;
 
 pub use backend::DATABASE_FILE;
 pub use backend::{Backend, Location};
 pub use config::NewValue;
-pub use error::RegistryError;
+pub use error::{RegistryError, TrustCode};
+pub use lifecycle::trust_error;
 pub use mcp_pins::{
     LeftOut, MAX_MCP_DESCRIPTION, MAX_MCP_SCHEMA, MAX_MCP_TOOL_NAME, MAX_MCP_TOOLS, McpEndpoint,
     McpServerRecord, McpToolDef, PinnedTool, ToolChange, ToolList, clean_text, diff, summary,
@@ -42,11 +45,13 @@ pub use mcp_servers::NewMcpServer;
 pub use model::now_ms;
 pub use model::{
     AuditRecord, CapabilityLine, Change, ConfigRecord, Deployment, EventRecord, EventTotals,
-    GrantRecord, HostPosture, HostRecord, LoadedVersion, Marks, Outcome, Pruned, Snapshot, State,
-    UpgradePlan, VersionRecord, Window,
+    GrantRecord, HostPosture, HostRecord, LoadedVersion, Marks, OciSource, Outcome, Provenance,
+    Pruned, Snapshot, State, UpgradePlan, VersionRecord, Window,
 };
 pub use operation::{Answer, Operation};
 pub use registry::{Activation, Published, Registry};
+pub use trust::{Checkpoint, Signer, TrustPolicy, TrustRefusal, TrustedKey, short};
+pub use trust_keys::NewTrustedKey;
 // The grant and rollout model is the package's (yoi-manifest); re-exported
 // here because every registry call speaks it.
 pub use postgres::PostgresStore;

@@ -11,8 +11,10 @@ use yoi_manifest::{Capability, Rollout};
 
 use crate::error::RegistryError;
 use crate::model::{AuditRecord, GrantRecord, Outcome, Pruned, State, VersionRecord};
+use crate::model::{OciSource, Provenance};
 use crate::registry::{Activation, Audited, Published, Registry};
 use crate::store::{Store, Tx};
+use crate::trust::{Checkpoint, TrustRefusal};
 
 pub(crate) fn wrong_state(r: &VersionRecord, why: impl Into<String>) -> RegistryError {
     RegistryError::WrongState {
@@ -98,6 +100,37 @@ pub(crate) fn describe(rollout: Rollout) -> String {
 }
 
 /// The checks every publish runs on a package, whoever built it.
+/// The trust check at activation: the version's stored signature against
+/// the policy of the scope it is activated on.
+fn check_trust(
+    tx: &mut dyn Tx,
+    r: &VersionRecord,
+    scope: yoi_manifest::Scope,
+) -> Result<(), RegistryError> {
+    tx.trust_policy()?
+        .check(
+            r.plugin.as_str(),
+            &r.manifest,
+            &r.digest,
+            r.provenance.signature.as_deref(),
+            Checkpoint::Scope(scope),
+            false,
+        )
+        .map(|_| ())
+        .map_err(|refusal| trust_error(refusal, r.plugin.as_str(), &r.version.to_string()))
+}
+
+/// A trust refusal as the registry reports it.
+pub fn trust_error(refusal: TrustRefusal, plugin: &str, version: &str) -> RegistryError {
+    RegistryError::Trust {
+        code: refusal.code,
+        plugin: plugin.to_owned(),
+        version: version.to_owned(),
+        why: refusal.why,
+        fix: refusal.fix,
+    }
+}
+
 pub(crate) fn check_package(package: &Package, compat: &Compat) -> Result<(), RegistryError> {
     // The digest was verified when the package was opened (a `Package`
     // cannot be changed afterwards). Opened against the registry's own
@@ -166,7 +199,21 @@ impl<S: Store> Registry<S> {
         compat: &Compat,
         actor: &str,
     ) -> Result<Published, RegistryError> {
-        self.publish_audited(package, compat, actor).result
+        self.publish_audited(package, compat, actor, None).result
+    }
+
+    /// [`Registry::publish`] of a package pulled from an OCI registry:
+    /// `source` (the reference and the digest it resolved to) is kept with
+    /// the version and written in the audit log.
+    pub fn publish_from(
+        &self,
+        package: &Package,
+        compat: &Compat,
+        actor: &str,
+        source: &OciSource,
+    ) -> Result<Published, RegistryError> {
+        self.publish_audited(package, compat, actor, Some(source))
+            .result
     }
 
     /// [`Registry::publish`] with the audit record it wrote.
@@ -175,15 +222,62 @@ impl<S: Store> Registry<S> {
         package: &Package,
         compat: &Compat,
         actor: &str,
+        source: Option<&OciSource>,
     ) -> Audited<Published> {
         let m = package.manifest();
         let plugin = m.plugin.id.as_str();
         let version = m.plugin.version.to_string();
         let digest = m.runtime.digest;
+        let signature = package.signature();
+        let from = source
+            .map(|s| format!(" from {} ({})", s.reference, s.digest))
+            .unwrap_or_default();
         self.audited(actor, "publish", Some(plugin), Some(&version), |tx| {
             check_package(package, compat)?;
-            if let Some(existing) = tx.version(plugin, &m.plugin.version)? {
+            // Checked before anything is stored: a refused package leaves
+            // no blob and no record.
+            let signer = tx
+                .trust_policy()?
+                .check(
+                    plugin,
+                    package.manifest_text(),
+                    &digest,
+                    signature.map(|s| s.text()),
+                    Checkpoint::Publish,
+                    false,
+                )
+                .map_err(|r| trust_error(r, plugin, &version))?;
+            let provenance = Provenance {
+                signature: signature.map(|s| s.text().to_owned()),
+                key_id: signature.map(|s| s.key_id().to_owned()),
+                source: source.cloned(),
+            };
+            if let Some(mut existing) = tx.version(plugin, &m.plugin.version)? {
                 if existing.digest == digest {
+                    // A signature (or a source) arriving for a version
+                    // published without one is kept: the bytes are the same.
+                    let adds = (existing.provenance.signature.is_none()
+                        && provenance.signature.is_some())
+                        || (existing.provenance.source.is_none() && provenance.source.is_some());
+                    if adds && existing.manifest == package.manifest_text() {
+                        if existing.provenance.signature.is_none() {
+                            existing.provenance.signature = provenance.signature.clone();
+                            existing.provenance.key_id = provenance.key_id.clone();
+                        }
+                        if existing.provenance.source.is_none() {
+                            existing.provenance.source = provenance.source.clone();
+                        }
+                        existing.updated_at = now_ms();
+                        tx.update_version(&existing)?;
+                        let done = Published {
+                            record: existing,
+                            created: false,
+                        };
+                        return Ok((
+                            done,
+                            format!("already published with the same digest{from}; signed by {signer}, kept"),
+                        ));
+                    }
                     let done = Published {
                         record: existing,
                         created: false,
@@ -227,6 +321,7 @@ impl<S: Store> Registry<S> {
                 published_by: actor.to_owned(),
                 updated_at: now,
                 seq: 0,
+                provenance,
             };
             record.seq = tx.insert_version(&record)?;
             Ok((
@@ -234,7 +329,7 @@ impl<S: Store> Registry<S> {
                     record,
                     created: true,
                 },
-                format!("published with digest {digest}"),
+                format!("published with digest {digest}{from}; signed by {signer}"),
             ))
         })
     }
@@ -269,6 +364,8 @@ impl<S: Store> Registry<S> {
             check_enabled(tx, plugin)?;
             check_grants(tx, &target)?;
             check_config(tx, keys.as_ref(), &target, how.rollout.scope)?;
+            // The policy may have changed since publish.
+            check_trust(tx, &target, how.rollout.scope)?;
             let now = now_ms();
             let mut reason = format!("active for {}", describe(how.rollout));
             if let Some(mut previous) = active_of(tx, plugin)?

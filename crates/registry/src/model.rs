@@ -82,6 +82,54 @@ pub struct VersionRecord {
     pub updated_at: i64,
     /// Publish order across the registry (higher is later).
     pub seq: i64,
+    /// Who signed it and where it came from.
+    pub provenance: Provenance,
+}
+
+/// Where a version came from and who signed it, as published
+/// (docs/distribution.md). Whether the signer is trusted is decided
+/// against the trust policy each time it matters, not stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Provenance {
+    /// The author's signature: a Sigstore bundle's JSON, as published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// The id of the key that made `signature`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// The OCI registry it was pulled from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<OciSource>,
+}
+
+impl Provenance {
+    /// Whether there is nothing to store.
+    pub fn is_empty(&self) -> bool {
+        self.signature.is_none() && self.source.is_none()
+    }
+
+    /// The stored form: JSON, or nothing.
+    pub(crate) fn to_column(&self) -> Option<String> {
+        (!self.is_empty()).then(|| serde_json::to_string(self).unwrap_or_default())
+    }
+
+    /// Reads the stored form.
+    pub(crate) fn from_column(text: Option<String>) -> Result<Provenance, String> {
+        match text {
+            None => Ok(Provenance::default()),
+            Some(t) => serde_json::from_str(&t).map_err(|_| t),
+        }
+    }
+}
+
+/// An OCI reference a version was published from, and the manifest digest
+/// it resolved to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct OciSource {
+    /// As given, e.g. `oci://ghcr.io/acme/redact:1.2.0`.
+    pub reference: String,
+    /// The manifest digest it resolved to, `sha256:<hex>`.
+    pub digest: String,
 }
 
 /// Whether an audited operation succeeded.
@@ -320,6 +368,8 @@ pub struct Snapshot {
     pub hosts: Vec<HostRecord>,
     /// Declared MCP servers with their pinned tools, by name.
     pub mcp_servers: Vec<crate::McpServerRecord>,
+    /// The trust policy: trusted keys and where a signature is required.
+    pub trust: crate::TrustPolicy,
     /// The change counter when the snapshot was taken.
     #[serde(rename = "seq")]
     pub change_seq: i64,
@@ -370,6 +420,23 @@ pub struct CapabilityLine {
 }
 
 impl CapabilityLine {
+    /// One line per capability of a diff: added, then removed, then
+    /// unchanged, each with today's decision.
+    pub fn all(
+        changes: &yoi_manifest::Changes<Capability>,
+        decisions: &[GrantRecord],
+    ) -> Vec<CapabilityLine> {
+        [
+            ("added", &changes.added),
+            ("removed", &changes.removed),
+            ("unchanged", &changes.unchanged),
+        ]
+        .into_iter()
+        .flat_map(|(change, caps)| caps.iter().map(move |cap| (change, cap)))
+        .map(|(change, cap)| CapabilityLine::of(cap, change, decisions))
+        .collect()
+    }
+
     /// `capability`'s line, `change` as the diff says, from `decisions`.
     pub fn of(capability: &Capability, change: &'static str, decisions: &[GrantRecord]) -> Self {
         let granted: Vec<Capability> = decisions
@@ -481,6 +548,8 @@ pub struct Deployment {
     /// Declared MCP servers (tokens sealed; [`Registry::mcp_token`](crate::Registry::mcp_token)
     /// opens one).
     pub mcp_servers: Vec<crate::McpServerRecord>,
+    /// The trust policy hosts check each version against at load.
+    pub trust: crate::TrustPolicy,
     /// The change counter when it was read.
     pub change_seq: i64,
 }

@@ -207,8 +207,15 @@ fn answered<T: Serialize>(done: Audited<T>) -> Answer {
 impl<S: Store> Registry<S> {
     /// Publishes `package` as `actor` ([`Registry::publish`]) and answers
     /// for it, with the audit record it wrote.
-    pub fn publish_answer(&self, package: &Package, compat: &Compat, actor: &str) -> Answer {
-        answered(self.publish_audited(package, compat, actor))
+    /// `source` is the OCI reference it was pulled from, if it was.
+    pub fn publish_answer(
+        &self,
+        package: &Package,
+        compat: &Compat,
+        actor: &str,
+        source: Option<&crate::OciSource>,
+    ) -> Answer {
+        answered(self.publish_audited(package, compat, actor, source))
     }
 
     /// Refuses a request that never reached an operation (it does not

@@ -50,6 +50,7 @@ impl<S: Store> Registry<S> {
                 services: tx.latest_events("service_status", None, "service")?,
                 hosts: tx.hosts()?,
                 mcp_servers: tx.mcp_servers()?,
+                trust: tx.trust_policy()?,
                 change_seq: tx.change_seq()?,
             })
         })
@@ -89,6 +90,7 @@ impl<S: Store> Registry<S> {
                 disabled,
                 config,
                 mcp_servers: tx.mcp_servers()?,
+                trust: tx.trust_policy()?,
                 change_seq: tx.change_seq()?,
             })
         })
@@ -216,16 +218,7 @@ impl<S: Store> Registry<S> {
                 Err(e) => return Err(e),
             };
             let decisions = tx.grants(Some(plugin))?;
-            let c = &diff.capabilities;
-            let capabilities = [
-                ("added", &c.added),
-                ("removed", &c.removed),
-                ("unchanged", &c.unchanged),
-            ]
-            .into_iter()
-            .flat_map(|(change, caps)| caps.iter().map(move |cap| (change, cap)))
-            .map(|(change, cap)| CapabilityLine::of(cap, change, &decisions))
-            .collect();
+            let capabilities = CapabilityLine::all(&diff.capabilities, &decisions);
             Ok(UpgradePlan {
                 from: active.map(|a| a.version),
                 rollout,

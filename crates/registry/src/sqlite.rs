@@ -13,6 +13,8 @@ use semver::Version;
 
 use crate::error::RegistryError;
 use crate::mcp_pins::McpServerRecord;
+use crate::model::Provenance;
+use crate::trust::TrustPolicy;
 use yoi_manifest::{PluginId, Rollout};
 
 use crate::model::{
@@ -107,6 +109,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE hosts ADD COLUMN posture TEXT;",
     // 9: remote MCP servers an operator declared, with their pinned tools.
     "CREATE TABLE mcp_servers (name TEXT PRIMARY KEY, record TEXT NOT NULL, token TEXT);",
+    // 10: signatures and sources of versions; the trust policy.
+    "ALTER TABLE versions ADD COLUMN provenance TEXT;
+    CREATE TABLE trust (id INTEGER PRIMARY KEY CHECK (id = 1), policy TEXT NOT NULL);",
 ];
 
 /// SQLite storage in one database file.
@@ -387,7 +392,7 @@ fn bad_row(what: &str, value: &str) -> rusqlite::Error {
 
 /// The columns `version_row` reads, in its order. Reading by position, not
 /// by name, matters when a snapshot reads 100,000 rows.
-const VERSION_COLUMNS: &str = "plugin, version, digest, manifest, state, scope, percent, published_at, published_by, updated_at, seq";
+const VERSION_COLUMNS: &str = "plugin, version, digest, manifest, state, scope, percent, published_at, published_by, updated_at, seq, provenance";
 
 fn version_row(row: &Row<'_>) -> rusqlite::Result<VersionRecord> {
     let plugin: String = row.get(0)?;
@@ -410,6 +415,7 @@ fn version_row(row: &Row<'_>) -> rusqlite::Result<VersionRecord> {
         published_by: row.get(8)?,
         updated_at: row.get(9)?,
         seq: row.get(10)?,
+        provenance: Provenance::from_column(row.get(11)?).map_err(|t| bad_row("provenance", &t))?,
     })
 }
 
@@ -518,8 +524,8 @@ impl Tx for SqlTx<'_> {
         )?;
         self.tx.execute(
             "INSERT INTO versions (plugin, version, digest, manifest, state, scope, percent,
-                                   published_at, published_by, updated_at, seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                   published_at, published_by, updated_at, seq, provenance)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 r.plugin.as_str(),
                 r.version.to_string(),
@@ -531,7 +537,8 @@ impl Tx for SqlTx<'_> {
                 r.published_at,
                 r.published_by,
                 r.updated_at,
-                seq
+                seq,
+                r.provenance.to_column()
             ],
         )?;
         Ok(seq)
@@ -539,7 +546,7 @@ impl Tx for SqlTx<'_> {
 
     fn update_version(&mut self, r: &VersionRecord) -> StoreResult<()> {
         self.tx.execute(
-            "UPDATE versions SET state = ?3, scope = ?4, percent = ?5, updated_at = ?6
+            "UPDATE versions SET state = ?3, scope = ?4, percent = ?5, updated_at = ?6, provenance = ?7
              WHERE plugin = ?1 AND version = ?2",
             params![
                 r.plugin.as_str(),
@@ -547,7 +554,8 @@ impl Tx for SqlTx<'_> {
                 r.state.as_str(),
                 r.rollout.scope.as_str(),
                 r.rollout.percent,
-                r.updated_at
+                r.updated_at,
+                r.provenance.to_column()
             ],
         )?;
         Ok(())
@@ -903,6 +911,29 @@ impl Tx for SqlTx<'_> {
         self.tx.execute(
             "INSERT OR REPLACE INTO mcp_servers (name, record, token) VALUES (?1, ?2, ?3)",
             params![server.name.as_str(), json, token],
+        )?;
+        Ok(())
+    }
+
+    fn trust_policy(&mut self) -> StoreResult<TrustPolicy> {
+        let text: Option<String> = self
+            .tx
+            .query_row("SELECT policy FROM trust WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        match text {
+            None => Ok(TrustPolicy::default()),
+            Some(t) => serde_json::from_str(&t)
+                .map_err(|_| RegistryError::Schema("the stored trust policy is not valid".into())),
+        }
+    }
+
+    fn put_trust_policy(&mut self, policy: &TrustPolicy) -> StoreResult<()> {
+        let text = serde_json::to_string(policy).unwrap_or_default();
+        self.tx.execute(
+            "INSERT OR REPLACE INTO trust (id, policy) VALUES (1, ?1)",
+            params![text],
         )?;
         Ok(())
     }

@@ -12,6 +12,7 @@ use crate::model::{
     AuditRecord, ConfigRecord, EventRecord, EventTotals, GrantRecord, HostRecord, Marks,
     VersionRecord, Window,
 };
+use crate::trust::TrustPolicy;
 
 /// Result of storage calls.
 pub type StoreResult<T> = Result<T, RegistryError>;
@@ -164,6 +165,11 @@ pub trait Tx {
     fn put_mcp_server(&mut self, server: &McpServerRecord) -> StoreResult<()>;
     /// Forgets an MCP server; returns whether there was one.
     fn delete_mcp_server(&mut self, name: &str) -> StoreResult<bool>;
+
+    /// The trust policy (empty when none was written).
+    fn trust_policy(&mut self) -> StoreResult<TrustPolicy>;
+    /// Replaces the trust policy.
+    fn put_trust_policy(&mut self, policy: &TrustPolicy) -> StoreResult<()>;
 
     /// Deletes versions, grants, settings, disabled flags, MCP servers and
     /// events (not the audit log).

@@ -85,7 +85,7 @@ fn every_answer_carries_the_audit_record_it_wrote() {
     assert!(audit.id > 0);
 
     let package = common::package_with("acme.g", "1.0.0", b"g".to_vec(), "secrets = [\"K\"]");
-    let published = reg.publish_answer(&package, &common::compat(), "ci");
+    let published = reg.publish_answer(&package, &common::compat(), "ci", None);
     assert!(published.ok, "{published:?}");
     assert_eq!(audit_of(&published).action, "publish");
     let record = published.record.as_ref().expect("the version record");

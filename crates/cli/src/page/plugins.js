@@ -345,12 +345,13 @@
         h('td', {}, v.state === 'active' ? v.rollout.scope : ''),
         h('td', {}, v.state === 'active' ? rollout(v) : ''),
         h('td', { class: 'mono', title: v.digest }, v.digest.slice(7, 19)),
+        h('td', { class: v.signer === 'unsigned' ? 'muted' : null, title: v.source ? `from ${v.source.reference} (${v.source.digest})` : null }, v.signer || 'unsigned'),
         h('td', {}, v.publishedBy),
         h('td', { title: when(v.publishedAt) }, ago(v.publishedAt)),
         h('td', {}, actions)));
       });
     }
-    $('versions').tBodies[0].replaceChildren(...(rows.length ? rows : [h('tr', {}, h('td', { colspan: 9, class: 'empty' }, 'no versions'))]));
+    $('versions').tBodies[0].replaceChildren(...(rows.length ? rows : [h('tr', {}, h('td', { colspan: 10, class: 'empty' }, 'no versions'))]));
 
     // Grants: what each plugin's running (else newest) version asks for,
     // the decision on each, and the buttons that change it; then decisions

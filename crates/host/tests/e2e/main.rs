@@ -43,6 +43,8 @@ mod providers;
 mod services;
 mod stub;
 mod tools;
+#[cfg(feature = "registry")]
+mod trust;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

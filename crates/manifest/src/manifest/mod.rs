@@ -39,6 +39,9 @@ use settings::read_config;
 use surfaces::{read_observer, read_providers, read_services};
 use tools::read_tools;
 
+/// The manifest's file name inside a package folder.
+pub const MANIFEST_FILE: &str = "plugin.toml";
+
 /// The field names of each table of `plugin.toml`. The parser refuses any
 /// other field; `plugin.schema.json` lists the same ones (a test checks).
 #[allow(missing_docs)]

@@ -48,6 +48,7 @@ pub fn seed_store(store: &impl Store, versions: u64, audits: i64, events: i64) {
                     published_by: "seed".into(),
                     updated_at: 1,
                     seq: 0,
+                    provenance: Default::default(),
                 })?;
             }
             for i in 0..audits {

@@ -107,4 +107,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE hosts ADD COLUMN posture JSONB;",
     // 3: remote MCP servers an operator declared, with their pinned tools.
     "CREATE TABLE mcp_servers (name TEXT PRIMARY KEY, record TEXT NOT NULL, token TEXT);",
+    // 4: signatures and sources of versions; the trust policy.
+    "ALTER TABLE versions ADD COLUMN provenance TEXT;
+    CREATE TABLE trust (id INTEGER PRIMARY KEY CHECK (id = 1), policy TEXT NOT NULL);",
 ];

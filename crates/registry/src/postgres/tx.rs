@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::mcp_pins::McpServerRecord;
+use crate::model::Provenance;
+use crate::trust::TrustPolicy;
 
 /// A transaction in progress, with the connection's prepared statements.
 pub(super) struct PgTx<'c> {
@@ -63,7 +65,7 @@ fn bad(what: &str, value: &str) -> RegistryError {
 }
 
 /// The columns `version_row` reads, in its order.
-const VERSION_COLUMNS: &str = "plugin, version, digest, manifest, state, scope, percent, published_at, published_by, updated_at, seq";
+const VERSION_COLUMNS: &str = "plugin, version, digest, manifest, state, scope, percent, published_at, published_by, updated_at, seq, provenance";
 
 fn version_row(row: &Row) -> StoreResult<VersionRecord> {
     let plugin: String = row.get(0);
@@ -86,6 +88,7 @@ fn version_row(row: &Row) -> StoreResult<VersionRecord> {
         published_by: row.get(8),
         updated_at: row.get(9),
         seq: row.get(10),
+        provenance: Provenance::from_column(row.get(11)).map_err(|t| bad("provenance", &t))?,
     })
 }
 
@@ -236,8 +239,8 @@ impl Tx for PgTx<'_> {
             .get(0);
         self.execute(
             "INSERT INTO versions (plugin, version, digest, manifest, state, scope, percent,
-                                   published_at, published_by, updated_at, seq)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                   published_at, published_by, updated_at, seq, provenance)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             &[
                 &r.plugin.as_str(),
                 &r.version.to_string(),
@@ -250,6 +253,7 @@ impl Tx for PgTx<'_> {
                 &r.published_by,
                 &r.updated_at,
                 &seq,
+                &r.provenance.to_column(),
             ],
         )?;
         Ok(seq)
@@ -257,7 +261,7 @@ impl Tx for PgTx<'_> {
 
     fn update_version(&mut self, r: &VersionRecord) -> StoreResult<()> {
         self.execute(
-            "UPDATE versions SET state = $3, scope = $4, percent = $5, updated_at = $6
+            "UPDATE versions SET state = $3, scope = $4, percent = $5, updated_at = $6, provenance = $7
              WHERE plugin = $1 AND version = $2",
             &[
                 &r.plugin.as_str(),
@@ -266,6 +270,7 @@ impl Tx for PgTx<'_> {
                 &r.rollout.scope.as_str(),
                 &i32::from(r.rollout.percent),
                 &r.updated_at,
+                &r.provenance.to_column(),
             ],
         )?;
         Ok(())
@@ -667,6 +672,27 @@ impl Tx for PgTx<'_> {
             "INSERT INTO mcp_servers (name, record, token) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET record = EXCLUDED.record, token = EXCLUDED.token",
             &[&server.name.as_str(), &json, &token],
+        )?;
+        Ok(())
+    }
+
+    fn trust_policy(&mut self) -> StoreResult<TrustPolicy> {
+        match self
+            .query("SELECT policy FROM trust WHERE id = 1", &[])?
+            .first()
+        {
+            None => Ok(TrustPolicy::default()),
+            Some(row) => serde_json::from_str(row.get::<_, &str>(0))
+                .map_err(|_| RegistryError::Schema("the stored trust policy is not valid".into())),
+        }
+    }
+
+    fn put_trust_policy(&mut self, policy: &TrustPolicy) -> StoreResult<()> {
+        let text = serde_json::to_string(policy).unwrap_or_default();
+        self.execute(
+            "INSERT INTO trust (id, policy) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET policy = EXCLUDED.policy",
+            &[&text],
         )?;
         Ok(())
     }
