@@ -180,17 +180,7 @@ pub(crate) fn push(path: &Path, reference: &str, credentials: &Credentials) -> R
 /// The signer of a stored version as the current policy sees it, at
 /// publish (any scope's key counts).
 pub(crate) fn signer_of(policy: &TrustPolicy, v: &yoi_registry::VersionRecord) -> String {
-    match policy.check(
-        v.plugin.as_str(),
-        &v.manifest,
-        &v.digest,
-        v.provenance.signature.as_deref(),
-        yoi_registry::Checkpoint::Publish,
-        false,
-    ) {
-        Ok(signer) => signer.to_string(),
-        Err(refusal) => format!("invalid signature: {}", refusal.why),
-    }
+    policy.signer_of(v).to_string()
 }
 
 impl Ctx {

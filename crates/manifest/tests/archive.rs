@@ -4,7 +4,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use yoi_manifest::{ArchiveError, Compat, Digest, HookPoint, Package};
+use yoi_manifest::{
+    ArchiveError, Code, Compat, Digest, HookPoint, Package, SIGNATURE_FILE, SigningKey,
+};
 
 fn compat() -> Compat {
     Compat {
@@ -55,6 +57,40 @@ fn a_packed_package_opens_like_its_folder_and_packs_to_the_same_bytes() {
         first,
         "packing is deterministic"
     );
+}
+
+#[test]
+fn a_signature_travels_inside_the_archive_and_a_stale_one_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    package_dir(dir.path());
+    let key = SigningKey::generate().expect("key");
+    let package = Package::open(dir.path(), &compat()).expect("package opens");
+    assert!(package.signature().is_none());
+    let signature = package.sign(&key, None);
+    let signed = package.with_signature(signature.clone()).expect("covers");
+    let out = dir.path().join("signed.yoi");
+    signed.write_archive(&out).expect("packed");
+    let again = Package::open_archive(&out, &compat()).expect("archive opens");
+    assert_eq!(again.signature(), Some(&signature));
+    again
+        .signature()
+        .expect("signed")
+        .verify(&key.public(), std::time::SystemTime::now())
+        .expect("verifies");
+
+    // The folder signed, then changed: refused when opened, ignored when
+    // opened to be signed again.
+    std::fs::write(dir.path().join(SIGNATURE_FILE), signature.text()).expect("write");
+    let manifest = std::fs::read_to_string(dir.path().join("plugin.toml")).expect("read");
+    std::fs::write(
+        dir.path().join("plugin.toml"),
+        manifest.replace("version = \"1.0.0\"", "version = \"1.0.1\""),
+    )
+    .expect("write");
+    let stale = Package::open(dir.path(), &compat()).expect_err("stale signature");
+    assert_eq!(stale.items()[0].code, Code::SignatureMismatch);
+    let unsigned = Package::open_unsigned(dir.path(), &compat()).expect("opens to be signed");
+    assert!(unsigned.signature().is_none());
 }
 
 /// One raw archive entry: name, type, data.

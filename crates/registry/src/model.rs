@@ -370,6 +370,9 @@ pub struct Snapshot {
     pub mcp_servers: Vec<crate::McpServerRecord>,
     /// The trust policy: trusted keys and where a signature is required.
     pub trust: crate::TrustPolicy,
+    /// Who signed each version (`ID@VERSION`), as the policy sees it now:
+    /// a trusted key, an untrusted key, `unsigned`.
+    pub signers: BTreeMap<String, crate::Signer>,
     /// The change counter when the snapshot was taken.
     #[serde(rename = "seq")]
     pub change_seq: i64,

@@ -37,6 +37,11 @@ impl<S: Store> Registry<S> {
                 .collect();
             let audit_page = tx.audits(None, audits)?;
             let event_page = tx.events(None, events)?;
+            let trust = tx.trust_policy()?;
+            let signers = versions
+                .iter()
+                .map(|v| (format!("{}@{}", v.plugin, v.version), trust.signer_of(v)))
+                .collect();
             Ok(Snapshot {
                 active_versions,
                 versions,
@@ -50,7 +55,8 @@ impl<S: Store> Registry<S> {
                 services: tx.latest_events("service_status", None, "service")?,
                 hosts: tx.hosts()?,
                 mcp_servers: tx.mcp_servers()?,
-                trust: tx.trust_policy()?,
+                trust,
+                signers,
                 change_seq: tx.change_seq()?,
             })
         })

@@ -96,6 +96,12 @@ pub enum Signer {
         /// The key's id.
         key_id: String,
     },
+    /// A signature the policy refuses wherever it is checked: malformed,
+    /// over another package, forged or expired.
+    Invalid {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for Signer {
@@ -104,6 +110,7 @@ impl std::fmt::Display for Signer {
             Signer::Unsigned => f.write_str("unsigned"),
             Signer::Trusted { name, key_id } => write!(f, "{name} ({})", short(key_id)),
             Signer::Untrusted { key_id } => write!(f, "untrusted key {}", short(key_id)),
+            Signer::Invalid { reason } => write!(f, "invalid signature: {reason}"),
         }
     }
 }
@@ -133,6 +140,23 @@ impl TrustPolicy {
                 .is_some_and(|s| self.required.contains(&s))
     }
 
+    /// Who signed `version`, as this policy sees it at publish (any
+    /// scope's key counts): what the page, the snapshot and `yoi trust
+    /// list` show.
+    pub fn signer_of(&self, version: &crate::VersionRecord) -> Signer {
+        self.examine(
+            version.plugin.as_str(),
+            &version.manifest,
+            &version.digest,
+            version.provenance.signature.as_deref(),
+            Checkpoint::Publish,
+            false,
+        )
+        .unwrap_or_else(|refusal| Signer::Invalid {
+            reason: refusal.why,
+        })
+    }
+
     /// The one trust check. `signature` is the bundle's text as stored;
     /// `also_required` is a cap from outside the registry (a host's
     /// `yoi.toml`). A signature that is present must be well formed, over
@@ -148,6 +172,26 @@ impl TrustPolicy {
         also_required: bool,
     ) -> Result<Signer, TrustRefusal> {
         let required = also_required || self.requires(checkpoint);
+        self.examine(
+            plugin,
+            manifest_text,
+            artifact,
+            signature,
+            checkpoint,
+            required,
+        )
+    }
+
+    /// [`TrustPolicy::check`] with the requirement decided.
+    fn examine(
+        &self,
+        plugin: &str,
+        manifest_text: &str,
+        artifact: &Digest,
+        signature: Option<&str>,
+        checkpoint: Checkpoint,
+        required: bool,
+    ) -> Result<Signer, TrustRefusal> {
         let where_ = match checkpoint.scope() {
             None => "publishing".to_owned(),
             Some(s) => format!("scope {s}"),

@@ -299,6 +299,18 @@ fn keygen_sign_push_trust_publish_activate_and_a_host_loads_it() {
         manifest_digest.as_str()
     );
     assert!(record["provenance"]["key_id"].as_str().is_some());
+    // The snapshot shows each version's signer.
+    let snapshot: Value =
+        serde_json::from_str(&work.ok(&["snapshot", "--json"])).expect("snapshot JSON");
+    assert_eq!(
+        snapshot["signers"]["example.guard@0.1.0"]["kind"],
+        "trusted"
+    );
+    assert_eq!(snapshot["signers"]["example.guard@0.1.0"]["name"], "acme");
+    assert_eq!(
+        snapshot["signers"]["example.guard@0.0.9"]["kind"],
+        "unsigned"
+    );
     let audit = work.ok(&["audit", "example.guard"]);
     assert!(
         audit.contains(&format!("from {reference} ({manifest_digest})")),
