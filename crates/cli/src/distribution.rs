@@ -70,7 +70,11 @@ pub(crate) fn keygen(name: &str) -> Result<ExitCode> {
         .with_context(|| format!("creating {}", private.display()))?;
     file.write_all(key.to_pem().as_bytes())?;
     file.sync_all()?;
-    std::fs::write(&public, key.public().to_pem())
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&public)
+        .and_then(|mut f| f.write_all(key.public().to_pem().as_bytes()))
         .with_context(|| format!("writing {}", public.display()))?;
     outln!(
         "wrote {} (private, mode 0600: keep it secret) and {} (public)\n  key id: {}\n  next: yoi sign PACKAGE --key {}; operators trust it with `yoi trust add {name} {}`",

@@ -146,16 +146,18 @@ impl Shared {
                 continue;
             }
             // Every load checks the trust policy as it is now: it may have
-            // changed since the version was activated. A refused version
-            // does not run; the one before it goes on running only if the
-            // policy still admits it.
+            // changed since the version was activated. The scope is this
+            // host's: a version activated for all runs here under this
+            // scope's requirement and keys. A refused version does not
+            // run; the one before it goes on running only if the policy
+            // still admits it.
             let admits = |r: &VersionRecord| {
                 deployment.trust.check(
                     r.plugin.as_str(),
                     &r.manifest,
                     &r.digest,
                     r.provenance.signature.as_deref(),
-                    Checkpoint::Scope(record.rollout.scope),
+                    Checkpoint::Scope(host_scope),
                     self.options.require_signatures,
                 )
             };

@@ -147,3 +147,25 @@ async fn a_host_capped_by_its_own_config_keeps_the_previous_signed_version() {
         .expect("boot");
     assert_eq!(loaded(&uncapped), ["example.guard@0.2.0"]);
 }
+
+/// A host checks every version under its own scope: a requirement on
+/// canary holds canary hosts to it, versions activated for all included.
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_canary_requirement_holds_canary_hosts_to_it() {
+    let (_dir, reg) = registry();
+    publish_and_activate(&reg, &example("guard"), &Activation::by("alice"));
+    reg.trust_require(Scope::Canary, true, "op")
+        .expect("require");
+    let canary = super::builder()
+        .registry(Arc::clone(&reg))
+        .scope(Scope::Canary)
+        .build()
+        .expect("boot");
+    assert!(loaded(&canary).is_empty(), "{:?}", loaded(&canary));
+    let everywhere = super::builder()
+        .registry(Arc::clone(&reg))
+        .build()
+        .expect("boot");
+    assert_eq!(loaded(&everywhere), ["example.guard@0.1.0"]);
+}
