@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::json;
-use yoi_host::Host;
 use yoi_manifest::{
     ArchiveError, Manifest, ManifestDiff, PublicKey, SIGNATURE_FILE, Scope, SigningKey,
 };
@@ -87,17 +86,6 @@ pub(crate) fn keygen(name: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens a package folder or `.yoi` archive for signing: a signature it
-/// already carries is ignored (signing replaces it).
-fn open_for_signing(path: &Path) -> Result<yoi_manifest::Package, ArchiveError> {
-    let dir = crate::plugin::package_dir(path);
-    if dir.is_file() && dir.extension().is_some_and(|e| e == "yoi") {
-        yoi_manifest::Package::open_archive_unsigned(&dir, &Host::compat())
-    } else {
-        yoi_manifest::Package::open_unsigned(&dir, &Host::compat()).map_err(ArchiveError::Package)
-    }
-}
-
 fn opened(
     path: &Path,
     result: Result<yoi_manifest::Package, ArchiveError>,
@@ -121,7 +109,12 @@ pub(crate) fn sign(path: &Path, key: &Path, expires_in_days: Option<u64>) -> Res
             key.display()
         )
     })?;
-    let package = opened(path, open_for_signing(path))?;
+    // A signature the package already carries is ignored: signing
+    // replaces it.
+    let package = opened(
+        path,
+        crate::plugin::open_package(&crate::plugin::package_dir(path), false),
+    )?;
     let m = package.manifest();
     let signature = package.sign(
         &key,
@@ -159,13 +152,10 @@ pub(crate) fn sign(path: &Path, key: &Path, expires_in_days: Option<u64>) -> Res
 
 /// `yoi push PACKAGE oci://…`.
 pub(crate) fn push(path: &Path, reference: &str, credentials: &Credentials) -> Result<ExitCode> {
-    let dir = crate::plugin::package_dir(path);
-    let package = if dir.is_file() && dir.extension().is_some_and(|e| e == "yoi") {
-        yoi_manifest::Package::open_archive(&dir, &Host::compat())
-    } else {
-        yoi_manifest::Package::open(&dir, &Host::compat()).map_err(ArchiveError::Package)
-    };
-    let package = opened(path, package)?;
+    let package = opened(
+        path,
+        crate::plugin::open_package(&crate::plugin::package_dir(path), true),
+    )?;
     let remote = Remote::new(reference, credentials, &[])?;
     let digest = block_on(remote.push(&package))?;
     let m = package.manifest();

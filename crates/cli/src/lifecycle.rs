@@ -34,11 +34,7 @@ fn target(text: &str) -> Result<(String, Version)> {
 impl Ctx {
     pub(crate) fn publish(&self, path: &Path) -> Result<ExitCode> {
         let dir = crate::plugin::package_dir(path);
-        let opened = if dir.is_file() && dir.extension().is_some_and(|e| e == "yoi") {
-            Package::open_archive(&dir, &Host::compat())
-        } else {
-            Package::open(&dir, &Host::compat()).map_err(yoi_manifest::ArchiveError::Package)
-        };
+        let opened = crate::plugin::open_package(&dir, true);
         let registry = self.open()?;
         // A refusal before the registry sees the package is audited too.
         let refused = |reason: &str| {

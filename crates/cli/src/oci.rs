@@ -375,7 +375,7 @@ impl Remote {
         auth: Option<&HeaderValue>,
         reference: &str,
         limit: u64,
-    ) -> Result<(Value, String, u64)> {
+    ) -> Result<(Value, String)> {
         let fetched = self
             .get(auth, &format!("manifests/{reference}"), &format!("{MANIFEST_TYPE}, {INDEX_TYPE}"), limit)
             .await?
@@ -396,7 +396,7 @@ impl Remote {
         }
         let value = serde_json::from_slice(&fetched.bytes)
             .map_err(|e| anyhow!("the manifest of {} is not JSON: {e}", self.text))?;
-        Ok((value, fetched.digest, fetched.bytes.len() as u64))
+        Ok((value, fetched.digest))
     }
 
     /// A blob of known digest and size: not a byte more is read, and the
@@ -433,7 +433,7 @@ impl Remote {
             .or(self.reference.tag())
             .unwrap_or("latest")
             .to_owned();
-        let (manifest, digest, _) = self.manifest(auth, &wanted, MAX_MANIFEST_BYTES).await?;
+        let (manifest, digest) = self.manifest(auth, &wanted, MAX_MANIFEST_BYTES).await?;
         let not_yoi = |why: &str| {
             anyhow!(
                 "{} is not a Yoi package: {why}\n  fix: push packages with `yoi push PACKAGE {}`",
@@ -552,7 +552,7 @@ impl Remote {
             let Some(digest) = descriptor["digest"].as_str() else {
                 continue;
             };
-            let (manifest, _, _) = self.manifest(auth, digest, MAX_LIST_BYTES).await?;
+            let (manifest, _) = self.manifest(auth, digest, MAX_LIST_BYTES).await?;
             let Some(layer) = manifest["layers"].get(0) else {
                 continue;
             };
@@ -611,7 +611,7 @@ impl Remote {
     /// `plugin.toml` of the package at `tag`, without its component.
     pub(crate) async fn manifest_text(&self, tag: &str) -> Result<(String, String)> {
         let auth = self.authorization().await?;
-        let (manifest, digest, _) = self
+        let (manifest, digest) = self
             .manifest(auth.as_ref(), tag, MAX_MANIFEST_BYTES)
             .await?;
         let text = manifest["annotations"][MANIFEST_ANNOTATION]

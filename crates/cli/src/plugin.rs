@@ -86,6 +86,23 @@ pub(crate) fn package_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// Opens a package folder (or its plugin.toml) or a `.yoi` archive, with
+/// its signature checked (`signed`) or ignored (to be signed again).
+pub(crate) fn open_package(
+    dir: &Path,
+    signed: bool,
+) -> Result<yoi_manifest::Package, yoi_manifest::ArchiveError> {
+    use yoi_manifest::{ArchiveError, Package};
+    let compat = Host::compat();
+    let archive = dir.is_file() && dir.extension().is_some_and(|e| e == "yoi");
+    match (archive, signed) {
+        (true, true) => Package::open_archive(dir, &compat),
+        (true, false) => Package::open_archive_unsigned(dir, &compat),
+        (false, true) => Package::open(dir, &compat).map_err(ArchiveError::Package),
+        (false, false) => Package::open_unsigned(dir, &compat).map_err(ArchiveError::Package),
+    }
+}
+
 pub(crate) fn check(path: &Path, json: bool) -> Result<ExitCode> {
     let dir = package_dir(path);
     let checked = yoi_manifest::Package::open(&dir, &Host::compat())
