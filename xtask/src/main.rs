@@ -19,8 +19,12 @@
 //!   1000-concurrent-call test for three minutes, each printing what it
 //!   checked.
 //! - `postgres`: a throwaway PostgreSQL for running its tests by hand.
+//! - `packages [--release]`: the Node package and the Python wheel into
+//!   `target/packages/` (docs/embedding.md).
 //! - `demo`: `build-examples`, then the example agent host (`examples/agent-host`)
-//!   through the example plugins, every hook point in agent order.
+//!   through the example plugins, every hook point in agent order, then the
+//!   TypeScript and Python agents (`examples/ts-agent`, `examples/py-agent`)
+//!   through the packages.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,6 +38,7 @@ mod layering;
 mod links;
 mod mcptools;
 mod ociregistry;
+mod packages;
 mod postgres;
 
 const GUEST_TARGET: &str = "wasm32-wasip2";
@@ -47,7 +52,8 @@ commands:
   ci              fmt check, links, clippy, all tests, then e2e (what CI runs)
   links           check the relative links and anchors of README.md and docs/
   layering        check that no crate's modules depend on each other in a circle
-  demo            build-examples, then run the example agent host through them
+  packages [--release]  build the Node package and the Python wheel into target/packages
+  demo            build-examples, then run the example agent hosts (Rust, TypeScript, Python) through them
   bench [ARGS]    build-examples, the host's criterion benchmarks (ARGS go to criterion), then yoi serve and yoi mcp under load, and yoi hook's wall time
   soak            the kill -9 crash test for 1000 cycles and 1000 concurrent calls for 3 minutes (not in ci)
   postgres        start a throwaway PostgreSQL for running the PostgreSQL tests by hand; prints
@@ -73,6 +79,14 @@ fn run() -> Result<()> {
         Some("links") => links::check(&root),
         Some("layering") => layering::check(&root),
         Some("demo") => demo(&root),
+        Some("packages") => {
+            let profile = match args.get(1).map(String::as_str) {
+                Some("--release") => packages::Profile::Release,
+                None => packages::Profile::Debug,
+                Some(other) => bail!("unknown option `{other}` (packages takes --release)"),
+            };
+            packages::build(&root, profile).map(drop)
+        }
         Some("bench") => bench(&root, &args[1..]),
         Some("soak") => soak(&root),
         Some("postgres") => {
@@ -476,7 +490,12 @@ fn e2e_with(root: &Path, postgres: &postgres::Cluster) -> Result<()> {
     cmd.envs(postgres.env());
     step(root, cmd)?;
     host_examples(root)?;
-    minimal_host(root)
+    minimal_host(root)?;
+    // The Node and Python packages, installed into scratch projects as a
+    // user would, with their suites against the same components.
+    let built = packages::build(root, packages::Profile::Debug)?;
+    let yoi = target_dir(root).join("debug").join("yoi");
+    packages::test(root, &built, &yoi, &e2e_cache(root))
 }
 
 /// Runs the embeddings of `crates/host/examples/` that the docs quote,
@@ -751,10 +770,15 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
         "services",
         "--bench",
         "languages",
+        "--bench",
+        "embedding",
         "--",
     ])
     .args(args);
     step(root, cmd)?;
+    // The same dispatch from Node and from Python, through the release
+    // packages.
+    packages::bench(root)?;
     // Resident memory per plugin and per instance, and a million
     // dispatches without growth: sizes, not criterion.
     let mut memory = cargo();
@@ -849,5 +873,6 @@ fn demo(root: &Path) -> Result<()> {
         .arg(root.join("examples/openai-compat"))
         .arg(root.join("examples/usage-meter"))
         .arg(root.join("examples/chat-bridge"));
-    step(root, cmd)
+    step(root, cmd)?;
+    packages::demo(root)
 }

@@ -174,10 +174,108 @@ pub enum HostError {
     /// The wasm engine could not be configured.
     #[error("the WebAssembly engine could not start: {0}")]
     Engine(String),
+    /// A hook point name that is neither one of Yoi's points nor a valid
+    /// name for a host-defined one.
+    #[error("unknown hook point `{name}`\n  fix: {}", unknown_point_fix(name))]
+    UnknownPoint {
+        /// The name as given.
+        name: String,
+    },
+    /// A value an embedder passed that is not what the call takes (a hook
+    /// context, a tool or completion request, builder options).
+    #[error("{what} is not valid: {reason}\n  fix: give {what} as docs/embedding.md describes it")]
+    Input {
+        /// What was passed.
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// [`Host::dispatch_blocking`](crate::Host::dispatch_blocking) could not
     /// start its runtime.
     #[error(
         "cannot start a runtime for a blocking dispatch: {0}\n  fix: the process may be out of threads or file descriptors; dispatch from a Tokio runtime of your own instead"
     )]
     Runtime(String),
+}
+
+/// The fix for an unknown point: the closest of Yoi's points, and all of
+/// them.
+fn unknown_point_fix(name: &str) -> String {
+    let all: Vec<&str> = HookPoint::ALL.iter().map(|p| p.as_str()).collect();
+    let closest = all
+        .iter()
+        .map(|p| (strsim::levenshtein(name, p), *p))
+        .min()
+        .filter(|(d, _)| *d <= 3)
+        .map(|(_, p)| format!("did you mean `{p}`? "))
+        .unwrap_or_default();
+    format!(
+        "{closest}Yoi's points are {}; a host's own point needs a name outside Yoi's namespaces, declared with `[[points]]`",
+        all.join(", ")
+    )
+}
+
+impl HostError {
+    /// Its stable code (docs/diagnostics.md): a package's first
+    /// diagnostic's `E…`, the registry's `R…`, or the host's own `H…`.
+    pub fn code(&self) -> String {
+        let code = match self {
+            HostError::Package { diagnostics, .. } => diagnostics
+                .items()
+                .first()
+                .map_or("E0001", |d| d.code.as_str()),
+            HostError::Compile { .. } => "H0101",
+            HostError::MissingExport { .. } => "H0102",
+            HostError::AlreadyLoaded { .. } => "H0103",
+            HostError::Link { .. } => "H0104",
+            HostError::SafeMode => "H0105",
+            HostError::NoRegistry => "H0106",
+            #[cfg(feature = "registry")]
+            HostError::Registry(e) => return registry_code(&e.to_string()),
+            HostError::Cache { .. } => "H0108",
+            HostError::HostPoint { .. } => "H0109",
+            HostError::Payload { .. } => "H0110",
+            HostError::Grant { .. } => "H0111",
+            HostError::Config { .. } => "H0112",
+            HostError::Tool { .. } => "H0113",
+            HostError::HostConfig { .. } => "H0114",
+            HostError::Provider { .. } => "H0115",
+            HostError::Inbound { .. } => "H0116",
+            HostError::Engine(_) => "H0117",
+            HostError::Runtime(_) => "H0118",
+            HostError::UnknownPoint { .. } => "H0119",
+            HostError::Input { .. } => "H0120",
+        };
+        code.to_owned()
+    }
+
+    /// What to do about it, for errors whose message has no `fix:` line
+    /// of its own.
+    pub fn fix(&self) -> &'static str {
+        match self {
+            HostError::Package { .. } => {
+                "fix each problem listed; `yoi plugin check` shows them in place"
+            }
+            HostError::Grant { .. } => {
+                "grant only what the manifest requests, in `yoi grant` form (docs/grants.md)"
+            }
+            HostError::Tool { .. } | HostError::Provider { .. } => "as the message says",
+            HostError::HostConfig { .. } => "write the field as docs/configuration.md describes it",
+            _ => "as the message says",
+        }
+    }
+}
+
+/// The registry's own code, which leads each of its messages (`R0101 …`):
+/// the registry owns its codes, so they are read, not listed here.
+#[cfg(feature = "registry")]
+fn registry_code(message: &str) -> String {
+    let word = message.split_whitespace().next().unwrap_or_default();
+    let is_code =
+        word.len() == 5 && word.starts_with('R') && word[1..].bytes().all(|b| b.is_ascii_digit());
+    if is_code {
+        word.to_owned()
+    } else {
+        "H0107".to_owned()
+    }
 }

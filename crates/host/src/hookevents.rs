@@ -305,6 +305,14 @@ pub struct PointInfo {
     pub event: &'static str,
     /// The event's fields, in order.
     pub fields: &'static [&'static str],
+    /// Each field's type as the table writes it in Rust (`String`,
+    /// `Option<f64>`, `Value` for any JSON), in the order of `fields`:
+    /// what the Node and Python packages' declarations are generated from.
+    pub types: &'static [&'static str],
+    /// Each field's documentation, in the order of `fields`.
+    pub docs: &'static [&'static str],
+    /// The point's documentation.
+    pub doc: &'static str,
     /// Its event record as the WIT and the PDK name it (`ToolCall`,
     /// `HostInfo`): the type a PDK handler takes.
     pub record: &'static str,
@@ -389,6 +397,9 @@ macro_rules! define_events {
                     point: HookPoint::$variant,
                     event: stringify!($event),
                     fields: &[$(stringify!($field)),*],
+                    types: &[$(stringify!($ty)),*],
+                    docs: &[$(concat!($(stringify!($fdoc)),*)),*],
+                    doc: concat!($(stringify!($doc)),*),
                     record: stringify!($wit),
                     can_block: $block,
                     changeable: <$event as Point>::CHANGEABLE,

@@ -323,7 +323,7 @@ impl HostConfig {
 
     /// Parses `yoi.toml` text whose relative paths are relative to `base`.
     pub fn parse(text: &str, base: PathBuf) -> Result<HostConfig, String> {
-        let mut config: HostConfig = toml::from_str(text).map_err(|e| {
+        let config: HostConfig = toml::from_str(text).map_err(|e| {
             let mut message = e.message().trim_end().to_owned();
             if let Some(span) = e.span() {
                 let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
@@ -331,6 +331,19 @@ impl HostConfig {
             }
             format!("{message} (docs/configuration.md lists every field)")
         })?;
+        Self::finish(config, base)
+    }
+
+    /// [`HostConfig::parse`] for a configuration given as JSON in
+    /// `yoi.toml`'s shape (the Node and Python packages' builder options).
+    pub fn from_json(value: serde_json::Value, base: PathBuf) -> Result<HostConfig, String> {
+        let config: HostConfig = serde_json::from_value(value)
+            .map_err(|e| format!("{e} (docs/configuration.md lists every field)"))?;
+        Self::finish(config, base)
+    }
+
+    /// Reads the schema files and checks everything, with every problem.
+    fn finish(mut config: HostConfig, base: PathBuf) -> Result<HostConfig, String> {
         config.base = base;
         config.read_schema_files()?;
         let problems = config.problems();

@@ -69,6 +69,7 @@ mod builder;
 mod cache;
 mod compiler;
 mod dispatch;
+pub mod embedding;
 mod error;
 mod eventlog;
 mod exports;
