@@ -15,6 +15,8 @@
 //! - `bench`: `build-examples`, then the host's criterion benchmarks, the
 //!   load test of `yoi serve`, the registry's benchmarks on SQLite and
 //!   PostgreSQL, and a fleet's propagation latency.
+//! - `bench-embedding`: `dispatch` from Node and Python through release
+//!   packages against the same call from Rust (also part of `bench`).
 //! - `soak` (not in CI): the kill -9 crash test for 1000 cycles and the
 //!   1000-concurrent-call test for three minutes, each printing what it
 //!   checked.
@@ -53,6 +55,7 @@ commands:
   links           check the relative links and anchors of README.md and docs/
   layering        check that no crate's modules depend on each other in a circle
   packages [--release]  build the Node package and the Python wheel into target/packages
+  bench-embedding dispatch from Node and Python (release packages) against the same call from Rust
   demo            build-examples, then run the example agent hosts (Rust, TypeScript, Python) through them
   bench [ARGS]    build-examples, the host's criterion benchmarks (ARGS go to criterion), then yoi serve and yoi mcp under load, and yoi hook's wall time
   soak            the kill -9 crash test for 1000 cycles and 1000 concurrent calls for 3 minutes (not in ci)
@@ -88,6 +91,7 @@ fn run() -> Result<()> {
             packages::build(&root, profile).map(drop)
         }
         Some("bench") => bench(&root, &args[1..]),
+        Some("bench-embedding") => bench_embedding(&root),
         Some("soak") => soak(&root),
         Some("postgres") => {
             let cluster = postgres::Cluster::start()?;
@@ -750,6 +754,17 @@ fn ci(root: &Path) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `dispatch` from Node and Python against the same call from Rust, alone:
+/// the release build `--workspace` resolves like the packages' builds, so
+/// the three share it.
+fn bench_embedding(root: &Path) -> Result<()> {
+    build_examples(root)?;
+    let mut cmd = cargo();
+    cmd.args(["bench", "--workspace", "--bench", "embedding"]);
+    step(root, cmd)?;
+    packages::bench(root)
 }
 
 fn bench(root: &Path, args: &[String]) -> Result<()> {

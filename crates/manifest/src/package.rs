@@ -387,15 +387,28 @@ fn open_beneath(dir: &Path, rel: &Path) -> Result<std::fs::File, Beneath> {
     } else {
         rel
     };
-    rustix::fs::openat2(
-        &root,
-        rel,
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
-        Mode::empty(),
-        ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
-    )
-    .map(std::fs::File::from)
-    .map_err(|e| match e {
+    // A path with `..` fails with EAGAIN when any rename on the system
+    // raced its resolution (the kernel cannot then vouch that `..` stayed
+    // beneath): openat2(2) says to try again. A busy machine does that
+    // often enough to fail a read now and then.
+    let open = || {
+        rustix::fs::openat2(
+            &root,
+            rel,
+            OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+        )
+    };
+    let mut opened = open();
+    for _ in 0..64 {
+        if !matches!(opened, Err(Errno::AGAIN)) {
+            break;
+        }
+        std::thread::yield_now();
+        opened = open();
+    }
+    opened.map(std::fs::File::from).map_err(|e| match e {
         Errno::XDEV | Errno::LOOP => Beneath::Outside,
         Errno::NOENT | Errno::NOTDIR => Beneath::Missing,
         Errno::NOSYS => Beneath::Io(std::io::Error::other(
