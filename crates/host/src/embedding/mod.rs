@@ -9,7 +9,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -105,10 +104,17 @@ impl crate::SecretSource for Secrets {
     }
 }
 
+/// What follows the registry for a host booted from one.
+#[cfg(feature = "registry")]
+type Follower = crate::Watcher;
+/// Without the `registry` feature nothing follows a registry.
+#[cfg(not(feature = "registry"))]
+type Follower = ();
+
 /// A [`Host`] driven in JSON, with the registry follower it owns.
 pub struct JsonHost {
     host: Host,
-    watcher: Mutex<Option<crate::Watcher>>,
+    watcher: Mutex<Option<Follower>>,
 }
 
 /// Deep-merges `over` into `base`: objects key by key, anything else
@@ -276,7 +282,7 @@ impl JsonHost {
         let host = builder.registry(Arc::new(registry)).build()?;
         let watcher = match options.follow_ms.unwrap_or(2000) {
             0 => None,
-            ms => Some(host.watch(Duration::from_millis(ms))?),
+            ms => Some(host.watch(std::time::Duration::from_millis(ms))?),
         };
         Ok(JsonHost {
             host,
@@ -492,12 +498,14 @@ impl JsonHost {
 
     /// Stops following the registry and writes the receipts still queued.
     pub fn close(&self) {
-        drop(
-            self.watcher
+        {
+            // Dropped here: the follower stops before the flush.
+            let _stopped: Option<Follower> = self
+                .watcher
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .take(),
-        );
+                .take();
+        }
         self.host.flush_events();
     }
 }
