@@ -54,7 +54,7 @@ commands:
   ci              fmt check, links, clippy, all tests, then e2e (what CI runs)
   links           check the relative links and anchors of README.md and docs/
   layering        check that no crate's modules depend on each other in a circle
-  packages [--release]  build the Node package and the Python wheel into target/packages
+  packages [--release|--test]  build the Node package and the Python wheel into target/packages (--test: and run their suites)
   bench-embedding dispatch from Node and Python (release packages) against the same call from Rust
   demo            build-examples, then run the example agent hosts (Rust, TypeScript, Python) through them
   bench [ARGS]    build-examples, the host's criterion benchmarks (ARGS go to criterion), then yoi serve and yoi mcp under load, and yoi hook's wall time
@@ -82,14 +82,18 @@ fn run() -> Result<()> {
         Some("links") => links::check(&root),
         Some("layering") => layering::check(&root),
         Some("demo") => demo(&root),
-        Some("packages") => {
-            let profile = match args.get(1).map(String::as_str) {
-                Some("--release") => packages::Profile::Release,
-                None => packages::Profile::Debug,
-                Some(other) => bail!("unknown option `{other}` (packages takes --release)"),
-            };
-            packages::build(&root, profile).map(drop)
-        }
+        Some("packages") => match args.get(1).map(String::as_str) {
+            Some("--release") => packages::build(&root, packages::Profile::Release).map(drop),
+            None => packages::build(&root, packages::Profile::Debug).map(drop),
+            // The packages' suites, as `e2e` runs them (the example
+            // components and `yoi` must be built: `cargo xtask e2e` once).
+            Some("--test") => {
+                let built = packages::build(&root, packages::Profile::Debug)?;
+                let yoi = target_dir(&root).join("debug").join("yoi");
+                packages::test(&root, &built, &yoi, &e2e_cache(&root))
+            }
+            Some(other) => bail!("unknown option `{other}` (packages takes --release or --test)"),
+        },
         Some("bench") => bench(&root, &args[1..]),
         Some("bench-embedding") => bench_embedding(&root),
         Some("soak") => soak(&root),

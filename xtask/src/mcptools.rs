@@ -129,8 +129,15 @@ pub(crate) fn npm_file(
 
 /// `pip install --target INTO PACKAGE==VERSION` with `YOI_PYTHON` (else
 /// `python3`), retried like every install; `what` names it in messages.
-pub(crate) fn pip_install(into: &Path, (package, version): (&str, &str), what: &str) -> Result<()> {
+pub(crate) fn pip_install(into: &Path, package: (&str, &str), what: &str) -> Result<()> {
+    pip_install_all(into, &[package], what)
+}
+
+/// [`pip_install`] of several packages in one command, so their shared
+/// dependencies are installed once.
+pub(crate) fn pip_install_all(into: &Path, packages: &[(&str, &str)], what: &str) -> Result<()> {
     let python = std::env::var("YOI_PYTHON").unwrap_or_else(|_| "python3".into());
+    let specs: Vec<String> = packages.iter().map(|(p, v)| format!("{p}=={v}")).collect();
     let mut pip = Command::new(&python);
     pip.args([
         "-m",
@@ -143,16 +150,27 @@ pub(crate) fn pip_install(into: &Path, (package, version): (&str, &str), what: &
         "--target",
     ])
     .arg(into)
-    .arg(format!("{package}=={version}"));
+    .args(&specs);
     run_install(
         pip,
-        &format!("{python} -m pip install {package}=={version} ({what}; needs Python 3 with pip)"),
+        &format!(
+            "{python} -m pip install {} ({what}; needs Python 3 with pip)",
+            specs.join(" ")
+        ),
     )
 }
 
 /// `npm install PACKAGE@VERSION` into `into` (retried, see `run`).
 pub(crate) fn npm_install(into: &Path, package: &str, version: &str) -> Result<()> {
+    npm_install_all(into, &[(package, version)])
+}
+
+/// `npm install` of several packages into `into` in one command (one
+/// after another would prune the ones before: they are in no
+/// package.json).
+pub(crate) fn npm_install_all(into: &Path, packages: &[(&str, &str)]) -> Result<()> {
     std::fs::create_dir_all(into)?;
+    let specs: Vec<String> = packages.iter().map(|(p, v)| format!("{p}@{v}")).collect();
     let mut npm = Command::new("npm");
     npm.args([
         "install",
@@ -163,10 +181,10 @@ pub(crate) fn npm_install(into: &Path, package: &str, version: &str) -> Result<(
         "--prefix",
     ])
     .arg(into)
-    .arg(format!("{package}@{version}"));
+    .args(&specs);
     run_install(
         npm,
-        &format!("npm install {package}@{version} (needs Node.js with npm)"),
+        &format!("npm install {} (needs Node.js with npm)", specs.join(" ")),
     )
 }
 

@@ -16,7 +16,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::mcptools::{installed, npm_install, pip_install};
+use crate::mcptools::{installed, npm_install_all, pip_install, pip_install_all};
 
 /// The pinned TypeScript compiler, and Node's type declarations for it.
 const TYPESCRIPT: (&str, &str) = ("typescript", "7.0.2");
@@ -402,8 +402,7 @@ fn python() -> String {
 /// TypeScript and Node's type declarations, installed once.
 fn typescript(tools: &Path) -> Result<PathBuf> {
     let dir = installed(tools, "typescript", TYPESCRIPT.1, |into| {
-        npm_install(into, TYPESCRIPT.0, TYPESCRIPT.1)?;
-        npm_install(into, NODE_TYPES.0, NODE_TYPES.1)
+        npm_install_all(into, &[TYPESCRIPT, NODE_TYPES])
     })?;
     Ok(dir.join("node_modules"))
 }
@@ -413,9 +412,11 @@ fn typescript(tools: &Path) -> Result<PathBuf> {
 fn python_tools(tools: &Path) -> Result<PathBuf> {
     let version = format!("{}-{}-{}", PYTEST.1, PYTEST_ASYNCIO.1, MYPY.1);
     installed(tools, "pytools", &version, |into| {
-        pip_install(into, PYTEST, "pytest")?;
-        pip_install(into, PYTEST_ASYNCIO, "pytest-asyncio")?;
-        pip_install(into, MYPY, "mypy")
+        pip_install_all(
+            into,
+            &[PYTEST, PYTEST_ASYNCIO, MYPY],
+            "pytest, pytest-asyncio and mypy",
+        )
     })
 }
 
