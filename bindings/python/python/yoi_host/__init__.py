@@ -375,11 +375,18 @@ def _callback(
     return call_sync, False
 
 
+class _Closed:
+    """What a closed ``Host`` holds: every call says so."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("this Host is closed; build another with Host.builder()")
+
+
 class Host:
     """Yoi's plugin host. Make one with ``Host.builder()``."""
 
     def __init__(self, inner: Any) -> None:
-        if not isinstance(inner, _native.NativeHost):
+        if not isinstance(inner, (_native.NativeHost, _Closed)):
             raise TypeError("use Host.builder() to make a Host")
         self._inner = inner
 
@@ -586,8 +593,12 @@ class Host:
         return _blocking(self._inner.reload)  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        """Stops following the registry and writes the receipts still queued."""
-        self._inner.close()
+        """Stops following the registry, writes the receipts still queued and
+        releases the host now (its plugins, threads and the functions
+        registered with it), not at interpreter exit."""
+        inner, self._inner = self._inner, _Closed()
+        inner.close()
+        del inner
 
     def __enter__(self) -> "Host":
         return self
