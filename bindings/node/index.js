@@ -57,28 +57,40 @@ function sync(call) {
 }
 
 /**
- * Runs an async native call with an optional AbortSignal. On abort the
- * promise rejects at once, and the call stops at its next await: the
- * handlers after the running one do not run (a running plugin is stopped
- * at its own time limit).
+ * Runs an async native call with an optional AbortSignal. The native call
+ * answers its JSON text at once when it finished on this thread, or a
+ * promise of it. On abort the promise rejects at once, and the call stops
+ * at its next await: the handlers after the running one do not run (a
+ * running plugin is stopped at its own time limit).
  */
 function cancellable(signal, start) {
+  if (signal && signal.aborted) {
+    return Promise.reject(translate(new Error('ABORTED'), signal));
+  }
+  const cancel = signal ? new native.Cancel() : undefined;
+  let started;
+  try {
+    started = start(cancel);
+  } catch (err) {
+    return Promise.reject(translate(err, signal));
+  }
+  if (typeof started === 'string') {
+    // Finished on this thread: still let the event loop turn once (timers,
+    // I/O), as a call that waited would, so a loop of calls starves nothing.
+    return new Promise((resolve) => setImmediate(() => resolve(JSON.parse(started))));
+  }
   if (!signal) {
-    return start(undefined).then(JSON.parse, (err) => {
+    return started.then(JSON.parse, (err) => {
       throw translate(err);
     });
   }
-  if (signal.aborted) {
-    return Promise.reject(translate(new Error('ABORTED'), signal));
-  }
-  const cancel = new native.Cancel();
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       cancel.cancel();
       reject(translate(new Error('ABORTED'), signal));
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    start(cancel).then(
+    started.then(
       (text) => {
         signal.removeEventListener('abort', onAbort);
         resolve(JSON.parse(text));

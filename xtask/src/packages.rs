@@ -73,7 +73,7 @@ fn output(mut cmd: Command, what: &str) -> Result<String> {
 }
 
 /// The workspace's version, which both packages must carry.
-fn workspace_version(root: &Path) -> Result<String> {
+pub fn workspace_version(root: &Path) -> Result<String> {
     let doc = crate::read_toml(&root.join("Cargo.toml"))?;
     doc["workspace"]["package"]["version"]
         .as_str()

@@ -4,19 +4,21 @@
 //! Values cross as JSON text (one `JSON.parse` on each side is cheaper
 //! than building objects property by property through Node-API), errors
 //! as an `EmbedError` in JSON that `index.js` turns into a `YoiError`.
-//! Every call that runs plugins returns a promise settled from Yoi's
-//! runtime, so Node's event loop never waits on a plugin. `index.js` is
+//! A call that runs plugins starts on Node's thread and finishes there if
+//! it can at once (no waiting, no guest computing past an epoch tick);
+//! anything longer is a promise settled from Yoi's runtime, so Node's
+//! event loop never waits on a plugin for more than a tick. `index.js` is
 //! the API users see (docs/embedding.md); nothing here is called directly.
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Buffer, FnArgs, Function, Promise, PromiseRaw};
+use napi::bindgen_prelude::{Buffer, Either, FnArgs, Function, Promise, PromiseRaw};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{Env, Status};
 use napi_derive::napi;
 use serde_json::Value;
 use tokio::sync::watch;
-use yoi_host::embedding::{EmbedError, JsonHost, Streaming};
+use yoi_host::embedding::{EmbedError, JsonHost, Started, Streaming, start_here};
 use yoi_host::{Chunk, ChunkSender};
 
 /// A JavaScript callback taking JSON text and answering a promise of JSON
@@ -88,17 +90,33 @@ async fn cancellable<T>(
     }
 }
 
+/// `work`'s JSON answer: the text itself when `work` finished on this
+/// thread at its first poll ([`start_here`]: a guest computes at most one
+/// epoch tick here), else a promise settled from Yoi's runtime.
+/// `index.js` awaits both alike.
+fn answer<'env>(
+    env: &'env Env,
+    cancel: Option<&Cancel>,
+    work: impl Future<Output = Result<String, EmbedError>> + Send + 'static,
+) -> napi::Result<Either<String, PromiseRaw<'env, String>>> {
+    match napi::bindgen_prelude::within_runtime_if_available(|| start_here(work)) {
+        Started::Done(done) => done.map(Either::A).map_err(refuse),
+        Started::Running(rest) => settle(env, cancel, rest).map(Either::B),
+    }
+}
+
 /// A promise of `work`'s JSON answer, settled from Yoi's runtime (given up
 /// when `cancel` fires).
 fn settle<'env>(
     env: &'env Env,
     cancel: Option<&Cancel>,
-    work: impl Future<Output = Result<Value, EmbedError>> + Send + 'static,
+    work: impl Future<Output = Result<String, EmbedError>> + Send + 'static,
 ) -> napi::Result<PromiseRaw<'env, String>> {
     let cancel = cancel.map(|c| c.tx.subscribe());
-    env.spawn_future(cancellable(cancel, async move {
-        work.await.map(|v| text(&v)).map_err(refuse)
-    }))
+    env.spawn_future(cancellable(
+        cancel,
+        async move { work.await.map_err(refuse) },
+    ))
 }
 
 /// The host, held by a `Host` of `index.js`.
@@ -142,11 +160,9 @@ impl NativeHost {
         grants: Vec<String>,
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let host = Arc::clone(&self.inner);
-        settle(
-            env,
-            None,
-            async move { host.load(dir.into(), grants).await },
-        )
+        settle(env, None, async move {
+            host.load(dir.into(), grants).await.map(|v| text(&v))
+        })
     }
 
     /// Sets a loaded plugin's settings (a JSON object).
@@ -168,7 +184,9 @@ impl NativeHost {
         let host = Arc::clone(&self.inner);
         let component = component.to_vec();
         settle(env, None, async move {
-            host.load_bytes(manifest, component, grants).await
+            host.load_bytes(manifest, component, grants)
+                .await
+                .map(|v| text(&v))
         })
     }
 
@@ -193,12 +211,11 @@ impl NativeHost {
         event: String,
         context: Option<String>,
         cancel: Option<&Cancel>,
-    ) -> napi::Result<PromiseRaw<'env, String>> {
-        let event = parse("the event", &event)?;
+    ) -> napi::Result<Either<String, PromiseRaw<'env, String>>> {
         let context = parse_opt("the hook context", context)?;
         let host = Arc::clone(&self.inner);
-        settle(env, cancel, async move {
-            host.dispatch(&point, event, context).await
+        answer(env, cancel, async move {
+            host.dispatch_text(&point, &event, context).await
         })
     }
 
@@ -210,12 +227,12 @@ impl NativeHost {
         request: String,
         context: Option<String>,
         cancel: Option<&Cancel>,
-    ) -> napi::Result<PromiseRaw<'env, String>> {
+    ) -> napi::Result<Either<String, PromiseRaw<'env, String>>> {
         let request = parse("the tool request", &request)?;
         let context = parse_opt("the hook context", context)?;
         let host = Arc::clone(&self.inner);
-        settle(env, cancel, async move {
-            host.call_tool(request, context).await
+        answer(env, cancel, async move {
+            host.call_tool(request, context).await.map(|v| text(&v))
         })
     }
 
@@ -233,15 +250,13 @@ impl NativeHost {
         request: String,
         context: Option<String>,
         cancel: Option<&Cancel>,
-    ) -> napi::Result<PromiseRaw<'env, String>> {
+    ) -> napi::Result<Either<String, PromiseRaw<'env, String>>> {
         let request = parse("the completion request", &request)?;
         let context = parse_opt("the hook context", context)?;
         let host = Arc::clone(&self.inner);
-        settle(
-            env,
-            cancel,
-            async move { host.complete(request, context).await },
-        )
+        answer(env, cancel, async move {
+            host.complete(request, context).await.map(|v| text(&v))
+        })
     }
 
     /// Starts a streamed completion.

@@ -1,7 +1,7 @@
 """``dispatch`` from Python: per-call latency (p50, p99) of ``tool.pre_exec``
 through the guard, warm (reused instances) and fresh (per-event
 isolation), awaited one after another and blocking; then throughput of
-``dispatch_blocking`` from one and two threads on one host (the GIL is
+``dispatch_blocking`` from one and two threads on one host, warm and fresh (the GIL is
 released while plugins run). Run by ``cargo xtask bench`` in a scratch
 environment with the release wheel; prints one JSON line per figure."""
 
@@ -53,7 +53,7 @@ def blocking(name: str, h: Host) -> None:
     report(name, times)
 
 
-def threads(h: Host, n: int) -> None:
+def threads(name: str, h: Host, n: int) -> None:
     def loop() -> None:
         for _ in range(CALLS):
             h.dispatch_blocking("tool.pre_exec", EVENT)
@@ -65,7 +65,7 @@ def threads(h: Host, n: int) -> None:
     for w in workers:
         w.join()
     seconds = time.perf_counter() - started
-    print(json.dumps({"bench": f"python/threads_{n}", "calls": CALLS * n, "calls_per_s": round(CALLS * n / seconds)}))
+    print(json.dumps({"bench": f"python/{name}_threads_{n}", "calls": CALLS * n, "calls_per_s": round(CALLS * n / seconds)}))
 
 
 def main() -> None:
@@ -74,8 +74,9 @@ def main() -> None:
     asyncio.run(awaited("fresh", fresh))
     blocking("warm_blocking", warm)
     blocking("fresh_blocking", fresh)
-    for n in (1, 2):
-        threads(warm, n)
+    for name, h in (("warm", warm), ("fresh", fresh)):
+        for n in (1, 2):
+            threads(name, h, n)
 
 
 main()

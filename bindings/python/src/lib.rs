@@ -3,9 +3,11 @@
 //!
 //! Values cross as JSON text, errors as `NativeError` carrying an
 //! `EmbedError` in JSON that `yoi_host/__init__.py` turns into a
-//! `YoiError`. Plugins run on Yoi's runtime with the GIL released: an
-//! awaitable call settles on the caller's event loop, a blocking call
-//! waits without holding the GIL. `yoi_host/__init__.py` is the API users
+//! `YoiError`. Plugins run with the GIL released: an awaitable call starts
+//! on the caller's thread and answers at once if it finished there (no
+//! waiting, no guest computing past an epoch tick), else settles on the
+//! caller's event loop from Yoi's runtime; a blocking call waits without
+//! holding the GIL. `yoi_host/__init__.py` is the API users
 //! see (docs/embedding.md); nothing here is called directly.
 
 use std::sync::Arc;
@@ -13,9 +15,10 @@ use std::sync::Arc;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 use pyo3_async_runtimes::TaskLocals;
 use serde_json::Value;
-use yoi_host::embedding::{EmbedError, JsonHost, Streaming};
+use yoi_host::embedding::{EmbedError, JsonHost, Started, Streaming, start_here};
 use yoi_host::{Chunk, ChunkSender};
 
 create_exception!(_native, NativeError, PyException, "An EmbedError in JSON.");
@@ -48,6 +51,29 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// Runs `work` on Yoi's runtime without holding the GIL.
 fn blocking<T: Send>(py: Python<'_>, work: impl Future<Output = T> + Send) -> T {
     py.detach(|| runtime().block_on(work))
+}
+
+/// `work`'s answer: a `str` when `work` finished on this thread at its
+/// first poll, without the GIL ([`start_here`]: a guest computes at most
+/// one epoch tick here), else an awaitable settled from Yoi's runtime.
+/// `yoi_host/__init__.py` takes both alike.
+fn answer<'py>(
+    py: Python<'py>,
+    work: impl Future<Output = Result<String, EmbedError>> + Send + 'static,
+) -> PyResult<Bound<'py, PyAny>> {
+    let started = py.detach(|| {
+        let _runtime = runtime().enter();
+        start_here(work)
+    });
+    match started {
+        Started::Done(done) => Ok(PyString::new(py, &done.map_err(refuse)?).into_any()),
+        Started::Running(rest) => {
+            pyo3_async_runtimes::tokio::future_into_py(
+                py,
+                async move { rest.await.map_err(refuse) },
+            )
+        }
+    }
 }
 
 /// The host, held by a `Host` of `yoi_host`.
@@ -154,14 +180,10 @@ impl NativeHost {
         event: String,
         context: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let event = parse("the event", &event)?;
         let context = parse_opt("the hook context", context)?;
         let host = Arc::clone(&self.inner);
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            host.dispatch(&point, event, context)
-                .await
-                .map(|v| text(&v))
-                .map_err(refuse)
+        answer(py, async move {
+            host.dispatch_text(&point, &event, context).await
         })
     }
 
@@ -174,14 +196,11 @@ impl NativeHost {
         event: String,
         context: Option<String>,
     ) -> PyResult<String> {
-        let event = parse("the event", &event)?;
         let context = parse_opt("the hook context", context)?;
         let host = Arc::clone(&self.inner);
-        blocking(
-            py,
-            async move { host.dispatch(&point, event, context).await },
-        )
-        .map(|v| text(&v))
+        blocking(py, async move {
+            host.dispatch_text(&point, &event, context).await
+        })
         .map_err(refuse)
     }
 
@@ -196,11 +215,8 @@ impl NativeHost {
         let request = parse("the tool request", &request)?;
         let context = parse_opt("the hook context", context)?;
         let host = Arc::clone(&self.inner);
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            host.call_tool(request, context)
-                .await
-                .map(|v| text(&v))
-                .map_err(refuse)
+        answer(py, async move {
+            host.call_tool(request, context).await.map(|v| text(&v))
         })
     }
 
@@ -237,11 +253,8 @@ impl NativeHost {
         let request = parse("the completion request", &request)?;
         let context = parse_opt("the hook context", context)?;
         let host = Arc::clone(&self.inner);
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            host.complete(request, context)
-                .await
-                .map(|v| text(&v))
-                .map_err(refuse)
+        answer(py, async move {
+            host.complete(request, context).await.map(|v| text(&v))
         })
     }
 

@@ -4,9 +4,14 @@
 //! - `embedding/typed_warm`, `typed_fresh`: `Host::dispatch` of the guard's
 //!   `tool.pre_exec` event as a Rust type, warm and fresh
 //! - `embedding/json_warm`, `json_fresh`: `JsonHost::dispatch` of the same
-//!   event as JSON text in and out, what both packages call
-//! - `embedding/json_warm_cross_thread`: the same, started from another
-//!   thread than the runtime's workers (as Node's and Python's calls are)
+//!   event, parsed from JSON text into a `Value` and the answer written
+//!   back as text
+//! - `embedding/text_warm`, `text_fresh`: `JsonHost::dispatch_text`, JSON
+//!   text straight to the event and from the answer: what both packages
+//!   call
+//! - `embedding/text_warm_cross_thread`: the same, handed to a worker of a
+//!   multi-threaded runtime and waited for from another thread (what a
+//!   call that cannot finish where it started costs: docs/embedding.md)
 //!
 //! Needs the example components: `cargo xtask bench` builds them and runs
 //! this. Results are recorded in docs/BENCHMARKS.md.
@@ -56,24 +61,28 @@ fn embedding(c: &mut Criterion) {
                 out.to_string()
             })
         });
+        group.bench_function(format!("text_{name}"), |b| {
+            b.iter(|| {
+                rt.block_on(json.dispatch_text("tool.pre_exec", &text, None))
+                    .expect("dispatched")
+            })
+        });
     }
-    // Node's and Python's calls start on their own thread and finish on a
-    // worker of Yoi's multi-threaded runtime.
+    // A Node or Python call that waits (on the network, a queue) or
+    // computes past an epoch tick finishes on a worker of Yoi's
+    // multi-threaded runtime: the hand-off's cost.
     let workers = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
     let json = Arc::new(json_host(true));
-    group.bench_function("json_warm_cross_thread", |b| {
+    group.bench_function("text_warm_cross_thread", |b| {
         b.iter(|| {
             let json = Arc::clone(&json);
-            let event = serde_json::from_str(&text).expect("json");
-            let task = workers.spawn(async move {
-                json.dispatch("tool.pre_exec", event, None)
-                    .await
-                    .map(|v| v.to_string())
-            });
+            let text = text.clone();
+            let task = workers
+                .spawn(async move { json.dispatch_text("tool.pre_exec", &text, None).await });
             rt.block_on(task).expect("joined").expect("dispatched")
         })
     });

@@ -370,6 +370,29 @@ impl Host {
             .await
             .map_err(|reason| HostError::Payload { point, reason })
     }
+
+    /// [`Host::dispatch_json_in`] from JSON text to JSON text, parsed
+    /// straight into the point's event and written straight from the
+    /// answer, with no `Value` in between: what the Node and Python
+    /// packages call (docs/embedding.md).
+    pub(crate) async fn dispatch_text_in(
+        &self,
+        context: &HookContext,
+        point: HookPoint,
+        payload: &str,
+    ) -> Result<String, HostError> {
+        if let HookPoint::Host(_) = point {
+            let payload = serde_json::from_str(payload).map_err(|e| HostError::Payload {
+                point,
+                reason: format!("the payload is not JSON: {e}"),
+            })?;
+            let out = self.dispatch_json_in(context, point, payload).await?;
+            return Ok(serde_json::to_string(&out).unwrap_or_default());
+        }
+        dispatch_text(self, context, point, payload)
+            .await
+            .map_err(|reason| HostError::Payload { point, reason })
+    }
 }
 
 /// JSON dispatch over the table's rows: parse the point's event, run it.
@@ -393,6 +416,25 @@ macro_rules! define_json_dispatch {
                     let out = run_chain(host, context, event).await;
                     host.observe_model_response(&out.data);
                     Ok(out.map_data(|d| serde_json::to_value(d).unwrap_or(Value::Null)))
+                } )*
+                other => Err(format!("{other} is not a hook point this host runs")),
+            }
+        }
+
+        async fn dispatch_text(
+            host: &Host,
+            context: &HookContext,
+            point: HookPoint,
+            payload: &str,
+        ) -> Result<String, String> {
+            match point {
+                $( HookPoint::$variant => {
+                    let event: crate::hookevents::$event = serde_json::from_str(payload)
+                        .map_err(|e| format!("the payload is not a valid {point} event: {e}"))?;
+                    let out = run_chain(host, context, event).await;
+                    host.observe_model_response(&out.data);
+                    serde_json::to_string(&out)
+                        .map_err(|e| format!("the answer could not be written as JSON: {e}"))
                 } )*
                 other => Err(format!("{other} is not a hook point this host runs")),
             }

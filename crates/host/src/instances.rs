@@ -229,8 +229,10 @@ pub(crate) async fn invoke_in<C: GuestCall>(
             plugin.exports.guests(),
         ),
     };
-    let ticks = limit.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) + 1;
-    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+    // The store's epoch callback (LoadedPlugin::new_store) traps at the
+    // first tick past this instant and yields at every tick before it.
+    store.data_mut().deadline = std::time::Instant::now().checked_add(limit);
+    store.set_epoch_deadline(1);
 
     // The epoch deadline covers instantiation too (a start function may
     // loop). The timer covers time spent waiting on async host calls, which

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use wasmtime::component::{Component, Instance, InstancePre, Linker};
-use wasmtime::{Engine, Store};
+use wasmtime::{Engine, Store, UpdateDeadline};
 use yoi_manifest::{
     Capability, CodeLimits, CodeStats, Digest, Hook, HookPoint, InputSchema, ObservationKind,
     Observer, Package, PluginId, Provider, Rollout, Scope,
@@ -551,12 +551,22 @@ impl LoadedPlugin {
     }
 
     /// A store for a new instance of this plugin, with its memory cap, its
-    /// host API context and an epoch deadline that traps.
+    /// host API context and its clock: at each epoch tick a guest past its
+    /// call's time limit traps, and one within it yields to the executor.
+    /// The yield keeps a long computation from holding any thread longer
+    /// than a tick: an embedder may start a call on its own thread (an
+    /// event loop's) and move it to Yoi's runtime when it yields
+    /// (docs/embedding.md, "Where calls run").
     pub(crate) fn new_store(&self, engine: &Engine) -> Store<PluginState> {
         let state = PluginState::new(self.name.clone(), Arc::clone(&self.api), self.memory_limit);
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limits);
-        store.epoch_deadline_trap();
+        store.epoch_deadline_callback(|store| {
+            Ok(match store.data().deadline {
+                Some(deadline) if Instant::now() >= deadline => UpdateDeadline::Interrupt,
+                _ => UpdateDeadline::Yield(1),
+            })
+        });
         store
     }
 

@@ -95,6 +95,8 @@ pub struct PluginState {
     pub(crate) context: Option<CallContext>,
     /// Response bodies the guest holds open (`https.open`).
     pub(crate) open_bodies: usize,
+    /// When the running call's time limit ends (`None`: no limit).
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 impl PluginState {
@@ -127,6 +129,7 @@ impl PluginState {
             dropped_logs: 0,
             context: None,
             open_bodies: 0,
+            deadline: None,
         }
     }
 

@@ -8,7 +8,9 @@
 //! boundary; what the calls mean is decided here, once for every language.
 
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -25,6 +27,35 @@ use crate::{
 
 /// How many streamed chunks wait for the reader before the provider waits.
 const STREAM_BUFFER: usize = 64;
+
+/// A call begun on the caller's thread by [`start_here`].
+pub enum Started<F: Future> {
+    /// It finished there: its answer.
+    Done(F::Output),
+    /// It is waiting (on a host call, a queue, a timer) or its guest used
+    /// up an epoch tick: finish it on Yoi's runtime.
+    Running(Pin<Box<F>>),
+}
+
+/// Polls `work` once on the calling thread, which must be inside a Tokio
+/// runtime's context (`Runtime::enter`).
+///
+/// A dispatch that neither waits nor computes for a whole epoch tick (5
+/// ms), which is most of them, then finishes where it began: no hand-off
+/// to a worker thread and back, which costs an event loop tens of
+/// microseconds. Everything else comes back as [`Started::Running`], at
+/// most one tick later (a guest yields at every tick: docs/embedding.md,
+/// "Where calls run").
+pub fn start_here<F: Future>(work: F) -> Started<F> {
+    let mut work = Box::pin(work);
+    // Nothing waits on this first poll: `Running` is polled again at once
+    // by whoever takes it, with its own waker.
+    let mut cx = Context::from_waker(Waker::noop());
+    match work.as_mut().poll(&mut cx) {
+        Poll::Ready(answer) => Started::Done(answer),
+        Poll::Pending => Started::Running(work),
+    }
+}
 
 /// A refusal of the embedding API: the language's exception carries these
 /// three fields.
@@ -170,6 +201,15 @@ fn answer(mut reply: Value) -> Result<Value, String> {
 }
 
 /// Any answer as JSON (the host's answers always serialize).
+/// A hook point by its name, or H0119 naming the closest.
+fn hook_point(name: &str) -> Result<HookPoint, EmbedError> {
+    name.parse::<HookPoint>().map_err(|_| {
+        EmbedError::from(HostError::UnknownPoint {
+            name: name.to_owned(),
+        })
+    })
+}
+
 fn json<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
@@ -355,17 +395,29 @@ impl JsonHost {
         event: Value,
         hook_context: Option<Value>,
     ) -> Result<Value, EmbedError> {
-        let point = point.parse::<HookPoint>().map_err(|_| {
-            EmbedError::from(HostError::UnknownPoint {
-                name: point.to_owned(),
-            })
-        })?;
+        let point = hook_point(point)?;
         let hook_context = context(hook_context)?;
         let out = self
             .host
             .dispatch_json_in(&hook_context, point, event)
             .await?;
         Ok(json(&out))
+    }
+
+    /// [`JsonHost::dispatch`] from the event's JSON text to the answer's:
+    /// one parse and one write, the fastest way in from another language.
+    pub async fn dispatch_text(
+        &self,
+        point: &str,
+        event: &str,
+        hook_context: Option<Value>,
+    ) -> Result<String, EmbedError> {
+        let point = hook_point(point)?;
+        let hook_context = context(hook_context)?;
+        Ok(self
+            .host
+            .dispatch_text_in(&hook_context, point, event)
+            .await?)
     }
 
     /// Calls a tool (`{name, input, call_id?, turn?}`) through its hooks.
@@ -607,5 +659,38 @@ mod tests {
         assert_eq!(ok["data"]["tool_name"], "x");
         assert_eq!(ok["blocked"], Value::Null);
         assert_eq!(ok["receipts"], serde_json::json!([]));
+    }
+
+    #[tokio::test]
+    async fn the_text_path_refuses_and_answers_as_the_json_one() {
+        let host = JsonHost::build(serde_json::json!({})).expect("host");
+        let err = refused(host.dispatch_text("tool.pre_exex", "{}", None).await);
+        assert_eq!(err.code, "H0119");
+        for bad in [r#"{"tool": "x"}"#, "not json", "", r#"{"tool_name": 7}"#] {
+            let err = refused(host.dispatch_text("tool.pre_exec", bad, None).await);
+            assert_eq!(err.code, "H0110", "{bad:?}: {err:?}");
+            assert!(err.message.contains("tool.pre_exec"), "{err:?}");
+        }
+        let err = refused(host.dispatch_text("host.start", "[1,", None).await);
+        assert_eq!(err.code, "H0110", "{err:?}");
+        for (point, event) in [
+            (
+                "tool.pre_exec",
+                serde_json::json!({"tool_name": "x", "input": {"a": [1, "é"]}}),
+            ),
+            (
+                "run.pre_prompt",
+                serde_json::json!({"system_prompt": "s", "user_message": "u"}),
+            ),
+            ("host.start", serde_json::json!({})),
+        ] {
+            let text = host
+                .dispatch_text(point, &event.to_string(), None)
+                .await
+                .expect("dispatched");
+            let value = host.dispatch(point, event, None).await.expect("dispatched");
+            let parsed: Value = serde_json::from_str(&text).expect("JSON");
+            assert_eq!(parsed, value, "{point}");
+        }
     }
 }

@@ -233,3 +233,37 @@ async fn fresh_instances_from_the_pooling_allocator_behave_the_same() {
         out.receipts
     );
 }
+
+#[tokio::test]
+#[ignore = "needs the example components: run `cargo xtask e2e`"]
+async fn a_looping_handler_gives_its_thread_back_at_every_epoch_tick() {
+    use yoi_host::embedding::{Started, start_here};
+    let pkg = probe(Probe::default()); // 200 ms, fail open
+    let host = host_with(&[pkg.path(), &example("guard")]);
+    // A quick dispatch (a fresh instance of each plugin, the default)
+    // finishes at its first poll, on the thread that polled it.
+    let Started::Done(quick) = start_here(host.dispatch(call("fetch", json!({"url": "http://a"}))))
+    else {
+        panic!("a dispatch that neither waits nor loops did not finish at its first poll");
+    };
+    assert_eq!(quick.data.input, json!({"url": "https://a"}));
+    // A looping guest yields at the next epoch tick (5 ms): the thread
+    // that started it (an event loop's) is not held for its 200 ms.
+    let started = Instant::now();
+    let first = start_here(host.dispatch(call("fetch #probe:loop", json!({"url": "http://a"}))));
+    let held = started.elapsed();
+    let Started::Running(rest) = first else {
+        panic!("a 200 ms loop finished at its first poll");
+    };
+    assert!(held < Duration::from_millis(60), "held the thread {held:?}");
+    // Finished elsewhere, it keeps its time limit and the chain goes on.
+    let out = rest.await;
+    let spin = receipt_of(&out, "hostile.probe");
+    assert_eq!(spin.status, Status::Timeout);
+    assert!(
+        spin.duration >= Duration::from_millis(200),
+        "{:?}",
+        spin.duration
+    );
+    assert_eq!(out.data.input, json!({"url": "https://a"}));
+}
