@@ -46,6 +46,17 @@ async fn handlers_run_by_priority_then_plugin_id() {
     assert_eq!(ran, ["z.probe", "a.probe", "b.probe", "example.guard"]);
 }
 
+/// The probe's loop was stopped as a timeout, no sooner than its 200 ms.
+fn probe_timed_out_at_its_limit(out: &yoi_host::Dispatch<yoi_host::ToolCall>) {
+    let spin = receipt_of(out, "hostile.probe");
+    assert_eq!(spin.status, Status::Timeout);
+    assert!(
+        spin.duration >= Duration::from_millis(200),
+        "{:?}",
+        spin.duration
+    );
+}
+
 #[tokio::test]
 #[ignore = "needs the example components: run `cargo xtask e2e`"]
 async fn a_looping_handler_is_stopped_at_its_time_limit_and_the_chain_goes_on() {
@@ -56,13 +67,7 @@ async fn a_looping_handler_is_stopped_at_its_time_limit_and_the_chain_goes_on() 
         .dispatch(call("fetch #probe:loop", json!({"url": "http://a"})))
         .await;
     let elapsed = started.elapsed();
-    let spin = receipt_of(&out, "hostile.probe");
-    assert_eq!(spin.status, Status::Timeout);
-    assert!(
-        spin.duration >= Duration::from_millis(200),
-        "{:?}",
-        spin.duration
-    );
+    probe_timed_out_at_its_limit(&out);
     assert!(
         elapsed < Duration::from_millis(1500),
         "stopped, not waited for: {elapsed:?}"
@@ -258,12 +263,6 @@ async fn a_looping_handler_gives_its_thread_back_at_every_epoch_tick() {
     assert!(held < Duration::from_millis(60), "held the thread {held:?}");
     // Finished elsewhere, it keeps its time limit and the chain goes on.
     let out = rest.await;
-    let spin = receipt_of(&out, "hostile.probe");
-    assert_eq!(spin.status, Status::Timeout);
-    assert!(
-        spin.duration >= Duration::from_millis(200),
-        "{:?}",
-        spin.duration
-    );
+    probe_timed_out_at_its_limit(&out);
     assert_eq!(out.data.input, json!({"url": "https://a"}));
 }
